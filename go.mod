@@ -1,0 +1,8 @@
+module github.com/h2rpc/h2rpc
+
+go 1.26
+
+require (
+	github.com/google/go-cmp v0.7.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+)
