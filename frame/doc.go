@@ -1,0 +1,12 @@
+// Package frame reads and writes HTTP/2 frames (RFC 9113 §4 and §6).
+//
+// A Reader returns one frame at a time from an io.Reader, validating every
+// rule that can be checked on a single frame (and the CONTINUATION sequencing
+// rule of §6.10) and reporting violations as *ConnError or *StreamError.
+// Encoders are append-style (AppendData, AppendHeaders, ...) so a connection
+// can batch many frames into one write.
+//
+// Memory ownership: a frame returned by Reader.ReadFrame, and every slice it
+// holds, is owned by the Reader and valid only until the next call to
+// ReadFrame. Copy what you need to keep.
+package frame

@@ -1,0 +1,302 @@
+package frame
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// Buffer sizing. The Reader's buffer starts at initialBufSize and grows, only
+// when a frame that does not fit arrives, up to HeaderLen + the max frame size
+// + readAhead. readAhead is how much beyond the current frame one Read may
+// fetch, so one Read can serve the next few small frames too.
+const (
+	initialBufSize = 4 << 10
+	readAhead      = 4 << 10
+	// maxEmptyReads bounds a misbehaving io.Reader that keeps returning
+	// (0, nil): after that many in a row ReadFrame fails with io.ErrNoProgress
+	// instead of spinning forever.
+	maxEmptyReads = 100
+)
+
+// scribbleByte overwrites a consumed frame's bytes in scribble mode.
+const scribbleByte = 0xdb
+
+// Reader reads frames from an io.Reader. It does its own buffering: one large
+// read may serve many frames. It is not safe for concurrent use.
+//
+// Memory: the Reader owns one buffer, bounded by HeaderLen + the max frame
+// size + a fixed read-ahead of 4 KiB, which grows lazily the first time a
+// frame needs it. A frame returned by ReadFrame is one of the Reader's own
+// per-type structs and its slices point into that buffer: both are valid only
+// until the next ReadFrame. In steady state ReadFrame does not allocate.
+//
+// After a *ConnError every later ReadFrame returns the same error; after a
+// *StreamError or an I/O error the Reader is still consistent and the caller
+// may go on reading.
+type Reader struct {
+	r io.Reader
+
+	buf        []byte
+	start, end int   // buf[start:end] is read but not yet consumed
+	prevStart  int   // buf[prevStart:start] holds the last returned frame
+	rerr       error // error from r, reported once buffered data runs out
+
+	maxFrameSize uint32
+	scribble     bool
+
+	// contStream is the stream of an open field block (§6.10): after
+	// HEADERS or PUSH_PROMISE without END_HEADERS the next frame must be a
+	// CONTINUATION on this stream. Zero when no block is open.
+	contStream uint32
+	contType   Type
+
+	err error // sticky *ConnError
+
+	// One reusable struct per frame type: ReadFrame returns a pointer to one
+	// of them, so reading does not allocate.
+	data         DataFrame
+	headers      HeadersFrame
+	priority     PriorityFrame
+	rstStream    RSTStreamFrame
+	settings     SettingsFrame
+	pushPromise  PushPromiseFrame
+	ping         PingFrame
+	goAway       GoAwayFrame
+	windowUpdate WindowUpdateFrame
+	continuation ContinuationFrame
+	unknown      UnknownFrame
+}
+
+// NewReader returns a Reader that reads from r, accepting frames up to
+// DefaultMaxFrameSize until SetMaxFrameSize says otherwise.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{
+		r:            r,
+		buf:          make([]byte, initialBufSize),
+		maxFrameSize: DefaultMaxFrameSize,
+		scribble:     scribbleDefault,
+	}
+}
+
+// SetMaxFrameSize sets the largest payload this endpoint accepts: the
+// SETTINGS_MAX_FRAME_SIZE it advertised (16384..16777215). Larger frames are
+// a FRAME_SIZE_ERROR. The Reader's buffer never grows past n+HeaderLen plus
+// its read-ahead. Values outside the legal range are clamped to it.
+func (fr *Reader) SetMaxFrameSize(n uint32) {
+	fr.maxFrameSize = min(max(n, DefaultMaxFrameSize), MaxAllowedFrameSize)
+}
+
+// SetScribble turns scribble mode on or off. In scribble mode ReadFrame
+// overwrites the bytes of the previously returned frame (header and payload)
+// with 0xdb before it reads the next one, so code that keeps a payload slice
+// past the next ReadFrame sees garbage at once instead of data that is
+// silently replaced later. It is meant for tests; the build tag
+// h2rpc_scribble turns it on for every Reader.
+func (fr *Reader) SetScribble(on bool) { fr.scribble = on }
+
+// ReadPreface reads and checks the 24-byte client connection preface
+// (servers call it once before the first ReadFrame). A mismatch is a
+// *ConnError of type PROTOCOL_ERROR, reported as soon as the bytes read so
+// far differ, without waiting for all 24.
+func (fr *Reader) ReadPreface() error {
+	if fr.err != nil {
+		return fr.err
+	}
+	const n = len(ClientPreface)
+	for {
+		got := fr.buf[fr.start:min(fr.end, fr.start+n)]
+		// RFC 9113 §3.4: "Clients and servers MUST treat an invalid
+		// connection preface as a connection error (Section 5.4.1) of type
+		// PROTOCOL_ERROR."
+		if string(got) != ClientPreface[:len(got)] {
+			fr.err = connError(ErrCodeProtocol, "invalid client connection preface (RFC 9113 §3.4)")
+			return fr.err
+		}
+		if len(got) == n {
+			fr.start += n
+			fr.prevStart = fr.start
+			return nil
+		}
+		if err := fr.readMore(n); err != nil {
+			return err
+		}
+	}
+}
+
+// ReadFrame reads the next frame. The returned frame and its slices are
+// valid until the next call. Errors: *ConnError (the connection must end
+// with GOAWAY), *StreamError (reset that stream; reading may go on), or an
+// I/O error from the underlying reader (io.EOF at a frame boundary,
+// io.ErrUnexpectedEOF inside a frame).
+//
+// With a *StreamError ReadFrame also returns the frame, parsed as far as it
+// could be, so the connection can still account for it: in particular a
+// HEADERS frame's field block must still be decoded to keep the HPACK state
+// in step (RFC 9113 §4.3).
+func (fr *Reader) ReadFrame() (Frame, error) {
+	if fr.err != nil {
+		return nil, fr.err
+	}
+	if fr.scribble {
+		clear8(fr.buf[fr.prevStart:fr.start])
+	}
+	fr.prevStart = fr.start
+	if err := fr.fill(HeaderLen); err != nil {
+		return nil, err
+	}
+	h := parseHeader(fr.buf[fr.start : fr.start+HeaderLen])
+
+	// RFC 9113 §4.2: "An endpoint MUST send an error code of FRAME_SIZE_ERROR
+	// if a frame exceeds the size defined in SETTINGS_MAX_FRAME_SIZE". The
+	// payload is never read, so this is a connection error: the stream of
+	// frames cannot be resynchronised without consuming it.
+	if h.Length > fr.maxFrameSize {
+		fr.err = connError(ErrCodeFrameSize, fmt.Sprintf(
+			"%v frame length %d exceeds SETTINGS_MAX_FRAME_SIZE %d (RFC 9113 §4.2)", h.Type, h.Length, fr.maxFrameSize))
+		return nil, fr.err
+	}
+	if err := fr.checkSequence(h); err != nil {
+		fr.err = err
+		return nil, err
+	}
+	total := HeaderLen + int(h.Length)
+	if err := fr.fill(total); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	payload := fr.buf[fr.start+HeaderLen : fr.start+total : fr.start+total]
+	fr.start += total
+
+	var parse parser = parseUnknown
+	if int(h.Type) < len(parsers) {
+		parse = parsers[h.Type]
+	}
+	f, err := parse(fr, h, payload)
+	if _, ok := err.(*ConnError); ok {
+		fr.err = err
+		return nil, err
+	}
+	return f, err
+}
+
+// checkSequence enforces the CONTINUATION rules of §6.10 on the header of
+// the next frame, and opens or closes the field block it starts or ends.
+func (fr *Reader) checkSequence(h Header) error {
+	if fr.contStream != 0 {
+		// RFC 9113 §6.10: "If the END_HEADERS flag is not set, this frame
+		// MUST be followed by another CONTINUATION frame. A receiver MUST
+		// treat the receipt of any other type of frame or a frame on a
+		// different stream as a connection error (Section 5.4.1) of type
+		// PROTOCOL_ERROR." (§6.2 and §6.6 say the same of HEADERS and
+		// PUSH_PROMISE.)
+		if h.Type != TypeContinuation {
+			return connError(ErrCodeProtocol, fmt.Sprintf(
+				"%v frame on stream %d inside the field block of %v on stream %d; want CONTINUATION (RFC 9113 §6.10)",
+				h.Type, h.StreamID, fr.contType, fr.contStream))
+		}
+		if h.StreamID != fr.contStream {
+			return connError(ErrCodeProtocol, fmt.Sprintf(
+				"CONTINUATION frame on stream %d inside the field block of stream %d (RFC 9113 §6.10)",
+				h.StreamID, fr.contStream))
+		}
+	} else if h.Type == TypeContinuation {
+		// RFC 9113 §6.10: "A CONTINUATION frame MUST be preceded by a
+		// HEADERS, PUSH_PROMISE or CONTINUATION frame without the
+		// END_HEADERS flag set. A recipient that observes violation of this
+		// rule MUST respond with a connection error (Section 5.4.1) of type
+		// PROTOCOL_ERROR."
+		return connError(ErrCodeProtocol, fmt.Sprintf(
+			"CONTINUATION frame on stream %d without an open field block (RFC 9113 §6.10)", h.StreamID))
+	}
+	switch h.Type {
+	case TypeHeaders, TypePushPromise, TypeContinuation:
+		if h.Flags.Has(FlagEndHeaders) {
+			fr.contStream = 0
+		} else {
+			fr.contStream = h.StreamID
+			if h.Type != TypeContinuation {
+				fr.contType = h.Type
+			}
+		}
+	}
+	return nil
+}
+
+// fill makes at least n bytes available in buf[start:end], reading from r
+// as needed. It returns io.EOF only if no byte at all is buffered.
+func (fr *Reader) fill(n int) error {
+	for fr.end-fr.start < n {
+		if err := fr.readMore(n); err != nil {
+			if err == io.EOF && fr.end > fr.start {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// readMore does one Read (or reports the pending read error), making room
+// for a frame of n bytes at buf[start:] first: it compacts the buffer when
+// the frame would straddle its end and grows it when n does not fit at all.
+func (fr *Reader) readMore(n int) error {
+	if fr.rerr != nil {
+		err := fr.rerr
+		fr.rerr = nil
+		return err
+	}
+	if fr.start == fr.end {
+		fr.start, fr.end, fr.prevStart = 0, 0, 0
+	}
+	if len(fr.buf)-fr.start < n {
+		if n > len(fr.buf) {
+			size := max(2*len(fr.buf), n+readAhead)
+			size = min(size, HeaderLen+int(fr.maxFrameSize)+readAhead)
+			size = max(size, n) // maxFrameSize lowered after the header was checked
+			nb := make([]byte, size)
+			fr.end = copy(nb, fr.buf[fr.start:fr.end])
+			fr.buf = nb
+		} else {
+			fr.end = copy(fr.buf, fr.buf[fr.start:fr.end])
+		}
+		fr.start, fr.prevStart = 0, 0
+	}
+	for range maxEmptyReads {
+		m, err := fr.r.Read(fr.buf[fr.end:])
+		if m < 0 || m > len(fr.buf)-fr.end {
+			return fmt.Errorf("frame: invalid Read count %d from the underlying reader", m)
+		}
+		fr.end += m
+		if err != nil {
+			if m > 0 {
+				fr.rerr = err
+				return nil
+			}
+			return err
+		}
+		if m > 0 {
+			return nil
+		}
+	}
+	return io.ErrNoProgress
+}
+
+func parseHeader(b []byte) Header {
+	return Header{
+		Length: uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2]),
+		Type:   Type(b[3]),
+		Flags:  Flags(b[4]),
+		// RFC 9113 §4.1: the reserved bit "MUST remain unset (0x0) when
+		// sending and MUST be ignored when receiving."
+		StreamID: binary.BigEndian.Uint32(b[5:9]) & MaxStreamID,
+	}
+}
+
+func clear8(b []byte) {
+	for i := range b {
+		b[i] = scribbleByte
+	}
+}
