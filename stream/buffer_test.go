@@ -104,7 +104,7 @@ func TestRecvBufferRandom(t *testing.T) {
 	}
 	// The queue never holds more chunk slots than the limit needs, plus slack
 	// for the compaction.
-	if bound := 2*(b.Limit()/chunkSize+2); maxChunks > bound {
+	if bound := 2 * (b.Limit()/chunkSize + 2); maxChunks > bound {
 		t.Errorf("queue grew to %d slots, bound %d", maxChunks, bound)
 	}
 }

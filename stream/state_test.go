@@ -39,11 +39,11 @@ var allTypes = []frame.Type{D, H, P, R, S, PP, PI, G, W, CO, X}
 type outcome int
 
 const (
-	ok            outcome = iota // accepted, new state as given
-	connProtocol                 // *frame.ConnError PROTOCOL_ERROR
-	connClosed                   // *frame.ConnError STREAM_CLOSED
-	streamClosed                 // *frame.StreamError STREAM_CLOSED
-	invalidSend                  // wraps ErrInvalidSend
+	ok           outcome = iota // accepted, new state as given
+	connProtocol                // *frame.ConnError PROTOCOL_ERROR
+	connClosed                  // *frame.ConnError STREAM_CLOSED
+	streamClosed                // *frame.StreamError STREAM_CLOSED
+	invalidSend                 // wraps ErrInvalidSend
 )
 
 // es says which END_STREAM values a row covers.
@@ -68,13 +68,13 @@ type row struct {
 var recvMatrix = []row{
 	// idle (§5.1): HEADERS opens, PRIORITY is fine, anything else is a
 	// connection PROTOCOL_ERROR.
-	{I, D, esNo, I, connProtocol},  // DATA on idle
-	{I, D, esYes, I, connProtocol}, // DATA+ES on idle
-	{I, H, esNo, O, ok},            // "Receiving a HEADERS frame causes the stream to become open"
-	{I, H, esYes, HR, ok},          // ... and END_STREAM half-closes it at once
-	{I, P, esAny, I, ok},           // PRIORITY is allowed on idle
-	{I, R, esAny, I, connProtocol}, // §6.4 RST_STREAM on idle
-	{I, S, esAny, I, connProtocol}, // §6.5 SETTINGS on a stream
+	{I, D, esNo, I, connProtocol},   // DATA on idle
+	{I, D, esYes, I, connProtocol},  // DATA+ES on idle
+	{I, H, esNo, O, ok},             // "Receiving a HEADERS frame causes the stream to become open"
+	{I, H, esYes, HR, ok},           // ... and END_STREAM half-closes it at once
+	{I, P, esAny, I, ok},            // PRIORITY is allowed on idle
+	{I, R, esAny, I, connProtocol},  // §6.4 RST_STREAM on idle
+	{I, S, esAny, I, connProtocol},  // §6.5 SETTINGS on a stream
 	{I, PP, esAny, I, connProtocol}, // PUSH_PROMISE on an idle associated stream
 	{I, PI, esAny, I, connProtocol}, // §6.7 PING on a stream
 	{I, G, esAny, I, connProtocol},  // §6.8 GOAWAY on a stream
@@ -100,8 +100,8 @@ var recvMatrix = []row{
 	// reserved (remote): peer may send HEADERS, RST_STREAM, PRIORITY only.
 	{RR, D, esNo, RR, connProtocol},
 	{RR, D, esYes, RR, connProtocol},
-	{RR, H, esNo, HL, ok},  // "Receiving a HEADERS frame causes ... half-closed (local)"
-	{RR, H, esYes, C, ok},  // ... and its END_STREAM closes it
+	{RR, H, esNo, HL, ok}, // "Receiving a HEADERS frame causes ... half-closed (local)"
+	{RR, H, esYes, C, ok}, // ... and its END_STREAM closes it
 	{RR, P, esAny, RR, ok},
 	{RR, R, esAny, CR, ok},
 	{RR, S, esAny, RR, connProtocol},
