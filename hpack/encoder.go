@@ -74,11 +74,36 @@ var flushField = Field{Name: ":method", Value: "GET"}
 // Encoder keeps the fields' strings in its table; it does not validate them
 // (the caller builds fields that follow RFC 9113 §8.2–8.3).
 func (e *Encoder) AppendBlock(dst []byte, fields ...Field) []byte {
-	e.w.b = dst
-	if e.pending {
-		e.pending = false
-		e.flushSizeUpdate()
+	return e.AppendFields(e.StartBlock(dst), fields...)
+}
+
+// StartBlock appends the start of a new header block to dst: the pending
+// dynamic table size update, if any, else nothing. Use it with AppendFields
+// and Preencoded runs to build a block in parts; AppendBlock does both.
+func (e *Encoder) StartBlock(dst []byte) []byte {
+	if !e.pending {
+		return dst
 	}
+	e.pending = false
+	// x/net writes the update only before a field, so encode a field that
+	// is a static-table hit one byte long, and drop that byte: the update
+	// goes out even if the block has no fields, and before any run.
+	e.w.b = dst
+	_ = e.he.WriteField(flushField)
+	dst = e.w.b[:len(e.w.b)-1]
+	e.w.b = nil
+	return dst
+}
+
+// AppendFields appends fields to a block begun with StartBlock, using and
+// updating the dynamic table. It panics if a size update is pending, that
+// is if SetMaxTableSize was called and StartBlock was not called since: the
+// update must open the block (RFC 7541 §4.2).
+func (e *Encoder) AppendFields(dst []byte, fields ...Field) []byte {
+	if e.pending {
+		panic("hpack: AppendFields without StartBlock after SetMaxTableSize")
+	}
+	e.w.b = dst
 	for _, f := range fields {
 		// The writer never fails, so neither does WriteField.
 		_ = e.he.WriteField(f)
@@ -88,11 +113,37 @@ func (e *Encoder) AppendBlock(dst []byte, fields ...Field) []byte {
 	return dst
 }
 
-// flushSizeUpdate writes the pending size update(s) at the start of the
-// block. x/net writes them only before a field, so encode a field that is
-// one byte long and a static-table hit, and drop that byte: the update is
-// written even if the block has no fields, and before any pre-encoded run.
-func (e *Encoder) flushSizeUpdate() {
-	_ = e.he.WriteField(flushField)
-	e.w.b = e.w.b[:len(e.w.b)-1]
+// Preencoded is a run of header fields encoded once, ahead of time, in
+// representations that neither read nor change the dynamic table: an
+// indexed static entry (RFC 7541 §6.1) when name and value are both in the
+// static table, else a literal without indexing (§6.2.2; never indexed,
+// §6.2.3, if Sensitive) with the name from the static table when it is
+// there. Appending it to a block is a copy, so it suits the fixed fields of
+// every gRPC call, and one Preencoded may serve every connection. It costs
+// more bytes on the wire than dynamic table references once those are warm;
+// it saves the table lookups.
+type Preencoded struct {
+	b      []byte
+	fields []Field
 }
+
+// Preencode encodes fields as a Preencoded run.
+func Preencode(fields ...Field) *Preencoded {
+	var w appendWriter
+	he := hpack.NewEncoder(&w)
+	// With no dynamic table x/net's encoder never indexes; the size update
+	// that change asks for is written before the first field: drop it.
+	he.SetMaxDynamicTableSizeLimit(0)
+	_ = he.WriteField(flushField)
+	w.b = w.b[:0]
+	for _, f := range fields {
+		_ = he.WriteField(f)
+	}
+	return &Preencoded{b: w.b, fields: append([]Field(nil), fields...)}
+}
+
+// Append appends the run to a block begun with Encoder.StartBlock.
+func (p *Preencoded) Append(dst []byte) []byte { return append(dst, p.b...) }
+
+// Fields returns a copy of the fields the run encodes.
+func (p *Preencoded) Fields() []Field { return append([]Field(nil), p.fields...) }

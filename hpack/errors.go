@@ -30,10 +30,9 @@ var ErrMalformed = errors.New("hpack: malformed field block")
 // MalformedError reports a field block that decoded fine but breaks an HTTP/2
 // field rule (RFC 9113 §8.1.1, §8.2, §8.3). The dynamic table is in sync;
 // the request or response is malformed, which is a stream error of type
-// PROTOCOL_ERROR (RFC 9113 §8.1.1: "Intermediaries that process HTTP requests
-// or responses ... MUST NOT forward a malformed request or response.
-// Malformed requests or responses that are detected MUST be treated as a
-// stream error (Section 5.4.2) of type PROTOCOL_ERROR").
+// PROTOCOL_ERROR (RFC 9113 §8.1.1: "Malformed requests or responses that are
+// detected MUST be treated as a stream error (Section 5.4.2) of type
+// PROTOCOL_ERROR").
 type MalformedError struct {
 	Reason string // the rule that was broken, with its RFC section
 }

@@ -112,10 +112,12 @@ func (c *checker) regularField(f Field) error {
 	for i := 0; i < len(f.Name); i++ {
 		switch b := f.Name[i]; {
 		case 'A' <= b && b <= 'Z':
-			// RFC 9113 §8.2: "A request or response containing
-			// uppercase characters in field names MUST be treated as
-			// malformed."
-			return malformed("uppercase character in field name " + quoteName(f.Name) + " (RFC 9113 §8.2)")
+			// RFC 9113 §8.2: "Field names MUST be converted to
+			// lowercase when constructing an HTTP/2 message." §8.2.1
+			// excludes 0x41-0x5a from names: "A request or response
+			// that contains a field that violates any of these
+			// conditions MUST be treated as malformed".
+			return malformed("uppercase character in field name " + quoteName(f.Name) + " (RFC 9113 §8.2, §8.2.1)")
 		case b <= 0x20 || b >= 0x7f:
 			// RFC 9113 §8.2.1: "A field name MUST NOT contain characters
 			// in the ranges 0x00-0x20, 0x41-0x5a, or 0x7f-0xff (all
