@@ -1,0 +1,178 @@
+package rpc
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"sync"
+)
+
+// Length-prefixed messages (PROTOCOL-HTTP2.md, Requests):
+//
+//	Length-Prefixed-Message → Compressed-Flag Message-Length Message
+//	Compressed-Flag → 0 / 1            # 1 byte
+//	Message-Length → {length of Message} # 4 bytes, big endian
+//
+// DATA frame boundaries have no relation to message boundaries, so the
+// reader works on the stream's byte sequence, never on frames.
+
+const (
+	msgHeaderLen = 5
+	// DefaultMaxRecvMsgSize is the largest message a call accepts unless
+	// told otherwise (MaxRecvMsgSize): 4 MiB, as in other gRPC
+	// implementations.
+	DefaultMaxRecvMsgSize = 4 << 20
+	// DefaultMaxSendMsgSize is the largest message a call sends unless told
+	// otherwise (MaxSendMsgSize): no limit beyond the 4-byte length.
+	DefaultMaxSendMsgSize = 1<<32 - 1 - msgHeaderLen
+)
+
+// Buffers: messages are marshalled into, and read into, pooled buffers. A
+// buffer grown past maxPooledBuf is left to the garbage collector so one
+// large message does not pin memory forever.
+const maxPooledBuf = 1 << 20
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > maxPooledBuf {
+		return
+	}
+	*b = (*b)[:0]
+	bufPool.Put(b)
+}
+
+// encodeMsg appends one length-prefixed message holding v's encoding to
+// dst, compressed with comp when comp is not nil. scratch, when not nil, is
+// a spare buffer compression may use. A message longer than maxSize fails
+// with RESOURCE_EXHAUSTED.
+func encodeMsg(dst []byte, codec Codec, v any, comp Compressor, scratch *[]byte, maxSize int) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0, 0)
+	var err error
+	if ac, ok := codec.(AppendCodec); ok {
+		dst, err = ac.AppendMarshal(dst, v)
+	} else {
+		var data []byte
+		data, err = codec.Marshal(v)
+		dst = append(dst, data...)
+	}
+	if err != nil {
+		return dst[:start], statusf(Internal, "grpc: error while marshaling: %v", err)
+	}
+	if comp != nil {
+		plain := dst[start+msgHeaderLen:]
+		var out []byte
+		if scratch != nil {
+			out = (*scratch)[:0]
+		}
+		out, err = comp.AppendCompressed(out, plain)
+		if err != nil {
+			return dst[:start], statusf(Internal, "grpc: error while compressing with %s: %v", comp.Name(), err)
+		}
+		dst = append(dst[:start+msgHeaderLen], out...)
+		if scratch != nil {
+			*scratch = out[:0]
+		}
+		dst[start] = 1
+	}
+	n := len(dst) - start - msgHeaderLen
+	if n > maxSize {
+		return dst[:start], statusf(ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, maxSize)
+	}
+	binary.BigEndian.PutUint32(dst[start+1:], uint32(n))
+	return dst, nil
+}
+
+// msgReader reads length-prefixed messages from one stream's DATA bytes.
+// It is used by one goroutine at a time (the one receiving on the call).
+type msgReader struct {
+	r       io.Reader
+	maxSize int
+	// decomp decompresses messages flagged compressed; nil when the peer
+	// sent no grpc-encoding (or "identity"), in which case a compressed
+	// message is an error. encoding is the peer's grpc-encoding, for errors.
+	decomp   Compressor
+	encoding string
+
+	hdr [msgHeaderLen]byte
+	buf *[]byte // pooled; the message returned by next lives here
+	out *[]byte // pooled; decompressed messages live here
+}
+
+var errTruncatedMsg = errors.New("stream ended inside a length-prefixed message")
+
+// next reads one message and returns its bytes, valid until the next call
+// or release. At a clean end of the stream it returns io.EOF. A message cut
+// short by the end of the stream is INTERNAL; a message over the size limit
+// is RESOURCE_EXHAUSTED; errors of the underlying reader are returned as
+// they are, for the caller to map.
+func (m *msgReader) next() ([]byte, error) {
+	if n, err := io.ReadFull(m.r, m.hdr[:]); err != nil {
+		if err == io.ErrUnexpectedEOF || (err == io.EOF && n > 0) {
+			return nil, &Status{Code: Internal, Message: "grpc: " + errTruncatedMsg.Error(), cause: errTruncatedMsg}
+		}
+		return nil, err
+	}
+	flag := m.hdr[0]
+	length := binary.BigEndian.Uint32(m.hdr[1:])
+	if uint64(length) > uint64(m.maxSize) {
+		return nil, statusf(ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", length, m.maxSize)
+	}
+	if flag > 1 {
+		return nil, statusf(Internal, "grpc: invalid compressed-flag %d in message header", flag)
+	}
+	if flag == 1 && m.decomp == nil {
+		// "If the Message-Encoding header is omitted then the
+		// Compressed-Flag must be 0" (PROTOCOL-HTTP2.md); such a message
+		// "MUST fail with INTERNAL status" (doc/compression.md, test case 6).
+		if m.encoding == "" || m.encoding == "identity" {
+			return nil, newStatus(Internal, "grpc: compressed flag set with identity or empty grpc-encoding")
+		}
+		return nil, statusf(Internal, "grpc: message compressed with unsupported grpc-encoding %q (supported: %s)", m.encoding, acceptEncoding())
+	}
+	if m.buf == nil {
+		m.buf = getBuf()
+	}
+	b := *m.buf
+	if cap(b) < int(length) {
+		b = make([]byte, length)
+	}
+	b = b[:length]
+	*m.buf = b
+	if _, err := io.ReadFull(m.r, b); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil, &Status{Code: Internal, Message: "grpc: " + errTruncatedMsg.Error(), cause: errTruncatedMsg}
+		}
+		return nil, err
+	}
+	if flag == 0 {
+		return b, nil
+	}
+	if m.out == nil {
+		m.out = getBuf()
+	}
+	out, err := m.decomp.AppendDecompressed((*m.out)[:0], b, m.maxSize)
+	*m.out = out[:0]
+	if err == ErrTooLarge {
+		return nil, statusf(ResourceExhausted, "grpc: received message after decompression larger than max %d", m.maxSize)
+	}
+	if err != nil {
+		return nil, statusf(Internal, "grpc: failed to decompress the message with %s: %v", m.encoding, err)
+	}
+	return out, nil
+}
+
+// release returns the reader's buffers to the pool.
+func (m *msgReader) release() {
+	if m.buf != nil {
+		putBuf(m.buf)
+		m.buf = nil
+	}
+	if m.out != nil {
+		putBuf(m.out)
+		m.out = nil
+	}
+}
