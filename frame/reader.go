@@ -167,6 +167,9 @@ func (fr *Reader) ReadFrame() (Frame, error) {
 		}
 		return nil, err
 	}
+	// The frame is whole: from here on it is consumed, whatever the parser
+	// says of it, and it opens or closes a field block.
+	fr.trackFieldBlock(h)
 	payload := fr.buf[fr.start+HeaderLen : fr.start+total : fr.start+total]
 	fr.start += total
 
@@ -183,7 +186,7 @@ func (fr *Reader) ReadFrame() (Frame, error) {
 }
 
 // checkSequence enforces the CONTINUATION rules of §6.10 on the header of
-// the next frame, and opens or closes the field block it starts or ends.
+// the next frame, before its payload is read.
 func (fr *Reader) checkSequence(h Header) error {
 	if fr.contStream != 0 {
 		// RFC 9113 §6.10: "If the END_HEADERS flag is not set, this frame
@@ -211,6 +214,13 @@ func (fr *Reader) checkSequence(h Header) error {
 		return connError(ErrCodeProtocol, fmt.Sprintf(
 			"CONTINUATION frame on stream %d without an open field block (RFC 9113 §6.10)", h.StreamID))
 	}
+	return nil
+}
+
+// trackFieldBlock opens or closes the field block of a consumed HEADERS,
+// PUSH_PROMISE or CONTINUATION frame. It runs only once the whole frame is
+// buffered, so a ReadFrame that fails on I/O half way can be retried.
+func (fr *Reader) trackFieldBlock(h Header) {
 	switch h.Type {
 	case TypeHeaders, TypePushPromise, TypeContinuation:
 		if h.Flags.Has(FlagEndHeaders) {
@@ -222,7 +232,6 @@ func (fr *Reader) checkSequence(h Header) error {
 			}
 		}
 	}
-	return nil
 }
 
 // fill makes at least n bytes available in buf[start:end], reading from r

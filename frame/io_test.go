@@ -1,0 +1,330 @@
+package frame
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+	"testing/iotest"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// unit is an independently readable part of validFrames, named by its
+// frame types: a HEADERS or PUSH_PROMISE without END_HEADERS travels with its
+// CONTINUATIONs.
+type unit struct {
+	name string
+	data []byte
+}
+
+func units() []unit {
+	var out []unit
+	var cur unit
+	for _, f := range validFrames() {
+		h := f.FrameHeader()
+		cur.data = f.AppendTo(cur.data)
+		if cur.name != "" {
+			cur.name += "+"
+		}
+		cur.name += h.Type.String()
+		if (h.Type == TypeHeaders || h.Type == TypePushPromise || h.Type == TypeContinuation) && !h.Flags.Has(FlagEndHeaders) {
+			continue
+		}
+		out = append(out, cur)
+		cur = unit{}
+	}
+	return out
+}
+
+// TestTruncated reads every prefix of every valid frame: a prefix that ends
+// at a frame boundary reads cleanly to io.EOF, any other fails with
+// io.ErrUnexpectedEOF, never with anything else, never a panic.
+func TestTruncated(t *testing.T) {
+	for _, unit := range units() {
+		u := unit.data
+		boundaries := map[int]int{} // offset → frames before it
+		for off, n := 0, 0; off < len(u); n++ {
+			off += HeaderLen + int(parseHeader(u[off:]).Length)
+			boundaries[off] = n + 1
+		}
+		step := 1
+		if len(u) > 1024 {
+			step = 61 // the max-size DATA frame: sample its prefixes
+		}
+		for n := 0; n < len(u); n += step {
+			prefix := u[:n]
+			for _, r := range []struct {
+				name string
+				r    io.Reader
+			}{
+				{"bytes", bytes.NewReader(prefix)},
+				{"OneByteReader", iotest.OneByteReader(bytes.NewReader(prefix))},
+			} {
+				res := readAll(r.r, 0)
+				want := io.ErrUnexpectedEOF
+				frames, boundary := boundaries[n]
+				if n == 0 || boundary {
+					want = io.EOF
+				}
+				last := res.errs[len(res.errs)-1]
+				if last != want || len(res.errs) != 1 {
+					t.Fatalf("%s: %d-octet prefix of % x...: errors %v, want %v", r.name, n, u[:min(len(u), 12)], res.errs, want)
+				}
+				if boundary && len(res.frames) != frames {
+					t.Fatalf("%s: %d-octet prefix: %d frames, want %d", r.name, n, len(res.frames), frames)
+				}
+			}
+		}
+	}
+}
+
+// TestShortReads reads the whole valid stream through readers that return
+// little at a time, or data and error together: the frames must be the same.
+func TestShortReads(t *testing.T) {
+	stream := encodeAll(validFrames())
+	want := readAll(bytes.NewReader(stream), 0)
+	if len(want.errs) != 1 || want.errs[0] != io.EOF || len(want.frames) != len(validFrames()) {
+		t.Fatalf("baseline: %d frames, errors %v", len(want.frames), want.errs)
+	}
+	readers := map[string]io.Reader{
+		"OneByteReader":           iotest.OneByteReader(bytes.NewReader(stream)),
+		"HalfReader":              iotest.HalfReader(bytes.NewReader(stream)),
+		"DataErrReader":           iotest.DataErrReader(bytes.NewReader(stream)),
+		"DataErrReader(OneByte)":  iotest.DataErrReader(iotest.OneByteReader(bytes.NewReader(stream))),
+		"HalfReader(DataErr)":     iotest.HalfReader(iotest.DataErrReader(bytes.NewReader(stream))),
+		"chunks of 9":             &chunkReader{data: stream, size: 9},
+		"chunks of 4097":          &chunkReader{data: stream, size: 4097},
+		"chunks of 4097 with EOF": &chunkReader{data: stream, size: 4097, eofWithData: true},
+	}
+	for name, r := range readers {
+		got := readAll(r, 0)
+		if diff := cmp.Diff(want.frames, got.frames, cmpOpts...); diff != "" {
+			t.Errorf("%s: frames differ (-bytes.Reader +%s):\n%s", name, name, diff)
+		}
+		if len(got.errs) != 1 || got.errs[0] != io.EOF {
+			t.Errorf("%s: errors %v, want io.EOF", name, got.errs)
+		}
+	}
+}
+
+// chunkReader returns data at most size octets at a time, optionally with
+// io.EOF alongside the last chunk.
+type chunkReader struct {
+	data        []byte
+	size        int
+	eofWithData bool
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), r.size)], r.data)
+	r.data = r.data[n:]
+	if r.eofWithData && len(r.data) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// TestReadErrors checks that errors from the underlying reader come through
+// (errors.Is works), and that the Reader can go on after a transient one.
+func TestReadErrors(t *testing.T) {
+	errBoom := errors.New("boom")
+	t.Run("passed through at a boundary", func(t *testing.T) {
+		fr := NewReader(iotest.ErrReader(errBoom))
+		if _, err := fr.ReadFrame(); !errors.Is(err, errBoom) {
+			t.Fatalf("err = %v, want boom", err)
+		}
+	})
+	t.Run("passed through inside a frame", func(t *testing.T) {
+		ping := AppendPing(nil, false, [8]byte{})
+		fr := NewReader(io.MultiReader(bytes.NewReader(ping[:12]), iotest.ErrReader(errBoom)))
+		if _, err := fr.ReadFrame(); !errors.Is(err, errBoom) {
+			t.Fatalf("err = %v, want boom", err)
+		}
+	})
+	t.Run("reported after the data that came with it", func(t *testing.T) {
+		ping := AppendPing(nil, false, [8]byte{})
+		fr := NewReader(&dataErrReader{data: ping, err: errBoom})
+		if f, err := fr.ReadFrame(); err != nil || f.FrameHeader().Type != TypePing {
+			t.Fatalf("ReadFrame = %v, %v; want the PING", f, err)
+		}
+		if _, err := fr.ReadFrame(); !errors.Is(err, errBoom) {
+			t.Fatalf("err = %v, want boom", err)
+		}
+	})
+	t.Run("retry after a timeout", func(t *testing.T) {
+		// TimeoutReader fails its second Read with ErrTimeout; later
+		// Reads succeed. The stream is longer than one buffer, so the
+		// timeout hits inside a frame (and inside a field block).
+		stream := encodeAll(validFrames())
+		fr := NewReader(iotest.TimeoutReader(bytes.NewReader(stream)))
+		var got []Frame
+		timeouts := 0
+		for {
+			f, err := fr.ReadFrame()
+			if errors.Is(err, iotest.ErrTimeout) {
+				timeouts++
+				continue
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, clone(f))
+		}
+		if timeouts != 1 {
+			t.Errorf("%d timeouts, want 1", timeouts)
+		}
+		want := readAll(bytes.NewReader(stream), 0).frames
+		if diff := cmp.Diff(want, got, cmpOpts...); diff != "" {
+			t.Errorf("frames differ after a retry:\n%s", diff)
+		}
+	})
+	t.Run("no progress", func(t *testing.T) {
+		fr := NewReader(emptyReader{})
+		if _, err := fr.ReadFrame(); err != io.ErrNoProgress {
+			t.Fatalf("err = %v, want io.ErrNoProgress", err)
+		}
+	})
+	t.Run("bad count", func(t *testing.T) {
+		fr := NewReader(liarReader{})
+		if _, err := fr.ReadFrame(); err == nil {
+			t.Fatal("a reader claiming more than it was given: no error")
+		}
+	})
+}
+
+type dataErrReader struct {
+	data []byte
+	err  error
+}
+
+func (r *dataErrReader) Read(p []byte) (int, error) {
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, r.err
+}
+
+type emptyReader struct{}
+
+func (emptyReader) Read([]byte) (int, error) { return 0, nil }
+
+type liarReader struct{}
+
+func (liarReader) Read(p []byte) (int, error) { return len(p) + 1, nil }
+
+// TestBuffer checks the buffer bound: it grows only for a large frame, and
+// never past the max frame size + header + read-ahead.
+func TestBuffer(t *testing.T) {
+	fr := NewReader(&loopReader{data: AppendPing(nil, false, [8]byte{})})
+	for range 1000 {
+		if _, err := fr.ReadFrame(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(fr.buf) != initialBufSize {
+		t.Errorf("small frames: buffer %d, want %d", len(fr.buf), initialBufSize)
+	}
+
+	const max = 1 << 20
+	big := AppendData(nil, 1, false, make([]byte, max))
+	fr = NewReader(&loopReader{data: big})
+	fr.SetMaxFrameSize(max)
+	for range 3 {
+		f, err := fr.ReadFrame()
+		if err != nil || len(f.(*DataFrame).Data) != max {
+			t.Fatalf("ReadFrame = %v", err)
+		}
+	}
+	if got, limit := len(fr.buf), HeaderLen+max+readAhead; got > limit || got < HeaderLen+max {
+		t.Errorf("buffer %d after %d-octet frames, want %d..%d", got, max, HeaderLen+max, limit)
+	}
+
+	// A header claiming a huge frame does not make the buffer grow.
+	fr = NewReader(bytes.NewReader(rawFrameLen(MaxAllowedFrameSize, TypeData, 0, 1, nil)))
+	if _, err := fr.ReadFrame(); err == nil {
+		t.Fatal("no error for a frame over the max size")
+	}
+	if len(fr.buf) != initialBufSize {
+		t.Errorf("buffer grew to %d for a rejected header", len(fr.buf))
+	}
+
+	// SetMaxFrameSize clamps to the legal range (RFC 9113 §6.5.2).
+	fr.SetMaxFrameSize(1)
+	if fr.maxFrameSize != DefaultMaxFrameSize {
+		t.Errorf("SetMaxFrameSize(1): %d", fr.maxFrameSize)
+	}
+	fr.SetMaxFrameSize(1 << 30)
+	if fr.maxFrameSize != MaxAllowedFrameSize {
+		t.Errorf("SetMaxFrameSize(1<<30): %d", fr.maxFrameSize)
+	}
+}
+
+// TestScribble shows the loud-misuse mode: a payload slice kept past the
+// next ReadFrame is overwritten at once.
+func TestScribble(t *testing.T) {
+	stream := cat(AppendData(nil, 1, false, []byte("first")), AppendData(nil, 1, false, []byte("second")))
+	for _, on := range []bool{false, true} {
+		fr := NewReader(bytes.NewReader(stream))
+		fr.SetScribble(on)
+		f, _ := fr.ReadFrame()
+		kept := f.(*DataFrame).Data // misuse: kept past the next ReadFrame
+		if _, err := fr.ReadFrame(); err != nil {
+			t.Fatal(err)
+		}
+		scribbled := bytes.Equal(kept, bytes.Repeat([]byte{scribbleByte}, 5))
+		if scribbled != on {
+			t.Errorf("scribble %v: kept slice now %q", on, kept)
+		}
+	}
+}
+
+// scriptReader returns its steps one Read at a time.
+type scriptReader []struct {
+	data []byte
+	err  error
+}
+
+func (s *scriptReader) Read(p []byte) (int, error) {
+	if len(*s) == 0 {
+		return 0, io.EOF
+	}
+	step := &(*s)[0]
+	n := copy(p, step.data)
+	step.data = step.data[n:]
+	if len(step.data) > 0 {
+		return n, nil
+	}
+	err := step.err
+	*s = (*s)[1:]
+	return n, err
+}
+
+// TestRetryInsideFieldBlock retries a HEADERS frame (without END_HEADERS)
+// whose payload read failed: the field block must not count as open twice.
+func TestRetryInsideFieldBlock(t *testing.T) {
+	headers := AppendHeaders(nil, 1, false, false, []byte("first"))
+	cont := AppendContinuation(nil, 1, true, []byte("second"))
+	r := &scriptReader{
+		{headers[:HeaderLen+2], iotest.ErrTimeout},
+		{cat(headers[HeaderLen+2:], cont), nil},
+	}
+	fr := NewReader(r)
+	if _, err := fr.ReadFrame(); err != iotest.ErrTimeout {
+		t.Fatalf("first ReadFrame: %v, want the timeout", err)
+	}
+	for _, want := range []Type{TypeHeaders, TypeContinuation} {
+		f, err := fr.ReadFrame()
+		if err != nil || f.FrameHeader().Type != want {
+			t.Fatalf("ReadFrame = %v, %v; want %v", f, err, want)
+		}
+	}
+	if _, err := fr.ReadFrame(); err != io.EOF {
+		t.Fatalf("at the end: %v, want io.EOF", err)
+	}
+}
