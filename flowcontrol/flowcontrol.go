@@ -35,7 +35,7 @@ const DefaultWindow = 65535
 var ErrOverflow = errors.New("flowcontrol: window exceeds 2^31-1")
 
 // ErrExceeded means the peer sent more flow-controlled data than we
-// advertised. RFC 9113 §6.9.1: "A sender MUST NOT send a flow-controlled
+// advertised. RFC 9113 §6.9.1: "The sender MUST NOT send a flow-controlled
 // frame with a length that exceeds the space available in either of the
 // flow-control windows advertised by the receiver." The caller maps it to
 // FLOW_CONTROL_ERROR.
@@ -58,8 +58,9 @@ func (w *SendWindow) Init(n int32) { w.n = int64(n) }
 func (w *SendWindow) Available() int64 { return w.n }
 
 // Consume charges a DATA frame we send against the window: n is the frame's
-// whole payload length, padding and pad-length byte included (§6.9.1: "The
-// entire DATA frame payload is included in flow control"). The caller sends
+// whole payload length, padding and pad-length byte included (§6.1: "The
+// entire DATA frame payload is included in flow control, including the Pad
+// Length and Padding fields if present"). The caller sends
 // at most Available bytes; Consume of more drives the window negative, which
 // blocks further sends but is never a panic.
 func (w *SendWindow) Consume(n uint32) { w.n -= int64(n) }

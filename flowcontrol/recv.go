@@ -54,7 +54,7 @@ func (w *RecvWindow) SetThreshold(t uint32) {
 
 // Receive charges an arriving DATA frame against the window: n is the
 // frame's whole payload length, padding and the pad-length byte included
-// (§6.9.1). If the peer sent more than it was allowed, Receive returns an
+// (§6.1). If the peer sent more than it was allowed, Receive returns an
 // error wrapping ErrExceeded and leaves the window unchanged; the caller
 // answers with FLOW_CONTROL_ERROR.
 func (w *RecvWindow) Receive(n uint32) error {

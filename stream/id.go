@@ -78,10 +78,11 @@ func NewPeerIDs(peerIsClient bool) PeerIDs { return PeerIDs{client: peerIsClient
 // PROTOCOL_ERROR."
 //
 // Opening id implicitly closes the peer's idle streams below it (§5.1.1:
-// "The first use of a new stream identifier implicitly closes all streams in
-// the 'idle' state that might have been initiated by that peer with a
-// lower-valued stream identifier."): the caller treats a frame on such an
-// identifier, absent from its stream table, as a closed stream.
+// "When a stream transitions out of the 'idle' state, all streams in the
+// 'idle' state that might have been opened by the peer with a lower-valued
+// stream identifier immediately transition to 'closed'."): the caller treats
+// a frame on such an identifier, absent from its stream table, as a closed
+// stream.
 func (p *PeerIDs) Open(id uint32) error {
 	switch {
 	case id == 0 || id > frame.MaxStreamID:

@@ -53,19 +53,30 @@ import (
 // frames arriving on a closed stream differently depending on how it closed:
 //
 //   - Closed: both sides sent END_STREAM. Late WINDOW_UPDATE and RST_STREAM
-//     are ignored; anything else is STREAM_CLOSED.
+//     are ignored; DATA is a stream error STREAM_CLOSED (§6.1), HEADERS a
+//     connection error STREAM_CLOSED.
 //   - ClosedResetSent: we sent RST_STREAM. The peer may have sent frames
 //     before it saw our reset: every frame is accepted and must be discarded
 //     (after minimal processing: HPACK-decode header blocks, and charge DATA
 //     to the connection's flow-control window).
-//   - ClosedResetRecv: the peer sent RST_STREAM. Anything but PRIORITY is
-//     STREAM_CLOSED.
+//   - ClosedResetRecv: the peer sent RST_STREAM. A repeated RST_STREAM and
+//     a late WINDOW_UPDATE are ignored; anything else (but PRIORITY) is a
+//     stream error STREAM_CLOSED.
 //
 // IsClosed reports whether a State is any of the three.
 //
 // Send and Recv apply one frame. A frame Recv accepts on a stream that was
 // already closed (IsClosed before the call) must be discarded, not
-// delivered.
+// delivered. Whatever Recv says, a received DATA frame is always charged to
+// the connection's flow-control window (§6.9: "A receiver that receives a
+// flow-controlled frame MUST always account for its contribution against
+// the connection flow-control window, unless the receiver treats this as a
+// connection error").
+//
+// A connection forgets closed streams after a while; a frame on a stream it
+// no longer tracks, whose identifier is at or below the peer's largest
+// (PeerIDs.Last), can be run through Closed.Recv, the strictest closed
+// state.
 type State uint8
 
 // The stream states. The zero value is Idle.
@@ -180,9 +191,14 @@ func (s State) Recv(t frame.Type, endStream bool) (State, error) {
 	switch s {
 	case Idle:
 		if t == frame.TypeHeaders {
-			// §5.1 idle: "Receiving a HEADERS frame causes the stream to
-			// become 'open'." With END_STREAM it goes on to half-closed
-			// (remote).
+			// §5.1 idle: "receiving a HEADERS frame as a server, causes the
+			// stream to become 'open'. ... The same frame can also cause a
+			// stream to immediately become 'half-closed'." Only a server
+			// opens streams this way: §5.1 idle: "If this stream is
+			// initiated by the server ... then receiving a HEADERS frame
+			// MUST also be treated as a connection error (Section 5.4.1) of
+			// type PROTOCOL_ERROR" — the connection checks that, by role
+			// and PeerIDs, before calling Recv.
 			if endStream {
 				return HalfClosedRemote, nil
 			}
@@ -200,8 +216,8 @@ func (s State) Recv(t frame.Type, endStream bool) (State, error) {
 			// RST_STREAM frame to cause the stream to become 'closed'."
 			return ClosedResetRecv, nil
 		case frame.TypeWindowUpdate:
-			// §5.1 reserved (local): "An endpoint MAY receive PRIORITY or
-			// WINDOW_UPDATE frames in this state."
+			// §5.1 reserved (local): "A PRIORITY or WINDOW_UPDATE frame MAY
+			// be received in this state."
 			return s, nil
 		}
 		// §5.1 reserved (local): "Receiving any type of frame other than
@@ -235,8 +251,8 @@ func (s State) Recv(t frame.Type, endStream bool) (State, error) {
 		case frame.TypeRSTStream:
 			return ClosedResetRecv, nil
 		case frame.TypeData, frame.TypeHeaders:
-			// §5.1 open: "the stream state becomes 'half-closed (remote)'"
-			// when the peer sends END_STREAM.
+			// §5.1 open: "an endpoint receiving an END_STREAM flag causes
+			// the stream state to become 'half-closed (remote)'".
 			if endStream {
 				return HalfClosedRemote, nil
 			}
@@ -248,7 +264,7 @@ func (s State) Recv(t frame.Type, endStream bool) (State, error) {
 	case HalfClosedLocal:
 		// §5.1 half-closed (local): "An endpoint can receive any type of
 		// frame in this state." "A stream transitions from this state to
-		// 'closed' when a frame containing an END_STREAM flag is received or
+		// 'closed' when a frame is received with the END_STREAM flag set or
 		// when either peer sends a RST_STREAM frame."
 		switch t {
 		case frame.TypeRSTStream:
@@ -283,26 +299,45 @@ func (s State) Recv(t frame.Type, endStream bool) (State, error) {
 		// §5.1 closed: "An endpoint that sends a RST_STREAM frame on a stream
 		// that is in the 'open' or 'half-closed (local)' state could receive
 		// any type of frame. ... An endpoint MUST minimally process and then
-		// discard any frames it receives in this state." §5.1 closed:
-		// "Flow-controlled frames (i.e., DATA) received after sending
-		// RST_STREAM are counted toward the connection flow-control window."
-		// A PUSH_PROMISE still reserves the promised stream (§5.1 closed).
+		// discard any frames it receives in this state. This means updating
+		// header compression state for HEADERS and PUSH_PROMISE frames.
+		// Receiving a PUSH_PROMISE frame also causes the promised stream to
+		// become 'reserved (remote)', even when the PUSH_PROMISE frame is
+		// received on a closed stream. Additionally, the content of DATA
+		// frames counts toward the connection flow-control window."
 		return s, nil
 
 	case ClosedResetRecv:
-		// §5.1 closed: "An endpoint that receives any frame other than
-		// PRIORITY after receiving a RST_STREAM MUST treat that as a stream
-		// error (Section 5.4.2) of type STREAM_CLOSED."
+		switch t {
+		case frame.TypeRSTStream:
+			// §5.4.2: "To avoid looping, an endpoint MUST NOT send a
+			// RST_STREAM in response to a RST_STREAM frame." A second reset
+			// is ignored.
+			return s, nil
+		case frame.TypeWindowUpdate:
+			// §6.9: "a receiver could receive a WINDOW_UPDATE frame on a
+			// stream in a 'half-closed (remote)' or 'closed' state. A
+			// receiver MUST NOT treat this as an error".
+			return s, nil
+		}
+		// §6.4: "After receiving a RST_STREAM on a stream, the receiver MUST
+		// NOT send additional frames for that stream, except for PRIORITY."
+		// The peer broke that mirror rule; §5.1 closed lets us treat it as a
+		// connection error of type STREAM_CLOSED, and §6.1 requires a stream
+		// error STREAM_CLOSED for DATA. We take the milder stream error for
+		// every type (RFC 7540 §5.1 required exactly that), which keeps the
+		// connection alive.
 		return s, streamErr(frame.ErrCodeStreamClosed, "%v after RST_STREAM", t)
 
 	case Closed:
 		switch t {
 		case frame.TypeWindowUpdate, frame.TypeRSTStream:
-			// §5.1 closed: "WINDOW_UPDATE or RST_STREAM frames can be
-			// received in this state for a short period after a DATA or
-			// HEADERS frame containing an END_STREAM flag is sent ...
-			// Endpoints MUST ignore WINDOW_UPDATE or RST_STREAM frames
-			// received in this state".
+			// §5.1 closed: "An endpoint that sends a frame with the
+			// END_STREAM flag set or a RST_STREAM frame might receive a
+			// WINDOW_UPDATE or RST_STREAM frame from its peer in the time
+			// before the peer receives and processes the frame that closes
+			// the stream." §6.9: a WINDOW_UPDATE on a closed stream: "A
+			// receiver MUST NOT treat this as an error". Both are ignored.
 			return s, nil
 		case frame.TypeData:
 			// §6.1: "If a DATA frame is received whose stream is not in the
@@ -314,10 +349,11 @@ func (s State) Recv(t frame.Type, endStream bool) (State, error) {
 			// §6.6 (see half-closed (remote)): connection PROTOCOL_ERROR.
 			return s, connErr(frame.ErrCodeProtocol, "PUSH_PROMISE on closed stream")
 		}
-		// §5.1 closed: "an endpoint that receives any frames after receiving
-		// a frame with the END_STREAM flag set MUST treat that as a
-		// connection error (Section 5.4.1) of type STREAM_CLOSED, unless the
-		// frame is permitted as described below."
+		// §5.1 closed: "An endpoint MAY treat receipt of any other type of
+		// frame on a closed stream as a connection error (Section 5.4.1) of
+		// type STREAM_CLOSED, except as noted below." The peer sent
+		// END_STREAM itself, so it knows the stream is over: a HEADERS here
+		// is a broken peer, and a connection error is the safe answer.
 		return s, connErr(frame.ErrCodeStreamClosed, "%v on closed stream", t)
 	}
 	return s, connErr(frame.ErrCodeInternal, "invalid stream state %v", s)
@@ -352,8 +388,9 @@ func (s State) Send(t frame.Type, endStream bool) (State, error) {
 	switch s {
 	case Idle:
 		if t == frame.TypeHeaders {
-			// §5.1 idle: "Sending a HEADERS frame ... causes the stream to
-			// become 'open'."
+			// §5.1 idle: "Sending a HEADERS frame as a client ... causes
+			// the stream to become 'open'." (A server's streams start with
+			// PUSH_PROMISE; the connection checks the role.)
 			if endStream {
 				return HalfClosedLocal, nil
 			}
@@ -420,9 +457,11 @@ func (s State) Send(t frame.Type, endStream bool) (State, error) {
 		return s, sendErr(s, t)
 
 	case HalfClosedRemote:
-		// §5.1 half-closed (remote): "a stream in this state can be used by
-		// the endpoint to send frames of any type"; END_STREAM or RST_STREAM
-		// closes it.
+		// §5.1 half-closed (remote): "A stream that is 'half-closed
+		// (remote)' can be used by the endpoint to send frames of any type."
+		// "A stream can transition from this state to 'closed' by sending a
+		// frame with the END_STREAM flag set or when either peer sends a
+		// RST_STREAM frame."
 		switch t {
 		case frame.TypeRSTStream:
 			return ClosedResetSent, nil

@@ -161,7 +161,7 @@ var recvMatrix = []row{
 	// closed by END_STREAM both ways: late WINDOW_UPDATE/RST_STREAM ignored.
 	{C, D, esNo, C, streamClosed},  // §6.1 DATA not open/half-closed (local)
 	{C, D, esYes, C, streamClosed}, // §6.1
-	{C, H, esNo, C, connClosed},    // §5.1 frames after END_STREAM
+	{C, H, esNo, C, connClosed},    // §5.1 closed: MAY be a connection error STREAM_CLOSED
 	{C, H, esYes, C, connClosed},
 	{C, P, esAny, C, ok},
 	{C, R, esAny, C, ok}, // "MUST ignore WINDOW_UPDATE or RST_STREAM"
@@ -188,18 +188,19 @@ var recvMatrix = []row{
 	{CS, CO, esAny, CS, ok},
 	{CS, X, esAny, CS, ok},
 
-	// closed by the peer's RST_STREAM: anything but PRIORITY is STREAM_CLOSED.
+	// closed by the peer's RST_STREAM: a repeated reset and a late
+	// WINDOW_UPDATE are ignored; anything else is a stream STREAM_CLOSED.
 	{CR, D, esNo, CR, streamClosed},
 	{CR, D, esYes, CR, streamClosed},
 	{CR, H, esNo, CR, streamClosed},
 	{CR, H, esYes, CR, streamClosed},
 	{CR, P, esAny, CR, ok},
-	{CR, R, esAny, CR, streamClosed},
+	{CR, R, esAny, CR, ok}, // §5.4.2 never answer RST_STREAM with RST_STREAM
 	{CR, S, esAny, CR, connProtocol},
 	{CR, PP, esAny, CR, streamClosed},
 	{CR, PI, esAny, CR, connProtocol},
 	{CR, G, esAny, CR, connProtocol},
-	{CR, W, esAny, CR, streamClosed},
+	{CR, W, esAny, CR, ok}, // §6.9 WINDOW_UPDATE on closed is not an error
 	{CR, CO, esAny, CR, ok},
 	{CR, X, esAny, CR, ok},
 }
