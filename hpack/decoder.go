@@ -157,7 +157,7 @@ func (d *Decoder) setMaxStringLength() {
 // refer to block; names and values found in the static or dynamic table are
 // shared with it rather than copied.
 //
-// Errors, in order of precedence:
+// Errors:
 //   - *CompressionError (errors.Is ErrCompression): the block is not valid
 //     HPACK; the connection must end with COMPRESSION_ERROR.
 //   - ErrBlockTooLarge: len(block) > Limits.MaxBlockSize; nothing decoded,
@@ -165,11 +165,14 @@ func (d *Decoder) setMaxStringLength() {
 //   - ErrHeaderListTooLarge: the list exceeds Limits.MaxHeaderListSize.
 //   - *MalformedError (errors.Is ErrMalformed): an RFC 9113 §8.2/§8.3 rule.
 //
-// After the last two the dynamic table is up to date and the connection can
-// go on; only the stream fails. Decoding stops storing fields at the first
-// such error, so memory stays bounded whatever the block expands to. On any
-// error the returned slice holds dst plus the fields stored before the
-// error: reuse its capacity, but do not act on its contents.
+// After the first two the table no longer matches the peer's and the
+// Decoder must not be used again; a compression error found anywhere in the
+// block wins over the other errors. The last two are stream errors: the
+// dynamic table is up to date and the connection can go on. Whichever of
+// them is met first is returned, and decoding stops storing fields there,
+// so memory stays bounded whatever the block expands to. On any error the
+// returned slice holds dst plus the fields stored before the error: reuse
+// its capacity, but do not act on its contents.
 func (d *Decoder) Decode(block []byte, kind Kind, dst []Field) ([]Field, error) {
 	if uint64(len(block)) > uint64(d.limits.MaxBlockSize) {
 		return dst, ErrBlockTooLarge

@@ -40,7 +40,9 @@ func NewEncoder() *Encoder {
 }
 
 // SetMaxTableSize applies the peer's SETTINGS_HEADER_TABLE_SIZE; call it when
-// the SETTINGS frame arrives. The Encoder uses min(n, 4096) bytes of dynamic
+// the SETTINGS frame arrives, before encoding another block (RFC 9113
+// §4.3.1: the change "takes effect when the endpoint acknowledges
+// settings", and the acknowledgement is sent at once). The Encoder uses min(n, 4096) bytes of dynamic
 // table from now on and opens the next block with the dynamic table size
 // update(s) RFC 7541 §4.2 requires ("This dynamic table size update MUST
 // occur at the beginning of the first header block following the change to

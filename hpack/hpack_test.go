@@ -364,3 +364,78 @@ func TestHPACKBomb(t *testing.T) {
 		t.Fatalf("reference after the bomb: %d fields, %v", len(got), err)
 	}
 }
+
+func TestDecodeAppendsAndCopies(t *testing.T) {
+	enc, dec := NewEncoder(), NewDecoder(Limits{})
+	block := enc.AppendBlock(nil, f("x-new", "literal value"), f("grpc-status", "0"))
+	dst := []Field{f("kept", "1")}
+	got, err := dec.Decode(block, Trailers, dst)
+	if err != nil || len(got) != 3 || got[0] != dst[0] {
+		t.Fatalf("Decode = %v, %v; want dst's field then the block's", got, err)
+	}
+	for i := range block { // the fields must not alias the block
+		block[i] = 'Z'
+	}
+	if got[1] != f("x-new", "literal value") || got[2] != f("grpc-status", "0") {
+		t.Fatalf("fields changed with the block: %v", got)
+	}
+}
+
+func TestDecodeBlockTooLarge(t *testing.T) {
+	dec := NewDecoder(Limits{MaxBlockSize: 10})
+	if _, err := dec.Decode(make([]byte, 11), Trailers, nil); !errors.Is(err, ErrBlockTooLarge) {
+		t.Fatalf("err = %v, want ErrBlockTooLarge", err)
+	}
+	if got := dec.Limits(); got.MaxBlockSize != 10 || got.MaxTableSize != DefaultTableSize ||
+		got.MaxHeaderListSize != DefaultMaxHeaderListSize || got.MaxContinuations != DefaultMaxContinuations {
+		t.Fatalf("Limits = %+v, want defaults filled in", got)
+	}
+}
+
+// TestMalformedStopsStoring: after the first violation nothing more is
+// stored, even valid fields, and a later list-size overflow does not
+// replace the first error.
+func TestMalformedStopsStoring(t *testing.T) {
+	enc, dec := NewEncoder(), NewDecoder(Limits{MaxHeaderListSize: 200})
+	block := enc.AppendBlock(nil, f("ok", "1"), f("Bad", "2"), f("ok2", "3"), f("big", strings.Repeat("v", 300)))
+	got, err := dec.Decode(block, Trailers, nil)
+	var me *MalformedError
+	if !errors.As(err, &me) || !strings.Contains(me.Reason, "uppercase") {
+		t.Fatalf("err = %v, want the uppercase violation", err)
+	}
+	if len(got) != 1 || got[0] != f("ok", "1") {
+		t.Fatalf("stored %v, want only the field before the violation", got)
+	}
+}
+
+// TestDecodeXNetEncoder: blocks from x/net's own encoder (what grpc-go and
+// net/http peers send) decode, through a table size reduction.
+func TestDecodeXNetEncoder(t *testing.T) {
+	var buf bytes.Buffer
+	peer := xhpack.NewEncoder(&buf)
+	dec := NewDecoder(Limits{})
+	encode := func(fields []Field) []byte {
+		buf.Reset()
+		for _, f := range fields {
+			if err := peer.WriteField(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return append([]byte(nil), buf.Bytes()...)
+	}
+	for i, size := range []uint32{4096, 1024, 1024, 0, 4096} {
+		if i > 0 {
+			peer.SetMaxDynamicTableSize(size) // the peer acknowledges our SETTINGS...
+			dec.SetMaxTableSize(size)         // ...and we see the acknowledgement
+		}
+		for _, set := range []struct {
+			kind   Kind
+			fields []Field
+		}{{Request, grpcRequest}, {Response, grpcResponse}, {Trailers, grpcTrailers}} {
+			got, err := dec.Decode(encode(set.fields), set.kind, nil)
+			if err != nil || !sameFields(got, set.fields) {
+				t.Fatalf("size %d, %v: %v, %v", size, set.kind, got, err)
+			}
+		}
+	}
+}
