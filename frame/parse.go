@@ -228,9 +228,9 @@ func checkSetting(s Setting) error {
 			return connError(ErrCodeProtocol, fmt.Sprintf("SETTINGS_MAX_FRAME_SIZE value %d outside 16384..16777215 (RFC 9113 §6.5.2)", s.Val))
 		}
 	case SettingEnableConnectProtocol:
-		// RFC 8441 §3: "The value of the parameter MUST be 0 or 1." ...
-		// "a value other than 0 or 1 ... MUST be treated as a connection
-		// error of type PROTOCOL_ERROR" (the same rule as ENABLE_PUSH).
+		// RFC 8441 §3: "The value of the parameter MUST be 0 or 1." It
+		// names no error code; we treat a violation like one of
+		// ENABLE_PUSH (§6.5.2): a connection error of type PROTOCOL_ERROR.
 		if s.Val > 1 {
 			return connError(ErrCodeProtocol, fmt.Sprintf("SETTINGS_ENABLE_CONNECT_PROTOCOL value %d, want 0 or 1 (RFC 8441 §3)", s.Val))
 		}
