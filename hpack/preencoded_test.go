@@ -66,6 +66,21 @@ func TestPreencodedInBlocks(t *testing.T) {
 	}
 }
 
+// TestPreencodedSize records the wire cost of runs against warm table
+// references, the trade-off the doc describes.
+func TestPreencodedSize(t *testing.T) {
+	enc := NewEncoder()
+	enc.AppendBlock(nil, grpcRequest...)
+	table := len(enc.AppendBlock(nil, grpcRequest...))
+	enc = NewEncoder()
+	appendGRPCRequest(enc, nil)
+	runs := len(appendGRPCRequest(enc, nil))
+	if table != len(grpcRequest) || runs <= table {
+		t.Fatalf("warm request block: %d bytes from the table, %d with runs", table, runs)
+	}
+	t.Logf("warm gRPC request block: %d bytes from the dynamic table, %d with pre-encoded runs", table, runs)
+}
+
 func TestAppendFieldsWithoutStartBlockPanics(t *testing.T) {
 	enc := NewEncoder()
 	enc.SetMaxTableSize(0)
