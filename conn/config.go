@@ -1,0 +1,154 @@
+package conn
+
+import (
+	"time"
+
+	"github.com/h2rpc/h2rpc/frame"
+)
+
+// Config holds the settings a connection advertises and the limits it
+// enforces. A nil *Config, or a zero field, takes the documented default.
+// A Config may be shared by many connections; it is read when the connection
+// starts and not retained.
+type Config struct {
+	// MaxConcurrentStreams is the SETTINGS_MAX_CONCURRENT_STREAMS we
+	// advertise: how many streams the peer may have open at once. A peer
+	// that opens more gets RST_STREAM REFUSED_STREAM (RFC 9113 §5.1.2).
+	// Default 250.
+	MaxConcurrentStreams uint32
+	// InitialWindowSize is the per-stream receive window we advertise
+	// (SETTINGS_INITIAL_WINDOW_SIZE): at most this much unread DATA is
+	// buffered per stream. Default 256 KiB; at most 2^31-1.
+	InitialWindowSize uint32
+	// ConnWindowSize is the connection's receive window, announced with a
+	// WINDOW_UPDATE on stream 0 after the preface: at most this much unread
+	// DATA is buffered across all streams. Default 1 MiB; at least 65535.
+	ConnWindowSize uint32
+	// MaxFrameSize is the SETTINGS_MAX_FRAME_SIZE we advertise: the largest
+	// frame payload we accept. Default 16384; 16384..16777215.
+	MaxFrameSize uint32
+	// MaxHeaderListSize is the SETTINGS_MAX_HEADER_LIST_SIZE we advertise
+	// and enforce while decoding (name+value+32 per field). Default 16 KiB.
+	MaxHeaderListSize uint32
+	// HeaderTableSize is the SETTINGS_HEADER_TABLE_SIZE we advertise: the
+	// dynamic table the peer's encoder may use. Default 4096. Zero means the
+	// default; to advertise a table of size 0 use DisableHeaderTable.
+	HeaderTableSize uint32
+	// DisableHeaderTable advertises SETTINGS_HEADER_TABLE_SIZE 0.
+	DisableHeaderTable bool
+
+	// SettingsAckTimeout bounds how long the peer may take to acknowledge
+	// our SETTINGS; after it the connection ends with SETTINGS_TIMEOUT
+	// (RFC 9113 §6.5.3). Default 10s.
+	SettingsAckTimeout time.Duration
+	// PrefaceTimeout bounds how long the peer may take to send its
+	// connection preface and first SETTINGS frame (RFC 9113 §3.4). Default 10s.
+	PrefaceTimeout time.Duration
+	// CloseTimeout bounds the final write of a closing connection (the
+	// GOAWAY and whatever is queued) when the peer does not read. Default 1s.
+	CloseTimeout time.Duration
+
+	// MaxControlBytes bounds the control frames (SETTINGS and PING
+	// acknowledgements, WINDOW_UPDATE, RST_STREAM, GOAWAY) queued and not
+	// yet written because the peer does not read them. A peer that floods
+	// SETTINGS or PING and never reads the answers hits it and the
+	// connection ends with ENHANCE_YOUR_CALM. Default 64 KiB.
+	MaxControlBytes int
+	// MaxPeerResets and ResetInterval bound Rapid Reset (CVE-2023-44487):
+	// more than MaxPeerResets streams reset by the peer (RST_STREAM on an
+	// open stream) within ResetInterval end the connection with
+	// ENHANCE_YOUR_CALM. Defaults 1000 per 1s.
+	MaxPeerResets int
+	ResetInterval time.Duration
+	// MaxHandlers bounds the server's handler goroutines, counting those of
+	// streams the peer already reset: a peer that opens and resets streams
+	// faster than handlers finish hits it and the connection ends with
+	// ENHANCE_YOUR_CALM. Default 2 × MaxConcurrentStreams.
+	MaxHandlers int
+	// MaxHeaderBlockSize bounds an encoded header block reassembled from
+	// HEADERS and CONTINUATION frames, and MaxContinuations the number of
+	// CONTINUATION frames in one block (CVE-2023-45288). Either exceeded ends
+	// the connection with ENHANCE_YOUR_CALM. Defaults 64 KiB and 32.
+	MaxHeaderBlockSize uint32
+	MaxContinuations   uint32
+	// MaxEmptyDataFrames bounds consecutive DATA frames that carry no data
+	// and do not end the stream (each costs us work and the peer nothing);
+	// beyond it the connection ends with ENHANCE_YOUR_CALM. Default 100.
+	MaxEmptyDataFrames int
+}
+
+// Defaults of the zero Config fields.
+const (
+	DefaultMaxConcurrentStreams = 250
+	DefaultInitialWindowSize    = 256 << 10
+	DefaultConnWindowSize       = 1 << 20
+	DefaultMaxFrameSize         = frame.DefaultMaxFrameSize
+	DefaultMaxHeaderListSize    = 16 << 10
+	DefaultHeaderTableSize      = 4096
+	DefaultSettingsAckTimeout   = 10 * time.Second
+	DefaultPrefaceTimeout       = 10 * time.Second
+	DefaultCloseTimeout         = time.Second
+	DefaultMaxControlBytes      = 64 << 10
+	DefaultMaxPeerResets        = 1000
+	DefaultResetInterval        = time.Second
+	DefaultMaxHeaderBlockSize   = 64 << 10
+	DefaultMaxContinuations     = 32
+	DefaultMaxEmptyDataFrames   = 100
+)
+
+// settings is a Config with the defaults filled in and the values clamped to
+// what RFC 9113 allows.
+type settings struct {
+	maxConcurrentStreams uint32
+	initialWindowSize    uint32
+	connWindowSize       uint32
+	maxFrameSize         uint32
+	maxHeaderListSize    uint32
+	headerTableSize      uint32
+	settingsAckTimeout   time.Duration
+	prefaceTimeout       time.Duration
+	closeTimeout         time.Duration
+	maxControlBytes      int
+	maxPeerResets        int
+	resetInterval        time.Duration
+	maxHandlers          int
+	maxHeaderBlockSize   uint32
+	maxContinuations     uint32
+	maxEmptyDataFrames   int
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+func (cfg *Config) resolve() settings {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	s := settings{
+		maxConcurrentStreams: orDefault(cfg.MaxConcurrentStreams, DefaultMaxConcurrentStreams),
+		initialWindowSize:    min(orDefault(cfg.InitialWindowSize, DefaultInitialWindowSize), frame.MaxWindowSize),
+		connWindowSize:       min(max(orDefault(cfg.ConnWindowSize, DefaultConnWindowSize), 65535), frame.MaxWindowSize),
+		maxFrameSize:         min(max(orDefault(cfg.MaxFrameSize, DefaultMaxFrameSize), frame.DefaultMaxFrameSize), frame.MaxAllowedFrameSize),
+		maxHeaderListSize:    orDefault(cfg.MaxHeaderListSize, DefaultMaxHeaderListSize),
+		headerTableSize:      orDefault(cfg.HeaderTableSize, DefaultHeaderTableSize),
+		settingsAckTimeout:   orDefault(cfg.SettingsAckTimeout, DefaultSettingsAckTimeout),
+		prefaceTimeout:       orDefault(cfg.PrefaceTimeout, DefaultPrefaceTimeout),
+		closeTimeout:         orDefault(cfg.CloseTimeout, DefaultCloseTimeout),
+		maxControlBytes:      orDefault(cfg.MaxControlBytes, DefaultMaxControlBytes),
+		maxPeerResets:        orDefault(cfg.MaxPeerResets, DefaultMaxPeerResets),
+		resetInterval:        orDefault(cfg.ResetInterval, DefaultResetInterval),
+		maxHeaderBlockSize:   orDefault(cfg.MaxHeaderBlockSize, DefaultMaxHeaderBlockSize),
+		maxContinuations:     orDefault(cfg.MaxContinuations, DefaultMaxContinuations),
+		maxEmptyDataFrames:   orDefault(cfg.MaxEmptyDataFrames, DefaultMaxEmptyDataFrames),
+	}
+	if cfg.DisableHeaderTable {
+		s.headerTableSize = 0
+	}
+	s.maxHandlers = orDefault(cfg.MaxHandlers, 2*int(min(s.maxConcurrentStreams, 1<<20)))
+	return s
+}

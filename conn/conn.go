@@ -1,0 +1,525 @@
+package conn
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/h2rpc/h2rpc/flowcontrol"
+	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/hpack"
+	"github.com/h2rpc/h2rpc/stream"
+)
+
+// Handler serves one stream opened by the peer. The server calls it on a new
+// goroutine per stream. When it returns, a stream it did not end is reset.
+type Handler func(s *Stream)
+
+type role uint8
+
+const (
+	roleClient role = iota
+	roleServer
+)
+
+func (r role) String() string {
+	if r == roleClient {
+		return "client"
+	}
+	return "server"
+}
+
+// Conn is one HTTP/2 connection in the client or the server role.
+//
+// Concurrency: the reader goroutine (readLoop) reads and applies frames; the
+// writer goroutine (writeLoop) writes what is queued. Every mutable field
+// below mu is guarded by mu; the fields above it are immutable after
+// construction or owned by one goroutine, as their comments say.
+type Conn struct {
+	nc      net.Conn
+	role    role
+	cfg     settings
+	handler Handler // server only
+
+	done       chan struct{} // closed under mu by failLocked when the connection ends
+	drainCh    chan struct{} // closed under mu by startDrainLocked: no new streams
+	writeWake  chan struct{} // capacity 1: something was queued for the writer
+	readerDone chan struct{} // closed when readLoop returns
+	writerDone chan struct{} // closed when writeLoop returns
+	baseCtx    context.Context
+	baseCancel context.CancelFunc // cancels every server stream's context at the end
+
+	// Owned by the reader goroutine.
+	fr        *frame.Reader
+	dec       *hpack.Decoder
+	block     *hpack.BlockBuffer // the HEADERS+CONTINUATION block being assembled
+	blockEnd  bool               // the open block's HEADERS had END_STREAM
+	blockErr  *frame.StreamError // the open block's HEADERS had a stream error
+	emptyData int                // consecutive empty DATA frames without END_STREAM
+
+	// Owned by the writer goroutine.
+	wbuf []byte
+
+	mu sync.Mutex
+	// err is why the connection ended; nil while it runs. Guarded by mu.
+	err error
+	// streams holds the open streams (not yet closed both ways nor reset).
+	// Guarded by mu.
+	streams map[uint32]*Stream
+	// closed remembers how recently closed streams ended, to tell the §5.1
+	// closed-state cases apart. Guarded by mu.
+	closed closedStreams
+	// enc encodes every header block we send, in wire order. Guarded by mu.
+	enc *hpack.Encoder
+	// hbuf is scratch space for one encoded header block. Guarded by mu.
+	hbuf []byte
+	// ctrl queues control frames (SETTINGS, their ACKs, PING, WINDOW_UPDATE,
+	// GOAWAY) that go before everything else. Guarded by mu.
+	ctrl []byte
+	// out queues frames whose order matters within a stream: HEADERS and
+	// CONTINUATION, RST_STREAM and small DATA written without waiting.
+	// Guarded by mu.
+	out []byte
+	// ready lists the streams whose blocked Write has data to send and
+	// stream credit; the writer serves them round-robin. Guarded by mu.
+	ready streamQueue
+	// sendWin is the connection send window; recvWin the connection receive
+	// window. Guarded by mu.
+	sendWin flowcontrol.SendWindow
+	recvWin flowcontrol.RecvWindow
+	// peer holds the peer's settings as applied so far. Guarded by mu.
+	peer peerSettings
+	// ids hands out the ids of the streams we open (client); peerIDs checks
+	// those the peer opens (RFC 9113 §5.1.1). Guarded by mu.
+	ids     stream.IDAllocator
+	peerIDs stream.PeerIDs
+	// nLocal counts our open streams and granted NewStream slots; nPeer the
+	// peer's open streams. Guarded by mu.
+	nLocal, nPeer uint32
+	// slotWaiters queues *slotWaiter for NewStream calls waiting under the
+	// peer's MAX_CONCURRENT_STREAMS. Guarded by mu.
+	slotWaiters list.List
+	// handlers counts running Handler goroutines. Guarded by mu.
+	handlers int
+	// draining is set once no new streams are taken (GOAWAY either way, ids
+	// exhausted); goAwaySent once we queued a GOAWAY, with goAwayLastID; and
+	// goAwayRecv holds the peer's GOAWAY. Guarded by mu.
+	draining     bool
+	goAwaySent   bool
+	goAwayLastID uint32
+	goAwayRecv   *GoAwayError
+	// settingsTimer fires if the peer does not ACK our SETTINGS in time;
+	// nil once acknowledged. Guarded by mu.
+	settingsTimer *time.Timer
+	// pings maps the payload of each PING we sent to the channel closed by
+	// its ACK; pingSeq makes payloads unique. Guarded by mu.
+	pings   map[[8]byte]chan struct{}
+	pingSeq uint64
+	// resetCount counts peer resets (and stream errors we sent) since
+	// resetStart, for the Rapid Reset defence. Guarded by mu.
+	resetCount int
+	resetStart time.Time
+}
+
+// peerSettings are the peer's SETTINGS as applied (RFC 9113 §6.5.2 initial
+// values until its first SETTINGS frame).
+type peerSettings struct {
+	headerTableSize      uint32
+	maxConcurrentStreams uint32
+	initialWindowSize    uint32
+	maxFrameSize         uint32
+	maxHeaderListSize    uint32 // 0: unlimited
+}
+
+type slotWaiter struct {
+	ch      chan struct{} // capacity 1: the slot was granted
+	granted bool          // guarded by Conn.mu
+}
+
+// Client starts the client side of an HTTP/2 connection over nc: it queues
+// the connection preface and our SETTINGS and starts the reader and writer
+// goroutines. It does not wait for the server's SETTINGS. The Conn owns nc
+// from now on and closes it when the connection ends.
+func Client(nc net.Conn, cfg *Config) (*Conn, error) {
+	return start(nc, cfg, roleClient, nil)
+}
+
+// Server starts the server side of an HTTP/2 connection over nc (with prior
+// knowledge: the client preface comes first), calling h on a new goroutine
+// for every stream the client opens. The preface is read on the reader
+// goroutine: a peer that does not send it and its first SETTINGS within
+// Config.PrefaceTimeout is dropped. The Conn owns nc from now on.
+func Server(nc net.Conn, cfg *Config, h Handler) (*Conn, error) {
+	if h == nil {
+		return nil, errors.New("conn: Server needs a Handler")
+	}
+	return start(nc, cfg, roleServer, h)
+}
+
+func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
+	if nc == nil {
+		return nil, errors.New("conn: nil net.Conn")
+	}
+	s := cfg.resolve()
+	c := &Conn{
+		nc:         nc,
+		role:       r,
+		cfg:        s,
+		handler:    h,
+		done:       make(chan struct{}),
+		drainCh:    make(chan struct{}),
+		writeWake:  make(chan struct{}, 1),
+		readerDone: make(chan struct{}),
+		writerDone: make(chan struct{}),
+		streams:    make(map[uint32]*Stream),
+		enc:        hpack.NewEncoder(),
+		pings:      make(map[[8]byte]chan struct{}),
+		peer: peerSettings{
+			headerTableSize:      4096,
+			maxConcurrentStreams: 1<<31 - 1, // "initially, there is no limit" (§6.5.2)
+			initialWindowSize:    flowcontrol.DefaultWindow,
+			maxFrameSize:         frame.DefaultMaxFrameSize,
+		},
+	}
+	c.baseCtx, c.baseCancel = context.WithCancel(context.Background())
+	c.fr = frame.NewReader(nc)
+	c.fr.SetMaxFrameSize(s.maxFrameSize)
+	// Until the peer acknowledges our SETTINGS it may use the default
+	// 4096-byte table; the advertised size applies from the ACK on.
+	c.dec = hpack.NewDecoder(hpack.Limits{
+		MaxTableSize:      hpack.DefaultTableSize,
+		MaxHeaderListSize: s.maxHeaderListSize,
+		MaxBlockSize:      s.maxHeaderBlockSize,
+		MaxContinuations:  s.maxContinuations,
+	})
+	c.block = hpack.NewBlockBuffer(c.dec.Limits())
+	c.sendWin.Init(flowcontrol.DefaultWindow)
+	// RFC 9113 §6.9.2: the connection window starts at 65535 and "can only be
+	// changed using WINDOW_UPDATE frames": announce the rest after SETTINGS.
+	c.recvWin.Init(flowcontrol.DefaultWindow)
+	connInc := c.recvWin.Resize(int32(s.connWindowSize))
+	// Servers never open streams (we do not push): their IDAllocator stays
+	// zero, which hands out nothing.
+	c.peerIDs = stream.NewPeerIDs(r == roleServer)
+	if r == roleClient {
+		c.ids = stream.NewIDAllocator(true)
+		c.ctrl = append(c.ctrl, frame.ClientPreface...)
+	}
+	c.ctrl = frame.AppendSettings(c.ctrl, c.ourSettings()...)
+	if connInc > 0 {
+		c.ctrl = frame.AppendWindowUpdate(c.ctrl, 0, connInc)
+	}
+	c.settingsTimer = time.AfterFunc(s.settingsAckTimeout, c.onSettingsTimeout)
+	go c.readLoop()
+	go c.writeLoop()
+	c.wakeWriter()
+	return c, nil
+}
+
+// ourSettings lists the SETTINGS we send first (RFC 9113 §3.4, §6.5.2).
+func (c *Conn) ourSettings() []frame.Setting {
+	s := []frame.Setting{
+		{ID: frame.SettingMaxConcurrentStreams, Val: c.cfg.maxConcurrentStreams},
+		{ID: frame.SettingInitialWindowSize, Val: c.cfg.initialWindowSize},
+		{ID: frame.SettingMaxFrameSize, Val: c.cfg.maxFrameSize},
+		{ID: frame.SettingMaxHeaderListSize, Val: c.cfg.maxHeaderListSize},
+	}
+	if c.cfg.headerTableSize != hpack.DefaultTableSize {
+		s = append(s, frame.Setting{ID: frame.SettingHeaderTableSize, Val: c.cfg.headerTableSize})
+	}
+	if c.role == roleClient {
+		// We never accept server push.
+		s = append(s, frame.Setting{ID: frame.SettingEnablePush, Val: 0})
+	}
+	return s
+}
+
+// onSettingsTimeout runs on a timer goroutine when the peer did not ACK our
+// SETTINGS in time.
+func (c *Conn) onSettingsTimeout() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.settingsTimer == nil {
+		return // acknowledged just in time
+	}
+	// RFC 9113 §6.5.3: "If the sender of a SETTINGS frame does not receive an
+	// acknowledgment within a reasonable amount of time, it MAY issue a
+	// connection error of type SETTINGS_TIMEOUT."
+	c.failLocked(&frame.ConnError{Code: frame.ErrCodeSettingsTimeout, Reason: "SETTINGS not acknowledged in time"})
+}
+
+// wakeWriter tells the writer goroutine there is something to write. It never
+// blocks: one pending wake-up covers any number of queued frames.
+func (c *Conn) wakeWriter() {
+	select {
+	case c.writeWake <- struct{}{}:
+	default:
+	}
+}
+
+// queueControlLocked checks the bound on queued control frames after
+// something was appended to c.ctrl or c.out, and wakes the writer.
+func (c *Conn) queuedLocked() {
+	// A peer that never reads our answers (SETTINGS and PING ACKs, RST_STREAM
+	// for its bad streams) cannot make us buffer them without bound.
+	if len(c.ctrl)+len(c.out) > c.cfg.maxControlBytes+fastWriteLimit {
+		c.failLocked(&frame.ConnError{Code: frame.ErrCodeEnhanceYourCalm, Reason: "peer does not read the control frames it causes"})
+		return
+	}
+	c.wakeWriter()
+}
+
+// Done returns a channel closed when the connection has ended.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err reports why the connection ended, or nil while it runs. A
+// *frame.ConnError is a protocol error (ours or, from the peer's GOAWAY, a
+// *GoAwayError); ErrClosed means Close or a completed Shutdown.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Available reports whether NewStream may succeed: false once the connection
+// is draining (GOAWAY either way, stream ids exhausted) or closed, and always
+// false on the server.
+func (c *Conn) Available() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.role == roleClient && c.err == nil && !c.draining
+}
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LocalAddr returns our network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// Close closes the connection now: it queues GOAWAY (NO_ERROR), fails every
+// stream with ErrClosed, writes what is queued (for at most
+// Config.CloseTimeout), closes the net.Conn and waits for the connection's
+// goroutines to end. It returns nil, or the reason the connection had already
+// ended with if that was an error.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	prev := c.err
+	c.failLocked(ErrClosed)
+	c.mu.Unlock()
+	<-c.writerDone
+	<-c.readerDone
+	if prev == nil || errors.Is(prev, ErrClosed) {
+		return nil
+	}
+	return prev
+}
+
+// Shutdown closes the connection gracefully: it sends GOAWAY (NO_ERROR, with
+// the last stream the peer opened), takes no new streams, lets the open
+// streams finish and then closes. If ctx ends first it closes at once and
+// returns ctx's error.
+func (c *Conn) Shutdown(ctx context.Context) error {
+	c.mu.Lock()
+	if c.err == nil {
+		c.sendGoAwayLocked(frame.ErrCodeNo, "")
+		c.startDrainLocked()
+		c.closeIfDrainedLocked()
+	}
+	c.mu.Unlock()
+	select {
+	case <-c.done:
+		<-c.writerDone
+		<-c.readerDone
+		return nil
+	case <-ctx.Done():
+		c.Close()
+		return ctx.Err()
+	}
+}
+
+// Ping sends a PING and waits for the peer's acknowledgement, ctx's end or
+// the connection's.
+func (c *Conn) Ping(ctx context.Context) error {
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.closedErrLocked()
+		c.mu.Unlock()
+		return err
+	}
+	c.pingSeq++
+	var data [8]byte
+	for i := range data {
+		data[i] = byte(c.pingSeq >> (8 * i))
+	}
+	ack := make(chan struct{})
+	c.pings[data] = ack
+	c.ctrl = frame.AppendPing(c.ctrl, false, data)
+	c.queuedLocked()
+	c.mu.Unlock()
+	select {
+	case <-ack:
+		return nil
+	case <-c.done:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.closedErrLocked()
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.pings, data)
+		c.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// closedErrLocked is the error stream operations return once the
+// connection has ended.
+func (c *Conn) closedErrLocked() error {
+	if c.err == nil || errors.Is(c.err, ErrClosed) {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, c.err)
+}
+
+// sendGoAwayLocked queues a GOAWAY naming the last stream the peer opened
+// that we process (RFC 9113 §6.8). A second GOAWAY may only lower the id.
+func (c *Conn) sendGoAwayLocked(code frame.ErrCode, debug string) {
+	last := c.peerIDs.Last()
+	if c.goAwaySent && c.goAwayLastID < last {
+		last = c.goAwayLastID
+	}
+	c.goAwaySent = true
+	c.goAwayLastID = last
+	c.ctrl = frame.AppendGoAway(c.ctrl, last, code, []byte(debug))
+	c.wakeWriter()
+}
+
+// startDrainLocked stops taking new streams.
+func (c *Conn) startDrainLocked() {
+	if c.draining {
+		return
+	}
+	c.draining = true
+	close(c.drainCh)
+}
+
+// closeIfDrainedLocked ends a draining connection once no stream is left.
+func (c *Conn) closeIfDrainedLocked() {
+	if c.draining && c.err == nil && len(c.streams) == 0 && c.nLocal == 0 {
+		if c.goAwayRecv != nil && c.goAwayRecv.Code != frame.ErrCodeNo {
+			c.failLocked(c.goAwayRecv)
+			return
+		}
+		c.failLocked(ErrClosed)
+	}
+}
+
+// failLocked ends the connection with cause: it queues GOAWAY (with the code
+// and reason of a *frame.ConnError), fails every stream and waiter, and lets
+// the writer flush and close the net.Conn within CloseTimeout. Only the first
+// call counts.
+func (c *Conn) failLocked(cause error) {
+	if c.err != nil {
+		return
+	}
+	c.err = cause
+	var ce *frame.ConnError
+	switch {
+	case errors.As(cause, &ce):
+		// RFC 9113 §5.4.1: "An endpoint that encounters a connection error
+		// SHOULD first send a GOAWAY frame ... with the stream identifier of
+		// the last stream that it successfully received from its peer."
+		c.sendGoAwayLocked(ce.Code, ce.Reason)
+	case errors.Is(cause, ErrClosed):
+		if !c.goAwaySent {
+			c.sendGoAwayLocked(frame.ErrCodeNo, "")
+		}
+	}
+	close(c.done)
+	c.startDrainLocked()
+	if c.settingsTimer != nil {
+		c.settingsTimer.Stop()
+		c.settingsTimer = nil
+	}
+	serr := c.closedErrLocked()
+	for _, s := range c.streams {
+		c.abortStreamLocked(s, serr)
+	}
+	clear(c.streams)
+	c.ready.clear()
+	c.baseCancel()
+	// Bound the final flush: a peer that does not read must not hold us.
+	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.closeTimeout))
+	c.wakeWriter()
+}
+
+// grantSlotsLocked hands free MAX_CONCURRENT_STREAMS slots to waiting
+// NewStream calls, oldest first.
+func (c *Conn) grantSlotsLocked() {
+	for c.nLocal < c.peer.maxConcurrentStreams && c.slotWaiters.Len() > 0 {
+		w := c.slotWaiters.Remove(c.slotWaiters.Front()).(*slotWaiter)
+		w.granted = true
+		c.nLocal++
+		w.ch <- struct{}{}
+	}
+}
+
+// releaseSlotLocked returns a slot taken by NewStream.
+func (c *Conn) releaseSlotLocked() {
+	c.nLocal--
+	c.grantSlotsLocked()
+	c.closeIfDrainedLocked()
+}
+
+// acquireSlotLocked waits for a slot under the peer's
+// MAX_CONCURRENT_STREAMS. It unlocks mu while waiting and returns with mu
+// held.
+func (c *Conn) acquireSlotLocked(ctx context.Context) error {
+	if err := c.newStreamErrLocked(); err != nil {
+		return err
+	}
+	if c.nLocal < c.peer.maxConcurrentStreams && c.slotWaiters.Len() == 0 {
+		c.nLocal++
+		return nil
+	}
+	w := &slotWaiter{ch: make(chan struct{}, 1)}
+	e := c.slotWaiters.PushBack(w)
+	c.mu.Unlock()
+	var werr error
+	select {
+	case <-w.ch:
+	case <-ctx.Done():
+		werr = ctx.Err()
+	case <-c.drainCh:
+		werr = ErrNotAvailable
+	}
+	c.mu.Lock()
+	if werr == nil {
+		return nil
+	}
+	if w.granted {
+		c.releaseSlotLocked()
+	} else {
+		c.slotWaiters.Remove(e)
+	}
+	if err := c.newStreamErrLocked(); err != nil {
+		return err
+	}
+	return werr
+}
+
+// newStreamErrLocked says why NewStream cannot open a stream, or nil.
+func (c *Conn) newStreamErrLocked() error {
+	switch {
+	case c.err != nil:
+		return c.closedErrLocked()
+	case c.goAwayRecv != nil:
+		return c.goAwayRecv
+	case c.draining:
+		return ErrNotAvailable
+	}
+	return nil
+}

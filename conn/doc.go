@@ -1,0 +1,52 @@
+// Package conn is h2rpc's HTTP/2 connection engine (RFC 9113): one
+// connection type for both roles that multiplexes streams over a net.Conn.
+// It knows HTTP/2 only: header fields, DATA, trailers, resets; the RPC layer
+// maps them to gRPC.
+//
+// # Roles
+//
+// Client writes the connection preface and our SETTINGS and returns at once;
+// NewStream opens streams (HEADERS), waiting for a slot under the peer's
+// SETTINGS_MAX_CONCURRENT_STREAMS. Server reads the peer's preface on the
+// reader goroutine and calls the Handler on a new goroutine for every stream
+// the peer opens. Both roles are the same engine parameterised by the role.
+//
+// # Goroutines and ownership
+//
+// A connection runs two goroutines of its own. The reader reads and parses
+// frames and applies them; the writer drains the queued frames into one
+// buffered write per burst. All mutable connection and stream state is
+// guarded by one mutex, Conn.mu; each guarded field says so in a comment.
+// The reader also owns the frame reader and the HPACK decoder; the writer
+// owns its output buffer. Blocking calls (Stream.Read, Stream.Write,
+// NewStream, Ping) wait on channels that act as context-aware gates: each
+// wakes on its context, a stream reset or the connection's end.
+//
+// # Streams
+//
+// A Stream is used by at most one reading goroutine (ReadHeaders, Read,
+// Trailers) and one writing goroutine (WriteHeaders, Write, WriteData,
+// CloseWrite) at a time; Reset and ID may be called from anywhere.
+//
+// On the client, the Stream lives under the context given to NewStream: if
+// it is done before the stream completes, the stream is reset with CANCEL.
+// A response whose first header block ends the stream is trailers-only:
+// ReadHeaders returns the block, TrailersOnly reports true, Read returns
+// io.EOF and Trailers returns the same block.
+//
+// On the server, the Handler's Stream has a Context cancelled when the peer
+// resets the stream, the connection ends, or the stream completes. When the
+// Handler returns, a stream it did not end is reset (CANCEL), and one whose
+// request body was not read to the end is reset with NO_ERROR (§8.1).
+//
+// # Errors
+//
+// Stream operations fail with *ResetError (the stream was reset), with
+// *GoAwayError (the peer's GOAWAY excluded the stream: safe to retry), or
+// with an error wrapping ErrClosed (the connection ended; Conn.Err says why,
+// often a *frame.ConnError with the code sent or received in GOAWAY).
+//
+// See docs/connection.md for the writer's batching, the fair DATA scheduler,
+// flow control, GOAWAY and drain, the defences and their defaults, and the
+// measured hot-path cost.
+package conn

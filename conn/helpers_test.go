@@ -1,0 +1,49 @@
+package conn_test
+
+import (
+	"testing"
+
+	"github.com/h2rpc/h2rpc/conn"
+	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/hpack"
+	"github.com/h2rpc/h2rpc/internal/h2test"
+)
+
+func f(name, value string) hpack.Field { return hpack.Field{Name: name, Value: value} }
+
+func request(path string) []hpack.Field {
+	return []hpack.Field{f(":method", "POST"), f(":scheme", "http"), f(":authority", "test"), f(":path", path)}
+}
+
+var (
+	status200 = []hpack.Field{f(":status", "200")}
+	trailerOK = []hpack.Field{f("grpc-status", "0")}
+)
+
+// startServer starts a server connection on a pipe, runs the client
+// handshake and returns both ends.
+func startServer(t *testing.T, cfg *conn.Config, h conn.Handler, settings ...frame.Setting) (*conn.Conn, *h2test.Peer) {
+	t.Helper()
+	nc, p := h2test.NewPipe(t)
+	c, err := conn.Server(nc, cfg, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	p.ClientHandshake(settings...)
+	return c, p
+}
+
+// startClient starts a client connection on a pipe, runs the server
+// handshake and returns both ends.
+func startClient(t *testing.T, cfg *conn.Config, settings ...frame.Setting) (*conn.Conn, *h2test.Peer) {
+	t.Helper()
+	nc, p := h2test.NewClientPipe(t)
+	c, err := conn.Client(nc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	p.ServerHandshake(settings...)
+	return c, p
+}

@@ -1,0 +1,169 @@
+package conn
+
+import (
+	"errors"
+
+	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/stream"
+)
+
+// closedStreams remembers the closed state (stream.Closed,
+// ClosedResetSent or ClosedResetRecv) of the last closedMemory streams that
+// closed, so frames arriving late on them get the §5.1 answer for the way
+// they closed. A stream it no longer knows reads as stream.Idle.
+type closedStreams struct {
+	ring  [closedMemory]uint32
+	next  int
+	state map[uint32]stream.State
+}
+
+const closedMemory = 1024
+
+func (cs *closedStreams) add(id uint32, st stream.State) {
+	if cs.state == nil {
+		cs.state = make(map[uint32]stream.State)
+	}
+	if old := cs.ring[cs.next]; old != 0 {
+		delete(cs.state, old)
+	}
+	cs.ring[cs.next] = id
+	cs.next = (cs.next + 1) % closedMemory
+	cs.state[id] = st
+}
+
+func (cs *closedStreams) get(id uint32) stream.State { return cs.state[id] }
+
+// consumedLocked returns the credit of n bytes the application read from s
+// to the peer, in batched WINDOW_UPDATEs.
+func (c *Conn) consumedLocked(s *Stream, n int) {
+	if c.err != nil {
+		return
+	}
+	if inc := s.recvWin.Consume(uint32(n)); inc > 0 && !s.recvEnded() {
+		c.ctrl = frame.AppendWindowUpdate(c.ctrl, s.id, inc)
+	}
+	if inc := c.recvWin.Consume(uint32(n)); inc > 0 {
+		c.ctrl = frame.AppendWindowUpdate(c.ctrl, 0, inc)
+	}
+	c.queuedLocked()
+}
+
+// releaseConnLocked returns n bytes of connection credit the application
+// will never read (padding, data of closed or reset streams) at once.
+func (c *Conn) releaseConnLocked(n uint32) {
+	if n == 0 || c.err != nil {
+		return
+	}
+	if inc := c.recvWin.Release(n); inc > 0 {
+		c.ctrl = frame.AppendWindowUpdate(c.ctrl, 0, inc)
+		c.queuedLocked()
+	}
+}
+
+// discardLocked drops a stream's unread data and returns its connection
+// credit.
+func (c *Conn) discardLocked(s *Stream) {
+	if n := s.buf.Reset(); n > 0 {
+		c.releaseConnLocked(uint32(n))
+	}
+	if s.stopWatch != nil && s.removed {
+		s.stopWatch()
+	}
+}
+
+// sentEndLocked records that a frame with END_STREAM (DATA or HEADERS,
+// type t) was queued on s.
+func (c *Conn) sentEndLocked(s *Stream, t frame.Type) {
+	s.state, _ = s.state.Send(t, true) // writableLocked checked the state
+	if s.state == stream.Closed {
+		c.closeStreamLocked(s)
+	}
+}
+
+// recvLocked applies a DATA or HEADERS frame received on open stream s to
+// its state (RFC 9113 §5.1). A stream error resets s; a connection error is
+// returned.
+func (c *Conn) recvLocked(s *Stream, t frame.Type, end bool) (ok bool, err error) {
+	ns, err := s.state.Recv(t, end)
+	if err != nil {
+		var se *frame.StreamError
+		if errors.As(err, &se) {
+			return false, c.streamErrorLocked(s.id, se.Code, se.Reason)
+		}
+		return false, err
+	}
+	s.state = ns
+	return true, nil
+}
+
+// recvEndedLocked finishes the receipt of END_STREAM on s: readers wake
+// and a stream now closed both ways is removed.
+func (c *Conn) recvEndedLocked(s *Stream) {
+	s.wakeRead()
+	if s.state == stream.Closed {
+		c.closeStreamLocked(s)
+	}
+}
+
+// closeStreamLocked removes a stream that reached a closed state.
+func (c *Conn) closeStreamLocked(s *Stream) {
+	if s.removed {
+		return
+	}
+	s.removed = true
+	delete(c.streams, s.id)
+	c.closed.add(s.id, s.state)
+	if c.isLocal(s.id) {
+		c.releaseSlotLocked()
+	} else {
+		c.nPeer--
+		c.closeIfDrainedLocked()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.stopWatch != nil && s.buf.Len() == 0 {
+		s.stopWatch()
+	}
+}
+
+// isLocal reports whether we opened stream id (odd ids are the client's).
+func (c *Conn) isLocal(id uint32) bool { return (id%2 == 1) == (c.role == roleClient) }
+
+// resetLocked resets s with code: it queues RST_STREAM, fails its reads and
+// writes with err, drops its unread data and removes it.
+func (c *Conn) resetLocked(s *Stream, code frame.ErrCode, err error) {
+	if s.removed {
+		return
+	}
+	c.out = frame.AppendRSTStream(c.out, s.id, code)
+	s.err = err
+	s.state = stream.ClosedResetSent
+	c.closeStreamLocked(s)
+	c.discardLocked(s)
+	s.pending = nil
+	s.wakeRead()
+	s.wakeWrite()
+	c.queuedLocked()
+}
+
+// abortStreamLocked fails s with err without telling the peer (the
+// connection ended, or the peer's GOAWAY excluded it). The caller removes it
+// from c.streams.
+func (c *Conn) abortStreamLocked(s *Stream, err error) {
+	if s.err == nil {
+		s.err = err
+	}
+	s.removed = true
+	s.pending = nil
+	s.inReady = false
+	s.buf.Reset()
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
+	s.wakeRead()
+	s.wakeWrite()
+}

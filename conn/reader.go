@@ -1,0 +1,782 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/hpack"
+	"github.com/h2rpc/h2rpc/stream"
+)
+
+// errEnded stops the reader once the connection has ended for another reason.
+var errEnded = errors.New("conn: connection ended")
+
+func connErr(code frame.ErrCode, format string, args ...any) error {
+	return &frame.ConnError{Code: code, Reason: fmt.Sprintf(format, args...)}
+}
+
+// readLoop is the reader goroutine: it reads frames and applies them, and
+// ends the connection when reading fails or a frame breaks a connection-level
+// rule.
+func (c *Conn) readLoop() {
+	defer close(c.readerDone)
+	err := c.readFrames()
+	c.mu.Lock()
+	if err != errEnded {
+		c.failLocked(err)
+	}
+	c.mu.Unlock()
+}
+
+func (c *Conn) readFrames() error {
+	// RFC 9113 §3.4: the client preface is the 24-byte string followed by a
+	// SETTINGS frame; "The server connection preface consists of a
+	// potentially empty SETTINGS frame ... that MUST be the first frame the
+	// server sends". A peer that sends neither in time is dropped.
+	c.nc.SetReadDeadline(time.Now().Add(c.cfg.prefaceTimeout))
+	if c.role == roleServer {
+		if err := c.fr.ReadPreface(); err != nil {
+			return c.readErr(err, "reading the client connection preface")
+		}
+	}
+	f, err := c.fr.ReadFrame()
+	if err != nil {
+		return c.readErr(err, "reading the peer's first SETTINGS frame")
+	}
+	sf, ok := f.(*frame.SettingsFrame)
+	if !ok || sf.IsAck() {
+		// "Clients and servers MUST treat an invalid connection preface as a
+		// connection error (Section 5.4.1) of type PROTOCOL_ERROR."
+		return connErr(frame.ErrCodeProtocol, "first frame is %v, not SETTINGS (RFC 9113 §3.4)", f.FrameHeader().Type)
+	}
+	c.nc.SetReadDeadline(time.Time{})
+	if err := c.onSettings(sf); err != nil {
+		return err
+	}
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			var se *frame.StreamError
+			if errors.As(err, &se) && f != nil {
+				err = c.onStreamErrorFrame(f, se)
+			} else {
+				err = c.readErr(err, "")
+			}
+		} else {
+			err = c.onFrame(f)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// readErr turns a read failure into the connection's cause.
+func (c *Conn) readErr(err error, doing string) error {
+	var ce *frame.ConnError
+	if errors.As(err, &ce) {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.err != nil:
+		return errEnded
+	case isTimeout(err) && doing != "":
+		return fmt.Errorf("conn: peer too slow %s (PrefaceTimeout %v): %w", doing, c.cfg.prefaceTimeout, err)
+	case c.goAwayRecv != nil && (err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)):
+		return fmt.Errorf("conn: peer closed the connection after GOAWAY: %w", c.goAwayRecv)
+	case doing != "":
+		return fmt.Errorf("conn: %s: %w", doing, err)
+	}
+	return fmt.Errorf("conn: read: %w", err)
+}
+
+func (c *Conn) onFrame(f frame.Frame) error {
+	switch f := f.(type) {
+	case *frame.DataFrame:
+		return c.onData(f)
+	case *frame.HeadersFrame:
+		return c.onHeaders(f, nil)
+	case *frame.ContinuationFrame:
+		return c.onContinuation(f)
+	case *frame.PriorityFrame:
+		// RFC 9113 §5.3.2: the priority signalling of RFC 7540 is
+		// deprecated; the frame was validated by the frame reader and is
+		// otherwise ignored. PRIORITY is allowed in every stream state.
+		return nil
+	case *frame.RSTStreamFrame:
+		return c.onRSTStream(f)
+	case *frame.SettingsFrame:
+		return c.onSettings(f)
+	case *frame.PushPromiseFrame:
+		// RFC 9113 §8.4: "A client cannot push. Thus, servers MUST treat the
+		// receipt of a PUSH_PROMISE frame as a connection error (Section
+		// 5.4.1) of type PROTOCOL_ERROR." and §6.6: "PUSH_PROMISE MUST NOT be
+		// sent if the SETTINGS_ENABLE_PUSH setting of the peer endpoint is
+		// set to 0. An endpoint that has set this setting and has received
+		// acknowledgment MUST treat the receipt of a PUSH_PROMISE frame as a
+		// connection error (Section 5.4.1) of type PROTOCOL_ERROR."
+		return connErr(frame.ErrCodeProtocol, "PUSH_PROMISE received but push is disabled (RFC 9113 §6.6, §8.4)")
+	case *frame.PingFrame:
+		return c.onPing(f)
+	case *frame.GoAwayFrame:
+		return c.onGoAway(f)
+	case *frame.WindowUpdateFrame:
+		return c.onWindowUpdate(f)
+	}
+	// RFC 9113 §4.1: "Implementations MUST ignore and discard frames of
+	// unknown types."
+	return nil
+}
+
+// onStreamErrorFrame handles a frame the frame reader parsed but found
+// breaking a stream-level rule.
+func (c *Conn) onStreamErrorFrame(f frame.Frame, se *frame.StreamError) error {
+	if h, ok := f.(*frame.HeadersFrame); ok {
+		// The field block must still be decoded to keep the HPACK state in
+		// step (RFC 9113 §4.3); the stream is reset afterwards.
+		return c.onHeaders(h, se)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return errEnded
+	}
+	return c.streamErrorLocked(se.StreamID, se.Code, se.Reason)
+}
+
+// streamErrorLocked answers a stream error we detected with RST_STREAM
+// (RFC 9113 §5.4.2). Provoking them is cheap for a peer, so they count
+// against the reset budget with the peer's own resets.
+func (c *Conn) streamErrorLocked(id uint32, code frame.ErrCode, reason string) error {
+	if s := c.streams[id]; s != nil {
+		c.resetLocked(s, code, &ResetError{StreamID: id, Code: code})
+	} else {
+		c.out = frame.AppendRSTStream(c.out, id, code)
+		c.queuedLocked()
+	}
+	_ = reason // the reason is not sent on the wire with RST_STREAM
+	return c.countResetLocked()
+}
+
+// countResetLocked enforces Config.MaxPeerResets per ResetInterval (the
+// Rapid Reset defence, CVE-2023-44487).
+func (c *Conn) countResetLocked() error {
+	now := time.Now()
+	if now.Sub(c.resetStart) > c.cfg.resetInterval {
+		c.resetStart = now
+		c.resetCount = 0
+	}
+	c.resetCount++
+	if c.resetCount > c.cfg.maxPeerResets {
+		return connErr(frame.ErrCodeEnhanceYourCalm, "more than %d stream resets in %v", c.cfg.maxPeerResets, c.cfg.resetInterval)
+	}
+	if c.err != nil {
+		return errEnded
+	}
+	return nil
+}
+
+// isIdleLocked reports whether stream id is idle: never opened by the side
+// that may open it (RFC 9113 §5.1).
+func (c *Conn) isIdleLocked(id uint32) bool {
+	if c.isLocal(id) {
+		// Servers never open streams (no push): every even id is idle.
+		return c.role == roleServer || c.ids.IsIdle(id)
+	}
+	return c.peerIDs.IsIdle(id)
+}
+
+// unknownStreamLocked handles a frame of type t (DATA or HEADERS) for a
+// stream that is not open: idle, or closed (RFC 9113 §5.1). The closed
+// stream's remembered state gives the answer; a forgotten or skipped one
+// counts as closed by END_STREAM, the strictest.
+func (c *Conn) unknownStreamLocked(id uint32, t frame.Type, end bool) error {
+	if c.isIdleLocked(id) {
+		// §5.1 idle: "Receiving any frame other than HEADERS or PRIORITY on a
+		// stream in this state MUST be treated as a connection error
+		// (Section 5.4.1) of type PROTOCOL_ERROR."
+		return connErr(frame.ErrCodeProtocol, "%v frame on idle stream %d (RFC 9113 §5.1)", t, id)
+	}
+	st := c.closed.get(id)
+	if st == stream.Idle {
+		if t == frame.TypeHeaders {
+			// Never opened (skipped, so implicitly closed) or long gone: a
+			// new stream with an old id. §5.1.1: "The identifier of a newly
+			// established stream MUST be numerically greater than all
+			// streams that the initiating endpoint has opened or reserved.
+			// ... An endpoint that receives an unexpected stream identifier
+			// MUST respond with a connection error (Section 5.4.1) of type
+			// PROTOCOL_ERROR."
+			return connErr(frame.ErrCodeProtocol, "HEADERS on stream %d, not above the last stream opened (RFC 9113 §5.1.1)", id)
+		}
+		st = stream.Closed
+	}
+	if _, err := st.Recv(t, end); err != nil {
+		var se *frame.StreamError
+		if errors.As(err, &se) {
+			return c.streamErrorLocked(id, se.Code, se.Reason)
+		}
+		var ce *frame.ConnError
+		if errors.As(err, &ce) {
+			return connErr(ce.Code, "stream %d: %s (RFC 9113 §5.1)", id, ce.Reason)
+		}
+		return err
+	}
+	return nil // closed by our RST_STREAM: §5.1 "MUST ignore"
+}
+
+func (c *Conn) onData(f *frame.DataFrame) error {
+	id, n, end := f.StreamID, f.Length, f.StreamEnded()
+	if len(f.Data) == 0 && !end {
+		// Empty DATA frames cost us work and the peer nothing.
+		c.emptyData++
+		if c.emptyData > c.cfg.maxEmptyDataFrames {
+			return connErr(frame.ErrCodeEnhanceYourCalm, "more than %d empty DATA frames in a row", c.cfg.maxEmptyDataFrames)
+		}
+	} else {
+		c.emptyData = 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return errEnded
+	}
+	// RFC 9113 §6.9.1: "A receiver MAY respond with a stream error ... or
+	// connection error ... of type FLOW_CONTROL_ERROR if it is unable to
+	// accept a frame"; a sender "MUST NOT send a flow-controlled frame with
+	// a length that exceeds the space available in either of the
+	// flow-control windows advertised by the receiver."
+	if err := c.recvWin.Receive(n); err != nil {
+		return connErr(frame.ErrCodeFlowControl, "DATA on stream %d exceeds the connection window: %v", id, err)
+	}
+	s := c.streams[id]
+	if s == nil {
+		// The data never reaches an application: return its credit now, or
+		// the connection window would shrink for good.
+		c.releaseConnLocked(n)
+		return c.unknownStreamLocked(id, frame.TypeData, end)
+	}
+	if !s.state.CanRecvData() {
+		// §5.1 half-closed (remote), §6.1: a stream error of type
+		// STREAM_CLOSED.
+		c.releaseConnLocked(n)
+		_, err := c.recvLocked(s, frame.TypeData, end)
+		return err
+	}
+	if c.role == roleClient && !s.gotHeaders {
+		// RFC 9113 §8.1: a response is a HEADERS block then DATA; DATA
+		// first makes it malformed, a stream error of type PROTOCOL_ERROR
+		// (§8.1.1).
+		c.releaseConnLocked(n)
+		return c.streamErrorLocked(id, frame.ErrCodeProtocol, "DATA before the response headers")
+	}
+	if err := s.recvWin.Receive(n); err != nil {
+		c.releaseConnLocked(n)
+		return c.streamErrorLocked(id, frame.ErrCodeFlowControl, err.Error())
+	}
+	if pad := n - uint32(len(f.Data)); pad > 0 {
+		// Padding is flow-controlled but never read: return it at once.
+		if inc := s.recvWin.Release(pad); inc > 0 && !end {
+			c.ctrl = frame.AppendWindowUpdate(c.ctrl, id, inc)
+		}
+		c.releaseConnLocked(pad)
+	}
+	s.dataLen += int64(len(f.Data))
+	if s.contentLength >= 0 && s.dataLen > s.contentLength && !s.headMethod {
+		// §8.1.1: "A request or response is also malformed if the value of
+		// a content-length header field does not equal the sum of the DATA
+		// frame payload lengths that form the content".
+		c.releaseConnLocked(uint32(len(f.Data)))
+		return c.streamErrorLocked(id, frame.ErrCodeProtocol, "more DATA than content-length")
+	}
+	if len(f.Data) > 0 {
+		if err := s.buf.Write(f.Data); err != nil {
+			// Cannot happen while the window check above holds.
+			return c.streamErrorLocked(id, frame.ErrCodeFlowControl, err.Error())
+		}
+		s.wakeRead()
+	}
+	if end {
+		if s.contentLength >= 0 && s.dataLen != s.contentLength && !s.headMethod {
+			return c.streamErrorLocked(id, frame.ErrCodeProtocol, "DATA shorter than content-length")
+		}
+		if ok, err := c.recvLocked(s, frame.TypeData, true); !ok {
+			return err
+		}
+		c.recvEndedLocked(s)
+	}
+	return nil
+}
+
+func (c *Conn) onHeaders(f *frame.HeadersFrame, se *frame.StreamError) error {
+	block, done, err := c.block.Start(f.StreamID, f.BlockFragment, f.HeadersEnded())
+	if err != nil {
+		return mapBlockErr(err)
+	}
+	if !done {
+		c.blockEnd, c.blockErr = f.StreamEnded(), se
+		return nil
+	}
+	return c.onHeaderBlock(f.StreamID, f.StreamEnded(), block, se)
+}
+
+func (c *Conn) onContinuation(f *frame.ContinuationFrame) error {
+	block, done, err := c.block.Continue(f.StreamID, f.BlockFragment, f.HeadersEnded())
+	if err != nil {
+		return mapBlockErr(err)
+	}
+	if !done {
+		return nil
+	}
+	return c.onHeaderBlock(f.StreamID, c.blockEnd, block, c.blockErr)
+}
+
+// blockErr maps a BlockBuffer error to a connection error.
+func mapBlockErr(err error) error {
+	switch {
+	case errors.Is(err, hpack.ErrTooManyContinuations), errors.Is(err, hpack.ErrBlockTooLarge):
+		// CVE-2023-45288: a block that never ends is cut off.
+		return connErr(frame.ErrCodeEnhanceYourCalm, "%v", err)
+	}
+	return connErr(frame.ErrCodeProtocol, "%v (RFC 9113 §6.10)", err)
+}
+
+// decodeLocked decodes a complete block. A non-nil connection error ends
+// the connection; a stream error code (non-zero ok=false) resets the stream.
+func (c *Conn) decodeLocked(block []byte, kind hpack.Kind) (fields []hpack.Field, streamErr error, connError error) {
+	fields, err := c.dec.Decode(block, kind, nil)
+	switch {
+	case err == nil:
+		return fields, nil, nil
+	case errors.Is(err, hpack.ErrCompression):
+		// RFC 9113 §4.3: "A decoding error in a field block MUST be treated
+		// as a connection error (Section 5.4.1) of type COMPRESSION_ERROR."
+		return nil, nil, connErr(frame.ErrCodeCompression, "%v", err)
+	case errors.Is(err, hpack.ErrBlockTooLarge):
+		return nil, nil, connErr(frame.ErrCodeEnhanceYourCalm, "%v", err)
+	}
+	return nil, err, nil
+}
+
+func (c *Conn) onHeaderBlock(id uint32, end bool, block []byte, se *frame.StreamError) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return errEnded
+	}
+	if s := c.streams[id]; s != nil {
+		return c.onStreamHeadersLocked(s, end, block, se)
+	}
+	if c.isLocal(id) || !c.peerIDs.IsIdle(id) || c.role == roleClient {
+		// Not a new stream: decode for the table's sake, then treat as a
+		// frame on an idle or closed stream.
+		if _, _, cerr := c.decodeLocked(block, hpack.Trailers); cerr != nil {
+			return cerr
+		}
+		if c.isIdleLocked(id) {
+			// RFC 9113 §5.1.1: "Streams initiated by a client MUST use
+			// odd-numbered stream identifiers; those initiated by the server
+			// MUST use even-numbered stream identifiers." A server opens
+			// streams only by PUSH_PROMISE, which we disable. "An endpoint
+			// that receives an unexpected stream identifier MUST respond with
+			// a connection error (Section 5.4.1) of type PROTOCOL_ERROR."
+			return connErr(frame.ErrCodeProtocol, "HEADERS opening stream %d, which the peer may not open (RFC 9113 §5.1.1)", id)
+		}
+		return c.unknownStreamLocked(id, frame.TypeHeaders, end)
+	}
+	return c.onNewStreamLocked(id, end, block, se)
+}
+
+// onNewStreamLocked opens a stream the peer started with HEADERS (server).
+func (c *Conn) onNewStreamLocked(id uint32, end bool, block []byte, se *frame.StreamError) error {
+	if err := c.peerIDs.Open(id); err != nil {
+		return err
+	}
+	fields, serr, cerr := c.decodeLocked(block, hpack.Request)
+	if cerr != nil {
+		return cerr
+	}
+	if c.goAwaySent && id > c.goAwayLastID {
+		// §6.8: after sending GOAWAY, "the sender can ignore frames sent by
+		// the receiver on streams initiated by the receiver after" the
+		// last stream id; the peer retries them elsewhere.
+		c.closed.add(id, stream.ClosedResetSent)
+		return nil
+	}
+	if se != nil {
+		c.closed.add(id, stream.ClosedResetSent)
+		return c.streamErrorLocked(id, se.Code, se.Reason)
+	}
+	if serr != nil {
+		c.closed.add(id, stream.ClosedResetSent)
+		if errors.Is(serr, hpack.ErrHeaderListTooLarge) {
+			// RFC 9113 §10.5.1: a server that receives a larger header
+			// list than it is willing to handle can send 431.
+			c.appendHeadersLocked(id, []hpack.Field{{Name: ":status", Value: "431"}}, true)
+			if !end {
+				c.out = frame.AppendRSTStream(c.out, id, frame.ErrCodeNo)
+			}
+			c.queuedLocked()
+			return c.countResetLocked()
+		}
+		return c.streamErrorLocked(id, frame.ErrCodeProtocol, serr.Error())
+	}
+	// RFC 9113 §5.1.2: "An endpoint that receives a HEADERS frame that causes
+	// its advertised concurrent stream limit to be exceeded MUST treat this
+	// as a stream error (Section 5.4.2) of type PROTOCOL_ERROR or
+	// REFUSED_STREAM." REFUSED_STREAM tells the client it may retry.
+	if c.nPeer >= c.cfg.maxConcurrentStreams {
+		c.closed.add(id, stream.ClosedResetSent)
+		c.out = frame.AppendRSTStream(c.out, id, frame.ErrCodeRefusedStream)
+		c.queuedLocked()
+		return nil
+	}
+	if c.draining {
+		c.closed.add(id, stream.ClosedResetSent)
+		c.out = frame.AppendRSTStream(c.out, id, frame.ErrCodeRefusedStream)
+		c.queuedLocked()
+		return nil
+	}
+	if c.handlers >= c.cfg.maxHandlers {
+		// Rapid Reset: the peer resets streams faster than their handlers
+		// finish.
+		return connErr(frame.ErrCodeEnhanceYourCalm, "more than %d handlers running", c.cfg.maxHandlers)
+	}
+	cl, err := contentLength(fields)
+	if err != nil || (end && cl > 0) {
+		c.closed.add(id, stream.ClosedResetSent)
+		return c.streamErrorLocked(id, frame.ErrCodeProtocol, "bad content-length")
+	}
+	s := c.newStreamLocked(id, nil)
+	s.ctx, s.cancel = context.WithCancel(c.baseCtx)
+	s.reqHeaders = fields
+	s.contentLength = cl
+	s.state, _ = stream.Idle.Recv(frame.TypeHeaders, end)
+	c.streams[id] = s
+	c.nPeer++
+	c.handlers++
+	go c.runHandler(s)
+	return nil
+}
+
+// runHandler runs the Handler for s on its own goroutine.
+func (c *Conn) runHandler(s *Stream) {
+	defer c.handlerReturned(s)
+	c.handler(s)
+}
+
+// handlerReturned cleans up after a Handler: a stream it did not end is
+// reset with CANCEL; one whose request was not read to its end is reset with
+// NO_ERROR (RFC 9113 §8.1: "A server can send a complete response prior to
+// the client sending an entire request ... the server MAY request that the
+// client abort transmission of a request without error by sending a
+// RST_STREAM with an error code of NO_ERROR").
+func (c *Conn) handlerReturned(s *Stream) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.handlers--
+	s.handlerDone = true
+	if !s.removed && c.err == nil {
+		code := frame.ErrCodeCancel
+		if s.sentEnd() {
+			code = frame.ErrCodeNo
+		}
+		c.resetLocked(s, code, &ResetError{StreamID: s.id, Code: code})
+	}
+	c.discardLocked(s)
+	s.cancel()
+}
+
+// onStreamHeadersLocked handles a header block on an open stream: response
+// headers or trailers.
+func (c *Conn) onStreamHeadersLocked(s *Stream, end bool, block []byte, se *frame.StreamError) error {
+	kind := hpack.Trailers
+	if c.role == roleClient && !s.gotHeaders {
+		kind = hpack.Response
+	}
+	fields, serr, cerr := c.decodeLocked(block, kind)
+	if cerr != nil {
+		return cerr
+	}
+	if se != nil {
+		return c.streamErrorLocked(s.id, se.Code, se.Reason)
+	}
+	if !s.state.CanRecvData() {
+		// §5.1 half-closed (remote): frames other than WINDOW_UPDATE,
+		// PRIORITY and RST_STREAM are a stream error of type STREAM_CLOSED.
+		_, err := c.recvLocked(s, frame.TypeHeaders, end)
+		return err
+	}
+	if serr != nil {
+		return c.streamErrorLocked(s.id, frame.ErrCodeProtocol, serr.Error())
+	}
+	if kind == hpack.Response {
+		status := ""
+		for _, f := range fields {
+			if f.Name == ":status" {
+				status = f.Value
+			}
+		}
+		if len(status) == 3 && status[0] == '1' {
+			// An informational response (§8.1): skip it; it cannot end the
+			// stream.
+			if end {
+				return c.streamErrorLocked(s.id, frame.ErrCodeProtocol, "informational response with END_STREAM")
+			}
+			return nil
+		}
+		cl, err := contentLength(fields)
+		if err != nil {
+			return c.streamErrorLocked(s.id, frame.ErrCodeProtocol, "bad content-length")
+		}
+		s.contentLength = cl
+		s.respHeaders = fields
+		s.gotHeaders = true
+		if end {
+			s.trailersOnly = true
+			s.trailers = fields
+		}
+	} else {
+		if !end {
+			// RFC 9113 §8.1: "An endpoint that receives a HEADERS frame
+			// without the END_STREAM flag set after receiving the HEADERS
+			// frame that opens a request or after receiving a final
+			// (non-informational) status code MUST treat the corresponding
+			// request or response as malformed (Section 8.1.1)."
+			return c.streamErrorLocked(s.id, frame.ErrCodeProtocol, "trailers without END_STREAM")
+		}
+		s.trailers = fields
+	}
+	s.wakeRead()
+	if end {
+		if kind == hpack.Trailers && s.contentLength >= 0 && s.dataLen != s.contentLength && !s.headMethod {
+			return c.streamErrorLocked(s.id, frame.ErrCodeProtocol, "DATA shorter than content-length")
+		}
+		if ok, err := c.recvLocked(s, frame.TypeHeaders, true); !ok {
+			return err
+		}
+		c.recvEndedLocked(s)
+	}
+	return nil
+}
+
+// contentLength returns the value of the content-length fields, -1 if
+// there are none, or an error if they are invalid or disagree (RFC 9110
+// §8.6, RFC 9113 §8.1.1).
+func contentLength(fields []hpack.Field) (int64, error) {
+	cl := int64(-1)
+	for _, f := range fields {
+		if f.Name != "content-length" {
+			continue
+		}
+		v, err := strconv.ParseUint(f.Value, 10, 63)
+		if err != nil {
+			return 0, fmt.Errorf("invalid content-length %q", f.Value)
+		}
+		if cl >= 0 && int64(v) != cl {
+			return 0, errors.New("conflicting content-length values")
+		}
+		cl = int64(v)
+	}
+	return cl, nil
+}
+
+func (c *Conn) onRSTStream(f *frame.RSTStreamFrame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return errEnded
+	}
+	s := c.streams[f.StreamID]
+	if s == nil {
+		if c.isIdleLocked(f.StreamID) {
+			// RFC 9113 §6.4: "If a RST_STREAM frame identifying an idle stream
+			// is received, the recipient MUST treat this as a connection
+			// error (Section 5.4.1) of type PROTOCOL_ERROR."
+			return connErr(frame.ErrCodeProtocol, "RST_STREAM on idle stream %d (RFC 9113 §6.4)", f.StreamID)
+		}
+		return nil // closed: allowed for a while, ignored
+	}
+	s.err = &ResetError{StreamID: s.id, Code: f.Code, Remote: true}
+	s.state = stream.ClosedResetRecv
+	c.closeStreamLocked(s)
+	c.discardLocked(s)
+	s.pending = nil
+	s.wakeRead()
+	s.wakeWrite()
+	return c.countResetLocked()
+}
+
+func (c *Conn) onSettings(f *frame.SettingsFrame) error {
+	if f.IsAck() {
+		c.mu.Lock()
+		first := c.settingsTimer != nil
+		if first {
+			c.settingsTimer.Stop()
+			c.settingsTimer = nil
+		}
+		c.mu.Unlock()
+		if first {
+			// Our SETTINGS_HEADER_TABLE_SIZE applies from the ACK on.
+			c.dec.SetMaxTableSize(c.cfg.headerTableSize)
+		}
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return errEnded
+	}
+	// RFC 9113 §6.5.3: "The values in the SETTINGS frame MUST be processed
+	// in the order they appear, with no other frame processing between
+	// values." and "Upon receiving a SETTINGS frame with the ACK flag not
+	// set, ... the recipient MUST immediately emit a SETTINGS frame with
+	// the ACK flag set."
+	if err := f.ForEach(c.applySettingLocked); err != nil {
+		return err
+	}
+	c.ctrl = frame.AppendSettingsAck(c.ctrl)
+	c.queuedLocked()
+	return nil
+}
+
+// applySettingLocked applies one of the peer's settings. The frame reader
+// already checked the values' ranges (RFC 9113 §6.5.2).
+func (c *Conn) applySettingLocked(st frame.Setting) error {
+	switch st.ID {
+	case frame.SettingHeaderTableSize:
+		c.peer.headerTableSize = st.Val
+		c.enc.SetMaxTableSize(st.Val)
+	case frame.SettingEnablePush:
+		// §6.5.2: "A client MUST treat receipt of a SETTINGS frame with
+		// SETTINGS_ENABLE_PUSH set to 1 as a connection error (Section
+		// 5.4.1) of type PROTOCOL_ERROR."
+		if c.role == roleClient && st.Val == 1 {
+			return connErr(frame.ErrCodeProtocol, "server sent SETTINGS_ENABLE_PUSH=1 (RFC 9113 §6.5.2)")
+		}
+	case frame.SettingMaxConcurrentStreams:
+		c.peer.maxConcurrentStreams = st.Val
+		c.grantSlotsLocked()
+	case frame.SettingInitialWindowSize:
+		// §6.9.2: "When the value of SETTINGS_INITIAL_WINDOW_SIZE changes, a
+		// receiver MUST adjust the size of all stream flow-control windows
+		// that it maintains by the difference between the new value and the
+		// old value." Windows may go negative; overflow is a connection
+		// error of type FLOW_CONTROL_ERROR.
+		delta := int64(st.Val) - int64(c.peer.initialWindowSize)
+		c.peer.initialWindowSize = st.Val
+		for _, s := range c.streams {
+			if err := s.sendWin.Adjust(delta); err != nil {
+				return connErr(frame.ErrCodeFlowControl, "SETTINGS_INITIAL_WINDOW_SIZE overflows stream %d's window: %v (RFC 9113 §6.9.2)", s.id, err)
+			}
+			if delta > 0 {
+				c.scheduleLocked(s)
+			}
+		}
+	case frame.SettingMaxFrameSize:
+		c.peer.maxFrameSize = st.Val
+	case frame.SettingMaxHeaderListSize:
+		c.peer.maxHeaderListSize = st.Val
+	}
+	// §6.5.2: "An endpoint that receives a SETTINGS frame with any unknown or
+	// unsupported identifier MUST ignore that setting."
+	return nil
+}
+
+func (c *Conn) onPing(f *frame.PingFrame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return errEnded
+	}
+	if f.IsAck() {
+		if ch, ok := c.pings[f.Data]; ok {
+			delete(c.pings, f.Data)
+			close(ch)
+		}
+		return nil
+	}
+	// RFC 9113 §6.7: "Receivers of a PING frame that does not include an ACK
+	// flag MUST send a PING frame with the ACK flag set in response, with an
+	// identical frame payload."
+	c.ctrl = frame.AppendPing(c.ctrl, true, f.Data)
+	c.queuedLocked()
+	return nil
+}
+
+// maxGoAwayDebug bounds the GOAWAY debug data we keep.
+const maxGoAwayDebug = 256
+
+func (c *Conn) onGoAway(f *frame.GoAwayFrame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return errEnded
+	}
+	last := f.LastStreamID
+	if c.goAwayRecv != nil && c.goAwayRecv.LastStreamID < last {
+		last = c.goAwayRecv.LastStreamID // the id may only go down (§6.8)
+	}
+	debug := f.DebugData
+	if len(debug) > maxGoAwayDebug {
+		debug = debug[:maxGoAwayDebug]
+	}
+	g := &GoAwayError{LastStreamID: last, Code: f.Code, Debug: string(debug)}
+	c.goAwayRecv = g
+	c.startDrainLocked()
+	// §6.8: streams above the last id were not processed: fail them so the
+	// caller can retry them elsewhere; those up to it go on.
+	for id, s := range c.streams {
+		if c.isLocal(id) && id > last {
+			s.err = g
+			s.state = stream.ClosedResetSent // nothing more will come
+			c.closeStreamLocked(s)
+			c.discardLocked(s)
+			s.pending = nil
+			s.wakeRead()
+			s.wakeWrite()
+		}
+	}
+	c.closeIfDrainedLocked()
+	return nil
+}
+
+func (c *Conn) onWindowUpdate(f *frame.WindowUpdateFrame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return errEnded
+	}
+	if f.StreamID == 0 {
+		if err := c.sendWin.Add(f.Increment); err != nil {
+			// §6.9.1: "If a sender receives a WINDOW_UPDATE that causes a
+			// flow-control window to exceed this maximum, it MUST terminate
+			// either the stream or the connection, as appropriate."
+			return connErr(frame.ErrCodeFlowControl, "connection window: %v (RFC 9113 §6.9.1)", err)
+		}
+		if c.ready.len() > 0 {
+			c.wakeWriter()
+		}
+		return nil
+	}
+	s := c.streams[f.StreamID]
+	if s == nil {
+		if c.isIdleLocked(f.StreamID) {
+			// §5.1 idle: only HEADERS and PRIORITY are allowed.
+			return connErr(frame.ErrCodeProtocol, "WINDOW_UPDATE on idle stream %d (RFC 9113 §5.1)", f.StreamID)
+		}
+		return nil // closed: allowed for a while, ignored
+	}
+	if err := s.sendWin.Add(f.Increment); err != nil {
+		return c.streamErrorLocked(s.id, frame.ErrCodeFlowControl, err.Error())
+	}
+	c.scheduleLocked(s)
+	return nil
+}

@@ -1,0 +1,426 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/h2rpc/h2rpc/flowcontrol"
+	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/hpack"
+	"github.com/h2rpc/h2rpc/stream"
+)
+
+// fastWriteLimit bounds the DATA a Write may frame straight into the
+// connection's queue without waiting for the writer (see Stream.WriteData).
+const fastWriteLimit = 64 << 10
+
+// Stream is one HTTP/2 stream of a Conn.
+//
+// A Stream is used by at most one reading goroutine (ReadHeaders, Read,
+// Trailers) and one writing goroutine (WriteHeaders, Write, WriteData,
+// CloseWrite) at a time; ID, Context and Reset may be called from anywhere.
+type Stream struct {
+	c   *Conn
+	id  uint32
+	ctx context.Context // immutable
+	// cancel cancels a server stream's context; nil on the client. Immutable.
+	cancel context.CancelFunc
+	// stopWatch stops the client's context watcher; nil on the server.
+	// Set before the stream is published, then immutable.
+	stopWatch func() bool
+
+	readWake  chan struct{} // capacity 1: headers, data, the end or an error arrived
+	writeWake chan struct{} // capacity 1: a blocked Write's data was sent, or an error
+
+	// All fields below are guarded by c.mu.
+
+	// state is the RFC 9113 §5.1 state: open or half-closed while the
+	// stream is in c.streams, closed (one of three ways) once removed.
+	state stream.State
+	// sendWin is the credit the peer gave this stream; recvWin the credit we
+	// gave it.
+	sendWin flowcontrol.SendWindow
+	recvWin flowcontrol.RecvWindow
+	// buf holds received DATA the application has not read yet.
+	buf stream.RecvBuffer
+	// reqHeaders (server) is the request block; respHeaders (client) the
+	// final response block; trailers the trailer block.
+	reqHeaders, respHeaders, trailers []hpack.Field
+	gotHeaders                        bool // client: the final response headers (or trailers-only) arrived
+	trailersOnly                      bool // client: the first response block ended the stream
+	headersSent                       bool // server: the response headers were queued
+	// err fails reads and writes: a *ResetError, a *GoAwayError or ErrClosed.
+	err error
+	// pending is the rest of a blocked Write's data, framed by the writer;
+	// pendingEnd asks for END_STREAM on its last frame; writing is set while
+	// a Write waits.
+	pending    []byte
+	pendingEnd bool
+	writing    bool
+	inReady    bool // in c.ready
+	removed    bool // no longer in c.streams
+	// contentLength is the declared content-length, or -1; dataLen counts
+	// the DATA received (RFC 9113 §8.1.1).
+	contentLength int64
+	dataLen       int64
+	// headMethod: the client sent a HEAD request, so the response carries
+	// no content whatever its content-length says.
+	headMethod  bool
+	handlerDone bool
+}
+
+// sentEnd reports whether we sent END_STREAM (or the stream closed).
+func (s *Stream) sentEnd() bool { return !s.state.CanSendData() }
+
+// recvEnded reports whether the peer sent END_STREAM (or the stream closed).
+func (s *Stream) recvEnded() bool { return !s.state.CanRecvData() }
+
+func (c *Conn) newStreamLocked(id uint32, ctx context.Context) *Stream {
+	s := &Stream{
+		c:             c,
+		id:            id,
+		ctx:           ctx,
+		readWake:      make(chan struct{}, 1),
+		writeWake:     make(chan struct{}, 1),
+		contentLength: -1,
+	}
+	s.sendWin.Init(int32(c.peer.initialWindowSize))
+	s.recvWin.Init(int32(c.cfg.initialWindowSize))
+	s.buf.SetLimit(int(c.cfg.initialWindowSize))
+	return s
+}
+
+// ID returns the stream identifier.
+func (s *Stream) ID() uint32 { return s.id }
+
+// Context returns the stream's context. On the server it is cancelled when
+// the peer resets the stream, the connection ends or the stream completes;
+// on the client it is the context given to NewStream.
+func (s *Stream) Context() context.Context { return s.ctx }
+
+// RequestHeaders returns the decoded request header block (server). The
+// slice must not be modified.
+func (s *Stream) RequestHeaders() []hpack.Field { return s.reqHeaders }
+
+func (s *Stream) wakeRead() {
+	select {
+	case s.readWake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Stream) wakeWrite() {
+	select {
+	case s.writeWake <- struct{}{}:
+	default:
+	}
+}
+
+// NewStream opens a client stream by sending HEADERS with fields (and
+// END_STREAM if endStream). It waits, while ctx allows, for a slot under the
+// peer's SETTINGS_MAX_CONCURRENT_STREAMS. The stream lives under ctx: if ctx
+// is done before the stream completes, the stream is reset with CANCEL.
+// NewStream fails with an error wrapping ErrNotAvailable (a *GoAwayError
+// after the peer's GOAWAY) on a draining connection, or ErrClosed on a
+// closed one; such requests were not sent and are safe to retry elsewhere.
+func (c *Conn) NewStream(ctx context.Context, fields []hpack.Field, endStream bool) (*Stream, error) {
+	if c.role != roleClient {
+		return nil, errors.New("conn: NewStream on a server connection")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.acquireSlotLocked(ctx); err != nil {
+		return nil, err
+	}
+	// RFC 9113 §5.1.1: "Stream identifiers cannot be reused. Long-lived
+	// connections can result in an endpoint exhausting the available range
+	// of stream identifiers. A client that is unable to establish a new
+	// stream identifier can establish a new connection for new streams."
+	if err := c.checkHeaderListLocked(fields); err != nil {
+		c.releaseSlotLocked()
+		return nil, err
+	}
+	id, err := c.ids.Next()
+	if err != nil {
+		c.startDrainLocked()
+		c.releaseSlotLocked()
+		return nil, fmt.Errorf("%w: %w", ErrNotAvailable, err)
+	}
+	s := c.newStreamLocked(id, ctx)
+	for _, f := range fields {
+		if f.Name == ":method" && f.Value == "HEAD" {
+			s.headMethod = true
+		}
+	}
+	s.state, _ = stream.Idle.Send(frame.TypeHeaders, endStream)
+	c.appendHeadersLocked(id, fields, endStream)
+	c.streams[id] = s
+	if ctx.Done() != nil {
+		s.stopWatch = context.AfterFunc(ctx, s.onContextDone)
+	}
+	c.queuedLocked()
+	return s, nil
+}
+
+// onContextDone runs (on its own goroutine) when a client stream's context
+// ends: a stream still open is reset with CANCEL; the unread data of a
+// finished one is dropped and its connection credit returned.
+func (s *Stream) onContextDone() {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !s.removed {
+		c.resetLocked(s, frame.ErrCodeCancel, &ResetError{StreamID: s.id, Code: frame.ErrCodeCancel})
+		return
+	}
+	c.discardLocked(s)
+}
+
+// checkHeaderListLocked enforces the peer's SETTINGS_MAX_HEADER_LIST_SIZE
+// before anything is encoded (an encoded block cannot be taken back from
+// the HPACK state).
+func (c *Conn) checkHeaderListLocked(fields []hpack.Field) error {
+	if c.peer.maxHeaderListSize == 0 {
+		return nil
+	}
+	var n uint64
+	for _, f := range fields {
+		n += uint64(len(f.Name)) + uint64(len(f.Value)) + 32
+	}
+	if n > uint64(c.peer.maxHeaderListSize) {
+		return fmt.Errorf("conn: header list of %d bytes exceeds the peer's SETTINGS_MAX_HEADER_LIST_SIZE %d", n, c.peer.maxHeaderListSize)
+	}
+	return nil
+}
+
+// appendHeadersLocked encodes fields and queues them as HEADERS plus
+// CONTINUATION frames no larger than the peer's SETTINGS_MAX_FRAME_SIZE.
+// Encoding happens here, under mu, in the same order the blocks reach the
+// wire, which keeps the peer's HPACK decoder in step.
+func (c *Conn) appendHeadersLocked(id uint32, fields []hpack.Field, endStream bool) {
+	c.hbuf = c.enc.AppendBlock(c.hbuf[:0], fields...)
+	block := c.hbuf
+	max := int(c.peer.maxFrameSize)
+	n := min(len(block), max)
+	c.out = frame.AppendHeaders(c.out, id, endStream, n == len(block), block[:n])
+	block = block[n:]
+	for len(block) > 0 {
+		n = min(len(block), max)
+		c.out = frame.AppendContinuation(c.out, id, n == len(block), block[:n])
+		block = block[n:]
+	}
+	if cap(c.hbuf) > 64<<10 {
+		c.hbuf = nil
+	}
+}
+
+// ReadHeaders waits for the response header block (client). Informational
+// (1xx) responses are skipped. In a trailers-only response (the first block
+// ended the stream) TrailersOnly reports true, Read returns io.EOF and
+// Trailers returns the same block.
+func (s *Stream) ReadHeaders() ([]hpack.Field, error) {
+	c := s.c
+	if c.role != roleClient {
+		return nil, errors.New("conn: ReadHeaders on a server stream (use RequestHeaders)")
+	}
+	for {
+		c.mu.Lock()
+		if s.gotHeaders {
+			h := s.respHeaders
+			c.mu.Unlock()
+			return h, nil
+		}
+		if s.err != nil {
+			err := s.err
+			c.mu.Unlock()
+			return nil, err
+		}
+		c.mu.Unlock()
+		<-s.readWake
+	}
+}
+
+// TrailersOnly reports whether the response's first header block ended the
+// stream (client; meaningful once ReadHeaders returned).
+func (s *Stream) TrailersOnly() bool {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	return s.trailersOnly
+}
+
+// Read reads DATA into p. It returns io.EOF once the peer ended the stream
+// and all data was read, and a *ResetError if the stream was reset (or an
+// error wrapping ErrClosed if the connection ended). Reading is what returns
+// flow-control credit to the peer.
+func (s *Stream) Read(p []byte) (int, error) {
+	c := s.c
+	for {
+		c.mu.Lock()
+		if s.buf.Len() > 0 {
+			if len(p) == 0 {
+				c.mu.Unlock()
+				return 0, nil
+			}
+			n := s.buf.Read(p)
+			c.consumedLocked(s, n)
+			c.mu.Unlock()
+			return n, nil
+		}
+		if s.recvEnded() {
+			if s.removed && s.stopWatch != nil {
+				s.stopWatch()
+			}
+			c.mu.Unlock()
+			return 0, io.EOF
+		}
+		if s.err != nil {
+			err := s.err
+			c.mu.Unlock()
+			return 0, err
+		}
+		c.mu.Unlock()
+		<-s.readWake
+	}
+}
+
+// Trailers returns the trailer block, valid after Read returned io.EOF (nil
+// if there were none). The slice must not be modified.
+func (s *Stream) Trailers() []hpack.Field {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	return s.trailers
+}
+
+// WriteHeaders sends a header block: the response headers (server; with
+// endStream a headers-only or trailers-only response), or trailers when
+// endStream after the headers were sent (either role). Trailers follow
+// every byte of the stream's data.
+func (s *Stream) WriteHeaders(fields []hpack.Field, endStream bool) error {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := s.writableLocked(); err != nil {
+		return err
+	}
+	first := c.role == roleServer && !s.headersSent
+	if !first && !endStream {
+		// RFC 9113 §8.1: trailers are "a HEADERS frame ... with the
+		// END_STREAM flag set"; a second block without it is malformed.
+		return errors.New("conn: trailers must end the stream (endStream=true)")
+	}
+	if err := c.checkHeaderListLocked(fields); err != nil {
+		return err
+	}
+	s.headersSent = true
+	c.appendHeadersLocked(s.id, fields, endStream)
+	if endStream {
+		c.sentEndLocked(s, frame.TypeHeaders)
+	}
+	c.queuedLocked()
+	return nil
+}
+
+// Write sends p as DATA, blocking until all of it is handed to the
+// connection, which waits for flow-control credit. p may be reused when
+// Write returns.
+func (s *Stream) Write(p []byte) (int, error) {
+	if err := s.WriteData(p, false); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// CloseWrite half-closes the stream: an empty DATA frame with END_STREAM.
+func (s *Stream) CloseWrite() error { return s.WriteData(nil, true) }
+
+// WriteData sends p as DATA, with END_STREAM on the last frame if
+// endStream, blocking until all of p is handed to the connection (it waits
+// for flow-control credit). p may be reused when it returns.
+//
+// Small writes that the stream and connection windows already cover, made
+// while no other stream waits for the writer, are framed at once into the
+// connection's queue; others wait their turn in the writer's round-robin.
+func (s *Stream) WriteData(p []byte, endStream bool) error {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := s.writableLocked(); err != nil {
+		return err
+	}
+	if c.role == roleServer && !s.headersSent {
+		return errors.New("conn: WriteData before the response headers")
+	}
+	if len(p) == 0 && !endStream {
+		return nil
+	}
+	n := int64(len(p))
+	if n == 0 || (c.ready.len() == 0 && len(c.out)+len(p) <= fastWriteLimit &&
+		n <= s.sendWin.Available() && n <= c.sendWin.Available()) {
+		for first := true; first || len(p) > 0; first = false {
+			k := min(len(p), int(c.peer.maxFrameSize))
+			end := endStream && k == len(p)
+			c.out = frame.AppendData(c.out, s.id, end, p[:k])
+			s.sendWin.Consume(uint32(k))
+			c.sendWin.Consume(uint32(k))
+			p = p[k:]
+		}
+		if endStream {
+			c.sentEndLocked(s, frame.TypeData)
+		}
+		c.queuedLocked()
+		return nil
+	}
+	s.pending, s.pendingEnd, s.writing = p, endStream, true
+	c.scheduleLocked(s)
+	for s.writing {
+		c.mu.Unlock()
+		<-s.writeWake
+		c.mu.Lock()
+		if s.err != nil && s.writing {
+			s.pending, s.writing = nil, false
+			return s.err
+		}
+	}
+	return nil
+}
+
+// scheduleLocked puts a stream with pending data and stream credit in the
+// writer's round-robin queue.
+func (c *Conn) scheduleLocked(s *Stream) {
+	if s.inReady || !s.writing || s.removed || s.sendWin.Available() <= 0 && len(s.pending) > 0 {
+		return
+	}
+	s.inReady = true
+	c.ready.push(s)
+	c.wakeWriter()
+}
+
+// writableLocked says why the stream cannot send, or nil.
+func (s *Stream) writableLocked() error {
+	if s.err != nil {
+		return s.err
+	}
+	if !s.state.CanSendData() {
+		return errors.New("conn: write after the stream's end (END_STREAM sent)")
+	}
+	return nil
+}
+
+// Reset resets the stream with RST_STREAM code, waking blocked readers and
+// writers with a *ResetError. It does nothing once the stream has completed
+// or was reset.
+func (s *Stream) Reset(code frame.ErrCode) {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s.removed {
+		c.discardLocked(s)
+		return
+	}
+	c.resetLocked(s, code, &ResetError{StreamID: s.id, Code: code})
+}
