@@ -74,9 +74,19 @@ func (c *checker) pseudo(f Field) error {
 		case ":method":
 			bit = pseudoMethod
 			c.method = f.Value
+			// RFC 9113 §8.3.1: requests "MUST include exactly one valid
+			// value for the :method, :scheme, and :path pseudo-header
+			// fields"; RFC 9110 §9.1: method = token.
+			if !validToken(f.Value) {
+				return malformed(":method " + quoteName(f.Value) + " is not a token (RFC 9113 §8.3.1, RFC 9110 §9.1)")
+			}
 		case ":scheme":
 			bit = pseudoScheme
 			c.scheme = f.Value
+			// RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+			if !validScheme(f.Value) {
+				return malformed(":scheme " + quoteName(f.Value) + " is not a URI scheme (RFC 9113 §8.3.1, RFC 3986 §3.1)")
+			}
 		case ":authority":
 			bit = pseudoAuthority
 		case ":path":
@@ -210,6 +220,41 @@ func validValue(v string) bool {
 }
 
 func isSpaceOrTab(b byte) bool { return b == ' ' || b == '\t' }
+
+// validToken reports whether s is an RFC 9110 §5.6.2 token: one or more
+// tchar.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if isAlpha(b) || isDigit(b) {
+			continue
+		}
+		switch b {
+		case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// validScheme reports whether s is an RFC 3986 §3.1 scheme.
+func validScheme(s string) bool {
+	if s == "" || !isAlpha(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if b := s[i]; !isAlpha(b) && !isDigit(b) && b != '+' && b != '-' && b != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlpha(b byte) bool { return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' }
 
 func validStatus(v string) bool {
 	return len(v) == 3 && '1' <= v[0] && v[0] <= '9' && isDigit(v[1]) && isDigit(v[2])
