@@ -328,3 +328,33 @@ func TestRetryInsideFieldBlock(t *testing.T) {
 		t.Fatalf("at the end: %v, want io.EOF", err)
 	}
 }
+
+// countReader counts Read calls.
+type countReader struct {
+	r     io.Reader
+	reads int
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	c.reads++
+	return c.r.Read(p)
+}
+
+// TestOneReadManyFrames checks the read-ahead: 600 small frames (7,800
+// octets) take one Read per 4 KiB buffer-full plus the one that sees io.EOF,
+// not one or two per frame.
+func TestOneReadManyFrames(t *testing.T) {
+	var stream []byte
+	for i := range 300 {
+		stream = AppendWindowUpdate(stream, uint32(i), 1)
+		stream = AppendData(stream, 1, false, []byte("abcd"))
+	}
+	cr := &countReader{r: bytes.NewReader(stream)}
+	res := readAll(cr, 0)
+	if len(res.frames) != 600 || res.errs[0] != io.EOF {
+		t.Fatalf("%d frames, errors %v", len(res.frames), res.errs)
+	}
+	if want := (len(stream)+initialBufSize-1)/initialBufSize + 1; cr.reads > want {
+		t.Errorf("%d Reads for %d octets, want at most %d", cr.reads, len(stream), want)
+	}
+}
