@@ -434,3 +434,43 @@ func runRandom(t *testing.T, r *rand.Rand, steps int) {
 		}
 	}
 }
+
+// TestHotPathDoesNotAllocate: the per-frame calls cost no allocation.
+func TestHotPathDoesNotAllocate(t *testing.T) {
+	var rw RecvWindow
+	rw.Init(DefaultWindow)
+	var sw SendWindow
+	sw.Init(DefaultWindow)
+	allocs := testing.AllocsPerRun(1000, func() {
+		sw.Consume(16384)
+		if err := rw.Receive(16384); err != nil {
+			t.Fatal(err)
+		}
+		if err := sw.Add(rw.Consume(16384)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per frame, want 0", allocs)
+	}
+}
+
+// BenchmarkFrame is one DATA frame's accounting on both sides: a send
+// charge, a receive charge, a consume and (every fourth frame) an increment
+// credited back.
+func BenchmarkFrame(b *testing.B) {
+	var rw RecvWindow
+	rw.Init(DefaultWindow)
+	var sw SendWindow
+	sw.Init(DefaultWindow)
+	b.ReportAllocs()
+	for b.Loop() {
+		sw.Consume(16384)
+		if err := rw.Receive(16384); err != nil {
+			b.Fatal(err)
+		}
+		if err := sw.Add(rw.Consume(16384)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -173,7 +173,7 @@ func BenchmarkRecvBuffer(b *testing.B) {
 		if err := buf.Write(frameData); err != nil {
 			b.Fatal(err)
 		}
-		if buf.Len() > 3*len(frameData) {
+		if buf.Len() >= 2*len(frameData) {
 			buf.Read(p)
 		}
 	}
