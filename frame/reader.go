@@ -119,6 +119,9 @@ func (fr *Reader) ReadPreface() error {
 			return nil
 		}
 		if err := fr.readMore(n); err != nil {
+			if err == io.EOF && len(got) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
 			return err
 		}
 	}
@@ -139,7 +142,7 @@ func (fr *Reader) ReadFrame() (Frame, error) {
 		return nil, fr.err
 	}
 	if fr.scribble {
-		clear8(fr.buf[fr.prevStart:fr.start])
+		overwrite(fr.buf[fr.prevStart:fr.start])
 	}
 	fr.prevStart = fr.start
 	if err := fr.fill(HeaderLen); err != nil {
@@ -304,7 +307,8 @@ func parseHeader(b []byte) Header {
 	}
 }
 
-func clear8(b []byte) {
+// overwrite fills b with scribbleByte.
+func overwrite(b []byte) {
 	for i := range b {
 		b[i] = scribbleByte
 	}

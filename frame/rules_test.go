@@ -3,6 +3,7 @@ package frame
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 )
@@ -281,6 +282,8 @@ func TestReadPreface(t *testing.T) {
 		{"followed by SETTINGS", ClientPreface + string(AppendSettings(nil)), true},
 		{"HTTP/1.1 request", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", false},
 		{"one byte off at the end", ClientPreface[:23] + "x", false},
+		{"empty", "", false},
+		{"cut short", ClientPreface[:10], false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -297,6 +300,18 @@ func TestReadPreface(t *testing.T) {
 				}
 				return
 			}
+			switch tc.input {
+			case "":
+				if err != io.EOF {
+					t.Fatalf("err = %v, want io.EOF", err)
+				}
+				return
+			case ClientPreface[:10]:
+				if err != io.ErrUnexpectedEOF {
+					t.Fatalf("err = %v, want io.ErrUnexpectedEOF", err)
+				}
+				return
+			}
 			// RFC 9113 §3.4: an invalid preface is a connection error
 			// of type PROTOCOL_ERROR.
 			var ce *ConnError
@@ -304,5 +319,15 @@ func TestReadPreface(t *testing.T) {
 				t.Fatalf("err = %v, want a PROTOCOL_ERROR connection error naming §3.4", err)
 			}
 		})
+	}
+}
+
+// TestReadPrefaceEarly checks that a wrong preface is rejected on the
+// octets that came, without waiting for all 24 (the next Read would fail).
+func TestReadPrefaceEarly(t *testing.T) {
+	r := &scriptReader{{[]byte("GET / HT"), nil}, {nil, errors.New("must not be read")}}
+	var ce *ConnError
+	if err := NewReader(r).ReadPreface(); !errors.As(err, &ce) || ce.Code != ErrCodeProtocol {
+		t.Fatalf("err = %v, want a PROTOCOL_ERROR connection error", err)
 	}
 }
