@@ -3,6 +3,7 @@ package fuzz
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"testing/iotest"
 
@@ -17,10 +18,13 @@ import (
 //	bits 1-2  max frame size: unset (default), 16384 set explicitly, 65535, 2^24-1
 //	bits 3-4  how the bytes arrive: all at once, one byte per Read, half of
 //	          each Read, data together with io.EOF
+//	bit 5     some Reads of frame.Reader also fail with errFlaky, which the
+//	          caller retries
 type input struct {
 	preface  bool
 	maxSize  uint32 // 0: SetMaxFrameSize not called
 	chunking int
+	flaky    bool
 	stream   []byte
 }
 
@@ -35,9 +39,13 @@ func decodeInput(data []byte) input {
 		preface:  c&1 != 0,
 		maxSize:  maxSizes[c>>1&3],
 		chunking: int(c >> 3 & 3),
+		flaky:    c&flakyBit != 0,
 		stream:   data[1:],
 	}
 }
+
+// flakyBit is the configuration bit of input.flaky.
+const flakyBit = 1 << 5
 
 // configByte is decodeInput's inverse for the seed generator.
 func configByte(preface bool, maxSizeIndex, chunking int) byte {
@@ -58,16 +66,44 @@ func (in input) effectiveMax() uint32 {
 
 // reader returns the bytes of the connection as the chunking asks.
 func (in input) reader() io.Reader {
-	r := bytes.NewReader(in.stream)
+	var r io.Reader = bytes.NewReader(in.stream)
 	switch in.chunking {
 	case 1:
-		return iotest.OneByteReader(r)
+		r = iotest.OneByteReader(r)
 	case 2:
-		return iotest.HalfReader(r)
+		r = iotest.HalfReader(r)
 	case 3:
-		return iotest.DataErrReader(r)
+		r = iotest.DataErrReader(r)
+	}
+	if in.flaky {
+		r = &flakyReader{r: r}
 	}
 	return r
+}
+
+// errFlaky is a transient read error: the caller retries.
+var errFlaky = errors.New("flaky read")
+
+// flakyReader fails some of its Reads with errFlaky: every third call
+// returns nothing, every fifth returns a short read together with the error.
+type flakyReader struct {
+	r     io.Reader
+	calls int
+}
+
+func (r *flakyReader) Read(p []byte) (int, error) {
+	r.calls++
+	switch {
+	case r.calls%3 == 0:
+		return 0, errFlaky
+	case r.calls%5 == 0 && len(p) > 1:
+		n, err := r.r.Read(p[:len(p)/2])
+		if err != nil {
+			return n, err
+		}
+		return n, errFlaky
+	}
+	return r.r.Read(p)
 }
 
 // rawHeader decodes the frame header at the start of b, independently of

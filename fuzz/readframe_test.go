@@ -23,7 +23,9 @@ import (
 //     frame size, and its payload views are exactly the bytes the wire
 //     layout puts there: they never reach beyond the declared frame;
 //   - AppendTo re-encodes the frame to its declared length, and a fresh
-//     Reader parses that encoding back to an equal frame.
+//     Reader parses that encoding back to an equal frame;
+//   - a transient error from the underlying reader comes back unchanged and
+//     a retry continues exactly where the read stopped.
 func FuzzReadFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkReadFrame(t, decodeInput(data))
@@ -37,8 +39,15 @@ func checkReadFrame(t *testing.T, in input) {
 	}
 	stream := in.stream
 	off := 0 // where the next frame starts in stream
+	// retries bounds the errFlaky retries: the flaky reader fails at most
+	// two Reads in three, and every good Read returns at least a byte.
+	retries := 3*len(stream) + 10
 	if in.preface {
-		if !checkPreface(t, fr.ReadPreface(), stream) {
+		err := fr.ReadPreface()
+		for ; errors.Is(err, errFlaky) && retries > 0; retries-- {
+			err = fr.ReadPreface()
+		}
+		if !checkPreface(t, err, stream) {
 			return
 		}
 		off = len(frame.ClientPreface)
@@ -52,6 +61,15 @@ func checkReadFrame(t *testing.T, in input) {
 		h, whole := rawHeader(stream[off:])
 		complete := whole && off+frame.HeaderLen+int(h.Length) <= len(stream)
 		f, err := fr.ReadFrame()
+		for ; errors.Is(err, errFlaky); retries-- {
+			if retries == 0 {
+				t.Fatalf("frame %d: still failing after %d retries", n, 3*len(stream)+10)
+			}
+			if f != nil {
+				t.Fatalf("frame %d: I/O error %v came with a frame", n, err)
+			}
+			f, err = fr.ReadFrame()
+		}
 
 		var se *frame.StreamError
 		var ce *frame.ConnError
