@@ -277,7 +277,8 @@ func TestRecvWindowResize(t *testing.T) {
 	if inc := w.Resize(1 << 20); inc != 1<<20-DefaultWindow {
 		t.Fatalf("grow: increment %d, want %d", inc, 1<<20-DefaultWindow)
 	}
-	if w.Advertised() != 1<<20 || w.Threshold() != DefaultWindow/4 {
+	// The derived threshold follows the window.
+	if w.Advertised() != 1<<20 || w.Threshold() != 1<<18 {
 		t.Fatalf("after grow: %+v", w)
 	}
 	checkRecv(t, &w)
@@ -285,6 +286,17 @@ func TestRecvWindowResize(t *testing.T) {
 		t.Fatalf("grow to max: %d", inc)
 	}
 	checkRecv(t, &w)
+
+	// A fixed threshold stays fixed, capped at the size.
+	w.SetThreshold(5000)
+	w.Resize(1000)
+	if w.Threshold() != 1000 {
+		t.Fatalf("fixed threshold after shrink: %d, want 1000 (capped)", w.Threshold())
+	}
+	w.Resize(1 << 20)
+	if w.Threshold() != 5000 {
+		t.Fatalf("fixed threshold after grow: %d, want 5000", w.Threshold())
+	}
 
 	// Shrink while data is buffered: credit is withheld until paid off.
 	w.Init(1000)
@@ -302,7 +314,8 @@ func TestRecvWindowResize(t *testing.T) {
 		t.Fatalf("consume while paying off returned %d", inc)
 	}
 	// Now 200 advertised + 200 buffered == 400; consuming the rest makes it
-	// pending (below the threshold of 250) and a flush returns it.
+	// pending (at the threshold of 100, a quarter of 400) and returns it.
+	w.SetThreshold(250)
 	if inc := w.Consume(200); inc != 0 || w.Pending() != 200 {
 		t.Fatalf("after payoff Consume(200) = %d, pending %d", inc, w.Pending())
 	}

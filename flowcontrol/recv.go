@@ -29,27 +29,40 @@ type RecvWindow struct {
 	buffered   int64 // received, not yet consumed
 	pending    int64 // consumed or released, not yet announced; negative after a shrink
 	threshold  int64 // announce pending once it reaches this
+	wanted     int64 // the threshold SetThreshold asked for; 0: a quarter of size
 }
 
 // Init sets the window to n, which the peer already knows about: the
 // SETTINGS_INITIAL_WINDOW_SIZE we sent (a stream) or DefaultWindow (the
-// connection; grow it with Resize). The batching threshold is set to a
-// quarter of n (at least 1); change it with SetThreshold. A negative n is
-// taken as 0.
+// connection; grow it with Resize). The batching threshold is a quarter of
+// the window (at least 1) and follows the window through Resize and Adjust,
+// until SetThreshold fixes it. A negative n is taken as 0.
 func (w *RecvWindow) Init(n int32) {
 	if n < 0 {
 		n = 0
 	}
 	*w = RecvWindow{size: int64(n), advertised: int64(n)}
-	w.SetThreshold(uint32(n / 4))
+	w.updateThreshold()
 }
 
-// SetThreshold sets how much consumed credit is batched before Consume
+// SetThreshold fixes how much consumed credit is batched before Consume
 // returns a WINDOW_UPDATE increment. 0 is taken as 1 (announce every
-// consumed byte at once). A threshold above the window would stall the peer
-// forever, so it is capped at Size (and at least 1).
+// consumed byte at once). A threshold above the window would make the peer
+// wait longer than it must, so it is capped at Size (and at least 1), now
+// and after every resize.
 func (w *RecvWindow) SetThreshold(t uint32) {
-	w.threshold = max(1, min(int64(t), w.size))
+	w.wanted = max(1, int64(t))
+	w.updateThreshold()
+}
+
+// updateThreshold derives the threshold from the size (a quarter) unless
+// SetThreshold fixed it, and keeps it within 1..Size.
+func (w *RecvWindow) updateThreshold() {
+	t := w.wanted
+	if t == 0 {
+		t = w.size / 4
+	}
+	w.threshold = max(1, min(t, w.size))
 }
 
 // Receive charges an arriving DATA frame against the window: n is the
@@ -100,7 +113,7 @@ func (w *RecvWindow) Release(n uint32) (increment uint32) {
 // connection flow-control window can only be changed using WINDOW_UPDATE
 // frames"). Shrinking cannot take credit back: the difference is withheld
 // from future increments until the window has drained to the new size. A
-// negative n is taken as 0. The threshold is kept, capped at the new size.
+// negative n is taken as 0.
 func (w *RecvWindow) Resize(n int32) (increment uint32) {
 	if n < 0 {
 		n = 0
@@ -108,7 +121,7 @@ func (w *RecvWindow) Resize(n int32) (increment uint32) {
 	delta := int64(n) - w.size
 	w.size = int64(n)
 	w.pending += delta
-	w.SetThreshold(uint32(w.threshold))
+	w.updateThreshold()
 	if delta <= 0 {
 		return 0
 	}
@@ -127,7 +140,7 @@ func (w *RecvWindow) Adjust(delta int64) error {
 	}
 	w.size += delta
 	w.advertised += delta
-	w.SetThreshold(uint32(w.threshold))
+	w.updateThreshold()
 	return nil
 }
 
