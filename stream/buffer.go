@@ -27,7 +27,10 @@ var chunkPool = sync.Pool{New: func() any { return new(chunk) }}
 // data is only valid until the next frame is read); the application drains
 // with Read. Data lives in pooled 16 KiB chunks that go back to the pool as
 // soon as they are drained, so steady-state streaming allocates nothing per
-// frame, and an idle stream holds no memory at all.
+// frame, and an idle stream holds no memory at all. The price: a stream
+// holding even one unread byte holds a whole chunk, so the memory behind
+// unread data is at most (bytes + one chunk) per stream — bounded by the
+// connection's concurrent-stream limit times (window + 16 KiB).
 //
 // The buffer never holds more than its limit, which the connection sets to
 // the stream's receive window size: as long as the peer obeys flow control
