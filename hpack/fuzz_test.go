@@ -2,6 +2,7 @@ package hpack
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	xhpack "golang.org/x/net/http2/hpack"
@@ -103,6 +104,10 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add(uint16(4096), "content-type", "application/grpc", "grpc-timeout", "1S", true)
 	f.Add(uint16(0), ":path", "", "X-Upper", " padded ", false)
 	f.Add(uint16(100), "te", "trailers", "a", "\x00\r\n", true)
+	big := strings.Repeat("b", 16000) // four of these make a block over 64 KiB
+	f.Add(uint16(4096), big, big, big+"x", big+"y", false)
+	huge := strings.Repeat("h", 20000) // longer than any limit admits
+	f.Add(uint16(4096), "x", huge, "y", "z", false)
 	f.Fuzz(func(t *testing.T, size uint16, n1, v1, n2, v2 string, sensitive bool) {
 		enc := NewEncoder()
 		ours := NewDecoder(Limits{})
@@ -123,6 +128,11 @@ func FuzzRoundTrip(f *testing.F) {
 					t.Fatalf("decoded %v, want %v", got, fields)
 				}
 			case errors.Is(err, ErrMalformed), errors.Is(err, ErrHeaderListTooLarge):
+			case errors.Is(err, ErrBlockTooLarge):
+				if len(block) <= DefaultMaxBlockSize {
+					t.Fatalf("block of %d bytes reported too large", len(block))
+				}
+				return
 			case errors.Is(err, ErrCompression) && errors.Is(err, xhpack.ErrStringLength):
 				// A string longer than any limit could admit.
 				if longest := max(len(n1), len(v1), len(n2), len(v2)); longest <= int(max(DefaultMaxHeaderListSize, uint32(size))) {
