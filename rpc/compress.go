@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-
-	"github.com/h2rpc/h2rpc/hpack"
 )
 
 // A Compressor compresses whole messages for grpc-encoding (grpc
@@ -39,10 +37,6 @@ var compressors atomic.Pointer[compressorSet]
 type compressorSet struct {
 	byName map[string]Compressor
 	accept string // the grpc-accept-encoding value: registered names, sorted, comma-separated
-	// respHeaders are the response headers of the common case (content-type
-	// application/grpc, no compression, no metadata): built once, shared
-	// read-only by every call.
-	respHeaders []hpack.Field
 }
 
 func init() { RegisterCompressor(Gzip) }
@@ -74,11 +68,6 @@ func RegisterCompressor(c Compressor) {
 	}
 	sort.Strings(names)
 	next.accept = strings.Join(names, ",")
-	next.respHeaders = []hpack.Field{
-		{Name: ":status", Value: "200"},
-		{Name: "content-type", Value: "application/grpc"},
-		{Name: "grpc-accept-encoding", Value: next.accept},
-	}
 	compressors.Store(next)
 }
 

@@ -1,0 +1,567 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/h2rpc/h2rpc/conn"
+	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/hpack"
+)
+
+// ClientStream is the client side of a streaming call. SendMsg and CloseSend
+// may be called from one goroutine while RecvMsg is called from another.
+// The call ends when RecvMsg returns an error (io.EOF for success) or its
+// context ends: a caller that stops early must cancel the context, or the
+// stream stays open.
+type ClientStream interface {
+	// Header waits for the response header metadata. It fails if the call
+	// failed before the headers came; a Trailers-Only response has none.
+	Header() (MD, error)
+	// Trailer returns the trailer metadata, once RecvMsg has returned an
+	// error.
+	Trailer() MD
+	// CloseSend half-closes the call: the client sends no more messages.
+	CloseSend() error
+	// Context returns the call's context.
+	Context() context.Context
+	// SendMsg sends one request message. If the server already ended the
+	// call it returns io.EOF: RecvMsg then reports the status.
+	SendMsg(m any) error
+	// RecvMsg receives one response message into m. At the end of the call
+	// it returns io.EOF if the status is OK, the status error otherwise.
+	RecvMsg(m any) error
+}
+
+var unaryDesc = &StreamDesc{}
+
+// fieldsPool holds request header slices: conn encodes a header block
+// before NewStream returns, so the slice is free again right after.
+var fieldsPool = sync.Pool{New: func() any { s := make([]hpack.Field, 0, 16); return &s }}
+
+// Invoke makes a unary call: it sends req to method ("/package.Service/
+// Method") and receives the response into reply.
+func (cc *ClientConn) Invoke(ctx context.Context, method string, req, reply any, opts ...CallOption) error {
+	if cc.opts.unaryInt != nil {
+		return cc.opts.unaryInt(ctx, method, req, reply, cc, invoke, opts...)
+	}
+	return invoke(ctx, method, req, reply, cc, opts...)
+}
+
+func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, opts ...CallOption) error {
+	ci := cc.callInfo(opts)
+	comp, err := ci.compressorFor()
+	if err != nil {
+		return err
+	}
+	// Marshal before opening the stream: a request that cannot be encoded
+	// costs the server nothing.
+	buf := getBuf()
+	defer putBuf(buf)
+	b, err := encodeMsg((*buf)[:0], ci.codec, req, comp, nil, ci.maxSend)
+	*buf = b[:0]
+	if err != nil {
+		return err
+	}
+	cs, err := cc.openStream(ctx, ci, comp, unaryDesc, method)
+	if err != nil {
+		return err
+	}
+	cs.sendClosed.Store(true)
+	// A write error means the stream ended: RecvMsg reports why.
+	_ = cs.st.WriteData(b, true)
+	err = cs.RecvMsg(reply)
+	if ci.header != nil {
+		*ci.header = cs.headerMD
+	}
+	if ci.trailer != nil {
+		*ci.trailer = cs.trailer
+	}
+	return err
+}
+
+// NewStream starts a streaming call of the shape desc describes.
+func (cc *ClientConn) NewStream(ctx context.Context, desc *StreamDesc, method string, opts ...CallOption) (ClientStream, error) {
+	if cc.opts.streamInt != nil {
+		return cc.opts.streamInt(ctx, desc, cc, method, newClientStream, opts...)
+	}
+	return newClientStream(ctx, desc, cc, method, opts...)
+}
+
+func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, method string, opts ...CallOption) (ClientStream, error) {
+	ci := cc.callInfo(opts)
+	comp, err := ci.compressorFor()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := cc.openStream(ctx, ci, comp, desc, method)
+	if err != nil {
+		return nil, err
+	}
+	return cs, nil
+}
+
+// callInfo returns the settings of a call: the ClientConn's defaults,
+// shared and read-only, when the call has no options of its own, which
+// spares an allocation per call.
+func (cc *ClientConn) callInfo(opts []CallOption) *callInfo {
+	if len(opts) == 0 {
+		return &cc.defaults
+	}
+	ci := new(callInfo)
+	*ci = cc.defaults
+	for _, o := range opts {
+		o(ci)
+	}
+	return ci
+}
+
+func (ci *callInfo) compressorFor() (Compressor, error) {
+	if ci.compressor == "" || ci.compressor == "identity" {
+		return nil, nil
+	}
+	c := compressorFor(ci.compressor)
+	if c == nil {
+		return nil, statusf(Internal, "rpc: no compressor registered as %q", ci.compressor)
+	}
+	return c, nil
+}
+
+// clientStream is the client side of one call, unary or streaming.
+type clientStream struct {
+	cc      *ClientConn
+	ctx     context.Context
+	st      *conn.Stream
+	desc    *StreamDesc
+	codec   Codec
+	comp    Compressor
+	maxSend int
+
+	sendClosed atomic.Bool // END_STREAM sent (or the call is over)
+	sendBuf    *[]byte     // used by the sending goroutine only
+
+	headerOnce sync.Once
+	headerMD   MD    // set by headerOnce
+	headerErr  error // set by headerOnce: the call failed before its headers
+	// trailersOnly is set by headerOnce: the response was one block.
+	trailersOnly bool
+
+	// Used by the receiving goroutine only.
+	rd       msgReader
+	received int
+	finished bool
+	finalErr error // what RecvMsg returns once finished
+	trailer  MD
+}
+
+// openStream sends the request headers: "Request-Headers → Call-Definition
+// *Custom-Metadata" (PROTOCOL-HTTP2.md, Requests).
+func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compressor, desc *StreamDesc, method string) (*clientStream, error) {
+	if ctx.Err() != nil {
+		return nil, contextStatus(ctx)
+	}
+	fp := fieldsPool.Get().(*[]hpack.Field)
+	defer func() {
+		clear((*fp)[:cap(*fp)]) // drop the strings for the garbage collector
+		fieldsPool.Put(fp)
+	}()
+	fields := (*fp)[:0]
+	fields = append(fields,
+		hpack.Field{Name: ":method", Value: "POST"},
+		hpack.Field{Name: ":scheme", Value: "http"},
+		hpack.Field{Name: ":path", Value: method},
+		hpack.Field{Name: ":authority", Value: cc.authority},
+	)
+	if deadline, ok := ctx.Deadline(); ok {
+		// "implementations should send Timeout immediately after the
+		// reserved headers" (PROTOCOL-HTTP2.md, Requests).
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, &Status{Code: DeadlineExceeded, Message: "context deadline exceeded", cause: context.DeadlineExceeded}
+		}
+		fields = append(fields, hpack.Field{Name: "grpc-timeout", Value: encodeTimeout(left)})
+	}
+	fields = append(fields,
+		hpack.Field{Name: "content-type", Value: contentType(ci.codec.Name())},
+		hpack.Field{Name: "te", Value: "trailers"},
+		hpack.Field{Name: "user-agent", Value: cc.userAgent},
+	)
+	if comp != nil {
+		fields = append(fields, hpack.Field{Name: "grpc-encoding", Value: comp.Name()})
+	}
+	fields = append(fields, hpack.Field{Name: "grpc-accept-encoding", Value: acceptEncoding()})
+	fields, err := appendOutgoing(fields, ctx)
+	*fp = fields[:0]
+	if err != nil {
+		return nil, err
+	}
+
+	var st *conn.Stream
+	for attempt := 0; ; attempt++ {
+		c, err := cc.getConn(ctx, ci.waitForReady)
+		if err != nil {
+			return nil, err
+		}
+		st, err = c.NewStream(ctx, fields, false)
+		if err == nil {
+			break
+		}
+		// A stream refused because the connection drains was never sent:
+		// retry it transparently on a new connection.
+		if errors.Is(err, conn.ErrNotAvailable) && attempt < 3 && ctx.Err() == nil {
+			continue
+		}
+		return nil, clientErr(ctx, err)
+	}
+	cs := &clientStream{cc: cc, ctx: ctx, st: st, desc: desc, codec: ci.codec, comp: comp, maxSend: ci.maxSend}
+	cs.rd.r = st
+	cs.rd.maxSize = ci.maxRecv
+	return cs, nil
+}
+
+func (cs *clientStream) Context() context.Context { return cs.ctx }
+
+func (cs *clientStream) SendMsg(m any) error {
+	if cs.sendClosed.Load() {
+		return newStatus(Internal, "rpc: SendMsg after CloseSend")
+	}
+	if cs.sendBuf == nil {
+		cs.sendBuf = getBuf()
+	}
+	b, err := encodeMsg((*cs.sendBuf)[:0], cs.codec, m, cs.comp, nil, cs.maxSend)
+	*cs.sendBuf = b[:0]
+	if err != nil {
+		return err
+	}
+	// The one request of a unary or server-streaming call carries
+	// END_STREAM itself.
+	last := !cs.desc.ClientStreams
+	if last {
+		cs.sendClosed.Store(true)
+	}
+	if err := cs.st.WriteData(b, last); err != nil {
+		return io.EOF
+	}
+	return nil
+}
+
+func (cs *clientStream) CloseSend() error {
+	if cs.sendClosed.Swap(true) {
+		return nil
+	}
+	if cs.sendBuf != nil {
+		putBuf(cs.sendBuf)
+		cs.sendBuf = nil
+	}
+	// "In scenarios where the Request stream needs to be closed but no data
+	// remains to be sent implementations MUST send an empty DATA frame with
+	// this flag set" (PROTOCOL-HTTP2.md, Requests). An error means the call
+	// is over: RecvMsg reports it.
+	_ = cs.st.CloseWrite()
+	return nil
+}
+
+func (cs *clientStream) Header() (MD, error) {
+	cs.headerOnce.Do(cs.readHeaders)
+	if cs.headerErr != nil {
+		return nil, cs.headerErr
+	}
+	return cs.headerMD, nil
+}
+
+func (cs *clientStream) Trailer() MD { return cs.trailer }
+
+// readHeaders reads the response headers (once). A Trailers-Only response
+// leaves the call's status for RecvMsg in headerErr's place: see recv.
+func (cs *clientStream) readHeaders() {
+	fields, err := cs.st.ReadHeaders()
+	if err != nil {
+		cs.headerErr = clientErr(cs.ctx, err)
+		return
+	}
+	if cs.st.TrailersOnly() {
+		cs.trailersOnly = true
+		return // RecvMsg reads the same block as trailers.
+	}
+	statusField, ct, enc := "", "", ""
+	for _, f := range fields {
+		switch f.Name {
+		case ":status":
+			statusField = f.Value
+		case "content-type":
+			ct = f.Value
+		case "grpc-encoding":
+			enc = f.Value
+		default:
+			if isCustomReceived(f.Name) && f.Name != "user-agent" {
+				if cs.headerMD == nil {
+					cs.headerMD = MD{}
+				}
+				if err := addReceived(cs.headerMD, f); err != nil {
+					cs.headerErr = statusf(Internal, "grpc: %v", err)
+					return
+				}
+			}
+		}
+	}
+	if statusField != "200" {
+		// "Implementations should expect broken deployments to send
+		// non-200 HTTP status codes ... Implementations must synthesize a
+		// Status" (PROTOCOL-HTTP2.md, Responses).
+		n, _ := strconv.Atoi(statusField)
+		cs.headerErr = httpStatus(n, "not a gRPC response")
+		return
+	}
+	if _, ok := contentSubtype(ct); !ok {
+		cs.headerErr = httpStatus(200, "unexpected content-type "+strconv.Quote(ct))
+		return
+	}
+	cs.rd.encoding = enc
+	if enc != "" && enc != "identity" {
+		cs.rd.decomp = compressorFor(enc) // nil: a compressed message fails INTERNAL
+	}
+}
+
+func (cs *clientStream) RecvMsg(m any) error {
+	if cs.finished {
+		return cs.finalErr
+	}
+	err := cs.recv(m)
+	if err != nil {
+		cs.finish(err)
+		return cs.finalErr
+	}
+	return nil
+}
+
+// pastDeadline fails a call whose deadline has passed with a local
+// DEADLINE_EXCEEDED, whatever else went wrong: "Client implementations are
+// entitled to fail calls with DEADLINE_EXCEEDED at any point after the
+// deadline expires" (PROTOCOL-HTTP2.md, Client Cancellation). The clock is
+// read rather than ctx.Err(), which may lag the deadline by a timer tick
+// while a server's DEADLINE_EXCEEDED or CANCEL has already arrived.
+func pastDeadline(ctx context.Context, err error) error {
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return &Status{Code: DeadlineExceeded, Message: "context deadline exceeded", cause: context.DeadlineExceeded}
+	}
+	return err
+}
+
+func (cs *clientStream) recv(m any) error {
+	cs.headerOnce.Do(cs.readHeaders)
+	if cs.headerErr != nil {
+		return cs.headerErr
+	}
+	var b []byte
+	var err error
+	if cs.trailersOnly {
+		// The one block is the whole response: nothing to read (and a
+		// RST_STREAM(NO_ERROR) the server may send after it, RFC 9113
+		// §8.1, must not turn it into an error).
+		err = io.EOF
+	} else {
+		b, err = cs.rd.next()
+		if err != nil && err != io.EOF && cs.st.Trailers() != nil {
+			// The response ended with trailers and then the stream was
+			// reset: the trailers' status, if an error, says more.
+			if terr := cs.readTrailers(); terr != nil {
+				return terr
+			}
+		}
+	}
+	if err == io.EOF {
+		if err := cs.readTrailers(); err != nil {
+			return cs.ended(err)
+		}
+		if !cs.desc.ServerStreams && cs.received == 0 {
+			return newStatus(Internal, "grpc: cardinality violation: the call ended without a response message")
+		}
+		return io.EOF
+	}
+	if err != nil {
+		return clientErr(cs.ctx, err)
+	}
+	if err := cs.codec.Unmarshal(b, m); err != nil {
+		return statusf(Internal, "grpc: failed to unmarshal the response: %v", err)
+	}
+	cs.received++
+	if cs.desc.ServerStreams {
+		return nil
+	}
+	// One response only: the stream must end here, and its status decides
+	// the call.
+	if _, err := cs.rd.next(); err != io.EOF {
+		if err == nil {
+			err = newStatus(Internal, "grpc: cardinality violation: a second response message on a non-server-streaming call")
+		}
+		cs.finish(clientErr(cs.ctx, err))
+		return cs.finalErr
+	}
+	if err := cs.readTrailers(); err != nil {
+		cs.finish(cs.ended(err))
+		return cs.finalErr
+	}
+	cs.finish(io.EOF)
+	return nil
+}
+
+// finish ends the call on the receiving side with err (io.EOF: success).
+// A call that ends before the client finished sending resets the stream:
+// after an error with CANCEL, after the server's trailers with NO_ERROR
+// ("when a client receives Trailers before the client's END_STREAM, then
+// the client should send RST_STREAM with NO_ERROR", PROTOCOL-HTTP2.md).
+func (cs *clientStream) finish(err error) {
+	if cs.finished {
+		return
+	}
+	cs.finished = true
+	if err != io.EOF {
+		err = pastDeadline(cs.ctx, err)
+	}
+	st, _ := err.(*Status)
+	fromPeer := err == io.EOF || (st != nil && st.cause == errFromTrailers)
+	if err == io.EOF {
+		cs.finalErr = io.EOF
+	} else {
+		cs.finalErr = err
+	}
+	if !cs.sendClosed.Swap(true) || !fromPeer {
+		if fromPeer {
+			cs.st.Reset(frame.ErrCodeNo)
+		} else {
+			cs.st.Reset(frame.ErrCodeCancel)
+		}
+	}
+	cs.rd.release()
+}
+
+// ended refines the error of a stream that ended without a status in
+// trailers: the caller's context ending, or a reset, explains it better than
+// the missing trailers do. (conn's Read reports io.EOF rather than the
+// *ResetError on a reset stream, so the reset is recovered from a zero-length
+// write, which reports the stream's error and sends nothing.)
+func (cs *clientStream) ended(err error) error {
+	if st, ok := err.(*Status); !ok || st.cause == errFromTrailers || cs.st.Trailers() != nil {
+		return err
+	}
+	if cs.ctx.Err() != nil {
+		return contextStatus(cs.ctx)
+	}
+	if werr := cs.st.WriteData(nil, false); werr != nil {
+		var re *conn.ResetError
+		if errors.As(werr, &re) || errors.Is(werr, conn.ErrClosed) {
+			return clientErr(cs.ctx, werr)
+		}
+	}
+	return err
+}
+
+// errFromTrailers marks a status the server sent, as opposed to one made up
+// locally.
+var errFromTrailers = errors.New("status from the server's trailers")
+
+// readTrailers reads the status from the trailers (or the Trailers-Only
+// block) after the stream ended; nil means OK.
+func (cs *clientStream) readTrailers() error {
+	fields := cs.st.Trailers()
+	if fields == nil {
+		return newStatus(Internal, "grpc: the server closed the stream without sending trailers")
+	}
+	var (
+		code      Code
+		haveCode  bool
+		msg       string
+		details   []byte
+		httpCode  = 200
+		badStatus string
+	)
+	for _, f := range fields {
+		switch f.Name {
+		case "grpc-status":
+			c, ok := parseCode(f.Value)
+			if !ok {
+				badStatus = f.Value
+				continue
+			}
+			code, haveCode = c, true
+		case "grpc-message":
+			msg = decodeGRPCMessage(f.Value)
+		case "grpc-status-details-bin":
+			d, err := decodeBin(f.Value)
+			if err == nil {
+				details = []byte(d)
+			}
+		case ":status":
+			httpCode, _ = strconv.Atoi(f.Value)
+		default:
+			if isCustomReceived(f.Name) && f.Name != "user-agent" {
+				if cs.trailer == nil {
+					cs.trailer = MD{}
+				}
+				if err := addReceived(cs.trailer, f); err != nil {
+					return statusf(Internal, "grpc: %v", err)
+				}
+			}
+		}
+	}
+	switch {
+	case badStatus != "":
+		return statusf(Internal, "grpc: malformed grpc-status %q", badStatus)
+	case !haveCode && httpCode != 200:
+		return httpStatus(httpCode, "no grpc-status")
+	case !haveCode:
+		// grpc doc/http-grpc-status-mapping.md: "200 is UNKNOWN because
+		// there should be a grpc-status in case of truly OK response".
+		return newStatus(Unknown, "grpc: the server sent no grpc-status")
+	case code == OK:
+		return nil
+	}
+	return &Status{Code: code, Message: msg, Details: details, cause: errFromTrailers}
+}
+
+// clientErr maps an error of a client stream to the call's status. The
+// caller's context comes first: "The RPC's deadline expiring is considered
+// a client cancellation" and "when a call fails with CANCELLED status the
+// client is encouraged to check whether the deadline has expired and fail
+// the call with DEADLINE_EXCEEDED instead" (PROTOCOL-HTTP2.md, Client
+// Cancellation). A failed connection is UNAVAILABLE ("If a detectable
+// connection failure occurs on the client all calls will be closed with an
+// UNAVAILABLE status").
+func clientErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return contextStatus(ctx)
+	}
+	var st *Status
+	if errors.As(err, &st) {
+		return st
+	}
+	var re *conn.ResetError
+	if errors.As(err, &re) {
+		if re.Remote {
+			return pastDeadline(ctx, resetStatus(re.Code, err))
+		}
+		return &Status{Code: Internal, Message: "grpc: " + err.Error(), cause: err}
+	}
+	return &Status{Code: Unavailable, Message: "grpc: " + err.Error(), cause: err}
+}
+
+func resetStatus(code frame.ErrCode, cause error) *Status {
+	c := CodeForReset(code)
+	msg := "stream reset by the peer with " + code.String()
+	switch code {
+	case frame.ErrCodeEnhanceYourCalm:
+		msg += " (the exhausted resource is bandwidth)"
+	case frame.ErrCodeInadequateSecurity:
+		msg += " (the protocol is not secure enough for the call)"
+	}
+	return &Status{Code: c, Message: msg, cause: cause}
+}
+
+func httpStatus(status int, why string) *Status {
+	return &Status{Code: CodeForHTTPStatus(status), Message: "unexpected HTTP status " + strconv.Itoa(status) + ": " + why}
+}

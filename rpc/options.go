@@ -1,0 +1,189 @@
+package rpc
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/h2rpc/h2rpc/conn"
+)
+
+// Options are functional on all three levels (ServerOption, DialOption,
+// CallOption) so that what comes later (retry policies, balancers, TLS
+// credentials) adds options, not parameters.
+
+// A ServerOption configures a Server.
+type ServerOption func(*serverOptions)
+
+type serverOptions struct {
+	connConfig *conn.Config
+	codecs     map[string]Codec
+	maxRecv    int
+	maxSend    int
+	unaryInt   UnaryServerInterceptor
+	streamInt  StreamServerInterceptor
+}
+
+// ServerConnConfig sets the HTTP/2 settings and limits of the server's
+// connections (see conn.Config; nil means conn's defaults).
+func ServerConnConfig(cfg *conn.Config) ServerOption {
+	return func(o *serverOptions) { o.connConfig = cfg }
+}
+
+// ServerCodec adds a codec the server uses for requests whose content-type
+// names its subtype (application/grpc+NAME; plain application/grpc is
+// "proto"). It replaces a codec of the same name, DefaultCodec included.
+func ServerCodec(c Codec) ServerOption {
+	return func(o *serverOptions) { o.codecs[c.Name()] = c }
+}
+
+// MaxRecvMsgSize sets the largest request message the server accepts
+// (after decompression). Default DefaultMaxRecvMsgSize; larger messages fail
+// the call with RESOURCE_EXHAUSTED.
+func MaxRecvMsgSize(n int) ServerOption { return func(o *serverOptions) { o.maxRecv = n } }
+
+// MaxSendMsgSize sets the largest response message the server sends.
+// Default DefaultMaxSendMsgSize; larger messages fail the call with
+// RESOURCE_EXHAUSTED.
+func MaxSendMsgSize(n int) ServerOption { return func(o *serverOptions) { o.maxSend = n } }
+
+// ChainUnaryInterceptor adds unary interceptors: the first is outermost.
+func ChainUnaryInterceptor(ints ...UnaryServerInterceptor) ServerOption {
+	return func(o *serverOptions) {
+		for _, i := range ints {
+			o.unaryInt = chainUnaryServer(o.unaryInt, i)
+		}
+	}
+}
+
+// ChainStreamInterceptor adds streaming interceptors: the first is outermost.
+func ChainStreamInterceptor(ints ...StreamServerInterceptor) ServerOption {
+	return func(o *serverOptions) {
+		for _, i := range ints {
+			o.streamInt = chainStreamServer(o.streamInt, i)
+		}
+	}
+}
+
+// A DialOption configures a ClientConn.
+type DialOption func(*dialOptions)
+
+type dialOptions struct {
+	dialer     func(ctx context.Context, addr string) (net.Conn, error)
+	connConfig *conn.Config
+	authority  string
+	userAgent  string
+	backoff    BackoffConfig
+	callOpts   []CallOption
+	unaryInt   UnaryClientInterceptor
+	streamInt  StreamClientInterceptor
+}
+
+// WithDialer sets how the ClientConn opens its network connections.
+// Default: a net.Dialer over TCP.
+func WithDialer(f func(ctx context.Context, addr string) (net.Conn, error)) DialOption {
+	return func(o *dialOptions) { o.dialer = f }
+}
+
+// WithConnConfig sets the HTTP/2 settings and limits of the client's
+// connections (see conn.Config; nil means conn's defaults).
+func WithConnConfig(cfg *conn.Config) DialOption {
+	return func(o *dialOptions) { o.connConfig = cfg }
+}
+
+// WithAuthority sets the :authority of every call. Default: the target.
+func WithAuthority(a string) DialOption { return func(o *dialOptions) { o.authority = a } }
+
+// WithUserAgent puts ua before this library's own "h2rpc/VERSION" in the
+// user-agent header.
+func WithUserAgent(ua string) DialOption { return func(o *dialOptions) { o.userAgent = ua } }
+
+// WithBackoff sets the reconnection backoff.
+func WithBackoff(b BackoffConfig) DialOption { return func(o *dialOptions) { o.backoff = b } }
+
+// WithDefaultCallOptions sets options applied to every call before the
+// call's own.
+func WithDefaultCallOptions(opts ...CallOption) DialOption {
+	return func(o *dialOptions) { o.callOpts = append(o.callOpts, opts...) }
+}
+
+// WithCodec makes c the default codec of the ClientConn's calls
+// (shorthand for WithDefaultCallOptions(CallCodec(c))).
+func WithCodec(c Codec) DialOption { return WithDefaultCallOptions(CallCodec(c)) }
+
+// WithCompressor makes the ClientConn's calls compress their messages with
+// the registered compressor name (shorthand for
+// WithDefaultCallOptions(UseCompressor(name))).
+func WithCompressor(name string) DialOption { return WithDefaultCallOptions(UseCompressor(name)) }
+
+// WithChainUnaryInterceptor adds unary client interceptors: the first is
+// outermost.
+func WithChainUnaryInterceptor(ints ...UnaryClientInterceptor) DialOption {
+	return func(o *dialOptions) {
+		for _, i := range ints {
+			o.unaryInt = chainUnaryClient(o.unaryInt, i)
+		}
+	}
+}
+
+// WithChainStreamInterceptor adds streaming client interceptors: the first
+// is outermost.
+func WithChainStreamInterceptor(ints ...StreamClientInterceptor) DialOption {
+	return func(o *dialOptions) {
+		for _, i := range ints {
+			o.streamInt = chainStreamClient(o.streamInt, i)
+		}
+	}
+}
+
+// BackoffConfig shapes the delay between failed connection attempts: the
+// n-th consecutive failure waits min(BaseDelay×Multiplier^(n-1), MaxDelay),
+// spread by ±Jitter (grpc doc/connection-backoff.md). A successful
+// connection resets it.
+type BackoffConfig struct {
+	BaseDelay  time.Duration // default 1s
+	Multiplier float64       // default 1.6
+	Jitter     float64       // default 0.2
+	MaxDelay   time.Duration // default 120s
+}
+
+// DefaultBackoffConfig is the backoff of grpc doc/connection-backoff.md.
+var DefaultBackoffConfig = BackoffConfig{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 120 * time.Second}
+
+// A CallOption configures one call.
+type CallOption func(*callInfo)
+
+type callInfo struct {
+	codec        Codec
+	compressor   string
+	maxRecv      int
+	maxSend      int
+	waitForReady bool
+	header       *MD
+	trailer      *MD
+}
+
+// CallCodec sets the codec of a call; its Name is the content-subtype sent.
+func CallCodec(c Codec) CallOption { return func(ci *callInfo) { ci.codec = c } }
+
+// UseCompressor compresses the call's request messages with the registered
+// compressor name ("gzip"); "" or "identity" sends them uncompressed.
+func UseCompressor(name string) CallOption { return func(ci *callInfo) { ci.compressor = name } }
+
+// MaxCallRecvMsgSize sets the largest response message the call accepts
+// (after decompression). Default DefaultMaxRecvMsgSize.
+func MaxCallRecvMsgSize(n int) CallOption { return func(ci *callInfo) { ci.maxRecv = n } }
+
+// MaxCallSendMsgSize sets the largest request message the call sends.
+func MaxCallSendMsgSize(n int) CallOption { return func(ci *callInfo) { ci.maxSend = n } }
+
+// WaitForReady makes a call that finds no usable connection wait (within
+// its context) for the ClientConn to connect, through backoff, instead of
+// failing at once with UNAVAILABLE.
+func WaitForReady(wait bool) CallOption { return func(ci *callInfo) { ci.waitForReady = wait } }
+
+// Header stores the response header metadata of a unary call in *md.
+func Header(md *MD) CallOption { return func(ci *callInfo) { ci.header = md } }
+
+// Trailer stores the response trailer metadata of a unary call in *md.
+func Trailer(md *MD) CallOption { return func(ci *callInfo) { ci.trailer = md } }

@@ -1,0 +1,356 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/h2rpc/h2rpc/conn"
+	"github.com/h2rpc/h2rpc/frame"
+)
+
+// ErrServerStopped is returned by Serve once Stop or GracefulStop was called.
+var ErrServerStopped = errors.New("rpc: server stopped")
+
+// Server serves gRPC calls on HTTP/2 connections. Register services, then
+// call Serve with one or more listeners.
+type Server struct {
+	opts serverOptions
+
+	mu       sync.Mutex
+	services map[string]bool         // guarded by mu; read-only once serving
+	methods  map[string]*methodEntry // guarded by mu; read-only once serving, so read without it then
+	serving  bool                    // guarded by mu: Serve was called
+	stopping bool                    // guarded by mu: Stop or GracefulStop was called
+	refuse   bool                    // guarded by mu: new streams are refused (Stop)
+	lis      map[net.Listener]bool   // guarded by mu
+	conns    map[*conn.Conn]bool     // guarded by mu
+	active   int                     // guarded by mu: running handlers
+	idle     chan struct{}           // guarded by mu: closed when active drops to 0 while stopping
+
+	watchers sync.WaitGroup // one goroutine per connection, waiting for its end
+	serveWG  sync.WaitGroup // Serve calls in progress
+}
+
+// NewServer returns a Server with the given options.
+func NewServer(opts ...ServerOption) *Server {
+	s := &Server{
+		opts: serverOptions{
+			codecs:  map[string]Codec{"proto": DefaultCodec},
+			maxRecv: DefaultMaxRecvMsgSize,
+			maxSend: DefaultMaxSendMsgSize,
+		},
+		services: map[string]bool{},
+		methods:  map[string]*methodEntry{},
+		lis:      map[net.Listener]bool{},
+		conns:    map[*conn.Conn]bool{},
+	}
+	for _, o := range opts {
+		o(&s.opts)
+	}
+	return s
+}
+
+// Serve accepts connections on lis and serves each on its own HTTP/2
+// connection until Stop or GracefulStop is called, then returns nil (or
+// ErrServerStopped if the server was already stopped). Another error means
+// lis failed; the listener is closed either way.
+func (s *Server) Serve(lis net.Listener) error {
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		lis.Close()
+		return ErrServerStopped
+	}
+	s.serving = true
+	s.lis[lis] = true
+	s.serveWG.Add(1)
+	s.mu.Unlock()
+	defer s.serveWG.Done()
+
+	var delay time.Duration
+	for {
+		nc, err := lis.Accept()
+		if err != nil {
+			s.mu.Lock()
+			stopping := s.stopping
+			delete(s.lis, lis)
+			s.mu.Unlock()
+			if stopping {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// A temporary failure (too many open files, ...): back off
+				// and go on, as net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				s.mu.Lock()
+				s.lis[lis] = true
+				s.mu.Unlock()
+				continue
+			}
+			lis.Close()
+			return err
+		}
+		delay = 0
+		s.serveConn(nc)
+	}
+}
+
+// serveConn starts an HTTP/2 server connection on nc.
+func (s *Server) serveConn(nc net.Conn) {
+	c, err := conn.Server(nc, s.opts.connConfig, s.handleStream)
+	if err != nil {
+		nc.Close()
+		return
+	}
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		c.Close()
+		return
+	}
+	s.conns[c] = true
+	s.watchers.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.watchers.Done()
+		<-c.Done()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+}
+
+// Stop stops the server now: it closes the listeners and every connection,
+// which cancels the contexts of all running handlers, and waits for the
+// handlers to return. Clients see their calls fail with UNAVAILABLE.
+// Handlers must honour their context for Stop to return.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	s.stopping = true
+	s.refuse = true
+	conns := s.closeListenersLocked()
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+	s.waitDone()
+}
+
+// GracefulStop stops the server gracefully: it closes the listeners, sends
+// GOAWAY on every connection so clients open no new calls there, lets the
+// calls in flight finish, then closes the connections and returns.
+func (s *Server) GracefulStop() {
+	s.mu.Lock()
+	s.stopping = true
+	conns := s.closeListenersLocked()
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Shutdown(context.Background())
+		}()
+	}
+	wg.Wait()
+	s.waitDone()
+}
+
+func (s *Server) closeListenersLocked() []*conn.Conn {
+	for l := range s.lis {
+		l.Close()
+	}
+	conns := make([]*conn.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// waitDone waits for the Serve loops, the connection watchers and the
+// handlers to end.
+func (s *Server) waitDone() {
+	s.serveWG.Wait()
+	s.watchers.Wait()
+	s.mu.Lock()
+	s.refuse = true
+	var idle chan struct{}
+	if s.active > 0 {
+		if s.idle == nil {
+			s.idle = make(chan struct{})
+		}
+		idle = s.idle
+	}
+	s.mu.Unlock()
+	if idle != nil {
+		<-idle
+	}
+}
+
+// addHandler counts a handler in; it fails once Stop refuses new streams.
+func (s *Server) addHandler() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuse {
+		return false
+	}
+	s.active++
+	return true
+}
+
+func (s *Server) doneHandler() {
+	s.mu.Lock()
+	s.active--
+	if s.active == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+	s.mu.Unlock()
+}
+
+// handleStream serves one call; conn runs it on the stream's own goroutine.
+func (s *Server) handleStream(st *conn.Stream) {
+	if !s.addHandler() {
+		// RFC 9113 §8.7: REFUSED_STREAM says no processing happened, so
+		// the client may retry elsewhere.
+		st.Reset(frame.ErrCodeRefusedStream)
+		return
+	}
+	defer s.doneHandler()
+
+	ss := &serverStream{srv: s, st: st, maxSend: s.opts.maxSend}
+	ss.rd.r = st
+	ss.rd.maxSize = s.opts.maxRecv
+	defer ss.rd.release()
+
+	req, rej := parseRequest(st.RequestHeaders())
+	if rej != nil {
+		ss.reject(rej)
+		return
+	}
+	ss.method = req.path
+	ss.incoming, ss.userAgent = req.md, req.userAgent
+	ss.ct = req.contentType
+	ss.accept = req.acceptEncoding
+	if ss.codec = s.opts.codecs[req.subtype]; ss.codec == nil {
+		ss.writeStatus(statusf(Internal, "grpc: no codec registered for content-subtype %q", req.subtype))
+		return
+	}
+	if req.encoding != "" && req.encoding != "identity" {
+		comp := compressorFor(req.encoding)
+		if comp == nil {
+			// "When a message from a client compressed with an unsupported
+			// algorithm is processed by a server, it WILL result in an
+			// UNIMPLEMENTED error status on the server. The server will
+			// then include in its response a grpc-accept-encoding header"
+			// (doc/compression.md); writeStatus always includes it.
+			ss.writeStatus(statusf(Unimplemented, "grpc: compressed request with unsupported grpc-encoding %q (supported: %s)", req.encoding, acceptEncoding()))
+			return
+		}
+		ss.rd.decomp = comp
+		ss.sendComp = comp // answer in kind: the client evidently supports it
+	}
+	ss.rd.encoding = req.encoding
+	entry := s.methods[req.path]
+	if entry == nil {
+		ss.writeStatus(unknownMethod(req.path, s.services))
+		return
+	}
+
+	base := st.Context()
+	ss.ctx = base
+	if req.hasTimeout {
+		// The handler's context carries the absolute deadline: arrival
+		// plus grpc-timeout. When it passes, "the server should locally
+		// cancel the RPC and send RST_STREAM with CANCEL error code"
+		// (PROTOCOL-HTTP2.md, Client Cancellation).
+		dctx, cancel := context.WithDeadline(base, req.arrival.Add(req.timeout))
+		defer cancel()
+		stop := context.AfterFunc(dctx, func() {
+			if base.Err() == nil {
+				st.Reset(frame.ErrCodeCancel)
+			}
+		})
+		defer stop()
+		ss.ctx = dctx
+	}
+
+	var err error
+	if entry.unary != nil {
+		var resp any
+		resp, err = s.runUnary(ss, entry)
+		if err == nil {
+			err = ss.sendUnaryResponse(resp)
+		}
+	} else {
+		err = s.runStream(ss, entry)
+	}
+	if req.hasTimeout && ss.ctx.Err() == context.DeadlineExceeded && base.Err() == nil {
+		// Past the deadline the answer is the reset, not a status, even
+		// if the handler returned before the deadline's reset went out.
+		st.Reset(frame.ErrCodeCancel)
+		return
+	}
+	ss.writeStatus(StatusOf(err))
+}
+
+func unknownMethod(path string, services map[string]bool) *Status {
+	svc, method, ok := splitMethod(path)
+	switch {
+	case !ok:
+		return statusf(Unimplemented, "malformed method name: %q", path)
+	case !services[svc]:
+		return statusf(Unimplemented, "unknown service %s", svc)
+	}
+	return statusf(Unimplemented, "unknown method %s for service %s", method, svc)
+}
+
+// splitMethod splits "/service/method".
+func splitMethod(path string) (service, method string, ok bool) {
+	if len(path) < 3 || path[0] != '/' {
+		return "", "", false
+	}
+	for i := len(path) - 1; i > 0; i-- {
+		if path[i] == '/' {
+			if i == 1 || i == len(path)-1 {
+				return "", "", false
+			}
+			return path[1:i], path[i+1:], true
+		}
+	}
+	return "", "", false
+}
+
+func (s *Server) runUnary(ss *serverStream, e *methodEntry) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, handlerPanic(p)
+		}
+	}()
+	return e.unary.Handler(e.impl, ss, ss.recvUnary, s.opts.unaryInt)
+}
+
+func (s *Server) runStream(ss *serverStream, e *methodEntry) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = handlerPanic(p)
+		}
+	}()
+	if s.opts.streamInt == nil {
+		return e.stream.Handler(e.impl, ss)
+	}
+	info := &StreamServerInfo{FullMethod: ss.method, IsClientStream: e.stream.ClientStreams, IsServerStream: e.stream.ServerStreams}
+	return s.opts.streamInt(e.impl, ss, info, e.stream.Handler)
+}
+
+// handlerPanic turns a handler's panic into the call's INTERNAL status; the
+// server lives on.
+func handlerPanic(p any) error {
+	return &Status{Code: Internal, Message: fmt.Sprintf("rpc: handler panicked: %v", p)}
+}

@@ -1,0 +1,516 @@
+package rpc
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/h2rpc/h2rpc/conn"
+	"github.com/h2rpc/h2rpc/hpack"
+)
+
+// request is what the server reads from a request's header block.
+type request struct {
+	path, contentType, subtype string
+	encoding, acceptEncoding   string
+	userAgent                  string
+	hasTimeout                 bool
+	timeout                    time.Duration
+	arrival                    time.Time
+	md                         MD
+}
+
+// rejection is an answer to a request that is not a well-formed gRPC call,
+// given before any handler runs.
+type rejection struct {
+	httpStatus int // 200: a gRPC Trailers-Only answer
+	status     *Status
+}
+
+// parseRequest checks a request's header block (hpack has already applied
+// the HTTP/2 rules of RFC 9113 §8.2 and §8.3: pseudo-header presence and
+// order, te, connection-specific fields).
+func parseRequest(fields []hpack.Field) (request, *rejection) {
+	var r request
+	var method, timeout string
+	var sawTimeout bool
+	var mdErr error
+	for _, f := range fields {
+		switch f.Name {
+		case ":method":
+			method = f.Value
+		case ":path":
+			r.path = f.Value
+		case "content-type":
+			r.contentType = f.Value
+		case "grpc-timeout":
+			timeout, sawTimeout = f.Value, true
+		case "grpc-encoding":
+			r.encoding = f.Value
+		case "grpc-accept-encoding":
+			if r.acceptEncoding == "" {
+				r.acceptEncoding = f.Value
+			} else {
+				r.acceptEncoding += "," + f.Value
+			}
+		case "user-agent":
+			r.userAgent = f.Value // added to the metadata only if asked for
+		default:
+			if !isCustomReceived(f.Name) {
+				continue
+			}
+			if r.md == nil {
+				r.md = MD{}
+			}
+			if err := addReceived(r.md, f); err != nil && mdErr == nil {
+				mdErr = err
+			}
+		}
+	}
+	if method != "POST" {
+		// Request-Headers: "Method → ":method POST"" (PROTOCOL-HTTP2.md);
+		// anything else is not a gRPC call: 405 Method Not Allowed.
+		return r, &rejection{405, statusf(Internal, "grpc: invalid :method %q: gRPC requires POST", method)}
+	}
+	sub, ok := contentSubtype(r.contentType)
+	if !ok {
+		// "If Content-Type does not begin with "application/grpc", gRPC
+		// servers SHOULD respond with HTTP status of 415 (Unsupported Media
+		// Type)" (PROTOCOL-HTTP2.md, Requests).
+		return r, &rejection{415, statusf(Internal, "grpc: invalid gRPC request content-type %q", r.contentType)}
+	}
+	r.subtype = sub
+	if sawTimeout {
+		d, err := decodeTimeout(timeout)
+		if err != nil {
+			return r, &rejection{200, statusf(Internal, "grpc: malformed grpc-timeout %q", timeout)}
+		}
+		r.hasTimeout, r.timeout, r.arrival = true, d, time.Now()
+	}
+	if mdErr != nil {
+		return r, &rejection{200, statusf(Internal, "grpc: %v", mdErr)}
+	}
+	return r, nil
+}
+
+// isCustomReceived reports whether a received field is custom metadata to
+// hand to the application: not a pseudo-header, not one of the fields gRPC
+// or HTTP/2 define (grpc-* is reserved), but user-agent is passed on.
+func isCustomReceived(name string) bool {
+	return name == "user-agent" || (name != "" && !isReservedKey(name))
+}
+
+// serverStream is the server side of one call. It is also the handler's
+// context: it embeds the call's context and answers Value for the incoming
+// metadata and for itself, which saves two context allocations per call.
+type serverStream struct {
+	ctx context.Context // the call's context: the stream's, with the deadline applied
+
+	srv       *Server
+	st        *conn.Stream
+	method    string
+	userAgent string
+	codec     Codec
+	ct        string // the request's content-type, echoed in the response
+	accept    string // the client's grpc-accept-encoding
+	maxSend   int
+	rd        msgReader // used by the receiving goroutine only
+
+	mu         sync.Mutex
+	sendComp   Compressor // guarded by mu until the headers are sent
+	headerSent bool       // guarded by mu
+	header     MD         // guarded by mu
+	trailer    MD         // guarded by mu
+	done       bool       // guarded by mu: the status was written
+	incoming   MD         // guarded by mu: the custom request metadata
+	mdReady    bool       // guarded by mu: incoming holds user-agent too
+	sendBuf    *[]byte    // used by the sending goroutine only
+}
+
+type streamKey struct{}
+
+// Value answers the keys of this package and defers the rest.
+func (ss *serverStream) Value(key any) any {
+	switch key.(type) {
+	case streamKey:
+		return ss
+	case incomingKey:
+		return ss.incomingMD()
+	}
+	return ss.ctx.Value(key)
+}
+
+// incomingMD returns the request metadata, adding user-agent on first use
+// (most handlers never ask, and most calls carry no other metadata).
+func (ss *serverStream) incomingMD() MD {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if !ss.mdReady {
+		ss.mdReady = true
+		if ss.incoming == nil {
+			ss.incoming = MD{}
+		}
+		if ss.userAgent != "" {
+			ss.incoming["user-agent"] = []string{ss.userAgent}
+		}
+	}
+	return ss.incoming
+}
+
+func (ss *serverStream) Deadline() (time.Time, bool) { return ss.ctx.Deadline() }
+func (ss *serverStream) Done() <-chan struct{}       { return ss.ctx.Done() }
+func (ss *serverStream) Err() error                  { return ss.ctx.Err() }
+func (ss *serverStream) Context() context.Context    { return ss }
+
+func (ss *serverStream) SetHeader(md MD) error {
+	if len(md) == 0 {
+		return nil
+	}
+	if err := checkMD(md); err != nil {
+		return err
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.headerSent {
+		return newStatus(Internal, "rpc: SetHeader after the headers were sent")
+	}
+	ss.header = joinInto(ss.header, md)
+	return nil
+}
+
+func (ss *serverStream) SendHeader(md MD) error {
+	if err := ss.SetHeader(md); err != nil {
+		return err
+	}
+	return ss.sendHeaders()
+}
+
+func (ss *serverStream) SetTrailer(md MD) {
+	if len(md) == 0 {
+		return
+	}
+	ss.mu.Lock()
+	ss.trailer = joinInto(ss.trailer, md)
+	ss.mu.Unlock()
+}
+
+func joinInto(dst, src MD) MD {
+	if dst == nil {
+		dst = MD{}
+	}
+	for k, v := range src {
+		dst[k] = append(dst[k], v...)
+	}
+	return dst
+}
+
+func checkMD(md MD) error {
+	_, err := appendMD(make([]hpack.Field, 0, 4), md)
+	return err
+}
+
+// sendHeaders sends the response headers if they are not sent yet.
+func (ss *serverStream) sendHeaders() error {
+	ss.mu.Lock()
+	if ss.headerSent {
+		ss.mu.Unlock()
+		return nil
+	}
+	ss.headerSent = true
+	comp, md := ss.sendComp, ss.header
+	ss.mu.Unlock()
+	fields, err := responseHeaders(ss.ct, comp, md)
+	if err != nil {
+		return err
+	}
+	return ss.transportErr(ss.st.WriteHeaders(fields, false))
+}
+
+// responseHeaders builds "Response-Headers → HTTP-Status [Message-Encoding]
+// [Message-Accept-Encoding] Content-Type *Custom-Metadata"
+// (PROTOCOL-HTTP2.md, Responses). The optional Message-Accept-Encoding is
+// left to Trailers-Only answers, where an UNIMPLEMENTED for an unsupported
+// grpc-encoding needs it (doc/compression.md): every field costs the
+// client's HPACK decoder an allocation.
+func responseHeaders(ct string, comp Compressor, md MD) ([]hpack.Field, error) {
+	if comp == nil && md == nil && ct == "application/grpc" {
+		return grpcRespHeaders, nil // shared, read-only
+	}
+	fields := make([]hpack.Field, 0, 3+len(md))
+	fields = append(fields, hpack.Field{Name: ":status", Value: "200"}, hpack.Field{Name: "content-type", Value: ct})
+	if comp != nil {
+		fields = append(fields, hpack.Field{Name: "grpc-encoding", Value: comp.Name()})
+	}
+	return appendMD(fields, md)
+}
+
+// SendMsg sends one response message.
+func (ss *serverStream) SendMsg(m any) error {
+	if err := ss.sendHeaders(); err != nil {
+		return err
+	}
+	ss.mu.Lock()
+	comp := ss.sendComp
+	ss.mu.Unlock()
+	if ss.sendBuf == nil {
+		ss.sendBuf = getBuf()
+	}
+	b, err := encodeMsg((*ss.sendBuf)[:0], ss.codec, m, comp, nil, ss.maxSend)
+	*ss.sendBuf = b[:0]
+	if err != nil {
+		return err
+	}
+	return ss.transportErr(ss.st.WriteData(b, false))
+}
+
+// RecvMsg receives one request message into m.
+func (ss *serverStream) RecvMsg(m any) error {
+	b, err := ss.rd.next()
+	if err != nil {
+		if err == io.EOF {
+			if ss.ctx.Err() != nil {
+				// The client reset the stream (conn may report that as the
+				// end of the data): not a clean end of the requests.
+				return contextStatus(ss.ctx)
+			}
+			return io.EOF
+		}
+		return ss.transportErr(err)
+	}
+	if err := ss.codec.Unmarshal(b, m); err != nil {
+		return statusf(Internal, "grpc: failed to unmarshal the request: %v", err)
+	}
+	return nil
+}
+
+// recvUnary is the dec function of a unary handler: exactly one message,
+// then the end of the request ("Request → Request-Headers
+// *Length-Prefixed-Message EOS", PROTOCOL-HTTP2.md). Reading up to EOS
+// before the handler runs means the stream is closed both ways once the
+// trailers go out, so it ends without a RST_STREAM.
+func (ss *serverStream) recvUnary(m any) error {
+	err := ss.RecvMsg(m)
+	if err == io.EOF {
+		return newStatus(Internal, "grpc: the request ended before its message")
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := ss.rd.next(); err != io.EOF {
+		if err == nil {
+			return newStatus(Internal, "grpc: cardinality violation: a second request message on a unary call")
+		}
+		return ss.transportErr(err)
+	}
+	return nil
+}
+
+func (ss *serverStream) sendUnaryResponse(resp any) error {
+	ss.mu.Lock()
+	comp := ss.sendComp
+	ss.mu.Unlock()
+	buf := getBuf()
+	defer putBuf(buf)
+	b, err := encodeMsg((*buf)[:0], ss.codec, resp, comp, nil, ss.maxSend)
+	*buf = b[:0]
+	if err != nil {
+		return err
+	}
+	if err := ss.sendHeaders(); err != nil {
+		return err
+	}
+	return ss.transportErr(ss.st.WriteData(b, false))
+}
+
+// transportErr maps an error of the stream to the handler's view: a
+// *Status as is; the call's context ending as CANCELLED or
+// DEADLINE_EXCEEDED; a reset or a dead connection as CANCELLED ("For
+// servers open calls will be closed with a CANCELLED status",
+// PROTOCOL-HTTP2.md, Connection failure).
+func (ss *serverStream) transportErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var st *Status
+	if errors.As(err, &st) {
+		return err
+	}
+	if ss.ctx != nil && ss.ctx.Err() != nil {
+		return contextStatus(ss)
+	}
+	return &Status{Code: Canceled, Message: "grpc: the call ended: " + err.Error(), cause: err}
+}
+
+// writeStatus ends the call with st (nil is OK): trailers after headers, or a
+// Trailers-Only response if nothing was sent yet ("Trailers-Only is permitted
+// for calls that produce an immediate error", PROTOCOL-HTTP2.md).
+func (ss *serverStream) writeStatus(st *Status) {
+	if ss.sendBuf != nil {
+		putBuf(ss.sendBuf)
+		ss.sendBuf = nil
+	}
+	ss.mu.Lock()
+	if ss.done {
+		ss.mu.Unlock()
+		return
+	}
+	ss.done = true
+	headerSent, header, trailer := ss.headerSent, ss.header, ss.trailer
+	ss.mu.Unlock()
+	if !headerSent && len(header) > 0 {
+		// Header metadata was set: send it as headers, then trailers.
+		if err := ss.sendHeaders(); err != nil {
+			return
+		}
+		headerSent = true
+	}
+	if st == nil && len(trailer) == 0 && headerSent {
+		ss.st.WriteHeaders(okTrailers, true)
+		return
+	}
+	var fields []hpack.Field
+	if !headerSent {
+		// Trailers-Only → HTTP-Status Content-Type Trailers.
+		ct := ss.ct
+		if ct == "" {
+			ct = "application/grpc"
+		}
+		fields = append(fields, hpack.Field{Name: ":status", Value: "200"}, hpack.Field{Name: "content-type", Value: ct},
+			hpack.Field{Name: "grpc-accept-encoding", Value: acceptEncoding()})
+	}
+	fields = appendStatus(fields, st, trailer)
+	ss.st.WriteHeaders(fields, true)
+}
+
+// grpcRespHeaders are the response headers of the common case (content-type
+// application/grpc, no compression, no metadata), shared read-only by every
+// call: conn encodes a block before WriteHeaders returns.
+var grpcRespHeaders = []hpack.Field{{Name: ":status", Value: "200"}, {Name: "content-type", Value: "application/grpc"}}
+
+// okTrailers are the trailers of a successful call without trailer
+// metadata: "Status must be sent in Trailers even if the status code is OK".
+var okTrailers = []hpack.Field{{Name: "grpc-status", Value: "0"}}
+
+// appendStatus appends "Trailers → Status [Status-Message] *Custom-Metadata"
+// plus grpc-status-details-bin. Invalid trailer metadata turns the status
+// into INTERNAL rather than being sent.
+func appendStatus(fields []hpack.Field, st *Status, trailer MD) []hpack.Field {
+	n := len(fields)
+	if len(trailer) > 0 {
+		var err error
+		fields, err = appendMD(fields, trailer)
+		if err != nil {
+			fields = fields[:n]
+			st = StatusOf(err)
+		}
+	}
+	code, msg := OK, ""
+	if st != nil {
+		code, msg = st.Code, st.Message
+	}
+	fields = append(fields, hpack.Field{Name: "grpc-status", Value: code.headerValue()})
+	if msg != "" {
+		fields = append(fields, hpack.Field{Name: "grpc-message", Value: encodeGRPCMessage(msg)})
+	}
+	if st != nil && len(st.Details) > 0 {
+		fields = append(fields, hpack.Field{Name: "grpc-status-details-bin", Value: base64.RawStdEncoding.EncodeToString(st.Details)})
+	}
+	return fields
+}
+
+// reject answers a request that is not a well-formed gRPC call.
+func (ss *serverStream) reject(r *rejection) {
+	if r.httpStatus == 200 {
+		ss.writeStatus(r.status)
+		return
+	}
+	ss.mu.Lock()
+	ss.done, ss.headerSent = true, true
+	ss.mu.Unlock()
+	fields := []hpack.Field{
+		{Name: ":status", Value: strconv.Itoa(r.httpStatus)},
+		{Name: "content-type", Value: "application/grpc"},
+	}
+	fields = appendStatus(fields, r.status, nil)
+	ss.st.WriteHeaders(fields, true)
+}
+
+func streamFromContext(ctx context.Context) (*serverStream, error) {
+	ss, ok := ctx.Value(streamKey{}).(*serverStream)
+	if !ok {
+		return nil, newStatus(Internal, "rpc: the context is not a server call's context")
+	}
+	return ss, nil
+}
+
+// SetHeader adds md to the response headers of the call ctx belongs to (a
+// handler's context); see ServerStream.SetHeader.
+func SetHeader(ctx context.Context, md MD) error {
+	ss, err := streamFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	return ss.SetHeader(md)
+}
+
+// SendHeader sends the response headers of the call ctx belongs to, with md
+// added; see ServerStream.SendHeader.
+func SendHeader(ctx context.Context, md MD) error {
+	ss, err := streamFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	return ss.SendHeader(md)
+}
+
+// SetTrailer adds md to the trailers of the call ctx belongs to.
+func SetTrailer(ctx context.Context, md MD) error {
+	ss, err := streamFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	ss.SetTrailer(md)
+	return nil
+}
+
+// SetSendCompressor makes the call ctx belongs to compress its responses
+// with the registered compressor name ("identity" turns compression off).
+// It must be called before the headers are sent; if the client did not
+// list name in grpc-accept-encoding the responses go uncompressed, as
+// doc/compression.md requires.
+func SetSendCompressor(ctx context.Context, name string) error {
+	ss, err := streamFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	var comp Compressor
+	if name != "identity" {
+		if comp = compressorFor(name); comp == nil {
+			return statusf(Internal, "rpc: no compressor registered as %q", name)
+		}
+		if !acceptsEncoding(ss.accept, name) {
+			comp = nil
+		}
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.headerSent {
+		return newStatus(Internal, "rpc: SetSendCompressor after the headers were sent")
+	}
+	ss.sendComp = comp
+	return nil
+}
+
+// Method returns the full method name ("/package.Service/Method") of the
+// call ctx belongs to.
+func Method(ctx context.Context) (string, bool) {
+	ss, err := streamFromContext(ctx)
+	if err != nil {
+		return "", false
+	}
+	return ss.method, true
+}
