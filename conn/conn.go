@@ -97,6 +97,9 @@ type Conn struct {
 	// those the peer opens (RFC 9113 §5.1.1). Guarded by mu.
 	ids     stream.IDAllocator
 	peerIDs stream.PeerIDs
+	// idLimit is the largest id NewStream uses: frame.MaxStreamID, lowered
+	// by tests to reach exhaustion quickly. Guarded by mu.
+	idLimit uint32
 	// nLocal counts our open streams and granted NewStream slots; nPeer the
 	// peer's open streams. Guarded by mu.
 	nLocal, nPeer uint32
@@ -207,6 +210,7 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	c.peerIDs = stream.NewPeerIDs(r == roleServer)
 	if r == roleClient {
 		c.ids = stream.NewIDAllocator(true)
+		c.idLimit = frame.MaxStreamID
 		c.ctrl = append(c.ctrl, frame.ClientPreface...)
 	}
 	c.ctrl = frame.AppendSettings(c.ctrl, c.ourSettings()...)

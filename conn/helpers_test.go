@@ -1,6 +1,8 @@
 package conn_test
 
 import (
+	"errors"
+	"net"
 	"testing"
 
 	"github.com/h2rpc/h2rpc/conn"
@@ -47,3 +49,31 @@ func startClient(t *testing.T, cfg *conn.Config, settings ...frame.Setting) (*co
 	p.ServerHandshake(settings...)
 	return c, p
 }
+
+// wantConnError expects the connection to end with a GOAWAY carrying code,
+// and Err to report a *frame.ConnError with that code.
+func wantConnError(t *testing.T, c *conn.Conn, p *h2test.Peer, code frame.ErrCode) {
+	t.Helper()
+	p.WantGoAway("connection error", code)
+	p.WantClosed("closed after GOAWAY")
+	<-c.Done()
+	var ce *frame.ConnError
+	if err := c.Err(); !errors.As(err, &ce) || ce.Code != code {
+		t.Fatalf("Err() = %v, want a *frame.ConnError with %v", err, code)
+	}
+}
+
+// blockingHandler returns a handler that parks every stream until release
+// is closed, and a channel receiving each stream as it starts.
+func blockingHandler(release <-chan struct{}) (conn.Handler, <-chan *conn.Stream) {
+	started := make(chan *conn.Stream, 1000)
+	return func(s *conn.Stream) {
+		started <- s
+		select {
+		case <-release:
+		case <-s.Context().Done():
+		}
+	}, started
+}
+
+func newClientPipe(t *testing.T) (net.Conn, *h2test.Peer) { return h2test.NewClientPipe(t) }

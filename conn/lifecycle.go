@@ -39,7 +39,7 @@ func (c *Conn) consumedLocked(s *Stream, n int) {
 	if c.err != nil {
 		return
 	}
-	if inc := s.recvWin.Consume(uint32(n)); inc > 0 && !s.recvEnded() {
+	if inc := s.recvWin.Consume(uint32(n)); inc > 0 && s.state.CanRecvData() {
 		c.ctrl = frame.AppendWindowUpdate(c.ctrl, s.id, inc)
 	}
 	if inc := c.recvWin.Consume(uint32(n)); inc > 0 {
@@ -48,13 +48,15 @@ func (c *Conn) consumedLocked(s *Stream, n int) {
 	c.queuedLocked()
 }
 
-// releaseConnLocked returns n bytes of connection credit the application
-// will never read (padding, data of closed or reset streams) at once.
+// releaseConnLocked returns the connection credit of n bytes the
+// application will never read (padding, data of closed or reset streams).
+// It is batched like consumed data: the threshold is a quarter of the window,
+// so the peer keeps at least three quarters of it and cannot stall.
 func (c *Conn) releaseConnLocked(n uint32) {
 	if n == 0 || c.err != nil {
 		return
 	}
-	if inc := c.recvWin.Release(n); inc > 0 {
+	if inc := c.recvWin.Consume(n); inc > 0 {
 		c.ctrl = frame.AppendWindowUpdate(c.ctrl, 0, inc)
 		c.queuedLocked()
 	}

@@ -282,9 +282,10 @@ func (c *Conn) onData(f *frame.DataFrame) error {
 		return c.streamErrorLocked(id, frame.ErrCodeFlowControl, err.Error())
 	}
 	if pad := n - uint32(len(f.Data)); pad > 0 {
-		// Padding is flow-controlled but never read: return it at once.
-		if inc := s.recvWin.Release(pad); inc > 0 && !end {
+		// Padding is flow-controlled but never read: count it as consumed.
+		if inc := s.recvWin.Consume(pad); inc > 0 && !end {
 			c.ctrl = frame.AppendWindowUpdate(c.ctrl, id, inc)
+			c.queuedLocked()
 		}
 		c.releaseConnLocked(pad)
 	}

@@ -74,8 +74,9 @@ type Stream struct {
 // sentEnd reports whether we sent END_STREAM (or the stream closed).
 func (s *Stream) sentEnd() bool { return !s.state.CanSendData() }
 
-// recvEnded reports whether the peer sent END_STREAM (or the stream closed).
-func (s *Stream) recvEnded() bool { return !s.state.CanRecvData() }
+// recvEnded reports whether the peer ended the stream with END_STREAM (not
+// with a reset).
+func (s *Stream) recvEnded() bool { return s.state == stream.HalfClosedRemote || s.state == stream.Closed }
 
 func (c *Conn) newStreamLocked(id uint32, ctx context.Context) *Stream {
 	s := &Stream{
@@ -146,6 +147,9 @@ func (c *Conn) NewStream(ctx context.Context, fields []hpack.Field, endStream bo
 		return nil, err
 	}
 	id, err := c.ids.Next()
+	if err == nil && id > c.idLimit {
+		err = stream.ErrIDsExhausted
+	}
 	if err != nil {
 		c.startDrainLocked()
 		c.releaseSlotLocked()

@@ -1,0 +1,243 @@
+package conn_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"testing/synctest"
+
+	"github.com/h2rpc/h2rpc/conn"
+	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/hpack"
+)
+
+func TestClientSettingsAdvertised(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nc, p := newClientPipe(t)
+		c, _ := conn.Client(nc, nil)
+		defer c.Close()
+		s, _ := p.ServerHandshake()
+		// We never accept push: SETTINGS_ENABLE_PUSH 0 (RFC 9113 §6.5.2).
+		if v, ok := s.Value(frame.SettingEnablePush); !ok || v != 0 {
+			t.Errorf("ENABLE_PUSH = %d, %v; want 0", v, ok)
+		}
+	})
+}
+
+func TestClientTrailersOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		s, err := c.NewStream(context.Background(), request("/"), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.WantHeaders("request", 1, true, request("/"))
+		only := []hpack.Field{f(":status", "200"), f("grpc-status", "5")}
+		p.WriteHeaders(1, true, only...)
+		h, err := s.ReadHeaders()
+		if err != nil || len(h) != 2 {
+			t.Fatalf("ReadHeaders = %v, %v", h, err)
+		}
+		if !s.TrailersOnly() {
+			t.Error("TrailersOnly = false")
+		}
+		if n, err := s.Read(make([]byte, 10)); n != 0 || err != io.EOF {
+			t.Errorf("Read = %d, %v; want 0, EOF", n, err)
+		}
+		if tr := s.Trailers(); len(tr) != 2 || tr[1] != only[1] {
+			t.Errorf("Trailers = %v, want the trailers-only block", tr)
+		}
+	})
+}
+
+func TestClientSkipsInformational(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		s, _ := c.NewStream(context.Background(), request("/"), true)
+		p.WantHeaders("request", 1, true, request("/"))
+		p.WriteHeaders(1, false, f(":status", "103"), f("link", "</x>"))
+		p.WriteHeaders(1, true, f(":status", "204"))
+		h, err := s.ReadHeaders()
+		if err != nil || len(h) != 1 || h[0].Value != "204" {
+			t.Fatalf("ReadHeaders = %v, %v; want the final 204", h, err)
+		}
+	})
+}
+
+func TestClientDataBeforeHeaders(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		s, _ := c.NewStream(context.Background(), request("/"), true)
+		p.WantHeaders("request", 1, true, request("/"))
+		p.WriteData(1, false, []byte("x"))
+		// §8.1: a response starts with HEADERS; malformed → PROTOCOL_ERROR.
+		p.WantRST("DATA before HEADERS", 1, frame.ErrCodeProtocol)
+		var re *conn.ResetError
+		if _, err := s.ReadHeaders(); !errors.As(err, &re) || re.Remote {
+			t.Errorf("ReadHeaders = %v, want a local *ResetError", err)
+		}
+	})
+}
+
+func TestClientPushPromise(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		c.NewStream(context.Background(), request("/"), true)
+		p.WantHeaders("request", 1, true, request("/"))
+		p.WriteRaw(frame.AppendPushPromise(nil, 1, 2, true, p.EncodeHeaders(request("/pushed")...)))
+		// We sent ENABLE_PUSH=0: RFC 9113 §6.6, PROTOCOL_ERROR.
+		wantConnError(t, c, p, frame.ErrCodeProtocol)
+	})
+}
+
+func TestClientRejectsEnablePush(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		p.WriteSettings(frame.Setting{ID: frame.SettingEnablePush, Val: 1})
+		wantConnError(t, c, p, frame.ErrCodeProtocol) // §6.5.2
+	})
+}
+
+func TestClientServerInitiatedHeaders(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		p.WriteHeaders(2, true, f(":status", "200"))
+		wantConnError(t, c, p, frame.ErrCodeProtocol) // §5.1.1
+	})
+}
+
+func TestClientCancelResetsStream(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		s, _ := c.NewStream(ctx, request("/"), false)
+		p.WantHeaders("request", 1, false, request("/"))
+		readErr := make(chan error, 1)
+		go func() { _, err := s.ReadHeaders(); readErr <- err }()
+		cancel()
+		// The RPC layer relies on this: a done context resets the stream.
+		p.WantRST("cancelled", 1, frame.ErrCodeCancel)
+		var re *conn.ResetError
+		if err := <-readErr; !errors.As(err, &re) || re.Code != frame.ErrCodeCancel || re.Remote {
+			t.Errorf("ReadHeaders = %v, want a local *ResetError CANCEL", err)
+		}
+	})
+}
+
+func TestClientCancelAfterCompletionSendsNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		s, _ := c.NewStream(ctx, request("/"), true)
+		p.WantHeaders("request", 1, true, request("/"))
+		p.WriteHeaders(1, false, status200...)
+		p.WriteData(1, false, []byte("unread body"))
+		p.WriteHeaders(1, true, trailerOK...)
+		s.ReadHeaders()
+		synctest.Wait()
+		// The stream completed with its body unread; cancelling drops the
+		// body and returns the connection credit, without RST_STREAM.
+		cancel()
+		p.WantIdle("no reset for a completed stream")
+	})
+}
+
+func TestClientWaitsForStreamSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil, frame.Setting{ID: frame.SettingMaxConcurrentStreams, Val: 1})
+		ctx := context.Background()
+		s1, err := c.NewStream(ctx, request("/1"), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.WantHeaders("first request", 1, true, request("/1"))
+		// A second NewStream waits for the slot; one with a short context
+		// gives up.
+		cctx, cancel := context.WithCancel(ctx)
+		gaveUp := make(chan error, 1)
+		go func() { _, err := c.NewStream(cctx, request("/x"), true); gaveUp <- err }()
+		second := make(chan *conn.Stream, 1)
+		go func() {
+			s, err := c.NewStream(ctx, request("/2"), true)
+			if err != nil {
+				t.Error(err)
+			}
+			second <- s
+		}()
+		p.WantIdle("second stream waits under MAX_CONCURRENT_STREAMS")
+		cancel()
+		if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled NewStream = %v", err)
+		}
+		p.WriteHeaders(1, true, status200...)
+		s1.ReadHeaders()
+		p.WantHeaders("second request after the first completed", 3, true, request("/2"))
+		<-second
+	})
+}
+
+func TestClientSettingsMaxConcurrentRaised(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil, frame.Setting{ID: frame.SettingMaxConcurrentStreams, Val: 0})
+		opened := make(chan error, 2)
+		for range 2 {
+			go func() { _, err := c.NewStream(context.Background(), request("/"), true); opened <- err }()
+		}
+		p.WantIdle("no stream allowed")
+		p.WriteSettings(frame.Setting{ID: frame.SettingMaxConcurrentStreams, Val: 5})
+		p.WantType("SETTINGS ACK", frame.TypeSettings)
+		for range 2 {
+			if err := <-opened; err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+func TestClientStreamIDExhaustion(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		conn.SetStreamIDLimit(c, 3)
+		ctx := context.Background()
+		s1, _ := c.NewStream(ctx, request("/"), true)
+		c.NewStream(ctx, request("/"), true)
+		// RFC 9113 §5.1.1: no id left; the client drains and a new
+		// connection takes new streams.
+		if _, err := c.NewStream(ctx, request("/"), true); !errors.Is(err, conn.ErrNotAvailable) {
+			t.Fatalf("NewStream past the last id = %v, want ErrNotAvailable", err)
+		}
+		if c.Available() {
+			t.Error("Available after id exhaustion")
+		}
+		p.WantHeaders("stream 1", 1, true, request("/"))
+		p.WantHeaders("stream 3", 3, true, request("/"))
+		p.WriteHeaders(1, true, status200...)
+		p.WriteHeaders(3, true, status200...)
+		s1.ReadHeaders()
+		// Once the open streams finish, the drained connection closes.
+		p.WantGoAway("drained", frame.ErrCodeNo)
+		p.WantClosed("closed after draining")
+		<-c.Done()
+	})
+}
+
+func TestClientZeroWindowPeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The peer never opens its window: writers block, their context
+		// ends them, and nothing is buffered meanwhile.
+		c, p := startClient(t, nil, frame.Setting{ID: frame.SettingInitialWindowSize, Val: 0})
+		ctx, cancel := context.WithTimeout(context.Background(), 5e9)
+		defer cancel()
+		s, _ := c.NewStream(ctx, request("/"), false)
+		p.WantHeaders("request", 1, false, request("/"))
+		err := s.WriteData(make([]byte, 1<<20), true)
+		var re *conn.ResetError
+		if !errors.As(err, &re) || re.Code != frame.ErrCodeCancel {
+			t.Fatalf("WriteData to a zero window = %v, want *ResetError CANCEL when the context ends", err)
+		}
+		p.WantRST("reset by the context", 1, frame.ErrCodeCancel)
+		// No DATA was sent at all.
+		p.WantIdle("nothing else")
+	})
+}
