@@ -76,7 +76,9 @@ func (s *Stream) sentEnd() bool { return !s.state.CanSendData() }
 
 // recvEnded reports whether the peer ended the stream with END_STREAM (not
 // with a reset).
-func (s *Stream) recvEnded() bool { return s.state == stream.HalfClosedRemote || s.state == stream.Closed }
+func (s *Stream) recvEnded() bool {
+	return s.state == stream.HalfClosedRemote || s.state == stream.Closed
+}
 
 func (c *Conn) newStreamLocked(id uint32, ctx context.Context) *Stream {
 	s := &Stream{
