@@ -6,12 +6,6 @@ import (
 	"unicode/utf8"
 )
 
-// The Consume functions parse one item at the start of b and return it with
-// the number of bytes it took. On malformed input they return a negative
-// number instead, which ParseError turns into one of the Err values. They
-// never allocate, never panic and never read past len(b); returned slices
-// alias b.
-
 // ConsumeVarint parses a varint. It accepts non-minimal encodings (such as
 // 0x80 0x00 for 0), as protobuf parsers do, and rejects a varint that is
 // longer than 10 bytes or whose tenth byte carries bits beyond the 64th

@@ -7,17 +7,45 @@
 // not know. That is how an old reader keeps working when a new writer adds
 // fields: fields are keyed by number, never by name.
 //
-// Encoders are append-style (AppendVarint, AppendTag, AppendStringField, ...):
-// they append to a caller's buffer and allocate only when it is out of
-// capacity. Decoders never allocate: the Consume functions return a value and
-// the number of bytes read (negative on malformed input, see ParseError), and
-// Range walks every field of a message, handing each to a callback as a Field
-// whose byte slices alias the input.
+// # Encoding
 //
-// Types that encode and decode themselves implement Message; the RPC codec is
-// built on it.
+// Encoders are append-style: they append to a caller's buffer and return it,
+// allocating only when it is out of capacity. AppendVarint, AppendTag,
+// AppendZigZag, AppendFixed32, AppendFixed64, AppendBytes and AppendString
+// write one item; SizeVarint, SizeTag and SizeBytes measure one beforehand.
+//
+// The Append…Field functions write a whole field, tag and value, for each
+// scalar type (AppendInt32Field, AppendStringField, ...). They follow proto3's
+// implicit presence: a field holding its type's default value (0, false, "",
+// empty bytes, +0.0) is not written at all, and the reader restores the
+// default from its absence. To write a default value anyway (proto3
+// `optional` fields, oneof members, elements of an unpacked repeated field),
+// write the tag and the value separately:
+//
+//	b = wire.AppendTag(b, 3, wire.TypeVarint)
+//	b = wire.AppendVarint(b, 0)
+//
+// AppendMessageField writes an embedded message, which has explicit
+// presence and so is written even when empty.
+//
+// # Decoding
+//
+// Decoders never panic, never read past the end of their input and allocate
+// nothing but the error for malformed input (and the string Field.UTF8
+// returns); the slices they return alias the input. The Consume functions parse one
+// item at the start of a buffer and return it with the number of bytes it
+// took, or a negative number on malformed input, which ParseError turns into
+// one of the Err values. Range walks every field of a message, handing each
+// to a callback as a Field, and reports malformed input as an error that
+// names the field and its offset.
+//
+// # Messages
+//
+// Types that encode and decode themselves implement Message; the RPC codec
+// is built on it.
 //
 // The format is specified at https://protobuf.dev/programming-guides/encoding/;
-// the tests in the interop module's wirecompat package check this package
-// byte for byte against google.golang.org/protobuf.
+// docs/wire.md explains it and this API, and the tests in the interop module's
+// wirecompat package check this package byte for byte against
+// google.golang.org/protobuf.
 package wire

@@ -77,17 +77,6 @@ func AppendString(b []byte, s string) []byte {
 // prefix included.
 func SizeBytes(n int) int { return SizeVarint(uint64(n)) + n }
 
-// Whole fields, tag and value, for each scalar type.
-//
-// These follow proto3's implicit presence: a field holding its type's
-// default value (0, false, "", empty bytes, +0.0) is not written at all, and
-// the reader restores the default from its absence. To write a default value
-// anyway (proto3 `optional` fields, oneof members, elements of an unpacked
-// repeated field), write the tag and the value separately:
-//
-//	b = wire.AppendTag(b, 3, wire.TypeVarint)
-//	b = wire.AppendVarint(b, 0)
-
 // AppendBoolField appends field num as a bool (VARINT 1) unless v is false.
 func AppendBoolField(b []byte, num Number, v bool) []byte {
 	if !v {
@@ -178,7 +167,7 @@ func AppendDoubleField(b []byte, num Number, v float64) []byte {
 
 // AppendStringField appends field num as a string (LEN) unless s is empty.
 // It does not check that s is UTF-8, which proto3 requires of string fields;
-// a Message does that with ValidUTF8 before writing.
+// a Message does that with CheckUTF8 before writing.
 func AppendStringField(b []byte, num Number, s string) []byte {
 	if s == "" {
 		return b

@@ -74,3 +74,50 @@ func ExampleEncodeZigZag() {
 	// 08 01
 	// 08 ff ff ff ff ff ff ff ff ff 01
 }
+
+// note is a hand-written message type: message Note { string text = 1; }.
+type note struct{ text string }
+
+func (n *note) AppendWire(b []byte) ([]byte, error) {
+	if err := wire.CheckUTF8(1, n.text); err != nil {
+		return b, err
+	}
+	return wire.AppendStringField(b, 1, n.text), nil
+}
+
+func (n *note) UnmarshalWire(b []byte) error {
+	*n = note{}
+	return wire.Range(b, func(f wire.Field) error {
+		if f.Is(1, wire.TypeLen) {
+			s, err := f.UTF8()
+			n.text = s
+			return err
+		}
+		return nil
+	})
+}
+
+// A type implements Message by appending its fields and walking them back;
+// AppendMessageField embeds it in another message (here as field 2 of
+// message Outer { int32 id = 1; Note note = 2; }).
+func ExampleMessage() {
+	var b []byte
+	b = wire.AppendInt32Field(b, 1, 7)
+	b, err := wire.AppendMessageField(b, 2, &note{text: "hi"})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("% x\n", b)
+
+	var got note
+	_ = wire.Range(b, func(f wire.Field) error {
+		if f.Is(2, wire.TypeLen) {
+			return got.UnmarshalWire(f.Bytes)
+		}
+		return nil
+	})
+	fmt.Println(got.text)
+	// Output:
+	// 08 07 12 04 0a 02 68 69
+	// hi
+}
