@@ -1,0 +1,220 @@
+package conn_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+
+	"github.com/h2rpc/h2rpc/conn"
+	"github.com/h2rpc/h2rpc/frame"
+)
+
+// wantDataBytes reads DATA frames on stream id until n bytes arrived,
+// failing on anything else.
+func wantDataBytes(t *testing.T, p interface{ ReadFrame() frame.Frame }, id uint32, n int) {
+	t.Helper()
+	got := 0
+	for got < n {
+		switch f := p.ReadFrame().(type) {
+		case *frame.DataFrame:
+			if f.StreamID != id {
+				t.Fatalf("DATA on stream %d, want %d", f.StreamID, id)
+			}
+			got += len(f.Data)
+		default:
+			t.Fatalf("got %v, want DATA (%d of %d bytes so far)", f.FrameHeader().Type, got, n)
+		}
+	}
+	if got != n {
+		t.Fatalf("got %d bytes of DATA, want exactly %d", got, n)
+	}
+}
+
+// The writer stops at the peer's windows and goes on as credit arrives.
+func TestWriterStopsAtWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil) // the peer keeps the default 65535 windows
+		s, _ := c.NewStream(context.Background(), request("/"), false)
+		done := make(chan error, 1)
+		go func() { done <- s.WriteData(make([]byte, 200000), true) }()
+		p.WantHeaders("request", 1, false, request("/"))
+		// One stream window (= the connection window) of 65535 bytes.
+		wantDataBytes(t, p, 1, 65535)
+		p.WantIdle("writer stopped at the window")
+		// Stream credit alone is not enough: the connection window is
+		// empty too.
+		p.WriteRaw(frame.AppendWindowUpdate(nil, 1, 10000))
+		p.WantIdle("blocked by the connection window")
+		p.WriteRaw(frame.AppendWindowUpdate(nil, 0, 30000))
+		wantDataBytes(t, p, 1, 10000)
+		p.WantIdle("blocked by the stream window")
+		// SETTINGS_INITIAL_WINDOW_SIZE changes adjust open streams'
+		// windows (§6.9.2): +5000 on the stream.
+		p.WriteSettings(frame.Setting{ID: frame.SettingInitialWindowSize, Val: 65535 + 5000})
+		p.WantType("SETTINGS ACK", frame.TypeSettings)
+		wantDataBytes(t, p, 1, 5000)
+		p.WantIdle("stream window used up again")
+		// A shrink makes the window negative: -20000, so 30000 of credit
+		// leave 10000 to send.
+		p.WriteSettings(frame.Setting{ID: frame.SettingInitialWindowSize, Val: 65535 + 5000 - 20000})
+		p.WantType("SETTINGS ACK", frame.TypeSettings)
+		p.WriteRaw(frame.AppendWindowUpdate(nil, 1, 30000))
+		wantDataBytes(t, p, 1, 10000)
+		p.WantIdle("negative window paid off first")
+		select {
+		case err := <-done:
+			t.Fatalf("WriteData returned %v with data unsent", err)
+		default:
+		}
+		p.WriteRaw(frame.AppendWindowUpdate(nil, 1, 1<<20))
+		p.WriteRaw(frame.AppendWindowUpdate(nil, 0, 1<<20))
+		wantDataBytes(t, p, 1, 200000-65535-10000-5000-10000)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestWindowOverflow(t *testing.T) {
+	t.Run("stream", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c, p := startClient(t, nil)
+			c.NewStream(context.Background(), request("/"), false)
+			p.WantHeaders("request", 1, false, request("/"))
+			p.WriteRaw(frame.AppendWindowUpdate(nil, 1, frame.MaxWindowSize))
+			// §6.9.1: a stream error FLOW_CONTROL_ERROR.
+			p.WantRST("stream window past 2^31-1", 1, frame.ErrCodeFlowControl)
+		})
+	})
+	t.Run("settings", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c, p := startClient(t, nil)
+			c.NewStream(context.Background(), request("/"), false)
+			p.WantHeaders("request", 1, false, request("/"))
+			p.WriteRaw(frame.AppendWindowUpdate(nil, 1, frame.MaxWindowSize-65535))
+			p.WriteSettings(frame.Setting{ID: frame.SettingInitialWindowSize, Val: 70000})
+			// §6.9.2: a connection error FLOW_CONTROL_ERROR.
+			wantConnError(t, c, p, frame.ErrCodeFlowControl)
+		})
+	})
+}
+
+func TestPeerExceedsWindows(t *testing.T) {
+	t.Run("stream", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			_, p := startServer(t, &conn.Config{InitialWindowSize: 1000}, func(s *conn.Stream) { <-s.Context().Done() })
+			p.WriteHeaders(1, false, request("/")...)
+			p.WriteData(1, false, make([]byte, 1001))
+			p.WantRST("stream window exceeded", 1, frame.ErrCodeFlowControl)
+		})
+	})
+	t.Run("connection", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c, p := startServer(t, &conn.Config{ConnWindowSize: 65535}, func(s *conn.Stream) { <-s.Context().Done() })
+			for id := uint32(1); id <= 9; id += 2 {
+				p.WriteHeaders(id, false, request("/")...)
+				p.TryWriteRaw(frame.AppendData(nil, id, false, make([]byte, 16000)))
+			}
+			wantConnError(t, c, p, frame.ErrCodeFlowControl)
+		})
+	})
+}
+
+// A reader that stops reading stops the writer after one window per stream
+// and per connection; the writer resumes as the reader drains. Both ends
+// are ours, over an in-memory pipe. The assertions are on byte counts.
+func TestSlowReaderEndToEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const streamWindow, connWindow, chunk, total = 100000, 150000, 10000, 300000
+		// read[i] tells the handler of stream i how many bytes to read next;
+		// closing it lets it drain to the end.
+		read := [2]chan int{make(chan int), make(chan int)}
+		_, client := pipePair(t, &conn.Config{InitialWindowSize: streamWindow, ConnWindowSize: connWindow}, func(s *conn.Stream) {
+			i := 0
+			if s.RequestHeaders()[3].Value == "/1" {
+				i = 1
+			}
+			s.WriteHeaders(status200, false)
+			buf := make([]byte, total)
+			for n := range read[i] {
+				if _, err := io.ReadFull(s, buf[:n]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			io.Copy(io.Discard, s)
+			s.WriteHeaders(trailerOK, true)
+		})
+		var sent [2]atomic.Int64
+		writeErr := make(chan error, 2)
+		for i := range 2 {
+			s, err := client.NewStream(context.Background(), request([]string{"/0", "/1"}[i]), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				for range total / chunk {
+					if _, err := s.Write(make([]byte, chunk)); err != nil {
+						writeErr <- err
+						return
+					}
+					sent[i].Add(chunk)
+				}
+				writeErr <- s.CloseWrite()
+			}()
+		}
+		synctest.Wait()
+		// Nobody reads: each stream stops within its window, both together
+		// within the connection window. Write returns once a whole call is
+		// handed over, so each writer may be up to one call short.
+		a, b := sent[0].Load(), sent[1].Load()
+		if a > streamWindow || b > streamWindow || a+b > connWindow || a+b < connWindow-2*chunk {
+			t.Fatalf("wrote %d and %d bytes; stream windows %d, connection window %d", a, b, streamWindow, connWindow)
+		}
+		// The first handler reads 60000 bytes: its stream and the
+		// connection get credit back and the writers go on, again up to
+		// the windows.
+		read[0] <- 60000
+		synctest.Wait()
+		a2, b2 := sent[0].Load(), sent[1].Load()
+		if a2+b2 <= a+b {
+			t.Fatalf("no progress after the reader drained 60000 bytes: %d then %d", a+b, a2+b2)
+		}
+		if a2 > streamWindow+60000 || b2 > streamWindow || a2+b2 > connWindow+60000 {
+			t.Fatalf("wrote %d and %d bytes after 60000 were read: over the windows", a2, b2)
+		}
+		// Drain both: everything arrives.
+		close(read[0])
+		close(read[1])
+		for range 2 {
+			if err := <-writeErr; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if sent[0].Load() != total || sent[1].Load() != total {
+			t.Fatalf("wrote %d and %d bytes, want %d each", sent[0].Load(), sent[1].Load(), total)
+		}
+	})
+}
+
+// pipePair connects our client and server over an in-memory pipe.
+func pipePair(t *testing.T, serverCfg *conn.Config, h conn.Handler) (server, client *conn.Conn) {
+	t.Helper()
+	a, b := net.Pipe()
+	server, err := conn.Server(b, serverCfg, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err = conn.Client(a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		client.Close()
+		server.Close()
+	})
+	return server, client
+}

@@ -1,0 +1,131 @@
+package conn_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"testing/synctest"
+
+	"github.com/h2rpc/h2rpc/conn"
+	"github.com/h2rpc/h2rpc/frame"
+)
+
+func TestClientReceivesGoAway(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		ctx := context.Background()
+		s1, _ := c.NewStream(ctx, request("/1"), true)
+		s3, _ := c.NewStream(ctx, request("/3"), true)
+		p.WantHeaders("stream 1", 1, true, request("/1"))
+		p.WantHeaders("stream 3", 3, true, request("/3"))
+		// RFC 9113 §6.8: streams above the last id were not processed.
+		p.WriteRaw(frame.AppendGoAway(nil, 1, frame.ErrCodeNo, []byte("restarting")))
+		var ge *conn.GoAwayError
+		if _, err := s3.ReadHeaders(); !errors.As(err, &ge) || ge.LastStreamID != 1 || ge.Debug != "restarting" {
+			t.Fatalf("stream 3 after GOAWAY(1) = %v, want *GoAwayError", err)
+		}
+		if !errors.Is(ge, conn.ErrNotAvailable) {
+			t.Error("GoAwayError does not match ErrNotAvailable")
+		}
+		if c.Available() {
+			t.Error("Available after GOAWAY")
+		}
+		if _, err := c.NewStream(ctx, request("/5"), true); !errors.As(err, &ge) {
+			t.Fatalf("NewStream after GOAWAY = %v, want *GoAwayError", err)
+		}
+		// Stream 1 goes on to its end; then the connection closes.
+		p.WriteHeaders(1, false, status200...)
+		p.WriteData(1, true, []byte("done"))
+		s1.ReadHeaders()
+		if b, err := io.ReadAll(s1); err != nil || string(b) != "done" {
+			t.Fatalf("stream 1 body %q, %v", b, err)
+		}
+		p.WantGoAway("our GOAWAY on the way out", frame.ErrCodeNo)
+		p.WantClosed("closed once drained")
+		<-c.Done()
+		if err := c.Err(); !errors.Is(err, conn.ErrClosed) {
+			t.Errorf("Err() = %v, want ErrClosed", err)
+		}
+	})
+}
+
+func TestClientReceivesGoAwayWithError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		p.WriteRaw(frame.AppendGoAway(nil, 0, frame.ErrCodeEnhanceYourCalm, []byte("calm down")))
+		<-c.Done()
+		var ge *conn.GoAwayError
+		if err := c.Err(); !errors.As(err, &ge) || ge.Code != frame.ErrCodeEnhanceYourCalm {
+			t.Fatalf("Err() = %v, want the peer's *GoAwayError", err)
+		}
+		p.Drain()
+	})
+}
+
+func TestServerShutdownDrains(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		c, p := startServer(t, nil, func(s *conn.Stream) {
+			<-release
+			s.WriteHeaders(status200, true)
+		})
+		p.WriteHeaders(1, true, request("/")...)
+		synctest.Wait()
+		shut := make(chan error, 1)
+		go func() { shut <- c.Shutdown(context.Background()) }()
+		g := p.WantGoAway("graceful GOAWAY", frame.ErrCodeNo)
+		if g.LastStreamID != 1 {
+			t.Errorf("GOAWAY last stream %d, want 1", g.LastStreamID)
+		}
+		if c.Available() {
+			t.Error("Available while draining")
+		}
+		// A stream the client opened after our GOAWAY is ignored (§6.8).
+		p.WriteHeaders(3, true, request("/late")...)
+		p.WantIdle("stream 3 ignored")
+		close(release)
+		p.WantHeaders("stream 1 finishes", 1, true, status200)
+		if err := <-shut; err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		p.WantClosed("closed after the last stream")
+	})
+}
+
+func TestShutdownContextEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		h, started := blockingHandler(release)
+		c, p := startServer(t, nil, h)
+		p.WriteHeaders(1, true, request("/")...)
+		s := <-started
+		ctx, cancel := context.WithTimeout(context.Background(), 3e9)
+		defer cancel()
+		if err := c.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Shutdown = %v, want DeadlineExceeded", err)
+		}
+		if err := s.WriteHeaders(status200, true); !errors.Is(err, conn.ErrClosed) {
+			t.Errorf("write after the forced close = %v, want ErrClosed", err)
+		}
+		p.Drain()
+	})
+}
+
+func TestConnectionErrorFailsStreams(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		s, _ := c.NewStream(context.Background(), request("/"), false)
+		p.WantHeaders("request", 1, false, request("/"))
+		p.WriteRaw(frame.AppendWindowUpdate(nil, 0, frame.MaxWindowSize)) // overflows 65535+…
+		wantConnError(t, c, p, frame.ErrCodeFlowControl)
+		if _, err := s.ReadHeaders(); !errors.Is(err, conn.ErrClosed) {
+			t.Errorf("ReadHeaders after a connection error = %v, want ErrClosed", err)
+		}
+		var ce *frame.ConnError
+		if _, err := s.Write([]byte("x")); !errors.As(err, &ce) {
+			t.Errorf("Write error %v does not carry the cause", err)
+		}
+	})
+}
