@@ -235,6 +235,7 @@ func seeds() []seed {
 
 	// Truncated input: io.ErrUnexpectedEOF, never a frame.
 	add("truncated-after-header", raw(5, 0x0, 0, 1))
+	addCfg("truncated-http1-header-at-max-size", configByte(false, 3, 0), []byte("HTTP/1.1 "))
 	add("truncated-header", []byte{0, 0, 8, 6, 0, 0, 0})
 	add("truncated-payload", xnetFrames(func(fr *http2.Framer) { must(fr.WriteData(1, false, []byte("hello"))) })[:12])
 	add("truncated-second-frame", cat(xnetFrames(func(fr *http2.Framer) { must(fr.WritePing(false, pingData)) }), []byte{0, 0, 4}))

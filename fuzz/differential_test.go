@@ -75,7 +75,7 @@ func xnetResult(f http2.Frame, err error) result {
 		return result{kind: "stream", code: uint32(se.Code), streamID: se.StreamID, err: err}
 	case errors.Is(err, http2.ErrFrameTooLarge):
 		return result{kind: "too-large", err: err}
-	case err == io.EOF:
+	case errors.Is(err, io.EOF): // x/net wraps it when the header looked like HTTP/1.1
 		return result{kind: "eof", err: err}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return result{kind: "unexpected-eof", err: err}
