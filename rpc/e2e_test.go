@@ -481,9 +481,31 @@ func TestGzipBothWays(t *testing.T) {
 		}
 		return countingConn{nc, &read, &written}, nil
 	}
-	e := newEnv(t, &echoServer{unary: echoBack}, nil, WithDialer(dialer), WithCompressor("gzip"))
+	var compressed atomic.Int32 // 1: the request came uncompressed, 2: compressed
+	e := newEnv(t, &echoServer{unary: func(ctx context.Context, req []byte) ([]byte, error) {
+		if RecvCompressed(ctx) {
+			compressed.Store(2)
+		} else {
+			compressed.Store(1)
+		}
+		return req, nil
+	}}, nil, WithDialer(dialer), WithCompressor("gzip"))
 	msg := bytes.Repeat([]byte("compressible "), 20000) // 260 kB
 	var reply []byte
+	if err := e.cc.Invoke(context.Background(), "/test.Echo/Unary", msg, &reply); err != nil {
+		t.Fatal(err)
+	}
+	if compressed.Load() != 2 {
+		t.Error("RecvCompressed is false for a gzip request")
+	}
+	if err := e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("plain"), &reply, UseCompressor("identity")); err != nil {
+		t.Fatal(err)
+	}
+	if compressed.Load() != 1 {
+		t.Error("RecvCompressed is true for an uncompressed request")
+	}
+	read.Store(0)
+	written.Store(0)
 	if err := e.cc.Invoke(context.Background(), "/test.Echo/Unary", msg, &reply); err != nil {
 		t.Fatal(err)
 	}

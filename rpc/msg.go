@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // Length-prefixed messages (PROTOCOL-HTTP2.md, Requests):
@@ -97,6 +98,9 @@ type msgReader struct {
 	decomp   Compressor
 	encoding string
 
+	// compressed records whether the last message read was compressed.
+	compressed atomic.Bool
+
 	hdr [msgHeaderLen]byte
 	buf *[]byte // pooled; the message returned by next lives here
 	out *[]byte // pooled; decompressed messages live here
@@ -148,6 +152,7 @@ func (m *msgReader) next() ([]byte, error) {
 		}
 		return nil, err
 	}
+	m.compressed.Store(flag == 1)
 	if flag == 0 {
 		return b, nil
 	}

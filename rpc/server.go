@@ -77,7 +77,6 @@ func (s *Server) Serve(lis net.Listener) error {
 		if err != nil {
 			s.mu.Lock()
 			stopping := s.stopping
-			delete(s.lis, lis)
 			s.mu.Unlock()
 			if stopping {
 				return nil
@@ -88,11 +87,11 @@ func (s *Server) Serve(lis net.Listener) error {
 				// and go on, as net/http does.
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				time.Sleep(delay)
-				s.mu.Lock()
-				s.lis[lis] = true
-				s.mu.Unlock()
 				continue
 			}
+			s.mu.Lock()
+			delete(s.lis, lis)
+			s.mu.Unlock()
 			lis.Close()
 			return err
 		}
