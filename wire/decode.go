@@ -67,7 +67,9 @@ func ConsumeFixed64(b []byte) (v uint64, n int) {
 }
 
 // ConsumeBytes parses a length-delimited value and returns its contents,
-// which alias b. A length past the end of b is ErrTruncated.
+// which alias b (with their capacity cut to their length, so appending to
+// them cannot overwrite the rest of b). A length past the end of b is
+// ErrTruncated.
 func ConsumeBytes(b []byte) (v []byte, n int) {
 	m, n := ConsumeVarint(b)
 	if n < 0 {
@@ -76,7 +78,8 @@ func ConsumeBytes(b []byte) (v []byte, n int) {
 	if m > uint64(len(b)-n) {
 		return nil, errCodeTruncated
 	}
-	return b[n : n+int(m)], n + int(m)
+	end := n + int(m)
+	return b[n:end:end], end
 }
 
 // ConsumeGroup parses the body of group num, b starting just after its
@@ -135,7 +138,7 @@ func consumeGroup(num Number, b []byte, depth int) (body []byte, n int) {
 			if num2 != num {
 				return nil, errCodeEndGroup
 			}
-			return b[:i], i + m
+			return b[:i:i], i + m
 		}
 		v := consumeValue(num2, typ2, b[i+m:], depth)
 		if v < 0 {
@@ -147,7 +150,8 @@ func consumeGroup(num Number, b []byte, depth int) (body []byte, n int) {
 
 // Field is one field of a message, as Range hands it out. Its slices alias
 // the buffer being walked: copy them (string(f.Bytes), bytes.Clone) to keep
-// them beyond the buffer's life.
+// them beyond the buffer's life. Their capacity ends where they do, so
+// appending to one copies rather than overwriting the next field.
 type Field struct {
 	Num  Number
 	Type Type
@@ -251,7 +255,7 @@ func Range(b []byte, fn func(Field) error) error {
 		if m < 0 {
 			return fmt.Errorf("%w: field %d (%v) at offset %d", ParseError(m), num, typ, off)
 		}
-		f.Raw = rest[:n+m]
+		f.Raw = rest[: n+m : n+m]
 		if err := fn(f); err != nil {
 			return err
 		}

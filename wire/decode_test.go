@@ -498,3 +498,23 @@ func TestConsumeEveryTruncatedPrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestSlicesCannotOverwriteTheInput(t *testing.T) {
+	b := everyType(t)
+	orig := bytes.Clone(b)
+	err := Range(b, func(f Field) error {
+		_ = append(f.Raw, 0xaa)
+		_ = append(f.Bytes, 0xbb)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := ConsumeBytes(append(AppendBytes(nil, []byte("ab")), 0xcc))
+	if cap(v) != len(v) {
+		t.Errorf("ConsumeBytes: cap %d, len %d", cap(v), len(v))
+	}
+	if !bytes.Equal(b, orig) {
+		t.Errorf("appending to Field slices changed the input:\n got % x\nwant % x", b, orig)
+	}
+}
