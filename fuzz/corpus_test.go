@@ -226,7 +226,7 @@ func seeds() []seed {
 		must(fr.WriteData(1, false, []byte("a")))
 		must(fr.WriteData(1, true, []byte("b")))
 	}))
-	addCfg("valid-data-16384-at-default-max", configByte(false, 1, 0), xnetFrames(func(fr *http2.Framer) {
+	addCfg("valid-data-16384-at-max-set-to-100-clamped", configByte(false, 1, 0), xnetFrames(func(fr *http2.Framer) {
 		must(fr.WriteData(1, false, bytes.Repeat([]byte("a"), frame.DefaultMaxFrameSize)))
 	}))
 	addCfg("valid-data-20000-under-65535-max", configByte(false, 2, 0), xnetFrames(func(fr *http2.Framer) {
@@ -310,6 +310,7 @@ func seeds() []seed {
 		must(fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:10]}))
 		must(fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: block, EndHeaders: true}))
 	}))
+	addCfg("reject-oversized-16385-at-max-set-to-100-clamped", configByte(false, 1, 0), raw(16385, 0x0, 0, 1))
 	add("reject-oversized-data-16385", xnetFrames(func(fr *http2.Framer) { must(fr.WriteData(1, false, bytes.Repeat([]byte("c"), 16385))) }))
 	add("reject-oversized-header-only", raw(0xffffff, 0x0, 0, 1))
 	add("reject-oversized-settings", raw(1<<16, 0x4, 0, 0, set(0x3, 1)))

@@ -15,7 +15,8 @@ import (
 // followed by the bytes of the connection.
 //
 //	bit 0     FuzzReadFrame reads the client preface first
-//	bits 1-2  max frame size: unset (default), 16384 set explicitly, 65535, 2^24-1
+//	bits 1-2  max frame size: unset (default 16384), 100 (below the legal
+//	          minimum: the Reader clamps it to 16384), 65535, 2^24-1
 //	bits 3-4  how the bytes arrive: all at once, one byte per Read, half of
 //	          each Read, data together with io.EOF
 //	bit 5     some Reads of frame.Reader also fail with errFlaky, which the
@@ -28,7 +29,7 @@ type input struct {
 	stream   []byte
 }
 
-var maxSizes = [4]uint32{0, frame.DefaultMaxFrameSize, 65535, frame.MaxAllowedFrameSize}
+var maxSizes = [4]uint32{0, 100, 65535, frame.MaxAllowedFrameSize}
 
 func decodeInput(data []byte) input {
 	if len(data) == 0 {
@@ -56,12 +57,10 @@ func configByte(preface bool, maxSizeIndex, chunking int) byte {
 	return c | byte(maxSizeIndex&3)<<1 | byte(chunking&3)<<3
 }
 
-// effectiveMax is the max frame size a Reader configured by in enforces.
+// effectiveMax is the max frame size a Reader configured by in enforces:
+// SetMaxFrameSize clamps its argument to the legal range of RFC 9113 §6.5.2.
 func (in input) effectiveMax() uint32 {
-	if in.maxSize == 0 {
-		return frame.DefaultMaxFrameSize
-	}
-	return in.maxSize
+	return min(max(in.maxSize, frame.DefaultMaxFrameSize), frame.MaxAllowedFrameSize)
 }
 
 // reader returns the bytes of the connection as the chunking asks.
