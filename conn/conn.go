@@ -265,12 +265,14 @@ func (c *Conn) wakeWriter() {
 	}
 }
 
-// queueControlLocked checks the bound on queued control frames after
-// something was appended to c.ctrl or c.out, and wakes the writer.
+// queuedLocked checks the bounds on queued frames after something was
+// appended to c.ctrl or c.out, and wakes the writer. The control queue holds
+// at most MaxControlBytes; the ordered queue at most that plus the small
+// DATA written without waiting (fastWriteLimit).
 func (c *Conn) queuedLocked() {
 	// A peer that never reads our answers (SETTINGS and PING ACKs, RST_STREAM
 	// for its bad streams) cannot make us buffer them without bound.
-	if len(c.ctrl)+len(c.out) > c.cfg.maxControlBytes+fastWriteLimit {
+	if len(c.ctrl) > c.cfg.maxControlBytes || len(c.out) > c.cfg.maxControlBytes+fastWriteLimit {
 		c.failLocked(&frame.ConnError{Code: frame.ErrCodeEnhanceYourCalm, Reason: "peer does not read the control frames it causes"})
 		return
 	}

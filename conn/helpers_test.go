@@ -77,3 +77,5 @@ func blockingHandler(release <-chan struct{}) (conn.Handler, <-chan *conn.Stream
 }
 
 func newClientPipe(t *testing.T) (net.Conn, *h2test.Peer) { return h2test.NewClientPipe(t) }
+
+func asConnError(err error, target **frame.ConnError) bool { return errors.As(err, target) }
