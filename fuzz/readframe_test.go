@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"testing"
@@ -203,8 +204,8 @@ func checkFrame(t *testing.T, f frame.Frame, h frame.Header, payload []byte, max
 			t.Fatalf("%v: PadLen %d, wire says %d", h.Type, padLen, payload[0])
 		}
 	}
-	if sf, ok := f.(*frame.SettingsFrame); ok && sf.NumSettings()*6 != int(h.Length) {
-		t.Fatalf("SETTINGS of length %d has %d settings", h.Length, sf.NumSettings())
+	if sf, ok := f.(*frame.SettingsFrame); ok {
+		checkSettings(t, sf, payload)
 	}
 
 	// Round trip: AppendTo gives the declared length and parses back equal.
@@ -266,4 +267,47 @@ func frameTypeOf(f frame.Frame) frame.Type {
 		return frame.TypeContinuation
 	}
 	return 0xff
+}
+
+// checkSettings checks a SETTINGS frame's accessors against its payload:
+// Setting and ForEach list the wire entries in order, and Value returns the
+// last value given for an identifier (RFC 9113 §6.5.3: values are processed
+// in order, so a later one wins).
+func checkSettings(t *testing.T, f *frame.SettingsFrame, payload []byte) {
+	t.Helper()
+	if f.NumSettings()*6 != len(payload) {
+		t.Fatalf("SETTINGS of length %d has %d settings", len(payload), f.NumSettings())
+	}
+	last := map[frame.SettingID]uint32{}
+	i := 0
+	err := f.ForEach(func(s frame.Setting) error {
+		p := payload[6*i:]
+		want := frame.Setting{ID: frame.SettingID(p[0])<<8 | frame.SettingID(p[1]), Val: binary.BigEndian.Uint32(p[2:6])}
+		if s != want || f.Setting(i) != want {
+			t.Fatalf("setting %d: ForEach gave %+v, Setting gave %+v, wire has %+v", i, s, f.Setting(i), want)
+		}
+		last[s.ID] = s.Val
+		i++
+		return nil
+	})
+	if err != nil || i != f.NumSettings() {
+		t.Fatalf("ForEach visited %d of %d settings, error %v", i, f.NumSettings(), err)
+	}
+	for id, v := range last {
+		if got, ok := f.Value(id); !ok || got != v {
+			t.Fatalf("Value(%v) = %d, %v; want %d (the last given)", id, got, ok, v)
+		}
+	}
+	stop := errors.New("stop")
+	calls := 0
+	if err := f.ForEach(func(frame.Setting) error { calls++; return stop }); f.NumSettings() > 0 && (err != stop || calls != 1) {
+		t.Fatalf("ForEach returned %v after %d calls, want the callback's error after 1", err, calls)
+	}
+	absent := frame.SettingID(0)
+	for _, ok := last[absent]; ok; _, ok = last[absent] {
+		absent++
+	}
+	if v, ok := f.Value(absent); ok {
+		t.Fatalf("Value(%v) = %d, true for an identifier the frame does not carry", absent, v)
+	}
 }
