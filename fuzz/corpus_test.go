@@ -264,6 +264,8 @@ func seeds() []seed {
 	add("reject-settings-ack-with-payload", rawFit(0x4, 0x1, 0, set(0x3, 100)))
 	add("reject-settings-enable-push-2", rawFit(0x4, 0, 0, set(0x2, 2)))
 	add("reject-settings-initial-window-2to31", rawFit(0x4, 0, 0, set(0x4, 1<<31)))
+	add("reject-settings-initial-window-2to31-after-legal", rawFit(0x4, 0, 0, set(0x4, 65535), set(0x4, 1<<31)))
+	add("reject-settings-enable-push-2-before-bad-window", rawFit(0x4, 0, 0, set(0x2, 2), set(0x4, 1<<31)))
 	add("reject-settings-max-frame-size-16383", rawFit(0x4, 0, 0, set(0x5, 16383)))
 	add("reject-settings-max-frame-size-2to24", rawFit(0x4, 0, 0, set(0x5, 1<<24)))
 	add("reject-settings-enable-connect-2", rawFit(0x4, 0, 0, set(0x8, 2)))
