@@ -103,6 +103,14 @@ func (cc *ClientConn) Close() error {
 	return nil
 }
 
+// Connect dials now, if no connection is up, instead of waiting for the
+// first call; it waits for the dial (within ctx) and reports its failure as
+// UNAVAILABLE.
+func (cc *ClientConn) Connect(ctx context.Context) error {
+	_, err := cc.getConn(ctx, false)
+	return err
+}
+
 var errClientConnClosed = errors.New("rpc: the ClientConn is closed")
 
 // getConn returns a connection that takes new streams, dialing one if
@@ -179,7 +187,13 @@ func (cc *ClientConn) getConn(ctx context.Context, waitForReady bool) (*conn.Con
 	}
 }
 
+// minConnectTimeout bounds one connection attempt when the call's context
+// allows more (grpc doc/connection-backoff.md's MIN_CONNECT_TIMEOUT).
+const minConnectTimeout = 20 * time.Second
+
 func (cc *ClientConn) dial(ctx context.Context) (*conn.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, minConnectTimeout)
+	defer cancel()
 	nc, err := cc.opts.dialer(ctx, cc.target)
 	if err != nil {
 		return nil, err

@@ -177,14 +177,14 @@ func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compres
 		hpack.Field{Name: ":path", Value: method},
 		hpack.Field{Name: ":authority", Value: cc.authority},
 	)
-	if deadline, ok := ctx.Deadline(); ok {
+	deadline, hasDeadline := ctx.Deadline()
+	timeoutAt := -1
+	if hasDeadline {
 		// "implementations should send Timeout immediately after the
-		// reserved headers" (PROTOCOL-HTTP2.md, Requests).
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil, &Status{Code: DeadlineExceeded, Message: "context deadline exceeded", cause: context.DeadlineExceeded}
-		}
-		fields = append(fields, hpack.Field{Name: "grpc-timeout", Value: encodeTimeout(left)})
+		// reserved headers" (PROTOCOL-HTTP2.md, Requests). Its value is
+		// set below, once a connection is at hand.
+		timeoutAt = len(fields)
+		fields = append(fields, hpack.Field{Name: "grpc-timeout"})
 	}
 	fields = append(fields,
 		hpack.Field{Name: "content-type", Value: contentType(ci.codec.Name())},
@@ -206,6 +206,15 @@ func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compres
 		c, err := cc.getConn(ctx, ci.waitForReady)
 		if err != nil {
 			return nil, err
+		}
+		if hasDeadline {
+			// The time left is measured after dialing, so the server
+			// never gets more time than the client has.
+			left := time.Until(deadline)
+			if left <= 0 {
+				return nil, &Status{Code: DeadlineExceeded, Message: "context deadline exceeded", cause: context.DeadlineExceeded}
+			}
+			fields[timeoutAt].Value = encodeTimeout(left)
 		}
 		st, err = c.NewStream(ctx, fields, false)
 		if err == nil {
@@ -547,7 +556,12 @@ func clientErr(ctx context.Context, err error) error {
 		}
 		return &Status{Code: Internal, Message: "grpc: " + err.Error(), cause: err}
 	}
-	return &Status{Code: Unavailable, Message: "grpc: " + err.Error(), cause: err}
+	if errors.Is(err, conn.ErrClosed) || errors.Is(err, conn.ErrNotAvailable) {
+		return &Status{Code: Unavailable, Message: "grpc: " + err.Error(), cause: err}
+	}
+	// Anything else is a request conn refused to send (a header list over
+	// the peer's limit, ...): not a transport failure.
+	return &Status{Code: Internal, Message: "grpc: " + err.Error(), cause: err}
 }
 
 func resetStatus(code frame.ErrCode, cause error) *Status {

@@ -579,3 +579,30 @@ func TestInterceptors(t *testing.T) {
 		t.Fatalf("order %s, want %s", got, want)
 	}
 }
+
+// Header blocks over the peer's SETTINGS_MAX_HEADER_LIST_SIZE are refused
+// before they are sent: the call fails INTERNAL instead.
+func TestOversizedMetadata(t *testing.T) {
+	big := strings.Repeat("v", 20<<10)
+	e := newEnv(t, &echoServer{unary: func(ctx context.Context, req []byte) ([]byte, error) {
+		if string(req) == "big trailer" {
+			SetTrailer(ctx, Pairs("x-big", big))
+		}
+		return req, nil
+	}}, nil)
+	var reply []byte
+	// A first call: by its end the server's SETTINGS (and its limit) are in.
+	if err := e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("m"), &reply); err != nil {
+		t.Fatal(err)
+	}
+	ctx := AppendToOutgoingContext(context.Background(), "x-big", big)
+	wantCode(t, e.cc.Invoke(ctx, "/test.Echo/Unary", []byte("m"), &reply), Internal)
+	st := wantCode(t, e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("big trailer"), &reply), Internal)
+	if !strings.Contains(st.Message, "header list limit") {
+		t.Fatalf("message %q", st.Message)
+	}
+	// The connection is fine afterwards.
+	if err := e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("ok"), &reply); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -383,7 +383,23 @@ func (ss *serverStream) writeStatus(st *Status) {
 			hpack.Field{Name: "grpc-accept-encoding", Value: acceptEncoding()})
 	}
 	fields = appendStatus(fields, st, trailer)
-	ss.st.WriteHeaders(fields, true)
+	if err := ss.st.WriteHeaders(fields, true); err != nil && !streamGone(err) {
+		// conn refused the block (over the client's header list limit):
+		// end the call with a status that fits.
+		fields = fields[:0]
+		if !headerSent {
+			fields = append(fields, hpack.Field{Name: ":status", Value: "200"}, hpack.Field{Name: "content-type", Value: "application/grpc"})
+		}
+		fields = appendStatus(fields, newStatus(Internal, "grpc: the response trailers exceed the client's header list limit"), nil)
+		ss.st.WriteHeaders(fields, true)
+	}
+}
+
+// streamGone reports whether a stream error means the stream or the
+// connection ended, as opposed to conn refusing one request.
+func streamGone(err error) bool {
+	var re *conn.ResetError
+	return errors.As(err, &re) || errors.Is(err, conn.ErrClosed)
 }
 
 // grpcRespHeaders are the response headers of the common case (content-type

@@ -1,0 +1,122 @@
+package rpc
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/hpack"
+	"github.com/h2rpc/h2rpc/internal/h2test"
+)
+
+// These tests check the exact frames on the wire with internal/h2test's
+// scripted peer playing the other side.
+
+func hf(kv ...string) []hpack.Field {
+	f := make([]hpack.Field, 0, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		f = append(f, hpack.Field{Name: kv[i], Value: kv[i+1]})
+	}
+	return f
+}
+
+func TestServerFrames(t *testing.T) {
+	srv := NewServer()
+	srv.RegisterService(&echoDesc, &echoServer{unary: echoBack})
+	nc, p := h2test.NewPipe(t)
+	srv.serveConn(nc)
+	defer srv.Stop()
+	p.ClientHandshake()
+	msg := mustEncode(t, []byte("hi"), nil)
+
+	// A unary call: response headers, one DATA frame, trailers with END_STREAM.
+	p.WriteHeaders(1, false, grpcRequest("/test.Echo/Unary", "application/grpc")...)
+	p.WriteData(1, true, msg)
+	p.WantHeaders("response headers", 1, false, hf(":status", "200", "content-type", "application/grpc"))
+	p.WantData("response message", 1, false, msg)
+	p.WantHeaders("trailers", 1, true, hf("grpc-status", "0"))
+
+	// An unknown method: a single Trailers-Only HEADERS frame.
+	p.WriteHeaders(3, true, grpcRequest("/test.Echo/Nope", "application/grpc+proto")...)
+	p.WantHeaders("Trailers-Only", 3, true, hf(":status", "200", "content-type", "application/grpc+proto",
+		"grpc-accept-encoding", "gzip", "grpc-status", "12", "grpc-message", "unknown method Nope for service test.Echo"))
+
+	// Not gRPC: 415, with a grpc-status too.
+	p.WriteHeaders(5, true, grpcRequest("/test.Echo/Unary", "text/plain")...)
+	p.WantHeaders("415", 5, true, hf(":status", "415", "content-type", "application/grpc",
+		"grpc-status", "13", "grpc-message", `grpc: invalid gRPC request content-type "text/plain"`))
+
+	// Not a POST: 405.
+	p.WriteHeaders(7, true, hf(":method", "GET", ":scheme", "http", ":path", "/test.Echo/Unary", ":authority", "x")...)
+	p.WantHeaders("405", 7, true, hf(":status", "405", "content-type", "application/grpc",
+		"grpc-status", "13", "grpc-message", `grpc: invalid :method "GET": gRPC requires POST`))
+}
+
+func TestClientFrames(t *testing.T) {
+	nc, p := h2test.NewClientPipe(t)
+	dialed := false
+	cc, err := Dial("h2test:80", WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+		if dialed {
+			return nil, net.ErrClosed
+		}
+		dialed = true
+		return nc, nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if err := cc.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.ServerHandshake()
+
+	// A unary call with a deadline and metadata.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	ctx = AppendToOutgoingContext(ctx, "x-md", "v")
+	callErr := make(chan error, 1)
+	go func() {
+		var reply []byte
+		callErr <- cc.Invoke(ctx, "/test.Echo/Unary", []byte("hi"), &reply)
+	}()
+	h, fields := p.ReadHeaders("request headers")
+	if h.StreamID != 1 || h.Flags.Has(frame.FlagEndStream) {
+		t.Fatalf("request HEADERS on stream %d, END_STREAM %v", h.StreamID, h.Flags.Has(frame.FlagEndStream))
+	}
+	if len(fields) != 10 || fields[4].Name != "grpc-timeout" {
+		t.Fatalf("request fields %v: want grpc-timeout right after the pseudo-headers", fields)
+	}
+	timeout, err := decodeTimeout(fields[4].Value)
+	if err != nil || timeout > time.Hour || timeout < 59*time.Minute {
+		t.Fatalf("grpc-timeout %q (%v, %v) for a deadline an hour away", fields[4].Value, timeout, err)
+	}
+	fields[4].Value = "(checked)"
+	want := hf(":method", "POST", ":scheme", "http", ":path", "/test.Echo/Unary", ":authority", "h2test:80",
+		"grpc-timeout", "(checked)", "content-type", "application/grpc", "te", "trailers",
+		"user-agent", "h2rpc/"+Version, "grpc-accept-encoding", "gzip", "x-md", "v")
+	if d := h2test.Diff(want, fields); d != "" {
+		t.Fatalf("request fields:\n%s", d)
+	}
+	p.WantData("request message with END_STREAM", 1, true, mustEncode(t, []byte("hi"), nil))
+	// The server answers Trailers-Only with a percent-encoded message.
+	p.WriteHeaders(1, true, hf(":status", "200", "content-type", "application/grpc", "grpc-status", "5", "grpc-message", "no %E2%98%BA here")...)
+	st := wantCode(t, <-callErr, NotFound)
+	if st.Message != "no ☺ here" {
+		t.Fatalf("message %q", st.Message)
+	}
+
+	// Cancelling a streaming call resets its stream with CANCEL.
+	sctx, scancel := context.WithCancel(context.Background())
+	cs, err := cc.NewStream(sctx, bidiDesc, "/test.Echo/Bidi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ReadHeaders("bidi request headers")
+	scancel()
+	p.WantRST("cancel", 3, frame.ErrCodeCancel)
+	var m []byte
+	wantCode(t, cs.RecvMsg(&m), Canceled)
+}
