@@ -102,3 +102,48 @@ func BenchmarkUnaryExchange(b *testing.B) {
 	b.ReportMetric(float64(sw.Load())/n, "server-writes/op")
 	b.ReportMetric(float64(sr.Load())/n, "server-reads/op")
 }
+
+// BenchmarkBulkStream sends b.N × 32 KiB on one stream to a handler that
+// discards it, over loopback TCP, and reports the writes per MiB on the
+// sending side (the writer batches up to 128 KiB per write).
+func BenchmarkBulkStream(b *testing.B) {
+	cn, sn := loopback(b)
+	var cw, cr, sw, sr atomic.Int64
+	done := make(chan int64, 1)
+	server, err := conn.Server(countingConn{sn, &sw, &sr}, nil, func(s *conn.Stream) {
+		n, _ := io.Copy(io.Discard, s)
+		s.WriteHeaders(status200, true)
+		done <- n
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, err := conn.Client(countingConn{cn, &cw, &cr}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer server.Close()
+	defer client.Close()
+	s, err := client.NewStream(context.Background(), request("/bulk"), false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chunk := make([]byte, 32<<10)
+	b.SetBytes(int64(len(chunk)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := s.Write(chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s.CloseWrite()
+	n := <-done
+	b.StopTimer()
+	if n != int64(b.N)*int64(len(chunk)) {
+		b.Fatalf("received %d bytes, want %d", n, b.N*len(chunk))
+	}
+	mib := float64(n) / (1 << 20)
+	b.ReportMetric(float64(cw.Load())/mib, "client-writes/MiB")
+	b.ReportMetric(float64(sr.Load())/mib, "server-reads/MiB")
+}
