@@ -258,12 +258,7 @@ func (c *Conn) onSettingsTimeout() {
 
 // wakeWriter tells the writer goroutine there is something to write. It never
 // blocks: one pending wake-up covers any number of queued frames.
-func (c *Conn) wakeWriter() {
-	select {
-	case c.writeWake <- struct{}{}:
-	default:
-	}
-}
+func (c *Conn) wakeWriter() { signal(c.writeWake) }
 
 // queuedLocked checks the bounds on queued frames after something was
 // appended to c.ctrl or c.out, and wakes the writer. The control queue holds

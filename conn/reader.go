@@ -352,7 +352,12 @@ func mapBlockErr(err error) error {
 // decodeLocked decodes a complete block. A non-nil connection error ends
 // the connection; a stream error code (non-zero ok=false) resets the stream.
 func (c *Conn) decodeLocked(block []byte, kind hpack.Kind) (fields []hpack.Field, streamErr error, connError error) {
-	fields, err := c.dec.Decode(block, kind, nil)
+	// Room for a typical block's fields in one allocation.
+	n := 4
+	if kind == hpack.Request {
+		n = 8
+	}
+	fields, err := c.dec.Decode(block, kind, make([]hpack.Field, 0, n))
 	switch {
 	case err == nil:
 		return fields, nil, nil

@@ -31,10 +31,14 @@ type Stream struct {
 	// Set before the stream is published, then immutable.
 	stopWatch func() bool
 
-	readWake  chan struct{} // capacity 1: headers, data, the end or an error arrived
-	writeWake chan struct{} // capacity 1: a blocked Write's data was sent, or an error
-
 	// All fields below are guarded by c.mu.
+
+	// readWake and writeWake are the gates a blocked reader and writer wait
+	// on (capacity 1, signalled without blocking): headers, data, the end or
+	// an error arrived; a blocked Write's data was handed over, or an error.
+	// Each is made by the first call that has to wait, so streams that never
+	// wait do not pay for them.
+	readWake, writeWake chan struct{}
 
 	// state is the RFC 9113 §5.1 state: open or half-closed while the
 	// stream is in c.streams, closed (one of three ways) once removed.
@@ -85,8 +89,6 @@ func (c *Conn) newStreamLocked(id uint32, ctx context.Context) *Stream {
 		c:             c,
 		id:            id,
 		ctx:           ctx,
-		readWake:      make(chan struct{}, 1),
-		writeWake:     make(chan struct{}, 1),
 		contentLength: -1,
 	}
 	s.sendWin.Init(int32(c.peer.initialWindowSize))
@@ -107,18 +109,33 @@ func (s *Stream) Context() context.Context { return s.ctx }
 // slice must not be modified.
 func (s *Stream) RequestHeaders() []hpack.Field { return s.reqHeaders }
 
-func (s *Stream) wakeRead() {
+// wakeRead and wakeWrite signal a waiting reader or writer; c.mu is held.
+func (s *Stream) wakeRead() { signal(s.readWake) }
+
+func (s *Stream) wakeWrite() { signal(s.writeWake) }
+
+// signal sends on a capacity-1 channel without blocking; nil is a no-op.
+func signal(ch chan struct{}) {
 	select {
-	case s.readWake <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
 
-func (s *Stream) wakeWrite() {
-	select {
-	case s.writeWake <- struct{}{}:
-	default:
+// readGateLocked returns readWake, making it on first use.
+func (s *Stream) readGateLocked() chan struct{} {
+	if s.readWake == nil {
+		s.readWake = make(chan struct{}, 1)
 	}
+	return s.readWake
+}
+
+// writeGateLocked returns writeWake, making it on first use.
+func (s *Stream) writeGateLocked() chan struct{} {
+	if s.writeWake == nil {
+		s.writeWake = make(chan struct{}, 1)
+	}
+	return s.writeWake
 }
 
 // NewStream opens a client stream by sending HEADERS with fields (and
@@ -246,8 +263,9 @@ func (s *Stream) ReadHeaders() ([]hpack.Field, error) {
 			c.mu.Unlock()
 			return nil, err
 		}
+		gate := s.readGateLocked()
 		c.mu.Unlock()
-		<-s.readWake
+		<-gate
 	}
 }
 
@@ -289,8 +307,9 @@ func (s *Stream) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, err
 		}
+		gate := s.readGateLocked()
 		c.mu.Unlock()
-		<-s.readWake
+		<-gate
 	}
 }
 
@@ -384,8 +403,9 @@ func (s *Stream) WriteData(p []byte, endStream bool) error {
 	s.pending, s.pendingEnd, s.writing = p, endStream, true
 	c.scheduleLocked(s)
 	for s.writing {
+		gate := s.writeGateLocked()
 		c.mu.Unlock()
-		<-s.writeWake
+		<-gate
 		c.mu.Lock()
 		if s.err != nil && s.writing {
 			s.pending, s.writing = nil, false
