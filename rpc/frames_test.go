@@ -41,7 +41,7 @@ func TestServerFrames(t *testing.T) {
 	// An unknown method: a single Trailers-Only HEADERS frame.
 	p.WriteHeaders(3, true, grpcRequest("/test.Echo/Nope", "application/grpc+proto")...)
 	p.WantHeaders("Trailers-Only", 3, true, hf(":status", "200", "content-type", "application/grpc+proto",
-		"grpc-accept-encoding", "gzip", "grpc-status", "12", "grpc-message", "unknown method Nope for service test.Echo"))
+		"grpc-status", "12", "grpc-message", "unknown method Nope for service test.Echo"))
 
 	// Not gRPC: 415, with a grpc-status too.
 	p.WriteHeaders(5, true, grpcRequest("/test.Echo/Unary", "text/plain")...)
@@ -52,6 +52,11 @@ func TestServerFrames(t *testing.T) {
 	p.WriteHeaders(7, true, hf(":method", "GET", ":scheme", "http", ":path", "/test.Echo/Unary", ":authority", "x")...)
 	p.WantHeaders("405", 7, true, hf(":status", "405", "content-type", "application/grpc",
 		"grpc-status", "13", "grpc-message", `grpc: invalid :method "GET": gRPC requires POST`))
+
+	// An unsupported grpc-encoding: UNIMPLEMENTED, advertising what we accept.
+	p.WriteHeaders(9, true, grpcRequest("/test.Echo/Unary", "application/grpc", hpack.Field{Name: "grpc-encoding", Value: "br"})...)
+	p.WantHeaders("unsupported encoding", 9, true, hf(":status", "200", "content-type", "application/grpc",
+		"grpc-accept-encoding", "gzip", "grpc-status", "12", "grpc-message", `grpc: compressed request with unsupported grpc-encoding "br" (supported: gzip)`))
 }
 
 func TestClientFrames(t *testing.T) {

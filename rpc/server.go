@@ -248,7 +248,8 @@ func (s *Server) handleStream(st *conn.Stream) {
 			// algorithm is processed by a server, it WILL result in an
 			// UNIMPLEMENTED error status on the server. The server will
 			// then include in its response a grpc-accept-encoding header"
-			// (doc/compression.md); writeStatus always includes it.
+			// (doc/compression.md).
+			ss.advertise = true
 			ss.writeStatus(statusf(Unimplemented, "grpc: compressed request with unsupported grpc-encoding %q (supported: %s)", req.encoding, acceptEncoding()))
 			return
 		}

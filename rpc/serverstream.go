@@ -117,6 +117,7 @@ type serverStream struct {
 	codec     Codec
 	ct        string // the request's content-type, echoed in the response
 	accept    string // the client's grpc-accept-encoding
+	advertise bool   // answer with our grpc-accept-encoding (an unsupported grpc-encoding came)
 	maxSend   int
 	rd        msgReader // used by the receiving goroutine only
 
@@ -379,8 +380,10 @@ func (ss *serverStream) writeStatus(st *Status) {
 		if ct == "" {
 			ct = "application/grpc"
 		}
-		fields = append(fields, hpack.Field{Name: ":status", Value: "200"}, hpack.Field{Name: "content-type", Value: ct},
-			hpack.Field{Name: "grpc-accept-encoding", Value: acceptEncoding()})
+		fields = append(fields, hpack.Field{Name: ":status", Value: "200"}, hpack.Field{Name: "content-type", Value: ct})
+		if ss.advertise {
+			fields = append(fields, hpack.Field{Name: "grpc-accept-encoding", Value: acceptEncoding()})
+		}
 	}
 	fields = appendStatus(fields, st, trailer)
 	if err := ss.st.WriteHeaders(fields, true); err != nil && !streamGone(err) {
