@@ -94,6 +94,9 @@ func (cc *ClientConn) NewStream(ctx context.Context, desc *StreamDesc, method st
 }
 
 func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, method string, opts ...CallOption) (ClientStream, error) {
+	if desc == nil {
+		return nil, newStatus(Internal, "rpc: NewStream needs a StreamDesc")
+	}
 	ci := cc.callInfo(opts)
 	comp, err := ci.compressorFor()
 	if err != nil {

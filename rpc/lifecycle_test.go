@@ -291,3 +291,29 @@ func TestStopFailsCallsInFlight(t *testing.T) {
 	e.srv.Stop()
 	wantCode(t, <-callErr, Unavailable)
 }
+
+// Stop ends the calls a GracefulStop is waiting for.
+func TestStopDuringGracefulStop(t *testing.T) {
+	entered := make(chan struct{})
+	e := newEnv(t, &echoServer{unary: func(ctx context.Context, req []byte) ([]byte, error) {
+		close(entered)
+		<-ctx.Done() // never ends on its own
+		return nil, ctx.Err()
+	}}, nil)
+	callErr := make(chan error, 1)
+	go func() {
+		var reply []byte
+		callErr <- e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("m"), &reply)
+	}()
+	<-entered
+	graceful := make(chan struct{})
+	go func() {
+		e.srv.GracefulStop()
+		close(graceful)
+	}()
+	e.srv.Stop()
+	<-graceful
+	if code := CodeOf(<-callErr); code != Unavailable && code != Canceled {
+		t.Fatalf("call ended with %v, want UNAVAILABLE or CANCELLED", code)
+	}
+}

@@ -143,7 +143,9 @@ func (s *Server) Stop() {
 
 // GracefulStop stops the server gracefully: it closes the listeners, sends
 // GOAWAY on every connection so clients open no new calls there, lets the
-// calls in flight finish, then closes the connections and returns.
+// calls in flight finish, then closes the connections and returns. A call
+// that never ends keeps it waiting: call Stop (from another goroutine) to
+// end such calls.
 func (s *Server) GracefulStop() {
 	s.mu.Lock()
 	s.stopping = true
