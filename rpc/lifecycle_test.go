@@ -205,6 +205,14 @@ func TestGracefulStopDrainsInFlightCall(t *testing.T) {
 		t.Fatal("GracefulStop returned while a call was in flight")
 	default:
 	}
+	// Once the client has the server's GOAWAY its connection takes no new
+	// calls: a new call retires it (it keeps serving the call in flight)
+	// and dials afresh, which fails: the listener is gone.
+	for clientConnAvailable(cc) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	var other []byte
+	wantCode(t, cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("new"), &other), Unavailable)
 	close(release)
 	if err := <-callErr; err != nil {
 		t.Fatalf("in-flight call: %v", err)
@@ -316,4 +324,12 @@ func TestStopDuringGracefulStop(t *testing.T) {
 	if code := CodeOf(<-callErr); code != Unavailable && code != Canceled {
 		t.Fatalf("call ended with %v, want UNAVAILABLE or CANCELLED", code)
 	}
+}
+
+// clientConnAvailable reports whether cc's current connection takes new
+// streams.
+func clientConnAvailable(cc *ClientConn) bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.cur != nil && cc.cur.Available()
 }
