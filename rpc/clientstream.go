@@ -75,13 +75,15 @@ func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, 
 	cs.sendClosed.Store(true)
 	// A write error means the stream ended: RecvMsg reports why.
 	_ = cs.st.WriteData(b, true)
-	err = cs.RecvMsg(reply)
+	err = cs.RecvMsg(reply) // always finishes a unary call
 	if ci.header != nil {
 		*ci.header = cs.headerMD
 	}
 	if ci.trailer != nil {
 		*ci.trailer = cs.trailer
 	}
+	*cs = clientStream{}
+	unaryStreams.Put(cs)
 	return err
 }
 
@@ -230,11 +232,21 @@ func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compres
 		}
 		return nil, clientErr(ctx, err)
 	}
-	cs := &clientStream{cc: cc, ctx: ctx, st: st, desc: desc, codec: ci.codec, comp: comp, maxSend: ci.maxSend}
+	var cs *clientStream
+	if desc == unaryDesc {
+		cs = unaryStreams.Get().(*clientStream)
+	} else {
+		cs = new(clientStream)
+	}
+	*cs = clientStream{cc: cc, ctx: ctx, st: st, desc: desc, codec: ci.codec, comp: comp, maxSend: ci.maxSend}
 	cs.rd.r = st
 	cs.rd.maxSize = ci.maxRecv
 	return cs, nil
 }
+
+// unaryStreams recycles the state of unary calls, which never leaves
+// Invoke (streaming calls hand theirs to the caller).
+var unaryStreams = sync.Pool{New: func() any { return new(clientStream) }}
 
 func (cs *clientStream) Context() context.Context { return cs.ctx }
 
