@@ -68,23 +68,38 @@ func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, 
 	if err != nil {
 		return err
 	}
-	cs, err := cc.openStream(ctx, ci, comp, unaryDesc, method)
-	if err != nil {
+	for attempt := 0; ; attempt++ {
+		cs, err := cc.openStream(ctx, ci, comp, unaryDesc, method)
+		if err != nil {
+			return err
+		}
+		cs.sendClosed.Store(true)
+		// A write error means the stream ended: RecvMsg reports why.
+		_ = cs.st.WriteData(b, true)
+		err = cs.RecvMsg(reply) // always finishes a unary call
+		if ci.header != nil {
+			*ci.header = cs.headerMD
+		}
+		if ci.trailer != nil {
+			*ci.trailer = cs.trailer
+		}
+		*cs = clientStream{}
+		unaryStreams.Put(cs)
+		// REFUSED_STREAM "Indicates that no processing occurred and the
+		// request can be retried" (PROTOCOL-HTTP2.md, Errors): once,
+		// transparently, since the request is still at hand.
+		if attempt == 0 && refused(err) && ctx.Err() == nil {
+			continue
+		}
 		return err
 	}
-	cs.sendClosed.Store(true)
-	// A write error means the stream ended: RecvMsg reports why.
-	_ = cs.st.WriteData(b, true)
-	err = cs.RecvMsg(reply) // always finishes a unary call
-	if ci.header != nil {
-		*ci.header = cs.headerMD
-	}
-	if ci.trailer != nil {
-		*ci.trailer = cs.trailer
-	}
-	*cs = clientStream{}
-	unaryStreams.Put(cs)
-	return err
+}
+
+// refused reports whether the peer reset the call's stream with
+// REFUSED_STREAM.
+func refused(err error) bool {
+	var re *conn.ResetError
+	return errors.As(err, &re) && re.Remote && re.Code == frame.ErrCodeRefusedStream
 }
 
 // NewStream starts a streaming call of the shape desc describes.

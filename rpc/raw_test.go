@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 
 	"github.com/h2rpc/h2rpc/conn"
@@ -228,5 +229,64 @@ func TestServerResetsStreamAtDeadline(t *testing.T) {
 	}
 	if err := <-handlerErr; !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("handler context: %v, want DeadlineExceeded", err)
+	}
+}
+
+// A unary call refused with REFUSED_STREAM was not processed: the client
+// retries it once, transparently.
+func TestRefusedStreamIsRetriedOnce(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streams atomic.Int32
+	refuseAll := atomic.Bool{}
+	done := make(chan struct{})
+	var conns []*conn.Conn
+	go func() {
+		defer close(done)
+		for {
+			nc, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			c, err := conn.Server(nc, nil, func(s *conn.Stream) {
+				if streams.Add(1) == 1 || refuseAll.Load() {
+					s.Reset(frame.ErrCodeRefusedStream)
+					return
+				}
+				io.Copy(io.Discard, s)
+				s.WriteHeaders(hf(":status", "200", "content-type", "application/grpc"), false)
+				s.WriteData(mustEncode(t, []byte("served"), nil), false)
+				s.WriteHeaders(hf("grpc-status", "0"), true)
+			})
+			if err == nil {
+				conns = append(conns, c)
+			}
+		}
+	}()
+	defer func() {
+		lis.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	cc, err := Dial(lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	var reply []byte
+	if err := cc.Invoke(context.Background(), "/x.Y/Z", []byte("m"), &reply); err != nil || string(reply) != "served" {
+		t.Fatalf("after one refusal: %q, %v", reply, err)
+	}
+	if n := streams.Load(); n != 2 {
+		t.Fatalf("%d streams, want 2 (one refused, one retried)", n)
+	}
+	refuseAll.Store(true)
+	wantCode(t, cc.Invoke(context.Background(), "/x.Y/Z", []byte("m"), &reply), Unavailable)
+	if n := streams.Load(); n != 4 {
+		t.Fatalf("%d streams, want 4 (a retry at most once per call)", n)
 	}
 }
