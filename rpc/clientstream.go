@@ -177,6 +177,10 @@ type clientStream struct {
 	finished bool
 	finalErr error // what RecvMsg returns once finished
 	trailer  MD
+
+	// headerOut and trailerOut receive the metadata when a streaming call
+	// finishes (the Header and Trailer call options).
+	headerOut, trailerOut *MD
 }
 
 // openStream sends the request headers: "Request-Headers → Call-Definition
@@ -253,7 +257,8 @@ func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compres
 	} else {
 		cs = new(clientStream)
 	}
-	*cs = clientStream{cc: cc, ctx: ctx, st: st, desc: desc, codec: ci.codec, comp: comp, maxSend: ci.maxSend}
+	*cs = clientStream{cc: cc, ctx: ctx, st: st, desc: desc, codec: ci.codec, comp: comp, maxSend: ci.maxSend,
+		headerOut: ci.header, trailerOut: ci.trailer}
 	cs.rd.r = st
 	cs.rd.maxSize = ci.maxRecv
 	return cs, nil
@@ -477,6 +482,14 @@ func (cs *clientStream) finish(err error) {
 		}
 	}
 	cs.rd.release()
+	if cs.desc != unaryDesc { // Invoke stores a unary call's metadata itself
+		if cs.headerOut != nil {
+			*cs.headerOut = cs.headerMD
+		}
+		if cs.trailerOut != nil {
+			*cs.trailerOut = cs.trailer
+		}
+	}
 }
 
 // ended refines the error of a stream that ended without a status in

@@ -614,3 +614,60 @@ func TestOversizedMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestStreamInterceptorsAndCallMetadata(t *testing.T) {
+	var order []string
+	var mu sync.Mutex
+	note := func(s string) {
+		mu.Lock()
+		order = append(order, s)
+		mu.Unlock()
+	}
+	ssi := func(name string) StreamServerInterceptor {
+		return func(srv any, ss ServerStream, info *StreamServerInfo, h StreamHandler) error {
+			note("server " + name + " " + info.FullMethod)
+			if !info.IsServerStream || info.IsClientStream {
+				return Errorf(Internal, "info %+v", info)
+			}
+			return h(srv, ss)
+		}
+	}
+	csi := func(name string) StreamClientInterceptor {
+		return func(ctx context.Context, desc *StreamDesc, cc *ClientConn, method string, streamer Streamer, opts ...CallOption) (ClientStream, error) {
+			note("client " + name)
+			return streamer(ctx, desc, cc, method, opts...)
+		}
+	}
+	impl := &echoServer{stream: func(ss ServerStream) error {
+		var req []byte
+		if err := ss.RecvMsg(&req); err != nil {
+			return err
+		}
+		if err := ss.SetHeader(Pairs("x-h", "1")); err != nil {
+			return err
+		}
+		ss.SetTrailer(Pairs("x-t", "2"))
+		return ss.SendMsg(req)
+	}}
+	e := newEnv(t, impl, []ServerOption{ChainStreamInterceptor(ssi("1"), ssi("2"))}, WithChainStreamInterceptor(csi("1"), csi("2")))
+	var hdr, tr MD
+	cs, err := e.cc.NewStream(context.Background(), serverStreamDesc, "/test.Echo/ServerStream", Header(&hdr), Trailer(&tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.SendMsg([]byte("m"))
+	var m []byte
+	if err := cs.RecvMsg(&m); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.RecvMsg(&m); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+	if hdr.Get("x-h")[0] != "1" || tr.Get("x-t")[0] != "2" {
+		t.Fatalf("Header/Trailer options: %v %v", hdr, tr)
+	}
+	want := "client 1,client 2,server 1 /test.Echo/ServerStream,server 2 /test.Echo/ServerStream"
+	if got := strings.Join(order, ","); got != want {
+		t.Fatalf("order %s, want %s", got, want)
+	}
+}

@@ -182,8 +182,10 @@ func MaxCallSendMsgSize(n int) CallOption { return func(ci *callInfo) { ci.maxSe
 // failing at once with UNAVAILABLE.
 func WaitForReady(wait bool) CallOption { return func(ci *callInfo) { ci.waitForReady = wait } }
 
-// Header stores the response header metadata of a unary call in *md.
+// Header stores the response header metadata of the call in *md when the
+// call ends (for a streaming call: when RecvMsg returns an error).
 func Header(md *MD) CallOption { return func(ci *callInfo) { ci.header = md } }
 
-// Trailer stores the response trailer metadata of a unary call in *md.
+// Trailer stores the response trailer metadata of the call in *md when the
+// call ends (for a streaming call: when RecvMsg returns an error).
 func Trailer(md *MD) CallOption { return func(ci *callInfo) { ci.trailer = md } }
