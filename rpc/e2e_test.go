@@ -671,3 +671,35 @@ func TestStreamInterceptorsAndCallMetadata(t *testing.T) {
 		t.Fatalf("order %s, want %s", got, want)
 	}
 }
+
+// ServeConn serves an in-memory connection.
+func TestServeConnOverPipe(t *testing.T) {
+	srv := NewServer()
+	srv.RegisterService(&echoDesc, &echoServer{unary: echoBack})
+	served := make(chan error, 1)
+	cc, err := Dial("pipe:0", WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+		a, b := net.Pipe()
+		go func() { served <- srv.ServeConn(b) }()
+		return a, nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reply []byte
+	if err := cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("over a pipe"), &reply); err != nil || string(reply) != "over a pipe" {
+		t.Fatalf("%q, %v", reply, err)
+	}
+	cc.Close()
+	if err := <-served; err != nil {
+		t.Fatalf("ServeConn: %v", err)
+	}
+	srv.Stop()
+	a, b := net.Pipe()
+	defer a.Close()
+	if err := srv.ServeConn(b); err != ErrServerStopped {
+		t.Fatalf("ServeConn after Stop: %v", err)
+	}
+	if _, err := b.Write([]byte("x")); err == nil {
+		t.Fatal("ServeConn after Stop left the connection open")
+	}
+}

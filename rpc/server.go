@@ -100,18 +100,37 @@ func (s *Server) Serve(lis net.Listener) error {
 	}
 }
 
-// serveConn starts an HTTP/2 server connection on nc.
-func (s *Server) serveConn(nc net.Conn) {
+// ServeConn serves one connection the caller accepted (or one end of a
+// net.Pipe) and returns when it has ended: the client closed it, it failed,
+// or the server stopped. It returns ErrServerStopped if the server was
+// already stopped.
+func (s *Server) ServeConn(nc net.Conn) error {
+	s.mu.Lock()
+	stopping := s.stopping
+	s.serving = true
+	s.mu.Unlock()
+	if stopping {
+		nc.Close()
+		return ErrServerStopped
+	}
+	if c := s.serveConn(nc); c != nil {
+		<-c.Done()
+	}
+	return nil
+}
+
+// serveConn starts an HTTP/2 server connection on nc; nil if it could not.
+func (s *Server) serveConn(nc net.Conn) *conn.Conn {
 	c, err := conn.Server(nc, s.opts.connConfig, s.handleStream)
 	if err != nil {
 		nc.Close()
-		return
+		return nil
 	}
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
 		c.Close()
-		return
+		return nil
 	}
 	s.conns[c] = true
 	s.watchers.Add(1)
@@ -123,6 +142,7 @@ func (s *Server) serveConn(nc net.Conn) {
 		delete(s.conns, c)
 		s.mu.Unlock()
 	}()
+	return c
 }
 
 // Stop stops the server now: it closes the listeners and every connection,
