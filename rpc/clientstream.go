@@ -163,6 +163,7 @@ type clientStream struct {
 	maxSend int
 
 	sendClosed atomic.Bool // END_STREAM sent (or the call is over)
+	ended      atomic.Bool // the receiving side finished the call
 	sendBuf    *[]byte     // used by the sending goroutine only
 
 	headerOnce sync.Once
@@ -271,6 +272,9 @@ var unaryStreams = sync.Pool{New: func() any { return new(clientStream) }}
 func (cs *clientStream) Context() context.Context { return cs.ctx }
 
 func (cs *clientStream) SendMsg(m any) error {
+	if cs.ended.Load() {
+		return io.EOF // the call is over: RecvMsg has the status
+	}
 	if cs.sendClosed.Load() {
 		return newStatus(Internal, "rpc: SendMsg after CloseSend")
 	}
@@ -464,6 +468,7 @@ func (cs *clientStream) finish(err error) {
 		return
 	}
 	cs.finished = true
+	cs.ended.Store(true)
 	if err != io.EOF {
 		err = pastDeadline(cs.ctx, err)
 	}

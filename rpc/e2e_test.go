@@ -403,6 +403,9 @@ func TestStatusFromHandler(t *testing.T) {
 	if st.Message != "after one message" {
 		t.Fatalf("message %q", st.Message)
 	}
+	if err := cs.SendMsg([]byte("late")); err != io.EOF {
+		t.Fatalf("SendMsg after the call ended: %v, want io.EOF", err)
+	}
 }
 
 func TestUnknownServiceAndMethod(t *testing.T) {
