@@ -163,7 +163,7 @@ type clientStream struct {
 	maxSend int
 
 	sendClosed atomic.Bool // END_STREAM sent (or the call is over)
-	ended      atomic.Bool // the receiving side finished the call
+	over       atomic.Bool // the receiving side finished the call
 	sendBuf    *[]byte     // used by the sending goroutine only
 
 	headerOnce sync.Once
@@ -272,7 +272,7 @@ var unaryStreams = sync.Pool{New: func() any { return new(clientStream) }}
 func (cs *clientStream) Context() context.Context { return cs.ctx }
 
 func (cs *clientStream) SendMsg(m any) error {
-	if cs.ended.Load() {
+	if cs.over.Load() {
 		return io.EOF // the call is over: RecvMsg has the status
 	}
 	if cs.sendClosed.Load() {
@@ -468,7 +468,7 @@ func (cs *clientStream) finish(err error) {
 		return
 	}
 	cs.finished = true
-	cs.ended.Store(true)
+	cs.over.Store(true)
 	if err != io.EOF {
 		err = pastDeadline(cs.ctx, err)
 	}
