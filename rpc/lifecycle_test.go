@@ -19,7 +19,9 @@ func TestDeadlinePropagatesTwoHops(t *testing.T) {
 		err      error
 	}
 	hop3Seen := make(chan seen, 1)
+	hop3Entered := make(chan struct{})
 	hop3 := newEnv(t, &echoServer{unary: func(ctx context.Context, req []byte) ([]byte, error) {
+		close(hop3Entered)
 		d, ok := ctx.Deadline()
 		<-ctx.Done()
 		hop3Seen <- seen{d, ok, ctx.Err()}
@@ -34,8 +36,15 @@ func TestDeadlinePropagatesTwoHops(t *testing.T) {
 	}
 	hop2 := newEnv(t, &echoServer{unary: forward(hop3.cc)}, nil)
 	hop1 := newEnv(t, &echoServer{unary: forward(hop2.cc)}, nil)
+	// Connect every hop first, so the deadline is spent in the handlers,
+	// not in dialing.
+	for _, e := range []*env{hop1, hop2, hop3} {
+		if err := e.cc.Connect(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	clientDeadline, _ := ctx.Deadline()
 	var reply []byte
@@ -43,6 +52,11 @@ func TestDeadlinePropagatesTwoHops(t *testing.T) {
 	wantCode(t, err, DeadlineExceeded)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("errors.Is(%v, context.DeadlineExceeded) is false", err)
+	}
+	select {
+	case <-hop3Entered:
+	default:
+		t.Fatal("the call never reached hop 3 within its one-second deadline")
 	}
 	s := <-hop3Seen
 	if !s.hasDL {
@@ -61,15 +75,25 @@ func TestDeadlinePropagatesTwoHops(t *testing.T) {
 
 func TestDeadlineExceededStopsHandler(t *testing.T) {
 	handlerErr := make(chan error, 1)
+	entered := make(chan struct{})
 	e := newEnv(t, &echoServer{unary: func(ctx context.Context, req []byte) ([]byte, error) {
+		close(entered)
 		<-ctx.Done()
 		handlerErr <- ctx.Err()
 		return nil, ctx.Err()
 	}}, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	if err := e.cc.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	var reply []byte
 	wantCode(t, e.cc.Invoke(ctx, "/test.Echo/Unary", []byte("m"), &reply), DeadlineExceeded)
+	select {
+	case <-entered:
+	default:
+		t.Fatal("the call never reached the handler within its deadline")
+	}
 	if err := <-handlerErr; err == nil {
 		t.Fatal("handler context not ended")
 	}
