@@ -57,6 +57,21 @@ func TestServerFrames(t *testing.T) {
 	p.WriteHeaders(9, true, grpcRequest("/test.Echo/Unary", "application/grpc", hpack.Field{Name: "grpc-encoding", Value: "br"})...)
 	p.WantHeaders("unsupported encoding", 9, true, hf(":status", "200", "content-type", "application/grpc",
 		"grpc-accept-encoding", "gzip", "grpc-status", "12", "grpc-message", `grpc: compressed request with unsupported grpc-encoding "br" (supported: gzip)`))
+
+	// Malformed HTTP/2 requests never reach the handler: no :path, or a te
+	// other than "trailers" (RFC 9113 §8.3.1, §8.2.2) are reset.
+	p.WriteHeaders(11, true, hf(":method", "POST", ":scheme", "http", ":authority", "x", "content-type", "application/grpc")...)
+	p.WantRST("no :path", 11, frame.ErrCodeProtocol)
+	p.WriteHeaders(13, true, grpcRequest("/test.Echo/Unary", "application/grpc", hpack.Field{Name: "te", Value: "gzip"})...)
+	p.WantRST("te: gzip", 13, frame.ErrCodeProtocol)
+
+	// A request without te is served.
+	noTE := hf(":method", "POST", ":scheme", "http", ":path", "/test.Echo/Unary", ":authority", "x", "content-type", "application/grpc")
+	p.WriteHeaders(15, false, noTE...)
+	p.WriteData(15, true, msg)
+	p.WantHeaders("response headers without te", 15, false, hf(":status", "200", "content-type", "application/grpc"))
+	p.WantData("response message without te", 15, false, msg)
+	p.WantHeaders("trailers without te", 15, true, hf("grpc-status", "0"))
 }
 
 func TestClientFrames(t *testing.T) {
