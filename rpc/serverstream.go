@@ -105,8 +105,9 @@ func isCustomReceived(name string) bool {
 }
 
 // serverStream is the server side of one call. It is also the handler's
-// context: it embeds the call's context and answers Value for the incoming
-// metadata and for itself, which saves two context allocations per call.
+// context: it forwards to the call's context and answers Value for the
+// incoming metadata and for itself, which saves two context allocations
+// per call.
 type serverStream struct {
 	ctx context.Context // the call's context: the stream's, with the deadline applied
 
@@ -342,6 +343,11 @@ func (ss *serverStream) transportErr(err error) error {
 	}
 	if ss.ctx != nil && ss.ctx.Err() != nil {
 		return contextStatus(ss)
+	}
+	if !streamGone(err) {
+		// conn refused this one write (a header block over the client's
+		// limit, ...): the call itself goes on.
+		return &Status{Code: Internal, Message: "grpc: " + err.Error(), cause: err}
 	}
 	return &Status{Code: Canceled, Message: "grpc: the call ended: " + err.Error(), cause: err}
 }
