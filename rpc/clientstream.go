@@ -98,6 +98,9 @@ func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, 
 // refused reports whether the peer reset the call's stream with
 // REFUSED_STREAM.
 func refused(err error) bool {
+	if err == nil {
+		return false // before re, which escapes: no allocation on success
+	}
 	var re *conn.ResetError
 	return errors.As(err, &re) && re.Remote && re.Code == frame.ErrCodeRefusedStream
 }
