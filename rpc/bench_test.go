@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"testing"
 )
 
@@ -11,20 +12,30 @@ import (
 // write and one read syscall per side, no wake-up beyond conn's reader and
 // the handler goroutine, and a handful of allocations on each side
 // (go test -bench Unary -benchmem reports the sum).
+// It also reports the syscalls per call on each side (server-writes/op,
+// client-reads/op, ...), counted by wrapping both ends of the connection.
 func BenchmarkUnary(b *testing.B) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
+	var server, client ioCounts
 	srv := NewServer()
 	srv.RegisterService(&echoDesc, &echoServer{unary: echoBack})
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
+	go func() { served <- srv.Serve(countingListener{lis, &server}) }()
 	defer func() {
 		srv.Stop()
 		<-served
 	}()
-	cc, err := Dial(lis.Addr().String())
+	cc, err := Dial(lis.Addr().String(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingIO{nc, &client}, nil
+	}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,6 +46,8 @@ func BenchmarkUnary(b *testing.B) {
 	if err := cc.Invoke(ctx, "/test.Echo/Unary", req, &reply); err != nil {
 		b.Fatal(err)
 	}
+	server.reset()
+	client.reset()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -42,6 +55,38 @@ func BenchmarkUnary(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	n := float64(b.N)
+	b.ReportMetric(float64(server.writes.Load())/n, "server-writes/op")
+	b.ReportMetric(float64(server.reads.Load())/n, "server-reads/op")
+	b.ReportMetric(float64(client.writes.Load())/n, "client-writes/op")
+	b.ReportMetric(float64(client.reads.Load())/n, "client-reads/op")
+}
+
+// ioCounts counts Read and Write calls on a connection (each one syscall
+// for a TCP connection).
+type ioCounts struct{ reads, writes atomic.Int64 }
+
+func (c *ioCounts) reset() { c.reads.Store(0); c.writes.Store(0) }
+
+type countingIO struct {
+	net.Conn
+	n *ioCounts
+}
+
+func (c countingIO) Read(p []byte) (int, error)  { c.n.reads.Add(1); return c.Conn.Read(p) }
+func (c countingIO) Write(p []byte) (int, error) { c.n.writes.Add(1); return c.Conn.Write(p) }
+
+type countingListener struct {
+	net.Listener
+	n *ioCounts
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingIO{nc, l.n}, nil
 }
 
 // BenchmarkUnaryParallel runs unary calls from GOMAXPROCS goroutines over
