@@ -1,0 +1,164 @@
+package runner
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Main is the h2bench command: it parses args (without the program name),
+// runs the matrix or the load generator, writes the report to stdout and
+// progress to stderr, and returns the exit code.
+func Main(args []string) int {
+	return main(args, os.Stdout, os.Stderr, isTerminal(os.Stderr))
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func main(args []string, stdout, stderr io.Writer, bar bool) int {
+	fs := flag.NewFlagSet("h2bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `h2bench measures h2rpc against grpc-go, drpc, x/net's HTTP/2 and raw TCP.
+
+  h2bench [--quick] [--systems h2rpc,grpc] [--scenarios unary,pingpong] [--json FILE] [--svg FILE]
+  h2bench --target host:port --method /pkg.Svc/Method [--payload-size N] [--concurrency N] [--duration D]
+
+Systems: %s. Scenarios: %s.
+
+`, strings.Join(systemNames(), ", "), strings.Join(Scenarios, ", "))
+		fs.PrintDefaults()
+	}
+	var (
+		systems   = fs.String("systems", "", "comma-separated systems to run (default all)")
+		scenarios = fs.String("scenarios", "", "comma-separated scenarios to run (default all)")
+		quick     = fs.Bool("quick", false, "run the small matrix (under a minute)")
+		duration  = fs.Duration("duration", 0, "measured time per run (default 1s; 250ms with --quick; 5s with --target)")
+		warmup    = fs.Duration("warmup", 0, "warm-up per run (default 300ms; 100ms with --quick)")
+		repeat    = fs.Int("repeat", 0, "runs per system and cell, median reported (default 3; 1 with --quick)")
+		conns     = fs.Int("conns", 1000, "client connections in the conns scenario")
+		jsonFile  = fs.String("json", "", "write the raw figures as JSON to `FILE`")
+		svgFile   = fs.String("svg", "", "write the charts as SVG to `FILE`")
+		noProg    = fs.Bool("no-progress", false, "print no progress on stderr")
+
+		target      = fs.String("target", "", "load-generate against the gRPC server at `host:port` instead of running the matrix")
+		method      = fs.String("method", "", "with --target: the full method, /package.Service/Method")
+		payloadSize = fs.Int("payload-size", 0, "with --target: request payload bytes (zeros)")
+		concurrency = fs.Int("concurrency", 16, "with --target: calls in flight")
+		client      = fs.String("client", "h2rpc", "with --target: the client making the calls (h2rpc or grpc)")
+		timeout     = fs.Duration("timeout", 20*time.Second, "with --target: per-call deadline")
+	)
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "h2bench: unexpected arguments %q\n", fs.Args())
+		fs.Usage()
+		return 2
+	}
+	if *target != "" {
+		d := *duration
+		if d <= 0 {
+			d = 5 * time.Second
+		}
+		rep, err := LoadTarget(TargetConfig{Target: *target, Method: *method, PayloadSize: *payloadSize,
+			Concurrency: *concurrency, Duration: d, Timeout: *timeout, Client: *client})
+		if rep != nil {
+			WriteTargetMarkdown(stdout, rep) //nolint:errcheck // nothing to do about stdout
+			if *jsonFile != "" {
+				if werr := writeFile(*jsonFile, func(w io.Writer) error { return writeJSONValue(w, rep) }); werr != nil {
+					fmt.Fprintln(stderr, "h2bench:", werr)
+					return 1
+				}
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "h2bench:", err)
+			return 1
+		}
+		return 0
+	}
+
+	cfg := Config{Systems: splitList(*systems), Scenarios: splitList(*scenarios), Quick: *quick,
+		Duration: *duration, Warmup: *warmup, Repeat: *repeat, Conns: *conns, Bar: bar}
+	if cfg.Duration <= 0 {
+		cfg.Duration = map[bool]time.Duration{false: time.Second, true: 250 * time.Millisecond}[cfg.Quick]
+	}
+	if cfg.Warmup <= 0 {
+		cfg.Warmup = map[bool]time.Duration{false: 300 * time.Millisecond, true: 100 * time.Millisecond}[cfg.Quick]
+	}
+	if cfg.Repeat <= 0 {
+		cfg.Repeat = map[bool]int{false: 3, true: 1}[cfg.Quick]
+	}
+	if !*noProg {
+		cfg.Progress = stderr
+	}
+	rep, err := Run(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "h2bench:", err)
+		return 2
+	}
+	rep.Command = "h2bench " + strings.Join(args, " ")
+	if err := WriteMarkdown(stdout, rep); err != nil {
+		fmt.Fprintln(stderr, "h2bench:", err)
+		return 1
+	}
+	if *jsonFile != "" {
+		if err := writeFile(*jsonFile, func(w io.Writer) error { return WriteJSON(w, rep) }); err != nil {
+			fmt.Fprintln(stderr, "h2bench:", err)
+			return 1
+		}
+	}
+	if *svgFile != "" {
+		if err := writeFile(*svgFile, func(w io.Writer) error { return WriteSVG(w, rep) }); err != nil {
+			fmt.Fprintln(stderr, "h2bench:", err)
+			return 1
+		}
+	}
+	for _, cr := range rep.Cells {
+		for _, r := range cr.Results {
+			if r.Err != "" {
+				return 1
+			}
+		}
+	}
+	return 0
+}
+
+func writeJSONValue(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writeFile(name string, write func(io.Writer) error) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return f.Close()
+}

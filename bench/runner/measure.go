@@ -1,0 +1,338 @@
+package runner
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/h2rpc/h2rpc/bench/runner/hist"
+)
+
+// Figures are what one run of one system in one cell measured.
+type Figures struct {
+	Pool        int           `json:"pool,omitempty"` // connections, for Pooler systems
+	Ops         uint64        `json:"ops"`            // calls, messages or round trips completed
+	Elapsed     time.Duration `json:"elapsed_ns"`
+	OpsPerSec   float64       `json:"ops_per_sec"`
+	MBPerSec    float64       `json:"mb_per_sec"` // payload bytes received by the client, 10^6 per second
+	P50         int64         `json:"p50_ns"`
+	P99         int64         `json:"p99_ns"`
+	P999        int64         `json:"p999_ns"`
+	AllocsPerOp float64       `json:"allocs_per_op"` // client and server together
+	BytesPerOp  float64       `json:"bytes_per_op"`
+	PeakRSS     int64         `json:"peak_rss_bytes"` // max VmRSS sampled during the run
+	// For the conns scenario: memory per idle connection (client and
+	// server side together) after one call each, from the Go heap and
+	// goroutine stacks, and from the process RSS.
+	HeapPerConn float64 `json:"heap_per_conn,omitempty"`
+	RSSPerConn  float64 `json:"rss_per_conn,omitempty"`
+
+	hist *hist.Histogram
+}
+
+// Phases of a run, read by its workers.
+const (
+	phaseWarm = iota
+	phaseMeasure
+	phaseStop
+)
+
+// worker is one load goroutine's state, allocated before the run so that
+// the run's own bookkeeping does not show up in its allocation figures.
+type worker struct {
+	h   hist.Histogram
+	ops uint64
+	err error
+}
+
+// runner of one measurement: the phase flag the workers poll.
+type load struct {
+	phase atomic.Int32
+}
+
+func (l *load) measuring() bool { return l.phase.Load() == phaseMeasure }
+func (l *load) stopped() bool   { return l.phase.Load() == phaseStop }
+
+// measure runs one system in one cell: start a server, dial, warm up, then
+// measure for d.
+func measure(sys System, cell Cell, pool int, warm, d time.Duration) (Figures, error) {
+	runtime.GC()
+	rss := startRSSSampler()
+	defer rss.stop()
+	srv, err := sys.Start()
+	if err != nil {
+		return Figures{}, fmt.Errorf("start %s server: %w", sys.Name(), err)
+	}
+	defer srv.Close()
+
+	var clients []Client
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	run := Figures{Pool: pool}
+	if cell.Scenario == ScenarioConns {
+		var before, after memSnapshot
+		before.read()
+		clients, err = dialMany(sys, srv.Addr(), cell.Conns)
+		if err != nil {
+			return Figures{}, err
+		}
+		for _, c := range clients {
+			var resp []byte
+			if err := c.Unary(context.Background(), make([]byte, cell.Size), &resp); err != nil {
+				return Figures{}, err
+			}
+		}
+		after.read()
+		run.HeapPerConn = float64(after.heap-before.heap) / float64(cell.Conns)
+		run.RSSPerConn = float64(after.rss-before.rss) / float64(cell.Conns)
+	} else {
+		c, err := sys.Dial(srv.Addr(), DialOptions{Pool: pool})
+		if err != nil {
+			return Figures{}, fmt.Errorf("dial %s: %w", sys.Name(), err)
+		}
+		clients = []Client{c}
+	}
+
+	var l load
+	n := max(cell.Concurrency, 1)
+	if cell.Shape() != ShapeUnary {
+		n = 1
+	}
+	workers := make([]worker, n)
+	var wg sync.WaitGroup
+	for i := range workers {
+		w := &workers[i]
+		c := clients[i%len(clients)]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.err = drive(&l, c, cell, w)
+			if w.err != nil {
+				l.phase.Store(phaseStop)
+			}
+		}()
+	}
+	sleepUnless(&l, warm)
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	t0 := time.Now()
+	l.phase.CompareAndSwap(phaseWarm, phaseMeasure)
+	sleepUnless(&l, d)
+	l.phase.Store(phaseStop)
+	run.Elapsed = time.Since(t0)
+	runtime.ReadMemStats(&m1)
+	wg.Wait()
+
+	run.hist = hist.New()
+	var errs []error
+	for i := range workers {
+		run.Ops += workers[i].ops
+		run.hist.Merge(&workers[i].h)
+		if workers[i].err != nil {
+			errs = append(errs, workers[i].err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Figures{}, fmt.Errorf("%s %s: %w", sys.Name(), cell, err)
+	}
+	if run.Ops == 0 {
+		return Figures{}, fmt.Errorf("%s %s: no operation completed in %v", sys.Name(), cell, d)
+	}
+	secs := run.Elapsed.Seconds()
+	run.OpsPerSec = float64(run.Ops) / secs
+	run.MBPerSec = float64(run.Ops) * float64(cell.Size) / secs / 1e6
+	run.P50, run.P99, run.P999 = run.hist.Quantile(0.5), run.hist.Quantile(0.99), run.hist.Quantile(0.999)
+	run.AllocsPerOp = float64(m1.Mallocs-m0.Mallocs) / float64(run.Ops)
+	run.BytesPerOp = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(run.Ops)
+	run.PeakRSS = rss.stop()
+	return run, nil
+}
+
+// sleepUnless sleeps for d or until the load stops (a worker failed).
+func sleepUnless(l *load, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for !l.stopped() {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		time.Sleep(min(left, 10*time.Millisecond))
+	}
+}
+
+// drive runs one worker's load until the phase is stop.
+func drive(l *load, c Client, cell Cell, w *worker) error {
+	ctx := context.Background()
+	req := make([]byte, cell.Size)
+	var resp []byte
+	switch cell.Shape() {
+	case ShapeUnary:
+		for !l.stopped() {
+			t := time.Now()
+			if err := c.Unary(ctx, req, &resp); err != nil {
+				return err
+			}
+			if l.measuring() {
+				w.h.RecordDuration(time.Since(t))
+				w.ops++
+			}
+		}
+	case ShapeServerStream:
+		last := time.Now()
+		onMsg := func(int) {
+			now := time.Now()
+			if l.measuring() {
+				w.h.RecordDuration(now.Sub(last))
+				w.ops++
+			}
+			last = now
+		}
+		for !l.stopped() {
+			if err := c.ServerStream(ctx, cell.Size, cell.streamCount(), onMsg); err != nil {
+				return err
+			}
+		}
+	case ShapeBidi:
+		pp, err := c.PingPong(ctx)
+		if err != nil {
+			return err
+		}
+		for !l.stopped() {
+			t := time.Now()
+			if err := pp.Exchange(req, &resp); err != nil {
+				pp.Close()
+				return err
+			}
+			if l.measuring() {
+				w.h.RecordDuration(time.Since(t))
+				w.ops++
+			}
+		}
+		return pp.Close()
+	}
+	return nil
+}
+
+// dialMany dials n clients, a few at a time.
+func dialMany(sys System, addr string, n int) ([]Client, error) {
+	clients := make([]Client, n)
+	errs := make([]error, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				clients[i], errs[i] = sys.Dial(addr, DialOptions{})
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, c := range clients {
+			if c != nil {
+				c.Close()
+			}
+		}
+		return nil, fmt.Errorf("dial %d %s clients: %w", n, sys.Name(), err)
+	}
+	return clients, nil
+}
+
+// memSnapshot is the memory the conns scenario divides by connections.
+type memSnapshot struct{ heap, rss int64 }
+
+func (m *memSnapshot) read() {
+	// FreeOSMemory collects and returns free pages to the OS, so that the
+	// RSS difference is not hidden by memory an earlier run freed but the
+	// runtime kept.
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	m.heap = int64(ms.HeapAlloc + ms.StackInuse)
+	m.rss = readRSS()
+}
+
+// readRSS returns the process's resident set (VmRSS of /proc/self/status)
+// in bytes, or 0 where there is no /proc.
+func readRSS() int64 { return procStatusField("VmRSS:") }
+
+// procStatusField returns a "kB" field of /proc/self/status in bytes.
+func procStatusField(name string) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := bytes.Fields(sc.Bytes())
+		if len(f) >= 2 && string(f[0]) == name {
+			kb, err := strconv.ParseInt(string(f[1]), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// rssSampler records the largest VmRSS seen every 10ms until stopped.
+type rssSampler struct {
+	peak atomic.Int64
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func startRSSSampler() *rssSampler {
+	s := &rssSampler{quit: make(chan struct{}), done: make(chan struct{})}
+	s.sample()
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.quit:
+				return
+			case <-t.C:
+				s.sample()
+			}
+		}
+	}()
+	return s
+}
+
+func (s *rssSampler) sample() {
+	if v := readRSS(); v > s.peak.Load() {
+		s.peak.Store(v)
+	}
+}
+
+// stop ends the sampler (once) and returns the peak.
+func (s *rssSampler) stop() int64 {
+	s.once.Do(func() {
+		close(s.quit)
+		<-s.done
+		s.sample()
+	})
+	return s.peak.Load()
+}

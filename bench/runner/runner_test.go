@@ -1,0 +1,369 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/h2rpc/h2rpc/bench/runner/hist"
+)
+
+func TestRegisteredSystems(t *testing.T) {
+	var names []string
+	for _, s := range Systems() {
+		names = append(names, s.Name())
+	}
+	slices.Sort(names)
+	want := slices.Clone(DefaultOrder)
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Fatalf("registered systems %v, want %v", names, want)
+	}
+}
+
+// TestEachSystem makes one unary call, one stream and a few round trips on
+// every system, checking what comes back.
+func TestEachSystem(t *testing.T) {
+	for _, sys := range Systems() {
+		t.Run(sys.Name(), func(t *testing.T) {
+			srv, err := sys.Start()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			c, err := sys.Dial(srv.Addr(), DialOptions{Pool: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx := context.Background()
+
+			for _, size := range []int{0, 16, 1024, 100_000} {
+				req := bytes.Repeat([]byte{byte(size)}, size)
+				req = append(req[:0:0], req...)
+				resp := []byte("stale contents")
+				if err := c.Unary(ctx, req, &resp); err != nil {
+					t.Fatalf("Unary(%d bytes): %v", size, err)
+				}
+				if !bytes.Equal(resp, req) {
+					t.Fatalf("Unary(%d bytes) returned %d bytes, not the request", size, len(resp))
+				}
+			}
+
+			var sizes []int
+			err = c.ServerStream(ctx, 100, 7, func(n int) { sizes = append(sizes, n) })
+			if sys.Supports(ShapeServerStream) {
+				if err != nil {
+					t.Fatalf("ServerStream: %v", err)
+				}
+				if want := []int{100, 100, 100, 100, 100, 100, 100}; !slices.Equal(sizes, want) {
+					t.Fatalf("ServerStream delivered messages of %v bytes, want %v", sizes, want)
+				}
+			} else if !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("ServerStream on a unary-only system: %v, want ErrUnsupported", err)
+			}
+
+			pp, err := c.PingPong(ctx)
+			if !sys.Supports(ShapeBidi) {
+				if !errors.Is(err, ErrUnsupported) {
+					t.Fatalf("PingPong on a unary-only system: %v, want ErrUnsupported", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("PingPong: %v", err)
+			}
+			var resp []byte
+			for i := range 3 {
+				req := []byte{'p', byte(i)}
+				if err := pp.Exchange(req, &resp); err != nil {
+					t.Fatalf("Exchange %d: %v", i, err)
+				}
+				if !bytes.Equal(resp, req) {
+					t.Fatalf("Exchange %d returned %q, want %q", i, resp, req)
+				}
+			}
+			if err := pp.Close(); err != nil {
+				t.Fatalf("PingPong Close: %v", err)
+			}
+			// The connection still works after the bidi call ended.
+			if err := c.Unary(ctx, []byte("after"), &resp); err != nil || string(resp) != "after" {
+				t.Fatalf("Unary after PingPong: %q, %v", resp, err)
+			}
+		})
+	}
+}
+
+func TestParseStreamRequest(t *testing.T) {
+	r := StreamRequest{Size: 65536, Count: 7}
+	got, err := ParseStreamRequest(r.Append(nil))
+	if err != nil || got != r {
+		t.Fatalf("round trip: %+v, %v; want %+v", got, err, r)
+	}
+	for _, bad := range [][]byte{nil, make([]byte, 7), make([]byte, 9), StreamRequest{Size: maxStreamMsg + 1, Count: 1}.Append(nil)} {
+		if _, err := ParseStreamRequest(bad); err == nil {
+			t.Errorf("ParseStreamRequest(%x) accepted bad input", bad)
+		}
+	}
+}
+
+func TestMatrix(t *testing.T) {
+	all := Matrix(false, nil, 1000)
+	if n := len(all); n != 10 {
+		t.Fatalf("default matrix has %d cells, want 10: %v", n, all)
+	}
+	names := map[string]bool{}
+	for _, c := range all {
+		if names[c.String()] {
+			t.Fatalf("cell %s twice", c)
+		}
+		names[c.String()] = true
+	}
+	for _, want := range []string{"unary/size=16/conc=1", "unary/size=1024/conc=256", "stream-bulk/size=65536", "conns/size=16/conns=1000"} {
+		if !names[want] {
+			t.Errorf("default matrix lacks %s", want)
+		}
+	}
+	if got := Matrix(true, []string{ScenarioPingPong}, 10); len(got) != 1 || got[0].Scenario != ScenarioPingPong {
+		t.Errorf("quick pingpong matrix = %v", got)
+	}
+}
+
+// fakeReport is a report with known figures for the writers' tests.
+func fakeReport() *Report {
+	h := hist.New()
+	for i := int64(1); i <= 1000; i++ {
+		h.Record(i * 1000)
+	}
+	mk := func(sys string, ops float64) SystemResult {
+		return SystemResult{System: sys, Figures: Figures{Ops: uint64(ops), OpsPerSec: ops, P50: 500e3, P99: 990e3, P999: 999e3, AllocsPerOp: 10, BytesPerOp: 1000, PeakRSS: 20 << 20, HeapPerConn: ops}, CDF: h.CDF(100)}
+	}
+	rep := &Report{Machine: "test machine", Repeat: 1, Duration: time.Second, Systems: []string{"h2rpc", "grpc", "tcp"}}
+	for _, cell := range Matrix(true, nil, 10) {
+		cr := CellReport{Cell: cell, Results: []SystemResult{mk("h2rpc", 2000), mk("grpc", 1000), mk("tcp", 3000)}}
+		setRatios(&cr)
+		rep.Cells = append(rep.Cells, cr)
+	}
+	rep.Cells[0].Results = append(rep.Cells[0].Results, SystemResult{System: "broken", Err: "dial: refused | really"})
+	return rep
+}
+
+func TestWriteMarkdown(t *testing.T) {
+	rep := fakeReport()
+	var b strings.Builder
+	if err := WriteMarkdown(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.HasPrefix(out, "Machine: test machine") {
+		t.Errorf("report does not start with the machine line:\n%s", out)
+	}
+	rows, headers := 0, 0
+	for line := range strings.Lines(out) {
+		switch {
+		case strings.HasPrefix(line, "| cell |"):
+			headers++
+		case strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "|---"):
+			rows++
+			if strings.Contains(line, "| h2rpc |") && !strings.Contains(line, "2.00×") {
+				t.Errorf("h2rpc row lacks its 2.00× ratio: %s", line)
+			}
+		}
+	}
+	wantRows := 0
+	for _, cr := range rep.Cells {
+		wantRows += len(cr.Results)
+	}
+	if headers != len(Scenarios) || rows != wantRows {
+		t.Errorf("%d tables with %d rows, want %d with %d:\n%s", headers, rows, len(Scenarios), wantRows, out)
+	}
+	if !strings.Contains(out, `dial: refused \| really`) {
+		t.Errorf("error row not escaped:\n%s", out)
+	}
+}
+
+func TestWriteJSON(t *testing.T) {
+	rep := fakeReport()
+	var b bytes.Buffer
+	if err := WriteJSON(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Cells) != len(rep.Cells) || back.Cells[0].Results[0].OpsPerSec != 2000 || back.Cells[0].Results[0].Ratio != 2 ||
+		len(back.Cells[0].Results[0].CDF) != 100 {
+		t.Errorf("JSON round trip lost figures: %+v", back.Cells[0])
+	}
+}
+
+// svgCounts parses an SVG document and counts its bars and CDF lines.
+func svgCounts(t *testing.T, r io.Reader) (bars, lines int) {
+	t.Helper()
+	dec := xml.NewDecoder(r)
+	root := ""
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v", err)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		if root == "" {
+			root = se.Name.Local
+		}
+		for _, a := range se.Attr {
+			if a.Name.Local == "class" && a.Value == "bar" && se.Name.Local == "rect" {
+				bars++
+			}
+			if a.Name.Local == "class" && a.Value == "cdf" && se.Name.Local == "polyline" {
+				lines++
+			}
+		}
+	}
+	if root != "svg" {
+		t.Fatalf("root element %q, want svg", root)
+	}
+	return bars, lines
+}
+
+func TestWriteSVG(t *testing.T) {
+	rep := fakeReport()
+	var b bytes.Buffer
+	if err := WriteSVG(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	bars, lines := svgCounts(t, &b)
+	if want := 3 * len(rep.Cells); bars != want {
+		t.Errorf("%d bars, want %d (one per system and cell with a ratio)", bars, want)
+	}
+	if lines != 3 {
+		t.Errorf("%d CDF lines, want 3", lines)
+	}
+}
+
+func TestHistogramMedianRun(t *testing.T) {
+	runs := []Figures{{OpsPerSec: 3, P99: 30}, {OpsPerSec: 1, P99: 10}, {OpsPerSec: 2, P99: 50}}
+	m := medianRun(runs)
+	if m.OpsPerSec != 2 || m.P99 != 30 {
+		t.Errorf("medianRun = %+v, want ops 2 and p99 30 (median per figure)", m)
+	}
+}
+
+// TestQuick runs the quick matrix over three systems with tiny durations
+// through the command line, and checks every output.
+func TestQuick(t *testing.T) {
+	dir := t.TempDir()
+	jsonFile, svgFile := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.svg")
+	var stdout, stderr bytes.Buffer
+	code := main([]string{"--quick", "--systems", "tcp,grpc,h2rpc", "--duration", "30ms", "--warmup", "10ms", "--conns", "20",
+		"--json", jsonFile, "--svg", svgFile}, &stdout, &stderr, false)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	cells := Matrix(true, nil, 20)
+	// The systems' streaming support decides the progress lines: all three
+	// run every cell.
+	if got, want := strings.Count(stderr.String(), "h2bench: ["), 3*len(cells); got != want {
+		t.Errorf("%d progress lines, want %d:\n%s", got, want, stderr.String())
+	}
+	for _, sys := range []string{"tcp", "grpc", "h2rpc"} {
+		if got := strings.Count(stdout.String(), "| "+sys+" |"); got != len(cells) {
+			t.Errorf("%s has %d rows, want %d:\n%s", sys, got, len(cells), stdout.String())
+		}
+	}
+	b, err := readFile(jsonFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Cells) != len(cells) {
+		t.Fatalf("JSON has %d cells, want %d", len(rep.Cells), len(cells))
+	}
+	for _, cr := range rep.Cells {
+		for _, r := range cr.Results {
+			if r.Err != "" || r.Ops == 0 || r.Ratio <= 0 {
+				t.Errorf("%s %s: ops %d, ratio %v, error %q", cr.Cell, r.System, r.Ops, r.Ratio, r.Err)
+			}
+			if cr.Cell.Scenario == ScenarioConns && r.HeapPerConn <= 0 {
+				t.Errorf("%s %s: heap per connection %v", cr.Cell, r.System, r.HeapPerConn)
+			}
+		}
+	}
+	f, err := openFile(svgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if bars, _ := svgCounts(t, f); bars != 3*len(cells) {
+		t.Errorf("SVG has %d bars, want %d", bars, 3*len(cells))
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--systems", "nosuch"},
+		{"--scenarios", "nosuch"},
+		{"--bogus-flag"},
+		{"extra-argument"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := main(args, &stdout, &stderr, false); code != 2 {
+			t.Errorf("main(%q) = %d, want 2; stderr:\n%s", args, code, stderr.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := main([]string{"--target", "127.0.0.1:1", "--method", "nomethod"}, &stdout, &stderr, false); code != 1 {
+		t.Errorf("bad --method: exit %d, want 1", code)
+	}
+}
+
+// TestTarget loads the grpc system's server, a real grpc-go server, with
+// both gRPC clients, through a good and an unknown method.
+func TestTarget(t *testing.T) {
+	srv, err := grpcSystem{}.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	for _, client := range []string{"h2rpc", "grpc"} {
+		rep, err := LoadTarget(TargetConfig{Target: srv.Addr(), Method: MethodUnary, PayloadSize: 10, Concurrency: 4, Duration: 50 * time.Millisecond, Client: client})
+		if err != nil {
+			t.Fatalf("%s: %v", client, err)
+		}
+		if rep.Calls == 0 || rep.Status["OK"] != rep.Calls || rep.FirstError != "" || rep.P50 <= 0 || rep.P99 < rep.P50 {
+			t.Errorf("%s: %+v", client, rep)
+		}
+		rep, err = LoadTarget(TargetConfig{Target: srv.Addr(), Method: "/bench.Bench/NoSuch", Concurrency: 2, Duration: 20 * time.Millisecond, Client: client})
+		if err != nil {
+			t.Fatalf("%s: %v", client, err)
+		}
+		if rep.Status["UNIMPLEMENTED"] != rep.Calls || rep.Calls == 0 {
+			t.Errorf("%s: unknown method gave status counts %v", client, rep.Status)
+		}
+		var b strings.Builder
+		if err := WriteTargetMarkdown(&b, rep); err != nil || !strings.Contains(b.String(), "| UNIMPLEMENTED |") {
+			t.Errorf("target report lacks the status table: %v\n%s", err, b.String())
+		}
+	}
+	if _, err := LoadTarget(TargetConfig{Target: srv.Addr(), Method: MethodUnary, Client: "tcp", Duration: time.Millisecond}); err == nil {
+		t.Error("LoadTarget with the tcp client: no error")
+	}
+}
