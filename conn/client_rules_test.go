@@ -241,3 +241,30 @@ func TestClientZeroWindowPeer(t *testing.T) {
 		p.WantIdle("nothing else")
 	})
 }
+
+func TestClientCompleteResponseThenResetNoError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		s, _ := c.NewStream(context.Background(), request("/"), false)
+		p.WantHeaders("request", 1, false, request("/"))
+		// RFC 9113 §8.1: the server answers before the request ended, then
+		// asks the client to stop sending with RST_STREAM NO_ERROR.
+		p.WriteHeaders(1, false, status200...)
+		p.WriteData(1, false, []byte("early answer"))
+		p.WriteHeaders(1, true, trailerOK...)
+		p.WriteRaw(frame.AppendRSTStream(nil, 1, frame.ErrCodeNo))
+		synctest.Wait()
+		var re *conn.ResetError
+		if err := s.WriteData([]byte("more"), false); !errors.As(err, &re) || re.Code != frame.ErrCodeNo || !re.Remote {
+			t.Errorf("WriteData after RST_STREAM NO_ERROR = %v, want a remote *ResetError NO_ERROR", err)
+		}
+		s.ReadHeaders()
+		body, err := io.ReadAll(s)
+		if err != nil || string(body) != "early answer" {
+			t.Errorf("response body %q, %v; want the whole body and io.EOF", body, err)
+		}
+		if tr := s.Trailers(); len(tr) != 1 {
+			t.Errorf("Trailers = %v", tr)
+		}
+	})
+}

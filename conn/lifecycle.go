@@ -101,6 +101,7 @@ func (c *Conn) recvLocked(s *Stream, t frame.Type, end bool) (ok bool, err error
 // recvEndedLocked finishes the receipt of END_STREAM on s: readers wake
 // and a stream now closed both ways is removed.
 func (c *Conn) recvEndedLocked(s *Stream) {
+	s.endRecv = true
 	s.wakeRead()
 	if s.state == stream.Closed {
 		c.closeStreamLocked(s)
@@ -159,7 +160,9 @@ func (c *Conn) abortStreamLocked(s *Stream, err error) {
 	s.removed = true
 	s.pending = nil
 	s.inReady = false
-	s.buf.Reset()
+	if !s.endRecv {
+		s.buf.Reset() // incomplete: the reader gets err
+	}
 	if s.cancel != nil {
 		s.cancel()
 	}

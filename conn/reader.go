@@ -465,6 +465,7 @@ func (c *Conn) onNewStreamLocked(id uint32, end bool, block []byte, se *frame.St
 	s.reqHeaders = fields
 	s.contentLength = cl
 	s.state, _ = stream.Idle.Recv(frame.TypeHeaders, end)
+	s.endRecv = end
 	c.streams[id] = s
 	c.nPeer++
 	c.handlers++
@@ -613,7 +614,12 @@ func (c *Conn) onRSTStream(f *frame.RSTStreamFrame) error {
 	s.err = &ResetError{StreamID: s.id, Code: f.Code, Remote: true}
 	s.state = stream.ClosedResetRecv
 	c.closeStreamLocked(s)
-	c.discardLocked(s)
+	if !s.endRecv {
+		c.discardLocked(s)
+	}
+	// Otherwise the peer had ended its side: the data stays readable, to
+	// io.EOF. This is RFC 9113 §8.1's complete response followed by
+	// RST_STREAM NO_ERROR, which stops only our sending.
 	s.pending = nil
 	s.wakeRead()
 	s.wakeWrite()

@@ -52,6 +52,7 @@ type Stream struct {
 	// reqHeaders (server) is the request block; respHeaders (client) the
 	// final response block; trailers the trailer block.
 	reqHeaders, respHeaders, trailers []hpack.Field
+	endRecv                           bool // END_STREAM arrived: after the buffered data, Read says io.EOF
 	gotHeaders                        bool // client: the final response headers (or trailers-only) arrived
 	trailersOnly                      bool // client: the first response block ended the stream
 	headersSent                       bool // server: the response headers were queued
@@ -78,11 +79,9 @@ type Stream struct {
 // sentEnd reports whether we sent END_STREAM (or the stream closed).
 func (s *Stream) sentEnd() bool { return !s.state.CanSendData() }
 
-// recvEnded reports whether the peer ended the stream with END_STREAM (not
-// with a reset).
-func (s *Stream) recvEnded() bool {
-	return s.state == stream.HalfClosedRemote || s.state == stream.Closed
-}
+// recvEnded reports whether the peer ended its side with END_STREAM (a
+// reset that follows does not take the received data back).
+func (s *Stream) recvEnded() bool { return s.endRecv }
 
 func (c *Conn) newStreamLocked(id uint32, ctx context.Context) *Stream {
 	s := &Stream{
