@@ -336,3 +336,9 @@ func (s *rssSampler) stop() int64 {
 	})
 	return s.peak.Load()
 }
+
+// clockStart anchors nanotime.
+var clockStart = time.Now()
+
+// nanotime is a monotonic clock in nanoseconds.
+func nanotime() int64 { return int64(time.Since(clockStart)) }

@@ -1,0 +1,164 @@
+package runner
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/h2rpc/h2rpc/bench/runner/hist"
+)
+
+// BenchmarkRPC runs the runner's default matrix as go test benchmarks,
+// named BenchmarkRPC/SCENARIO/SYSTEM/PARAMS so that benchstat can compare
+// commits:
+//
+//	go test -run '^$' -bench 'RPC/unary/.*/size=16/' -benchmem -count 10 ./runner > new.txt
+//	benchstat old.txt new.txt
+//
+// ns/op is per call, message or round trip (client and server together, in
+// this process); allocs/op counts both sides. Unary cells also report p50
+// and p99 latency, streams MB/s, and conns the heap per idle connection.
+// drpc runs concurrent unary cells both on one connection and on a pool
+// (…/pool=N).
+func BenchmarkRPC(b *testing.B) {
+	for _, cell := range Matrix(false, nil, 1000) {
+		for _, sys := range Systems() {
+			if !sys.Supports(cell.Shape()) {
+				continue
+			}
+			pools := []int{0}
+			if p, ok := sys.(Pooler); ok && cell.Scenario == ScenarioUnary {
+				pools = p.PoolSizes(cell.Concurrency)
+			}
+			for _, pool := range pools {
+				name := cell.Scenario + "/" + sys.Name() + "/" + cell.Params()
+				if pool > 1 {
+					name += "/pool=" + itoa(pool)
+				}
+				b.Run(name, func(b *testing.B) { benchCell(b, sys, cell, pool) })
+			}
+		}
+	}
+}
+
+func itoa(n int) string {
+	var buf [20]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(buf[i:])
+		}
+	}
+}
+
+func benchCell(b *testing.B, sys System, cell Cell, pool int) {
+	srv, err := sys.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	var clients []Client
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	if cell.Scenario == ScenarioConns {
+		var before, after memSnapshot
+		before.read()
+		if clients, err = dialMany(sys, srv.Addr(), cell.Conns); err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range clients {
+			var resp []byte
+			if err := c.Unary(ctx, make([]byte, cell.Size), &resp); err != nil {
+				b.Fatal(err)
+			}
+		}
+		after.read()
+		// Reported after the run: ResetTimer deletes reported metrics.
+		heapPerConn := float64(after.heap-before.heap) / float64(cell.Conns)
+		defer b.ReportMetric(heapPerConn, "heap-B/conn")
+	} else {
+		c, err := sys.Dial(srv.Addr(), DialOptions{Pool: pool})
+		if err != nil {
+			b.Fatal(err)
+		}
+		clients = []Client{c}
+	}
+	req := make([]byte, cell.Size)
+	b.ReportAllocs()
+
+	switch cell.Shape() {
+	case ShapeServerStream:
+		b.SetBytes(int64(cell.Size))
+		b.ResetTimer()
+		got := 0
+		if err := clients[0].ServerStream(ctx, cell.Size, b.N, func(int) { got++ }); err != nil {
+			b.Fatal(err)
+		}
+		if got != b.N {
+			b.Fatalf("stream delivered %d messages, want %d", got, b.N)
+		}
+	case ShapeBidi:
+		pp, err := clients[0].PingPong(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var resp []byte
+		b.ResetTimer()
+		for range b.N {
+			if err := pp.Exchange(req, &resp); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		if err := pp.Close(); err != nil {
+			b.Fatal(err)
+		}
+	default:
+		// b.N calls shared by Concurrency goroutines, each on its own
+		// client in the conns cell.
+		n := max(cell.Concurrency, 1)
+		hs := make([]hist.Histogram, n)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		var failed atomic.Pointer[error]
+		runtime.GC()
+		b.ResetTimer()
+		for i := range n {
+			c := clients[i%len(clients)]
+			h := &hs[i]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var resp []byte
+				for next.Add(1) <= int64(b.N) {
+					t := nanotime()
+					if err := c.Unary(ctx, req, &resp); err != nil {
+						failed.CompareAndSwap(nil, &err)
+						return
+					}
+					h.Record(nanotime() - t)
+				}
+			}()
+		}
+		wg.Wait()
+		b.StopTimer()
+		if err := failed.Load(); err != nil {
+			b.Fatal(*err)
+		}
+		var all hist.Histogram
+		for i := range hs {
+			all.Merge(&hs[i])
+		}
+		b.ReportMetric(float64(all.Quantile(0.5)), "p50-ns")
+		b.ReportMetric(float64(all.Quantile(0.99)), "p99-ns")
+	}
+}
