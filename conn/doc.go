@@ -35,16 +35,26 @@
 // io.EOF and Trailers returns the same block.
 //
 // On the server, the Handler's Stream has a Context cancelled when the peer
-// resets the stream, the connection ends, or the stream completes. When the
-// Handler returns, a stream it did not end is reset (CANCEL), and one whose
-// request body was not read to the end is reset with NO_ERROR (§8.1).
+// resets the stream, the connection ends, or the stream completes. The
+// Handler must send the response headers (WriteHeaders) before any DATA.
+// When the Handler returns, a stream it did not end is reset with CANCEL,
+// and one it ended while the request was still arriving is reset with
+// NO_ERROR (RFC 9113 §8.1).
+//
+// Data that arrived with END_STREAM stays readable to io.EOF even if the
+// peer then resets the stream (a complete response followed by RST_STREAM
+// NO_ERROR); only writes fail. Read to io.EOF, or Reset the stream, or (on
+// the client) end its context: unread data holds connection flow-control
+// credit until then.
 //
 // # Errors
 //
 // Stream operations fail with *ResetError (the stream was reset), with
 // *GoAwayError (the peer's GOAWAY excluded the stream: safe to retry), or
-// with an error wrapping ErrClosed (the connection ended; Conn.Err says why,
-// often a *frame.ConnError with the code sent or received in GOAWAY).
+// with an error wrapping ErrClosed (the connection ended; Conn.Err says why:
+// a *frame.ConnError with the code we sent in GOAWAY, the peer's
+// *GoAwayError, an I/O error, or ErrClosed itself after Close or Shutdown).
+// NewStream fails with ErrNotAvailable once the connection is draining.
 //
 // See docs/connection.md for the writer's batching, the fair DATA scheduler,
 // flow control, GOAWAY and drain, the defences and their defaults, and the
