@@ -352,8 +352,8 @@ func TestTarget(t *testing.T) {
 			t.Errorf("%s: %+v", client, rep)
 		}
 		rep, err = LoadTarget(TargetConfig{Target: srv.Addr(), Method: "/bench.Bench/NoSuch", Concurrency: 2, Duration: 20 * time.Millisecond, Client: client})
-		if err != nil {
-			t.Fatalf("%s: %v", client, err)
+		if err == nil || rep == nil {
+			t.Fatalf("%s: unknown method: report %v, error %v; want a report and an error (no call succeeded)", client, rep, err)
 		}
 		if rep.Status["UNIMPLEMENTED"] != rep.Calls || rep.Calls == 0 {
 			t.Errorf("%s: unknown method gave status counts %v", client, rep.Status)

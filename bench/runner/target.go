@@ -63,7 +63,7 @@ type TargetReport struct {
 // LoadTarget sends unary calls with a raw payload to cfg.Target from
 // cfg.Concurrency goroutines over one client connection for cfg.Duration,
 // as ghz does, and reports calls/s, latency percentiles and status counts.
-// Failed calls are counted, not fatal.
+// Failed calls are counted, not fatal, unless none succeeded.
 func LoadTarget(cfg TargetConfig) (*TargetReport, error) {
 	if cfg.Method == "" || !strings.HasPrefix(cfg.Method, "/") || strings.Count(cfg.Method, "/") != 2 {
 		return nil, fmt.Errorf("method %q is not of the form /package.Service/Method", cfg.Method)
@@ -141,6 +141,9 @@ func LoadTarget(cfg TargetConfig) (*TargetReport, error) {
 	rep.P50, rep.P90, rep.P99, rep.P999, rep.Max = h.Quantile(0.5), h.Quantile(0.9), h.Quantile(0.99), h.Quantile(0.999), h.Max()
 	if rep.Calls == 0 {
 		return rep, errors.New("no call completed")
+	}
+	if rep.Status["OK"] == 0 {
+		return rep, fmt.Errorf("no call succeeded: %s", rep.FirstError)
 	}
 	return rep, nil
 }
