@@ -218,3 +218,53 @@ func pipePair(t *testing.T, serverCfg *conn.Config, h conn.Handler) (server, cli
 	})
 	return server, client
 }
+
+// Streams with data waiting are served round-robin, one frame each per
+// turn: a large write does not hold back a small one that comes later.
+func TestFairScheduling(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil, frame.Setting{ID: frame.SettingInitialWindowSize, Val: 1 << 20})
+		p.WriteRaw(frame.AppendWindowUpdate(nil, 0, 1<<20))
+		synctest.Wait()
+		ctx := context.Background()
+		big, _ := c.NewStream(ctx, request("/big"), false)
+		small, _ := c.NewStream(ctx, request("/small"), false)
+		p.WantHeaders("big request", 1, false, request("/big"))
+		p.WantHeaders("small request", 3, false, request("/small"))
+		// The peer stops reading: the writer blocks in the middle of the
+		// big stream's first batch.
+		p.StopReading()
+		go big.WriteData(make([]byte, 400000), true)
+		synctest.Wait()
+		go small.WriteData(make([]byte, 20000), true)
+		synctest.Wait()
+		p.ResumeReading()
+		var order []uint32
+		bigLeft, smallLeft := 400000, 20000
+		for bigLeft > 0 || smallLeft > 0 {
+			d := p.WantType("DATA", frame.TypeData).(*frame.DataFrame)
+			order = append(order, d.StreamID)
+			if d.StreamID == 1 {
+				bigLeft -= len(d.Data)
+			} else {
+				smallLeft -= len(d.Data)
+			}
+			if smallLeft == 0 && d.StreamID == 3 && bigLeft == 0 {
+				t.Fatalf("the small stream finished last; frame order %v", order)
+			}
+		}
+		t.Logf("frame order: %v", order)
+		// After the batch that was in flight, the two alternate until the
+		// small one is done.
+		first3 := -1
+		for i, id := range order {
+			if id == 3 {
+				first3 = i
+				break
+			}
+		}
+		if first3 < 0 || first3+2 >= len(order) || order[first3+1] != 1 || order[first3+2] != 3 {
+			t.Fatalf("frames not interleaved one by one: %v", order)
+		}
+	})
+}

@@ -215,6 +215,11 @@ func TestStreamErrors(t *testing.T) {
 			p.WriteHeaders(1, true, request("/")...)
 			p.WriteData(1, false, []byte("late"))
 		}, frame.ErrCodeStreamClosed},
+		{"HEADERS after trailers", func(p *h2test.Peer) {
+			p.WriteHeaders(1, false, request("/")...)
+			p.WriteHeaders(1, true, f("x-trailer", "1"))
+			p.WriteHeaders(1, true, f("x-more", "1"))
+		}, frame.ErrCodeStreamClosed},
 		{"trailers without END_STREAM", func(p *h2test.Peer) {
 			p.WriteHeaders(1, false, request("/")...)
 			p.WriteHeaders(1, false, f("x-trailer", "1"))
