@@ -62,7 +62,10 @@ type Conn struct {
 	emptyData int                // consecutive empty DATA frames without END_STREAM
 
 	// Owned by the writer goroutine.
-	wbuf []byte
+	// wbuf is the batch buffer, taken from writeBufPool when there is
+	// something to write and given back when the writer goes idle, so idle
+	// connections pin no write buffer.
+	wbuf *[]byte
 
 	mu sync.Mutex
 	// err is why the connection ended; nil while it runs. Guarded by mu.

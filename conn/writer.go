@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 
 	"github.com/h2rpc/h2rpc/frame"
 )
@@ -23,8 +24,11 @@ const maxBatch = 128 << 10
 func (c *Conn) writeLoop() {
 	defer close(c.writerDone)
 	for {
+		if c.wbuf == nil {
+			c.wbuf = writeBufPool.Get().(*[]byte)
+		}
 		c.mu.Lock()
-		batch := c.buildBatchLocked(c.wbuf[:0])
+		batch := c.buildBatchLocked((*c.wbuf)[:0])
 		ended := c.err != nil
 		c.mu.Unlock()
 		if len(batch) > 0 {
@@ -32,7 +36,7 @@ func (c *Conn) writeLoop() {
 			if cap(batch) > 4*maxBatch {
 				batch = nil // do not keep a burst's buffer forever
 			}
-			c.wbuf = batch[:0]
+			*c.wbuf = batch[:0]
 			if err != nil {
 				c.mu.Lock()
 				c.failLocked(fmt.Errorf("conn: write: %w", err))
@@ -46,6 +50,8 @@ func (c *Conn) writeLoop() {
 			c.nc.Close()
 			return
 		}
+		writeBufPool.Put(c.wbuf) // going idle
+		c.wbuf = nil
 		select {
 		case <-c.writeWake:
 		case <-c.done:
@@ -97,6 +103,8 @@ func (c *Conn) buildBatchLocked(b []byte) []byte {
 	}
 	return b
 }
+
+var writeBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // streamQueue is a FIFO ring of streams.
 type streamQueue struct {
