@@ -1,3 +1,5 @@
+//go:build unix
+
 // x/net/http2's Transport and Server are deprecated in favour of net/http's
 // own HTTP/2, but they are still the reference implementation we measure.
 //
@@ -14,6 +16,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,7 +63,8 @@ const exchangeMaxStreams = 1000
 // streams (cN), for h2rpc's conn (client and server) and for x/net/http2's
 // Transport and Server (h2c). Both ends run in this process, so -benchmem
 // counts the allocations of both sides per exchange. It reports
-// exchanges/s.
+// exchanges/s and the CPU time (user+system, both sides) per exchange,
+// which load from other processes on the machine disturbs far less.
 //
 // The budget for h2rpc at c1, per side and exchange: one write syscall (the
 // frames of a message batched into one buffer), one read syscall, no
@@ -101,14 +105,26 @@ func runExchanges(b *testing.B, exchange exchangeFunc, n int) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, startCPU := time.Now(), processCPU()
 	err := exchangeConcurrently(exchange, b.N, n)
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-startCPU
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "exchanges/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/exchange")
+}
+
+// processCPU returns the CPU time (user and system) this process has used.
+// On a shared machine it is a steadier measure of cost than elapsed time:
+// other processes' load stretches the wall clock, not our CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // exchangeConcurrently performs total exchanges on workers goroutines and
