@@ -1,0 +1,53 @@
+package conn_test
+
+import (
+	"io"
+	"net"
+	"testing"
+	"testing/synctest"
+
+	"github.com/h2rpc/h2rpc/conn"
+	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/hpack"
+)
+
+// FuzzServer feeds a server connection the client preface, an empty
+// SETTINGS frame and then arbitrary bytes. Whatever they are, the server must
+// not panic or hang, and Close must end every goroutine it started (the
+// leak check in TestMain and synctest's own check catch those).
+func FuzzServer(f *testing.F) {
+	enc := hpack.NewEncoder()
+	var b []byte
+	b = frame.AppendHeaders(b, 1, false, true, enc.AppendBlock(nil, request("/")...))
+	b = frame.AppendData(b, 1, true, []byte("hello"))
+	f.Add(b)
+	b = frame.AppendSettingsAck(nil)
+	b = frame.AppendHeaders(b, 3, false, false, enc.AppendBlock(nil, request("/x")...))
+	b = frame.AppendContinuation(b, 3, true, nil)
+	b = frame.AppendWindowUpdate(b, 0, 100)
+	b = frame.AppendRSTStream(b, 3, frame.ErrCodeCancel)
+	b = frame.AppendPing(b, false, [8]byte{1})
+	b = frame.AppendGoAway(b, 0, frame.ErrCodeNo, nil)
+	f.Add(b)
+	f.Add(frame.AppendData(nil, 1, false, make([]byte, 100)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		synctest.Test(t, func(t *testing.T) {
+			a, peer := net.Pipe()
+			c, err := conn.Server(a, &conn.Config{MaxConcurrentStreams: 4, InitialWindowSize: 1000}, echo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			drained := make(chan struct{})
+			go func() {
+				io.Copy(io.Discard, peer)
+				close(drained)
+			}()
+			in := append([]byte(frame.ClientPreface), frame.AppendSettings(nil)...)
+			peer.Write(append(in, data...))
+			synctest.Wait()
+			c.Close()
+			peer.Close()
+			<-drained
+		})
+	})
+}
