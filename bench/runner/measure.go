@@ -57,6 +57,14 @@ type worker struct {
 // runner of one measurement: the phase flag the workers poll.
 type load struct {
 	phase atomic.Int32
+	count atomic.Int64 // operations measured so far, across workers
+}
+
+// record counts one measured operation of w that took d.
+func (l *load) record(w *worker, d time.Duration) {
+	w.h.RecordDuration(d)
+	w.ops++
+	l.count.Add(1)
 }
 
 func (l *load) measuring() bool { return l.phase.Load() == phaseMeasure }
@@ -130,6 +138,12 @@ func measure(sys System, cell Cell, pool int, warm, d time.Duration) (Figures, e
 	t0 := time.Now()
 	l.phase.CompareAndSwap(phaseWarm, phaseMeasure)
 	sleepUnless(&l, d)
+	// A loaded machine can hold every operation in flight past a short
+	// measuring time: wait for the first to finish (up to 10×d more), so
+	// that the figures come from at least one.
+	for limit := time.Now().Add(10 * d); l.count.Load() == 0 && !l.stopped() && time.Now().Before(limit); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	l.phase.Store(phaseStop)
 	run.Elapsed = time.Since(t0)
 	runtime.ReadMemStats(&m1)
@@ -185,8 +199,7 @@ func drive(l *load, c Client, cell Cell, w *worker) error {
 				return err
 			}
 			if l.measuring() {
-				w.h.RecordDuration(time.Since(t))
-				w.ops++
+				l.record(w, time.Since(t))
 			}
 		}
 	case ShapeServerStream:
@@ -194,8 +207,7 @@ func drive(l *load, c Client, cell Cell, w *worker) error {
 		onMsg := func(int) {
 			now := time.Now()
 			if l.measuring() {
-				w.h.RecordDuration(now.Sub(last))
-				w.ops++
+				l.record(w, now.Sub(last))
 			}
 			last = now
 		}
@@ -216,8 +228,7 @@ func drive(l *load, c Client, cell Cell, w *worker) error {
 				return err
 			}
 			if l.measuring() {
-				w.h.RecordDuration(time.Since(t))
-				w.ops++
+				l.record(w, time.Since(t))
 			}
 		}
 		return pp.Close()
