@@ -1,8 +1,10 @@
 package conn_test
 
 import (
+	"context"
 	"io"
 	"net"
+	"sync"
 	"testing"
 	"testing/synctest"
 
@@ -48,6 +50,54 @@ func FuzzServer(f *testing.F) {
 			c.Close()
 			peer.Close()
 			<-drained
+		})
+	})
+}
+
+// FuzzClient does the same to a client with two streams open: the server's
+// side of the connection is arbitrary bytes after an empty SETTINGS frame.
+func FuzzClient(f *testing.F) {
+	enc := hpack.NewEncoder()
+	var b []byte
+	b = frame.AppendSettingsAck(b)
+	b = frame.AppendHeaders(b, 1, false, true, enc.AppendBlock(nil, status200...))
+	b = frame.AppendData(b, 1, false, []byte("hello"))
+	b = frame.AppendHeaders(b, 1, true, true, enc.AppendBlock(nil, trailerOK...))
+	f.Add(b)
+	b = frame.AppendGoAway(nil, 1, frame.ErrCodeNo, []byte("bye"))
+	b = frame.AppendWindowUpdate(b, 3, 1000)
+	b = frame.AppendRSTStream(b, 3, frame.ErrCodeNo)
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		synctest.Test(t, func(t *testing.T) {
+			a, peer := net.Pipe()
+			c, err := conn.Client(a, &conn.Config{InitialWindowSize: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			drained := make(chan struct{})
+			go func() {
+				io.Copy(io.Discard, peer)
+				close(drained)
+			}()
+			var wg sync.WaitGroup
+			for range 2 {
+				wg.Go(func() {
+					s, err := c.NewStream(context.Background(), request("/"), false)
+					if err != nil {
+						return
+					}
+					go s.WriteData(make([]byte, 70000), true)
+					s.ReadHeaders()
+					io.Copy(io.Discard, s)
+				})
+			}
+			peer.Write(append(frame.AppendSettings(nil), data...))
+			synctest.Wait()
+			c.Close()
+			peer.Close()
+			<-drained
+			wg.Wait()
 		})
 	})
 }
