@@ -632,3 +632,98 @@ func TestConnClientCancel(t *testing.T) {
 		t.Fatal("the connection stopped taking streams after one was cancelled")
 	}
 }
+
+// TestXNetClientGracefulShutdown shuts a conn.Server connection down while
+// x/net's client has a request in flight: the request must complete, and
+// the client's next request must succeed on a new connection.
+func TestXNetClientGracefulShutdown(t *testing.T) {
+	checkNoLeaks(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan *conn.Conn, 2)
+	acceptDone := make(chan struct{})
+	go func() {
+		defer close(acceptDone)
+		for range 2 {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c, err := conn.Server(nc, nil, connHandler(nil))
+			if err != nil {
+				nc.Close()
+				return
+			}
+			conns <- c
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-acceptDone
+		close(conns)
+		for c := range conns {
+			c.Close()
+			<-c.Done()
+		}
+	})
+	addr := ln.Addr().String()
+	tr := h2cTransport(t)
+
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, _ := http.NewRequest("POST", "http://"+addr+"/echo", pr)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := <-conns
+	if _, err := io.WriteString(pw, "before"); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len("before"))
+	if _, err := io.ReadFull(resp.Body, got); err != nil || string(got) != "before" {
+		t.Fatalf("echo before the shutdown: %q, %v", got, err)
+	}
+
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- first.Shutdown(context.Background()) }()
+	// Wait (bounded) until the server is draining, so its GOAWAY precedes
+	// the rest of the echo and x/net has read it before the next request.
+	deadline := time.Now().Add(time.Minute)
+	for first.Available() {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection still takes streams a minute after Shutdown began")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The stream in flight finishes after the GOAWAY.
+	if _, err := io.WriteString(pw, " after"); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || string(rest) != " after" {
+		t.Fatalf("echo during the shutdown: %q, %v", rest, err)
+	}
+	if resp.Trailer.Get("X-Echo-Bytes") != "12" {
+		t.Errorf("trailers %v; want x-echo-bytes 12", resp.Trailer)
+	}
+	select {
+	case err := <-shutdown:
+		if err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Shutdown did not return once the last stream finished")
+	}
+	<-first.Done()
+
+	// x/net saw the GOAWAY (or the close) and dials anew.
+	body, sum := randomBody(t, 100)
+	if err := postEcho(context.Background(), tr, addr, body, sum, "next"); err != nil {
+		t.Fatalf("request after the shutdown: %v", err)
+	}
+}
