@@ -197,6 +197,7 @@ func Run(cfg Config) (*Report, error) {
 					prog.step(cells[ci], j.system.Name(), nil, errs[k])
 					continue
 				}
+				prog.begin(cells[ci], j.system.Name())
 				run, err := measure(j.system, cells[ci], j.pool, cfg.Warmup, cfg.Duration)
 				if err != nil {
 					errs[k] = err
