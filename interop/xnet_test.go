@@ -396,6 +396,13 @@ func xnetHandler(ev *xnetEvents) http.Handler {
 // and waits for the server to finish.
 func xnetServerConn(t *testing.T, h http.Handler) (*conn.Conn, string) {
 	t.Helper()
+	return xnetServerConnWith(t, &http2.Server{}, &http.Server{}, h)
+}
+
+// xnetServerConnWith is xnetServerConn with the x/net server and its base
+// http.Server given.
+func xnetServerConnWith(t *testing.T, srv *http2.Server, base *http.Server, h http.Handler) (*conn.Conn, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -419,10 +426,9 @@ func xnetServerConn(t *testing.T, h http.Handler) (*conn.Conn, string) {
 		t.Fatal("accept failed")
 	}
 	served := make(chan struct{})
-	srv := &http2.Server{}
 	go func() {
 		defer close(served)
-		srv.ServeConn(snc, &http2.ServeConnOpts{Handler: h, BaseConfig: &http.Server{}})
+		srv.ServeConn(snc, &http2.ServeConnOpts{Handler: h, BaseConfig: base})
 	}()
 	c, err := conn.Client(cnc, nil)
 	if err != nil {
@@ -725,5 +731,64 @@ func TestXNetClientGracefulShutdown(t *testing.T) {
 	body, sum := randomBody(t, 100)
 	if err := postEcho(context.Background(), tr, addr, body, sum, "next"); err != nil {
 		t.Fatalf("request after the shutdown: %v", err)
+	}
+}
+
+// TestConnClientGoAway shuts x/net's server down gracefully while our
+// client has a stream in flight: the client must stop taking new streams
+// (NewStream fails with ErrNotAvailable) and the stream must complete.
+func TestConnClientGoAway(t *testing.T) {
+	checkNoLeaks(t)
+	base, srv := &http.Server{}, &http2.Server{}
+	if err := http2.ConfigureServer(base, srv); err != nil {
+		t.Fatal(err)
+	}
+	c, authority := xnetServerConnWith(t, srv, base, xnetHandler(nil))
+	ctx := context.Background()
+	st, err := c.NewStream(ctx, requestFields("POST", authority, "/echo"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write([]byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ReadHeaders(); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len("before"))
+	if _, err := io.ReadFull(st, got); err != nil || string(got) != "before" {
+		t.Fatalf("echo before the GOAWAY: %q, %v", got, err)
+	}
+
+	// http.Server.Shutdown runs x/net's graceful shutdown: GOAWAY, then
+	// wait for the open streams. It returns at once (ServeConn's connections
+	// are not the http.Server's to wait for).
+	if err := base.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for c.Available() {
+		if time.Now().After(deadline) {
+			t.Fatal("no GOAWAY seen a minute after x/net's shutdown began")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := c.NewStream(ctx, requestFields("GET", authority, "/"), true); !errors.Is(err, conn.ErrNotAvailable) {
+		t.Errorf("NewStream after GOAWAY: %v; want ErrNotAvailable", err)
+	}
+	if err := st.WriteData([]byte(" after"), true); err != nil {
+		t.Fatalf("finishing the stream after GOAWAY: %v", err)
+	}
+	rest, err := io.ReadAll(st)
+	if err != nil || string(rest) != " after" {
+		t.Fatalf("echo after the GOAWAY: %q, %v", rest, err)
+	}
+	if v := fieldValue(st.Trailers(), "x-echo-bytes"); v != "12" {
+		t.Errorf("trailers %v; want x-echo-bytes 12", st.Trailers())
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(time.Minute):
+		t.Fatal("the connection did not end after its last stream")
 	}
 }
