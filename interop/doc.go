@@ -1,4 +1,19 @@
-// Package interop is a nested module that judges h2rpc against real peers:
-// h2spec for the HTTP/2 layer and grpc-go's interop client and server for the
-// RPC layer. Its heavy dependencies stay out of the core module.
+// Package interop is a nested module that judges h2rpc against real peers;
+// its heavy dependencies stay out of the core module. Its tests:
+//
+//   - TestH2spec: the h2spec conformance suite (pinned as a Go tool
+//     dependency, `go tool h2spec`) against `h2rpc h2serve`; it fails on any
+//     failed case and writes the failures to
+//     /tmp/h2rpc-notes/h2spec-failures.txt (H2RPC_H2SPEC_NOTES overrides,
+//     "-" disables; H2RPC_H2SPEC_ADDR targets a server already running).
+//   - xnet_test.go: both directions against Go's own HTTP/2
+//     (golang.org/x/net/http2) over loopback TCP: concurrent echoes with
+//     trailers, bodies larger than every window, resets, cancellation,
+//     graceful shutdown.
+//   - curl_test.go: `curl --http2-prior-knowledge` against h2serve, when curl
+//     is on PATH.
+//   - wirecompat/: the wire package against protobuf-go.
+//
+// grpc-go's interop client and server are pinned as tools too, for the RPC
+// layer.
 package interop
