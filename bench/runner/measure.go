@@ -113,6 +113,10 @@ func measure(sys System, cell Cell, pool int, warm, d time.Duration) (Figures, e
 		clients = []Client{c}
 	}
 
+	// ctx is cancelled if the workers do not stop in time after the run:
+	// a hung system fails its cell instead of hanging the runner.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var l load
 	n := max(cell.Concurrency, 1)
 	if cell.Shape() != ShapeUnary {
@@ -126,7 +130,7 @@ func measure(sys System, cell Cell, pool int, warm, d time.Duration) (Figures, e
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.err = drive(&l, c, cell, w)
+			w.err = drive(ctx, &l, c, cell, w)
 			if w.err != nil {
 				l.phase.Store(phaseStop)
 			}
@@ -147,7 +151,19 @@ func measure(sys System, cell Cell, pool int, warm, d time.Duration) (Figures, e
 	l.phase.Store(phaseStop)
 	run.Elapsed = time.Since(t0)
 	runtime.ReadMemStats(&m1)
-	wg.Wait()
+	stopped := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(stopped)
+	}()
+	hung := false
+	select {
+	case <-stopped:
+	case <-time.After(stopGrace + 10*d):
+		hung = true
+		cancel()
+		<-stopped
+	}
 
 	run.hist = hist.New()
 	var errs []error
@@ -157,6 +173,9 @@ func measure(sys System, cell Cell, pool int, warm, d time.Duration) (Figures, e
 		if workers[i].err != nil {
 			errs = append(errs, workers[i].err)
 		}
+	}
+	if hung {
+		errs = append([]error{fmt.Errorf("calls still running %v after the run ended", stopGrace+10*d)}, errs...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Figures{}, fmt.Errorf("%s %s: %w", sys.Name(), cell, err)
@@ -174,6 +193,10 @@ func measure(sys System, cell Cell, pool int, warm, d time.Duration) (Figures, e
 	return run, nil
 }
 
+// stopGrace (plus ten times the run's duration) is how long the workers of
+// a run have to return once it ends.
+var stopGrace = 10 * time.Second
+
 // sleepUnless sleeps for d or until the load stops (a worker failed).
 func sleepUnless(l *load, d time.Duration) {
 	deadline := time.Now().Add(d)
@@ -187,8 +210,7 @@ func sleepUnless(l *load, d time.Duration) {
 }
 
 // drive runs one worker's load until the phase is stop.
-func drive(l *load, c Client, cell Cell, w *worker) error {
-	ctx := context.Background()
+func drive(ctx context.Context, l *load, c Client, cell Cell, w *worker) error {
 	req := make([]byte, cell.Size)
 	var resp []byte
 	switch cell.Shape() {
