@@ -6,6 +6,7 @@ import (
 	"io"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/h2rpc/h2rpc/conn"
 	"github.com/h2rpc/h2rpc/frame"
@@ -265,6 +266,73 @@ func TestClientCompleteResponseThenResetNoError(t *testing.T) {
 		}
 		if tr := s.Trailers(); len(tr) != 1 {
 			t.Errorf("Trailers = %v", tr)
+		}
+	})
+}
+
+func TestClientServerNeverSendsSettings(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nc, p := newClientPipe(t)
+		c, _ := conn.Client(nc, &conn.Config{PrefaceTimeout: 4 * time.Second})
+		defer c.Close()
+		p.Drain()
+		start := time.Now()
+		<-c.Done()
+		if d := time.Since(start); d != 4*time.Second {
+			t.Errorf("gave up after %v, want the PrefaceTimeout 4s", d)
+		}
+		if _, err := c.NewStream(context.Background(), request("/"), true); !errors.Is(err, conn.ErrClosed) {
+			t.Errorf("NewStream on the dead connection = %v, want ErrClosed", err)
+		}
+	})
+}
+
+func TestClientAssumes100StreamsBeforeSettings(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nc, p := newClientPipe(t)
+		c, _ := conn.Client(nc, nil)
+		defer c.Close()
+		for range 101 {
+			go c.NewStream(context.Background(), request("/"), true)
+		}
+		synctest.Wait()
+		headers := 0
+		for _, fr := range p.Drain() {
+			if fr.FrameHeader().Type == frame.TypeHeaders {
+				headers++
+			}
+		}
+		// Until the server's SETTINGS arrive, 100 streams (RFC 9113
+		// §6.5.2's recommended minimum), so a server with that limit
+		// refuses nothing.
+		if headers != 100 {
+			t.Fatalf("%d streams opened before the server's SETTINGS, want 100", headers)
+		}
+		// SETTINGS without MAX_CONCURRENT_STREAMS: no limit.
+		p.WriteSettings()
+		p.WantType("SETTINGS ACK", frame.TypeSettings)
+		p.WantType("the 101st stream", frame.TypeHeaders)
+	})
+}
+
+func TestClientPeerRefusalsAreNotRapidReset(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, &conn.Config{MaxPeerResets: 5})
+		for i := range 10 {
+			s, err := c.NewStream(context.Background(), request("/"), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := uint32(2*i + 1)
+			p.WantHeaders("request", id, true, request("/"))
+			p.WriteRaw(frame.AppendRSTStream(nil, id, frame.ErrCodeRefusedStream))
+			var re *conn.ResetError
+			if _, err := s.ReadHeaders(); !errors.As(err, &re) || re.Code != frame.ErrCodeRefusedStream {
+				t.Fatalf("ReadHeaders = %v", err)
+			}
+		}
+		if !c.Available() {
+			t.Fatalf("the server's refusals ended the client connection: %v", c.Err())
 		}
 	})
 }

@@ -121,6 +121,9 @@ type Conn struct {
 	// settingsTimer fires if the peer does not ACK our SETTINGS in time;
 	// nil once acknowledged. Guarded by mu.
 	settingsTimer *time.Timer
+	// gotPeerSettings is set once the peer's first SETTINGS was applied.
+	// Guarded by mu.
+	gotPeerSettings bool
 	// pings maps the payload of each PING we sent to the channel closed by
 	// its ACK; pingSeq makes payloads unique. Guarded by mu.
 	pings   map[[8]byte]chan struct{}
@@ -130,6 +133,14 @@ type Conn struct {
 	resetCount int
 	resetStart time.Time
 }
+
+// initialPeerMaxStreams is the peer's MAX_CONCURRENT_STREAMS we assume until
+// its first SETTINGS frame arrives. RFC 9113 §6.5.2 says "initially, there is
+// no limit", but a client that opens streams without limit in the first
+// round trip gets the excess refused by a server with a lower limit; 100 is
+// the value the RFC recommends as the smallest a server should advertise.
+// The first SETTINGS frame sets the real value (unlimited if absent).
+const initialPeerMaxStreams = 100
 
 // peerSettings are the peer's SETTINGS as applied (RFC 9113 §6.5.2 initial
 // values until its first SETTINGS frame).
@@ -186,7 +197,7 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 		pings:      make(map[[8]byte]chan struct{}),
 		peer: peerSettings{
 			headerTableSize:      4096,
-			maxConcurrentStreams: 1<<31 - 1, // "initially, there is no limit" (§6.5.2)
+			maxConcurrentStreams: initialPeerMaxStreams,
 			initialWindowSize:    flowcontrol.DefaultWindow,
 			maxFrameSize:         frame.DefaultMaxFrameSize,
 		},

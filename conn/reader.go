@@ -611,6 +611,7 @@ func (c *Conn) onRSTStream(f *frame.RSTStreamFrame) error {
 		}
 		return nil // closed: allowed for a while, ignored
 	}
+	local := c.isLocal(s.id)
 	s.err = &ResetError{StreamID: s.id, Code: f.Code, Remote: true}
 	s.state = stream.ClosedResetRecv
 	c.closeStreamLocked(s)
@@ -623,6 +624,11 @@ func (c *Conn) onRSTStream(f *frame.RSTStreamFrame) error {
 	s.pending = nil
 	s.wakeRead()
 	s.wakeWrite()
+	if local {
+		// A peer resetting streams we opened (refusing them, say) costs
+		// us nothing: Rapid Reset is about streams the peer opens.
+		return nil
+	}
 	return c.countResetLocked()
 }
 
@@ -651,6 +657,13 @@ func (c *Conn) onSettings(f *frame.SettingsFrame) error {
 	// values." and "Upon receiving a SETTINGS frame with the ACK flag not
 	// set, ... the recipient MUST immediately emit a SETTINGS frame with
 	// the ACK flag set."
+	if !c.gotPeerSettings {
+		c.gotPeerSettings = true
+		if _, ok := f.Value(frame.SettingMaxConcurrentStreams); !ok {
+			c.peer.maxConcurrentStreams = 1<<31 - 1 // §6.5.2: no limit
+			c.grantSlotsLocked()
+		}
+	}
 	if err := f.ForEach(c.applySettingLocked); err != nil {
 		return err
 	}
