@@ -1,15 +1,14 @@
 package runner
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -305,26 +304,31 @@ func (m *memSnapshot) read() {
 
 // readRSS returns the process's resident set (VmRSS of /proc/self/status)
 // in bytes, or 0 where there is no /proc.
-func readRSS() int64 { return procStatusField("VmRSS:") }
-
-// procStatusField returns a "kB" field of /proc/self/status in bytes.
-func procStatusField(name string) int64 {
+func readRSS() int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := bytes.Fields(sc.Bytes())
-		if len(f) >= 2 && string(f[0]) == name {
-			kb, err := strconv.ParseInt(string(f[1]), 10, 64)
-			if err != nil {
-				return 0
-			}
-			return kb << 10
-		}
+	return parseVmRSS(b)
+}
+
+// parseVmRSS finds the VmRSS line ("VmRSS:   123 kB") of a
+// /proc/self/status text and returns it in bytes, without allocating.
+func parseVmRSS(status []byte) int64 {
+	const key = "VmRSS:"
+	i := bytes.Index(status, []byte(key))
+	if i < 0 {
+		return 0
 	}
-	return 0
+	rest := bytes.TrimLeft(status[i+len(key):], " \t")
+	var kb int64
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			break
+		}
+		kb = kb*10 + int64(c-'0')
+	}
+	return kb << 10
 }
 
 // rssSampler records the largest VmRSS seen every 10ms until stopped.
@@ -333,10 +337,13 @@ type rssSampler struct {
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
+	f    *os.File // /proc/self/status, nil where there is none
+	buf  []byte   // read buffer, reused so that sampling does not allocate
 }
 
 func startRSSSampler() *rssSampler {
-	s := &rssSampler{quit: make(chan struct{}), done: make(chan struct{})}
+	s := &rssSampler{quit: make(chan struct{}), done: make(chan struct{}), buf: make([]byte, 8<<10)}
+	s.f, _ = os.Open("/proc/self/status")
 	s.sample()
 	go func() {
 		defer close(s.done)
@@ -354,8 +361,17 @@ func startRSSSampler() *rssSampler {
 	return s
 }
 
+// sample runs on the sampler's goroutine, and on the caller's before the
+// goroutine starts and after it ends.
 func (s *rssSampler) sample() {
-	if v := readRSS(); v > s.peak.Load() {
+	if s.f == nil {
+		return
+	}
+	n, err := s.f.ReadAt(s.buf, 0)
+	if err != nil && err != io.EOF {
+		return
+	}
+	if v := parseVmRSS(s.buf[:n]); v > s.peak.Load() {
 		s.peak.Store(v)
 	}
 }
@@ -366,6 +382,9 @@ func (s *rssSampler) stop() int64 {
 		close(s.quit)
 		<-s.done
 		s.sample()
+		if s.f != nil {
+			s.f.Close()
+		}
 	})
 	return s.peak.Load()
 }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -129,12 +130,12 @@ func benchCell(b *testing.B, sys System, cell Cell, pool int) {
 		hs := make([]hist.Histogram, n)
 		var next atomic.Int64
 		var wg sync.WaitGroup
-		var failed atomic.Pointer[error]
+		errs := make([]error, n)
 		runtime.GC()
 		b.ResetTimer()
 		for i := range n {
 			c := clients[i%len(clients)]
-			h := &hs[i]
+			h, errp := &hs[i], &errs[i]
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -142,7 +143,7 @@ func benchCell(b *testing.B, sys System, cell Cell, pool int) {
 				for next.Add(1) <= int64(b.N) {
 					t := nanotime()
 					if err := c.Unary(ctx, req, &resp); err != nil {
-						failed.CompareAndSwap(nil, &err)
+						*errp = err
 						return
 					}
 					h.Record(nanotime() - t)
@@ -151,8 +152,8 @@ func benchCell(b *testing.B, sys System, cell Cell, pool int) {
 		}
 		wg.Wait()
 		b.StopTimer()
-		if err := failed.Load(); err != nil {
-			b.Fatal(*err)
+		if err := errors.Join(errs...); err != nil {
+			b.Fatal(err)
 		}
 		var all hist.Histogram
 		for i := range hs {

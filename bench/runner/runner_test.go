@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -365,5 +366,23 @@ func TestTarget(t *testing.T) {
 	}
 	if _, err := LoadTarget(TargetConfig{Target: srv.Addr(), Method: MethodUnary, Client: "tcp", Duration: time.Millisecond}); err == nil {
 		t.Error("LoadTarget with the tcp client: no error")
+	}
+}
+
+func TestParseVmRSS(t *testing.T) {
+	status := []byte("Name:\tx\nVmPeak:\t  999 kB\nVmHWM:\t 5000 kB\nVmRSS:\t   1234 kB\nRssAnon:\t 1 kB\n")
+	if got := parseVmRSS(status); got != 1234<<10 {
+		t.Errorf("parseVmRSS = %d, want %d", got, 1234<<10)
+	}
+	for _, bad := range []string{"", "VmRSS:", "VmRSS:\tkB\n", "VmHWM: 12 kB\n"} {
+		if got := parseVmRSS([]byte(bad)); got != 0 {
+			t.Errorf("parseVmRSS(%q) = %d, want 0", bad, got)
+		}
+	}
+	if _, err := os.Stat("/proc/self/status"); err == nil {
+		s := startRSSSampler()
+		if peak := s.stop(); peak <= 0 || peak != max(peak, readRSS()/2) {
+			t.Errorf("sampled peak RSS %d, readRSS %d", peak, readRSS())
+		}
 	}
 }

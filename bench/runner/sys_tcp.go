@@ -36,16 +36,22 @@ const tcpHeaderLen = 5
 // payloads bypass the buffers, small ones batch into it.
 const tcpBufSize = 16 << 10
 
-// readTCPFrame reads one frame into buf (reusing its capacity).
+// readTCPFrame reads one frame into buf (reusing its capacity). The header
+// is peeked in r's buffer, so reading allocates nothing.
 func readTCPFrame(r *bufio.Reader, buf []byte) (kind byte, payload []byte, err error) {
-	var hdr [tcpHeaderLen]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	hdr, err := r.Peek(tcpHeaderLen)
+	if err != nil {
+		if err == io.EOF && len(hdr) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
 		return 0, nil, err
 	}
 	n := binary.BigEndian.Uint32(hdr[:4])
+	kind = hdr[4]
 	if n > maxStreamMsg {
 		return 0, nil, fmt.Errorf("tcp: frame of %d bytes over the limit %d", n, maxStreamMsg)
 	}
+	r.Discard(tcpHeaderLen) //nolint:errcheck // the bytes were peeked
 	if cap(buf) < int(n) {
 		buf = make([]byte, n)
 	}
@@ -53,7 +59,7 @@ func readTCPFrame(r *bufio.Reader, buf []byte) (kind byte, payload []byte, err e
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return 0, nil, err
 	}
-	return hdr[4], buf, nil
+	return kind, buf, nil
 }
 
 func appendTCPFrame(b []byte, kind byte, payload []byte) []byte {
@@ -62,11 +68,16 @@ func appendTCPFrame(b []byte, kind byte, payload []byte) []byte {
 	return append(b, payload...)
 }
 
+// writeTCPFrame writes one frame through w; the header goes into w's free
+// buffer, so writing allocates nothing.
 func writeTCPFrame(w *bufio.Writer, kind byte, payload []byte) error {
-	var hdr [tcpHeaderLen]byte
-	binary.BigEndian.PutUint32(hdr[:4], uint32(len(payload)))
-	hdr[4] = kind
-	if _, err := w.Write(hdr[:]); err != nil {
+	if w.Available() < tcpHeaderLen {
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	hdr := binary.BigEndian.AppendUint32(w.AvailableBuffer(), uint32(len(payload)))
+	if _, err := w.Write(append(hdr, kind)); err != nil {
 		return err
 	}
 	_, err := w.Write(payload)
@@ -264,8 +275,11 @@ func (c *tcpClient) readLoop() {
 			}
 			continue
 		}
-		c.q[0] = nil
-		c.q = c.q[1:]
+		// Shift rather than reslice, so that the queue's array is reused
+		// instead of reallocated as it creeps forward.
+		copy(c.q, c.q[1:])
+		c.q[len(c.q)-1] = nil
+		c.q = c.q[:len(c.q)-1]
 		c.qmu.Unlock()
 		if w.resp != nil {
 			*w.resp = append((*w.resp)[:0], p...)
