@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/h2rpc/h2rpc/examples/messenger"
+	"github.com/h2rpc/h2rpc/rpc"
+)
+
+func init() {
+	register("demo", "run the python-grpc lab's Learning Messenger: server and client in one process, all four call shapes", runDemo)
+}
+
+// serverPrefix marks the server's lines in the demo's output.
+const serverPrefix = "[server] "
+
+// runDemo is `h2rpc demo`: it serves the Learning Messenger on a loopback
+// port, runs the lab's client against it (unary, server streaming, client
+// streaming, bidirectional) and prints what the lab's client.py prints,
+// with the server's own lines interleaved and prefixed with "[server] ".
+// It exits once the four calls are done.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: h2rpc demo [flags]")
+		fmt.Fprintln(fs.Output(), "Runs the python-grpc lab in one process: a LearningMessenger server on a loopback port")
+		fmt.Fprintln(fs.Output(), "and the lab's client calling it in all four shapes, printing what the lab's client prints.")
+		fs.PrintDefaults()
+	}
+	delay := fs.Duration("delay", 150*time.Millisecond, "simulated latency between streamed items, on both sides (the lab uses 1s)")
+	serverLog := fs.Bool("server-log", true, "print the server's lines too, prefixed with "+`"`+serverPrefix+`"`)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("unexpected arguments %q: %w", fs.Args(), errUsage)
+	}
+
+	out := &lineWriter{w: stdout}
+	impl := &messenger.Server{Delay: *delay}
+	if *serverLog {
+		impl.Log = &prefixWriter{prefix: serverPrefix, w: out}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := rpc.NewServer()
+	messenger.RegisterLearningMessengerServer(srv, impl)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	if *serverLog {
+		fmt.Fprintf(impl.Log, "🚀 gRPC server logic running on %s...\n", ln.Addr())
+	}
+
+	runErr := runDemoClient(ctx, ln.Addr().String(), out, *delay)
+	if runErr != nil {
+		srv.Stop() // a failed call may leave a handler waiting
+	} else {
+		srv.GracefulStop()
+	}
+	if err := <-served; err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// runDemoClient runs the lab's client against addr.
+func runDemoClient(ctx context.Context, addr string, out io.Writer, delay time.Duration) error {
+	cc, err := rpc.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	c := &messenger.Client{Stub: messenger.NewLearningMessengerClient(cc), Out: out, Delay: delay}
+	return c.RunAll(ctx)
+}
+
+// lineWriter serializes writes, so the client's and the server's lines,
+// each written whole, never interleave mid-line.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// prefixWriter writes each Write, one whole line, behind a prefix.
+type prefixWriter struct {
+	prefix string
+	w      io.Writer
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	if _, err := p.w.Write(append([]byte(p.prefix), b...)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
