@@ -15,8 +15,9 @@ func WriteJSON(w io.Writer, rep *Report) error {
 	return enc.Encode(rep)
 }
 
-// WriteMarkdown writes the report as Markdown: the machine line, then one
-// table per scenario with a row per system and cell.
+// WriteMarkdown writes the report as Markdown: the machine line, one table
+// per scenario with a row per system and cell, then h2rpc's standing
+// against issue 6's targets (Checks).
 func WriteMarkdown(w io.Writer, rep *Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Machine: %s  \n", rep.Machine)
@@ -56,8 +57,10 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 				r.AllocsPerOp, formatBytes(r.BytesPerOp), formatBytes(float64(r.PeakRSS)))
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	return WriteChecks(w, Checks(rep))
 }
 
 func scenarioTitle(s string) string {

@@ -57,6 +57,7 @@ type Report struct {
 	Repeat   int           `json:"repeat"`
 	Systems  []string      `json:"systems"`
 	Cells    []CellReport  `json:"cells"`
+	Checks   []Check       `json:"checks,omitempty"` // h2rpc against issue 6's targets
 }
 
 // CellReport holds one cell's results, one per system.
@@ -241,6 +242,7 @@ func Run(cfg Config) (*Report, error) {
 		setRatios(&cr)
 		rep.Cells = append(rep.Cells, cr)
 	}
+	rep.Checks = Checks(rep)
 	rep.Took = time.Since(rep.Started)
 	return rep, nil
 }

@@ -163,7 +163,10 @@ func TestWriteMarkdown(t *testing.T) {
 	if err := WriteMarkdown(&b, rep); err != nil {
 		t.Fatal(err)
 	}
-	out := b.String()
+	out, checks, ok := strings.Cut(b.String(), "\n### h2rpc against issue 6's targets")
+	if !ok || !strings.Contains(checks, "| calls/s ≥ 2× grpc |") {
+		t.Errorf("report lacks the targets section:\n%s", b.String())
+	}
 	if !strings.HasPrefix(out, "Machine: test machine") {
 		t.Errorf("report does not start with the machine line:\n%s", out)
 	}
@@ -282,8 +285,9 @@ func TestQuick(t *testing.T) {
 	if got, want := strings.Count(stderr.String(), "h2bench: ["), 3*len(cells); got != want {
 		t.Errorf("%d progress lines, want %d:\n%s", got, want, stderr.String())
 	}
+	tables, _, _ := strings.Cut(stdout.String(), "\n### h2rpc against")
 	for _, sys := range []string{"tcp", "grpc", "h2rpc"} {
-		if got := strings.Count(stdout.String(), "| "+sys+" |"); got != len(cells) {
+		if got := strings.Count(tables, "| "+sys+" |"); got != len(cells) {
 			t.Errorf("%s has %d rows, want %d:\n%s", sys, got, len(cells), stdout.String())
 		}
 	}
@@ -384,5 +388,42 @@ func TestParseVmRSS(t *testing.T) {
 		if peak := s.stop(); peak <= 0 || peak != max(peak, readRSS()/2) {
 			t.Errorf("sampled peak RSS %d, readRSS %d", peak, readRSS())
 		}
+	}
+}
+
+func TestChecks(t *testing.T) {
+	rep := fakeReport() // h2rpc at 2× grpc everywhere, same p99 and allocs
+	checks := Checks(rep)
+	byTarget := map[string]Check{}
+	for _, c := range checks {
+		byTarget[c.Cell+" "+c.Target] = c
+	}
+	for key, pass := range map[string]bool{
+		"unary/size=16/conc=1 calls/s ≥ 2× grpc":                     true,
+		"unary/size=16/conc=1 p99 ≤ 0.6× grpc":                       false,
+		"unary/size=16/conc=1 allocs/call ≤ ¼ grpc":                  false,
+		"stream-small/size=16 messages/s ≥ 3× grpc":                  false,
+		"stream-bulk/size=65536 MB/s ≥ 75% of tcp":                   true, // MB/s 0 for both: ratio 0
+		"pingpong/size=16 round trips/s ≥ 1.5× grpc":                 true,
+		"conns/size=16/conns=10 memory per idle connection ≤ ¼ grpc": false,
+	} {
+		c, ok := byTarget[key]
+		if !ok {
+			t.Errorf("no check %q in %v", key, checks)
+			continue
+		}
+		if key == "stream-bulk/size=65536 MB/s ≥ 75% of tcp" {
+			pass = false // fakeReport has no MB/s: 0 of 0 is not a pass
+		}
+		if c.Pass != pass {
+			t.Errorf("%s: pass %v, want %v (got %s)", key, c.Pass, pass, c.Got)
+		}
+	}
+	var b strings.Builder
+	if err := WriteChecks(&b, checks); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "targets: ") || strings.Count(b.String(), "\n| ") != len(checks)+1 {
+		t.Errorf("checks table:\n%s", b.String())
 	}
 }

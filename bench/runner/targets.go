@@ -1,0 +1,93 @@
+package runner
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// A Check is one of issue 6's targets for h2rpc, judged on a report.
+type Check struct {
+	Target string `json:"target"`
+	Cell   string `json:"cell"`
+	Got    string `json:"got"`
+	Pass   bool   `json:"pass"`
+}
+
+// Checks judges h2rpc against the targets of issue 6 ("Done when") on the
+// cells of rep where h2rpc and the systems compared both ran.
+func Checks(rep *Report) []Check {
+	var out []Check
+	for _, cr := range rep.Cells {
+		get := func(name string) *SystemResult {
+			for i := range cr.Results {
+				if r := &cr.Results[i]; r.System == name && r.Err == "" {
+					return r
+				}
+			}
+			return nil
+		}
+		h, g, d, tcp := get("h2rpc"), get(Baseline), get("drpc"), get("tcp")
+		if h == nil {
+			continue
+		}
+		add := func(target, got string, pass bool) {
+			out = append(out, Check{Target: target, Cell: cr.Cell.String(), Got: got, Pass: pass})
+		}
+		switch cr.Cell.Scenario {
+		case ScenarioUnary:
+			if g != nil {
+				add("calls/s ≥ 2× grpc", fmt.Sprintf("%.2f×", h.Ratio), h.Ratio >= 2)
+				add("p99 ≤ 0.6× grpc", fmt.Sprintf("%.2f×", h.P99Ratio), h.P99Ratio <= 0.6)
+				add("allocs/call ≤ ¼ grpc", fmt.Sprintf("%.2f×", h.AllocsRatio), h.AllocsRatio <= 0.25)
+			}
+			if d != nil {
+				add("allocs/call ≤ 2× drpc", fmt.Sprintf("%.2f×", ratio(h.AllocsPerOp, d.AllocsPerOp)), h.AllocsPerOp <= 2*d.AllocsPerOp)
+				add("calls/s ahead of drpc", fmt.Sprintf("%.2f×", ratio(h.OpsPerSec, d.OpsPerSec)), h.OpsPerSec > d.OpsPerSec)
+			}
+		case ScenarioStreamSmall:
+			if g != nil {
+				add("messages/s ≥ 3× grpc", fmt.Sprintf("%.2f×", h.Ratio), h.Ratio >= 3)
+			}
+		case ScenarioStreamBulk:
+			if tcp != nil {
+				r := ratio(h.MBPerSec, tcp.MBPerSec)
+				add("MB/s ≥ 75% of tcp", fmt.Sprintf("%.0f%%", 100*r), r >= 0.75)
+			}
+		case ScenarioPingPong:
+			if g != nil {
+				add("round trips/s ≥ 1.5× grpc", fmt.Sprintf("%.2f×", h.Ratio), h.Ratio >= 1.5)
+			}
+		case ScenarioConns:
+			if g != nil {
+				add("memory per idle connection ≤ ¼ grpc", fmt.Sprintf("%.2f×", h.MemRatio), h.MemRatio > 0 && h.MemRatio <= 0.25)
+			}
+		}
+	}
+	return out
+}
+
+// WriteChecks writes the checks as a Markdown table, with a count of those
+// met; nothing if there are none.
+func WriteChecks(w io.Writer, checks []Check) error {
+	if len(checks) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	met := 0
+	for _, c := range checks {
+		if c.Pass {
+			met++
+		}
+	}
+	fmt.Fprintf(&b, "\n### h2rpc against issue 6's targets: %d of %d met\n\n| cell | target | h2rpc | met |\n|---|---|--:|:-:|\n", met, len(checks))
+	for _, c := range checks {
+		mark := "no"
+		if c.Pass {
+			mark = "yes"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.Cell, c.Target, c.Got, mark)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
