@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -57,6 +58,7 @@ Systems: %s. Scenarios: %s.
 		jsonFile  = fs.String("json", "", "write the raw figures as JSON to `FILE`")
 		svgFile   = fs.String("svg", "", "write the charts as SVG to `FILE`")
 		noProg    = fs.Bool("no-progress", false, "print no progress on stderr")
+		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE` (go tool pprof)")
 
 		target      = fs.String("target", "", "load-generate against the gRPC server at `host:port` instead of running the matrix")
 		method      = fs.String("method", "", "with --target: the full method, /package.Service/Method")
@@ -112,6 +114,22 @@ Systems: %s. Scenarios: %s.
 	}
 	if !*noProg {
 		cfg.Progress = stderr
+	}
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			fmt.Fprintln(stderr, "h2bench:", err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			fmt.Fprintln(stderr, "h2bench:", err)
+			return 1
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	rep, err := Run(cfg)
 	if err != nil {
