@@ -120,6 +120,7 @@ func TestEveryClientCaseIsRun(t *testing.T) {
 }
 
 func TestGRPCInterop(t *testing.T) {
+	checkNoLeaks(t) // our servers and clients run in process here
 	bins := t.TempDir()
 	grpcClient := goBuild(t, bins, "grpc-go-interop-client", "google.golang.org/grpc/interop/client")
 	grpcServer := goBuild(t, bins, "grpc-go-interop-server", "google.golang.org/grpc/interop/server")
