@@ -14,6 +14,7 @@ package interop
 // Binaries are built once per run into a temporary directory.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -26,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -125,6 +127,7 @@ func TestGRPCInterop(t *testing.T) {
 	grpcClient := goBuild(t, bins, "grpc-go-interop-client", "google.golang.org/grpc/interop/client")
 	grpcServer := goBuild(t, bins, "grpc-go-interop-server", "google.golang.org/grpc/interop/server")
 	ourClient := goBuild(t, bins, "h2rpc-interop-client", "./cmd/client")
+	ourServer := goBuild(t, bins, "h2rpc-interop-server", "./cmd/server")
 
 	var summaries []*tally
 	t.Cleanup(func() {
@@ -140,6 +143,13 @@ func TestGRPCInterop(t *testing.T) {
 		host, port, _ := net.SplitHostPort(startH2RPCTestService(t))
 		for _, name := range standardCases {
 			ty.run(t, name, func(t *testing.T) {
+				runProcess(t, grpcClient, "--server_host="+host, "--server_port="+port, "--test_case="+name, "--use_tls=false")
+			})
+		}
+		// The command-line server, as other interop harnesses run it.
+		host, port, _ = net.SplitHostPort(startOurServerBinary(t, ourServer))
+		for _, name := range []string{"large_unary", "ping_pong"} {
+			ty.run(t, "cmd/server/"+name, func(t *testing.T) {
 				runProcess(t, grpcClient, "--server_host="+host, "--server_port="+port, "--test_case="+name, "--use_tls=false")
 			})
 		}
@@ -197,6 +207,58 @@ func runProcess(t *testing.T, bin string, args ...string) string {
 		t.Errorf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// startOurServerBinary runs interop/cmd/server on a free port and returns
+// the address it prints; cleanup stops it with SIGTERM and expects a clean
+// exit.
+func startOurServerBinary(t *testing.T, bin string) string {
+	t.Helper()
+	cmd := exec.Command(bin, "--port=0", "--use_tls=false")
+	var stderr bytes.Buffer // read only after Wait
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan string, 1)
+	exited := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			first <- sc.Text()
+		}
+		close(first)
+		io.Copy(io.Discard, stdout)
+		exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("cmd/server did not exit cleanly after SIGTERM: %v\n%s", err, stderr.String())
+			}
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+			t.Error("cmd/server still running 30s after SIGTERM: killed")
+		}
+	})
+	select {
+	case line, ok := <-first:
+		addr, found := strings.CutPrefix(line, "listening on ")
+		if !ok || !found {
+			t.Fatalf("cmd/server printed %q instead of its address", line)
+		}
+		return addr
+	case <-time.After(30 * time.Second):
+		t.Fatal("cmd/server printed no address within 30s")
+		return ""
+	}
 }
 
 // startProcessServer starts grpc-go's interop server binary on a free
