@@ -33,7 +33,7 @@ func WriteSVG(w io.Writer, rep *Report) error {
 		width  = 960
 		barH   = 360
 		cdfH   = 360
-		left   = 60
+		left   = 110
 		right  = 20
 		top    = 40
 		gap    = 190
