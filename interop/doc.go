@@ -12,8 +12,7 @@
 //     graceful shutdown.
 //   - curl_test.go: `curl --http2-prior-knowledge` against h2serve, when curl
 //     is on PATH.
+//   - grpcinterop_test.go (with testservice/ and cmd/): the RPC layer
+//     against grpc-go's interop client and server, pinned as tools too.
 //   - wirecompat/: the wire package against protobuf-go.
-//
-// grpc-go's interop client and server are pinned as tools too, for the RPC
-// layer.
 package interop
