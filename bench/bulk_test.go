@@ -4,7 +4,7 @@
 // own HTTP/2, but they are still the reference implementation we measure.
 //
 //lint:file-ignore SA1019 x/net/http2's Transport and Server are the baseline by design
-package bench
+package main
 
 import (
 	"context"
