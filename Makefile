@@ -37,3 +37,6 @@ fuzz:
 
 bench:
 	cd bench && $(GO) test -run '^$$' -bench . -benchmem ./...
+
+demo:
+	$(GO) run ./cmd/h2rpc demo
