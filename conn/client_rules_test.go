@@ -141,6 +141,10 @@ func TestClientCancelAfterCompletionSendsNothing(t *testing.T) {
 		// body and returns the connection credit, without RST_STREAM.
 		cancel()
 		p.WantIdle("no reset for a completed stream")
+		// The dropped body must not read as a clean end of the stream.
+		if n, err := s.Read(make([]byte, 64)); n != 0 || !errors.Is(err, context.Canceled) {
+			t.Errorf("Read after the body was dropped = %d, %v; want 0, context.Canceled", n, err)
+		}
 	})
 }
 

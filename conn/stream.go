@@ -66,6 +66,7 @@ type Stream struct {
 	writing    bool
 	inReady    bool // in c.ready
 	removed    bool // no longer in c.streams
+	dropped    bool // client: the context ended with received data unread, and the data was dropped
 	// contentLength is the declared content-length, or -1; dataLen counts
 	// the DATA received (RFC 9113 §8.1.1).
 	contentLength int64
@@ -200,6 +201,11 @@ func (s *Stream) onContextDone() {
 		c.resetLocked(s, frame.ErrCodeCancel, &ResetError{StreamID: s.id, Code: frame.ErrCodeCancel})
 		return
 	}
+	if s.buf.Len() > 0 {
+		// The body was complete but unread: Read must not turn its loss
+		// into a clean io.EOF.
+		s.dropped = true
+	}
 	c.discardLocked(s)
 }
 
@@ -293,6 +299,10 @@ func (s *Stream) Read(p []byte) (int, error) {
 			c.consumedLocked(s, n)
 			c.mu.Unlock()
 			return n, nil
+		}
+		if s.dropped {
+			c.mu.Unlock()
+			return 0, fmt.Errorf("conn: stream %d: unread data dropped: %w", s.id, context.Cause(s.ctx))
 		}
 		if s.recvEnded() {
 			if s.removed && s.stopWatch != nil {
