@@ -26,6 +26,7 @@ func connErr(code frame.ErrCode, format string, args ...any) error {
 func (c *Conn) readLoop() {
 	defer close(c.readerDone)
 	err := c.readFrames()
+	c.fr.Release() // nothing holds its frames any more
 	c.mu.Lock()
 	if err != errEnded {
 		c.failLocked(err)

@@ -218,8 +218,9 @@ type liarReader struct{}
 
 func (liarReader) Read(p []byte) (int, error) { return len(p) + 1, nil }
 
-// TestBuffer checks the buffer bound: it grows only for a large frame, and
-// never past the max frame size + header + read-ahead.
+// TestBuffer checks the buffer bounds: a Reader of small frames keeps to
+// its inline buffer, a large frame's buffer is bounded by the frame plus
+// read-ahead, and a header alone does not make it allocate.
 func TestBuffer(t *testing.T) {
 	fr := NewReader(&loopReader{data: AppendPing(nil, false, [8]byte{})})
 	for range 1000 {
@@ -227,8 +228,8 @@ func TestBuffer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(fr.buf) != initialBufSize {
-		t.Errorf("small frames: buffer %d, want %d", len(fr.buf), initialBufSize)
+	if len(fr.buf) != minPooled {
+		t.Errorf("an endless run of small frames: buffer %d, want %d", len(fr.buf), minPooled)
 	}
 
 	const max = 1 << 20
@@ -245,13 +246,31 @@ func TestBuffer(t *testing.T) {
 		t.Errorf("buffer %d after %d-octet frames, want %d..%d", got, max, HeaderLen+max, limit)
 	}
 
+	// 16 KiB frames are read 64 KiB at a time.
+	fr = NewReader(&loopReader{data: AppendData(nil, 1, false, make([]byte, DefaultMaxFrameSize))})
+	if _, err := fr.ReadFrame(); err != nil {
+		t.Fatal(err)
+	}
+	if len(fr.buf) != 64<<10 {
+		t.Errorf("buffer %d for 16 KiB frames, want 64 KiB", len(fr.buf))
+	}
+
 	// A header claiming a huge frame does not make the buffer grow.
 	fr = NewReader(bytes.NewReader(rawFrameLen(MaxAllowedFrameSize, TypeData, 0, 1, nil)))
 	if _, err := fr.ReadFrame(); err == nil {
 		t.Fatal("no error for a frame over the max size")
 	}
-	if len(fr.buf) != initialBufSize {
+	if fr.pooled != nil {
 		t.Errorf("buffer grew to %d for a rejected header", len(fr.buf))
+	}
+	// Nor does one for a legal 16 MiB frame whose bytes do not come.
+	fr = NewReader(bytes.NewReader(rawFrameLen(MaxAllowedFrameSize, TypeData, 0, 1, make([]byte, 100))))
+	fr.SetMaxFrameSize(MaxAllowedFrameSize)
+	if _, err := fr.ReadFrame(); err != io.ErrUnexpectedEOF {
+		t.Fatalf("truncated 16 MiB frame: %v, want io.ErrUnexpectedEOF", err)
+	}
+	if len(fr.buf) > growStep {
+		t.Errorf("buffer grew to %d for 100 octets of a 16 MiB frame, want at most %d", len(fr.buf), growStep)
 	}
 
 	// SetMaxFrameSize clamps to the legal range (RFC 9113 §6.5.2).
@@ -262,6 +281,64 @@ func TestBuffer(t *testing.T) {
 	fr.SetMaxFrameSize(1 << 30)
 	if fr.maxFrameSize != MaxAllowedFrameSize {
 		t.Errorf("SetMaxFrameSize(1<<30): %d", fr.maxFrameSize)
+	}
+}
+
+// TestBufferReleasedWhenQuiet: a Reader that drains after a small burst
+// gives its pooled buffer back before it waits; after a large burst it keeps
+// it; Release gives it back at once.
+func TestBufferReleasedWhenQuiet(t *testing.T) {
+	var burst []byte
+	for range 100 {
+		burst = AppendData(burst, 1, false, []byte("0123456789"))
+	}
+	quiet := AppendPing(nil, false, [8]byte{})
+	r := &scriptReader{{burst, nil}, {quiet, nil}, {quiet, nil}, {burst, nil}}
+	fr := NewReader(r)
+	read := func(n int) {
+		t.Helper()
+		for range n {
+			if _, err := fr.ReadFrame(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	read(100)
+	if fr.pooled == nil {
+		t.Fatalf("a %d-octet burst was read into the inline buffer", len(burst))
+	}
+	read(1) // drained after a large burst: keeps the buffer for more
+	if fr.pooled == nil {
+		t.Error("the buffer was released after a large burst")
+	}
+	read(1) // drained after a small one: waits with the inline buffer
+	if fr.pooled != nil || len(fr.buf) != smallBufSize {
+		t.Errorf("after a small burst: buffer %d, want the inline %d", len(fr.buf), smallBufSize)
+	}
+	read(90)
+	if fr.pooled == nil {
+		t.Fatal("no pooled buffer for the second burst")
+	}
+	fr.Release()
+	if fr.pooled != nil {
+		t.Error("Release kept the pooled buffer")
+	}
+	read(10) // the rest of the burst was kept across Release
+	if _, err := fr.ReadFrame(); err != io.EOF {
+		t.Fatalf("at the end: %v, want io.EOF", err)
+	}
+}
+
+// TestBufferClasses pins the pool classes to the sizes bufSizeFor picks.
+func TestBufferClasses(t *testing.T) {
+	if got := sizeClass(maxPooled); got != len(bufPools)-1 {
+		t.Errorf("sizeClass(maxPooled) = %d, want the last of %d pools", got, len(bufPools))
+	}
+	for _, n := range []int{HeaderLen, 100, 2048, 3000, HeaderLen + DefaultMaxFrameSize, maxPooled / 2, maxPooled/2 + 1, HeaderLen + MaxAllowedFrameSize} {
+		size := bufSizeFor(n)
+		if size < n || (sizeClass(size) < 0) != (2*n > maxPooled) {
+			t.Errorf("bufSizeFor(%d) = %d (class %d)", n, size, sizeClass(size))
+		}
 	}
 }
 
@@ -341,8 +418,8 @@ func (c *countReader) Read(p []byte) (int, error) {
 }
 
 // TestOneReadManyFrames checks the read-ahead: 600 small frames (7,800
-// octets) take one Read per 4 KiB buffer-full plus the one that sees io.EOF,
-// not one or two per frame.
+// octets) take one Read into the inline buffer, then one per 4 KiB
+// buffer-full, plus the one that sees io.EOF, not one or two per frame.
 func TestOneReadManyFrames(t *testing.T) {
 	var stream []byte
 	for i := range 300 {
@@ -354,7 +431,7 @@ func TestOneReadManyFrames(t *testing.T) {
 	if len(res.frames) != 600 || res.errs[0] != io.EOF {
 		t.Fatalf("%d frames, errors %v", len(res.frames), res.errs)
 	}
-	if want := (len(stream)+initialBufSize-1)/initialBufSize + 1; cr.reads > want {
+	if want := 1 + (len(stream)-smallBufSize+minPooled-1)/minPooled + 1; cr.reads > want {
 		t.Errorf("%d Reads for %d octets, want at most %d", cr.reads, len(stream), want)
 	}
 }

@@ -4,20 +4,54 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math/bits"
+	"sync"
 )
 
-// Buffer sizing. The Reader's buffer starts at initialBufSize and grows, only
-// when a frame that does not fit arrives, up to HeaderLen + the max frame size
-// + readAhead. readAhead is how much beyond the current frame one Read may
-// fetch, so one Read can serve the next few small frames too.
+// Buffer sizing. An idle Reader holds only its small inline buffer: it
+// reads into that while it waits, and moves to a pooled buffer when a burst
+// of bytes or a frame does not fit. A pooled buffer is sized for the frame at
+// hand with as much again of read-ahead (at least minPooled, a power of two),
+// so one Read serves many small frames and a run of 16 KiB DATA frames is
+// read 64 KiB at a time; it goes back to its pool when the Reader drains
+// after a burst small enough for the inline buffer, so a quiet connection
+// holds none.
 const (
-	initialBufSize = 4 << 10
-	readAhead      = 4 << 10
+	smallBufSize = 512
+	minPooled    = 4 << 10
+	maxPooled    = 1 << 20 // larger buffers are allocated to size and not pooled
+	readAhead    = 4 << 10 // read-ahead beyond a frame larger than maxPooled
+	// growStep bounds each step of growth past 64 KiB while the frame's
+	// bytes have not arrived: a header alone cannot make the Reader allocate
+	// a buffer for a 16 MiB frame.
+	growStep = 64 << 10
 	// maxEmptyReads bounds a misbehaving io.Reader that keeps returning
 	// (0, nil): after that many in a row ReadFrame fails with io.ErrNoProgress
 	// instead of spinning forever.
 	maxEmptyReads = 100
 )
+
+// bufPools holds the pooled read buffers by size class: class i holds
+// buffers of minPooled<<i octets, 4 KiB to maxPooled.
+var bufPools [9]sync.Pool
+
+// sizeClass returns the pool class of a buffer of n octets (n a class size),
+// or -1.
+func sizeClass(n int) int {
+	if n < minPooled || n > maxPooled || n&(n-1) != 0 {
+		return -1
+	}
+	return bits.Len(uint(n/minPooled)) - 1
+}
+
+// bufSizeFor returns the buffer size for a frame of n octets (header
+// included).
+func bufSizeFor(n int) int {
+	if n+n > maxPooled {
+		return n + readAhead
+	}
+	return max(minPooled, 1<<bits.Len(uint(2*n-1)))
+}
 
 // scribbleByte overwrites a consumed frame's bytes in scribble mode.
 const scribbleByte = 0xdb
@@ -25,11 +59,16 @@ const scribbleByte = 0xdb
 // Reader reads frames from an io.Reader. It does its own buffering: one large
 // read may serve many frames. It is not safe for concurrent use.
 //
-// Memory: the Reader owns one buffer, bounded by HeaderLen + the max frame
-// size + a fixed read-ahead of 4 KiB, which grows lazily the first time a
-// frame needs it. A frame returned by ReadFrame is one of the Reader's own
-// per-type structs and its slices point into that buffer: both are valid only
-// until the next ReadFrame. In steady state ReadFrame does not allocate.
+// Memory: while it waits for bytes after a quiet spell the Reader holds
+// only a 512-octet inline buffer. Bursts and large frames are read into a
+// buffer taken from a shared pool, sized for the frame with read-ahead (64
+// KiB for 16 KiB frames, never more than twice HeaderLen + the max frame
+// size, nor more than that plus 4 KiB past 512 KiB frames), and returned to
+// the pool when the Reader drains after a small burst. A frame returned by
+// ReadFrame is one of the Reader's own per-type structs and its slices point
+// into the current buffer: both are valid only until the next ReadFrame (a
+// pooled buffer may then serve another Reader). In steady state ReadFrame
+// does not allocate.
 //
 // After a *ConnError every later ReadFrame returns the same error; after a
 // *StreamError or an I/O error the Reader is still consistent and the caller
@@ -37,10 +76,12 @@ const scribbleByte = 0xdb
 type Reader struct {
 	r io.Reader
 
-	buf        []byte
-	start, end int   // buf[start:end] is read but not yet consumed
-	prevStart  int   // buf[prevStart:start] holds the last returned frame
-	rerr       error // error from r, reported once buffered data runs out
+	buf        []byte  // small[:] or *pooled
+	pooled     *[]byte // the pooled (or large) buffer in use, nil while small
+	start, end int     // buf[start:end] is read but not yet consumed
+	prevStart  int     // buf[prevStart:start] holds the last returned frame
+	burst      int     // octets read since the buffer was last empty
+	rerr       error   // error from r, reported once buffered data runs out
 
 	maxFrameSize uint32
 	scribble     bool
@@ -66,17 +107,56 @@ type Reader struct {
 	windowUpdate WindowUpdateFrame
 	continuation ContinuationFrame
 	unknown      UnknownFrame
+
+	small [smallBufSize]byte
 }
 
 // NewReader returns a Reader that reads from r, accepting frames up to
 // DefaultMaxFrameSize until SetMaxFrameSize says otherwise.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{
+	fr := &Reader{
 		r:            r,
-		buf:          make([]byte, initialBufSize),
 		maxFrameSize: DefaultMaxFrameSize,
 		scribble:     scribbleDefault,
 	}
+	fr.buf = fr.small[:]
+	return fr
+}
+
+// Release returns the Reader's pooled buffer, if it holds one, to the pool.
+// Frames returned earlier become invalid; the Reader may still be used.
+// A connection calls it when it ends.
+func (fr *Reader) Release() {
+	if fr.pooled == nil {
+		return
+	}
+	n := copy(fr.small[:], fr.buf[fr.start:fr.end])
+	if n < fr.end-fr.start {
+		return // still holds more than the inline buffer can take
+	}
+	fr.putPooled()
+	fr.buf = fr.small[:]
+	fr.start, fr.end, fr.prevStart = 0, n, 0
+}
+
+// putPooled gives the pooled buffer back (or drops a large one).
+func (fr *Reader) putPooled() {
+	if c := sizeClass(cap(*fr.pooled)); c >= 0 {
+		*fr.pooled = (*fr.pooled)[:cap(*fr.pooled)]
+		bufPools[c].Put(fr.pooled)
+	}
+	fr.pooled = nil
+}
+
+// getBuf returns a buffer of n octets (a class size, or a large size).
+func getBuf(n int) *[]byte {
+	if c := sizeClass(n); c >= 0 {
+		if p, ok := bufPools[c].Get().(*[]byte); ok {
+			return p
+		}
+	}
+	b := make([]byte, n)
+	return &b
 }
 
 // SetMaxFrameSize sets the largest payload this endpoint accepts: the
@@ -252,8 +332,10 @@ func (fr *Reader) fill(n int) error {
 }
 
 // readMore does one Read (or reports the pending read error), making room
-// for a frame of n bytes at buf[start:] first: it compacts the buffer when
-// the frame would straddle its end and grows it when n does not fit at all.
+// for a frame of n octets at buf[start:] first: it compacts the buffer when
+// the frame would straddle its end and moves to a larger buffer when n does
+// not fit at all. A drained Reader whose last burst fitted the inline buffer
+// returns its pooled buffer before it reads, since the wait may be long.
 func (fr *Reader) readMore(n int) error {
 	if fr.rerr != nil {
 		err := fr.rerr
@@ -261,20 +343,21 @@ func (fr *Reader) readMore(n int) error {
 		return err
 	}
 	if fr.start == fr.end {
-		fr.start, fr.end, fr.prevStart = 0, 0, 0
+		if fr.pooled != nil && fr.burst <= smallBufSize {
+			fr.putPooled()
+			fr.buf = fr.small[:]
+		}
+		fr.start, fr.end, fr.prevStart, fr.burst = 0, 0, 0, 0
 	}
-	if len(fr.buf)-fr.start < n {
-		if n > len(fr.buf) {
-			size := max(2*len(fr.buf), n+readAhead)
-			size = min(size, HeaderLen+int(fr.maxFrameSize)+readAhead)
-			size = max(size, n) // maxFrameSize lowered after the header was checked
-			nb := make([]byte, size)
-			fr.end = copy(nb, fr.buf[fr.start:fr.end])
-			fr.buf = nb
+	if fr.pooled == nil && fr.burst >= smallBufSize {
+		fr.grow(n) // a burst larger than the inline buffer: read on in bulk
+	} else if len(fr.buf)-fr.start < n {
+		if n > len(fr.buf) && (len(fr.buf) < growStep || fr.end-fr.start == len(fr.buf)) {
+			fr.grow(n)
 		} else {
 			fr.end = copy(fr.buf, fr.buf[fr.start:fr.end])
+			fr.start, fr.prevStart = 0, 0
 		}
-		fr.start, fr.prevStart = 0, 0
 	}
 	for range maxEmptyReads {
 		m, err := fr.r.Read(fr.buf[fr.end:])
@@ -282,6 +365,7 @@ func (fr *Reader) readMore(n int) error {
 			return fmt.Errorf("frame: invalid Read count %d from the underlying reader", m)
 		}
 		fr.end += m
+		fr.burst += m
 		if err != nil {
 			if m > 0 {
 				fr.rerr = err
@@ -294,6 +378,26 @@ func (fr *Reader) readMore(n int) error {
 		}
 	}
 	return io.ErrNoProgress
+}
+
+// grow moves the unconsumed bytes to a buffer sized for a frame of n octets,
+// or, past growStep, at most twice the current size: a large frame's buffer
+// grows as its bytes arrive.
+func (fr *Reader) grow(n int) {
+	size := bufSizeFor(n)
+	if size > growStep && size > 2*len(fr.buf) {
+		size = max(growStep, 2*len(fr.buf))
+	}
+	if size < n {
+		size = max(size, fr.end-fr.start+1) // room for at least one more octet
+	}
+	nb := getBuf(size)
+	m := copy(*nb, fr.buf[fr.start:fr.end])
+	if fr.pooled != nil {
+		fr.putPooled()
+	}
+	fr.pooled, fr.buf = nb, *nb
+	fr.start, fr.end, fr.prevStart = 0, m, 0
 }
 
 func parseHeader(b []byte) Header {
