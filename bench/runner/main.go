@@ -14,7 +14,15 @@ import (
 // Main is the h2bench command: it parses args (without the program name),
 // runs the matrix or the load generator, writes the report to stdout and
 // progress to stderr, and returns the exit code.
+//
+// The conns scenario re-executes the program to run its server in a child
+// process; there, Main serves instead (the environment says so) and
+// ignores args. A program calling Run with that scenario must therefore
+// call Main first thing in main, as bench's does.
 func Main(args []string) int {
+	if name, ok := childSystem(); ok {
+		return serveChild(name, os.Stdin, os.Stdout, os.Stderr)
+	}
 	return main(args, os.Stdout, os.Stderr, isTerminal(os.Stderr))
 }
 

@@ -29,11 +29,14 @@ type Figures struct {
 	AllocsPerOp float64       `json:"allocs_per_op"` // client and server together
 	BytesPerOp  float64       `json:"bytes_per_op"`
 	PeakRSS     int64         `json:"peak_rss_bytes"` // max VmRSS sampled during the run
-	// For the conns scenario: memory per idle connection (client and
-	// server side together) after one call each, from the Go heap and
-	// goroutine stacks, and from the process RSS.
-	HeapPerConn float64 `json:"heap_per_conn,omitempty"`
-	RSSPerConn  float64 `json:"rss_per_conn,omitempty"`
+	// For the conns scenario: memory per idle client connection after one
+	// call each, from the Go heap and goroutine stacks, and from the
+	// process RSS. The server runs in a child process, so these are the
+	// client side's alone; ServerHeapPerConn is the child's heap and
+	// stacks per connection, the server side's.
+	HeapPerConn       float64 `json:"heap_per_conn,omitempty"`
+	RSSPerConn        float64 `json:"rss_per_conn,omitempty"`
+	ServerHeapPerConn float64 `json:"server_heap_per_conn,omitempty"`
 
 	hist *hist.Histogram
 }
@@ -75,9 +78,9 @@ func measure(sys System, cell Cell, pool int, warm, d time.Duration) (Figures, e
 	runtime.GC()
 	rss := startRSSSampler()
 	defer rss.stop()
-	srv, err := sys.Start()
+	srv, err := startServer(sys, cell)
 	if err != nil {
-		return Figures{}, fmt.Errorf("start %s server: %w", sys.Name(), err)
+		return Figures{}, err
 	}
 	defer srv.Close()
 
@@ -89,21 +92,10 @@ func measure(sys System, cell Cell, pool int, warm, d time.Duration) (Figures, e
 	}()
 	run := Figures{Pool: pool}
 	if cell.Scenario == ScenarioConns {
-		var before, after memSnapshot
-		before.read()
-		clients, err = dialMany(sys, srv.Addr(), cell.Conns)
+		clients, err = dialIdle(sys, srv.(*childServer), cell, &run)
 		if err != nil {
 			return Figures{}, err
 		}
-		for _, c := range clients {
-			var resp []byte
-			if err := c.Unary(context.Background(), make([]byte, cell.Size), &resp); err != nil {
-				return Figures{}, err
-			}
-		}
-		after.read()
-		run.HeapPerConn = float64(after.heap-before.heap) / float64(cell.Conns)
-		run.RSSPerConn = float64(after.rss-before.rss) / float64(cell.Conns)
 	} else {
 		c, err := sys.Dial(srv.Addr(), DialOptions{Pool: pool})
 		if err != nil {
@@ -255,6 +247,61 @@ func drive(ctx context.Context, l *load, c Client, cell Cell, w *worker) error {
 		return pp.Close()
 	}
 	return nil
+}
+
+// startServer starts sys's server for cell: in this process, or for the
+// conns scenario in a child process so that this one holds only clients.
+func startServer(sys System, cell Cell) (Server, error) {
+	var srv Server
+	var err error
+	if cell.Scenario == ScenarioConns {
+		srv, err = startChild(sys)
+	} else {
+		srv, err = sys.Start()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start %s server: %w", sys.Name(), err)
+	}
+	return srv, nil
+}
+
+// dialIdle dials the conns cell's clients to srv and makes one call on
+// each, and sets run's memory per connection from snapshots of both
+// processes before and after.
+func dialIdle(sys System, srv *childServer, cell Cell, run *Figures) ([]Client, error) {
+	var before, after memSnapshot
+	before.read()
+	srvBefore, err := srv.mem()
+	if err != nil {
+		return nil, err
+	}
+	clients, err := dialMany(sys, srv.Addr(), cell.Conns)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) ([]Client, error) {
+		for _, c := range clients {
+			c.Close()
+		}
+		return nil, err
+	}
+	req := make([]byte, cell.Size)
+	for _, c := range clients {
+		var resp []byte
+		if err := c.Unary(context.Background(), req, &resp); err != nil {
+			return fail(err)
+		}
+	}
+	after.read()
+	srvAfter, err := srv.mem()
+	if err != nil {
+		return fail(err)
+	}
+	n := float64(cell.Conns)
+	run.HeapPerConn = float64(after.heap-before.heap) / n
+	run.RSSPerConn = float64(after.rss-before.rss) / n
+	run.ServerHeapPerConn = float64(srvAfter.heap-srvBefore.heap) / n
+	return clients, nil
 }
 
 // dialMany dials n clients, a few at a time.

@@ -29,8 +29,8 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 			scenario = cr.Cell.Scenario
 			fmt.Fprintf(&b, "\n### %s\n\n", scenarioTitle(scenario))
 			if scenario == ScenarioConns {
-				b.WriteString("| cell | system | heap/conn | ×grpc | RSS/conn | calls/s | ×grpc | p50 | p99 | allocs/op | peak RSS |\n")
-				b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+				b.WriteString("| cell | system | client heap/conn | ×grpc | client RSS/conn | server heap/conn | calls/s | ×grpc | p50 | p99 | client allocs/op | client peak RSS |\n")
+				b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 			} else {
 				b.WriteString("| cell | system | throughput | ×grpc | p50 | p99 | p999 | p99 ×grpc | allocs/op | B/op | peak RSS |\n")
 				b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
@@ -46,9 +46,9 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 				continue
 			}
 			if scenario == ScenarioConns {
-				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %s |\n",
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %s |\n",
 					cr.Cell.Params(), name, formatBytes(r.HeapPerConn), formatRatio(r.MemRatio), formatBytes(r.RSSPerConn),
-					formatCount(r.OpsPerSec), formatRatio(r.Ratio), formatNanos(r.P50), formatNanos(r.P99), r.AllocsPerOp, formatBytes(float64(r.PeakRSS)))
+					formatBytes(r.ServerHeapPerConn), formatCount(r.OpsPerSec), formatRatio(r.Ratio), formatNanos(r.P50), formatNanos(r.P99), r.AllocsPerOp, formatBytes(float64(r.PeakRSS)))
 				continue
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %s | %s |\n",
@@ -74,7 +74,7 @@ func scenarioTitle(s string) string {
 	case ScenarioPingPong:
 		return "pingpong: bidi round trips/s on one call"
 	case ScenarioConns:
-		return "conns: memory per idle client connection (client and server side), then unary calls on all"
+		return "conns: memory per idle client connection (client side only: the server runs in a child process), then unary calls on all"
 	}
 	return s
 }

@@ -20,7 +20,10 @@ import (
 //
 // ns/op is per call, message or round trip (client and server together, in
 // this process); allocs/op counts both sides. Unary cells also report p50
-// and p99 latency, streams MB/s, and conns the heap per idle connection.
+// and p99 latency, streams MB/s, and conns the heap per idle client
+// connection (heap-B/conn) and per server connection (srv-heap-B/conn):
+// there the server runs in a child process, and ns/op and allocs/op are
+// the client side's.
 // drpc runs concurrent unary cells both on one connection and on a pool
 // (…/pool=N).
 func BenchmarkRPC(b *testing.B) {
@@ -58,7 +61,7 @@ func itoa(n int) string {
 }
 
 func benchCell(b *testing.B, sys System, cell Cell, pool int) {
-	srv, err := sys.Start()
+	srv, err := startServer(sys, cell)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -71,21 +74,13 @@ func benchCell(b *testing.B, sys System, cell Cell, pool int) {
 		}
 	}()
 	if cell.Scenario == ScenarioConns {
-		var before, after memSnapshot
-		before.read()
-		if clients, err = dialMany(sys, srv.Addr(), cell.Conns); err != nil {
+		var run Figures
+		if clients, err = dialIdle(sys, srv.(*childServer), cell, &run); err != nil {
 			b.Fatal(err)
 		}
-		for _, c := range clients {
-			var resp []byte
-			if err := c.Unary(ctx, make([]byte, cell.Size), &resp); err != nil {
-				b.Fatal(err)
-			}
-		}
-		after.read()
 		// Reported after the run: ResetTimer deletes reported metrics.
-		heapPerConn := float64(after.heap-before.heap) / float64(cell.Conns)
-		defer b.ReportMetric(heapPerConn, "heap-B/conn")
+		defer b.ReportMetric(run.HeapPerConn, "heap-B/conn")
+		defer b.ReportMetric(run.ServerHeapPerConn, "srv-heap-B/conn")
 	} else {
 		c, err := sys.Dial(srv.Addr(), DialOptions{Pool: pool})
 		if err != nil {

@@ -10,7 +10,10 @@
 // client, warming up, then measuring for a fixed time; the reported figure
 // is the median of the repeats, and ratios compare to grpc in the same run
 // so that machine drift hits all systems alike. Client and server share the
-// process, so allocations per operation count both sides.
+// process, so allocations per operation count both sides; except in the
+// conns scenario, which measures the memory of idle client connections
+// and so runs the server in a child process (the runner's own binary
+// re-executed: see Main).
 package runner
 
 import (
@@ -139,7 +142,8 @@ type job struct {
 	pool   int
 }
 
-// Run measures the matrix cfg describes.
+// Run measures the matrix cfg describes. Its conns scenario runs servers in
+// child processes that only Main (or a TestMain doing the same) serves.
 func Run(cfg Config) (*Report, error) {
 	if cfg.Repeat < 1 {
 		cfg.Repeat = 1
@@ -301,6 +305,8 @@ func medianRun(runs []Figures) Figures {
 		PeakRSS:     int64(med(func(r Figures) float64 { return float64(r.PeakRSS) })),
 		HeapPerConn: med(func(r Figures) float64 { return r.HeapPerConn }),
 		RSSPerConn:  med(func(r Figures) float64 { return r.RSSPerConn }),
+
+		ServerHeapPerConn: med(func(r Figures) float64 { return r.ServerHeapPerConn }),
 	}
 }
 

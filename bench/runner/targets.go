@@ -60,7 +60,10 @@ func Checks(rep *Report) []Check {
 			}
 		case ScenarioConns:
 			if g != nil {
-				add("memory per idle connection ≤ ¼ grpc", fmt.Sprintf("%.2f×", h.MemRatio), h.MemRatio > 0 && h.MemRatio <= 0.25)
+				// HeapPerConn is the client side's alone (see measure).
+				add("memory per idle client connection ≤ ¼ grpc",
+					fmt.Sprintf("%.2f× (%s against %s)", h.MemRatio, formatBytes(h.HeapPerConn), formatBytes(g.HeapPerConn)),
+					h.MemRatio > 0 && h.MemRatio <= 0.25)
 			}
 		}
 	}
