@@ -39,14 +39,19 @@ var chunkPool = sync.Pool{New: func() any { return new(chunk) }}
 // RecvBuffer takes no locks; the connection synchronises it (it already
 // serialises the window accounting that must change with every Write and
 // Read, so a lock inside would be a second lock for the same state). The zero
-// value is an empty buffer with limit 0; call SetLimit.
+// value is an empty buffer with limit 0; call SetLimit. A RecvBuffer must not
+// be copied after its first Write: its queue starts in an array inside it.
 type RecvBuffer struct {
 	chunks []*chunk // queue of chunks; chunks[head:] are live
-	head   int      // index of the first live chunk
-	off    int      // read offset in chunks[head]
-	end    int      // write offset in the last chunk
-	n      int      // bytes buffered
-	limit  int      // the most bytes the buffer may hold
+	// inline backs chunks while at most two are queued, which covers a
+	// message in one or two frames: a stream that never buffers more
+	// allocates nothing for the queue.
+	inline [2]*chunk
+	head   int // index of the first live chunk
+	off    int // read offset in chunks[head]
+	end    int // write offset in the last chunk
+	n      int // bytes buffered
+	limit  int // the most bytes the buffer may hold
 }
 
 // SetLimit sets the most bytes the buffer may hold. Lowering it below Len
@@ -89,6 +94,9 @@ func (b *RecvBuffer) push() {
 	}
 	if b.head == len(b.chunks) { // empty queue: start afresh
 		b.off = 0
+	}
+	if b.chunks == nil {
+		b.chunks = b.inline[:0]
 	}
 	b.chunks = append(b.chunks, chunkPool.Get().(*chunk))
 	b.end = 0

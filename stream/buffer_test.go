@@ -178,3 +178,29 @@ func BenchmarkRecvBuffer(b *testing.B) {
 		}
 	}
 }
+
+// TestRecvBufferFreshAllocs checks that a fresh buffer (a new stream's)
+// holding a message of up to two chunks allocates nothing: the chunks come
+// from the pool and the queue starts in the buffer itself.
+func TestRecvBufferFreshAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under the race detector; run without -race")
+	}
+	msg := make([]byte, chunkSize+100)
+	p := make([]byte, 8192)
+	bufs := make([]RecvBuffer, 200)
+	i := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		b := &bufs[i]
+		i++
+		b.SetLimit(flowcontrol.DefaultWindow)
+		if err := b.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		for b.Read(p) > 0 {
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("a fresh buffer allocates %v times for one message, want 0", allocs)
+	}
+}
