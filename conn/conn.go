@@ -128,6 +128,8 @@ type Conn struct {
 	// its ACK; pingSeq makes payloads unique. Guarded by mu.
 	pings   map[[8]byte]chan struct{}
 	pingSeq uint64
+	// gates holds idle wait gates for reuse (see waitLocked). Guarded by mu.
+	gates []chan struct{}
 	// resetCount counts peer resets (and stream errors we sent) since
 	// resetStart, for the Rapid Reset defence. Guarded by mu.
 	resetCount int

@@ -33,11 +33,11 @@ type Stream struct {
 
 	// All fields below are guarded by c.mu.
 
-	// readWake and writeWake are the gates a blocked reader and writer wait
-	// on (capacity 1, signalled without blocking): headers, data, the end or
-	// an error arrived; a blocked Write's data was handed over, or an error.
-	// Each is made by the first call that has to wait, so streams that never
-	// wait do not pay for them.
+	// readWake and writeWake are the gates of a blocked reader and writer
+	// (capacity 1, signalled without blocking): headers, data, the end or an
+	// error arrived; a blocked Write's data was handed over, or an error.
+	// Each is set only while a call waits on it (see waitLocked), nil
+	// otherwise.
 	readWake, writeWake chan struct{}
 
 	// state is the RFC 9113 §5.1 state: open or half-closed while the
@@ -122,20 +122,41 @@ func signal(ch chan struct{}) {
 	}
 }
 
-// readGateLocked returns readWake, making it on first use.
-func (s *Stream) readGateLocked() chan struct{} {
-	if s.readWake == nil {
-		s.readWake = make(chan struct{}, 1)
-	}
-	return s.readWake
-}
+// maxIdleGates bounds the gates a Conn keeps for reuse.
+const maxIdleGates = 64
 
-// writeGateLocked returns writeWake, making it on first use.
-func (s *Stream) writeGateLocked() chan struct{} {
-	if s.writeWake == nil {
-		s.writeWake = make(chan struct{}, 1)
+// waitLocked blocks the calling goroutine until *gate (s.readWake or
+// s.writeWake) is signalled. It publishes a gate in *gate, unlocks c.mu
+// while waiting and returns with c.mu held and *gate nil again. The caller
+// re-checks its condition: wake-ups may be early, never lost.
+//
+// Gates are recycled through c.gates, so waiting allocates nothing once a
+// connection is warm. A gate belongs to one waiting call, from waitLocked's
+// start to its end, and is published in the stream only meanwhile, under
+// c.mu: once the waiter has taken it back nobody can signal it any more, and
+// the token a late signal may have left is drained before it is reused.
+// (The free list is per connection, not global, so that a connection made
+// in a testing/synctest bubble keeps its channels there.)
+func (c *Conn) waitLocked(gate *chan struct{}) {
+	var ch chan struct{}
+	if n := len(c.gates); n > 0 {
+		ch = c.gates[n-1]
+		c.gates = c.gates[:n-1]
+	} else {
+		ch = make(chan struct{}, 1)
 	}
-	return s.writeWake
+	*gate = ch
+	c.mu.Unlock()
+	<-ch
+	c.mu.Lock()
+	*gate = nil
+	select {
+	case <-ch: // a second signal came before we took the gate back
+	default:
+	}
+	if len(c.gates) < maxIdleGates {
+		c.gates = append(c.gates, ch)
+	}
 }
 
 // NewStream opens a client stream by sending HEADERS with fields (and
@@ -256,21 +277,16 @@ func (s *Stream) ReadHeaders() ([]hpack.Field, error) {
 	if c.role != roleClient {
 		return nil, errors.New("conn: ReadHeaders on a server stream (use RequestHeaders)")
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for {
-		c.mu.Lock()
 		if s.gotHeaders {
-			h := s.respHeaders
-			c.mu.Unlock()
-			return h, nil
+			return s.respHeaders, nil
 		}
 		if s.err != nil {
-			err := s.err
-			c.mu.Unlock()
-			return nil, err
+			return nil, s.err
 		}
-		gate := s.readGateLocked()
-		c.mu.Unlock()
-		<-gate
+		c.waitLocked(&s.readWake)
 	}
 }
 
@@ -288,37 +304,30 @@ func (s *Stream) TrailersOnly() bool {
 // flow-control credit to the peer.
 func (s *Stream) Read(p []byte) (int, error) {
 	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for {
-		c.mu.Lock()
 		if s.buf.Len() > 0 {
 			if len(p) == 0 {
-				c.mu.Unlock()
 				return 0, nil
 			}
 			n := s.buf.Read(p)
 			c.consumedLocked(s, n)
-			c.mu.Unlock()
 			return n, nil
 		}
 		if s.dropped {
-			c.mu.Unlock()
 			return 0, fmt.Errorf("conn: stream %d: unread data dropped: %w", s.id, context.Cause(s.ctx))
 		}
 		if s.recvEnded() {
 			if s.removed && s.stopWatch != nil {
 				s.stopWatch()
 			}
-			c.mu.Unlock()
 			return 0, io.EOF
 		}
 		if s.err != nil {
-			err := s.err
-			c.mu.Unlock()
-			return 0, err
+			return 0, s.err
 		}
-		gate := s.readGateLocked()
-		c.mu.Unlock()
-		<-gate
+		c.waitLocked(&s.readWake)
 	}
 }
 
@@ -412,10 +421,7 @@ func (s *Stream) WriteData(p []byte, endStream bool) error {
 	s.pending, s.pendingEnd, s.writing = p, endStream, true
 	c.scheduleLocked(s)
 	for s.writing {
-		gate := s.writeGateLocked()
-		c.mu.Unlock()
-		<-gate
-		c.mu.Lock()
+		c.waitLocked(&s.writeWake)
 		if s.err != nil && s.writing {
 			s.pending, s.writing = nil, false
 			return s.err
