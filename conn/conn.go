@@ -60,6 +60,7 @@ type Conn struct {
 	blockEnd  bool               // the open block's HEADERS had END_STREAM
 	blockErr  *frame.StreamError // the open block's HEADERS had a stream error
 	emptyData int                // consecutive empty DATA frames without END_STREAM
+	fields    []hpack.Field      // scratch space for a decoded block (decodeLocked)
 
 	// Owned by the writer goroutine.
 	// wbuf is the batch buffer, taken from writeBufPool when there is

@@ -352,13 +352,11 @@ func mapBlockErr(err error) error {
 
 // decodeLocked decodes a complete block. A non-nil connection error ends
 // the connection; a stream error code (non-zero ok=false) resets the stream.
+// The fields are in c.fields, scratch space valid until onHeaderBlock
+// returns: a stream keeps them with keepFields.
 func (c *Conn) decodeLocked(block []byte, kind hpack.Kind) (fields []hpack.Field, streamErr error, connError error) {
-	// Room for a typical block's fields in one allocation.
-	n := 4
-	if kind == hpack.Request {
-		n = 8
-	}
-	fields, err := c.dec.Decode(block, kind, make([]hpack.Field, 0, n))
+	fields, err := c.dec.Decode(block, kind, c.fields[:0])
+	c.fields = fields[:0]
 	switch {
 	case err == nil:
 		return fields, nil, nil
@@ -375,6 +373,7 @@ func (c *Conn) decodeLocked(block []byte, kind hpack.Kind) (fields []hpack.Field
 func (c *Conn) onHeaderBlock(id uint32, end bool, block []byte, se *frame.StreamError) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.clearFieldsLocked()
 	if c.err != nil {
 		return errEnded
 	}
@@ -399,6 +398,20 @@ func (c *Conn) onHeaderBlock(id uint32, end bool, block []byte, se *frame.Stream
 		return c.unknownStreamLocked(id, frame.TypeHeaders, end)
 	}
 	return c.onNewStreamLocked(id, end, block, se)
+}
+
+// maxScratchFields bounds the scratch space for decoded fields that a
+// connection keeps between header blocks.
+const maxScratchFields = 32
+
+// clearFieldsLocked empties the decoding scratch space, so it pins no
+// strings between blocks, and drops it if a large block grew it.
+func (c *Conn) clearFieldsLocked() {
+	if cap(c.fields) > maxScratchFields {
+		c.fields = nil
+		return
+	}
+	clear(c.fields[:cap(c.fields)])
 }
 
 // onNewStreamLocked opens a stream the peer started with HEADERS (server).
@@ -463,7 +476,7 @@ func (c *Conn) onNewStreamLocked(id uint32, end bool, block []byte, se *frame.St
 	}
 	s := c.newStreamLocked(id, nil)
 	s.ctx, s.cancel = context.WithCancel(c.baseCtx)
-	s.reqHeaders = fields
+	s.reqHeaders = s.keepFields(fields)
 	s.contentLength = cl
 	s.state, _ = stream.Idle.Recv(frame.TypeHeaders, end)
 	s.endRecv = end
@@ -545,11 +558,11 @@ func (c *Conn) onStreamHeadersLocked(s *Stream, end bool, block []byte, se *fram
 			return c.streamErrorLocked(s.id, frame.ErrCodeProtocol, "bad content-length")
 		}
 		s.contentLength = cl
-		s.respHeaders = fields
+		s.respHeaders = s.keepFields(fields)
 		s.gotHeaders = true
 		if end {
 			s.trailersOnly = true
-			s.trailers = fields
+			s.trailers = s.respHeaders
 		}
 	} else {
 		if !end {
@@ -560,7 +573,7 @@ func (c *Conn) onStreamHeadersLocked(s *Stream, end bool, block []byte, se *fram
 			// request or response as malformed (Section 8.1.1)."
 			return c.streamErrorLocked(s.id, frame.ErrCodeProtocol, "trailers without END_STREAM")
 		}
-		s.trailers = fields
+		s.trailers = s.keepFields(fields)
 	}
 	s.wakeRead()
 	if end {

@@ -51,7 +51,10 @@ type Stream struct {
 	buf stream.RecvBuffer
 	// reqHeaders (server) is the request block; respHeaders (client) the
 	// final response block; trailers the trailer block.
+	// They live in fieldStore while it has room (see keepFields).
 	reqHeaders, respHeaders, trailers []hpack.Field
+	fieldStore                        [storedFields]hpack.Field
+	nStored                           int  // fields used in fieldStore
 	endRecv                           bool // END_STREAM arrived: after the buffered data, Read says io.EOF
 	gotHeaders                        bool // client: the final response headers (or trailers-only) arrived
 	trailersOnly                      bool // client: the first response block ended the stream
@@ -75,6 +78,27 @@ type Stream struct {
 	// no content whatever its content-length says.
 	headMethod  bool
 	handlerDone bool
+}
+
+// storedFields is how many decoded header fields a stream holds without
+// allocating: a gRPC request's block (eight or nine fields), or a
+// response's headers and trailers (two and one or two).
+const storedFields = 10
+
+// keepFields returns a copy of fields that s owns (fields are the decoding
+// scratch space): in s.fieldStore while it has room, else on the heap. The
+// copy is capped, so appending to it cannot overwrite a later block's
+// fields; it is not nil even when empty (an empty trailer block is still a
+// trailer block).
+func (s *Stream) keepFields(fields []hpack.Field) []hpack.Field {
+	n := len(fields)
+	if n > len(s.fieldStore)-s.nStored {
+		return append(make([]hpack.Field, 0, n), fields...)
+	}
+	kept := s.fieldStore[s.nStored : s.nStored+n : s.nStored+n]
+	copy(kept, fields)
+	s.nStored += n
+	return kept
 }
 
 // sentEnd reports whether we sent END_STREAM (or the stream closed).
