@@ -33,9 +33,7 @@ func unaryHandler(s *conn.Stream) {
 			return
 		}
 	}
-	s.WriteHeaders(status200, false)
-	s.WriteData(buf[:16], false)
-	s.WriteHeaders(trailerOK, true)
+	s.WriteAll(status200, buf[:16], trailerOK)
 }
 
 // BenchmarkUnaryExchange measures one unary-shaped exchange at a time
@@ -43,7 +41,8 @@ func unaryHandler(s *conn.Stream) {
 // loopback TCP and reports the syscalls per exchange on each side.
 //
 // Budget: about one write and one read per side per exchange, no goroutine
-// wake-ups beyond the reader, the handler and the writer, a handful of
+// wake-ups beyond the reader and the handler (requests and responses are
+// written inline by the goroutine that makes them), a handful of
 // allocations.
 func BenchmarkUnaryExchange(b *testing.B) {
 	cn, sn := loopback(b)
@@ -63,11 +62,8 @@ func BenchmarkUnaryExchange(b *testing.B) {
 	payload := make([]byte, 16)
 	var buf [64]byte
 	exchange := func() {
-		s, err := client.NewStream(ctx, req, false)
+		s, err := client.OpenStream(ctx, req, payload, true)
 		if err != nil {
-			b.Fatal(err)
-		}
-		if err := s.WriteData(payload, true); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := s.ReadHeaders(); err != nil {

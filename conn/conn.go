@@ -35,8 +35,10 @@ func (r role) String() string {
 
 // Conn is one HTTP/2 connection in the client or the server role.
 //
-// Concurrency: the reader goroutine (readLoop) reads and applies frames; the
-// writer goroutine (writeLoop) writes what is queued. Every mutable field
+// Concurrency: the reader goroutine (readLoop) reads and applies frames;
+// what is queued is written by whoever holds the writer role (writer.go): an
+// application goroutine inline, or a flusher goroutine that lives while
+// there is something to write. Every mutable field
 // below mu is guarded by mu; the fields above it are immutable after
 // construction or owned by one goroutine, as their comments say.
 type Conn struct {
@@ -47,9 +49,8 @@ type Conn struct {
 
 	done       chan struct{} // closed under mu by failLocked when the connection ends
 	drainCh    chan struct{} // closed under mu by startDrainLocked: no new streams
-	writeWake  chan struct{} // capacity 1: something was queued for the writer
 	readerDone chan struct{} // closed when readLoop returns
-	writerDone chan struct{} // closed when writeLoop returns
+	writerDone chan struct{} // closed when the final flush closed the net.Conn
 	baseCtx    context.Context
 	baseCancel context.CancelFunc // cancels every server stream's context at the end
 
@@ -62,7 +63,7 @@ type Conn struct {
 	emptyData int                // consecutive empty DATA frames without END_STREAM
 	fields    []hpack.Field      // scratch space for a decoded block (decodeLocked)
 
-	// Owned by the writer goroutine.
+	// Owned by the holder of the writer role (see writer.go).
 	// wbuf is the batch buffer, taken from writeBufPool when there is
 	// something to write and given back when the writer goes idle, so idle
 	// connections pin no write buffer.
@@ -71,6 +72,9 @@ type Conn struct {
 	mu sync.Mutex
 	// err is why the connection ended; nil while it runs. Guarded by mu.
 	err error
+	// writing is set while someone holds the writer role (writer.go).
+	// Guarded by mu.
+	writing bool
 	// streams holds the open streams (not yet closed both ways nor reset).
 	// Guarded by mu.
 	streams map[uint32]*Stream
@@ -192,7 +196,6 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 		handler:    h,
 		done:       make(chan struct{}),
 		drainCh:    make(chan struct{}),
-		writeWake:  make(chan struct{}, 1),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
 		streams:    make(map[uint32]*Stream),
@@ -236,8 +239,9 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	}
 	c.settingsTimer = time.AfterFunc(s.settingsAckTimeout, c.onSettingsTimeout)
 	go c.readLoop()
-	go c.writeLoop()
-	c.wakeWriter()
+	c.mu.Lock()
+	c.kickLocked() // the preface and SETTINGS
+	c.mu.Unlock()
 	return c, nil
 }
 
@@ -273,22 +277,36 @@ func (c *Conn) onSettingsTimeout() {
 	c.failLocked(&frame.ConnError{Code: frame.ErrCodeSettingsTimeout, Reason: "SETTINGS not acknowledged in time"})
 }
 
-// wakeWriter tells the writer goroutine there is something to write. It never
-// blocks: one pending wake-up covers any number of queued frames.
-func (c *Conn) wakeWriter() { signal(c.writeWake) }
-
 // queuedLocked checks the bounds on queued frames after something was
-// appended to c.ctrl or c.out, and wakes the writer. The control queue holds
-// at most MaxControlBytes; the ordered queue at most that plus the small
-// DATA written without waiting (fastWriteLimit).
+// appended to c.ctrl or c.out, and makes sure a writer comes. The control
+// queue holds at most MaxControlBytes; the ordered queue at most that plus
+// the small DATA written without waiting (fastWriteLimit).
 func (c *Conn) queuedLocked() {
-	// A peer that never reads our answers (SETTINGS and PING ACKs, RST_STREAM
-	// for its bad streams) cannot make us buffer them without bound.
-	if len(c.ctrl) > c.cfg.maxControlBytes || len(c.out) > c.cfg.maxControlBytes+fastWriteLimit {
-		c.failLocked(&frame.ConnError{Code: frame.ErrCodeEnhanceYourCalm, Reason: "peer does not read the control frames it causes"})
+	if c.overQueuedLocked() {
 		return
 	}
-	c.wakeWriter()
+	c.kickLocked()
+}
+
+// queuedInlineLocked is queuedLocked for an application goroutine that will
+// write the batch itself if no one else is writing: it reports whether the
+// caller must call c.writeQueued(maxInlineWrites) once it unlocked mu.
+func (c *Conn) queuedInlineLocked() bool {
+	if c.overQueuedLocked() {
+		return false
+	}
+	return c.claimInlineLocked()
+}
+
+// overQueuedLocked fails the connection if the queues are over their
+// bounds: a peer that never reads our answers (SETTINGS and PING ACKs,
+// RST_STREAM for its bad streams) cannot make us buffer them without bound.
+func (c *Conn) overQueuedLocked() bool {
+	if len(c.ctrl) > c.cfg.maxControlBytes || len(c.out) > c.cfg.maxControlBytes+fastWriteLimit {
+		c.failLocked(&frame.ConnError{Code: frame.ErrCodeEnhanceYourCalm, Reason: "peer does not read the control frames it causes"})
+		return true
+	}
+	return false
 }
 
 // Done returns a channel closed when the connection has ended.
@@ -412,7 +430,7 @@ func (c *Conn) sendGoAwayLocked(code frame.ErrCode, debug string) {
 	c.goAwaySent = true
 	c.goAwayLastID = last
 	c.ctrl = frame.AppendGoAway(c.ctrl, last, code, []byte(debug))
-	c.wakeWriter()
+	c.kickLocked()
 }
 
 // startDrainLocked stops taking new streams.
@@ -471,7 +489,7 @@ func (c *Conn) failLocked(cause error) {
 	c.baseCancel()
 	// Bound the final flush: a peer that does not read must not hold us.
 	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.closeTimeout))
-	c.wakeWriter()
+	c.kickLocked()
 }
 
 // grantSlotsLocked hands free MAX_CONCURRENT_STREAMS slots to waiting

@@ -118,3 +118,34 @@ func ExampleConn_NewStream() {
 	// client: conn: stream 1 reset locally with CANCEL
 	// server: stream 1 ended: context canceled
 }
+
+// A unary-shaped exchange in one write each way: OpenStream sends the
+// request headers with the whole body, and WriteAll the response headers,
+// body and trailers.
+func ExampleConn_OpenStream() {
+	clientEnd, serverEnd := net.Pipe()
+	server, _ := conn.Server(serverEnd, nil, func(s *conn.Stream) {
+		body, _ := io.ReadAll(s)
+		s.WriteAll(
+			[]hpack.Field{{Name: ":status", Value: "200"}},
+			bytesUpper(body),
+			[]hpack.Field{{Name: "x-status", Value: "ok"}})
+	})
+	defer server.Close()
+	client, _ := conn.Client(clientEnd, nil)
+	defer client.Close()
+
+	s, err := client.OpenStream(context.Background(), []hpack.Field{
+		{Name: ":method", Value: "POST"}, {Name: ":scheme", Value: "http"},
+		{Name: ":authority", Value: "example"}, {Name: ":path", Value: "/shout"},
+	}, []byte("hello"), true)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	s.ReadHeaders()
+	body, _ := io.ReadAll(s)
+	fmt.Println(string(body), s.Trailers()[0].Value)
+	// Output:
+	// HELLO ok
+}

@@ -7,3 +7,11 @@ func SetStreamIDLimit(c *Conn, n uint32) {
 	defer c.mu.Unlock()
 	c.idLimit = n
 }
+
+// Writing reports whether someone holds c's writer role: an inline writer or
+// a flusher goroutine.
+func Writing(c *Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writing
+}

@@ -34,18 +34,22 @@ func (cs *closedStreams) add(id uint32, st stream.State) {
 func (cs *closedStreams) get(id uint32) stream.State { return cs.state[id] }
 
 // consumedLocked returns the credit of n bytes the application read from s
-// to the peer, in batched WINDOW_UPDATEs.
-func (c *Conn) consumedLocked(s *Stream, n int) {
+// to the peer, in batched WINDOW_UPDATEs. It reports whether the reading
+// goroutine must write them (see queuedInlineLocked).
+func (c *Conn) consumedLocked(s *Stream, n int) (inline bool) {
 	if c.err != nil {
-		return
+		return false
 	}
+	queued := false
 	if inc := s.recvWin.Consume(uint32(n)); inc > 0 && s.state.CanRecvData() {
 		c.ctrl = frame.AppendWindowUpdate(c.ctrl, s.id, inc)
+		queued = true
 	}
 	if inc := c.recvWin.Consume(uint32(n)); inc > 0 {
 		c.ctrl = frame.AppendWindowUpdate(c.ctrl, 0, inc)
+		queued = true
 	}
-	c.queuedLocked()
+	return queued && c.queuedInlineLocked()
 }
 
 // releaseConnLocked returns the connection credit of n bytes the

@@ -801,7 +801,7 @@ func (c *Conn) onWindowUpdate(f *frame.WindowUpdateFrame) error {
 			return connErr(frame.ErrCodeFlowControl, "connection window: %v (RFC 9113 §6.9.1)", err)
 		}
 		if c.ready.len() > 0 {
-			c.wakeWriter()
+			c.kickLocked()
 		}
 		return nil
 	}

@@ -191,6 +191,13 @@ func (c *Conn) waitLocked(gate *chan struct{}) {
 // after the peer's GOAWAY) on a draining connection, or ErrClosed on a
 // closed one; such requests were not sent and are safe to retry elsewhere.
 func (c *Conn) NewStream(ctx context.Context, fields []hpack.Field, endStream bool) (*Stream, error) {
+	return c.OpenStream(ctx, fields, nil, endStream)
+}
+
+// OpenStream is NewStream followed by WriteData(body, endStream), queued as
+// one batch: a small request goes out in one write. body may be reused when
+// OpenStream returns.
+func (c *Conn) OpenStream(ctx context.Context, fields []hpack.Field, body []byte, endStream bool) (*Stream, error) {
 	if c.role != roleClient {
 		return nil, errors.New("conn: NewStream on a server connection")
 	}
@@ -198,8 +205,8 @@ func (c *Conn) NewStream(ctx context.Context, fields []hpack.Field, endStream bo
 		return nil, err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if err := c.acquireSlotLocked(ctx); err != nil {
+		c.mu.Unlock()
 		return nil, err
 	}
 	// RFC 9113 §5.1.1: "Stream identifiers cannot be reused. Long-lived
@@ -208,6 +215,7 @@ func (c *Conn) NewStream(ctx context.Context, fields []hpack.Field, endStream bo
 	// stream identifier can establish a new connection for new streams."
 	if err := c.checkHeaderListLocked(fields); err != nil {
 		c.releaseSlotLocked()
+		c.mu.Unlock()
 		return nil, err
 	}
 	id, err := c.ids.Next()
@@ -217,6 +225,7 @@ func (c *Conn) NewStream(ctx context.Context, fields []hpack.Field, endStream bo
 	if err != nil {
 		c.startDrainLocked()
 		c.releaseSlotLocked()
+		c.mu.Unlock()
 		return nil, fmt.Errorf("%w: %w", ErrNotAvailable, err)
 	}
 	s := c.newStreamLocked(id, ctx)
@@ -225,13 +234,18 @@ func (c *Conn) NewStream(ctx context.Context, fields []hpack.Field, endStream bo
 			s.headMethod = true
 		}
 	}
-	s.state, _ = stream.Idle.Send(frame.TypeHeaders, endStream)
-	c.appendHeadersLocked(id, fields, endStream)
+	headersEnd := endStream && len(body) == 0
+	s.state, _ = stream.Idle.Send(frame.TypeHeaders, headersEnd)
+	c.appendHeadersLocked(id, fields, headersEnd)
 	c.streams[id] = s
 	if ctx.Done() != nil {
 		s.stopWatch = context.AfterFunc(ctx, s.onContextDone)
 	}
-	c.queuedLocked()
+	if !headersEnd {
+		// An error here ends the stream, which Read and ReadHeaders report.
+		_ = s.writeDataLocked(body, endStream)
+	}
+	c.unlockAndWrite(c.queuedInlineLocked())
 	return s, nil
 }
 
@@ -329,14 +343,15 @@ func (s *Stream) TrailersOnly() bool {
 func (s *Stream) Read(p []byte) (int, error) {
 	c := s.c
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	inline := false
+	defer func() { c.unlockAndWrite(inline) }()
 	for {
 		if s.buf.Len() > 0 {
 			if len(p) == 0 {
 				return 0, nil
 			}
 			n := s.buf.Read(p)
-			c.consumedLocked(s, n)
+			inline = c.consumedLocked(s, n)
 			return n, nil
 		}
 		if s.dropped {
@@ -368,28 +383,10 @@ func (s *Stream) Trailers() []hpack.Field {
 // endStream after the headers were sent (either role). Trailers follow
 // every byte of the stream's data.
 func (s *Stream) WriteHeaders(fields []hpack.Field, endStream bool) error {
-	c := s.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := s.writableLocked(); err != nil {
-		return err
-	}
-	first := c.role == roleServer && !s.headersSent
-	if !first && !endStream {
-		// RFC 9113 §8.1: trailers are "a HEADERS frame ... with the
-		// END_STREAM flag set"; a second block without it is malformed.
-		return errors.New("conn: trailers must end the stream (endStream=true)")
-	}
-	if err := c.checkHeaderListLocked(fields); err != nil {
-		return err
-	}
-	s.headersSent = true
-	c.appendHeadersLocked(s.id, fields, endStream)
 	if endStream {
-		c.sentEndLocked(s, frame.TypeHeaders)
+		return s.WriteAll(nil, nil, fields)
 	}
-	c.queuedLocked()
-	return nil
+	return s.WriteAll(fields, nil, nil)
 }
 
 // Write sends p as DATA, blocking until all of it is handed to the
@@ -415,13 +412,75 @@ func (s *Stream) CloseWrite() error { return s.WriteData(nil, true) }
 func (s *Stream) WriteData(p []byte, endStream bool) error {
 	c := s.c
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	err := s.writableLocked()
+	if err == nil && c.role == roleServer && !s.headersSent {
+		err = errors.New("conn: WriteData before the response headers")
+	}
+	if err == nil {
+		err = s.writeDataLocked(p, endStream)
+	}
+	c.unlockAndWrite(c.queuedInlineLocked())
+	return err
+}
+
+// WriteAll sends, as one batch, the response headers (server, if headers is
+// not nil), then data (if not empty), then the trailers (if trailers is not
+// nil), which end the stream: what WriteHeaders, WriteData and
+// WriteHeaders(trailers, true) do one after another, but a small message
+// goes out in one write. data may be reused when WriteAll returns.
+func (s *Stream) WriteAll(headers []hpack.Field, data []byte, trailers []hpack.Field) error {
+	c := s.c
+	c.mu.Lock()
+	err := s.writeAllLocked(headers, data, trailers)
+	c.unlockAndWrite(c.queuedInlineLocked())
+	return err
+}
+
+// writeAllLocked checks everything before it queues anything, so an error
+// other than the stream's end means nothing was sent.
+func (s *Stream) writeAllLocked(headers []hpack.Field, data []byte, trailers []hpack.Field) error {
+	c := s.c
 	if err := s.writableLocked(); err != nil {
 		return err
 	}
-	if c.role == roleServer && !s.headersSent {
+	if headers != nil && (c.role != roleServer || s.headersSent) {
+		// RFC 9113 §8.1: trailers are "a HEADERS frame ... with the
+		// END_STREAM flag set"; a second block without it is malformed.
+		return errors.New("conn: trailers must end the stream (endStream=true)")
+	}
+	if len(data) > 0 && headers == nil && c.role == roleServer && !s.headersSent {
 		return errors.New("conn: WriteData before the response headers")
 	}
+	if err := c.checkHeaderListLocked(headers); err != nil {
+		return err
+	}
+	if err := c.checkHeaderListLocked(trailers); err != nil {
+		return err
+	}
+	if headers != nil {
+		s.headersSent = true
+		c.appendHeadersLocked(s.id, headers, false)
+	}
+	if err := s.writeDataLocked(data, false); err != nil {
+		return err
+	}
+	if trailers != nil {
+		if err := s.writableLocked(); err != nil {
+			return err // reset while data waited for credit
+		}
+		s.headersSent = true
+		c.appendHeadersLocked(s.id, trailers, true)
+		c.sentEndLocked(s, frame.TypeHeaders)
+	}
+	return nil
+}
+
+// writeDataLocked queues p as DATA (END_STREAM on the last frame if
+// endStream) on the fast path, or hands it to the writer's round-robin and
+// waits, releasing mu, until all of it is framed. The caller checked that
+// the stream may send.
+func (s *Stream) writeDataLocked(p []byte, endStream bool) error {
+	c := s.c
 	if len(p) == 0 && !endStream {
 		return nil
 	}
@@ -439,7 +498,6 @@ func (s *Stream) WriteData(p []byte, endStream bool) error {
 		if endStream {
 			c.sentEndLocked(s, frame.TypeData)
 		}
-		c.queuedLocked()
 		return nil
 	}
 	s.pending, s.pendingEnd, s.writing = p, endStream, true
@@ -462,7 +520,7 @@ func (c *Conn) scheduleLocked(s *Stream) {
 	}
 	s.inReady = true
 	c.ready.push(s)
-	c.wakeWriter()
+	c.kickLocked()
 }
 
 // writableLocked says why the stream cannot send, or nil.

@@ -13,50 +13,119 @@ import (
 // adding DATA frames to a batch past it.
 const maxBatch = 128 << 10
 
-// writeLoop is the writer goroutine. It sleeps until woken through
-// writeWake, then writes everything queued as one batch per Write call:
-// control frames first, then the ordered queue (HEADERS, RST_STREAM, small
-// DATA), then DATA of blocked writers, one frame per stream in turn, as far
-// as flow control allows. It loops without sleeping while there is more, so
-// frames queued during a write go out in the next one: many frames, one
-// syscall. When the connection has ended it flushes what is left (bounded by
-// the write deadline failLocked sets) and closes the net.Conn.
-func (c *Conn) writeLoop() {
-	defer close(c.writerDone)
-	for {
+// There is no writer goroutine while nothing is queued. Whoever queues
+// frames while no one holds the writer role (c.writing) takes it:
+//
+//   - an application goroutine that queued a small write (NewStream,
+//     WriteHeaders, WriteData within its windows, a WINDOW_UPDATE after Read)
+//     writes the batch itself, inline, once: the call's frames reach the
+//     socket without waking another goroutine. If more was queued meanwhile
+//     it hands the role to a flusher goroutine rather than write on behalf of
+//     others for an unbounded time;
+//   - everything else (the reader goroutine's answers, DATA that waited for
+//     credit, the final flush) starts a flusher goroutine, which writes until
+//     the queues are empty and then ends.
+//
+// The role holder owns c.wbuf. Once the connection has ended, the holder
+// that finds nothing left to write closes the net.Conn and writerDone, and
+// keeps the role for good.
+
+// maxInlineWrites is how many batches an application goroutine writes
+// inline before it hands what others queued meanwhile to a flusher.
+const maxInlineWrites = 1
+
+// kickLocked makes sure someone writes what is queued (or, once the
+// connection ended, does the final flush and close): if no one holds the
+// writer role it starts a flusher goroutine.
+func (c *Conn) kickLocked() {
+	if c.writing || (c.err == nil && !c.hasOutputLocked()) {
+		return
+	}
+	c.writing = true
+	go c.writeQueued(0)
+}
+
+// claimInlineLocked is kickLocked for an application goroutine that will
+// write the batch itself: it reports whether the caller took the writer
+// role and must call writeQueued(maxInlineWrites) after unlocking mu.
+func (c *Conn) claimInlineLocked() bool {
+	if c.writing || (c.err == nil && !c.hasOutputLocked()) {
+		return false
+	}
+	c.writing = true
+	return true
+}
+
+// unlockAndWrite unlocks mu and, if the caller took the writer role
+// (inline, from queuedInlineLocked), writes the queued batch.
+func (c *Conn) unlockAndWrite(inline bool) {
+	c.mu.Unlock()
+	if inline {
+		c.writeQueued(maxInlineWrites)
+	}
+}
+
+// hasOutputLocked reports whether frames are queued.
+func (c *Conn) hasOutputLocked() bool {
+	return len(c.ctrl) > 0 || len(c.out) > 0 || c.ready.len() > 0 && c.sendWin.Available() > 0
+}
+
+// writeQueued writes what is queued, one batch per Write call, while the
+// caller holds the writer role: control frames first, then the ordered queue
+// (HEADERS, RST_STREAM, small DATA), then DATA of blocked writers, one frame
+// per stream in turn, as far as flow control allows. Frames queued during a
+// write go out in the next one: many frames, one syscall. inline > 0 is an
+// application goroutine's budget of batches; 0 means a flusher goroutine,
+// which writes until nothing is left. When the connection has ended it
+// flushes what is left (bounded by the write deadline failLocked sets) and
+// closes the net.Conn.
+func (c *Conn) writeQueued(inline int) {
+	for n := 0; ; n++ {
+		c.mu.Lock()
+		ended := c.err != nil
+		if inline > 0 && n == inline && !ended && c.hasOutputLocked() {
+			go c.writeQueued(0) // the role passes to the flusher
+			c.mu.Unlock()
+			return
+		}
 		if c.wbuf == nil {
 			c.wbuf = writeBufPool.Get().(*[]byte)
 		}
-		c.mu.Lock()
 		batch := c.buildBatchLocked((*c.wbuf)[:0])
-		ended := c.err != nil
-		c.mu.Unlock()
-		if len(batch) > 0 {
-			_, err := c.nc.Write(batch)
-			if cap(batch) > 4*maxBatch {
-				batch = nil // do not keep a burst's buffer forever
+		if len(batch) == 0 {
+			wbuf := c.wbuf
+			c.wbuf = nil
+			if !ended {
+				c.writing = false
 			}
-			*c.wbuf = batch[:0]
-			if err != nil {
-				c.mu.Lock()
-				c.failLocked(fmt.Errorf("conn: write: %w", err))
-				c.mu.Unlock()
-				c.nc.Close()
-				return
+			c.mu.Unlock()
+			writeBufPool.Put(wbuf)
+			if ended {
+				c.closeWriter()
 			}
-			continue
-		}
-		if ended {
-			c.nc.Close()
 			return
 		}
-		writeBufPool.Put(c.wbuf) // going idle
-		c.wbuf = nil
-		select {
-		case <-c.writeWake:
-		case <-c.done:
+		c.mu.Unlock()
+		_, err := c.nc.Write(batch)
+		if cap(batch) > 4*maxBatch {
+			batch = nil // do not keep a burst's buffer forever
+		}
+		*c.wbuf = batch[:0]
+		if err != nil {
+			c.mu.Lock()
+			c.failLocked(fmt.Errorf("conn: write: %w", err))
+			c.mu.Unlock()
+			c.closeWriter()
+			return
 		}
 	}
+}
+
+// closeWriter ends the write side for good: the role holder calls it once,
+// after the final flush.
+func (c *Conn) closeWriter() {
+	c.nc.Close()
+	close(c.writerDone)
 }
 
 // buildBatchLocked appends the next batch to b.

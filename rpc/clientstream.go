@@ -69,13 +69,13 @@ func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, 
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		cs, err := cc.openStream(ctx, ci, comp, unaryDesc, method)
+		// The request goes with the headers, in one write. A write error
+		// means the stream ended: RecvMsg reports why.
+		cs, err := cc.openStream(ctx, ci, comp, unaryDesc, method, b)
 		if err != nil {
 			return err
 		}
 		cs.sendClosed.Store(true)
-		// A write error means the stream ended: RecvMsg reports why.
-		_ = cs.st.WriteData(b, true)
 		err = cs.RecvMsg(reply) // always finishes a unary call
 		if ci.header != nil {
 			*ci.header = cs.headerMD
@@ -122,7 +122,7 @@ func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, meth
 	if err != nil {
 		return nil, err
 	}
-	cs, err := cc.openStream(ctx, ci, comp, desc, method)
+	cs, err := cc.openStream(ctx, ci, comp, desc, method, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -188,8 +188,9 @@ type clientStream struct {
 }
 
 // openStream sends the request headers: "Request-Headers → Call-Definition
-// *Custom-Metadata" (PROTOCOL-HTTP2.md, Requests).
-func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compressor, desc *StreamDesc, method string) (*clientStream, error) {
+// *Custom-Metadata" (PROTOCOL-HTTP2.md, Requests). A unary call's whole
+// request, msg, goes with them and ends the stream; nil sends headers only.
+func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compressor, desc *StreamDesc, method string, msg []byte) (*clientStream, error) {
 	if ctx.Err() != nil {
 		return nil, contextStatus(ctx)
 	}
@@ -244,7 +245,7 @@ func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compres
 			}
 			fields[timeoutAt].Value = encodeTimeout(left)
 		}
-		st, err = c.NewStream(ctx, fields, false)
+		st, err = c.OpenStream(ctx, fields, msg, msg != nil)
 		if err == nil {
 			break
 		}

@@ -303,19 +303,22 @@ func (s *Server) handleStream(st *conn.Stream) {
 		ss.ctx = dctx
 	}
 
+	// Past the deadline the answer is the reset, not a status, even if the
+	// handler returned before the deadline's reset went out.
+	expired := func() bool {
+		return req.hasTimeout && ss.ctx.Err() == context.DeadlineExceeded && base.Err() == nil
+	}
 	var err error
 	if entry.unary != nil {
 		var resp any
 		resp, err = s.runUnary(ss, entry)
-		if err == nil {
-			err = ss.sendUnaryResponse(resp)
+		if err == nil && !expired() {
+			err = ss.sendUnaryResponse(resp) // with the OK status, unless it fails
 		}
 	} else {
 		err = s.runStream(ss, entry)
 	}
-	if req.hasTimeout && ss.ctx.Err() == context.DeadlineExceeded && base.Err() == nil {
-		// Past the deadline the answer is the reset, not a status, even
-		// if the handler returned before the deadline's reset went out.
+	if expired() {
 		st.Reset(frame.ErrCodeCancel)
 		return
 	}

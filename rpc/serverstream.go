@@ -188,7 +188,7 @@ func (ss *serverStream) SendHeader(md MD) error {
 	if err := ss.SetHeader(md); err != nil {
 		return err
 	}
-	return ss.sendHeaders()
+	return ss.sendHeaders(nil)
 }
 
 func (ss *serverStream) SetTrailer(md MD) {
@@ -215,12 +215,16 @@ func checkMD(md MD) error {
 	return err
 }
 
-// sendHeaders sends the response headers if they are not sent yet.
-func (ss *serverStream) sendHeaders() error {
+// sendHeaders sends the response headers if they are not sent yet, with msg
+// (an encoded message, if not nil) in the same batch.
+func (ss *serverStream) sendHeaders(msg []byte) error {
 	ss.mu.Lock()
 	if ss.headerSent {
 		ss.mu.Unlock()
-		return nil
+		if msg == nil {
+			return nil
+		}
+		return ss.transportErr(ss.st.WriteData(msg, false))
 	}
 	ss.headerSent = true
 	comp, md := ss.sendComp, ss.header
@@ -229,7 +233,7 @@ func (ss *serverStream) sendHeaders() error {
 	if err != nil {
 		return err
 	}
-	return ss.transportErr(ss.st.WriteHeaders(fields, false))
+	return ss.transportErr(ss.st.WriteAll(fields, msg, nil))
 }
 
 // responseHeaders builds "Response-Headers → HTTP-Status [Message-Encoding]
@@ -252,9 +256,6 @@ func responseHeaders(ct string, comp Compressor, md MD) ([]hpack.Field, error) {
 
 // SendMsg sends one response message.
 func (ss *serverStream) SendMsg(m any) error {
-	if err := ss.sendHeaders(); err != nil {
-		return err
-	}
 	ss.mu.Lock()
 	comp := ss.sendComp
 	ss.mu.Unlock()
@@ -266,7 +267,7 @@ func (ss *serverStream) SendMsg(m any) error {
 	if err != nil {
 		return err
 	}
-	return ss.transportErr(ss.st.WriteData(b, false))
+	return ss.sendHeaders(b)
 }
 
 // RecvMsg receives one request message into m.
@@ -322,10 +323,8 @@ func (ss *serverStream) sendUnaryResponse(resp any) error {
 	if err != nil {
 		return err
 	}
-	if err := ss.sendHeaders(); err != nil {
-		return err
-	}
-	return ss.transportErr(ss.st.WriteData(b, false))
+	ss.writeFinal(b, nil)
+	return nil
 }
 
 // transportErr maps an error of the stream to the handler's view: a
@@ -355,53 +354,75 @@ func (ss *serverStream) transportErr(err error) error {
 // writeStatus ends the call with st (nil is OK): trailers after headers, or a
 // Trailers-Only response if nothing was sent yet ("Trailers-Only is permitted
 // for calls that produce an immediate error", PROTOCOL-HTTP2.md).
-func (ss *serverStream) writeStatus(st *Status) {
-	if ss.sendBuf != nil {
-		putBuf(ss.sendBuf)
-		ss.sendBuf = nil
-	}
+func (ss *serverStream) writeStatus(st *Status) { ss.writeFinal(nil, st) }
+
+// writeFinal ends the call: the response headers if they are due and not
+// sent yet, msg (an encoded response message, if not nil), then st in the
+// trailers, all as one batch: a unary response takes one write.
+func (ss *serverStream) writeFinal(msg []byte, st *Status) {
+	defer func() {
+		if ss.sendBuf != nil {
+			putBuf(ss.sendBuf)
+			ss.sendBuf = nil
+		}
+	}()
 	ss.mu.Lock()
 	if ss.done {
 		ss.mu.Unlock()
 		return
 	}
 	ss.done = true
-	headerSent, header, trailer := ss.headerSent, ss.header, ss.trailer
-	ss.mu.Unlock()
-	if !headerSent && len(header) > 0 {
-		// Header metadata was set: send it as headers, then trailers.
-		if err := ss.sendHeaders(); err != nil {
-			return
-		}
-		headerSent = true
+	headerSent, header, trailer, comp := ss.headerSent, ss.header, ss.trailer, ss.sendComp
+	sendHeaders := !headerSent && (msg != nil || len(header) > 0)
+	if sendHeaders {
+		// Header metadata was set, or there is a message: headers, then
+		// trailers.
+		ss.headerSent = true
 	}
-	if st == nil && len(trailer) == 0 && headerSent {
-		ss.st.WriteHeaders(okTrailers, true)
-		return
+	ss.mu.Unlock()
+	wasSent := headerSent
+	var headers []hpack.Field
+	if sendHeaders {
+		var err error
+		if headers, err = responseHeaders(ss.ct, comp, header); err != nil {
+			msg, st = nil, StatusOf(err)
+		} else {
+			headerSent = true
+		}
 	}
 	var fields []hpack.Field
-	if !headerSent {
-		// Trailers-Only → HTTP-Status Content-Type Trailers.
-		ct := ss.ct
-		if ct == "" {
-			ct = "application/grpc"
-		}
-		fields = append(fields, hpack.Field{Name: ":status", Value: "200"}, hpack.Field{Name: "content-type", Value: ct})
-		if ss.advertise {
-			fields = append(fields, hpack.Field{Name: "grpc-accept-encoding", Value: acceptEncoding()})
-		}
-	}
-	fields = appendStatus(fields, st, trailer)
-	if err := ss.st.WriteHeaders(fields, true); err != nil && !streamGone(err) {
-		// conn refused the block (over the client's header list limit):
-		// end the call with a status that fits.
-		fields = fields[:0]
+	if st == nil && len(trailer) == 0 && headerSent {
+		fields = okTrailers
+	} else {
 		if !headerSent {
-			fields = append(fields, hpack.Field{Name: ":status", Value: "200"}, hpack.Field{Name: "content-type", Value: "application/grpc"})
+			fields = ss.trailersOnlyPrefix(fields)
 		}
-		fields = appendStatus(fields, newStatus(Internal, "grpc: the response trailers exceed the client's header list limit"), nil)
+		fields = appendStatus(fields, st, trailer)
+	}
+	if err := ss.st.WriteAll(headers, msg, fields); err != nil && !streamGone(err) {
+		// conn refused a block (over the client's header list limit) and
+		// sent nothing: end the call with a status that fits.
+		fields = fields[:0]
+		if !wasSent {
+			fields = ss.trailersOnlyPrefix(fields)
+		}
+		fields = appendStatus(fields, newStatus(Internal, "grpc: the response metadata exceeds the client's header list limit"), nil)
 		ss.st.WriteHeaders(fields, true)
 	}
+}
+
+// trailersOnlyPrefix appends the head of a Trailers-Only response:
+// "Trailers-Only → HTTP-Status Content-Type Trailers".
+func (ss *serverStream) trailersOnlyPrefix(fields []hpack.Field) []hpack.Field {
+	ct := ss.ct
+	if ct == "" {
+		ct = "application/grpc"
+	}
+	fields = append(fields, hpack.Field{Name: ":status", Value: "200"}, hpack.Field{Name: "content-type", Value: ct})
+	if ss.advertise {
+		fields = append(fields, hpack.Field{Name: "grpc-accept-encoding", Value: acceptEncoding()})
+	}
+	return fields
 }
 
 // streamGone reports whether a stream error means the stream or the
