@@ -10,9 +10,11 @@ import (
 // closedStreams remembers the closed state (stream.Closed,
 // ClosedResetSent or ClosedResetRecv) of the last closedMemory streams that
 // closed, so frames arriving late on them get the §5.1 answer for the way
-// they closed. A stream it no longer knows reads as stream.Idle.
+// they closed. A stream it no longer knows reads as stream.Idle. The ring
+// grows as streams close, so a connection that carried few streams holds
+// little.
 type closedStreams struct {
-	ring  [closedMemory]uint32
+	ring  []uint32 // ids in closing order; full at closedMemory, then overwritten from next
 	next  int
 	state map[uint32]stream.State
 }
@@ -23,11 +25,13 @@ func (cs *closedStreams) add(id uint32, st stream.State) {
 	if cs.state == nil {
 		cs.state = make(map[uint32]stream.State)
 	}
-	if old := cs.ring[cs.next]; old != 0 {
-		delete(cs.state, old)
+	if len(cs.ring) < closedMemory {
+		cs.ring = append(cs.ring, id)
+	} else {
+		delete(cs.state, cs.ring[cs.next])
+		cs.ring[cs.next] = id
+		cs.next = (cs.next + 1) % closedMemory
 	}
-	cs.ring[cs.next] = id
-	cs.next = (cs.next + 1) % closedMemory
 	cs.state[id] = st
 }
 
