@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/h2rpc/h2rpc/conn"
 	"github.com/h2rpc/h2rpc/frame"
 )
 
@@ -41,5 +42,39 @@ func TestClientUnary(t *testing.T) {
 		c.Close()
 		p.WantGoAway("GOAWAY on Close", frame.ErrCodeNo)
 		p.WantClosed("closed")
+	})
+}
+
+// Context ends with the connection, in both roles, and when asked for
+// after the end.
+func TestConnContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		ctx := c.Context()
+		ran := make(chan struct{})
+		context.AfterFunc(ctx, func() { close(ran) })
+		if ctx.Err() != nil || c.Context() != ctx {
+			t.Fatalf("open connection: Context() = %v, err %v", c.Context(), ctx.Err())
+		}
+		p.WriteRaw(frame.AppendGoAway(nil, 0, frame.ErrCodeProtocol, []byte("bye")))
+		<-ran
+		<-c.Done()
+		if ctx.Err() == nil {
+			t.Error("Context not cancelled with the connection")
+		}
+
+		c2, _ := startClient(t, nil)
+		c2.Close()
+		if c2.Context().Err() == nil {
+			t.Error("Context asked for after Close is not cancelled")
+		}
+
+		srv, p3 := startServer(t, nil, func(*conn.Stream) {})
+		sctx := srv.Context()
+		p3.Close()
+		<-srv.Done()
+		if sctx.Err() == nil {
+			t.Error("server Context not cancelled with the connection")
+		}
 	})
 }

@@ -48,11 +48,14 @@ type Conn struct {
 	handler Handler // server only
 
 	done       chan struct{} // closed under mu by failLocked when the connection ends
-	drainCh    chan struct{} // closed under mu by startDrainLocked: no new streams
+	drainCh    chan struct{} // guarded by mu: made by drainChanLocked, closed by startDrainLocked: no new streams
 	readerDone chan struct{} // closed when readLoop returns
 	writerDone chan struct{} // closed when the final flush closed the net.Conn
+	// baseCtx, the parent of every server stream's context, is cancelled
+	// when the connection ends. Made by start (server) or Context (client,
+	// on demand); guarded by mu.
 	baseCtx    context.Context
-	baseCancel context.CancelFunc // cancels every server stream's context at the end
+	baseCancel context.CancelFunc
 
 	// Owned by the reader goroutine.
 	fr        *frame.Reader
@@ -83,8 +86,6 @@ type Conn struct {
 	closed closedStreams
 	// enc encodes every header block we send, in wire order. Guarded by mu.
 	enc *hpack.Encoder
-	// hbuf is scratch space for one encoded header block. Guarded by mu.
-	hbuf []byte
 	// ctrl queues control frames (SETTINGS, their ACKs, PING, WINDOW_UPDATE,
 	// GOAWAY) that go before everything else. Guarded by mu.
 	ctrl []byte
@@ -130,7 +131,8 @@ type Conn struct {
 	// Guarded by mu.
 	gotPeerSettings bool
 	// pings maps the payload of each PING we sent to the channel closed by
-	// its ACK; pingSeq makes payloads unique. Guarded by mu.
+	// its ACK (nil until the first Ping); pingSeq makes payloads unique.
+	// Guarded by mu.
 	pings   map[[8]byte]chan struct{}
 	pingSeq uint64
 	// gates holds idle wait gates for reuse (see waitLocked). Guarded by mu.
@@ -195,12 +197,10 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 		cfg:        s,
 		handler:    h,
 		done:       make(chan struct{}),
-		drainCh:    make(chan struct{}),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
 		streams:    make(map[uint32]*Stream),
 		enc:        hpack.NewEncoder(),
-		pings:      make(map[[8]byte]chan struct{}),
 		peer: peerSettings{
 			headerTableSize:      4096,
 			maxConcurrentStreams: initialPeerMaxStreams,
@@ -208,7 +208,9 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 			maxFrameSize:         frame.DefaultMaxFrameSize,
 		},
 	}
-	c.baseCtx, c.baseCancel = context.WithCancel(context.Background())
+	if r == roleServer {
+		c.baseCtx, c.baseCancel = context.WithCancel(context.Background())
+	}
 	c.fr = frame.NewReader(nc)
 	c.fr.SetMaxFrameSize(s.maxFrameSize)
 	// Until the peer acknowledges our SETTINGS it may use the default
@@ -312,6 +314,21 @@ func (c *Conn) overQueuedLocked() bool {
 // Done returns a channel closed when the connection has ended.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
+// Context returns a context that is cancelled when the connection ends
+// (when Done is closed): context.AfterFunc on it runs cleanup without a
+// goroutine waiting. A server's stream contexts derive from it.
+func (c *Conn) Context() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.baseCtx == nil {
+		c.baseCtx, c.baseCancel = context.WithCancel(context.Background())
+		if c.err != nil {
+			c.baseCancel()
+		}
+	}
+	return c.baseCtx
+}
+
 // Err reports why the connection ended, or nil while it runs. A
 // *frame.ConnError is a protocol error (ours or, from the peer's GOAWAY, a
 // *GoAwayError); ErrClosed means Close or a completed Shutdown.
@@ -392,6 +409,9 @@ func (c *Conn) Ping(ctx context.Context) error {
 		data[i] = byte(c.pingSeq >> (8 * i))
 	}
 	ack := make(chan struct{})
+	if c.pings == nil {
+		c.pings = make(map[[8]byte]chan struct{})
+	}
 	c.pings[data] = ack
 	c.ctrl = frame.AppendPing(c.ctrl, false, data)
 	c.queuedLocked()
@@ -439,7 +459,21 @@ func (c *Conn) startDrainLocked() {
 		return
 	}
 	c.draining = true
-	close(c.drainCh)
+	if c.drainCh != nil {
+		close(c.drainCh)
+	}
+}
+
+// drainChanLocked returns a channel closed once the connection takes no
+// new streams, made on first use: few connections ever wait for a slot.
+func (c *Conn) drainChanLocked() <-chan struct{} {
+	if c.drainCh == nil {
+		c.drainCh = make(chan struct{})
+		if c.draining {
+			close(c.drainCh)
+		}
+	}
+	return c.drainCh
 }
 
 // closeIfDrainedLocked ends a draining connection once no stream is left.
@@ -474,6 +508,9 @@ func (c *Conn) failLocked(cause error) {
 			c.sendGoAwayLocked(frame.ErrCodeNo, "")
 		}
 	}
+	if c.baseCancel != nil {
+		c.baseCancel() // first, so that Context is done once Done is
+	}
 	close(c.done)
 	c.startDrainLocked()
 	if c.settingsTimer != nil {
@@ -486,7 +523,6 @@ func (c *Conn) failLocked(cause error) {
 	}
 	clear(c.streams)
 	c.ready.clear()
-	c.baseCancel()
 	// Bound the final flush: a peer that does not read must not hold us.
 	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.closeTimeout))
 	c.kickLocked()
@@ -523,13 +559,14 @@ func (c *Conn) acquireSlotLocked(ctx context.Context) error {
 	}
 	w := &slotWaiter{ch: make(chan struct{}, 1)}
 	e := c.slotWaiters.PushBack(w)
+	drained := c.drainChanLocked()
 	c.mu.Unlock()
 	var werr error
 	select {
 	case <-w.ch:
 	case <-ctx.Done():
 		werr = ctx.Err()
-	case <-c.drainCh:
+	case <-drained:
 		werr = ErrNotAvailable
 	}
 	c.mu.Lock()

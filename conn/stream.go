@@ -288,21 +288,31 @@ func (c *Conn) checkHeaderListLocked(fields []hpack.Field) error {
 // appendHeadersLocked encodes fields and queues them as HEADERS plus
 // CONTINUATION frames no larger than the peer's SETTINGS_MAX_FRAME_SIZE.
 // Encoding happens here, under mu, in the same order the blocks reach the
-// wire, which keeps the peer's HPACK decoder in step.
+// wire, which keeps the peer's HPACK decoder in step. The block is encoded
+// straight into c.out after room for the HEADERS frame header, which is
+// filled in once the length is known.
 func (c *Conn) appendHeadersLocked(id uint32, fields []hpack.Field, endStream bool) {
-	c.hbuf = c.enc.AppendBlock(c.hbuf[:0], fields...)
-	block := c.hbuf
+	start := len(c.out)
+	c.out = append(c.out, make([]byte, frame.HeaderLen)...)
+	c.out = c.enc.AppendBlock(c.out, fields...)
+	n := len(c.out) - start - frame.HeaderLen
 	max := int(c.peer.maxFrameSize)
-	n := min(len(block), max)
-	c.out = frame.AppendHeaders(c.out, id, endStream, n == len(block), block[:n])
-	block = block[n:]
+	flags := frame.Flags(0)
+	if endStream {
+		flags |= frame.FlagEndStream
+	}
+	if n <= max {
+		frame.AppendFrameHeader(c.out[start:start], frame.Header{Length: uint32(n), Type: frame.TypeHeaders, Flags: flags | frame.FlagEndHeaders, StreamID: id})
+		return
+	}
+	// Rare: the block needs CONTINUATION frames; split a copy of it.
+	block := append([]byte(nil), c.out[start+frame.HeaderLen:]...)
+	c.out = frame.AppendHeaders(c.out[:start], id, endStream, false, block[:max])
+	block = block[max:]
 	for len(block) > 0 {
 		n = min(len(block), max)
 		c.out = frame.AppendContinuation(c.out, id, n == len(block), block[:n])
 		block = block[n:]
-	}
-	if cap(c.hbuf) > 64<<10 {
-		c.hbuf = nil
 	}
 }
 

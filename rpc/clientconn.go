@@ -35,7 +35,7 @@ type ClientConn struct {
 	lastErr  error               // guarded by mu: why the last dial failed
 	retryAt  time.Time           // guarded by mu: no new dial before this (backoff)
 	failures int                 // guarded by mu: consecutive failed dials
-	draining map[*conn.Conn]bool // guarded by mu: replaced connections still finishing their calls
+	draining map[*conn.Conn]bool // guarded by mu: replaced connections still finishing their calls; nil until one is
 	closed   bool                // guarded by mu
 
 	drainers sync.WaitGroup // one goroutine per drained connection
@@ -52,27 +52,36 @@ func Dial(target string, opts ...DialOption) (*ClientConn, error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, newStatus(InvalidArgument, "rpc: invalid target "+target+": "+err.Error())
 	}
-	cc := &ClientConn{target: addr, authority: addr, draining: map[*conn.Conn]bool{}}
+	cc := &ClientConn{target: addr, authority: addr}
 	cc.opts.backoff = DefaultBackoffConfig
 	for _, o := range opts {
 		o(&cc.opts)
 	}
 	if cc.opts.dialer == nil {
-		var d net.Dialer
-		cc.opts.dialer = func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
+		cc.opts.dialer = dialTCP
 	}
 	if cc.opts.authority != "" {
 		cc.authority = cc.opts.authority
 	}
-	cc.userAgent = "h2rpc/" + Version
+	cc.userAgent = userAgent
 	if cc.opts.userAgent != "" {
-		cc.userAgent = cc.opts.userAgent + " " + cc.userAgent
+		cc.userAgent = cc.opts.userAgent + " " + userAgent
 	}
 	cc.defaults = callInfo{codec: DefaultCodec, maxRecv: DefaultMaxRecvMsgSize, maxSend: DefaultMaxSendMsgSize}
 	for _, o := range cc.opts.callOpts {
 		o(&cc.defaults)
 	}
 	return cc, nil
+}
+
+// userAgent is the user-agent we send, after the application's own.
+const userAgent = "h2rpc/" + Version
+
+// dialTCP is the default dialer: one shared by every ClientConn, so that
+// none holds a net.Dialer of its own.
+func dialTCP(ctx context.Context, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", addr)
 }
 
 // Target returns the address the ClientConn dials.
@@ -215,6 +224,9 @@ func (cc *ClientConn) retireLocked(c *conn.Conn) {
 	case <-c.Done():
 		return
 	default:
+	}
+	if cc.draining == nil {
+		cc.draining = map[*conn.Conn]bool{}
 	}
 	cc.draining[c] = true
 	cc.drainers.Add(1)

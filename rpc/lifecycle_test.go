@@ -357,3 +357,28 @@ func clientConnAvailable(cc *ClientConn) bool {
 	defer cc.mu.Unlock()
 	return cc.cur != nil && cc.cur.Available()
 }
+
+// The server forgets a connection once it ends, with no goroutine waiting
+// for that per connection.
+func TestServerForgetsEndedConnection(t *testing.T) {
+	e := newEnv(t, &echoServer{unary: echoBack}, nil)
+	if err := e.cc.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	conns := func() int {
+		e.srv.mu.Lock()
+		defer e.srv.mu.Unlock()
+		return len(e.srv.conns)
+	}
+	var reply []byte
+	if err := e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("m"), &reply); err != nil {
+		t.Fatal(err)
+	}
+	if n := conns(); n != 1 {
+		t.Fatalf("%d server connections while one client is connected", n)
+	}
+	e.cc.Close()
+	for conns() != 0 { // the test's own timeout bounds a failure
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -31,7 +31,7 @@ type Server struct {
 	active   int                     // guarded by mu: running handlers
 	idle     chan struct{}           // guarded by mu: closed when active drops to 0 while stopping
 
-	watchers sync.WaitGroup // one goroutine per connection, waiting for its end
+	watchers sync.WaitGroup // one per connection until its end has removed it from conns
 	serveWG  sync.WaitGroup // Serve calls in progress
 }
 
@@ -135,13 +135,13 @@ func (s *Server) serveConn(nc net.Conn) *conn.Conn {
 	s.conns[c] = true
 	s.watchers.Add(1)
 	s.mu.Unlock()
-	go func() {
+	// No goroutine waits per connection: its end runs the removal.
+	context.AfterFunc(c.Context(), func() {
 		defer s.watchers.Done()
-		<-c.Done()
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
-	}()
+	})
 	return c
 }
 
