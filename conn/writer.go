@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 
 	"github.com/h2rpc/h2rpc/frame"
@@ -80,6 +81,13 @@ func (c *Conn) hasOutputLocked() bool {
 // flushes what is left (bounded by the write deadline failLocked sets) and
 // closes the net.Conn.
 func (c *Conn) writeQueued(inline int) {
+	if inline > 0 {
+		// Let the goroutines that are ready to run (the other handlers a
+		// read woke, callers whose responses just came) queue their frames
+		// first: they join this batch instead of each making its own write.
+		// With nothing else to run this returns at once.
+		runtime.Gosched()
+	}
 	for n := 0; ; n++ {
 		c.mu.Lock()
 		ended := c.err != nil
