@@ -21,6 +21,26 @@ type Encoder struct {
 
 	tableSize uint32 // the dynamic table size in force (≤ DefaultTableSize)
 	pending   bool   // a size update must open the next block
+
+	// gen counts the changes the dynamic table may have seen: a block that
+	// was not all indexed representations, a size change. A cached block
+	// is valid while gen is what it was when the block was encoded.
+	gen   uint64
+	cache *[blockCacheSize]cachedBlock // made when a block first qualifies
+	next  int                          // the cache slot to replace next
+}
+
+// blockCacheSize is how many recent blocks an Encoder remembers: a client's
+// request headers, a server's response headers and trailers.
+const blockCacheSize = 2
+
+// cachedBlock is a block that consists only of indexed representations
+// (RFC 7541 §6.1): it neither reads literals nor changes the dynamic table,
+// so the same fields encode to the same bytes until the table changes.
+type cachedBlock struct {
+	gen    uint64
+	fields []Field
+	b      []byte
 }
 
 // appendWriter lets x/net's encoder write into the caller's buffer.
@@ -60,6 +80,7 @@ func (e *Encoder) SetMaxTableSize(n uint32) {
 	e.he.SetMaxDynamicTableSize(n)
 	e.tableSize = n
 	e.pending = true
+	e.gen++
 }
 
 // TableSize reports the dynamic table size the Encoder uses.
@@ -75,8 +96,66 @@ var flushField = Field{Name: ":method", Value: "GET"}
 // indexed"; other fields that fit are added to the dynamic table. The
 // Encoder keeps the fields' strings in its table; it does not validate them
 // (the caller builds fields that follow RFC 9113 §8.2–8.3).
+//
+// Encoding the same fields again once they are all in the dynamic table is a
+// copy: the Encoder remembers the last blocks made only of indexed
+// representations, which stay valid until the table changes.
 func (e *Encoder) AppendBlock(dst []byte, fields ...Field) []byte {
-	return e.AppendFields(e.StartBlock(dst), fields...)
+	if !e.pending && e.cache != nil {
+		for i := range e.cache {
+			if cb := &e.cache[i]; cb.gen == e.gen && cb.b != nil && equalFields(cb.fields, fields) {
+				return append(dst, cb.b...)
+			}
+		}
+	}
+	start := len(dst)
+	dst = e.appendFields(e.StartBlock(dst), fields)
+	if !allIndexed(dst[start:]) {
+		e.gen++ // it may have added to the table
+		return dst
+	}
+	if e.cache == nil {
+		e.cache = new([blockCacheSize]cachedBlock)
+	}
+	cb := &e.cache[e.next]
+	e.next = (e.next + 1) % blockCacheSize
+	cb.gen = e.gen
+	cb.fields = append(cb.fields[:0], fields...)
+	cb.b = append(cb.b[:0], dst[start:]...)
+	return dst
+}
+
+// equalFields reports whether a and b hold the same fields in the same order.
+func equalFields(a, b []Field) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// allIndexed reports whether block consists only of indexed header field
+// representations (RFC 7541 §6.1: a first octet with the high bit set, then
+// an integer with a 7-bit prefix, §5.1).
+func allIndexed(block []byte) bool {
+	for i := 0; i < len(block); {
+		b := block[i]
+		i++
+		if b&0x80 == 0 {
+			return false
+		}
+		if b&0x7f == 0x7f { // the index continues in 7-bit groups
+			for i < len(block) && block[i]&0x80 != 0 {
+				i++
+			}
+			i++
+		}
+	}
+	return true
 }
 
 // StartBlock appends the start of a new header block to dst: the pending
@@ -105,6 +184,11 @@ func (e *Encoder) AppendFields(dst []byte, fields ...Field) []byte {
 	if e.pending {
 		panic("hpack: AppendFields without StartBlock after SetMaxTableSize")
 	}
+	e.gen++ // the fields may change the table; cached blocks must not outlive that
+	return e.appendFields(dst, fields)
+}
+
+func (e *Encoder) appendFields(dst []byte, fields []Field) []byte {
 	e.w.b = dst
 	for _, f := range fields {
 		// The writer never fails, so neither does WriteField.

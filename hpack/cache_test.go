@@ -1,0 +1,90 @@
+package hpack
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	xhpack "golang.org/x/net/http2/hpack"
+)
+
+// TestBlockCache: repeated blocks come from the cache once they are all
+// indexed, and every block, cached or not, decodes right on a decoder that
+// saw every block in order, whatever the table did in between (new fields
+// that shift the indices, evictions, size changes).
+func TestBlockCache(t *testing.T) {
+	request := []Field{
+		{Name: ":method", Value: "POST"}, {Name: ":scheme", Value: "http"},
+		{Name: ":path", Value: "/pkg.Svc/Method"}, {Name: ":authority", Value: "example:443"},
+		{Name: "content-type", Value: "application/grpc"}, {Name: "te", Value: "trailers"},
+	}
+	e := NewEncoder()
+	first := e.AppendBlock(nil, request...)
+	second := e.AppendBlock(nil, request...)
+	if !allIndexed(second) || allIndexed(first) {
+		t.Fatalf("blocks %x then %x: want literals first, then all indexed", first, second)
+	}
+	if e.cache == nil || !bytes.Equal(e.cache[(e.next+blockCacheSize-1)%blockCacheSize].b, second) {
+		t.Fatal("the all-indexed block was not cached")
+	}
+	// White box: a cache hit copies the cached bytes.
+	e.cache[(e.next+blockCacheSize-1)%blockCacheSize].b[0] ^= 0x01
+	if third := e.AppendBlock(nil, request...); bytes.Equal(third, second) {
+		t.Fatal("the third identical block was encoded again, not taken from the cache")
+	}
+	e.cache[(e.next+blockCacheSize-1)%blockCacheSize].b[0] ^= 0x01
+
+	// Random sequences, decoded as they go.
+	rng := rand.New(rand.NewPCG(1, 2))
+	for run := range 200 {
+		e := NewEncoder()
+		var got []Field
+		dec := xhpack.NewDecoder(DefaultTableSize, func(f xhpack.HeaderField) { got = append(got, f) })
+		blocks := [][]Field{request, request[:3], {{Name: "grpc-status", Value: "0"}}}
+		for step := range 60 {
+			var fields []Field
+			switch r := rng.IntN(10); {
+			case r < 6:
+				fields = blocks[rng.IntN(len(blocks))]
+			case r < 9:
+				// a new value: inserts, shifting every dynamic index
+				fields = append(append([]Field(nil), request[:2]...), Field{Name: "x-n", Value: string(rune('a' + rng.IntN(26)))})
+			default:
+				// One size change per block: x/net's decoder refuses a
+				// second update in a block once its table holds entries.
+				e.SetMaxTableSize(uint32(rng.IntN(5)) * 1024)
+				fields = request
+			}
+			block := e.AppendBlock(nil, fields...)
+			got = got[:0]
+			if _, err := dec.Write(block); err != nil {
+				t.Fatalf("run %d step %d: decoding %x: %v", run, step, block, err)
+			}
+			if err := dec.Close(); err != nil {
+				t.Fatalf("run %d step %d: %v", run, step, err)
+			}
+			if diff := cmp.Diff(fields, got); diff != "" {
+				t.Fatalf("run %d step %d: block %x decodes differently (-sent +decoded):\n%s", run, step, block, diff)
+			}
+		}
+	}
+}
+
+func TestAllIndexed(t *testing.T) {
+	for _, c := range []struct {
+		b    []byte
+		want bool
+	}{
+		{nil, true},
+		{[]byte{0x82, 0x86, 0xbe}, true},
+		{[]byte{0xff, 0x80, 0x01, 0x82}, true}, // index 127+128 in two more octets
+		{[]byte{0x82, 0x40}, false},            // a literal with incremental indexing
+		{[]byte{0x20}, false},                  // a size update
+		{[]byte{0x10, 0x01, 'a', 0x01, 'b'}, false},
+	} {
+		if got := allIndexed(c.b); got != c.want {
+			t.Errorf("allIndexed(%x) = %v, want %v", c.b, got, c.want)
+		}
+	}
+}
