@@ -130,8 +130,8 @@ func (c *Conn) closeStreamLocked(s *Stream) {
 		c.nPeer--
 		c.closeIfDrainedLocked()
 	}
-	if s.cancel != nil {
-		s.cancel()
+	if c.role == roleServer {
+		s.sctx.cancel()
 	}
 	if s.stopWatch != nil && s.buf.Len() == 0 {
 		s.stopWatch()
@@ -171,8 +171,8 @@ func (c *Conn) abortStreamLocked(s *Stream, err error) {
 	if !s.endRecv {
 		s.buf.Reset() // incomplete: the reader gets err
 	}
-	if s.cancel != nil {
-		s.cancel()
+	if c.role == roleServer {
+		s.sctx.cancel()
 	}
 	if s.stopWatch != nil {
 		s.stopWatch()

@@ -1,7 +1,6 @@
 package conn
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -475,7 +474,8 @@ func (c *Conn) onNewStreamLocked(id uint32, end bool, block []byte, se *frame.St
 		return c.streamErrorLocked(id, frame.ErrCodeProtocol, "bad content-length")
 	}
 	s := c.newStreamLocked(id, nil)
-	s.ctx, s.cancel = context.WithCancel(c.baseCtx)
+	s.sctx.c = c
+	s.ctx = &s.sctx
 	s.reqHeaders = s.keepFields(fields)
 	s.contentLength = cl
 	s.state, _ = stream.Idle.Recv(frame.TypeHeaders, end)
@@ -512,7 +512,7 @@ func (c *Conn) handlerReturned(s *Stream) {
 		c.resetLocked(s, code, &ResetError{StreamID: s.id, Code: code})
 	}
 	c.discardLocked(s)
-	s.cancel()
+	s.sctx.cancel()
 }
 
 // onStreamHeadersLocked handles a header block on an open stream: response

@@ -25,8 +25,9 @@ type Stream struct {
 	c   *Conn
 	id  uint32
 	ctx context.Context // immutable
-	// cancel cancels a server stream's context; nil on the client. Immutable.
-	cancel context.CancelFunc
+	// sctx is a server stream's context (ctx points to it); unused on the
+	// client.
+	sctx serverContext
 	// stopWatch stops the client's context watcher; nil on the server.
 	// Set before the stream is published, then immutable.
 	stopWatch func() bool
@@ -83,7 +84,7 @@ type Stream struct {
 // storedFields is how many decoded header fields a stream holds without
 // allocating: a gRPC request's block (eight or nine fields), or a
 // response's headers and trailers (two and one or two).
-const storedFields = 10
+const storedFields = 9
 
 // keepFields returns a copy of fields that s owns (fields are the decoding
 // scratch space): in s.fieldStore while it has room, else on the heap. The
