@@ -340,3 +340,44 @@ func TestClientPeerRefusalsAreNotRapidReset(t *testing.T) {
 		}
 	})
 }
+
+// TestUnwatchedStreamCancel checks OpenUnwatchedStream: a context that ends
+// while no call of the stream waits sends nothing; the next call that has to
+// wait resets the stream with CANCEL and fails; one that ends during a wait
+// (here a Write blocked on flow control) does the same at once.
+func TestUnwatchedStreamCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		s, err := c.OpenUnwatchedStream(ctx, request("/"), nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.WantHeaders("request", 1, false, request("/"))
+		cancel()
+		p.WantIdle("nothing watches the context between calls")
+		var re *conn.ResetError
+		if _, err := s.ReadHeaders(); !errors.As(err, &re) || re.Code != frame.ErrCodeCancel || re.Remote {
+			t.Errorf("ReadHeaders = %v, want a local *ResetError CANCEL", err)
+		}
+		p.WantRST("cancelled", 1, frame.ErrCodeCancel)
+
+		ctx, cancel = context.WithCancel(context.Background())
+		defer cancel()
+		s, err = c.OpenUnwatchedStream(ctx, request("/"), nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.WantHeaders("second request", 3, false, request("/"))
+		writeErr := make(chan error, 1)
+		go func() { writeErr <- s.WriteData(make([]byte, 100<<10), true) }()
+		p.WantData("the window's worth", 3, false, make([]byte, 16384))
+		p.Drain()
+		synctest.Wait()
+		cancel()
+		p.WantRST("cancelled during a blocked write", 3, frame.ErrCodeCancel)
+		if err := <-writeErr; !errors.As(err, &re) || re.Code != frame.ErrCodeCancel {
+			t.Errorf("WriteData = %v, want a local *ResetError CANCEL", err)
+		}
+	})
+}

@@ -151,9 +151,11 @@ func signal(ch chan struct{}) {
 const maxIdleGates = 64
 
 // waitLocked blocks the calling goroutine until *gate (s.readWake or
-// s.writeWake) is signalled. It publishes a gate in *gate, unlocks c.mu
-// while waiting and returns with c.mu held and *gate nil again. The caller
-// re-checks its condition: wake-ups may be early, never lost.
+// s.writeWake) is signalled or, on a client stream, the stream's context
+// ends, which resets the stream (see onContextDoneLocked). It publishes a
+// gate in *gate, unlocks c.mu while waiting and returns with c.mu held and
+// *gate nil again. The caller re-checks its condition: wake-ups may be
+// early, never lost.
 //
 // Gates are recycled through c.gates, so waiting allocates nothing once a
 // connection is warm. A gate belongs to one waiting call, from waitLocked's
@@ -162,7 +164,11 @@ const maxIdleGates = 64
 // the token a late signal may have left is drained before it is reused.
 // (The free list is per connection, not global, so that a connection made
 // in a testing/synctest bubble keeps its channels there.)
-func (c *Conn) waitLocked(gate *chan struct{}) {
+func (c *Conn) waitLocked(s *Stream, gate *chan struct{}) {
+	var ctxDone <-chan struct{} // nil (never ready) unless a client stream's context can end
+	if c.role == roleClient {
+		ctxDone = s.ctx.Done()
+	}
 	var ch chan struct{}
 	if n := len(c.gates); n > 0 {
 		ch = c.gates[n-1]
@@ -172,9 +178,17 @@ func (c *Conn) waitLocked(gate *chan struct{}) {
 	}
 	*gate = ch
 	c.mu.Unlock()
-	<-ch
+	ended := false
+	select {
+	case <-ch:
+	case <-ctxDone:
+		ended = true
+	}
 	c.mu.Lock()
 	*gate = nil
+	if ended {
+		s.onContextDoneLocked()
+	}
 	select {
 	case <-ch: // a second signal came before we took the gate back
 	default:
@@ -192,13 +206,28 @@ func (c *Conn) waitLocked(gate *chan struct{}) {
 // after the peer's GOAWAY) on a draining connection, or ErrClosed on a
 // closed one; such requests were not sent and are safe to retry elsewhere.
 func (c *Conn) NewStream(ctx context.Context, fields []hpack.Field, endStream bool) (*Stream, error) {
-	return c.OpenStream(ctx, fields, nil, endStream)
+	return c.openStream(ctx, fields, nil, endStream, true)
 }
 
 // OpenStream is NewStream followed by WriteData(body, endStream), queued as
 // one batch: a small request goes out in one write. body may be reused when
 // OpenStream returns.
 func (c *Conn) OpenStream(ctx context.Context, fields []hpack.Field, body []byte, endStream bool) (*Stream, error) {
+	return c.openStream(ctx, fields, body, endStream, true)
+}
+
+// OpenUnwatchedStream is OpenStream for a caller that stays in the
+// stream's calls until the stream completes, as a unary RPC does (send the
+// request, read the response to its end): ctx is watched only while a call
+// of the stream waits (ReadHeaders, Read, WriteData), which then resets the
+// stream with CANCEL and fails, not in between. That spares the watcher
+// OpenStream registers with ctx (three allocations). A caller that leaves
+// such a stream before it completes must Reset it.
+func (c *Conn) OpenUnwatchedStream(ctx context.Context, fields []hpack.Field, body []byte, endStream bool) (*Stream, error) {
+	return c.openStream(ctx, fields, body, endStream, false)
+}
+
+func (c *Conn) openStream(ctx context.Context, fields []hpack.Field, body []byte, endStream, watch bool) (*Stream, error) {
 	if c.role != roleClient {
 		return nil, errors.New("conn: NewStream on a server connection")
 	}
@@ -239,7 +268,7 @@ func (c *Conn) OpenStream(ctx context.Context, fields []hpack.Field, body []byte
 	s.state, _ = stream.Idle.Send(frame.TypeHeaders, headersEnd)
 	c.appendHeadersLocked(id, fields, headersEnd)
 	c.streams[id] = s
-	if ctx.Done() != nil {
+	if watch && ctx.Done() != nil {
 		s.stopWatch = context.AfterFunc(ctx, s.onContextDone)
 	}
 	if !headersEnd {
@@ -251,12 +280,18 @@ func (c *Conn) OpenStream(ctx context.Context, fields []hpack.Field, body []byte
 }
 
 // onContextDone runs (on its own goroutine) when a client stream's context
-// ends: a stream still open is reset with CANCEL; the unread data of a
-// finished one is dropped and its connection credit returned.
+// ends.
 func (s *Stream) onContextDone() {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	s.onContextDoneLocked()
+}
+
+// onContextDoneLocked handles the end of a client stream's context: a
+// stream still open is reset with CANCEL; the unread data of a finished one
+// is dropped and its connection credit returned.
+func (s *Stream) onContextDoneLocked() {
 	c := s.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if !s.removed {
 		c.resetLocked(s, frame.ErrCodeCancel, &ResetError{StreamID: s.id, Code: frame.ErrCodeCancel})
 		return
@@ -335,7 +370,7 @@ func (s *Stream) ReadHeaders() ([]hpack.Field, error) {
 		if s.err != nil {
 			return nil, s.err
 		}
-		c.waitLocked(&s.readWake)
+		c.waitLocked(s, &s.readWake)
 	}
 }
 
@@ -377,7 +412,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 		if s.err != nil {
 			return 0, s.err
 		}
-		c.waitLocked(&s.readWake)
+		c.waitLocked(s, &s.readWake)
 	}
 }
 
@@ -514,7 +549,7 @@ func (s *Stream) writeDataLocked(p []byte, endStream bool) error {
 	s.pending, s.pendingEnd, s.writing = p, endStream, true
 	c.scheduleLocked(s)
 	for s.writing {
-		c.waitLocked(&s.writeWake)
+		c.waitLocked(s, &s.writeWake)
 		if s.err != nil && s.writing {
 			s.pending, s.writing = nil, false
 			return s.err

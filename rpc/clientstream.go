@@ -245,7 +245,14 @@ func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compres
 			}
 			fields[timeoutAt].Value = encodeTimeout(left)
 		}
-		st, err = c.OpenStream(ctx, fields, msg, msg != nil)
+		if desc == unaryDesc {
+			// Invoke stays in the stream's calls until the call is over,
+			// and resets the stream if it ends early (finish): conn
+			// need not watch ctx in between.
+			st, err = c.OpenUnwatchedStream(ctx, fields, msg, msg != nil)
+		} else {
+			st, err = c.OpenStream(ctx, fields, msg, msg != nil)
+		}
 		if err == nil {
 			break
 		}
