@@ -1,0 +1,51 @@
+package conn_test
+
+import (
+	"context"
+	"io"
+	"testing"
+)
+
+// TestUnaryExchangeAllocs pins the allocations of one unary-shaped exchange
+// (BenchmarkUnaryExchange's), client and server together, with a
+// cancellable context on an unwatched stream as the RPC layer's unary calls
+// use: today 4 (the two Streams, the handler goroutine, the test handler's
+// buffer), budget 5. The race detector makes sync.Pool drop items, so the
+// test runs without -race only (make test runs it so).
+func TestUnaryExchangeAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under the race detector; run without -race")
+	}
+	client, _ := pair(t, nil, nil, unaryHandler)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req := request("/bench.Service/Unary")
+	payload := make([]byte, 16)
+	var buf [64]byte
+	exchange := func() {
+		s, err := client.OpenUnwatchedStream(ctx, req, payload, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ReadHeaders(); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			_, err := s.Read(buf[:])
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for range 10 {
+		exchange() // settle the handshake and the HPACK tables
+	}
+	allocs := testing.AllocsPerRun(200, exchange)
+	t.Logf("%.1f allocations per exchange, both sides", allocs)
+	if allocs > 5 {
+		t.Errorf("%.1f allocations per unary exchange, over the budget of 5", allocs)
+	}
+}
