@@ -52,8 +52,8 @@ type Conn struct {
 	readerDone chan struct{} // closed when readLoop returns
 	writerDone chan struct{} // closed when the final flush closed the net.Conn
 	// baseCtx, the parent of every server stream's context, is cancelled
-	// when the connection ends. Made by start (server) or Context (client,
-	// on demand); guarded by mu.
+	// when the connection ends. Made by start on the server (immutable
+	// from then), on demand by Context on the client (guarded by mu).
 	baseCtx    context.Context
 	baseCancel context.CancelFunc
 
@@ -65,6 +65,7 @@ type Conn struct {
 	blockErr  *frame.StreamError // the open block's HEADERS had a stream error
 	emptyData int                // consecutive empty DATA frames without END_STREAM
 	fields    []hpack.Field      // scratch space for a decoded block (decodeLocked)
+	readOn    func()             // c.readMoved, made once so that moving allocates nothing (idle.go)
 
 	// Owned by the holder of the writer role (see writer.go).
 	// wbuf is the batch buffer, taken from writeBufPool when there is
@@ -141,6 +142,13 @@ type Conn struct {
 	// resetStart, for the Rapid Reset defence. Guarded by mu.
 	resetCount int
 	resetStart time.Time
+	// idleArmed is set while the read deadline that moves an idle
+	// connection's reader is armed; idleDeadline once it was armed, until
+	// the reader saw a timeout (see idle.go). Guarded by mu.
+	idleArmed, idleDeadline bool
+	// movesFullAt is when the allowance of reader moves (two, refilled one
+	// per idleMoveEvery) is full again. Guarded by mu.
+	movesFullAt time.Time
 }
 
 // initialPeerMaxStreams is the peer's MAX_CONCURRENT_STREAMS we assume until
@@ -240,6 +248,7 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 		c.ctrl = frame.AppendWindowUpdate(c.ctrl, 0, connInc)
 	}
 	c.settingsTimer = time.AfterFunc(s.settingsAckTimeout, c.onSettingsTimeout)
+	c.readOn = c.readMoved
 	go c.readLoop()
 	c.mu.Lock()
 	c.kickLocked() // the preface and SETTINGS

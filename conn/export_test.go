@@ -15,3 +15,18 @@ func Writing(c *Conn) bool {
 	defer c.mu.Unlock()
 	return c.writing
 }
+
+// IdleArmed reports whether the idle deadline that moves the reader is
+// armed.
+func IdleArmed(c *Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.idleArmed
+}
+
+// IdleMoveDelay is how long a connection idles before its reader moves, and
+// IdleMoveEvery the least time between two moves.
+const (
+	IdleMoveDelay = idleMoveDelay
+	IdleMoveEvery = idleMoveEvery
+)

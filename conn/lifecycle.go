@@ -130,6 +130,7 @@ func (c *Conn) closeStreamLocked(s *Stream) {
 		c.nPeer--
 		c.closeIfDrainedLocked()
 	}
+	c.noteIdleLocked()
 	if c.role == roleServer {
 		s.sctx.cancel()
 	}

@@ -21,10 +21,27 @@ func connErr(code frame.ErrCode, format string, args ...any) error {
 
 // readLoop is the reader goroutine: it reads frames and applies them, and
 // ends the connection when reading fails or a frame breaks a connection-level
-// rule.
+// rule. A reader of a connection that stays idle hands reading on to a
+// fresh goroutine (readMoved) and ends, to wait on a small stack (idle.go).
 func (c *Conn) readLoop() {
+	err := c.readPreface()
+	if err == nil {
+		err = c.readFrames()
+	}
+	c.endReading(err)
+}
+
+// readMoved is a reader goroutine that took over from an idle one.
+func (c *Conn) readMoved() { c.endReading(c.readFrames()) }
+
+// endReading ends a reader goroutine, and the connection with err unless
+// the reader moved.
+func (c *Conn) endReading(err error) {
+	if err == errMoved {
+		go c.readOn()
+		return
+	}
 	defer close(c.readerDone)
-	err := c.readFrames()
 	c.fr.Release() // nothing holds its frames any more
 	c.mu.Lock()
 	if err != errEnded {
@@ -33,7 +50,9 @@ func (c *Conn) readLoop() {
 	c.mu.Unlock()
 }
 
-func (c *Conn) readFrames() error {
+// readPreface reads the peer's connection preface and applies its first
+// SETTINGS.
+func (c *Conn) readPreface() error {
 	// RFC 9113 §3.4: the client preface is the 24-byte string followed by a
 	// SETTINGS frame; "The server connection preface consists of a
 	// potentially empty SETTINGS frame ... that MUST be the first frame the
@@ -58,8 +77,24 @@ func (c *Conn) readFrames() error {
 	if err := c.onSettings(sf); err != nil {
 		return err
 	}
+	c.mu.Lock()
+	c.noteIdleLocked() // the handshake may have grown the stack
+	c.mu.Unlock()
+	return nil
+}
+
+// readFrames reads and applies frames until an error, or until the reader
+// should move (errMoved).
+func (c *Conn) readFrames() error {
 	for {
 		f, err := c.fr.ReadFrame()
+		if err != nil && isTimeout(err) {
+			if move, ours := c.idleTimeout(); move {
+				return errMoved
+			} else if ours {
+				continue
+			}
+		}
 		if err != nil {
 			var se *frame.StreamError
 			if errors.As(err, &se) && f != nil {

@@ -110,6 +110,7 @@ func (s *Stream) sentEnd() bool { return !s.state.CanSendData() }
 func (s *Stream) recvEnded() bool { return s.endRecv }
 
 func (c *Conn) newStreamLocked(id uint32, ctx context.Context) *Stream {
+	c.noteBusyLocked()
 	s := &Stream{
 		c:             c,
 		id:            id,

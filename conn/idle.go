@@ -1,0 +1,82 @@
+package conn
+
+import (
+	"errors"
+	"time"
+)
+
+// Idle connections wait on a small stack.
+//
+// Applying frames grows the reader goroutine's stack to 4 KiB or more, and
+// Go shrinks a stack only while less than a quarter of it is in use, which
+// a goroutine waiting in Read never is. So once a connection has had no
+// stream for idleMoveDelay, its reader hands reading on to a fresh
+// goroutine, which waits in the smallest stack (2 KiB, or the runtime's
+// current starting size), and ends. The wait is timed by the read
+// deadline: armed when the last stream closes, cleared when a stream
+// opens, so a busy connection pays two SetReadDeadline calls per idle
+// spell (no wake-up, no goroutine), and an idle one one wake-up and one
+// goroutine start. Moves are rationed: two in quick succession (after the
+// handshake and after the first calls), then one per idleMoveEvery, so a
+// connection whose calls come a little further apart than idleMoveDelay
+// does not pay for a move per call, and still moves within idleMoveEvery
+// of its last call.
+
+const (
+	// idleMoveDelay is how long a connection must have no stream before
+	// its reader moves.
+	idleMoveDelay = 10 * time.Millisecond
+	// idleMoveEvery is the rate at which moves are allowed, after two.
+	idleMoveEvery = time.Second
+)
+
+// errMoved ends a reader goroutine that handed reading on to a fresh one.
+var errMoved = errors.New("conn: reader moved to a fresh goroutine")
+
+// noteIdleLocked arms the idle deadline if the connection has no stream
+// (it runs when a stream closes, and after the handshake).
+func (c *Conn) noteIdleLocked() {
+	if c.idleArmed || c.err != nil || len(c.streams) > 0 || c.nLocal > 0 {
+		return
+	}
+	now := time.Now()
+	wait := idleMoveDelay
+	if next := c.movesFullAt.Add(-idleMoveEvery); next.After(now) {
+		// One move is allowed from idleMoveEvery before the allowance is
+		// full again.
+		wait = max(wait, next.Sub(now))
+	}
+	if c.nc.SetReadDeadline(now.Add(wait)) == nil {
+		c.idleArmed, c.idleDeadline = true, true
+	}
+}
+
+// noteBusyLocked disarms the idle deadline: a stream opens.
+func (c *Conn) noteBusyLocked() {
+	if c.idleArmed {
+		c.idleArmed = false
+		c.nc.SetReadDeadline(time.Time{})
+	}
+}
+
+// idleTimeout handles a read that timed out, on the reader goroutine. ours
+// reports whether the idle deadline caused it (it may have fired just as a
+// stream opened); move whether the reader should move.
+func (c *Conn) idleTimeout() (move, ours bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.idleDeadline || c.err != nil {
+		return false, false
+	}
+	move = c.idleArmed
+	c.idleArmed, c.idleDeadline = false, false
+	if move {
+		now := time.Now()
+		if c.movesFullAt.Before(now) {
+			c.movesFullAt = now
+		}
+		c.movesFullAt = c.movesFullAt.Add(idleMoveEvery)
+	}
+	c.nc.SetReadDeadline(time.Time{})
+	return move, true
+}

@@ -1,0 +1,115 @@
+package conn_test
+
+import (
+	"context"
+	"io"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/h2rpc/h2rpc/conn"
+	"github.com/h2rpc/h2rpc/frame"
+)
+
+// readers lists the reader goroutines by their "goroutine N" line: the
+// first (readLoop) and those that took over from an idle one (readMoved).
+func readers() (first, moved []string) {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		id, _, _ := strings.Cut(g, " [")
+		switch {
+		case strings.Contains(g, "conn.(*Conn).readLoop("):
+			first = append(first, id)
+		case strings.Contains(g, "conn.(*Conn).readMoved("):
+			moved = append(moved, id)
+		}
+	}
+	return first, moved
+}
+
+// A connection with no stream for IdleMoveDelay reads on a fresh goroutine
+// (twice in a row, then once per IdleMoveEvery); one with a stream open
+// does not, however long it waits; and the connection works the same after
+// a move.
+func TestIdleReaderMoves(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		synctest.Wait()
+		if !conn.IdleArmed(c) {
+			t.Fatal("idle deadline not armed after the handshake")
+		}
+		call := func(id uint32) {
+			t.Helper()
+			s, err := c.NewStream(context.Background(), request("/unary"), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if conn.IdleArmed(c) {
+				t.Error("idle deadline armed with a stream open")
+			}
+			p.WantHeaders("request headers", id, false, request("/unary"))
+			first, moved := readers()
+			time.Sleep(10 * conn.IdleMoveDelay) // busy: no move, no timeout
+			synctest.Wait()
+			if f, m := readers(); len(f)+len(m) != 1 || strings.Join(f, "") != strings.Join(first, "") || strings.Join(m, "") != strings.Join(moved, "") {
+				t.Errorf("readers %q, %q after a busy wait, want still %q, %q", f, m, first, moved)
+			}
+			if err := s.WriteData([]byte("ping"), true); err != nil {
+				t.Fatal(err)
+			}
+			p.WantData("request body", id, true, []byte("ping"))
+			p.WriteHeaders(id, false, status200...)
+			p.WriteData(id, false, []byte("pong"))
+			p.WriteHeaders(id, true, trailerOK...)
+			if _, err := s.ReadHeaders(); err != nil {
+				t.Fatal(err)
+			}
+			if body, err := io.ReadAll(s); err != nil || string(body) != "pong" {
+				t.Fatalf("body after a long busy wait = %q, %v", body, err)
+			}
+			synctest.Wait()
+			if !conn.IdleArmed(c) {
+				t.Error("idle deadline not armed after the last stream closed")
+			}
+		}
+
+		call(1) // opened while the deadline was armed
+		_, before := readers()
+		time.Sleep(2 * conn.IdleMoveDelay)
+		synctest.Wait()
+		first, moved := readers()
+		if len(first) != 0 || len(moved) != 1 || slices.Equal(moved, before) || conn.IdleArmed(c) {
+			t.Fatalf("after an idle spell: first readers %q, moved %q (before %q), armed %v; want none, one new, false", first, moved, before, conn.IdleArmed(c))
+		}
+		// A second move follows at once; a third waits for IdleMoveEvery.
+		call(3)
+		time.Sleep(2 * conn.IdleMoveDelay)
+		synctest.Wait()
+		_, second := readers()
+		if len(second) != 1 || second[0] == moved[0] {
+			t.Fatalf("readers %q after the second idle spell, want one other than %q", second, moved)
+		}
+		call(5)
+		time.Sleep(2 * conn.IdleMoveDelay)
+		synctest.Wait()
+		if _, now := readers(); !slices.Equal(now, second) {
+			t.Errorf("readers %q soon after two moves, want still %q", now, second)
+		}
+		time.Sleep(conn.IdleMoveEvery)
+		synctest.Wait()
+		if _, now := readers(); len(now) != 1 || now[0] == second[0] {
+			t.Errorf("readers %q after IdleMoveEvery, want one other than %q", now, second)
+		}
+
+		// Still reading: a PING is answered.
+		p.WriteRaw(frame.AppendPing(nil, false, [8]byte{1}))
+		p.WantFrame("PING ACK from the moved reader", &frame.PingFrame{Header: frame.Header{Length: 8, Type: frame.TypePing, Flags: frame.FlagAck}, Data: [8]byte{1}})
+		c.Close()
+		p.WantGoAway("GOAWAY on Close", frame.ErrCodeNo)
+		p.WantClosed("closed")
+	})
+}
