@@ -33,16 +33,19 @@ func isDone(ctx context.Context) bool {
 // the stream.
 func TestServerContextReset(t *testing.T) {
 	report := make(chan ctxReport, 1)
+	started := make(chan struct{})
 	_, p := startServer(t, nil, func(s *conn.Stream) {
 		ctx := s.Context()
 		r := ctxReport{before: ctx.Err()}
 		derived, cancel := context.WithCancel(ctx)
 		defer cancel()
+		close(started)
 		<-derived.Done()
 		r.err, r.derived, r.doneClosed = ctx.Err(), derived.Err(), isDone(ctx)
 		report <- r
 	})
 	p.WriteHeaders(1, false, request("/")...)
+	<-started
 	p.WriteRaw(frame.AppendRSTStream(nil, 1, frame.ErrCodeCancel))
 	r := <-report
 	if r.before != nil || !errors.Is(r.err, context.Canceled) || !errors.Is(r.derived, context.Canceled) || !r.doneClosed {

@@ -97,7 +97,12 @@ func (p *Peer) readLoop() {
 	fr.SetMaxFrameSize(frame.MaxAllowedFrameSize)
 	for {
 		<-p.gate // paused by StopReading
-		p.gate <- struct{}{}
+		// Put the token back without blocking: Close's ResumeReading may
+		// have put one meanwhile, and must not leave us stuck here.
+		select {
+		case p.gate <- struct{}{}:
+		default:
+		}
 		f, err := fr.ReadFrame()
 		var se *frame.StreamError
 		if err != nil && !errors.As(err, &se) {
