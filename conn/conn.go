@@ -128,6 +128,11 @@ type Conn struct {
 	// settingsTimer fires if the peer does not ACK our SETTINGS in time;
 	// nil once acknowledged. Guarded by mu.
 	settingsTimer *time.Timer
+	// deadlines orders the server streams with a deadline (SetDeadline);
+	// deadlineTimer fires at the earliest, made on first use. Guarded by
+	// mu.
+	deadlines     deadlineHeap
+	deadlineTimer *time.Timer
 	// gotPeerSettings is set once the peer's first SETTINGS was applied.
 	// Guarded by mu.
 	gotPeerSettings bool
@@ -525,6 +530,9 @@ func (c *Conn) failLocked(cause error) {
 	if c.settingsTimer != nil {
 		c.settingsTimer.Stop()
 		c.settingsTimer = nil
+	}
+	if c.deadlineTimer != nil {
+		c.deadlineTimer.Stop()
 	}
 	serr := c.closedErrLocked()
 	for _, s := range c.streams {

@@ -30,3 +30,10 @@ const (
 	IdleMoveDelay = idleMoveDelay
 	IdleMoveEvery = idleMoveEvery
 )
+
+// PendingDeadlines reports how many streams' deadlines c keeps.
+func PendingDeadlines(c *Conn) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deadlines.len()
+}

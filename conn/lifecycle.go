@@ -132,6 +132,7 @@ func (c *Conn) closeStreamLocked(s *Stream) {
 	}
 	c.noteIdleLocked()
 	if c.role == roleServer {
+		c.dropDeadlineLocked(s)
 		s.sctx.cancel()
 	}
 	if s.stopWatch != nil && s.buf.Len() == 0 {
@@ -173,6 +174,7 @@ func (c *Conn) abortStreamLocked(s *Stream, err error) {
 		s.buf.Reset() // incomplete: the reader gets err
 	}
 	if c.role == roleServer {
+		c.dropDeadlineLocked(s)
 		s.sctx.cancel()
 	}
 	if s.stopWatch != nil {

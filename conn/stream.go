@@ -23,7 +23,6 @@ const fastWriteLimit = 64 << 10
 // CloseWrite) at a time; ID, Context and Reset may be called from anywhere.
 type Stream struct {
 	c   *Conn
-	id  uint32
 	ctx context.Context // immutable
 	// sctx is a server stream's context (ctx points to it); unused on the
 	// client.
@@ -32,7 +31,8 @@ type Stream struct {
 	// Set before the stream is published, then immutable.
 	stopWatch func() bool
 
-	// All fields below are guarded by c.mu.
+	// All fields below but id are guarded by c.mu. (The small ones are
+	// grouped at the end, so the struct packs into a 768-byte size class.)
 
 	// readWake and writeWake are the gates of a blocked reader and writer
 	// (capacity 1, signalled without blocking): headers, data, the end or an
@@ -41,9 +41,6 @@ type Stream struct {
 	// otherwise.
 	readWake, writeWake chan struct{}
 
-	// state is the RFC 9113 §5.1 state: open or half-closed while the
-	// stream is in c.streams, closed (one of three ways) once removed.
-	state stream.State
 	// sendWin is the credit the peer gave this stream; recvWin the credit we
 	// gave it.
 	sendWin flowcontrol.SendWindow
@@ -55,26 +52,31 @@ type Stream struct {
 	// They live in fieldStore while it has room (see keepFields).
 	reqHeaders, respHeaders, trailers []hpack.Field
 	fieldStore                        [storedFields]hpack.Field
-	nStored                           int  // fields used in fieldStore
-	endRecv                           bool // END_STREAM arrived: after the buffered data, Read says io.EOF
-	gotHeaders                        bool // client: the final response headers (or trailers-only) arrived
-	trailersOnly                      bool // client: the first response block ended the stream
-	headersSent                       bool // server: the response headers were queued
 	// err fails reads and writes: a *ResetError, a *GoAwayError or ErrClosed.
 	err error
 	// pending is the rest of a blocked Write's data, framed by the writer;
 	// pendingEnd asks for END_STREAM on its last frame; writing is set while
 	// a Write waits.
-	pending    []byte
-	pendingEnd bool
-	writing    bool
-	inReady    bool // in c.ready
-	removed    bool // no longer in c.streams
-	dropped    bool // client: the context ended with received data unread, and the data was dropped
+	pending []byte
 	// contentLength is the declared content-length, or -1; dataLen counts
 	// the DATA received (RFC 9113 §8.1.1).
 	contentLength int64
 	dataLen       int64
+
+	id uint32 // immutable
+	// state is the RFC 9113 §5.1 state: open or half-closed while the
+	// stream is in c.streams, closed (one of three ways) once removed.
+	state        stream.State
+	nStored      uint8 // fields used in fieldStore
+	endRecv      bool  // END_STREAM arrived: after the buffered data, Read says io.EOF
+	gotHeaders   bool  // client: the final response headers (or trailers-only) arrived
+	trailersOnly bool  // client: the first response block ended the stream
+	headersSent  bool  // server: the response headers were queued
+	pendingEnd   bool
+	writing      bool
+	inReady      bool // in c.ready
+	removed      bool // no longer in c.streams
+	dropped      bool // client: the context ended with received data unread, and the data was dropped
 	// headMethod: the client sent a HEAD request, so the response carries
 	// no content whatever its content-length says.
 	headMethod  bool
@@ -92,13 +94,13 @@ const storedFields = 9
 // fields; it is not nil even when empty (an empty trailer block is still a
 // trailer block).
 func (s *Stream) keepFields(fields []hpack.Field) []hpack.Field {
-	n := len(fields)
-	if n > len(s.fieldStore)-s.nStored {
+	n, used := len(fields), int(s.nStored)
+	if n > len(s.fieldStore)-used {
 		return append(make([]hpack.Field, 0, n), fields...)
 	}
-	kept := s.fieldStore[s.nStored : s.nStored+n : s.nStored+n]
+	kept := s.fieldStore[used : used+n : used+n]
 	copy(kept, fields)
-	s.nStored += n
+	s.nStored += uint8(n)
 	return kept
 }
 
@@ -117,6 +119,7 @@ func (c *Conn) newStreamLocked(id uint32, ctx context.Context) *Stream {
 		ctx:           ctx,
 		contentLength: -1,
 	}
+	s.sctx.dlIndex = -1
 	s.sendWin.Init(int32(c.peer.initialWindowSize))
 	s.recvWin.Init(int32(c.cfg.initialWindowSize))
 	s.buf.SetLimit(int(c.cfg.initialWindowSize))

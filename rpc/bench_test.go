@@ -156,8 +156,8 @@ func BenchmarkUnaryParallel(b *testing.B) {
 //     serverStream (1) and the request decoder handed to the handler (1);
 //     and the test itself: the request boxed into an interface (1) and
 //     the echo handler's request and response (2).
-//   - with a deadline, the grpc-timeout header on the client, and the
-//     deadline context and its timer on the server, on top.
+//   - 10 with a deadline: the grpc-timeout header's value on top (the
+//     server's deadline lives in conn's per-connection heap).
 func TestUnaryAllocationBudget(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops items at random under the race detector; run without -race")
@@ -176,7 +176,7 @@ func TestUnaryAllocationBudget(t *testing.T) {
 	}{
 		{"background", context.Background(), 10},
 		{"cancellable", cancellable, 10},
-		{"deadline", deadline, 30},
+		{"deadline", deadline, 11},
 	} {
 		if err := e.cc.Invoke(tc.ctx, "/test.Echo/Unary", req, &reply); err != nil {
 			t.Fatal(err)

@@ -285,28 +285,19 @@ func (s *Server) handleStream(st *conn.Stream) {
 		return
 	}
 
-	base := st.Context()
-	ss.ctx = base
 	if req.hasTimeout {
 		// The handler's context carries the absolute deadline: arrival
 		// plus grpc-timeout. When it passes, "the server should locally
 		// cancel the RPC and send RST_STREAM with CANCEL error code"
-		// (PROTOCOL-HTTP2.md, Client Cancellation).
-		dctx, cancel := context.WithDeadline(base, req.arrival.Add(req.timeout))
-		defer cancel()
-		stop := context.AfterFunc(dctx, func() {
-			if base.Err() == nil {
-				st.Reset(frame.ErrCodeCancel)
-			}
-		})
-		defer stop()
-		ss.ctx = dctx
+		// (PROTOCOL-HTTP2.md, Client Cancellation), which conn does.
+		_ = st.SetDeadline(req.arrival.Add(req.timeout)) // cannot fail on a fresh server stream
 	}
+	ss.ctx = st.Context()
 
 	// Past the deadline the answer is the reset, not a status, even if the
 	// handler returned before the deadline's reset went out.
 	expired := func() bool {
-		return req.hasTimeout && ss.ctx.Err() == context.DeadlineExceeded && base.Err() == nil
+		return req.hasTimeout && ss.ctx.Err() == context.DeadlineExceeded
 	}
 	var err error
 	if entry.unary != nil {
