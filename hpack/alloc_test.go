@@ -1,6 +1,7 @@
 package hpack
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -28,7 +29,7 @@ func TestAllocsPerBlock(t *testing.T) {
 		decAllocs := testing.AllocsPerRun(100, func() {
 			dst, err = dec.Decode(block, s.kind, dst[:0])
 		})
-		if err != nil || !sameFields(dst, s.fields) {
+		if err != nil || !slices.Equal(dst, s.fields) {
 			t.Fatalf("%v: %v, %v", s.kind, dst, err)
 		}
 		if encAllocs != 0 || decAllocs != 0 {

@@ -1,6 +1,10 @@
 package hpack
 
-import "golang.org/x/net/http2/hpack"
+import (
+	"slices"
+
+	"golang.org/x/net/http2/hpack"
+)
 
 // Field is one header field: Name, Value and Sensitive (encode as "never
 // indexed", RFC 7541 §6.2.3). It is x/net's type, so fields pass between
@@ -103,7 +107,7 @@ var flushField = Field{Name: ":method", Value: "GET"}
 func (e *Encoder) AppendBlock(dst []byte, fields ...Field) []byte {
 	if !e.pending && e.cache != nil {
 		for i := range e.cache {
-			if cb := &e.cache[i]; cb.gen == e.gen && cb.b != nil && equalFields(cb.fields, fields) {
+			if cb := &e.cache[i]; cb.gen == e.gen && cb.b != nil && slices.Equal(cb.fields, fields) {
 				return append(dst, cb.b...)
 			}
 		}
@@ -123,19 +127,6 @@ func (e *Encoder) AppendBlock(dst []byte, fields ...Field) []byte {
 	cb.fields = append(cb.fields[:0], fields...)
 	cb.b = append(cb.b[:0], dst[start:]...)
 	return dst
-}
-
-// equalFields reports whether a and b hold the same fields in the same order.
-func equalFields(a, b []Field) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // allIndexed reports whether block consists only of indexed header field

@@ -2,6 +2,7 @@ package hpack
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -98,7 +99,7 @@ func TestFieldRules(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Decode: %v", err)
 				}
-				if !sameFields(got, tt.fields) {
+				if !slices.Equal(got, tt.fields) {
 					t.Fatalf("Decode = %v, want %v", got, tt.fields)
 				}
 				return
@@ -113,23 +114,11 @@ func TestFieldRules(t *testing.T) {
 			// The table stayed in sync: the same fields decode again
 			// from a second block that refers back to the table.
 			block = enc.AppendBlock(nil, okResponse...)
-			if got, err := dec.Decode(block, Response, nil); err != nil || !sameFields(got, okResponse) {
+			if got, err := dec.Decode(block, Response, nil); err != nil || !slices.Equal(got, okResponse) {
 				t.Fatalf("next block: %v, %v", got, err)
 			}
 		})
 	}
-}
-
-func sameFields(a, b []Field) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestMalformedReasonIsBounded(t *testing.T) {

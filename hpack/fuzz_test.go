@@ -2,6 +2,7 @@ package hpack
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,7 +68,7 @@ func FuzzDecodeDifferential(f *testing.F) {
 				}
 				return
 			case err == nil:
-				if !sameFields(dst, ref) {
+				if !slices.Equal(dst, ref) {
 					t.Fatalf("block %d: we decoded %v, x/net %v", i, dst, ref)
 				}
 			case errors.Is(err, ErrHeaderListTooLarge):
@@ -76,7 +77,7 @@ func FuzzDecodeDifferential(f *testing.F) {
 				}
 				fallthrough
 			case errors.Is(err, ErrMalformed):
-				if len(dst) > len(ref) || !sameFields(dst, ref[:len(dst)]) {
+				if len(dst) > len(ref) || !slices.Equal(dst, ref[:len(dst)]) {
 					t.Fatalf("block %d (%v): we stored %v, not a prefix of x/net's %v", i, err, dst, ref)
 				}
 			default:
@@ -118,13 +119,13 @@ func FuzzRoundTrip(f *testing.F) {
 		for round := 0; round < 2; round++ {
 			block := enc.AppendBlock(nil, fields...)
 			ref, err := xd.DecodeFull(block)
-			if err != nil || !sameFields(ref, fields) {
+			if err != nil || !slices.Equal(ref, fields) {
 				t.Fatalf("x/net decoded %v, %v; want %v", ref, err, fields)
 			}
 			got, err := ours.Decode(block, Trailers, nil)
 			switch {
 			case err == nil:
-				if !sameFields(got, fields) {
+				if !slices.Equal(got, fields) {
 					t.Fatalf("decoded %v, want %v", got, fields)
 				}
 			case errors.Is(err, ErrMalformed), errors.Is(err, ErrHeaderListTooLarge):
@@ -145,7 +146,7 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 		// Whatever happened above, the tables are in step.
 		block := enc.AppendBlock(nil, grpcTrailers...)
-		if got, err := ours.Decode(block, Trailers, nil); err != nil || !sameFields(got, grpcTrailers) {
+		if got, err := ours.Decode(block, Trailers, nil); err != nil || !slices.Equal(got, grpcTrailers) {
 			t.Fatalf("after the fuzzed blocks: %v, %v", got, err)
 		}
 	})

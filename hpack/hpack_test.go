@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,11 +58,11 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("block %d: %v", i, err)
 		}
-		if !sameFields(dst, b.fields) {
+		if !slices.Equal(dst, b.fields) {
 			t.Fatalf("block %d: got %v, want %v", i, dst, b.fields)
 		}
 		// Differential: x/net's decoder, fed the same blocks, agrees.
-		if ref := xDecode(t, xd, block); !sameFields(ref, dst) {
+		if ref := xDecode(t, xd, block); !slices.Equal(ref, dst) {
 			t.Fatalf("block %d: x/net decoded %v, we decoded %v", i, ref, dst)
 		}
 	}
@@ -80,7 +81,7 @@ func TestAppendBlockAppends(t *testing.T) {
 		t.Fatalf("AppendBlock clobbered dst: %q", out)
 	}
 	got, err := NewDecoder(Limits{}).Decode(out[len(prefix):], Response, nil)
-	if err != nil || !sameFields(got, grpcResponse) {
+	if err != nil || !slices.Equal(got, grpcResponse) {
 		t.Fatalf("Decode = %v, %v", got, err)
 	}
 }
@@ -144,10 +145,10 @@ func TestTableSizeInSync(t *testing.T) {
 		fields := with(grpcRequest, f("x-seq", fmt.Sprint(i)))
 		block := enc.AppendBlock(nil, fields...)
 		got, err := dec.Decode(block, Request, nil)
-		if err != nil || !sameFields(got, fields) {
+		if err != nil || !slices.Equal(got, fields) {
 			t.Fatalf("size %d: %v, %v", n, got, err)
 		}
-		if ref := xDecode(t, xd, block); !sameFields(ref, fields) {
+		if ref := xDecode(t, xd, block); !slices.Equal(ref, fields) {
 			t.Fatalf("size %d: x/net decoded %v", n, ref)
 		}
 		if want := min(n, 4096); enc.TableSize() != want {
@@ -180,7 +181,7 @@ func TestReducedTableSizeNeedsUpdate(t *testing.T) {
 		dec := NewDecoder(Limits{})
 		dec.SetMaxTableSize(100)
 		for i, block := range [][]byte{{0x3f, 0x45, 0x88}, {0x88}} {
-			if got, err := dec.Decode(block, Response, nil); err != nil || !sameFields(got, okResponse) {
+			if got, err := dec.Decode(block, Response, nil); err != nil || !slices.Equal(got, okResponse) {
 				t.Fatalf("block %d: %v, %v", i, got, err)
 			}
 		}
@@ -208,7 +209,7 @@ func TestReducedTableSizeNeedsUpdate(t *testing.T) {
 			enc.SetMaxTableSize(n) // the peer acknowledged our SETTINGS...
 			dec.SetMaxTableSize(n) // ...and we see its acknowledgement
 			fields := with(grpcRequest, f("x-size", fmt.Sprint(n)))
-			if got, err := dec.Decode(enc.AppendBlock(nil, fields...), Request, nil); err != nil || !sameFields(got, fields) {
+			if got, err := dec.Decode(enc.AppendBlock(nil, fields...), Request, nil); err != nil || !slices.Equal(got, fields) {
 				t.Fatalf("size %d: %v, %v", n, got, err)
 			}
 		}
@@ -237,7 +238,7 @@ func TestDecoderTableSizeLimit(t *testing.T) {
 		t.Fatalf("update to 101 after SetMaxTableSize(100): err = %v, want ErrCompression", err)
 	}
 	block = []byte{0x3f, 0x45, 0x88} // size update to 100
-	if got, err := NewDecoderWith(100).Decode(block, Response, nil); err != nil || !sameFields(got, okResponse) {
+	if got, err := NewDecoderWith(100).Decode(block, Response, nil); err != nil || !slices.Equal(got, okResponse) {
 		t.Fatalf("update to 100: %v, %v", got, err)
 	}
 }
@@ -305,7 +306,7 @@ func TestHeaderListLimit(t *testing.T) {
 		t.Fatalf("next block is % x, want two indexed references", block)
 	}
 	got, err = dec.Decode(block, Trailers, nil)
-	if err != nil || !sameFields(got, []Field{fields[3], fields[2]}) {
+	if err != nil || !slices.Equal(got, []Field{fields[3], fields[2]}) {
 		t.Fatalf("next block: %v, %v", got, err)
 	}
 	// Exactly at the limit is fine.
@@ -443,7 +444,7 @@ func TestDecodeXNetEncoder(t *testing.T) {
 			fields []Field
 		}{{Request, grpcRequest}, {Response, grpcResponse}, {Trailers, grpcTrailers}} {
 			got, err := dec.Decode(encode(set.fields), set.kind, nil)
-			if err != nil || !sameFields(got, set.fields) {
+			if err != nil || !slices.Equal(got, set.fields) {
 				t.Fatalf("size %d, %v: %v, %v", size, set.kind, got, err)
 			}
 		}

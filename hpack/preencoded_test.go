@@ -2,6 +2,7 @@ package hpack
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	xhpack "golang.org/x/net/http2/hpack"
@@ -32,14 +33,14 @@ func TestPreencoded(t *testing.T) {
 	if got := grpcRequestMiddle.b; got[0] != 0x0f || got[1] != 0x10 {
 		t.Errorf("content-type starts % x, want 0f 10 (literal without indexing, name index 31)", got[:2])
 	}
-	if !sameFields(grpcResponseHeader.Fields(), grpcResponse) {
+	if !slices.Equal(grpcResponseHeader.Fields(), grpcResponse) {
 		t.Errorf("Fields = %v", grpcResponseHeader.Fields())
 	}
 	// A run leaves the decoder's dynamic table empty: index 62 is invalid.
 	for _, p := range []*Preencoded{grpcRequestPrefix, grpcRequestMiddle, grpcResponseHeader, Preencode(Field{Name: "x", Value: "y", Sensitive: true})} {
 		xd := xhpack.NewDecoder(DefaultTableSize, nil)
 		got, err := xd.DecodeFull(p.b)
-		if err != nil || !sameFields(got, p.fields) {
+		if err != nil || !slices.Equal(got, p.fields) {
 			t.Fatalf("x/net decoded %v, %v; want %v", got, err, p.fields)
 		}
 		if _, err := xd.DecodeFull([]byte{0xbe}); err == nil {
@@ -55,12 +56,12 @@ func TestPreencodedInBlocks(t *testing.T) {
 		dec.SetMaxTableSize(size)
 		block := appendGRPCRequest(enc, nil)
 		got, err := dec.Decode(block, Request, nil)
-		if err != nil || !sameFields(got, grpcRequest) {
+		if err != nil || !slices.Equal(got, grpcRequest) {
 			t.Fatalf("request %d: %v, %v", i, got, err)
 		}
 		block = grpcResponseHeader.Append(enc.StartBlock(nil))
 		got, err = dec.Decode(block, Response, nil)
-		if err != nil || !sameFields(got, grpcResponse) {
+		if err != nil || !slices.Equal(got, grpcResponse) {
 			t.Fatalf("response %d: %v, %v", i, got, err)
 		}
 	}

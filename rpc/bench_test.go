@@ -17,31 +17,7 @@ import (
 // It also reports the syscalls per call on each side (server-writes/op,
 // client-reads/op, ...), counted by wrapping both ends of the connection.
 func BenchmarkUnary(b *testing.B) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var server, client ioCounts
-	srv := NewServer()
-	srv.RegisterService(&echoDesc, &echoServer{unary: echoBack})
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(countingListener{lis, &server}) }()
-	defer func() {
-		srv.Stop()
-		<-served
-	}()
-	cc, err := Dial(lis.Addr().String(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-		var d net.Dialer
-		nc, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		return countingIO{nc, &client}, nil
-	}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cc.Close()
+	cc, server, client := countingEcho(b)
 	req := []byte("hello, world")
 	var reply []byte
 	ctx := context.Background()
@@ -57,6 +33,42 @@ func BenchmarkUnary(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	reportSyscalls(b, server, client)
+}
+
+// countingEcho serves the echo service on loopback TCP and dials it, both
+// ends counting their Read and Write calls. Everything ends with tb.
+func countingEcho(tb testing.TB) (cc *ClientConn, server, client *ioCounts) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	server, client = new(ioCounts), new(ioCounts)
+	srv := NewServer()
+	srv.RegisterService(&echoDesc, &echoServer{unary: echoBack})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(countingListener{lis, server}) }()
+	tb.Cleanup(func() {
+		srv.Stop()
+		<-served
+	})
+	cc, err = Dial(lis.Addr().String(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingIO{nc, client}, nil
+	}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cc.Close() })
+	return cc, server, client
+}
+
+// reportSyscalls reports the Read and Write calls per op on each side.
+func reportSyscalls(b *testing.B, server, client *ioCounts) {
 	n := float64(b.N)
 	b.ReportMetric(float64(server.writes.Load())/n, "server-writes/op")
 	b.ReportMetric(float64(server.reads.Load())/n, "server-reads/op")
@@ -96,31 +108,7 @@ func (l countingListener) Accept() (net.Conn, error) {
 // syscalls per call on each side: batching across calls should bring them
 // well under one.
 func BenchmarkUnaryParallel(b *testing.B) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var server, client ioCounts
-	srv := NewServer()
-	srv.RegisterService(&echoDesc, &echoServer{unary: echoBack})
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(countingListener{lis, &server}) }()
-	defer func() {
-		srv.Stop()
-		<-served
-	}()
-	cc, err := Dial(lis.Addr().String(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-		var d net.Dialer
-		nc, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		return countingIO{nc, &client}, nil
-	}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cc.Close()
+	cc, server, client := countingEcho(b)
 	if err := cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("warm"), new([]byte)); err != nil {
 		b.Fatal(err)
 	}
@@ -138,11 +126,7 @@ func BenchmarkUnaryParallel(b *testing.B) {
 			}
 		}
 	})
-	n := float64(b.N)
-	b.ReportMetric(float64(server.writes.Load())/n, "server-writes/op")
-	b.ReportMetric(float64(server.reads.Load())/n, "server-reads/op")
-	b.ReportMetric(float64(client.writes.Load())/n, "client-writes/op")
-	b.ReportMetric(float64(client.reads.Load())/n, "client-reads/op")
+	reportSyscalls(b, server, client)
 }
 
 // TestUnaryAllocationBudget pins the allocations of a unary call, client

@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"context"
-	"net"
 	"testing"
 )
 
@@ -11,31 +10,7 @@ import (
 // calling goroutine, and so do the response's HEADERS, DATA and trailers,
 // written by the handler's goroutine.
 func TestUnaryOneWriteEachWay(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var server, client ioCounts
-	srv := NewServer()
-	srv.RegisterService(&echoDesc, &echoServer{unary: echoBack})
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(countingListener{lis, &server}) }()
-	defer func() {
-		srv.Stop()
-		<-served
-	}()
-	cc, err := Dial(lis.Addr().String(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-		var d net.Dialer
-		nc, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		return countingIO{nc, &client}, nil
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	cc, server, client := countingEcho(t)
 	ctx := context.Background()
 	var reply []byte
 	call := func() {
