@@ -135,11 +135,12 @@ func BenchmarkUnaryParallel(b *testing.B) {
 // most twice drpc's (8 per call). The budgets are today's figures plus one:
 //
 //   - 9 per call with a cancellable context (what the benchmark runner
-//     uses) or none: on the client the Stream (1) and the reply's copy
-//     (1); on the server the Stream (1), the handler goroutine (1), the
-//     serverStream (1) and the request decoder handed to the handler (1);
-//     and the test itself: the request boxed into an interface (1) and
-//     the echo handler's request and response (2).
+//     uses) or none: on the client the Stream (1; the reply is copied into
+//     the caller's slice, which has room); on the server the Stream (1),
+//     the handler goroutine (1), the serverStream (1) and the request
+//     decoder handed to the handler (1); and the test itself: the request
+//     boxed into an interface (1), and the echo handler's request variable,
+//     its copy of the request and its response boxed (3).
 //   - 10 with a deadline: the grpc-timeout header's value on top (the
 //     server's deadline lives in conn's per-connection heap).
 func TestUnaryAllocationBudget(t *testing.T) {
