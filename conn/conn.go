@@ -47,10 +47,10 @@ type Conn struct {
 	cfg     settings
 	handler Handler // server only
 
-	done       chan struct{} // closed under mu by failLocked when the connection ends
-	drainCh    chan struct{} // guarded by mu: made by drainChanLocked, closed by startDrainLocked: no new streams
-	readerDone chan struct{} // closed when readLoop returns
-	writerDone chan struct{} // closed when the final flush closed the net.Conn
+	done       chan struct{}  // closed under mu by failLocked when the connection ends
+	drainCh    chan struct{}  // guarded by mu: made by drainChanLocked, closed by startDrainLocked: no new streams
+	reading    sync.WaitGroup // done when the last reader goroutine ends
+	writerDone chan struct{}  // closed when the final flush closed the net.Conn
 	// baseCtx, the parent of every server stream's context, is cancelled
 	// when the connection ends. Made by start on the server (immutable
 	// from then), on demand by Context on the client (guarded by mu).
@@ -210,7 +210,6 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 		cfg:        s,
 		handler:    h,
 		done:       make(chan struct{}),
-		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
 		streams:    make(map[uint32]*Stream),
 		enc:        hpack.NewEncoder(),
@@ -254,6 +253,7 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	}
 	c.settingsTimer = time.AfterFunc(s.settingsAckTimeout, c.onSettingsTimeout)
 	c.readOn = c.readMoved
+	c.reading.Add(1)
 	go c.readLoop()
 	c.mu.Lock()
 	c.kickLocked() // the preface and SETTINGS
@@ -378,7 +378,7 @@ func (c *Conn) Close() error {
 	c.failLocked(ErrClosed)
 	c.mu.Unlock()
 	<-c.writerDone
-	<-c.readerDone
+	c.reading.Wait()
 	if prev == nil || errors.Is(prev, ErrClosed) {
 		return nil
 	}
@@ -400,7 +400,7 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 	select {
 	case <-c.done:
 		<-c.writerDone
-		<-c.readerDone
+		c.reading.Wait()
 		return nil
 	case <-ctx.Done():
 		c.Close()

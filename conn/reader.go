@@ -41,7 +41,7 @@ func (c *Conn) endReading(err error) {
 		go c.readOn()
 		return
 	}
-	defer close(c.readerDone)
+	defer c.reading.Done()
 	c.fr.Release() // nothing holds its frames any more
 	c.mu.Lock()
 	if err != errEnded {
