@@ -72,6 +72,8 @@ type Conn struct {
 	// something to write and given back when the writer goes idle, so idle
 	// connections pin no write buffer.
 	wbuf *[]byte
+	// flush is c.flushQueued, the flusher goroutine's body. Immutable.
+	flush func()
 
 	mu sync.Mutex
 	// err is why the connection ended; nil while it runs. Guarded by mu.
@@ -223,6 +225,7 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	if r == roleServer {
 		c.baseCtx, c.baseCancel = context.WithCancel(context.Background())
 	}
+	c.flush = c.flushQueued
 	c.fr = frame.NewReader(nc)
 	c.fr.SetMaxFrameSize(s.maxFrameSize)
 	// Until the peer acknowledges our SETTINGS it may use the default

@@ -43,7 +43,7 @@ func (c *Conn) kickLocked() {
 		return
 	}
 	c.writing = true
-	go c.writeQueued(0)
+	go c.flush()
 }
 
 // claimInlineLocked is kickLocked for an application goroutine that will
@@ -92,7 +92,7 @@ func (c *Conn) writeQueued(inline int) {
 		c.mu.Lock()
 		ended := c.err != nil
 		if inline > 0 && n == inline && !ended && c.hasOutputLocked() {
-			go c.writeQueued(0) // the role passes to the flusher
+			go c.flush() // the role passes to the flusher
 			c.mu.Unlock()
 			return
 		}
@@ -128,6 +128,11 @@ func (c *Conn) writeQueued(inline int) {
 		}
 	}
 }
+
+// flushQueued is the flusher goroutine's body; c.flush holds it as a func
+// value made once per connection, since "go c.writeQueued(0)" allocates a
+// closure per start.
+func (c *Conn) flushQueued() { c.writeQueued(0) }
 
 // closeWriter ends the write side for good: the role holder calls it once,
 // after the final flush.
