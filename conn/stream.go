@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/h2rpc/h2rpc/flowcontrol"
 	"github.com/h2rpc/h2rpc/frame"
@@ -81,6 +82,10 @@ type Stream struct {
 	// no content whatever its content-length says.
 	headMethod  bool
 	handlerDone bool
+	// writeRun counts the application's writes since it last read
+	// (saturating): the first is written inline, the rest of a run go to
+	// a flusher, which batches a stream of messages.
+	writeRun uint8
 }
 
 // storedFields is how many decoded header fields a stream holds without
@@ -367,6 +372,7 @@ func (s *Stream) ReadHeaders() ([]hpack.Field, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	s.writeRun = 0
 	for {
 		if s.gotHeaders {
 			return s.respHeaders, nil
@@ -395,6 +401,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 	c.mu.Lock()
 	inline := false
 	defer func() { c.unlockAndWrite(inline) }()
+	s.writeRun = 0
 	for {
 		if s.buf.Len() > 0 {
 			if len(p) == 0 {
@@ -469,8 +476,28 @@ func (s *Stream) WriteData(p []byte, endStream bool) error {
 	if err == nil {
 		err = s.writeDataLocked(p, endStream)
 	}
-	c.unlockAndWrite(c.queuedInlineLocked())
+	s.unlockAfterWrite()
 	return err
+}
+
+// unlockAfterWrite unlocks mu after an application write on s and sees the
+// queued frames written: inline by the caller if this is the first write
+// since the application last read (a request, a reply: the caller is about
+// to wait for the peer, so the frames should go now), else by a flusher, so
+// that a run of writes (a stream of messages) is batched into few syscalls
+// while the caller goes on producing.
+func (s *Stream) unlockAfterWrite() {
+	c := s.c
+	run := s.writeRun
+	if run < math.MaxUint8 {
+		s.writeRun++
+	}
+	if run == 0 {
+		c.unlockAndWrite(c.queuedInlineLocked())
+		return
+	}
+	c.queuedLocked()
+	c.mu.Unlock()
 }
 
 // WriteAll sends, as one batch, the response headers (server, if headers is
@@ -482,7 +509,7 @@ func (s *Stream) WriteAll(headers []hpack.Field, data []byte, trailers []hpack.F
 	c := s.c
 	c.mu.Lock()
 	err := s.writeAllLocked(headers, data, trailers)
-	c.unlockAndWrite(c.queuedInlineLocked())
+	s.unlockAfterWrite()
 	return err
 }
 

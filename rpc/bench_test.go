@@ -17,7 +17,7 @@ import (
 // It also reports the syscalls per call on each side (server-writes/op,
 // client-reads/op, ...), counted by wrapping both ends of the connection.
 func BenchmarkUnary(b *testing.B) {
-	cc, server, client := countingEcho(b)
+	cc, server, client := countingEcho(b, &echoServer{unary: echoBack})
 	req := []byte("hello, world")
 	var reply []byte
 	ctx := context.Background()
@@ -38,14 +38,14 @@ func BenchmarkUnary(b *testing.B) {
 
 // countingEcho serves the echo service on loopback TCP and dials it, both
 // ends counting their Read and Write calls. Everything ends with tb.
-func countingEcho(tb testing.TB) (cc *ClientConn, server, client *ioCounts) {
+func countingEcho(tb testing.TB, impl *echoServer) (cc *ClientConn, server, client *ioCounts) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	server, client = new(ioCounts), new(ioCounts)
 	srv := NewServer()
-	srv.RegisterService(&echoDesc, &echoServer{unary: echoBack})
+	srv.RegisterService(&echoDesc, impl)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(countingListener{lis, server}) }()
 	tb.Cleanup(func() {
@@ -108,7 +108,7 @@ func (l countingListener) Accept() (net.Conn, error) {
 // syscalls per call on each side: batching across calls should bring them
 // well under one.
 func BenchmarkUnaryParallel(b *testing.B) {
-	cc, server, client := countingEcho(b)
+	cc, server, client := countingEcho(b, &echoServer{unary: echoBack})
 	if err := cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("warm"), new([]byte)); err != nil {
 		b.Fatal(err)
 	}
