@@ -17,12 +17,13 @@ const maxBatch = 128 << 10
 // There is no writer goroutine while nothing is queued. Whoever queues
 // frames while no one holds the writer role (c.writing) takes it:
 //
-//   - an application goroutine that queued a small write (NewStream,
-//     WriteHeaders, WriteData within its windows, a WINDOW_UPDATE after Read)
-//     writes the batch itself, inline, once: the call's frames reach the
-//     socket without waking another goroutine. If more was queued meanwhile
-//     it hands the role to a flusher goroutine rather than write on behalf of
-//     others for an unbounded time;
+//   - an application goroutine that queued a request or a reply (OpenStream,
+//     WriteAll, WriteData within its windows: the stream's first write since
+//     the application last read, see Stream.unlockAfterWrite; a
+//     WINDOW_UPDATE after Read) writes the batch itself, inline, once: the
+//     call's frames reach the socket without waking another goroutine. If
+//     more was queued meanwhile it hands the role to a flusher goroutine
+//     rather than write on behalf of others for an unbounded time;
 //   - everything else (the reader goroutine's answers, DATA that waited for
 //     credit, the final flush) starts a flusher goroutine, which writes until
 //     the queues are empty and then ends.
