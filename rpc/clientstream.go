@@ -417,6 +417,7 @@ func (cs *clientStream) recv(m any) error {
 		return cs.headerErr
 	}
 	var b []byte
+	var direct bool
 	var err error
 	if cs.trailersOnly {
 		// The one block is the whole response: nothing to read (and a
@@ -424,7 +425,7 @@ func (cs *clientStream) recv(m any) error {
 		// §8.1, must not turn it into an error).
 		err = io.EOF
 	} else {
-		b, err = cs.rd.next()
+		b, direct, err = cs.rd.nextInto(bytesTarget(cs.codec, m))
 		if err != nil && err != io.EOF && cs.st.Trailers() != nil {
 			// The response ended with trailers and then the stream was
 			// reset: the trailers' status, if an error, says more.
@@ -445,8 +446,10 @@ func (cs *clientStream) recv(m any) error {
 	if err != nil {
 		return clientErr(cs.ctx, err)
 	}
-	if err := cs.codec.Unmarshal(b, m); err != nil {
-		return statusf(Internal, "grpc: failed to unmarshal the response: %v", err)
+	if !direct {
+		if err := cs.codec.Unmarshal(b, m); err != nil {
+			return statusf(Internal, "grpc: failed to unmarshal the response: %v", err)
+		}
 	}
 	cs.received++
 	if cs.desc.ServerStreams {

@@ -38,7 +38,10 @@ type AppendCodec interface {
 // wire format. It accepts:
 //
 //   - []byte (marshal only) and *[]byte: the message bytes as they are. On
-//     Unmarshal into a *[]byte the bytes are copied.
+//     Unmarshal into a *[]byte the bytes are copied. (Receiving into a
+//     *[]byte with DefaultCodec, a call reads the message straight into the
+//     slice's array, reused when large enough; after a failed receive the
+//     slice keeps its length but its bytes may have changed.)
 //   - types that marshal themselves: wire.Message (the protobuf wire format,
 //     which this project's hand-written and generated types implement), or
 //     else encoding.BinaryAppender or encoding.BinaryMarshaler to send and
@@ -85,6 +88,17 @@ func (defaultCodec) Unmarshal(data []byte, v any) error {
 		return m.UnmarshalBinary(data)
 	}
 	return fmt.Errorf("rpc: DefaultCodec cannot unmarshal into %T: it is neither *[]byte nor a self-unmarshalling type", v)
+}
+
+// bytesTarget returns m when the message may be read straight into it:
+// codec is DefaultCodec, whose Unmarshal into a *[]byte would copy the
+// bytes there anyway. Otherwise nil.
+func bytesTarget(codec Codec, m any) *[]byte {
+	if _, ok := codec.(defaultCodec); !ok {
+		return nil
+	}
+	p, _ := m.(*[]byte)
+	return p
 }
 
 // contentType returns the content-type for a codec: application/grpc for

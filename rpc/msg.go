@@ -114,47 +114,67 @@ var errTruncatedMsg = errors.New("stream ended inside a length-prefixed message"
 // is RESOURCE_EXHAUSTED; errors of the underlying reader are returned as
 // they are, for the caller to map.
 func (m *msgReader) next() ([]byte, error) {
+	b, _, err := m.nextInto(nil)
+	return b, err
+}
+
+// nextInto is next, except that an uncompressed message is read straight
+// into *into when into is not nil (reusing its array when large enough),
+// which spares the copy DefaultCodec's Unmarshal would make; direct reports
+// that it did so, and then *into holds the message. On an error *into keeps
+// its length, though its array may have been written.
+func (m *msgReader) nextInto(into *[]byte) (b []byte, direct bool, err error) {
 	if n, err := io.ReadFull(m.r, m.hdr[:]); err != nil {
 		if err == io.ErrUnexpectedEOF || (err == io.EOF && n > 0) {
-			return nil, &Status{Code: Internal, Message: "grpc: " + errTruncatedMsg.Error(), cause: errTruncatedMsg}
+			return nil, false, &Status{Code: Internal, Message: "grpc: " + errTruncatedMsg.Error(), cause: errTruncatedMsg}
 		}
-		return nil, err
+		return nil, false, err
 	}
 	flag := m.hdr[0]
 	length := binary.BigEndian.Uint32(m.hdr[1:])
 	if uint64(length) > uint64(m.maxSize) {
-		return nil, statusf(ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", length, m.maxSize)
+		return nil, false, statusf(ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", length, m.maxSize)
 	}
 	if flag > 1 {
-		return nil, statusf(Internal, "grpc: invalid compressed-flag %d in message header", flag)
+		return nil, false, statusf(Internal, "grpc: invalid compressed-flag %d in message header", flag)
 	}
 	if flag == 1 && m.decomp == nil {
 		// "If the Message-Encoding header is omitted then the
 		// Compressed-Flag must be 0" (PROTOCOL-HTTP2.md); such a message
 		// "MUST fail with INTERNAL status" (doc/compression.md, test case 6).
 		if m.encoding == "" || m.encoding == "identity" {
-			return nil, newStatus(Internal, "grpc: compressed flag set with identity or empty grpc-encoding")
+			return nil, false, newStatus(Internal, "grpc: compressed flag set with identity or empty grpc-encoding")
 		}
-		return nil, statusf(Internal, "grpc: message compressed with unsupported grpc-encoding %q (supported: %s)", m.encoding, acceptEncoding())
+		return nil, false, statusf(Internal, "grpc: message compressed with unsupported grpc-encoding %q (supported: %s)", m.encoding, acceptEncoding())
+	}
+	if flag == 0 && into != nil {
+		d := *into
+		if cap(d) < int(length) {
+			d = make([]byte, length)
+		}
+		d = d[:length]
+		if _, err := io.ReadFull(m.r, d); err != nil {
+			return nil, false, truncated(err)
+		}
+		m.compressed.Store(false)
+		*into = d
+		return d, true, nil
 	}
 	if m.buf == nil {
 		m.buf = getBuf()
 	}
-	b := *m.buf
+	b = *m.buf
 	if cap(b) < int(length) {
 		b = make([]byte, length)
 	}
 	b = b[:length]
 	*m.buf = b
 	if _, err := io.ReadFull(m.r, b); err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return nil, &Status{Code: Internal, Message: "grpc: " + errTruncatedMsg.Error(), cause: errTruncatedMsg}
-		}
-		return nil, err
+		return nil, false, truncated(err)
 	}
 	m.compressed.Store(flag == 1)
 	if flag == 0 {
-		return b, nil
+		return b, false, nil
 	}
 	if m.out == nil {
 		m.out = getBuf()
@@ -162,12 +182,21 @@ func (m *msgReader) next() ([]byte, error) {
 	out, err := m.decomp.AppendDecompressed((*m.out)[:0], b, m.maxSize)
 	*m.out = out[:0]
 	if err == ErrTooLarge {
-		return nil, statusf(ResourceExhausted, "grpc: received message after decompression larger than max %d", m.maxSize)
+		return nil, false, statusf(ResourceExhausted, "grpc: received message after decompression larger than max %d", m.maxSize)
 	}
 	if err != nil {
-		return nil, statusf(Internal, "grpc: failed to decompress the message with %s: %v", m.encoding, err)
+		return nil, false, statusf(Internal, "grpc: failed to decompress the message with %s: %v", m.encoding, err)
 	}
-	return out, nil
+	return out, false, nil
+}
+
+// truncated maps an error reading a message's body: the stream ending
+// inside it is INTERNAL; other errors are the caller's to map.
+func truncated(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return &Status{Code: Internal, Message: "grpc: " + errTruncatedMsg.Error(), cause: errTruncatedMsg}
+	}
+	return err
 }
 
 // release returns the reader's buffers to the pool.

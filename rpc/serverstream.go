@@ -272,7 +272,7 @@ func (ss *serverStream) SendMsg(m any) error {
 
 // RecvMsg receives one request message into m.
 func (ss *serverStream) RecvMsg(m any) error {
-	b, err := ss.rd.next()
+	b, direct, err := ss.rd.nextInto(bytesTarget(ss.codec, m))
 	if err != nil {
 		if err == io.EOF {
 			if ss.ctx.Err() != nil {
@@ -283,6 +283,9 @@ func (ss *serverStream) RecvMsg(m any) error {
 			return io.EOF
 		}
 		return ss.transportErr(err)
+	}
+	if direct {
+		return nil
 	}
 	if err := ss.codec.Unmarshal(b, m); err != nil {
 		return statusf(Internal, "grpc: failed to unmarshal the request: %v", err)
