@@ -185,3 +185,33 @@ func TestEndToEndManyStreams(t *testing.T) {
 	}
 	<-server.Done()
 }
+
+// TestWriteDataPrefixed checks that a prefix and a payload arrive as one
+// byte sequence, on the fast path (within the windows and fastWriteLimit)
+// and through the writer's round-robin (larger than both the limit and a
+// frame), with END_STREAM after the last byte.
+func TestWriteDataPrefixed(t *testing.T) {
+	client, _ := pair(t, nil, nil, hashEcho)
+	for i, size := range []int{0, 100, 40000, 300000} {
+		prefix := []byte{1, 2, 3, 4, 5}
+		payload := body(i, size)
+		s, err := client.NewStream(context.Background(), request("/prefixed"), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Read concurrently: the echo of a large payload needs the reader
+		// to return flow-control credit.
+		got := make(chan []byte, 1)
+		go func() {
+			b, _ := io.ReadAll(s)
+			got <- b
+		}()
+		if err := s.WriteDataPrefixed(prefix, payload, true); err != nil {
+			t.Fatalf("size %d: WriteDataPrefixed: %v", size, err)
+		}
+		want := append(append([]byte(nil), prefix...), payload...)
+		if b := <-got; !bytes.Equal(b, want) {
+			t.Fatalf("size %d: echoed %d bytes, want %d, equal prefix %d", size, len(b), len(want), commonPrefix(b, want))
+		}
+	}
+}

@@ -154,7 +154,7 @@ func (c *Conn) resetLocked(s *Stream, code frame.ErrCode, err error) {
 	s.state = stream.ClosedResetSent
 	c.closeStreamLocked(s)
 	c.discardLocked(s)
-	s.pending = nil
+	s.pendingPre, s.pending = nil, nil
 	s.wakeRead()
 	s.wakeWrite()
 	c.queuedLocked()
@@ -168,7 +168,7 @@ func (c *Conn) abortStreamLocked(s *Stream, err error) {
 		s.err = err
 	}
 	s.removed = true
-	s.pending = nil
+	s.pendingPre, s.pending = nil, nil
 	s.inReady = false
 	if !s.endRecv {
 		s.buf.Reset() // incomplete: the reader gets err

@@ -670,7 +670,7 @@ func (c *Conn) onRSTStream(f *frame.RSTStreamFrame) error {
 	// Otherwise the peer had ended its side: the data stays readable, to
 	// io.EOF. This is RFC 9113 §8.1's complete response followed by
 	// RST_STREAM NO_ERROR, which stops only our sending.
-	s.pending = nil
+	s.pendingPre, s.pending = nil, nil
 	s.wakeRead()
 	s.wakeWrite()
 	if local {
@@ -813,7 +813,7 @@ func (c *Conn) onGoAway(f *frame.GoAwayFrame) error {
 			s.state = stream.ClosedResetSent // nothing more will come
 			c.closeStreamLocked(s)
 			c.discardLocked(s)
-			s.pending = nil
+			s.pendingPre, s.pending = nil, nil
 			s.wakeRead()
 			s.wakeWrite()
 		}

@@ -59,6 +59,8 @@ type Stream struct {
 	// pendingEnd asks for END_STREAM on its last frame; writing is set while
 	// a Write waits.
 	pending []byte
+	// pendingPre goes before pending (see WriteDataPrefixed).
+	pendingPre []byte
 	// contentLength is the declared content-length, or -1; dataLen counts
 	// the DATA received (RFC 9113 §8.1.1).
 	contentLength int64
@@ -480,6 +482,24 @@ func (s *Stream) WriteData(p []byte, endStream bool) error {
 	return err
 }
 
+// WriteDataPrefixed is WriteData of prefix followed by p, as one byte
+// sequence, without first copying them into one buffer: for a small header
+// in front of a large payload (a length-prefixed message). Both may be
+// reused when it returns.
+func (s *Stream) WriteDataPrefixed(prefix, p []byte, endStream bool) error {
+	c := s.c
+	c.mu.Lock()
+	err := s.writableLocked()
+	if err == nil && c.role == roleServer && !s.headersSent {
+		err = errors.New("conn: WriteData before the response headers")
+	}
+	if err == nil {
+		err = s.writePartsLocked(prefix, p, endStream)
+	}
+	s.unlockAfterWrite()
+	return err
+}
+
 // unlockAfterWrite unlocks mu after an application write on s and sees the
 // queued frames written: inline by the caller if this is the first write
 // since the application last read (a request, a reply: the caller is about
@@ -557,42 +577,66 @@ func (s *Stream) writeAllLocked(headers []hpack.Field, data []byte, trailers []h
 // waits, releasing mu, until all of it is framed. The caller checked that
 // the stream may send.
 func (s *Stream) writeDataLocked(p []byte, endStream bool) error {
+	return s.writePartsLocked(nil, p, endStream)
+}
+
+// writePartsLocked is writeDataLocked of pre followed by p.
+func (s *Stream) writePartsLocked(pre, p []byte, endStream bool) error {
 	c := s.c
-	if len(p) == 0 && !endStream {
+	total := len(pre) + len(p)
+	if total == 0 && !endStream {
 		return nil
 	}
-	n := int64(len(p))
-	if n == 0 || (c.ready.len() == 0 && len(c.out)+len(p) <= fastWriteLimit &&
+	n := int64(total)
+	if n == 0 || (c.ready.len() == 0 && len(c.out)+total <= fastWriteLimit &&
 		n <= s.sendWin.Available() && n <= c.sendWin.Available()) {
-		for first := true; first || len(p) > 0; first = false {
-			k := min(len(p), int(c.peer.maxFrameSize))
-			end := endStream && k == len(p)
-			c.out = frame.AppendData(c.out, s.id, end, p[:k])
+		for first := true; first || total > 0; first = false {
+			k := min(total, int(c.peer.maxFrameSize))
+			end := endStream && k == total
+			c.out, pre, p = appendDataParts(c.out, s.id, end, pre, p, k)
 			s.sendWin.Consume(uint32(k))
 			c.sendWin.Consume(uint32(k))
-			p = p[k:]
+			total -= k
 		}
 		if endStream {
 			c.sentEndLocked(s, frame.TypeData)
 		}
 		return nil
 	}
-	s.pending, s.pendingEnd, s.writing = p, endStream, true
+	s.pendingPre, s.pending, s.pendingEnd, s.writing = pre, p, endStream, true
 	c.scheduleLocked(s)
 	for s.writing {
 		c.waitLocked(s, &s.writeWake)
 		if s.err != nil && s.writing {
-			s.pending, s.writing = nil, false
+			s.pendingPre, s.pending, s.writing = nil, nil, false
 			return s.err
 		}
 	}
 	return nil
 }
 
+// appendDataParts appends a DATA frame carrying the first n bytes of pre
+// followed by p (n at most their total length), and returns the rest of
+// both.
+func appendDataParts(b []byte, id uint32, end bool, pre, p []byte, n int) ([]byte, []byte, []byte) {
+	if len(pre) == 0 {
+		return frame.AppendData(b, id, end, p[:n]), pre, p[n:]
+	}
+	var flags frame.Flags
+	if end {
+		flags = frame.FlagEndStream
+	}
+	b = frame.AppendFrameHeader(b, frame.Header{Length: uint32(n), Type: frame.TypeData, Flags: flags, StreamID: id})
+	k := min(n, len(pre))
+	b = append(b, pre[:k]...)
+	b = append(b, p[:n-k]...)
+	return b, pre[k:], p[n-k:]
+}
+
 // scheduleLocked puts a stream with pending data and stream credit in the
 // writer's round-robin queue.
 func (c *Conn) scheduleLocked(s *Stream) {
-	if s.inReady || !s.writing || s.removed || s.sendWin.Available() <= 0 && len(s.pending) > 0 {
+	if s.inReady || !s.writing || s.removed || s.sendWin.Available() <= 0 && len(s.pendingPre)+len(s.pending) > 0 {
 		return
 	}
 	s.inReady = true

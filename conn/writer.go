@@ -165,20 +165,20 @@ func (c *Conn) buildBatchLocked(b []byte) []byte {
 		if !s.writing || s.removed {
 			continue
 		}
-		n := min(int64(len(s.pending)), int64(c.peer.maxFrameSize), s.sendWin.Available(), c.sendWin.Available())
-		if n <= 0 && len(s.pending) > 0 {
+		left := len(s.pendingPre) + len(s.pending)
+		n := min(int64(left), int64(c.peer.maxFrameSize), s.sendWin.Available(), c.sendWin.Available())
+		if n <= 0 && left > 0 {
 			continue // no stream credit: a WINDOW_UPDATE reschedules it
 		}
-		end := s.pendingEnd && int(n) == len(s.pending)
-		b = frame.AppendData(b, s.id, end, s.pending[:n])
+		end := s.pendingEnd && int(n) == left
+		b, s.pendingPre, s.pending = appendDataParts(b, s.id, end, s.pendingPre, s.pending, int(n))
 		s.sendWin.Consume(uint32(n))
 		c.sendWin.Consume(uint32(n))
-		s.pending = s.pending[n:]
-		if len(s.pending) > 0 {
+		if int(n) < left {
 			c.scheduleLocked(s)
 			continue
 		}
-		s.pending, s.writing = nil, false
+		s.pendingPre, s.pending, s.writing = nil, nil, false
 		if end {
 			c.sentEndLocked(s, frame.TypeData)
 		}

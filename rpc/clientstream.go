@@ -165,9 +165,10 @@ type clientStream struct {
 	comp    Compressor
 	maxSend int
 
-	sendClosed atomic.Bool // END_STREAM sent (or the call is over)
-	over       atomic.Bool // the receiving side finished the call
-	sendBuf    *[]byte     // used by the sending goroutine only
+	sendClosed atomic.Bool        // END_STREAM sent (or the call is over)
+	over       atomic.Bool        // the receiving side finished the call
+	sendBuf    *[]byte            // used by the sending goroutine only
+	sendHdr    [msgHeaderLen]byte // the prefix of a message sent by rawMsg; likewise
 
 	headerOnce sync.Once
 	headerMD   MD    // set by headerOnce
@@ -289,6 +290,18 @@ func (cs *clientStream) SendMsg(m any) error {
 	if cs.sendClosed.Load() {
 		return newStatus(Internal, "rpc: SendMsg after CloseSend")
 	}
+	// The one request of a unary or server-streaming call carries
+	// END_STREAM itself.
+	last := !cs.desc.ClientStreams
+	if data, ok := rawMsg(&cs.sendHdr, cs.codec, m, cs.comp, cs.maxSend); ok {
+		if last {
+			cs.sendClosed.Store(true)
+		}
+		if err := cs.st.WriteDataPrefixed(cs.sendHdr[:], data, last); err != nil {
+			return io.EOF
+		}
+		return nil
+	}
 	if cs.sendBuf == nil {
 		cs.sendBuf = getBuf()
 	}
@@ -297,9 +310,6 @@ func (cs *clientStream) SendMsg(m any) error {
 	if err != nil {
 		return err
 	}
-	// The one request of a unary or server-streaming call carries
-	// END_STREAM itself.
-	last := !cs.desc.ClientStreams
 	if last {
 		cs.sendClosed.Store(true)
 	}

@@ -706,3 +706,49 @@ func TestServeConnOverPipe(t *testing.T) {
 		t.Fatal("ServeConn after Stop left the connection open")
 	}
 }
+
+// TestLargeBytesMessages sends []byte messages large enough to go out
+// behind their prefix without a copy (rawMsg) both ways, received into a
+// reused *[]byte (read straight into it), with small ones in between.
+func TestLargeBytesMessages(t *testing.T) {
+	impl := &echoServer{stream: func(ss ServerStream) error {
+		var m []byte
+		for {
+			if err := ss.RecvMsg(&m); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			if err := ss.SendMsg(m); err != nil {
+				return err
+			}
+		}
+	}}
+	e := newEnv(t, impl, nil)
+	cs, err := e.cc.NewStream(context.Background(), bidiDesc, "/test.Echo/Bidi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	for i, size := range []int{minRawMsg, 10, 200000, minRawMsg - 1, 70000} {
+		want := make([]byte, size)
+		for k := range want {
+			want[k] = byte(k*7 + i)
+		}
+		if err := cs.SendMsg(want); err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.RecvMsg(&got); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("message %d: got %d bytes, want %d", i, len(got), len(want))
+		}
+	}
+	if err := cs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.RecvMsg(&got); err != io.EOF {
+		t.Fatalf("after the last message: %v, want io.EOF", err)
+	}
+}

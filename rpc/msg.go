@@ -87,6 +87,40 @@ func encodeMsg(dst []byte, codec Codec, v any, comp Compressor, scratch *[]byte,
 	return dst, nil
 }
 
+// minRawMsg is the smallest message sent as it is behind its prefix (see
+// rawMsg) rather than copied after it into the send buffer: below it the
+// copy costs less than framing from two slices.
+const minRawMsg = 16 << 10
+
+// rawMsg returns the bytes of m, with hdr set to their uncompressed
+// message prefix, when they can be sent as they are: codec is DefaultCodec,
+// comp is nil, and m is a []byte or *[]byte of at least minRawMsg bytes
+// and at most maxSize. That spares copying a large message into the send
+// buffer only to put five bytes in front of it.
+func rawMsg(hdr *[msgHeaderLen]byte, codec Codec, m any, comp Compressor, maxSize int) ([]byte, bool) {
+	if comp != nil {
+		return nil, false
+	}
+	if _, ok := codec.(defaultCodec); !ok {
+		return nil, false
+	}
+	var b []byte
+	switch m := m.(type) {
+	case []byte:
+		b = m
+	case *[]byte:
+		b = *m
+	default:
+		return nil, false
+	}
+	if len(b) < minRawMsg || len(b) > maxSize {
+		return nil, false
+	}
+	hdr[0] = 0
+	binary.BigEndian.PutUint32(hdr[1:], uint32(len(b)))
+	return b, true
+}
+
 // msgReader reads length-prefixed messages from one stream's DATA bytes.
 // It is used by one goroutine at a time (the one receiving on the call).
 type msgReader struct {

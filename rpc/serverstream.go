@@ -120,7 +120,8 @@ type serverStream struct {
 	accept    string // the client's grpc-accept-encoding
 	advertise bool   // answer with our grpc-accept-encoding (an unsupported grpc-encoding came)
 	maxSend   int
-	rd        msgReader // used by the receiving goroutine only
+	rd        msgReader          // used by the receiving goroutine only
+	sendHdr   [msgHeaderLen]byte // the prefix of a message sent by rawMsg; used by the sending goroutine only
 
 	mu         sync.Mutex
 	sendComp   Compressor // guarded by mu until the headers are sent
@@ -257,8 +258,11 @@ func responseHeaders(ct string, comp Compressor, md MD) ([]hpack.Field, error) {
 // SendMsg sends one response message.
 func (ss *serverStream) SendMsg(m any) error {
 	ss.mu.Lock()
-	comp := ss.sendComp
+	comp, headerSent := ss.sendComp, ss.headerSent
 	ss.mu.Unlock()
+	if data, ok := rawMsg(&ss.sendHdr, ss.codec, m, comp, ss.maxSend); ok && headerSent {
+		return ss.transportErr(ss.st.WriteDataPrefixed(ss.sendHdr[:], data, false))
+	}
 	if ss.sendBuf == nil {
 		ss.sendBuf = getBuf()
 	}
