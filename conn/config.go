@@ -18,11 +18,11 @@ type Config struct {
 	MaxConcurrentStreams uint32
 	// InitialWindowSize is the per-stream receive window we advertise
 	// (SETTINGS_INITIAL_WINDOW_SIZE): at most this much unread DATA is
-	// buffered per stream. Default 1 MiB; at most 2^31-1.
+	// buffered per stream. Default 256 KiB; at most 2^31-1.
 	InitialWindowSize uint32
 	// ConnWindowSize is the connection's receive window, announced with a
 	// WINDOW_UPDATE on stream 0 after the preface: at most this much unread
-	// DATA is buffered across all streams. Default 4 MiB; at least 65535.
+	// DATA is buffered across all streams. Default 1 MiB; at least 65535.
 	ConnWindowSize uint32
 	// MaxFrameSize is the SETTINGS_MAX_FRAME_SIZE we advertise: the largest
 	// frame payload we accept. Default 16384; 16384..16777215.
@@ -80,8 +80,8 @@ type Config struct {
 // Defaults of the zero Config fields.
 const (
 	DefaultMaxConcurrentStreams = 250
-	DefaultInitialWindowSize    = 1 << 20
-	DefaultConnWindowSize       = 4 << 20
+	DefaultInitialWindowSize    = 256 << 10
+	DefaultConnWindowSize       = 1 << 20
 	DefaultMaxFrameSize         = frame.DefaultMaxFrameSize
 	DefaultMaxHeaderListSize    = 16 << 10
 	DefaultHeaderTableSize      = 4096
