@@ -215,11 +215,10 @@ func startConnExchange(tb testing.TB) exchangeFunc {
 		<-srv.Done()
 	})
 	return func(ctx context.Context, buf []byte) error {
-		st, err := cl.NewStream(ctx, exchangeRequestFields, false)
+		// The request's HEADERS and DATA in one batch, as the RPC layer
+		// sends a unary request.
+		st, err := cl.OpenStream(ctx, exchangeRequestFields, exchangeRequest, true)
 		if err != nil {
-			return err
-		}
-		if err := st.WriteData(exchangeRequest, true); err != nil {
 			return err
 		}
 		if _, err := st.ReadHeaders(); err != nil {
@@ -247,13 +246,9 @@ func serveConnExchange(st *conn.Stream) {
 		st.Reset(frame.ErrCodeInternal) // the client reports it
 		return
 	}
-	if st.WriteHeaders(exchangeResponseFields, false) != nil {
-		return
-	}
-	if st.WriteData(exchangeResponse, false) != nil {
-		return
-	}
-	_ = st.WriteHeaders(exchangeTrailerFields, true)
+	// Headers, DATA and trailers in one batch, as the RPC layer answers a
+	// unary call.
+	_ = st.WriteAll(exchangeResponseFields, exchangeResponse, exchangeTrailerFields)
 }
 
 // readAll reads r to io.EOF into buf, failing if buf is too small.
