@@ -469,17 +469,7 @@ func (s *Stream) CloseWrite() error { return s.WriteData(nil, true) }
 // while no other stream waits for the writer, are framed at once into the
 // connection's queue; others wait their turn in the writer's round-robin.
 func (s *Stream) WriteData(p []byte, endStream bool) error {
-	c := s.c
-	c.mu.Lock()
-	err := s.writableLocked()
-	if err == nil && c.role == roleServer && !s.headersSent {
-		err = errors.New("conn: WriteData before the response headers")
-	}
-	if err == nil {
-		err = s.writeDataLocked(p, endStream)
-	}
-	s.unlockAfterWrite()
-	return err
+	return s.WriteDataPrefixed(nil, p, endStream)
 }
 
 // WriteDataPrefixed is WriteData of prefix followed by p, as one byte
