@@ -19,18 +19,19 @@ const modulePath = "github.com/h2rpc/h2rpc"
 // allowed maps each package directory of the core module to the packages of
 // ours it may import (tests included). External imports are checked separately.
 var allowed = map[string][]string{
-	".":               nil,
-	"frame":           nil,
-	"flowcontrol":     nil,
-	"wire":            nil,
-	"hpack":           nil,
-	"stream":          {"frame", "flowcontrol"},
-	"conn":            {"frame", "hpack", "flowcontrol", "stream", "internal/h2test"},
-	"rpc":             {"conn", "hpack", "wire", "frame", "internal/h2test"},
-	"internal/h2test": {"frame", "hpack"},
-	"fuzz":            {"*"},
-	"cmd/h2rpc":       {"*"},
-	"examples/*":      {"rpc", "wire", "examples/*"},
+	".":                  nil,
+	"frame":              nil,
+	"flowcontrol":        nil,
+	"wire":               nil,
+	"hpack":              nil,
+	"stream":             {"frame", "flowcontrol"},
+	"conn":               {"frame", "hpack", "flowcontrol", "stream", "internal/h2test", "internal/leakcheck"},
+	"rpc":                {"conn", "hpack", "wire", "frame", "internal/h2test", "internal/leakcheck"},
+	"internal/h2test":    {"frame", "hpack"},
+	"internal/leakcheck": nil,
+	"fuzz":               {"*"},
+	"cmd/h2rpc":          {"*"},
+	"examples/*":         {"rpc", "wire", "examples/*", "internal/leakcheck"},
 }
 
 func allowedFor(dir string) ([]string, bool) {

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -16,42 +14,12 @@ import (
 
 	"github.com/h2rpc/h2rpc/examples/messenger"
 	"github.com/h2rpc/h2rpc/examples/messenger/pb"
+	"github.com/h2rpc/h2rpc/internal/leakcheck"
 	"github.com/h2rpc/h2rpc/rpc"
 )
 
 // TestMain fails the run if goroutines of h2rpc outlive the tests.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			leaked := ourGoroutines()
-			if leaked == "" {
-				break
-			}
-			if time.Now().After(deadline) {
-				fmt.Fprintf(os.Stderr, "goroutines leaked:\n%s\n", leaked)
-				code = 1
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	os.Exit(code)
-}
-
-func ourGoroutines() string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "github.com/h2rpc/h2rpc/") && !strings.Contains(g, "messenger_test.TestMain") &&
-			!strings.Contains(g, "messenger_test.ourGoroutines") {
-			out = append(out, g)
-		}
-	}
-	return strings.Join(out, "\n\n")
-}
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // syncBuffer is a bytes.Buffer for a server logging while the test reads.
 type syncBuffer struct {
