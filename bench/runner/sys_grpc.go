@@ -195,31 +195,7 @@ func (c *grpcClient) PingPong(ctx context.Context) (PingPonger, error) {
 		cancel()
 		return nil, err
 	}
-	return &grpcPingPong{cs: cs, cancel: cancel}, nil
-}
-
-type grpcPingPong struct {
-	cs     grpc.ClientStream
-	cancel context.CancelFunc
-}
-
-func (p *grpcPingPong) Exchange(req []byte, resp *[]byte) error {
-	if err := p.cs.SendMsg(req); err != nil {
-		return err
-	}
-	return p.cs.RecvMsg(resp)
-}
-
-func (p *grpcPingPong) Close() error {
-	defer p.cancel()
-	if err := p.cs.CloseSend(); err != nil {
-		return err
-	}
-	var b []byte
-	if err := p.cs.RecvMsg(&b); !errors.Is(err, io.EOF) {
-		return errors.Join(errors.New("pingpong: call did not end cleanly"), err)
-	}
-	return nil
+	return &streamPingPong{cs: cs, cancel: cancel}, nil
 }
 
 // DialTarget implements targetDialer with grpc-go as the client.

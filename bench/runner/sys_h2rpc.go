@@ -153,31 +153,7 @@ func (c *h2rpcClient) PingPong(ctx context.Context) (PingPonger, error) {
 		cancel()
 		return nil, err
 	}
-	return &h2rpcPingPong{cs: cs, cancel: cancel}, nil
-}
-
-type h2rpcPingPong struct {
-	cs     rpc.ClientStream
-	cancel context.CancelFunc
-}
-
-func (p *h2rpcPingPong) Exchange(req []byte, resp *[]byte) error {
-	if err := p.cs.SendMsg(req); err != nil {
-		return err
-	}
-	return p.cs.RecvMsg(resp)
-}
-
-func (p *h2rpcPingPong) Close() error {
-	defer p.cancel()
-	if err := p.cs.CloseSend(); err != nil {
-		return err
-	}
-	var b []byte
-	if err := p.cs.RecvMsg(&b); !errors.Is(err, io.EOF) {
-		return errors.Join(errors.New("pingpong: call did not end cleanly"), err)
-	}
-	return nil
+	return &streamPingPong{cs: cs, cancel: cancel}, nil
 }
 
 // DialTarget implements targetDialer: a load-generator client for any gRPC

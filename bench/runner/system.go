@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 )
@@ -162,4 +163,37 @@ func Lookup(name string) (System, bool) {
 		}
 	}
 	return nil, false
+}
+
+// msgStream is what pingpong needs of a gRPC-style client stream; grpc-go's
+// and h2rpc's have the same methods.
+type msgStream interface {
+	SendMsg(m any) error
+	RecvMsg(m any) error
+	CloseSend() error
+}
+
+// streamPingPong is the PingPonger of the systems with gRPC-style streams.
+type streamPingPong struct {
+	cs     msgStream
+	cancel context.CancelFunc
+}
+
+func (p *streamPingPong) Exchange(req []byte, resp *[]byte) error {
+	if err := p.cs.SendMsg(req); err != nil {
+		return err
+	}
+	return p.cs.RecvMsg(resp)
+}
+
+func (p *streamPingPong) Close() error {
+	defer p.cancel()
+	if err := p.cs.CloseSend(); err != nil {
+		return err
+	}
+	var b []byte
+	if err := p.cs.RecvMsg(&b); !errors.Is(err, io.EOF) {
+		return errors.Join(errors.New("pingpong: call did not end cleanly"), err)
+	}
+	return nil
 }
