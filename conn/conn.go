@@ -314,7 +314,7 @@ func (c *Conn) queuedInlineLocked() bool {
 	if c.overQueuedLocked() {
 		return false
 	}
-	return c.claimInlineLocked()
+	return c.claimWriterLocked()
 }
 
 // overQueuedLocked fails the connection if the queues are over their

@@ -40,17 +40,15 @@ const maxInlineWrites = 1
 // connection ended, does the final flush and close): if no one holds the
 // writer role it starts a flusher goroutine.
 func (c *Conn) kickLocked() {
-	if c.writing || (c.err == nil && !c.hasOutputLocked()) {
-		return
+	if c.claimWriterLocked() {
+		go c.flush()
 	}
-	c.writing = true
-	go c.flush()
 }
 
-// claimInlineLocked is kickLocked for an application goroutine that will
-// write the batch itself: it reports whether the caller took the writer
-// role and must call writeQueued(maxInlineWrites) after unlocking mu.
-func (c *Conn) claimInlineLocked() bool {
+// claimWriterLocked takes the writer role if no one holds it and there is
+// something to do (frames queued, or the final flush); it reports whether
+// the caller now holds it and must see writeQueued run.
+func (c *Conn) claimWriterLocked() bool {
 	if c.writing || (c.err == nil && !c.hasOutputLocked()) {
 		return false
 	}
