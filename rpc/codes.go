@@ -8,7 +8,7 @@ type Code uint32
 // The status codes of grpc doc/statuscodes.md, with their wire values.
 const (
 	OK                 Code = 0  // not an error
-	Canceled           Code = 1  // the operation was cancelled, typically by the caller
+	Canceled           Code = 1  // CANCELLED: the operation was cancelled, typically by the caller
 	Unknown            Code = 2  // an error from an unknown error space, or without enough information
 	InvalidArgument    Code = 3  // the client specified an invalid argument
 	DeadlineExceeded   Code = 4  // the deadline expired before the operation could complete
@@ -26,33 +26,36 @@ const (
 	Unauthenticated    Code = 16 // no valid authentication credentials
 )
 
+// codeNames are grpc-go's names for the codes (its codes/code_string.go),
+// so that errors and logs read the same as grpc-go's. statuscodes.md spells
+// them in capitals with underscores (CANCELLED, DEADLINE_EXCEEDED, ...).
 var codeNames = [...]string{
 	OK:                 "OK",
-	Canceled:           "CANCELLED",
-	Unknown:            "UNKNOWN",
-	InvalidArgument:    "INVALID_ARGUMENT",
-	DeadlineExceeded:   "DEADLINE_EXCEEDED",
-	NotFound:           "NOT_FOUND",
-	AlreadyExists:      "ALREADY_EXISTS",
-	PermissionDenied:   "PERMISSION_DENIED",
-	ResourceExhausted:  "RESOURCE_EXHAUSTED",
-	FailedPrecondition: "FAILED_PRECONDITION",
-	Aborted:            "ABORTED",
-	OutOfRange:         "OUT_OF_RANGE",
-	Unimplemented:      "UNIMPLEMENTED",
-	Internal:           "INTERNAL",
-	Unavailable:        "UNAVAILABLE",
-	DataLoss:           "DATA_LOSS",
-	Unauthenticated:    "UNAUTHENTICATED",
+	Canceled:           "Canceled",
+	Unknown:            "Unknown",
+	InvalidArgument:    "InvalidArgument",
+	DeadlineExceeded:   "DeadlineExceeded",
+	NotFound:           "NotFound",
+	AlreadyExists:      "AlreadyExists",
+	PermissionDenied:   "PermissionDenied",
+	ResourceExhausted:  "ResourceExhausted",
+	FailedPrecondition: "FailedPrecondition",
+	Aborted:            "Aborted",
+	OutOfRange:         "OutOfRange",
+	Unimplemented:      "Unimplemented",
+	Internal:           "Internal",
+	Unavailable:        "Unavailable",
+	DataLoss:           "DataLoss",
+	Unauthenticated:    "Unauthenticated",
 }
 
-// String returns the code's canonical name, such as "DEADLINE_EXCEEDED", or
-// "CODE(n)" for a value outside the 17 defined codes.
+// String returns the code's name as grpc-go spells it, such as
+// "DeadlineExceeded", or "Code(n)" for a value outside the 17 defined codes.
 func (c Code) String() string {
 	if int(c) < len(codeNames) {
 		return codeNames[c]
 	}
-	return "CODE(" + strconv.FormatUint(uint64(c), 10) + ")"
+	return "Code(" + strconv.FormatUint(uint64(c), 10) + ")"
 }
 
 // statusValues holds the grpc-status header values "0" to "16", so sending a

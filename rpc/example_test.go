@@ -106,8 +106,8 @@ func Example() {
 	fmt.Println(rpc.CodeOf(err))
 	// Output:
 	// Hello Ada
-	// INVALID_ARGUMENT name is empty
-	// UNIMPLEMENTED
+	// InvalidArgument name is empty
+	// Unimplemented
 }
 
 // A server-streaming call: one request, many responses, then io.EOF.
@@ -152,8 +152,8 @@ func ExampleErrorf() {
 	fmt.Println(rpc.CodeOf(err))
 	fmt.Println(err)
 	// Output:
-	// NOT_FOUND
-	// loading user: rpc error: code = NOT_FOUND desc = no user 42
+	// NotFound
+	// loading user: rpc error: code = NotFound desc = no user 42
 }
 
 func ExampleAppendToOutgoingContext() {

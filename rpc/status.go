@@ -34,7 +34,8 @@ func Errorf(c Code, format string, a ...any) error {
 	return &Status{Code: c, Message: fmt.Sprintf(format, a...)}
 }
 
-// Error formats the status as "rpc error: code = CODE desc = message".
+// Error formats the status as grpc-go does: "rpc error: code = NotFound
+// desc = message", with Code.String's name.
 func (s *Status) Error() string {
 	return "rpc error: code = " + s.Code.String() + " desc = " + s.Message
 }

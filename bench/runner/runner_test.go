@@ -360,11 +360,11 @@ func TestTarget(t *testing.T) {
 		if err == nil || rep == nil {
 			t.Fatalf("%s: unknown method: report %v, error %v; want a report and an error (no call succeeded)", client, rep, err)
 		}
-		if rep.Status["UNIMPLEMENTED"] != rep.Calls || rep.Calls == 0 {
+		if rep.Status["Unimplemented"] != rep.Calls || rep.Calls == 0 {
 			t.Errorf("%s: unknown method gave status counts %v", client, rep.Status)
 		}
 		var b strings.Builder
-		if err := WriteTargetMarkdown(&b, rep); err != nil || !strings.Contains(b.String(), "| UNIMPLEMENTED |") {
+		if err := WriteTargetMarkdown(&b, rep); err != nil || !strings.Contains(b.String(), "| Unimplemented |") {
 			t.Errorf("target report lacks the status table: %v\n%s", err, b.String())
 		}
 	}

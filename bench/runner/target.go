@@ -18,7 +18,7 @@ import (
 // generator (--target) uses one.
 type TargetClient interface {
 	// Call makes a unary call and returns its status code's name ("OK",
-	// "UNAVAILABLE", …) with the error.
+	// "Unavailable", …: rpc.Code's String) with the error.
 	Call(ctx context.Context, method string, req []byte, resp *[]byte) (code string, err error)
 	Close() error
 }
