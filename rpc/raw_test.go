@@ -147,7 +147,7 @@ func TestClientMapsNonGRPCResponses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	statusFor := map[string]string{"/x.Y/NotFound": "404", "/x.Y/Busy": "503", "/x.Y/HTML": "200"}
+	statusFor := map[string]string{"/x.Y/NotFound": "404", "/x.Y/Busy": "503", "/x.Y/HTML": "200", "/x.Y/TooLarge": "431"}
 	resetFor := map[string]frame.ErrCode{"/x.Y/Refuse": frame.ErrCodeRefusedStream, "/x.Y/Calm": frame.ErrCodeEnhanceYourCalm,
 		"/x.Y/Cancel": frame.ErrCodeCancel, "/x.Y/Protocol": frame.ErrCodeProtocol, "/x.Y/Insecure": frame.ErrCodeInadequateSecurity}
 	done := make(chan struct{})
@@ -184,7 +184,7 @@ func TestClientMapsNonGRPCResponses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	for path, want := range map[string]Code{"/x.Y/NotFound": Unimplemented, "/x.Y/Busy": Unavailable, "/x.Y/HTML": Unknown,
+	for path, want := range map[string]Code{"/x.Y/NotFound": Unimplemented, "/x.Y/Busy": Unavailable, "/x.Y/HTML": Unknown, "/x.Y/TooLarge": Unknown,
 		"/x.Y/Refuse": Unavailable, "/x.Y/Calm": ResourceExhausted, "/x.Y/Cancel": Canceled, "/x.Y/Protocol": Internal,
 		"/x.Y/Insecure": PermissionDenied} {
 		var reply []byte

@@ -114,13 +114,15 @@ func CodeForReset(code frame.ErrCode) Code {
 }
 
 // CodeForHTTPStatus maps the HTTP status of a response that carried no
-// grpc-status to a gRPC code (grpc doc/http-grpc-status-mapping.md): 400 and
-// 431 are INTERNAL, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404
-// UNIMPLEMENTED, 429, 502, 503 and 504 UNAVAILABLE, and everything else,
-// 200 included, UNKNOWN.
+// grpc-status to a gRPC code, row by row as grpc's
+// doc/http-grpc-status-mapping.md gives it: 400 is INTERNAL, 401
+// UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 UNIMPLEMENTED, 429, 502, 503
+// and 504 UNAVAILABLE, and "All other codes" UNKNOWN, 200 included ("there
+// should be a grpc-status in case of truly OK response"). grpc-go uses the
+// same table; 431 is not in it, so it is UNKNOWN.
 func CodeForHTTPStatus(status int) Code {
 	switch status {
-	case 400, 431:
+	case 400:
 		return Internal
 	case 401:
 		return Unauthenticated

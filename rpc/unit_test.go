@@ -363,14 +363,30 @@ func TestResetMapping(t *testing.T) {
 	}
 }
 
+// TestHTTPStatusMapping has a case per row of grpc's
+// doc/http-grpc-status-mapping.md, then statuses outside the table, which
+// its last row maps to UNKNOWN.
 func TestHTTPStatusMapping(t *testing.T) {
 	for _, tc := range []struct {
 		status int
 		want   Code
 	}{
-		{200, Unknown}, {400, Internal}, {401, Unauthenticated}, {403, PermissionDenied},
-		{404, Unimplemented}, {405, Unknown}, {415, Unknown}, {429, Unavailable}, {431, Internal},
-		{500, Unknown}, {502, Unavailable}, {503, Unavailable}, {504, Unavailable}, {302, Unknown},
+		// The table's rows.
+		{400, Internal},
+		{401, Unauthenticated},
+		{403, PermissionDenied},
+		{404, Unimplemented},
+		{429, Unavailable},
+		{502, Unavailable},
+		{503, Unavailable},
+		{504, Unavailable},
+		// "All other codes": "200 is UNKNOWN because there should be a
+		// grpc-status in case of truly OK response".
+		{200, Unknown},
+		{431, Unknown}, // not in the table (grpc-go maps it to Unknown too)
+		{100, Unknown}, {204, Unknown}, {302, Unknown}, {402, Unknown}, {405, Unknown},
+		{407, Unknown}, {408, Unknown}, {413, Unknown}, {415, Unknown}, {499, Unknown},
+		{500, Unknown}, {501, Unknown}, {505, Unknown}, {0, Unknown}, {-1, Unknown}, {999, Unknown},
 	} {
 		if got := CodeForHTTPStatus(tc.status); got != tc.want {
 			t.Errorf("CodeForHTTPStatus(%d) = %v, want %v", tc.status, got, tc.want)
