@@ -637,7 +637,7 @@ func clientErr(ctx context.Context, err error) error {
 }
 
 func resetStatus(code frame.ErrCode, cause error) *Status {
-	c := CodeForReset(code)
+	c := codeForReset(code)
 	msg := "stream reset by the peer with " + code.String()
 	switch code {
 	case frame.ErrCodeEnhanceYourCalm:

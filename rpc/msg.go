@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"sync"
-	"sync/atomic"
 )
 
 // Length-prefixed messages (PROTOCOL-HTTP2.md, Requests):
@@ -132,9 +131,6 @@ type msgReader struct {
 	decomp   Compressor
 	encoding string
 
-	// compressed records whether the last message read was compressed.
-	compressed atomic.Bool
-
 	hdr [msgHeaderLen]byte
 	buf *[]byte // pooled; the message returned by next lives here
 	out *[]byte // pooled; decompressed messages live here
@@ -190,7 +186,6 @@ func (m *msgReader) nextInto(into *[]byte) (b []byte, direct bool, err error) {
 		if _, err := io.ReadFull(m.r, d); err != nil {
 			return nil, false, truncated(err)
 		}
-		m.compressed.Store(false)
 		*into = d
 		return d, true, nil
 	}
@@ -206,7 +201,6 @@ func (m *msgReader) nextInto(into *[]byte) (b []byte, direct bool, err error) {
 	if _, err := io.ReadFull(m.r, b); err != nil {
 		return nil, false, truncated(err)
 	}
-	m.compressed.Store(flag == 1)
 	if flag == 0 {
 		return b, false, nil
 	}

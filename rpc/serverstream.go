@@ -567,15 +567,3 @@ func Method(ctx context.Context) (string, bool) {
 	}
 	return ss.method, true
 }
-
-// RecvCompressed reports whether the last request message received on the
-// call ctx belongs to arrived compressed (its Compressed-Flag was 1), for
-// services that must check how a client sent (the interop suite's
-// expect_compressed).
-func RecvCompressed(ctx context.Context) bool {
-	ss, err := streamFromContext(ctx)
-	if err != nil {
-		return false
-	}
-	return ss.rd.compressed.Load()
-}

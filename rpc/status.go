@@ -93,13 +93,13 @@ func contextStatus(ctx context.Context) *Status {
 	return &Status{Code: Canceled, Message: "context canceled", cause: err}
 }
 
-// CodeForReset maps an RST_STREAM error code received from the peer to a
+// codeForReset maps an RST_STREAM error code received from the peer to a
 // gRPC code, per the table in PROTOCOL-HTTP2.md (Errors): REFUSED_STREAM is
 // UNAVAILABLE (nothing was processed; the call may be retried), CANCEL is
 // CANCELLED, ENHANCE_YOUR_CALM is RESOURCE_EXHAUSTED, INADEQUATE_SECURITY is
 // PERMISSION_DENIED, and every other code, NO_ERROR included (an explicit OK
 // status should have been sent), is INTERNAL.
-func CodeForReset(code frame.ErrCode) Code {
+func codeForReset(code frame.ErrCode) Code {
 	switch code {
 	case frame.ErrCodeRefusedStream:
 		return Unavailable

@@ -357,8 +357,8 @@ func TestResetMapping(t *testing.T) {
 		{frame.ErrCodeHTTP11Required, Internal},
 		{frame.ErrCode(0x99), Internal},
 	} {
-		if got := CodeForReset(tc.code); got != tc.want {
-			t.Errorf("CodeForReset(%v) = %v, want %v", tc.code, got, tc.want)
+		if got := codeForReset(tc.code); got != tc.want {
+			t.Errorf("codeForReset(%v) = %v, want %v", tc.code, got, tc.want)
 		}
 	}
 }
