@@ -44,9 +44,49 @@ func TestCodecByContentSubtype(t *testing.T) {
 	}
 	// With the default codec the same call cannot even be marshalled.
 	wantCode(t, cc.Invoke(context.Background(), "/test.JSON/Greet", &greeting{Name: "Ada"}, &reply), Internal)
-	// A subtype the server has no codec for is refused.
-	wantCode(t, cc.Invoke(context.Background(), "/test.JSON/Greet", &greeting{Name: "Ada"}, &reply, CallCodec(xmlCodec{})), Internal)
 }
+
+// rawCodec sends bytes as they are under its own name, as grpc-go clients
+// with a raw-bytes codec do (application/grpc+raw).
+type rawCodec struct{}
+
+func (rawCodec) Name() string                       { return "raw" }
+func (rawCodec) Marshal(v any) ([]byte, error)      { return DefaultCodec.Marshal(v) }
+func (rawCodec) Unmarshal(data []byte, v any) error { return DefaultCodec.Unmarshal(data, v) }
+
+// A content-subtype the server has no codec for is decoded with its "proto"
+// codec, as grpc-go's server does, and the response echoes the request's
+// content-type.
+func TestUnknownSubtypeFallsBackToProto(t *testing.T) {
+	e := newEnv(t, &echoServer{unary: echoBack}, nil)
+	var reply []byte
+	if err := e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("raw bytes"), &reply, CallCodec(rawCodec{})); err != nil {
+		t.Fatal(err)
+	}
+	if string(reply) != "raw bytes" {
+		t.Fatalf("reply %q", reply)
+	}
+	h, only, tr := rawCall(t, e.lis.Addr().String(), grpcRequest("/test.Echo/Unary", "application/grpc+raw"), mustEncode(t, []byte("m"), nil))
+	if m := fieldMap(h); only || m[":status"] != "200" || m["content-type"] != "application/grpc+raw" {
+		t.Fatalf("response headers %v (Trailers-Only %v)", m, only)
+	}
+	if m := fieldMap(tr); m["grpc-status"] != "0" {
+		t.Fatalf("trailers %v", m)
+	}
+	// A server that replaced "proto" uses its replacement.
+	srv := NewServer(ServerCodec(jsonAsProto{}))
+	srv.RegisterService(&jsonDesc, struct{}{})
+	cc := serveOn(t, srv)
+	var g greeting
+	if err := cc.Invoke(context.Background(), "/test.JSON/Greet", &greeting{Name: "Ada"}, &g, CallCodec(xmlCodec{})); err != nil || g.Name != "Hello Ada" {
+		t.Fatalf("xml to a server whose proto codec is JSON: %+v, %v", g, err)
+	}
+}
+
+// jsonAsProto is JSON registered as the server's "proto" codec.
+type jsonAsProto struct{ jsonCodec }
+
+func (jsonAsProto) Name() string { return "proto" }
 
 // serveOn serves srv on a loopback port until the test ends and returns a
 // ClientConn to it.

@@ -43,13 +43,14 @@ func TestServerFrames(t *testing.T) {
 	p.WantHeaders("Trailers-Only", 3, true, hf(":status", "200", "content-type", "application/grpc+proto",
 		"grpc-status", "12", "grpc-message", "unknown method Nope for service test.Echo"))
 
-	// Not gRPC: 415, with a grpc-status too.
+	// Not gRPC: 415, with grpc-status INVALID_ARGUMENT, as grpc-go answers.
 	p.WriteHeaders(5, true, grpcRequest("/test.Echo/Unary", "text/plain")...)
 	p.WantHeaders("415", 5, true, hf(":status", "415", "content-type", "application/grpc",
-		"grpc-status", "13", "grpc-message", `grpc: invalid gRPC request content-type "text/plain"`))
+		"grpc-status", "3", "grpc-message", `grpc: invalid gRPC request content-type "text/plain"`))
 
-	// Not a POST: 405.
-	p.WriteHeaders(7, true, hf(":method", "GET", ":scheme", "http", ":path", "/test.Echo/Unary", ":authority", "x")...)
+	// Not a POST: 405. The content-type is checked first, as grpc-go does:
+	// a GET without one is 415.
+	p.WriteHeaders(7, true, hf(":method", "GET", ":scheme", "http", ":path", "/test.Echo/Unary", ":authority", "x", "content-type", "application/grpc")...)
 	p.WantHeaders("405", 7, true, hf(":status", "405", "content-type", "application/grpc",
 		"grpc-status", "13", "grpc-message", `grpc: invalid :method "GET": gRPC requires POST`))
 
@@ -72,6 +73,11 @@ func TestServerFrames(t *testing.T) {
 	p.WantHeaders("response headers without te", 15, false, hf(":status", "200", "content-type", "application/grpc"))
 	p.WantData("response message without te", 15, false, msg)
 	p.WantHeaders("trailers without te", 15, true, hf("grpc-status", "0"))
+
+	// A GET without a content-type: the content-type is checked first.
+	p.WriteHeaders(17, true, hf(":method", "GET", ":scheme", "http", ":path", "/test.Echo/Unary", ":authority", "x")...)
+	p.WantHeaders("GET without content-type", 17, true, hf(":status", "415", "content-type", "application/grpc",
+		"grpc-status", "3", "grpc-message", `grpc: invalid gRPC request content-type ""`))
 }
 
 func TestClientFrames(t *testing.T) {

@@ -33,6 +33,8 @@ func ServerConnConfig(cfg *conn.Config) ServerOption {
 // ServerCodec adds a codec the server uses for requests whose content-type
 // names its subtype (application/grpc+NAME; plain application/grpc is
 // "proto"). It replaces a codec of the same name, DefaultCodec included.
+// A request whose subtype names no codec is read with the "proto" codec,
+// as grpc-go's server does.
 func ServerCodec(c Codec) ServerOption {
 	return func(o *serverOptions) { o.codecs[c.Name()] = c }
 }

@@ -78,14 +78,14 @@ func TestNonGRPCRequests(t *testing.T) {
 	addr := e.lis.Addr().String()
 	msg := mustEncode(t, []byte("m"), nil)
 
-	// A wrong content-type: HTTP 415 with a grpc-status too.
+	// A wrong content-type: HTTP 415 with grpc-status INVALID_ARGUMENT.
 	h, only, _ := rawCall(t, addr, grpcRequest("/test.Echo/Unary", "application/json"), msg)
 	m := fieldMap(h)
-	if !only || m[":status"] != "415" || m["grpc-status"] != Internal.headerValue() {
+	if !only || m[":status"] != "415" || m["grpc-status"] != InvalidArgument.headerValue() {
 		t.Fatalf("content-type application/json: trailers-only %v, %v", only, m)
 	}
 	// Not a POST: 405.
-	get := []hpack.Field{{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "http"}, {Name: ":path", Value: "/test.Echo/Unary"}, {Name: ":authority", Value: "test"}}
+	get := []hpack.Field{{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "http"}, {Name: ":path", Value: "/test.Echo/Unary"}, {Name: ":authority", Value: "test"}, {Name: "content-type", Value: "application/grpc"}}
 	h, only, _ = rawCall(t, addr, get, nil)
 	if m := fieldMap(h); !only || m[":status"] != "405" {
 		t.Fatalf("GET: trailers-only %v, %v", only, m)

@@ -260,8 +260,10 @@ func (s *Server) handleStream(st *conn.Stream) {
 	ss.ct = req.contentType
 	ss.accept = req.acceptEncoding
 	if ss.codec = s.opts.codecs[req.subtype]; ss.codec == nil {
-		ss.writeStatus(statusf(Internal, "grpc: no codec registered for content-subtype %q", req.subtype))
-		return
+		// A subtype without a codec is read with the "proto" one, as
+		// grpc-go's server does: a client naming its raw-bytes codec
+		// (application/grpc+raw, say) still speaks protobuf's bytes.
+		ss.codec = s.opts.codecs["proto"]
 	}
 	if req.encoding != "" && req.encoding != "identity" {
 		comp := compressorFor(req.encoding)

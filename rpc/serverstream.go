@@ -71,19 +71,22 @@ func parseRequest(fields []hpack.Field) (request, *rejection) {
 			}
 		}
 	}
+	// The content-type first, then :method, in grpc-go's order, so a
+	// request that is not gRPC at all gets the same answer from both.
+	sub, ok := contentSubtype(r.contentType)
+	if !ok {
+		// "If Content-Type does not begin with "application/grpc", gRPC
+		// servers SHOULD respond with HTTP status of 415 (Unsupported Media
+		// Type)" (PROTOCOL-HTTP2.md, Requests). The grpc-status is
+		// INVALID_ARGUMENT, as grpc-go sends.
+		return r, &rejection{415, statusf(InvalidArgument, "grpc: invalid gRPC request content-type %q", r.contentType)}
+	}
+	r.subtype = sub
 	if method != "POST" {
 		// Request-Headers: "Method → ":method POST"" (PROTOCOL-HTTP2.md);
 		// anything else is not a gRPC call: 405 Method Not Allowed.
 		return r, &rejection{405, statusf(Internal, "grpc: invalid :method %q: gRPC requires POST", method)}
 	}
-	sub, ok := contentSubtype(r.contentType)
-	if !ok {
-		// "If Content-Type does not begin with "application/grpc", gRPC
-		// servers SHOULD respond with HTTP status of 415 (Unsupported Media
-		// Type)" (PROTOCOL-HTTP2.md, Requests).
-		return r, &rejection{415, statusf(Internal, "grpc: invalid gRPC request content-type %q", r.contentType)}
-	}
-	r.subtype = sub
 	if sawTimeout {
 		d, err := decodeTimeout(timeout)
 		if err != nil {
