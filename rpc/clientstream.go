@@ -449,7 +449,10 @@ func (cs *clientStream) recv(m any) error {
 			return cs.ended(err)
 		}
 		if !cs.desc.ServerStreams && cs.received == 0 {
-			return newStatus(Internal, "grpc: cardinality violation: the call ended without a response message")
+			// "Response cardinality violation (method requires exactly one
+			// response but server sent some other number of responses) |
+			// UNIMPLEMENTED | Client" (statuscodes.md).
+			return newStatus(Unimplemented, "grpc: cardinality violation: no response message on a non-server-streaming call")
 		}
 		return io.EOF
 	}
@@ -469,7 +472,7 @@ func (cs *clientStream) recv(m any) error {
 	// the call.
 	if _, err := cs.rd.next(); err != io.EOF {
 		if err == nil {
-			err = newStatus(Internal, "grpc: cardinality violation: a second response message on a non-server-streaming call")
+			err = newStatus(Unimplemented, "grpc: cardinality violation: more than one response message on a non-server-streaming call")
 		}
 		cs.finish(clientErr(cs.ctx, err))
 		return cs.finalErr

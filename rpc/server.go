@@ -304,12 +304,19 @@ func (s *Server) handleStream(st *conn.Stream) {
 	var err error
 	if entry.unary != nil {
 		var resp any
+		ss.oneRequest = true
 		resp, err = s.runUnary(ss, entry)
-		if err == nil && !expired() {
+		if v := ss.violation.Load(); v != nil {
+			err = v
+		} else if err == nil && !expired() {
 			err = ss.sendUnaryResponse(resp) // with the OK status, unless it fails
 		}
 	} else {
+		ss.oneRequest = !entry.stream.ClientStreams
 		err = s.runStream(ss, entry)
+		if v := ss.violation.Load(); v != nil {
+			err = v
+		}
 	}
 	if expired() {
 		st.Reset(frame.ErrCodeCancel)
@@ -351,7 +358,7 @@ func (s *Server) runUnary(ss *serverStream, e *methodEntry) (resp any, err error
 			resp, err = nil, handlerPanic(p)
 		}
 	}()
-	return e.unary.Handler(e.impl, ss, ss.recvUnary, s.opts.unaryInt)
+	return e.unary.Handler(e.impl, ss, ss.recvOne, s.opts.unaryInt)
 }
 
 func (s *Server) runStream(ss *serverStream, e *methodEntry) (err error) {

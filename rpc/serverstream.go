@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/h2rpc/h2rpc/conn"
@@ -123,6 +124,14 @@ type serverStream struct {
 	accept    string // the client's grpc-accept-encoding
 	advertise bool   // answer with our grpc-accept-encoding (an unsupported grpc-encoding came)
 	maxSend   int
+	// oneRequest: the method takes exactly one request (unary or server
+	// streaming); recvDone: it was received. recvDone is used by the
+	// receiving goroutine only.
+	oneRequest bool
+	recvDone   bool
+	// violation, once set, is the status of a call whose client sent a
+	// wrong number of requests: it ends the call whatever the handler says.
+	violation atomic.Pointer[Status]
 	rd        msgReader          // used by the receiving goroutine only
 	sendHdr   [msgHeaderLen]byte // the prefix of a message sent by rawMsg; used by the sending goroutine only
 
@@ -260,6 +269,9 @@ func responseHeaders(ct string, comp Compressor, md MD) ([]hpack.Field, error) {
 
 // SendMsg sends one response message.
 func (ss *serverStream) SendMsg(m any) error {
+	if v := ss.violation.Load(); v != nil {
+		return v
+	}
 	ss.mu.Lock()
 	comp, headerSent := ss.sendComp, ss.headerSent
 	ss.mu.Unlock()
@@ -279,6 +291,13 @@ func (ss *serverStream) SendMsg(m any) error {
 
 // RecvMsg receives one request message into m.
 func (ss *serverStream) RecvMsg(m any) error {
+	if ss.oneRequest {
+		return ss.recvOne(m)
+	}
+	return ss.recv(m)
+}
+
+func (ss *serverStream) recv(m any) error {
 	b, direct, err := ss.rd.nextInto(bytesTarget(ss.codec, m))
 	if err != nil {
 		if err == io.EOF {
@@ -300,26 +319,45 @@ func (ss *serverStream) RecvMsg(m any) error {
 	return nil
 }
 
-// recvUnary is the dec function of a unary handler: exactly one message,
-// then the end of the request ("Request → Request-Headers
-// *Length-Prefixed-Message EOS", PROTOCOL-HTTP2.md). Reading up to EOS
-// before the handler runs means the stream is closed both ways once the
-// trailers go out, so it ends without a RST_STREAM.
-func (ss *serverStream) recvUnary(m any) error {
-	err := ss.RecvMsg(m)
+// recvOne receives the one request of a unary or server-streaming call:
+// exactly one message, then the end of the request ("Request →
+// Request-Headers *Length-Prefixed-Message EOS", PROTOCOL-HTTP2.md). Any
+// other count is a "Request cardinality violation (method requires exactly
+// one request but client sent some other number of requests)", UNIMPLEMENTED
+// (statuscodes.md), which then ends the call whatever the handler returns.
+// Reading up to EOS before the handler goes on means the stream is closed
+// both ways once the trailers go out, so it ends without a RST_STREAM. It is
+// also the dec function of a unary handler.
+func (ss *serverStream) recvOne(m any) error {
+	if ss.recvDone {
+		return io.EOF // the one message was received
+	}
+	ss.recvDone = true
+	err := ss.recv(m)
 	if err == io.EOF {
-		return newStatus(Internal, "grpc: the request ended before its message")
+		return ss.countViolation("grpc: cardinality violation: no request message on a non-client-streaming call")
 	}
 	if err != nil {
 		return err
 	}
-	if _, err := ss.rd.next(); err != io.EOF {
-		if err == nil {
-			return newStatus(Internal, "grpc: cardinality violation: a second request message on a unary call")
-		}
+	_, err = ss.rd.next()
+	switch {
+	case err == nil:
+		return ss.countViolation("grpc: cardinality violation: more than one request message on a non-client-streaming call")
+	case err != io.EOF:
 		return ss.transportErr(err)
+	case ss.ctx.Err() != nil:
+		return contextStatus(ss.ctx) // a reset, not the end of the request
 	}
 	return nil
+}
+
+// countViolation records that the client sent a wrong number of requests
+// and returns the status that will end the call.
+func (ss *serverStream) countViolation(msg string) error {
+	st := newStatus(Unimplemented, msg)
+	ss.violation.CompareAndSwap(nil, st)
+	return ss.violation.Load()
 }
 
 func (ss *serverStream) sendUnaryResponse(resp any) error {
