@@ -74,7 +74,9 @@ func (defaultCodec) AppendMarshal(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, data...), nil
 	}
-	return b, fmt.Errorf("rpc: DefaultCodec cannot marshal %T: it is neither bytes nor a self-marshalling type", v)
+	return b, fmt.Errorf("rpc: DefaultCodec cannot marshal %T: it takes []byte, *[]byte, a wire.Message, "+
+		"an encoding.BinaryAppender or an encoding.BinaryMarshaler; for other types plug in a Codec "+
+		"(CallCodec or WithCodec on the client, ServerCodec on the server)", v)
 }
 
 func (defaultCodec) Unmarshal(data []byte, v any) error {
@@ -87,7 +89,9 @@ func (defaultCodec) Unmarshal(data []byte, v any) error {
 	case encoding.BinaryUnmarshaler:
 		return m.UnmarshalBinary(data)
 	}
-	return fmt.Errorf("rpc: DefaultCodec cannot unmarshal into %T: it is neither *[]byte nor a self-unmarshalling type", v)
+	return fmt.Errorf("rpc: DefaultCodec cannot unmarshal into %T: it takes *[]byte, a wire.Message "+
+		"or an encoding.BinaryUnmarshaler; for other types plug in a Codec "+
+		"(CallCodec or WithCodec on the client, ServerCodec on the server)", v)
 }
 
 // bytesTarget returns m when the message may be read straight into it:

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"time"
 
@@ -22,6 +23,18 @@ type serverOptions struct {
 	maxSend    int
 	unaryInt   UnaryServerInterceptor
 	streamInt  StreamServerInterceptor
+	logger     *slog.Logger // nil: log nothing
+}
+
+// ServerLogger makes the server log to l what otherwise only its clients
+// would see: a handler's panic, with its stack (ERROR); a message its codec
+// could not marshal or unmarshal, or a response it could not send (ERROR); a
+// request read with the "proto" codec because its content-subtype names none
+// (WARN); a connection that failed, by cause (WARN for a protocol error by
+// either side, DEBUG for a connection that just ended). Default nil: the
+// server logs nothing.
+func ServerLogger(l *slog.Logger) ServerOption {
+	return func(o *serverOptions) { o.logger = l }
 }
 
 // ServerConnConfig sets the HTTP/2 settings and limits of the server's
@@ -34,7 +47,7 @@ func ServerConnConfig(cfg *conn.Config) ServerOption {
 // names its subtype (application/grpc+NAME; plain application/grpc is
 // "proto"). It replaces a codec of the same name, DefaultCodec included.
 // A request whose subtype names no codec is read with the "proto" codec,
-// as grpc-go's server does.
+// as grpc-go's server does (ServerLogger logs it).
 func ServerCodec(c Codec) ServerOption {
 	return func(o *serverOptions) { o.codecs[c.Name()] = c }
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -16,7 +18,9 @@ import (
 var ErrServerStopped = errors.New("rpc: server stopped")
 
 // Server serves gRPC calls on HTTP/2 connections. Register services, then
-// call Serve with one or more listeners.
+// call Serve with one or more listeners. A handler that panics fails its
+// call with INTERNAL and the server goes on (ServerLogger logs the panic
+// with its stack).
 type Server struct {
 	opts serverOptions
 
@@ -138,11 +142,40 @@ func (s *Server) serveConn(nc net.Conn) *conn.Conn {
 	// No goroutine waits per connection: its end runs the removal.
 	context.AfterFunc(c.Context(), func() {
 		defer s.watchers.Done()
+		s.logConnEnd(nc.RemoteAddr(), c.Err())
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
 	})
 	return c
+}
+
+// log logs to the ServerLogger, if any.
+func (s *Server) log(level slog.Level, msg string, args ...any) {
+	if s.opts.logger != nil {
+		s.opts.logger.Log(context.Background(), level, msg, args...)
+	}
+}
+
+// logConnEnd logs why a connection ended (conn.Conn.Err): a protocol error
+// either side detected is a WARN, with the HTTP/2 error code; a connection
+// that ended otherwise (closed by either side, the client gone) a DEBUG.
+func (s *Server) logConnEnd(remote net.Addr, err error) {
+	if s.opts.logger == nil {
+		return
+	}
+	var ce *frame.ConnError
+	var ga *conn.GoAwayError
+	switch {
+	case errors.As(err, &ce):
+		s.log(slog.LevelWarn, "rpc: connection failed: we sent GOAWAY", "remote", remote.String(), "code", ce.Code.String(), "reason", ce.Reason)
+	case errors.As(err, &ga) && ga.Code != frame.ErrCodeNo:
+		s.log(slog.LevelWarn, "rpc: connection failed: the client sent GOAWAY", "remote", remote.String(), "code", ga.Code.String(), "debug", ga.Debug)
+	default:
+		// Closed by either side, or an I/O error (the client gone, a
+		// reset, a timeout): the life of a connection, not a fault.
+		s.log(slog.LevelDebug, "rpc: connection ended", "remote", remote.String(), "err", err)
+	}
 }
 
 // Stop stops the server now: it closes the listeners and every connection,
@@ -264,6 +297,8 @@ func (s *Server) handleStream(st *conn.Stream) {
 		// grpc-go's server does: a client naming its raw-bytes codec
 		// (application/grpc+raw, say) still speaks protobuf's bytes.
 		ss.codec = s.opts.codecs["proto"]
+		s.log(slog.LevelWarn, "rpc: no codec for the request's content-subtype: reading it with the proto codec",
+			"method", req.path, "content-subtype", req.subtype)
 	}
 	if req.encoding != "" && req.encoding != "identity" {
 		comp := compressorFor(req.encoding)
@@ -355,7 +390,7 @@ func splitMethod(path string) (service, method string, ok bool) {
 func (s *Server) runUnary(ss *serverStream, e *methodEntry) (resp any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			resp, err = nil, handlerPanic(p)
+			resp, err = nil, s.handlerPanic(ss, p)
 		}
 	}()
 	return e.unary.Handler(e.impl, ss, ss.recvOne, s.opts.unaryInt)
@@ -364,7 +399,7 @@ func (s *Server) runUnary(ss *serverStream, e *methodEntry) (resp any, err error
 func (s *Server) runStream(ss *serverStream, e *methodEntry) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = handlerPanic(p)
+			err = s.handlerPanic(ss, p)
 		}
 	}()
 	if s.opts.streamInt == nil {
@@ -374,8 +409,14 @@ func (s *Server) runStream(ss *serverStream, e *methodEntry) (err error) {
 	return s.opts.streamInt(e.impl, ss, info, e.stream.Handler)
 }
 
-// handlerPanic turns a handler's panic into the call's INTERNAL status; the
-// server lives on.
-func handlerPanic(p any) error {
+// handlerPanic turns a handler's panic into the call's INTERNAL status and
+// logs it with the stack; the server lives on. (grpc-go lets the panic
+// crash the process; recovering keeps one bad call from ending every other
+// call of the server, and the log keeps it from passing unseen.) It runs in
+// the deferred function that recovered, so the stack is the panic's.
+func (s *Server) handlerPanic(ss *serverStream, p any) error {
+	if s.opts.logger != nil {
+		s.log(slog.LevelError, "rpc: handler panicked", "method", ss.method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	}
 	return &Status{Code: Internal, Message: fmt.Sprintf("rpc: handler panicked: %v", p)}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -284,6 +285,7 @@ func (ss *serverStream) SendMsg(m any) error {
 	b, err := encodeMsg((*ss.sendBuf)[:0], ss.codec, m, comp, nil, ss.maxSend)
 	*ss.sendBuf = b[:0]
 	if err != nil {
+		ss.logUnsent(err)
 		return err
 	}
 	return ss.sendHeaders(b)
@@ -314,7 +316,8 @@ func (ss *serverStream) recv(m any) error {
 		return nil
 	}
 	if err := ss.codec.Unmarshal(b, m); err != nil {
-		return statusf(Internal, "grpc: failed to unmarshal the request: %v", err)
+		ss.srv.log(slog.LevelError, "rpc: failed to unmarshal the request", "method", ss.method, "codec", ss.codec.Name(), "err", err)
+		return &Status{Code: Internal, Message: "grpc: failed to unmarshal the request: " + err.Error(), cause: err}
 	}
 	return nil
 }
@@ -369,10 +372,18 @@ func (ss *serverStream) sendUnaryResponse(resp any) error {
 	b, err := encodeMsg((*buf)[:0], ss.codec, resp, comp, nil, ss.maxSend)
 	*buf = b[:0]
 	if err != nil {
+		ss.logUnsent(err)
 		return err
 	}
 	ss.writeFinal(b, nil)
 	return nil
+}
+
+// logUnsent logs a response message that could not be encoded (the codec
+// failed, compression failed, or it is over the send limit): the client
+// sees only the status.
+func (ss *serverStream) logUnsent(err error) {
+	ss.srv.log(slog.LevelError, "rpc: response message not sent", "method", ss.method, "codec", ss.codec.Name(), "err", err)
 }
 
 // transportErr maps an error of the stream to the handler's view: a
@@ -456,6 +467,7 @@ func (ss *serverStream) writeFinal(msg []byte, st *Status) {
 		}
 		fields = appendStatus(fields, newStatus(Internal, "grpc: the response metadata exceeds the client's header list limit"), nil)
 		ss.st.WriteHeaders(fields, true)
+		ss.srv.log(slog.LevelError, "rpc: response metadata not sent: over the client's header list limit", "method", ss.method, "err", err)
 	}
 }
 
