@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"testing"
 
 	"github.com/h2rpc/h2rpc/frame"
@@ -241,23 +240,7 @@ func recvAll(t *testing.T, cc *ClientConn, method string) (int, error) {
 // client resets the stream with CANCEL; with none, the call fails though
 // the status was OK.
 func TestResponseCountFrames(t *testing.T) {
-	nc, p := h2test.NewClientPipe(t)
-	dialed := false
-	cc, err := Dial("h2test:80", WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-		if dialed {
-			return nil, net.ErrClosed
-		}
-		dialed = true
-		return nc, nil
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	if err := cc.Connect(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	p.ServerHandshake()
+	cc, p := dialScripted(t)
 	msg := mustEncode(t, []byte("resp"), nil)
 	call := func() chan error {
 		errc := make(chan error, 1)

@@ -563,13 +563,14 @@ func (cs *clientStream) readTrailers() error {
 		details   []byte
 		httpCode  = 200
 		badStatus string
+		sawBad    bool
 	)
 	for _, f := range fields {
 		switch f.Name {
 		case "grpc-status":
 			c, ok := parseCode(f.Value)
 			if !ok {
-				badStatus = f.Value
+				badStatus, sawBad = f.Value, true
 				continue
 			}
 			code, haveCode = c, true
@@ -594,8 +595,10 @@ func (cs *clientStream) readTrailers() error {
 		}
 	}
 	switch {
-	case badStatus != "":
-		return statusf(Internal, "grpc: malformed grpc-status %q", badStatus)
+	case sawBad:
+		// "Error parsing returned status | UNKNOWN | Client"
+		// (statuscodes.md).
+		return statusf(Unknown, "grpc: malformed grpc-status %q", badStatus)
 	case !haveCode && httpCode != 200:
 		return httpStatus(httpCode, "no grpc-status")
 	case !haveCode:
