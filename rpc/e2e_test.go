@@ -429,18 +429,27 @@ func TestUnknownServiceAndMethod(t *testing.T) {
 	wantCode(t, cs.RecvMsg(&m), Unimplemented)
 }
 
+// A panicking handler is "Server side application throws an exception" of
+// statuscodes.md: UNKNOWN, and the server lives on.
 func TestHandlerPanic(t *testing.T) {
 	var calls atomic.Int32
-	impl := &echoServer{unary: func(ctx context.Context, req []byte) ([]byte, error) {
-		if calls.Add(1) == 1 {
-			panic("boom")
-		}
-		return req, nil
-	}}
+	impl := &echoServer{
+		unary: func(ctx context.Context, req []byte) ([]byte, error) {
+			if calls.Add(1) == 1 {
+				panic("boom")
+			}
+			return req, nil
+		},
+		stream: func(ss ServerStream) error { panic("stream boom") },
+	}
 	e := newEnv(t, impl, nil)
 	var reply []byte
-	st := wantCode(t, e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("m"), &reply), Internal)
+	st := wantCode(t, e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("m"), &reply), Unknown)
 	if !strings.Contains(st.Message, "boom") {
+		t.Errorf("message %q", st.Message)
+	}
+	st = wantCode(t, e.cc.Invoke(context.Background(), "/test.Echo/ServerStream", []byte("m"), &reply), Unknown)
+	if !strings.Contains(st.Message, "stream boom") {
 		t.Errorf("message %q", st.Message)
 	}
 	if err := e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("again"), &reply); err != nil || string(reply) != "again" {

@@ -107,14 +107,14 @@ func TestServerLogsHandlerPanicWithStack(t *testing.T) {
 		return req, nil
 	}}, []ServerOption{ServerLogger(slog.New(logs))})
 	var reply []byte
-	st := wantCode(t, e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("x"), &reply), Internal)
+	st := wantCode(t, e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("x"), &reply), Unknown)
 	if !strings.Contains(st.Message, "assignment to entry in nil map") {
 		t.Errorf("status message %q does not say what panicked", st.Message)
 	}
 	s := logs.wait(t, slog.LevelError, "handler panicked", "method=/test.Echo/Unary", "assignment to entry in nil map", "stack=", "TestServerLogsHandlerPanicWithStack")
 	t.Log(s[:min(len(s), 200)])
 	// The server lives on, and so does the connection.
-	st = wantCode(t, e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("x"), &reply), Internal)
+	st = wantCode(t, e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("x"), &reply), Unknown)
 	if !strings.Contains(st.Message, "assignment to entry in nil map") {
 		t.Errorf("second call: status message %q", st.Message)
 	}

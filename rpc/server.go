@@ -409,14 +409,16 @@ func (s *Server) runStream(ss *serverStream, e *methodEntry) (err error) {
 	return s.opts.streamInt(e.impl, ss, info, e.stream.Handler)
 }
 
-// handlerPanic turns a handler's panic into the call's INTERNAL status and
-// logs it with the stack; the server lives on. (grpc-go lets the panic
+// handlerPanic turns a handler's panic into the call's status and logs it
+// with the stack; the server lives on. A panic is "Server side application
+// throws an exception (or does something other than returning a Status code
+// to terminate an RPC)", UNKNOWN (statuscodes.md). grpc-go lets the panic
 // crash the process; recovering keeps one bad call from ending every other
-// call of the server, and the log keeps it from passing unseen.) It runs in
+// call of the server, and the log keeps it from passing unseen. It runs in
 // the deferred function that recovered, so the stack is the panic's.
 func (s *Server) handlerPanic(ss *serverStream, p any) error {
 	if s.opts.logger != nil {
 		s.log(slog.LevelError, "rpc: handler panicked", "method", ss.method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 	}
-	return &Status{Code: Internal, Message: fmt.Sprintf("rpc: handler panicked: %v", p)}
+	return &Status{Code: Unknown, Message: fmt.Sprintf("rpc: handler panicked: %v", p)}
 }
