@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 
@@ -92,20 +93,30 @@ func TestServerRefusesWrongRequestCounts(t *testing.T) {
 // A handler that ignores RecvMsg's error cannot turn a cardinality
 // violation into a success: the status is the violation's.
 func TestRequestCountViolationOverridesHandler(t *testing.T) {
+	handlerSaw := make(chan error, 1) // what the handler found wrong; nil: nothing
 	e := newEnv(t, &echoServer{
 		unary: func(ctx context.Context, req []byte) ([]byte, error) { return req, nil },
 		stream: func(ss ServerStream) error {
 			var m []byte
-			_ = ss.RecvMsg(&m)
-			if err := ss.SendMsg([]byte("sent anyway")); err == nil {
-				return errors.New("SendMsg after a cardinality violation succeeded")
+			first := ss.RecvMsg(&m)
+			again := ss.RecvMsg(&m)
+			switch {
+			case CodeOf(first) != Unimplemented || again != first:
+				handlerSaw <- fmt.Errorf("RecvMsg: %v, then %v; want the violation twice", first, again)
+			case ss.SendMsg([]byte("sent anyway")) == nil:
+				handlerSaw <- errors.New("SendMsg after a cardinality violation succeeded")
+			default:
+				handlerSaw <- nil
 			}
-			return nil
+			return nil // ignoring it all
 		},
 	}, nil)
 	got, err := sendN(t, e.cc, "/test.Echo/ServerStream", 2)
 	if CodeOf(err) != Unimplemented || got != 0 {
 		t.Fatalf("%d responses, %v; want none and Unimplemented", got, err)
+	}
+	if err := <-handlerSaw; err != nil {
+		t.Fatal(err)
 	}
 }
 

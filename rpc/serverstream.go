@@ -126,10 +126,11 @@ type serverStream struct {
 	advertise bool   // answer with our grpc-accept-encoding (an unsupported grpc-encoding came)
 	maxSend   int
 	// oneRequest: the method takes exactly one request (unary or server
-	// streaming); recvDone: it was received. recvDone is used by the
-	// receiving goroutine only.
+	// streaming); recvDone: it was read, with the outcome recvErr. recvDone
+	// and recvErr are used by the receiving goroutine only.
 	oneRequest bool
 	recvDone   bool
+	recvErr    error
 	// violation, once set, is the status of a call whose client sent a
 	// wrong number of requests: it ends the call whatever the handler says.
 	violation atomic.Pointer[Status]
@@ -333,9 +334,18 @@ func (ss *serverStream) recv(m any) error {
 // also the dec function of a unary handler.
 func (ss *serverStream) recvOne(m any) error {
 	if ss.recvDone {
-		return io.EOF // the one message was received
+		// Asked again: the request is over, or failed.
+		if ss.recvErr != nil {
+			return ss.recvErr
+		}
+		return io.EOF
 	}
 	ss.recvDone = true
+	ss.recvErr = ss.recvOneMsg(m)
+	return ss.recvErr
+}
+
+func (ss *serverStream) recvOneMsg(m any) error {
 	err := ss.recv(m)
 	if err == io.EOF {
 		return ss.countViolation("grpc: cardinality violation: no request message on a non-client-streaming call")

@@ -60,7 +60,10 @@ type ServerStream interface {
 	// SendMsg sends one response message.
 	SendMsg(m any) error
 	// RecvMsg receives the next request message into m; io.EOF when the
-	// client has finished sending.
+	// client has finished sending. On a server-streaming method it reads
+	// the one request up to the end of the request stream: none, or a
+	// second one, fails with UNIMPLEMENTED, the status the call then ends
+	// with whatever the handler returns.
 	RecvMsg(m any) error
 }
 
