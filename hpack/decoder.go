@@ -140,16 +140,18 @@ func (d *Decoder) SetMaxTableSize(n uint32) {
 	if n < d.tableSize {
 		d.needUpdate = true
 	}
-	d.setMaxStringLength()
 }
 
-// setMaxStringLength makes x/net's decoder refuse a name or value that no
-// limit could admit: longer than the whole header list may be, and too long
-// to enter the dynamic table. Such a string stops decoding in the middle of
-// the block, so it is a compression error; every shorter string is decoded
-// and the list limit applies (see onField).
+// setMaxStringLength lets x/net's decoder read every string a block within
+// MaxBlockSize can hold: the longest is the whole block, Huffman-coded at
+// five bits a byte, so 8/5 of MaxBlockSize decoded. Any lower limit would
+// stop decoding in the middle of a block, which loses the dynamic table and
+// so the connection, for what is only a header list over our limit: a
+// stream error once decoded (see onField). x/net decodes a string only
+// while emitting or to insert it into the table, so a long one costs at
+// most that much memory, once, for the block being decoded.
 func (d *Decoder) setMaxStringLength() {
-	d.hd.SetMaxStringLength(int(max(d.limits.MaxHeaderListSize, d.allowed)))
+	d.hd.SetMaxStringLength(int(min(uint64(d.limits.MaxBlockSize)*8/5+8, 1<<31-1)))
 }
 
 // Decode decodes one complete header block of the given kind, appends its

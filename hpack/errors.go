@@ -8,8 +8,9 @@ var ErrCompression = errors.New("hpack: compression error")
 // CompressionError reports a block that is not valid HPACK: a bad integer or
 // string encoding, an index outside the tables, a dynamic table size update
 // larger than our limit, after a field while the table is not empty, or
-// missing after a reduction (RFC 9113 §4.3.1), a truncated block, or a
-// string longer than any limit could admit. The dynamic table can no
+// missing after a reduction (RFC 9113 §4.3.1), or a truncated block. (A
+// long name or value is not one: it is decoded, and over the header list
+// limit it is ErrHeaderListTooLarge.) The dynamic table can no
 // longer be trusted, so this is a connection error of type COMPRESSION_ERROR
 // (RFC 9113 §4.3: "A decoding error in a field block MUST be treated as a
 // connection error (Section 5.4.1) of type COMPRESSION_ERROR").

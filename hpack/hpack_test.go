@@ -263,7 +263,6 @@ func TestCompressionErrors(t *testing.T) {
 		{"invalid Huffman (RFC 7541 §5.2)", []byte{0x40, 0x81, 0xff, 0x01, 'v'}},
 		{"integer overflow", []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}},
 		{"size update after a field, table non-empty (RFC 7541 §4.2)", []byte{0x40, 0x01, 'a', 0x01, 'b', 0x20}},
-		{"string longer than any limit", append(appendInt([]byte{0x40}, 0, 7, 20000), bytes.Repeat([]byte{'x'}, 20000)...)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -313,6 +312,45 @@ func TestHeaderListLimit(t *testing.T) {
 	exact := []Field{f("a", strings.Repeat("v", limit-33))}
 	if _, err := NewDecoder(Limits{MaxHeaderListSize: limit}).Decode(NewEncoder().AppendBlock(nil, exact...), Trailers, nil); err != nil {
 		t.Fatalf("list of exactly the limit: %v", err)
+	}
+}
+
+// TestLongStringIsStreamLevel: a name or value longer than the whole header
+// list may be is decoded, not refused in the middle of the block: the list
+// is over the limit (a stream error), the dynamic table stays in step with
+// the peer's encoder, and the next block decodes. Only a block past
+// MaxBlockSize is beyond repair.
+func TestLongStringIsStreamLevel(t *testing.T) {
+	long := strings.Repeat("v", 20000) // over the 16 KiB list limit and the 4 KiB table
+	for _, tc := range []struct {
+		name   string
+		fields []Field
+	}{
+		{"indexed value", []Field{f("x-long", long), f("x-after", "kept in the table")}},
+		{"never-indexed value", []Field{f("x-long", long), {Name: "x-secret", Value: long, Sensitive: true}, f("x-after", "kept in the table")}},
+		{"long name", []Field{f(strings.Repeat("n", 20000), "v"), f("x-after", "kept in the table")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enc, dec := NewEncoder(), NewDecoder(Limits{})
+			block := enc.AppendBlock(nil, tc.fields...)
+			if _, err := dec.Decode(block, Trailers, nil); !errors.Is(err, ErrHeaderListTooLarge) || errors.Is(err, ErrCompression) {
+				t.Fatalf("%d-byte block: err = %v, want ErrHeaderListTooLarge only", len(block), err)
+			}
+			// The encoder indexed x-after; the next block refers to it.
+			after := tc.fields[len(tc.fields)-1]
+			next := enc.AppendBlock(nil, after)
+			if len(next) != 1 {
+				t.Fatalf("next block is % x, want one indexed reference", next)
+			}
+			if got, err := dec.Decode(next, Trailers, nil); err != nil || !slices.Equal(got, []Field{after}) {
+				t.Fatalf("next block: %v, %v", got, err)
+			}
+		})
+	}
+	// A block past MaxBlockSize is not decoded at all.
+	block := NewEncoder().AppendBlock(nil, f("x-long", strings.Repeat("v", 100000)))
+	if _, err := NewDecoder(Limits{}).Decode(block, Trailers, nil); !errors.Is(err, ErrBlockTooLarge) {
+		t.Fatalf("%d-byte block: err = %v, want ErrBlockTooLarge", len(block), err)
 	}
 }
 
