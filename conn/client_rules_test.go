@@ -291,34 +291,6 @@ func TestClientServerNeverSendsSettings(t *testing.T) {
 	})
 }
 
-func TestClientAssumes100StreamsBeforeSettings(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nc, p := newClientPipe(t)
-		c, _ := conn.Client(nc, nil)
-		defer c.Close()
-		for range 101 {
-			go c.NewStream(context.Background(), request("/"), true)
-		}
-		synctest.Wait()
-		headers := 0
-		for _, fr := range p.Drain() {
-			if fr.FrameHeader().Type == frame.TypeHeaders {
-				headers++
-			}
-		}
-		// Until the server's SETTINGS arrive, 100 streams (RFC 9113
-		// §6.5.2's recommended minimum), so a server with that limit
-		// refuses nothing.
-		if headers != 100 {
-			t.Fatalf("%d streams opened before the server's SETTINGS, want 100", headers)
-		}
-		// SETTINGS without MAX_CONCURRENT_STREAMS: no limit.
-		p.WriteSettings()
-		p.WantType("SETTINGS ACK", frame.TypeSettings)
-		p.WantType("the 101st stream", frame.TypeHeaders)
-	})
-}
-
 func TestClientPeerRefusalsAreNotRapidReset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, &conn.Config{MaxPeerResets: 5})

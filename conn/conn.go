@@ -158,13 +158,16 @@ type Conn struct {
 	movesFullAt time.Time
 }
 
-// initialPeerMaxStreams is the peer's MAX_CONCURRENT_STREAMS we assume until
-// its first SETTINGS frame arrives. RFC 9113 §6.5.2 says "initially, there is
-// no limit", but a client that opens streams without limit in the first
-// round trip gets the excess refused by a server with a lower limit; 100 is
-// the value the RFC recommends as the smallest a server should advertise.
+// initialPeerMaxStreams is how many streams a client opens before the
+// server's first SETTINGS frame arrives. RFC 9113 §6.5.2 says "initially,
+// there is no limit", but streams opened beyond the server's real limit in
+// that first round trip are refused; so one goes at once (a lone first call
+// waits for nothing) and the rest wait, each under its own context, for the
+// SETTINGS to say how many may go, as grpc-go's client waits for the
+// server's preface before it uses a connection. A server that sends no
+// SETTINGS is dropped after Config.PrefaceTimeout, which fails the waiters.
 // The first SETTINGS frame sets the real value (unlimited if absent).
-const initialPeerMaxStreams = 100
+const initialPeerMaxStreams = 1
 
 // peerSettings are the peer's SETTINGS as applied (RFC 9113 §6.5.2 initial
 // values until its first SETTINGS frame).
@@ -591,7 +594,13 @@ func (c *Conn) acquireSlotLocked(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	if werr == nil {
-		return nil
+		// The slot was granted, but the connection may have started
+		// draining or ended before we took mu back: a stream opened now
+		// would be past the GOAWAY, or never failed by failLocked.
+		werr = c.newStreamErrLocked()
+		if werr == nil {
+			return nil
+		}
 	}
 	if w.granted {
 		c.releaseSlotLocked()
