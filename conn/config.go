@@ -54,17 +54,26 @@ type Config struct {
 	// SETTINGS or PING and never reads the answers hits it and the
 	// connection ends with ENHANCE_YOUR_CALM. Default 64 KiB.
 	MaxControlBytes int
-	// MaxPeerResets and ResetInterval bound Rapid Reset (CVE-2023-44487):
-	// more than MaxPeerResets streams reset by the peer (RST_STREAM on an
-	// open stream) within ResetInterval end the connection with
-	// ENHANCE_YOUR_CALM. Defaults 1000 per 1s.
+	// MaxHandlers bounds the server's Handler goroutines on the
+	// connection, counting those of streams already reset that have not
+	// returned yet. A stream opened while that many run waits, open, for
+	// one of them to return (oldest first); if it is reset meanwhile its
+	// handler never starts. This is the defence against Rapid Reset
+	// (CVE-2023-44487) and MadeYouReset: resetting streams gains a peer no
+	// more running handlers than opening them. Default
+	// MaxConcurrentStreams + MaxConcurrentStreams/4 (at least +1), room for
+	// the handlers of reset streams to unwind.
+	MaxHandlers int
+	// MaxPeerResets and ResetInterval are a last resort against a peer
+	// that churns streams only to cost us the reader's work: more than
+	// MaxPeerResets streams it opened and then reset, or whose stream
+	// errors it provoked, within ResetInterval end the connection with
+	// ENHANCE_YOUR_CALM. MaxHandlers already bounds what resets gain, so
+	// the default is far above any honest rate (calls whose deadlines
+	// expire before their handlers finish reset every stream): 100,000
+	// per 1s.
 	MaxPeerResets int
 	ResetInterval time.Duration
-	// MaxHandlers bounds the server's handler goroutines, counting those of
-	// streams the peer already reset: a peer that opens and resets streams
-	// faster than handlers finish hits it and the connection ends with
-	// ENHANCE_YOUR_CALM. Default 2 × MaxConcurrentStreams.
-	MaxHandlers int
 	// MaxHeaderBlockSize bounds an encoded header block reassembled from
 	// HEADERS and CONTINUATION frames, and MaxContinuations the number of
 	// CONTINUATION frames in one block (CVE-2023-45288). Either exceeded ends
@@ -89,7 +98,7 @@ const (
 	DefaultPrefaceTimeout       = 10 * time.Second
 	DefaultCloseTimeout         = time.Second
 	DefaultMaxControlBytes      = 64 << 10
-	DefaultMaxPeerResets        = 1000
+	DefaultMaxPeerResets        = 100000
 	DefaultResetInterval        = time.Second
 	DefaultMaxHeaderBlockSize   = 64 << 10
 	DefaultMaxContinuations     = 32
@@ -149,6 +158,7 @@ func (cfg *Config) resolve() settings {
 	if cfg.DisableHeaderTable {
 		s.headerTableSize = 0
 	}
-	s.maxHandlers = orDefault(cfg.MaxHandlers, 2*int(min(s.maxConcurrentStreams, 1<<20)))
+	streams := int(min(s.maxConcurrentStreams, 1<<20))
+	s.maxHandlers = orDefault(cfg.MaxHandlers, streams+max(streams/4, 1))
 	return s
 }

@@ -118,8 +118,11 @@ type Conn struct {
 	// slotWaiters queues *slotWaiter for NewStream calls waiting under the
 	// peer's MAX_CONCURRENT_STREAMS. Guarded by mu.
 	slotWaiters list.List
-	// handlers counts running Handler goroutines. Guarded by mu.
+	// handlers counts running Handler goroutines; waiting queues the
+	// streams opened while MaxHandlers ran, oldest first (handlers.go).
+	// Guarded by mu.
 	handlers int
+	waiting  []*Stream
 	// draining is set once no new streams are taken (GOAWAY either way, ids
 	// exhausted); goAwaySent once we queued a GOAWAY, with goAwayLastID; and
 	// goAwayRecv holds the peer's GOAWAY. Guarded by mu.

@@ -3,6 +3,8 @@ package conn_test
 import (
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -27,29 +29,145 @@ func stillServing(t *testing.T, h conn.Handler) {
 func TestRapidResetSlowHandlers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// Handlers that ignore the reset and keep running: the peer's
-		// cheap open+reset makes us start goroutines faster than they end.
+		// cheap open+reset would make us start goroutines faster than they
+		// end. MaxHandlers (10 + 10/4 = 12) bounds them; the streams opened
+		// past it wait, are reset, and never get a handler.
 		release := make(chan struct{})
-		started := 0
-		var h conn.Handler = func(s *conn.Stream) {
-			started++ // handlers start one at a time in this test: no race with the reads below
+		var started atomic.Int32
+		c, p := startServer(t, &conn.Config{MaxConcurrentStreams: 10}, func(s *conn.Stream) {
+			started.Add(1)
 			<-release
+			s.WriteHeaders(status200, true)
+		})
+		const attacks = 5000
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		id := uint32(1)
+		for ; id < 2*attacks; id += 2 {
+			b := frame.AppendHeaders(nil, id, false, true, p.EncodeHeaders(request("/")...))
+			p.WriteRaw(frame.AppendRSTStream(b, id, frame.ErrCodeCancel))
 		}
-		c, p := startServer(t, &conn.Config{MaxConcurrentStreams: 10}, h)
-		var id uint32 = 1
-		for ; id < 200 && p.TryWriteRaw(frame.AppendHeaders(nil, id, false, true, p.EncodeHeaders(request("/")...))) == nil; id += 2 {
-			synctest.Wait()
-			if p.TryWriteRaw(frame.AppendRSTStream(nil, id, frame.ErrCodeCancel)) != nil {
-				break
+		synctest.Wait()
+		runtime.ReadMemStats(&after)
+		if n := started.Load(); n != 12 {
+			t.Errorf("%d handlers started, want the bound 12", n)
+		}
+		// Each stream reset before its handler started cost the reader its
+		// frames, a Stream and the decoded fields: no goroutine, nothing kept.
+		perAttack := (after.TotalAlloc - before.TotalAlloc) / attacks
+		t.Logf("%d open+reset pairs: %d handlers started, %d bytes allocated per pair", attacks, started.Load(), perAttack)
+		if perAttack > 4<<10 {
+			t.Errorf("%d bytes allocated per open+reset pair, want under 4 KiB", perAttack)
+		}
+		// The reader went on all along: the connection answers PING and,
+		// once the handlers return, serves new streams.
+		p.WriteRaw(frame.AppendPing(nil, false, [8]byte{7}))
+		p.WantFrame("PING answered", &frame.PingFrame{Header: frame.Header{Type: frame.TypePing, Flags: frame.FlagAck, Length: 8}, Data: [8]byte{7}})
+		close(release)
+		synctest.Wait()
+		if n := started.Load(); n != 12 {
+			t.Errorf("%d handlers started after the release, want still 12: the reset streams never get one", n)
+		}
+		p.WriteHeaders(id, true, request("/after")...)
+		p.WantHeaders("a new stream is served", id, true, status200)
+		if err := c.Err(); err != nil {
+			t.Fatalf("the connection ended: %v", err)
+		}
+	})
+}
+
+// TestMadeYouReset: the peer makes us reset its streams by breaking a
+// stream-level rule (here a WINDOW_UPDATE that overflows the stream's send
+// window, RFC 9113 §6.9.1) instead of resetting them itself. The handlers
+// of streams we reset count against MaxHandlers like any other.
+func TestMadeYouReset(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		var started atomic.Int32
+		c, p := startServer(t, &conn.Config{MaxConcurrentStreams: 10}, func(s *conn.Stream) {
+			started.Add(1)
+			<-release
+		})
+		const attacks = 2000
+		for id := uint32(1); id < 2*attacks; id += 2 {
+			b := frame.AppendHeaders(nil, id, true, true, p.EncodeHeaders(request("/")...))
+			p.WriteRaw(frame.AppendWindowUpdate(b, id, 1<<31-1))
+		}
+		synctest.Wait()
+		if n := started.Load(); n != 12 {
+			t.Errorf("%d handlers started, want the bound 12", n)
+		}
+		resets := 0
+		for _, fr := range p.Drain() {
+			if rst, ok := fr.(*frame.RSTStreamFrame); ok && rst.Code == frame.ErrCodeFlowControl {
+				resets++
 			}
 		}
-		// MaxHandlers defaults to 2 × MaxConcurrentStreams = 20 running
-		// handlers: the 21st stream ends the connection.
-		wantConnError(t, c, p, frame.ErrCodeEnhanceYourCalm)
-		if started != 20 {
-			t.Errorf("%d handlers started, want the bound 20", started)
+		if resets != attacks {
+			t.Errorf("%d RST_STREAM FLOW_CONTROL_ERROR sent, want %d", resets, attacks)
 		}
-		close(release)
-		stillServing(t, echo)
+		if err := c.Err(); err != nil {
+			t.Fatalf("the connection ended: %v", err)
+		}
+	})
+}
+
+// TestWaitingStreamsDoNotStallTheConnection: while MaxHandlers handlers run
+// (here the handlers of reset streams that ignore the reset), a new stream
+// waits without stopping the reader: a running handler still gets its
+// stream's DATA, a waiting stream that is reset gives its connection credit
+// back at once and never runs, and the next waiting stream runs as soon as
+// a handler returns, on that handler's goroutine.
+func TestWaitingStreamsDoNotStallTheConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		var ran sync.Map
+		h := func(s *conn.Stream) {
+			ran.Store(s.ID(), true)
+			for _, f := range s.RequestHeaders() {
+				if f.Name == ":path" && f.Value == "/hold" {
+					<-release // ignores the reset
+					return
+				}
+			}
+			echo(s)
+		}
+		// MaxHandlers 4 + 4/4 = 5.
+		_, p := startServer(t, &conn.Config{MaxConcurrentStreams: 4, ConnWindowSize: 65535}, h)
+		p.WriteHeaders(1, false, request("/echo")...)
+		p.WantHeaders("stream 1 runs", 1, false, status200)
+		for id := uint32(3); id <= 9; id += 2 {
+			p.WriteHeaders(id, true, request("/hold")...)
+			p.WriteRaw(frame.AppendRSTStream(nil, id, frame.ErrCodeCancel))
+		}
+		// Five handlers run (1, and 3..9 unwinding): 11 and 13 wait.
+		p.WriteHeaders(11, false, request("/echo")...)
+		p.WriteHeaders(13, false, request("/echo")...)
+		p.WriteData(13, false, make([]byte, 16000))
+		p.WriteData(13, true, make([]byte, 4000))
+		synctest.Wait()
+		if _, ok := ran.Load(uint32(11)); ok {
+			t.Fatal("stream 11 got a handler past MaxHandlers")
+		}
+		// Reset while waiting: its 20000 bytes of connection credit come
+		// back at once (more than a quarter of the 65535 window).
+		p.WriteRaw(frame.AppendRSTStream(nil, 13, frame.ErrCodeCancel))
+		p.WantFrame("credit of the dropped stream", &frame.WindowUpdateFrame{Header: frame.Header{Type: frame.TypeWindowUpdate, Length: 4}, Increment: 20000})
+		// The running handler of stream 1 still gets its DATA.
+		p.WriteData(1, true, []byte("through"))
+		p.WantData("stream 1's echo", 1, false, []byte("through"))
+		p.WantHeaders("stream 1's trailers", 1, true, trailerOK)
+		// Its goroutine took stream 11.
+		p.WantHeaders("stream 11 runs once stream 1's handler returned", 11, false, status200)
+		p.WriteData(11, true, []byte("late"))
+		p.WantData("stream 11's echo", 11, false, []byte("late"))
+		p.WantHeaders("stream 11's trailers", 11, true, trailerOK)
+		synctest.Wait()
+		if _, ok := ran.Load(uint32(13)); ok {
+			t.Error("stream 13, reset while waiting, got a handler")
+		}
 	})
 }
 

@@ -498,11 +498,6 @@ func (c *Conn) onNewStreamLocked(id uint32, end bool, block []byte, se *frame.St
 		c.queuedLocked()
 		return nil
 	}
-	if c.handlers >= c.cfg.maxHandlers {
-		// Rapid Reset: the peer resets streams faster than their handlers
-		// finish.
-		return connErr(frame.ErrCodeEnhanceYourCalm, "more than %d handlers running", c.cfg.maxHandlers)
-	}
 	cl, err := contentLength(fields)
 	if err != nil || (end && cl > 0) {
 		c.closed.add(id, stream.ClosedResetSent)
@@ -517,37 +512,8 @@ func (c *Conn) onNewStreamLocked(id uint32, end bool, block []byte, se *frame.St
 	s.endRecv = end
 	c.streams[id] = s
 	c.nPeer++
-	c.handlers++
-	go c.runHandler(s)
+	c.startHandlerLocked(s)
 	return nil
-}
-
-// runHandler runs the Handler for s on its own goroutine.
-func (c *Conn) runHandler(s *Stream) {
-	defer c.handlerReturned(s)
-	c.handler(s)
-}
-
-// handlerReturned cleans up after a Handler: a stream it did not end is
-// reset with CANCEL; one whose request was not read to its end is reset with
-// NO_ERROR (RFC 9113 §8.1: "A server can send a complete response prior to
-// the client sending an entire request ... the server MAY request that the
-// client abort transmission of a request without error by sending a
-// RST_STREAM with an error code of NO_ERROR").
-func (c *Conn) handlerReturned(s *Stream) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.handlers--
-	s.handlerDone = true
-	if !s.removed && c.err == nil {
-		code := frame.ErrCodeCancel
-		if s.sentEnd() {
-			code = frame.ErrCodeNo
-		}
-		c.resetLocked(s, code, &ResetError{StreamID: s.id, Code: code})
-	}
-	c.discardLocked(s)
-	s.sctx.cancel()
 }
 
 // onStreamHeadersLocked handles a header block on an open stream: response
@@ -664,12 +630,13 @@ func (c *Conn) onRSTStream(f *frame.RSTStreamFrame) error {
 	s.err = &ResetError{StreamID: s.id, Code: f.Code, Remote: true}
 	s.state = stream.ClosedResetRecv
 	c.closeStreamLocked(s)
-	if !s.endRecv {
+	if !s.endRecv || s.handlerWaits {
 		c.discardLocked(s)
 	}
 	// Otherwise the peer had ended its side: the data stays readable, to
 	// io.EOF. This is RFC 9113 §8.1's complete response followed by
-	// RST_STREAM NO_ERROR, which stops only our sending.
+	// RST_STREAM NO_ERROR, which stops only our sending. (A stream still
+	// waiting for its handler will never be read: its credit goes back now.)
 	s.pendingPre, s.pending = nil, nil
 	s.wakeRead()
 	s.wakeWrite()

@@ -84,6 +84,9 @@ type Stream struct {
 	// no content whatever its content-length says.
 	headMethod  bool
 	handlerDone bool
+	// handlerWaits: server, the stream is in c.waiting, its handler not
+	// started (handlers.go).
+	handlerWaits bool
 	// writeRun counts the application's writes since it last read
 	// (saturating): the first is written inline, the rest of a run go to
 	// a flusher, which batches a stream of messages.
