@@ -28,7 +28,10 @@ type Config struct {
 	// frame payload we accept. Default 16384; 16384..16777215.
 	MaxFrameSize uint32
 	// MaxHeaderListSize is the SETTINGS_MAX_HEADER_LIST_SIZE we advertise
-	// and enforce while decoding (name+value+32 per field). Default 16 KiB.
+	// and enforce while decoding (name+value+32 per field). A list over it,
+	// however many fields or however long one value, fails only its stream:
+	// 431 for a request, RST_STREAM PROTOCOL_ERROR for a response; the block
+	// is still decoded, to keep HPACK in step. Default 16 KiB.
 	MaxHeaderListSize uint32
 	// HeaderTableSize is the SETTINGS_HEADER_TABLE_SIZE we advertise: the
 	// dynamic table the peer's encoder may use. Default 4096. Zero means the
@@ -77,7 +80,9 @@ type Config struct {
 	// MaxHeaderBlockSize bounds an encoded header block reassembled from
 	// HEADERS and CONTINUATION frames, and MaxContinuations the number of
 	// CONTINUATION frames in one block (CVE-2023-45288). Either exceeded ends
-	// the connection with ENHANCE_YOUR_CALM. Defaults 64 KiB and 32.
+	// the connection with ENHANCE_YOUR_CALM: such a block is not decoded, so
+	// the HPACK state is lost. Keep MaxHeaderBlockSize well above
+	// MaxHeaderListSize. Defaults 64 KiB and 32.
 	MaxHeaderBlockSize uint32
 	MaxContinuations   uint32
 	// MaxEmptyDataFrames bounds consecutive DATA frames that carry no data

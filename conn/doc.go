@@ -7,9 +7,13 @@
 //
 // Client writes the connection preface and our SETTINGS and returns at once;
 // NewStream opens streams (HEADERS), waiting for a slot under the peer's
-// SETTINGS_MAX_CONCURRENT_STREAMS. Server reads the peer's preface on the
-// reader goroutine and calls the Handler on a new goroutine for every stream
-// the peer opens. Both roles are the same engine parameterised by the role.
+// SETTINGS_MAX_CONCURRENT_STREAMS (one stream only until the peer's first
+// SETTINGS arrive). Server reads the peer's preface on the reader goroutine
+// and calls the Handler, on a goroutine of its own, for every stream the
+// peer opens: at most Config.MaxHandlers at a time, counting those of reset
+// streams still running; a stream opened past that waits for a handler to
+// return, and is dropped if it is reset first. Both roles are the same
+// engine parameterised by the role.
 //
 // # Goroutines and ownership
 //
