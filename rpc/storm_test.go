@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/h2rpc/h2rpc/conn"
 )
 
 var stormDuration = flag.Duration("storm", 10*time.Second, "how long TestDeadlineStorm runs (-short: 2s)")
@@ -24,6 +26,16 @@ func TestDeadlineStorm(t *testing.T) {
 	if testing.Short() {
 		d = min(d, 2*time.Second)
 	}
+	t.Run("default limits", func(t *testing.T) { deadlineStorm(t, d, nil) })
+	// With 32 streams allowed, 40 handlers run (MaxConcurrentStreams plus a
+	// quarter) while the storm wants about 128: most streams wait for a
+	// handler and are reset before they get one.
+	t.Run("handlers saturated", func(t *testing.T) {
+		deadlineStorm(t, d/5, []ServerOption{ServerConnConfig(&conn.Config{MaxConcurrentStreams: 32})})
+	})
+}
+
+func deadlineStorm(t *testing.T, d time.Duration, sopts []ServerOption) {
 	const (
 		callers  = 32
 		deadline = 5 * time.Millisecond
@@ -38,7 +50,7 @@ func TestDeadlineStorm(t *testing.T) {
 	e := newEnv(t, &echoServer{unary: func(ctx context.Context, req []byte) ([]byte, error) {
 		time.Sleep(work)
 		return req, nil
-	}}, nil, WithDialer(dialer))
+	}}, sopts, WithDialer(dialer))
 
 	var calls, deadlineExceeded, unavailable, other atomic.Int64
 	var firstOther sync.Once
