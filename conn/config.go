@@ -164,6 +164,6 @@ func (cfg *Config) resolve() settings {
 		s.headerTableSize = 0
 	}
 	streams := int(min(s.maxConcurrentStreams, 1<<20))
-	s.maxHandlers = orDefault(cfg.MaxHandlers, streams+max(streams/4, 1))
+	s.maxHandlers = max(orDefault(cfg.MaxHandlers, streams+max(streams/4, 1)), 1)
 	return s
 }

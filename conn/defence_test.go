@@ -333,3 +333,30 @@ func TestEmptyDataFlood(t *testing.T) {
 		stillServing(t, echo)
 	})
 }
+
+// TestWaitingStreamsRunInOrder: with one handler allowed, streams run one at
+// a time, oldest first; a waiting stream's request DATA is buffered (within
+// its window) until its handler reads it.
+func TestWaitingStreamsRunInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, p := startServer(t, &conn.Config{MaxConcurrentStreams: 4, MaxHandlers: 1}, echo)
+		for id := uint32(1); id <= 5; id += 2 {
+			p.WriteHeaders(id, false, request("/echo")...)
+		}
+		p.WantHeaders("stream 1 runs", 1, false, status200)
+		p.WriteData(5, true, []byte("five"))
+		p.WriteData(3, true, []byte("three"))
+		p.WantIdle("streams 3 and 5 wait for stream 1's handler")
+		p.WriteData(1, true, []byte("one"))
+		for _, want := range []struct {
+			id   uint32
+			body string
+		}{{1, "one"}, {3, "three"}, {5, "five"}} {
+			if want.id != 1 {
+				p.WantHeaders("the next waiting stream runs", want.id, false, status200)
+			}
+			p.WantData("its echo", want.id, false, []byte(want.body))
+			p.WantHeaders("its trailers", want.id, true, trailerOK)
+		}
+	})
+}
