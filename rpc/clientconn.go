@@ -5,7 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
@@ -23,8 +23,9 @@ const Version = "0.1.0"
 // except one per drained connection, which ends when that connection's last
 // calls do. It is safe for concurrent use.
 type ClientConn struct {
-	target    string // the address dialled
+	target    string // as given to Dial
 	authority string
+	dialer    func(context.Context) (net.Conn, error) // opens a connection to the target
 	userAgent string
 	opts      dialOptions
 	defaults  callInfo // opts.callOpts applied
@@ -41,25 +42,37 @@ type ClientConn struct {
 	drainers sync.WaitGroup // one goroutine per drained connection
 }
 
-// Dial returns a ClientConn for target, "host:port" (a "dns:///" or
-// "passthrough:///" prefix is accepted and ignored). It does not connect:
-// the first call does.
+// Dial returns a ClientConn for target, a name as grpc doc/naming.md
+// defines it:
+//
+//	host:port, host                  a DNS name or IP address (port 443 if none)
+//	[::1]:50051                      an IPv6 literal, in brackets when a port follows
+//	dns:///host:port                 the same, with the scheme written out
+//	dns://8.8.8.8/host:port          resolved by the DNS server named (port 53 if none)
+//	unix:relative/path, unix:/abs    a Unix socket
+//	unix:///abs/path                 the same; unix://host/... is an error
+//	unix-abstract:name               a Linux abstract socket
+//	passthrough:///address           the address, handed to the dialer as is
+//
+// The :authority of calls is the target's host:port as written, or
+// "localhost" for Unix sockets (WithAuthority overrides it). Dial does not
+// connect: the first call does (or Connect). A target it cannot parse, or
+// one with a scheme it does not know, fails Dial with INVALID_ARGUMENT.
 func Dial(target string, opts ...DialOption) (*ClientConn, error) {
-	addr := target
-	for _, p := range []string{"dns:///", "passthrough:///"} {
-		addr = strings.TrimPrefix(addr, p)
+	t, err := parseTarget(target)
+	o := dialOptions{backoff: DefaultBackoffConfig}
+	for _, opt := range opts {
+		opt(&o)
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return nil, newStatus(InvalidArgument, "rpc: invalid target "+target+": "+err.Error())
+	if err == nil && o.dialer == nil && t.network == "tcp" {
+		// Without a dialer of the application's, the address is TCP's.
+		_, _, err = net.SplitHostPort(t.address)
 	}
-	cc := &ClientConn{target: addr, authority: addr}
-	cc.opts.backoff = DefaultBackoffConfig
-	for _, o := range opts {
-		o(&cc.opts)
+	if err != nil {
+		return nil, &Status{Code: InvalidArgument, Message: "rpc: invalid target " + strconv.Quote(target) + ": " + err.Error(), cause: err}
 	}
-	if cc.opts.dialer == nil {
-		cc.opts.dialer = dialTCP
-	}
+	cc := &ClientConn{target: target, authority: t.authority, dialer: t.dialer(o.dialer)}
+	cc.opts = o
 	if cc.opts.authority != "" {
 		cc.authority = cc.opts.authority
 	}
@@ -77,14 +90,7 @@ func Dial(target string, opts ...DialOption) (*ClientConn, error) {
 // userAgent is the user-agent we send, after the application's own.
 const userAgent = "h2rpc/" + Version
 
-// dialTCP is the default dialer: one shared by every ClientConn, so that
-// none holds a net.Dialer of its own.
-func dialTCP(ctx context.Context, addr string) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", addr)
-}
-
-// Target returns the address the ClientConn dials.
+// Target returns the target Dial was given.
 func (cc *ClientConn) Target() string { return cc.target }
 
 // Close closes every connection of the ClientConn; calls in flight fail with
@@ -143,6 +149,9 @@ func (cc *ClientConn) getConn(ctx context.Context, waitForReady bool) (*conn.Con
 			cc.mu.Unlock()
 			select {
 			case <-ch:
+				if st := ctxEnded(ctx); st != nil {
+					return nil, st
+				}
 				continue
 			case <-ctx.Done():
 				return nil, contextStatus(ctx)
@@ -151,6 +160,9 @@ func (cc *ClientConn) getConn(ctx context.Context, waitForReady bool) (*conn.Con
 		if wait := time.Until(cc.retryAt); wait > 0 {
 			lastErr := cc.lastErr
 			cc.mu.Unlock()
+			if st := ctxEnded(ctx); st != nil {
+				return nil, st
+			}
 			if !waitForReady {
 				return nil, &Status{Code: Unavailable, Message: "connection error: " + lastErr.Error(), cause: lastErr}
 			}
@@ -181,10 +193,12 @@ func (cc *ClientConn) getConn(ctx context.Context, waitForReady bool) (*conn.Con
 			cc.cur, cc.failures, cc.lastErr, cc.retryAt = c, 0, nil, time.Time{}
 			cc.mu.Unlock()
 			return c, nil
-		case ctx.Err() != nil:
-			// The caller gave up; that says nothing about the server.
+		case ctxEnded(ctx) != nil:
+			// The caller gave up (the dialer may report that as its own
+			// timeout before ctx's timer fires); that says nothing about
+			// the server.
 			cc.mu.Unlock()
-			return nil, contextStatus(ctx)
+			return nil, ctxEnded(ctx)
 		}
 		cc.failures++
 		cc.lastErr = err
@@ -196,6 +210,20 @@ func (cc *ClientConn) getConn(ctx context.Context, waitForReady bool) (*conn.Con
 	}
 }
 
+// ctxEnded returns the status of a call whose context has ended, or whose
+// deadline has passed though ctx's timer has not fired yet; nil if neither.
+// A failure seen after that is the caller's doing, not the transport's: the
+// call fails with DEADLINE_EXCEEDED or CANCELLED, not UNAVAILABLE.
+func ctxEnded(ctx context.Context) *Status {
+	if ctx.Err() != nil {
+		return contextStatus(ctx)
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return &Status{Code: DeadlineExceeded, Message: "context deadline exceeded", cause: context.DeadlineExceeded}
+	}
+	return nil
+}
+
 // minConnectTimeout bounds one connection attempt when the call's context
 // allows more (grpc doc/connection-backoff.md's MIN_CONNECT_TIMEOUT).
 const minConnectTimeout = 20 * time.Second
@@ -203,7 +231,7 @@ const minConnectTimeout = 20 * time.Second
 func (cc *ClientConn) dial(ctx context.Context) (*conn.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, minConnectTimeout)
 	defer cancel()
-	nc, err := cc.opts.dialer(ctx, cc.target)
+	nc, err := cc.dialer(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -620,8 +620,8 @@ func (cs *clientStream) readTrailers() error {
 // connection failure occurs on the client all calls will be closed with an
 // UNAVAILABLE status").
 func clientErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return contextStatus(ctx)
+	if st := ctxEnded(ctx); st != nil {
+		return st
 	}
 	var st *Status
 	if errors.As(err, &st) {
