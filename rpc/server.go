@@ -181,17 +181,33 @@ func (s *Server) logConnEnd(remote net.Addr, err error) {
 // Stop stops the server now: it closes the listeners and every connection,
 // which cancels the contexts of all running handlers, and waits for the
 // handlers to return. Clients see their calls fail with UNAVAILABLE.
-// Handlers must honour their context for Stop to return.
+// Handlers must honour their context for Stop to return. The connections
+// close in parallel: each may wait up to its conn.Config.CloseTimeout for a
+// peer that does not read, so Stop takes about that long however many such
+// peers there are.
 func (s *Server) Stop() {
 	s.mu.Lock()
 	s.stopping = true
 	s.refuse = true
 	conns := s.closeListenersLocked()
 	s.mu.Unlock()
-	for _, c := range conns {
-		c.Close()
-	}
+	eachConn(conns, func(c *conn.Conn) { c.Close() })
 	s.waitDone()
+}
+
+// eachConn runs f on every connection at once, each on its own goroutine,
+// and waits for them all: closing connections one after another would add
+// up their final writes.
+func eachConn(conns []*conn.Conn, f func(*conn.Conn)) {
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(c)
+		}()
+	}
+	wg.Wait()
 }
 
 // GracefulStop stops the server gracefully: it closes the listeners, sends
@@ -204,15 +220,7 @@ func (s *Server) GracefulStop() {
 	s.stopping = true
 	conns := s.closeListenersLocked()
 	s.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.Shutdown(context.Background())
-		}()
-	}
-	wg.Wait()
+	eachConn(conns, func(c *conn.Conn) { c.Shutdown(context.Background()) })
 	s.waitDone()
 }
 
