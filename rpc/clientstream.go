@@ -68,41 +68,37 @@ func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, 
 	if err != nil {
 		return err
 	}
-	for attempt := 0; ; attempt++ {
-		// The request goes with the headers, in one write. A write error
-		// means the stream ended: RecvMsg reports why.
-		cs, err := cc.openStream(ctx, ci, comp, unaryDesc, method, b)
-		if err != nil {
-			return err
-		}
-		cs.sendClosed.Store(true)
-		err = cs.RecvMsg(reply) // always finishes a unary call
-		if ci.header != nil {
-			*ci.header = cs.headerMD
-		}
-		if ci.trailer != nil {
-			*ci.trailer = cs.trailer
-		}
-		*cs = clientStream{}
-		unaryStreams.Put(cs)
-		// REFUSED_STREAM "Indicates that no processing occurred and the
-		// request can be retried" (PROTOCOL-HTTP2.md, Errors): once,
-		// transparently, since the request is still at hand.
-		if attempt == 0 && refused(err) && ctx.Err() == nil {
-			continue
-		}
+	// The request goes with the headers, in one write, and stays at hand
+	// for a transparent retry. A write error means the stream ended:
+	// RecvMsg reports why.
+	cs, err := cc.openStream(ctx, ci, comp, unaryDesc, method, b)
+	if err != nil {
 		return err
 	}
+	cs.sendClosed.Store(true)
+	err = cs.RecvMsg(reply) // always finishes a unary call
+	if ci.header != nil {
+		*ci.header = cs.headerMD
+	}
+	if ci.trailer != nil {
+		*ci.trailer = cs.trailer
+	}
+	*cs = clientStream{}
+	unaryStreams.Put(cs)
+	return err
 }
 
-// refused reports whether the peer reset the call's stream with
-// REFUSED_STREAM.
-func refused(err error) bool {
-	if err == nil {
-		return false // before re, which escapes: no allocation on success
-	}
+// unprocessed reports whether err says the server never processed the
+// stream: it reset it with REFUSED_STREAM ("Indicates that no processing
+// occurred and the request can be retried", PROTOCOL-HTTP2.md, Errors), or
+// its id is above the last stream id of the server's GOAWAY (RFC 9113 §6.8).
+func unprocessed(err error) bool {
 	var re *conn.ResetError
-	return errors.As(err, &re) && re.Remote && re.Code == frame.ErrCodeRefusedStream
+	if errors.As(err, &re) {
+		return re.Remote && re.Code == frame.ErrCodeRefusedStream
+	}
+	var ge *conn.GoAwayError
+	return errors.As(err, &ge)
 }
 
 // NewStream starts a streaming call of the shape desc describes.
@@ -156,14 +152,30 @@ func (ci *callInfo) compressorFor() (Compressor, error) {
 }
 
 // clientStream is the client side of one call, unary or streaming.
+//
+// A call is retried transparently, once, when the server never processed
+// its stream (see unprocessed and grpc proposal A6, "Transparent Retry"),
+// as long as it has not committed: no response headers came and what it sent
+// is still at hand to send again. Until then the call keeps a copy of the
+// request bytes it sent (a unary call's request is Invoke's own buffer),
+// up to maxReplay; past that, or once the response headers arrive, it
+// commits and its stream is final.
 type clientStream struct {
 	cc      *ClientConn
 	ctx     context.Context
-	st      *conn.Stream
+	ci      *callInfo
+	method  string
+	st      *conn.Stream // guarded by retryMu until committed, then fixed
 	desc    *StreamDesc
 	codec   Codec
 	comp    Compressor
 	maxSend int
+
+	retryMu   sync.Mutex
+	committed atomic.Bool // stored under retryMu: no retry any more, st is final
+	retried   bool        // guarded by retryMu: the one transparent retry was made
+	replay    []byte      // guarded by retryMu: the request bytes sent, until committed
+	replayEnd bool        // guarded by retryMu: END_STREAM was sent
 
 	sendClosed atomic.Bool        // END_STREAM sent (or the call is over)
 	over       atomic.Bool        // the receiving side finished the call
@@ -188,10 +200,31 @@ type clientStream struct {
 	headerOut, trailerOut *MD
 }
 
-// openStream sends the request headers: "Request-Headers → Call-Definition
-// *Custom-Metadata" (PROTOCOL-HTTP2.md, Requests). A unary call's whole
-// request, msg, goes with them and ends the stream; nil sends headers only.
+// openStream starts a call: it opens its stream (see newAttempt). A unary
+// call's whole request, msg, goes with the headers and ends the stream; nil
+// sends headers only.
 func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compressor, desc *StreamDesc, method string, msg []byte) (*clientStream, error) {
+	st, err := cc.newAttempt(ctx, ci, comp, desc, method, msg, msg != nil)
+	if err != nil {
+		return nil, err
+	}
+	var cs *clientStream
+	if desc == unaryDesc {
+		cs = unaryStreams.Get().(*clientStream)
+	} else {
+		cs = new(clientStream)
+	}
+	*cs = clientStream{cc: cc, ctx: ctx, ci: ci, method: method, st: st, desc: desc, codec: ci.codec, comp: comp, maxSend: ci.maxSend,
+		headerOut: ci.header, trailerOut: ci.trailer, replay: msg, replayEnd: msg != nil}
+	cs.rd.r = st
+	cs.rd.maxSize = ci.maxRecv
+	return cs, nil
+}
+
+// newAttempt opens a stream for a call and sends the request headers:
+// "Request-Headers → Call-Definition *Custom-Metadata" (PROTOCOL-HTTP2.md,
+// Requests), then body (END_STREAM after it if end), in one batch.
+func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compressor, desc *StreamDesc, method string, body []byte, end bool) (*conn.Stream, error) {
 	if ctx.Err() != nil {
 		return nil, contextStatus(ctx)
 	}
@@ -250,12 +283,12 @@ func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compres
 			// Invoke stays in the stream's calls until the call is over,
 			// and resets the stream if it ends early (finish): conn
 			// need not watch ctx in between.
-			st, err = c.OpenUnwatchedStream(ctx, fields, msg, msg != nil)
+			st, err = c.OpenUnwatchedStream(ctx, fields, body, end)
 		} else {
-			st, err = c.OpenStream(ctx, fields, msg, msg != nil)
+			st, err = c.OpenStream(ctx, fields, body, end)
 		}
 		if err == nil {
-			break
+			return st, nil
 		}
 		// A stream refused because the connection drains was never sent:
 		// retry it transparently on a new connection.
@@ -264,17 +297,98 @@ func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compres
 		}
 		return nil, clientErr(ctx, err)
 	}
-	var cs *clientStream
-	if desc == unaryDesc {
-		cs = unaryStreams.Get().(*clientStream)
-	} else {
-		cs = new(clientStream)
+}
+
+// maxReplay bounds the request bytes a streaming call keeps for a
+// transparent retry: past it the call commits (grpc-go's default retry
+// buffer is the same 256 KiB).
+const maxReplay = 256 << 10
+
+// write sends one message, pre followed by p (END_STREAM after it if end),
+// on the call's stream, keeping a copy for a retry until the call commits.
+// It returns io.EOF if the call is over: RecvMsg has the status.
+func (cs *clientStream) write(pre, p []byte, end bool) error {
+	if cs.committed.Load() {
+		if err := cs.st.WriteDataPrefixed(pre, p, end); err != nil {
+			return io.EOF
+		}
+		return nil
 	}
-	*cs = clientStream{cc: cc, ctx: ctx, st: st, desc: desc, codec: ci.codec, comp: comp, maxSend: ci.maxSend,
-		headerOut: ci.header, trailerOut: ci.trailer}
-	cs.rd.r = st
-	cs.rd.maxSize = ci.maxRecv
-	return cs, nil
+	cs.retryMu.Lock()
+	if !cs.committed.Load() {
+		if len(cs.replay)+len(pre)+len(p) > maxReplay {
+			cs.commitLocked()
+		} else {
+			cs.replay = append(append(cs.replay, pre...), p...)
+			cs.replayEnd = end
+		}
+	}
+	st := cs.st
+	cs.retryMu.Unlock()
+	if err := st.WriteDataPrefixed(pre, p, end); err != nil && cs.retry(st, err) != nil {
+		return io.EOF
+	}
+	// Sent, or sent again on a new stream with what came before it.
+	return nil
+}
+
+// stream returns the call's current stream.
+func (cs *clientStream) stream() *conn.Stream {
+	if cs.committed.Load() {
+		return cs.st
+	}
+	cs.retryMu.Lock()
+	defer cs.retryMu.Unlock()
+	return cs.st
+}
+
+// commit ends the call's chance of a retry: its stream is final.
+func (cs *clientStream) commit() {
+	if cs.committed.Load() {
+		return
+	}
+	cs.retryMu.Lock()
+	cs.commitLocked()
+	cs.retryMu.Unlock()
+}
+
+func (cs *clientStream) commitLocked() {
+	cs.committed.Store(true)
+	cs.replay = nil // a copy of ours, or Invoke's buffer, which it recycles
+}
+
+// retry is called when a write on failed, or the wait for its response
+// headers, failed with err. If the server never processed the stream, the
+// call has not committed and has not been retried yet, it opens the call
+// again (on whatever connection takes new streams now) and sends what was
+// sent on failed; nil means the call goes on, on cs.st. Otherwise it returns
+// the error to report. Either goroutine of a call may get here first; the
+// other then finds cs.st replaced and goes on with it.
+func (cs *clientStream) retry(failed *conn.Stream, err error) error {
+	cs.retryMu.Lock()
+	defer cs.retryMu.Unlock()
+	if cs.st != failed {
+		return nil
+	}
+	if cs.committed.Load() || cs.retried || !unprocessed(err) {
+		return err
+	}
+	if _, herr := failed.ReadHeaders(); herr == nil {
+		// Response headers came before the reset: the server saw the
+		// call. (The stream has ended, so this does not wait.)
+		return err
+	}
+	if st := ctxEnded(cs.ctx); st != nil {
+		return st
+	}
+	cs.retried = true
+	st, nerr := cs.cc.newAttempt(cs.ctx, cs.ci, cs.comp, cs.desc, cs.method, cs.replay, cs.replayEnd)
+	if nerr != nil {
+		cs.commitLocked()
+		return nerr
+	}
+	cs.st = st
+	return nil
 }
 
 // unaryStreams recycles the state of unary calls, which never leaves
@@ -297,10 +411,7 @@ func (cs *clientStream) SendMsg(m any) error {
 		if last {
 			cs.sendClosed.Store(true)
 		}
-		if err := cs.st.WriteDataPrefixed(cs.sendHdr[:], data, last); err != nil {
-			return io.EOF
-		}
-		return nil
+		return cs.write(cs.sendHdr[:], data, last)
 	}
 	if cs.sendBuf == nil {
 		cs.sendBuf = getBuf()
@@ -313,10 +424,7 @@ func (cs *clientStream) SendMsg(m any) error {
 	if last {
 		cs.sendClosed.Store(true)
 	}
-	if err := cs.st.WriteData(b, last); err != nil {
-		return io.EOF
-	}
-	return nil
+	return cs.write(nil, b, last)
 }
 
 func (cs *clientStream) CloseSend() error {
@@ -331,7 +439,7 @@ func (cs *clientStream) CloseSend() error {
 	// remains to be sent implementations MUST send an empty DATA frame with
 	// this flag set" (PROTOCOL-HTTP2.md, Requests). An error means the call
 	// is over: RecvMsg reports it.
-	_ = cs.st.CloseWrite()
+	_ = cs.write(nil, nil, true)
 	return nil
 }
 
@@ -348,12 +456,21 @@ func (cs *clientStream) Trailer() MD { return cs.trailer }
 // readHeaders reads the response headers (once). A Trailers-Only response
 // leaves the call's status for RecvMsg in headerErr's place: see recv.
 func (cs *clientStream) readHeaders() {
-	fields, err := cs.st.ReadHeaders()
-	if err != nil {
-		cs.headerErr = clientErr(cs.ctx, err)
-		return
+	st := cs.stream()
+	fields, err := st.ReadHeaders()
+	for err != nil {
+		if err = cs.retry(st, err); err != nil {
+			cs.commit()
+			cs.headerErr = clientErr(cs.ctx, err)
+			return
+		}
+		st = cs.stream()
+		fields, err = st.ReadHeaders()
 	}
-	if cs.st.TrailersOnly() {
+	// The response began: the server has the call.
+	cs.commit()
+	cs.rd.r = st
+	if st.TrailersOnly() {
 		cs.trailersOnly = true
 		return // RecvMsg reads the same block as trailers.
 	}
