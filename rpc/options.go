@@ -94,8 +94,10 @@ type dialOptions struct {
 	streamInt  StreamClientInterceptor
 }
 
-// WithDialer sets how the ClientConn opens its network connections.
-// Default: a net.Dialer over TCP.
+// WithDialer sets how the ClientConn opens its network connections. f
+// receives the target's TCP address ("host:port"), or for a Unix socket its
+// "unix:" target form ("unix:///abs/path", "unix:rel/path",
+// "unix-abstract:name"). Default: a net.Dialer on the target's network.
 func WithDialer(f func(ctx context.Context, addr string) (net.Conn, error)) DialOption {
 	return func(o *dialOptions) { o.dialer = f }
 }
@@ -106,7 +108,8 @@ func WithConnConfig(cfg *conn.Config) DialOption {
 	return func(o *dialOptions) { o.connConfig = cfg }
 }
 
-// WithAuthority sets the :authority of every call. Default: the target.
+// WithAuthority sets the :authority of every call. Default: the target's
+// host[:port] as written, or "localhost" for a Unix socket (see Dial).
 func WithAuthority(a string) DialOption { return func(o *dialOptions) { o.authority = a } }
 
 // WithUserAgent puts ua before this library's own "h2rpc/VERSION" in the
