@@ -7,6 +7,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/h2rpc/h2rpc/conn"
 )
 
 // timerDialer fails the way net.Dialer does when the call's deadline
@@ -131,5 +133,39 @@ func TestDeadlineOnFreshConnection(t *testing.T) {
 		if CodeOf(err) != DeadlineExceeded {
 			t.Fatalf("call %d: %v, want DEADLINE_EXCEEDED", i, err)
 		}
+	}
+}
+
+// A call waiting for a stream slot under the server's
+// MAX_CONCURRENT_STREAMS fails with DEADLINE_EXCEEDED or CANCELLED when its
+// context ends there.
+func TestContextEndsWaitingForStreamSlot(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	e := newEnv(t, &echoServer{unary: func(ctx context.Context, req []byte) ([]byte, error) {
+		entered <- struct{}{}
+		<-release
+		return req, nil
+	}}, []ServerOption{ServerConnConfig(&conn.Config{MaxConcurrentStreams: 1})})
+	if err := e.cc.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan error, 1)
+	go func() {
+		var reply []byte
+		held <- e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("holds the slot"), &reply)
+	}()
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	var reply []byte
+	wantCode(t, e.cc.Invoke(ctx, "/test.Echo/Unary", []byte("waits"), &reply), DeadlineExceeded)
+	cctx, ccancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, ccancel)
+	_, err := e.cc.NewStream(cctx, bidiDesc, "/test.Echo/Bidi")
+	wantCode(t, err, Canceled)
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
 	}
 }
