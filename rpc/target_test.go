@@ -2,11 +2,13 @@ package rpc
 
 import (
 	"context"
+	"encoding/binary"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/h2rpc/h2rpc/conn"
@@ -216,5 +218,77 @@ func TestTargetAuthority(t *testing.T) {
 	<-accepted
 	if got := <-authorities; got != "localhost" {
 		t.Errorf(":authority %q over a Unix socket, want localhost", got)
+	}
+}
+
+// fakeDNS answers every A query on a loopback UDP port with 127.0.0.1 and
+// every other query with no records, counting the A queries.
+func fakeDNS(t *testing.T) (addr string, aQueries *atomic.Int32) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aQueries = new(atomic.Int32)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := buf[:n]
+			// Header (12 bytes), then the question: labels up to a zero
+			// byte, QTYPE, QCLASS.
+			end := 12
+			for end < n && q[end] != 0 {
+				end += 1 + int(q[end])
+			}
+			end += 5
+			if end > n {
+				continue
+			}
+			qtype := binary.BigEndian.Uint16(q[end-4:])
+			resp := append([]byte(nil), q[:end]...)
+			binary.BigEndian.PutUint16(resp[2:], 0x8180) // a response, recursion available, NOERROR
+			binary.BigEndian.PutUint16(resp[4:], 1)      // one question
+			binary.BigEndian.PutUint16(resp[8:], 0)      // no authority records
+			binary.BigEndian.PutUint16(resp[10:], 0)     // no additional records
+			if qtype == 1 {
+				aQueries.Add(1)
+				binary.BigEndian.PutUint16(resp[6:], 1)
+				// The name (a pointer to the question's), A, IN, TTL 60,
+				// four bytes: 127.0.0.1.
+				resp = append(resp, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1)
+			} else {
+				binary.BigEndian.PutUint16(resp[6:], 0)
+			}
+			pc.WriteTo(resp, from)
+		}
+	}()
+	t.Cleanup(func() {
+		pc.Close()
+		<-done
+	})
+	return pc.LocalAddr().String(), aQueries
+}
+
+// A dns://server/ target resolves its host with the DNS server it names.
+func TestDialDNSServer(t *testing.T) {
+	dnsAddr, aQueries := fakeDNS(t)
+	e := newEnv(t, &echoServer{unary: echoBack}, nil)
+	_, port, _ := net.SplitHostPort(e.lis.Addr().String())
+	cc, err := Dial("dns://" + dnsAddr + "/h2rpc-fake-dns.test:" + port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	var reply []byte
+	if err := cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("resolved"), &reply); err != nil || string(reply) != "resolved" {
+		t.Fatalf("%q, %v", reply, err)
+	}
+	if aQueries.Load() == 0 {
+		t.Fatal("the DNS server named in the target was not asked")
 	}
 }
