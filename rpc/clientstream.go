@@ -88,17 +88,19 @@ func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, 
 	return err
 }
 
-// unprocessed reports whether err says the server never processed the
-// stream: it reset it with REFUSED_STREAM ("Indicates that no processing
-// occurred and the request can be retried", PROTOCOL-HTTP2.md, Errors), or
-// its id is above the last stream id of the server's GOAWAY (RFC 9113 §6.8).
-func unprocessed(err error) bool {
+// unprocessed reports whether err, the error of stream id, says the server
+// never processed the stream: it reset it with REFUSED_STREAM ("Indicates
+// that no processing occurred and the request can be retried",
+// PROTOCOL-HTTP2.md, Errors), or its id is above the last stream id of the
+// server's GOAWAY (RFC 9113 §6.8). A connection that ended after a GOAWAY
+// that covered the stream wraps that GOAWAY too: the id tells them apart.
+func unprocessed(err error, id uint32) bool {
 	var re *conn.ResetError
 	if errors.As(err, &re) {
 		return re.Remote && re.Code == frame.ErrCodeRefusedStream
 	}
 	var ge *conn.GoAwayError
-	return errors.As(err, &ge)
+	return errors.As(err, &ge) && id > ge.LastStreamID
 }
 
 // NewStream starts a streaming call of the shape desc describes.
@@ -370,7 +372,7 @@ func (cs *clientStream) retry(failed *conn.Stream, err error) error {
 	if cs.st != failed {
 		return nil
 	}
-	if cs.committed.Load() || cs.retried || !unprocessed(err) {
+	if cs.committed.Load() || cs.retried || !unprocessed(err, failed.ID()) {
 		return err
 	}
 	if _, herr := failed.ReadHeaders(); herr == nil {

@@ -367,3 +367,22 @@ func TestManyCallsOverStreamLimit(t *testing.T) {
 		t.Fatalf("failures: %v", failures)
 	}
 }
+
+// A stream the server's GOAWAY covered was processed: when the connection
+// then ends before its response, the call fails and is not retried, though
+// the connection's error wraps the GOAWAY.
+func TestNoRetryOfStreamGoAwayCovered(t *testing.T) {
+	cc, peers := scriptedServers(t)
+	errc := make(chan error, 1)
+	go func() { errc <- shapes[0].call(context.Background(), cc) }()
+	p := nextPeer(t, peers)
+	readRequest(t, p, 1, true)
+	p.WriteRaw(frame.AppendGoAway(nil, 1, frame.ErrCodeNo, nil))
+	p.Close()
+	wantCode(t, <-errc, Unavailable)
+	select {
+	case <-peers:
+		t.Fatal("the call was retried on a new connection")
+	default:
+	}
+}
