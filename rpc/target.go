@@ -62,6 +62,9 @@ func parseTarget(s string) (target, error) {
 		}
 	}
 	if hasAuthority && authority != "" && scheme != "dns" {
+		if scheme == "unix" {
+			return target{}, fmt.Errorf("the unix scheme takes no authority (%q): an absolute path takes three slashes, unix:///%s%s", authority, authority, endpoint)
+		}
 		return target{}, fmt.Errorf("the %s scheme takes no authority (%q)", scheme, authority)
 	}
 	switch scheme {
@@ -130,7 +133,7 @@ func splitHostPortDefault(s, def string) (host, port string, err error) {
 	}
 	if h, p, err := net.SplitHostPort(s); err == nil {
 		if p == "" {
-			return "", "", fmt.Errorf("%q: no port after the colon", s)
+			return "", "", errors.New("no port after the colon")
 		}
 		if strings.ContainsAny(h, "/[] ") {
 			return "", "", fmt.Errorf("%q is not a host name", h)
