@@ -307,8 +307,9 @@ func TestNoRetryAfterResponseHeaders(t *testing.T) {
 }
 
 // 1000 server-streaming calls at once on a fresh connection to a server
-// that allows 10 streams at a time all succeed: those sent before the
-// client learnt the limit are refused and retried.
+// that allows 10 streams at a time all succeed: conn waits for the
+// server's SETTINGS before opening more than one stream, and a stream
+// refused for exceeding the limit anyway would be retried.
 func TestManyCallsOverStreamLimit(t *testing.T) {
 	e := newEnv(t, &echoServer{stream: func(ss ServerStream) error {
 		var m []byte
