@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register("demo", "run the python-grpc lab's Learning Messenger: server and client in one process, all four call shapes", runDemo)
+	register("demo", "run the Learning Messenger example: server and client in one process, all four call shapes", runDemo)
 }
 
 // serverPrefix marks the server's lines in the demo's output.
@@ -27,21 +27,17 @@ const serverPrefix = "[server] "
 // It exits once the four calls are done.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: h2rpc demo [flags]")
-		fmt.Fprintln(fs.Output(), "Runs the python-grpc lab in one process: a LearningMessenger server on a loopback port")
-		fmt.Fprintln(fs.Output(), "and the lab's client calling it in all four shapes, printing what the lab's client prints.")
+		fmt.Fprintln(fs.Output(), "Runs the Learning Messenger example in one process: a server on a loopback port and a client")
+		fmt.Fprintln(fs.Output(), "calling it in the four call shapes (unary, server streaming, client streaming, bidirectional),")
+		fmt.Fprintln(fs.Output(), "printing what the client receives and, prefixed, what the server sees.")
 		fs.PrintDefaults()
 	}
-	delay := fs.Duration("delay", 150*time.Millisecond, "simulated latency between streamed items, on both sides (the lab uses 1s)")
+	delay := fs.Duration("delay", 150*time.Millisecond, "simulated latency between streamed items, on both sides (h2rpc serve uses 1s)")
 	serverLog := fs.Bool("server-log", true, "print the server's lines too, prefixed with "+`"`+serverPrefix+`"`)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("unexpected arguments %q: %w", fs.Args(), errUsage)
 	}
 
 	out := &lineWriter{w: stdout}

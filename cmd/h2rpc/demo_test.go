@@ -115,13 +115,13 @@ func TestDemoUsage(t *testing.T) {
 	if err := dispatch(context.Background(), []string{"demo", "extra"}, &stdout, &stderr); !errors.Is(err, errUsage) {
 		t.Errorf("demo extra: %v, want a usage error", err)
 	}
-	stderr.Reset()
+	stdout.Reset()
 	if err := dispatch(context.Background(), []string{"demo", "-h"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("demo -h: %v, want flag.ErrHelp", err)
 	}
 	for _, f := range []string{"-delay", "-server-log"} {
-		if !strings.Contains(stderr.String(), f) {
-			t.Errorf("demo -h lacks %s:\n%s", f, stderr.String())
+		if !strings.Contains(stdout.String(), f) {
+			t.Errorf("demo -h lacks %s:\n%s", f, stdout.String())
 		}
 	}
 }

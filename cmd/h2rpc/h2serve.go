@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	register("h2serve", "serve HTTP/2 over cleartext with prior knowledge (h2c) on conn.Server", runH2serve)
+	register("h2serve", "serve HTTP/2 over cleartext (h2c, prior knowledge): a target for h2spec, curl and load tools", runH2serve)
 }
 
 // defaultBody answers every request but POST and PUT, whose bodies are echoed.
@@ -34,11 +34,11 @@ const defaultBody = "hello from h2rpc h2serve\n"
 // -grace, then close.
 func runH2serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("h2serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: h2rpc h2serve [flags]")
 		fmt.Fprintln(fs.Output(), "Serves HTTP/2 over cleartext (h2c, prior knowledge): every request gets :status 200;")
 		fmt.Fprintln(fs.Output(), "POST and PUT bodies are echoed. Prints the listening address on stdout.")
+		fmt.Fprintln(fs.Output(), "SIGINT or SIGTERM shuts it down gracefully.")
 		fs.PrintDefaults()
 	}
 	addr := fs.String("addr", "127.0.0.1:8080", "`host:port` to listen on (port 0 picks a free one)")
@@ -53,12 +53,8 @@ func runH2serve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var((*uint32Flag)(&cfg.MaxHeaderListSize), "max-header-list-size", "SETTINGS_MAX_HEADER_LIST_SIZE to advertise and enforce, in `bytes` (0: conn's default)")
 	fs.Var((*uint32Flag)(&cfg.HeaderTableSize), "header-table-size", "SETTINGS_HEADER_TABLE_SIZE to advertise, in `bytes` (0: conn's default)")
 	fs.DurationVar(&cfg.SettingsAckTimeout, "settings-ack-timeout", 0, "how long the peer has to acknowledge our SETTINGS (0: conn's default)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("unexpected arguments %q: %w", fs.Args(), errUsage)
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -81,7 +77,7 @@ func (f *uint32Flag) String() string { return strconv.FormatUint(uint64(*f), 10)
 func (f *uint32Flag) Set(s string) error {
 	v, err := strconv.ParseUint(s, 0, 32)
 	if err != nil {
-		return err
+		return errors.New("want a whole number from 0 to 4294967295")
 	}
 	*f = uint32Flag(v)
 	return nil

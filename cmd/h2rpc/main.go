@@ -1,10 +1,20 @@
-// Command h2rpc is the h2rpc command-line tool. Each subcommand lives in its
-// own file and registers itself in init, so adding one never touches this
-// file:
+// Command h2rpc is the h2rpc command-line tool:
 //
+//	h2rpc demo [flags]      run the Learning Messenger example, server and client in one process
+//	h2rpc serve [flags]     serve the Learning Messenger example to any gRPC client
+//	h2rpc h2serve [flags]   serve HTTP/2 over cleartext (h2c): a target for h2spec and curl
 //	h2rpc help              list the subcommands
-//	h2rpc h2serve [flags]   serve HTTP/2 over cleartext (h2c) on conn.Server
-//	h2rpc help NAME         show one subcommand's flags
+//	h2rpc help NAME         show one subcommand's flags (as does h2rpc NAME -h)
+//
+// Every subcommand reads its command line the same way. Help that is asked
+// for (h2rpc help, h2rpc -h, h2rpc NAME -h) goes to stdout and the exit
+// status is 0. A command line that cannot be parsed (no subcommand, an
+// unknown one, a bad flag, a stray argument) prints one line saying what is
+// wrong, then the usage, on stderr, and the exit status is 2. Any other
+// failure prints one line on stderr and the exit status is 1.
+//
+// Each subcommand lives in its own file and registers itself in init; a new
+// one also gets a line above (a test checks that every subcommand has one).
 package main
 
 import (
@@ -40,60 +50,101 @@ func register(name, usage string, run func(ctx context.Context, args []string, s
 	commands[name] = command{name: name, usage: usage, run: run}
 }
 
-// errUsage reports a command line that could not be parsed; main exits with
-// status 2 for it, as the flag package does.
+// errUsage reports a command line that could not be parsed, once its error
+// and the usage have been printed; the exit status is 2, as with the flag
+// package.
 var errUsage = errors.New("usage error")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	status := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	os.Exit(status)
+}
+
+// run runs the command line args (without the program name) and returns
+// the exit status: 0 on success or for help asked for, 2 for a usage error
+// (already printed), 1 for any other error, which it prints.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, stdout, stderr)
 	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp): // -h printed the flags, as asked
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
 	case errors.Is(err, errUsage):
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "h2rpc:", err)
-		os.Exit(1)
+		return 2
 	}
+	fmt.Fprintln(stderr, "h2rpc:", err)
+	return 1
 }
 
 // dispatch runs the subcommand named by args[0].
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		printHelp(stderr)
-		return errUsage
+		return usageError(stderr, "h2rpc: no subcommand given", printHelp)
 	}
 	name, rest := args[0], args[1:]
 	switch name {
 	case "help", "-h", "-help", "--help":
-		if len(rest) == 0 {
+		switch {
+		case len(rest) == 0:
 			printHelp(stdout)
 			return nil
+		case len(rest) > 1:
+			return usageError(stderr, fmt.Sprintf("h2rpc help: unexpected arguments %q", rest[1:]), printHelp)
 		}
 		cmd, ok := commands[rest[0]]
 		if !ok {
-			fmt.Fprintf(stderr, "h2rpc: unknown subcommand %q\n", rest[0])
-			return errUsage
+			return usageError(stderr, fmt.Sprintf("h2rpc help: unknown subcommand %q", rest[0]), printHelp)
 		}
-		// Every subcommand parses its flags with a FlagSet that prints its
-		// defaults for -h and returns flag.ErrHelp.
-		err := cmd.run(ctx, []string{"-h"}, stdout, stdout)
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+		// Every subcommand reads its flags with parseFlags, which prints
+		// the usage on stdout for -h and returns flag.ErrHelp.
+		if err := cmd.run(ctx, []string{"-h"}, stdout, stderr); !errors.Is(err, flag.ErrHelp) {
+			return err
 		}
-		return err
+		return nil
 	}
 	cmd, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(stderr, "h2rpc: unknown subcommand %q\n\n", name)
-		printHelp(stderr)
-		return errUsage
+		return usageError(stderr, fmt.Sprintf("h2rpc: unknown subcommand %q", name), printHelp)
 	}
 	if err := cmd.run(ctx, rest, stdout, stderr); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
+}
+
+// parseFlags reads a subcommand's command line, args, with fs, whose Usage
+// prints to fs.Output(). Every subcommand calls it, so that all of them
+// answer alike: for -h or -help it prints the usage on stdout and returns
+// flag.ErrHelp; for a bad flag or an argument that is not a flag, it prints
+// one line saying so and the usage on stderr and returns an error wrapping
+// errUsage. A subcommand that takes no arguments passes none for them.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.SetOutput(io.Discard) // the flag package's own message: ours follows
+	err := fs.Parse(args)
+	usage := func(w io.Writer) {
+		fs.SetOutput(w)
+		fs.Usage()
+	}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(stdout)
+		return err
+	case err != nil:
+		return usageError(stderr, fmt.Sprintf("h2rpc %s: %v", fs.Name(), err), usage)
+	case fs.NArg() > 0:
+		return usageError(stderr, fmt.Sprintf("h2rpc %s: unexpected arguments %q", fs.Name(), fs.Args()), usage)
+	}
+	fs.SetOutput(stderr)
+	return nil
+}
+
+// usageError prints msg, one line, and the usage on stderr, and returns
+// errUsage.
+func usageError(stderr io.Writer, msg string, usage func(io.Writer)) error {
+	fmt.Fprintln(stderr, msg)
+	usage(stderr)
+	return errUsage
 }
 
 // printHelp lists the registered subcommands in name order.

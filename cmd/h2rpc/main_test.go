@@ -5,7 +5,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
+	"go/parser"
+	"go/token"
 	"io"
 	"net"
 	"strings"
@@ -40,37 +41,93 @@ func TestHelpForOneCommand(t *testing.T) {
 	}
 }
 
-func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{
-		nil,
-		{"no-such-command"},
-		{"help", "no-such-command"},
-		{"h2serve", "stray-argument"},
-		{"h2serve", "--max-frame-size", "not-a-number"},
-	} {
+// TestExitStatus runs command lines through run, as main does, and checks
+// the exit status and where the text goes: asked-for help on stdout with
+// status 0; a usage error as one line on stderr followed by the usage, with
+// status 2, for every subcommand alike.
+func TestExitStatus(t *testing.T) {
+	type want struct {
+		status int
+		stdout string // a prefix of stdout; "" for nothing at all
+		line   string // a prefix of stderr's first line; "" for no stderr
+		usage  string // the first line of the usage that follows line
+	}
+	const topUsage = "usage: h2rpc <command>"
+	cases := map[string]want{
+		"":                                      {2, "", "h2rpc: no subcommand given", topUsage},
+		"no-such-command":                       {2, "", `h2rpc: unknown subcommand "no-such-command"`, topUsage},
+		"-no-such-flag":                         {2, "", `h2rpc: unknown subcommand "-no-such-flag"`, topUsage},
+		"help no-such-command":                  {2, "", `h2rpc help: unknown subcommand "no-such-command"`, topUsage},
+		"help demo serve":                       {2, "", `h2rpc help: unexpected arguments ["serve"]`, topUsage},
+		"help":                                  {0, topUsage, "", ""},
+		"-h":                                    {0, topUsage, "", ""},
+		"--help":                                {0, topUsage, "", ""},
+		"h2serve --max-frame-size not-a-number": {2, "", `h2rpc h2serve: invalid value "not-a-number" for flag -max-frame-size`, "usage: h2rpc h2serve [flags]"},
+	}
+	for name := range commands {
+		usage := "usage: h2rpc " + name + " [flags]"
+		cases[name+" -no-such-flag"] = want{2, "", "h2rpc " + name + ": flag provided but not defined: -no-such-flag", usage}
+		cases[name+" --grace"] = want{2, "", "h2rpc " + name + ": flag needs an argument: -grace", usage}
+		cases[name+" stray-argument"] = want{2, "", "h2rpc " + name + `: unexpected arguments ["stray-argument"]`, usage}
+		cases[name+" -h"] = want{0, usage, "", ""}
+		cases[name+" --help"] = want{0, usage, "", ""}
+		cases["help "+name] = want{0, usage, "", ""}
+	}
+	// demo has no -grace flag: a different error, the same shape.
+	cases["demo --grace"] = want{2, "", "h2rpc demo: flag provided but not defined: -grace", "usage: h2rpc demo [flags]"}
+
+	for cmdline, w := range cases {
 		var stdout, stderr bytes.Buffer
-		err := dispatch(context.Background(), args, &stdout, &stderr)
-		if err == nil {
-			t.Errorf("%q: no error", args)
+		status := run(context.Background(), strings.Fields(cmdline), &stdout, &stderr)
+		if status != w.status {
+			t.Errorf("h2rpc %s: exit status %d, want %d\nstderr: %s", cmdline, status, w.status, stderr.String())
+		}
+		if w.stdout == "" && stdout.Len() > 0 || !strings.HasPrefix(stdout.String(), w.stdout) {
+			t.Errorf("h2rpc %s: stdout %q, want it to begin with %q", cmdline, stdout.String(), w.stdout)
+		}
+		if w.line == "" {
+			if stderr.Len() > 0 {
+				t.Errorf("h2rpc %s: stderr %q, want none", cmdline, stderr.String())
+			}
 			continue
 		}
-		if !errors.Is(err, errUsage) && !strings.Contains(err.Error(), "invalid value") {
-			t.Errorf("%q: %v; want a usage error", args, err)
+		lines := strings.SplitN(stderr.String(), "\n", 3)
+		if len(lines) < 3 || !strings.HasPrefix(lines[0], w.line) || !strings.HasPrefix(lines[1], w.usage) {
+			t.Errorf("h2rpc %s: stderr\n%s\nwant one line beginning %q, then the usage beginning %q", cmdline, stderr.String(), w.line, w.usage)
 		}
-		if stderr.Len() == 0 {
-			t.Errorf("%q: nothing on stderr", args)
+		if strings.Count(stderr.String(), "flag provided") > 1 || strings.Count(stderr.String(), "invalid value") > 1 {
+			t.Errorf("h2rpc %s: the error is printed more than once:\n%s", cmdline, stderr.String())
 		}
 	}
 }
 
-func TestH2serveHelpFlag(t *testing.T) {
+// TestRunErrorStatus checks that a failure past the command line exits with
+// status 1 and says why on one line.
+func TestRunErrorStatus(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	err := dispatch(context.Background(), []string{"h2serve", "-h"}, &stdout, &stderr)
-	if !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("h2serve -h: %v; want flag.ErrHelp (exit 0 after the flags)", err)
+	if status := run(context.Background(), []string{"h2serve", "--addr", "no-port"}, &stdout, &stderr); status != 1 {
+		t.Errorf("h2serve --addr no-port: exit status %d, want 1", status)
 	}
-	if !strings.Contains(stderr.String(), "-addr") {
-		t.Errorf("h2serve -h printed no flags:\n%s", stderr.String())
+	if got := stderr.String(); !strings.HasPrefix(got, "h2rpc: h2serve: ") || strings.Count(got, "\n") != 1 {
+		t.Errorf("h2serve --addr no-port: stderr %q, want one line naming the subcommand", got)
+	}
+}
+
+// TestPackageDocListsCommands keeps the package doc's list of subcommands
+// complete: each registered one appears as "h2rpc NAME".
+func TestPackageDocListsCommands(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "main.go", nil, parser.ParseComments|parser.PackageClauseOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := f.Doc.Text()
+	for name := range commands {
+		if !strings.Contains(doc, "\th2rpc "+name+" ") {
+			t.Errorf("the package doc (main.go) does not list h2rpc %s", name)
+		}
+	}
+	if !strings.Contains(doc, "\th2rpc help") {
+		t.Error("the package doc (main.go) does not list h2rpc help")
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register("serve", "serve the lab's LearningMessenger service to any gRPC client (plaintext HTTP/2)", runServe)
+	register("serve", "serve the Learning Messenger example to any gRPC client (plaintext HTTP/2)", runServe)
 }
 
 // runServe is `h2rpc serve`: the lab's server.py on h2rpc. It serves
@@ -26,23 +26,19 @@ func init() {
 // flight finish for up to -grace, then the rest are cancelled.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: h2rpc serve [flags]")
-		fmt.Fprintln(fs.Output(), "Serves the python-grpc lab's messenger.LearningMessenger to any gRPC client over plaintext HTTP/2.")
-		fmt.Fprintln(fs.Output(), "Prints the listening address on stdout, then the server's log lines.")
+		fmt.Fprintln(fs.Output(), "Serves messenger.LearningMessenger (examples/messenger/messenger.proto) to any gRPC client over")
+		fmt.Fprintln(fs.Output(), "plaintext HTTP/2. Prints the listening address on stdout, then a line per call event.")
+		fmt.Fprintln(fs.Output(), "SIGINT or SIGTERM stops it gracefully.")
 		fs.PrintDefaults()
 	}
 	addr := fs.String("addr", "127.0.0.1:50051", "`host:port` to listen on (port 0 picks a free one)")
-	delay := fs.Duration("delay", messenger.LabDelay, "wait before each StreamLearnings update (the lab's simulated latency)")
+	delay := fs.Duration("delay", messenger.LabDelay, "wait before each StreamLearnings update (simulated latency)")
 	grace := fs.Duration("grace", 10*time.Second, "how long a graceful stop lets calls in flight finish")
 	quiet := fs.Bool("q", false, "do not print a line per call event")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("unexpected arguments %q: %w", fs.Args(), errUsage)
 	}
 
 	ln, err := net.Listen("tcp", *addr)
