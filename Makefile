@@ -9,37 +9,54 @@ MODULES   := $(patsubst %/go.mod,%,$(shell find . -name go.mod -not -path '*/tes
 FUZZTIME  ?= 10m
 STATICCHECK = $(GO) tool -modfile=$(CURDIR)/tools/go.mod staticcheck
 
-.PHONY: test fmt vet staticcheck gotest fuzz bench demo
+.DEFAULT_GOAL := test
 
-test: fmt vet staticcheck gotest
+.PHONY: help test fmt vet staticcheck gotest fuzz fuzz-long bench demo
 
-fmt:
+# `make help` lists every target with the text after its "##"; a target
+# without one is listed too, so none goes missing.
+help: ## list the targets
+	@awk '/^[a-z][a-zA-Z0-9_-]*:/ { \
+		rule = $$0; sub(/ *##.*/, "", rule); if (rule ~ /=/) next; \
+		text = ""; if (index($$0, "##")) { text = substr($$0, index($$0, "##") + 2); sub(/^ +/, "", text) } \
+		name = $$0; sub(/:.*/, "", name); printf "  make %-12s %s\n", name, text }' $(MAKEFILE_LIST)
+
+test: fmt vet staticcheck gotest ## everything CI runs: gofmt, go vet, staticcheck, go test -race in every module
+
+fmt: ## check that gofmt would change nothing
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@echo "gofmt: ok"
 
-vet:
+vet: ## go vet every module
 	@set -e; for m in $(MODULES); do echo "go vet ($$m)"; (cd $$m && $(GO) vet ./...); done
 
-staticcheck:
+staticcheck: ## staticcheck every module
 	@set -e; for m in $(MODULES); do echo "staticcheck ($$m)"; (cd $$m && $(STATICCHECK) ./...); done
 
 # -race everywhere; fuzz targets run their seed corpora as ordinary tests.
 # The allocation budgets (tests named *Alloc*) skip themselves under -race,
 # whose sync.Pool drops items at random, so they run once more without it.
-gotest:
+gotest: ## go test -race every module (fuzz seed corpora included), then the allocation budgets
 	@set -e; for m in $(MODULES); do echo "go test -race ($$m)"; (cd $$m && $(GO) test -race -count=1 ./...); done
 	@echo "go test -run Alloc (allocation budgets, without -race)"; $(GO) test -count=1 -run Alloc ./...
 
-# Fuzz every target in turn for FUZZTIME each: make fuzz FUZZTIME=10m
-fuzz:
-	@set -e; for t in $$($(GO) test -list '^Fuzz' ./fuzz | grep '^Fuzz'); do \
-		echo "fuzzing $$t for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./fuzz; \
-	done
+# Fuzz targets are found in every package of every module (tools/fuzz.sh
+# says how). FUZZ=FuzzReadFrame fuzzes only the target of that name.
+FUZZ ?=
 
-bench:
+fuzz: ## fuzz every target for FUZZTIME each (default 10m); FUZZ=Name fuzzes one
+	@sh tools/fuzz.sh $(FUZZTIME) $(FUZZ)
+
+# fuzz-long also keeps the corpus the fuzzer grows: new inputs are copied
+# from Go's fuzz cache into the package's testdata/fuzz/<Name>/, for review
+# and commit.
+fuzz-long: FUZZTIME = 1h
+fuzz-long: ## fuzz every target for an hour each (FUZZTIME), keeping the grown corpus in testdata/fuzz
+	@sh tools/fuzz.sh -keep $(FUZZTIME) $(FUZZ)
+
+bench: ## the go test benchmarks of bench/
 	cd bench && $(GO) test -run '^$$' -bench . -benchmem ./...
 
-demo:
+demo: ## run h2rpc demo: the Learning Messenger, server and client in one process
 	$(GO) run ./cmd/h2rpc demo

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -338,7 +339,10 @@ func corpusFile(data []byte) []byte {
 }
 
 // TestSeedCorpus checks that testdata/fuzz holds exactly the seeds seeds()
-// generates, or with -update rewrites it.
+// generates, or with -update rewrites them, besides the inputs the fuzzer
+// found (named by a hash of their content: make fuzz-long keeps the corpus
+// it grows, and go test -fuzz saves failing inputs there), which it leaves
+// alone.
 func TestSeedCorpus(t *testing.T) {
 	want := map[string]map[string][]byte{"FuzzReadFrame": {}, "FuzzDifferential": {}}
 	for _, s := range seeds() {
@@ -351,8 +355,16 @@ func TestSeedCorpus(t *testing.T) {
 	for target, files := range want {
 		dir := filepath.Join("testdata", "fuzz", target)
 		if *update {
-			if err := os.RemoveAll(dir); err != nil {
+			old, err := os.ReadDir(dir)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				t.Fatal(err)
+			}
+			for _, e := range old {
+				if !fuzzerFound(e.Name()) {
+					if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				t.Fatal(err)
@@ -370,6 +382,9 @@ func TestSeedCorpus(t *testing.T) {
 		}
 		var have []string
 		for _, e := range entries {
+			if fuzzerFound(e.Name()) {
+				continue
+			}
 			have = append(have, e.Name())
 			content, err := os.ReadFile(filepath.Join(dir, e.Name()))
 			if err != nil {
@@ -390,11 +405,26 @@ func TestSeedCorpus(t *testing.T) {
 	}
 }
 
+// fuzzerFound reports whether a corpus file name is one Go's fuzzer gives
+// the inputs it finds: 16 lower-case hex digits of a hash of the content.
+// Seed names are words, so the two never meet (TestSeedNames checks).
+func fuzzerFound(name string) bool {
+	if len(name) != 16 {
+		return false
+	}
+	for _, c := range name {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // TestSeedNames keeps seed names unique and usable as file names.
 func TestSeedNames(t *testing.T) {
 	seen := map[string]bool{}
 	for _, s := range seeds() {
-		if seen[s.name] || strings.ContainsAny(s.name, "/\\ ") {
+		if seen[s.name] || strings.ContainsAny(s.name, "/\\ ") || fuzzerFound(s.name) {
 			t.Errorf("seed name %q is duplicated or not a plain file name", s.name)
 		}
 		seen[s.name] = true

@@ -12,5 +12,7 @@
 //	go test ./fuzz -run TestSeedCorpus -update
 //
 // `go test ./fuzz` runs every seed as an ordinary test; `make fuzz` fuzzes
-// each target in turn.
+// each target in turn, and `make fuzz-long` also keeps the inputs the fuzzer
+// finds here, under names that are hashes of their content, which
+// TestSeedCorpus leaves alone.
 package fuzz
