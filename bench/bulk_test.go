@@ -38,7 +38,7 @@ const (
 // (the ceiling). Each side writes and reads 64 KiB at a time, and both
 // HTTP/2 implementations use their default windows. Besides MB/s it reports
 // MB/cpu-s, bytes per second of CPU time (user+system, both sides), steadier
-// than MB/s on a loaded machine. Target (issue 4): h2rpc at least 80% of
+// than MB/s on a loaded machine. Target: h2rpc at least 80% of
 // raw's bytes per second.
 func BenchmarkBulk(b *testing.B) {
 	for _, impl := range bulkImpls {

@@ -71,7 +71,7 @@ const exchangeMaxStreams = 1000
 // goroutine wake-up beyond the reader handing a frame to the waiting stream
 // and the server's handler goroutine, and a handful of allocations (the
 // stream, its header slices). At c16 and c256 the writers batch frames of
-// many streams per syscall. Targets (issue 4): ≥ 2× x/net's exchanges/s at
+// many streams per syscall. Targets: ≥ 2× x/net's exchanges/s at
 // every N and ≤ 1/4 of its allocations per exchange.
 func BenchmarkExchange(b *testing.B) {
 	for _, impl := range exchangeImpls {

@@ -34,12 +34,12 @@ func childSystem() (string, bool) { return os.LookupEnv(childEnv) }
 func serveChild(name string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sys, ok := Lookup(name)
 	if !ok {
-		fmt.Fprintf(stderr, "h2bench child: unknown system %q\n", name)
+		fmt.Fprintf(stderr, "bench child: unknown system %q\n", name)
 		return 2
 	}
 	srv, err := sys.Start()
 	if err != nil {
-		fmt.Fprintf(stderr, "h2bench child: start %s server: %v\n", name, err)
+		fmt.Fprintf(stderr, "bench child: start %s server: %v\n", name, err)
 		return 1
 	}
 	defer srv.Close()
@@ -49,7 +49,7 @@ func serveChild(name string, stdin io.Reader, stdout, stderr io.Writer) int {
 	in := bufio.NewScanner(stdin)
 	for in.Scan() {
 		if in.Text() != "mem" {
-			fmt.Fprintf(stderr, "h2bench child: unknown command %q\n", in.Text())
+			fmt.Fprintf(stderr, "bench child: unknown command %q\n", in.Text())
 			return 2
 		}
 		var m memSnapshot

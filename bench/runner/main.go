@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// Main is the h2bench command: it parses args (without the program name),
+// Main is bench's command line (cd bench && go run . [flags]): it parses
+// args (without the program name),
 // runs the matrix or the load generator, writes the report to stdout and
 // progress to stderr, and returns the exit code.
 //
@@ -42,13 +43,16 @@ func splitList(s string) []string {
 }
 
 func main(args []string, stdout, stderr io.Writer, bar bool) int {
-	fs := flag.NewFlagSet("h2bench", flag.ContinueOnError)
+	fs := flag.NewFlagSet(progName, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `h2bench measures h2rpc against grpc-go, drpc, x/net's HTTP/2 and raw TCP.
+		fmt.Fprintf(fs.Output(), `The h2rpc benchmark runner measures h2rpc against grpc-go, drpc, x/net's HTTP/2 and raw TCP
+on this machine, every system in turn in each cell, and prints the figures as Markdown tables.
+Run it from the bench directory of the h2rpc repository:
 
-  h2bench [--quick] [--systems h2rpc,grpc] [--scenarios unary,pingpong] [--json FILE] [--svg FILE]
-  h2bench --target host:port --method /pkg.Svc/Method [--payload-size N] [--concurrency N] [--duration D]
+  go run . [--quick] [--systems h2rpc,grpc] [--scenarios unary,pingpong] [--json FILE] [--svg FILE]
+  go run . --from FILE [--svg FILE]      (the tables and charts of a run saved with --json)
+  go run . --target host:port --method /pkg.Svc/Method [--payload-size N] [--concurrency N] [--duration D]
 
 Systems: %s. Scenarios: %s.
 
@@ -65,6 +69,7 @@ Systems: %s. Scenarios: %s.
 		conns     = fs.Int("conns", 1000, "client connections in the conns scenario")
 		jsonFile  = fs.String("json", "", "write the raw figures as JSON to `FILE`")
 		svgFile   = fs.String("svg", "", "write the charts as SVG to `FILE`")
+		fromFile  = fs.String("from", "", "measure nothing: read the report --json wrote to `FILE` and write its tables (and --svg)")
 		noProg    = fs.Bool("no-progress", false, "print no progress on stderr")
 		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE` (go tool pprof)")
 
@@ -82,9 +87,17 @@ Systems: %s. Scenarios: %s.
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "h2bench: unexpected arguments %q\n", fs.Args())
+		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", progName, fs.Args())
 		fs.Usage()
 		return 2
+	}
+	if *fromFile != "" {
+		rep, err := readReport(*fromFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", progName, err)
+			return 1
+		}
+		return writeReport(rep, stdout, stderr, *jsonFile, *svgFile)
 	}
 	if *target != "" {
 		d := *duration
@@ -97,13 +110,13 @@ Systems: %s. Scenarios: %s.
 			WriteTargetMarkdown(stdout, rep) //nolint:errcheck // nothing to do about stdout
 			if *jsonFile != "" {
 				if werr := writeFile(*jsonFile, func(w io.Writer) error { return writeJSONValue(w, rep) }); werr != nil {
-					fmt.Fprintln(stderr, "h2bench:", werr)
+					fmt.Fprintf(stderr, "%s: %v\n", progName, werr)
 					return 1
 				}
 			}
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, "h2bench:", err)
+			fmt.Fprintf(stderr, "%s: %v\n", progName, err)
 			return 1
 		}
 		return 0
@@ -126,12 +139,12 @@ Systems: %s. Scenarios: %s.
 	if *cpuProf != "" {
 		f, err := os.Create(*cpuProf)
 		if err != nil {
-			fmt.Fprintln(stderr, "h2bench:", err)
+			fmt.Fprintf(stderr, "%s: %v\n", progName, err)
 			return 1
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
 			f.Close()
-			fmt.Fprintln(stderr, "h2bench:", err)
+			fmt.Fprintf(stderr, "%s: %v\n", progName, err)
 			return 1
 		}
 		defer func() {
@@ -141,23 +154,34 @@ Systems: %s. Scenarios: %s.
 	}
 	rep, err := Run(cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, "h2bench:", err)
+		fmt.Fprintf(stderr, "%s: %v\n", progName, err)
 		return 2
 	}
-	rep.Command = "h2bench " + strings.Join(args, " ")
+	rep.Command = "go run . " + strings.Join(args, " ")
+	return writeReport(rep, stdout, stderr, *jsonFile, *svgFile)
+}
+
+// progName prefixes the runner's messages.
+const progName = "bench"
+
+// writeReport writes rep's tables to stdout, and its figures as JSON to
+// jsonFile and its charts to svgFile when they are not empty. It returns
+// the exit code: 1 if a file could not be written or a system failed in a
+// cell, else 0.
+func writeReport(rep *Report, stdout, stderr io.Writer, jsonFile, svgFile string) int {
 	if err := WriteMarkdown(stdout, rep); err != nil {
-		fmt.Fprintln(stderr, "h2bench:", err)
+		fmt.Fprintf(stderr, "%s: %v\n", progName, err)
 		return 1
 	}
-	if *jsonFile != "" {
-		if err := writeFile(*jsonFile, func(w io.Writer) error { return WriteJSON(w, rep) }); err != nil {
-			fmt.Fprintln(stderr, "h2bench:", err)
+	if jsonFile != "" {
+		if err := writeFile(jsonFile, func(w io.Writer) error { return WriteJSON(w, rep) }); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", progName, err)
 			return 1
 		}
 	}
-	if *svgFile != "" {
-		if err := writeFile(*svgFile, func(w io.Writer) error { return WriteSVG(w, rep) }); err != nil {
-			fmt.Fprintln(stderr, "h2bench:", err)
+	if svgFile != "" {
+		if err := writeFile(svgFile, func(w io.Writer) error { return WriteSVG(w, rep) }); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", progName, err)
 			return 1
 		}
 	}
@@ -169,6 +193,22 @@ Systems: %s. Scenarios: %s.
 		}
 	}
 	return 0
+}
+
+// readReport reads a report written by WriteJSON.
+func readReport(name string) (*Report, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("%s: not a report written by --json: %w", name, err)
+	}
+	if len(rep.Cells) == 0 {
+		return nil, fmt.Errorf("%s: a report with no cells", name)
+	}
+	return &rep, nil
 }
 
 func writeJSONValue(w io.Writer, v any) error {

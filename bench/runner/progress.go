@@ -54,7 +54,7 @@ func (p *progress) step(cell Cell, system string, run *Figures, err error) {
 		what = formatThroughput(cell, *run)
 	}
 	if !p.bar {
-		fmt.Fprintf(p.w, "h2bench: [%d/%d] %s %s: %s\n", p.n, p.total, cell, system, what)
+		fmt.Fprintf(p.w, "bench: [%d/%d] %s %s: %s\n", p.n, p.total, cell, system, what)
 		return
 	}
 	if err != nil {

@@ -17,7 +17,7 @@ func WriteJSON(w io.Writer, rep *Report) error {
 
 // WriteMarkdown writes the report as Markdown: the machine line, one table
 // per scenario with a row per system and cell, then h2rpc's standing
-// against issue 6's targets (Checks).
+// against the targets (Checks).
 func WriteMarkdown(w io.Writer, rep *Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Machine: %s  \n", rep.Machine)

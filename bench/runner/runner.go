@@ -1,8 +1,8 @@
 // Package runner measures h2rpc against the transports its users would
 // otherwise pick — grpc-go, drpc, x/net's HTTP/2 and raw TCP — in one run
 // on one machine, and reports a Markdown table, raw JSON figures and an SVG
-// chart. Main is the command line (bench/cmd/h2bench); Run is the same as a
-// library call.
+// chart. Main is the command line (bench's main package: cd bench && go run .);
+// Run is the same as a library call.
 //
 // Each system implements System in one file (sys_*.go). Each cell of the
 // matrix (a scenario with its payload size and concurrency) runs every
@@ -60,7 +60,7 @@ type Report struct {
 	Repeat   int           `json:"repeat"`
 	Systems  []string      `json:"systems"`
 	Cells    []CellReport  `json:"cells"`
-	Checks   []Check       `json:"checks,omitempty"` // h2rpc against issue 6's targets
+	Checks   []Check       `json:"checks,omitempty"` // h2rpc against the targets
 }
 
 // CellReport holds one cell's results, one per system.

@@ -7,9 +7,11 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -163,7 +165,7 @@ func TestWriteMarkdown(t *testing.T) {
 	if err := WriteMarkdown(&b, rep); err != nil {
 		t.Fatal(err)
 	}
-	out, checks, ok := strings.Cut(b.String(), "\n### h2rpc against issue 6's targets")
+	out, checks, ok := strings.Cut(b.String(), "\n### h2rpc against the targets")
 	if !ok || !strings.Contains(checks, "| calls/s ≥ 2× grpc |") {
 		t.Errorf("report lacks the targets section:\n%s", b.String())
 	}
@@ -210,11 +212,20 @@ func TestWriteJSON(t *testing.T) {
 	}
 }
 
+// svgShapes counts what an SVG document draws.
+type svgShapes struct {
+	bars, memBars, lines int
+	minBarHeight         float64 // of the throughput bars
+	grpcBars             int     // throughput bars whose title names grpc
+}
+
 // svgCounts parses an SVG document and counts its bars and CDF lines.
-func svgCounts(t *testing.T, r io.Reader) (bars, lines int) {
+func svgCounts(t *testing.T, r io.Reader) svgShapes {
 	t.Helper()
 	dec := xml.NewDecoder(r)
 	root := ""
+	got := svgShapes{minBarHeight: math.Inf(1)}
+	inBar := false
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
@@ -223,26 +234,48 @@ func svgCounts(t *testing.T, r io.Reader) (bars, lines int) {
 		if err != nil {
 			t.Fatalf("SVG is not well-formed XML: %v", err)
 		}
-		se, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		if root == "" {
-			root = se.Name.Local
-		}
-		for _, a := range se.Attr {
-			if a.Name.Local == "class" && a.Value == "bar" && se.Name.Local == "rect" {
-				bars++
+		switch tok := tok.(type) {
+		case xml.CharData:
+			if inBar && strings.HasPrefix(string(tok), "grpc ") {
+				got.grpcBars++
 			}
-			if a.Name.Local == "class" && a.Value == "cdf" && se.Name.Local == "polyline" {
-				lines++
+		case xml.EndElement:
+			if tok.Name.Local == "rect" {
+				inBar = false
+			}
+		case xml.StartElement:
+			if root == "" {
+				root = tok.Name.Local
+			}
+			class, height := "", ""
+			for _, a := range tok.Attr {
+				switch a.Name.Local {
+				case "class":
+					class = a.Value
+				case "height":
+					height = a.Value
+				}
+			}
+			switch {
+			case class == "bar" && tok.Name.Local == "rect":
+				got.bars++
+				inBar = true
+				h, err := strconv.ParseFloat(height, 64)
+				if err != nil {
+					t.Fatalf("bar height %q: %v", height, err)
+				}
+				got.minBarHeight = math.Min(got.minBarHeight, h)
+			case class == "membar" && tok.Name.Local == "rect":
+				got.memBars++
+			case class == "cdf" && tok.Name.Local == "polyline":
+				got.lines++
 			}
 		}
 	}
 	if root != "svg" {
 		t.Fatalf("root element %q, want svg", root)
 	}
-	return bars, lines
+	return got
 }
 
 func TestWriteSVG(t *testing.T) {
@@ -251,12 +284,28 @@ func TestWriteSVG(t *testing.T) {
 	if err := WriteSVG(&b, rep); err != nil {
 		t.Fatal(err)
 	}
-	bars, lines := svgCounts(t, &b)
-	if want := 3 * len(rep.Cells); bars != want {
-		t.Errorf("%d bars, want %d (one per system and cell with a ratio)", bars, want)
+	got := svgCounts(t, &b)
+	// The fake report has every scenario, three systems in each cell, and
+	// latencies everywhere.
+	scenarios := map[string]bool{}
+	for _, cr := range rep.Cells {
+		scenarios[cr.Cell.Scenario] = true
 	}
-	if lines != 3 {
-		t.Errorf("%d CDF lines, want 3", lines)
+	throughputCells := len(rep.Cells) - 1 // the conns cell has its own chart
+	if want := 3 * throughputCells; got.bars != want {
+		t.Errorf("%d throughput bars, want %d (one per system and cell with a ratio, conns aside)", got.bars, want)
+	}
+	if got.grpcBars != throughputCells {
+		t.Errorf("%d grpc bars, want %d (grpc's 1× too)", got.grpcBars, throughputCells)
+	}
+	if got.minBarHeight < 10 {
+		t.Errorf("the lowest throughput bar is %.1f px tall; every bar, grpc's 1× included, should show", got.minBarHeight)
+	}
+	if got.memBars != 3 {
+		t.Errorf("%d bars of memory per idle connection, want 3 (one per system)", got.memBars)
+	}
+	if want := 3 * len(scenarios); got.lines != want {
+		t.Errorf("%d CDF lines, want %d (one chart per scenario, a line per system)", got.lines, want)
 	}
 }
 
@@ -282,7 +331,7 @@ func TestQuick(t *testing.T) {
 	cells := Matrix(true, nil, 20)
 	// The systems' streaming support decides the progress lines: all three
 	// run every cell.
-	if got, want := strings.Count(stderr.String(), "h2bench: ["), 3*len(cells); got != want {
+	if got, want := strings.Count(stderr.String(), "bench: ["), 3*len(cells); got != want {
 		t.Errorf("%d progress lines, want %d:\n%s", got, want, stderr.String())
 	}
 	tables, _, _ := strings.Cut(stdout.String(), "\n### h2rpc against")
@@ -317,8 +366,46 @@ func TestQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if bars, _ := svgCounts(t, f); bars != 3*len(cells) {
-		t.Errorf("SVG has %d bars, want %d", bars, 3*len(cells))
+	if got := svgCounts(t, f); got.bars != 3*(len(cells)-1) || got.memBars != 3 {
+		t.Errorf("SVG has %d throughput bars and %d memory bars, want %d and 3", got.bars, got.memBars, 3*(len(cells)-1))
+	}
+}
+
+// TestFromJSON redraws a report saved with --json: the same tables, and
+// the charts, without measuring.
+func TestFromJSON(t *testing.T) {
+	dir := t.TempDir()
+	jsonFile, svgFile := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.svg")
+	rep := fakeReport()
+	rep.Cells[0].Results = rep.Cells[0].Results[:3] // no failed system: exit 0
+	var want bytes.Buffer
+	if err := WriteMarkdown(&want, rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFile(jsonFile, func(w io.Writer) error { return WriteJSON(w, rep) }); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := main([]string{"--from", jsonFile, "--svg", svgFile}, &stdout, &stderr, false); code != 0 {
+		t.Fatalf("--from: exit %d\n%s", code, stderr.String())
+	}
+	if stdout.String() != want.String() {
+		t.Errorf("--from printed\n%s\nwant the tables of the saved report:\n%s", stdout.String(), want.String())
+	}
+	f, err := openFile(svgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := svgCounts(t, f); got.bars != 3*(len(rep.Cells)-1) {
+		t.Errorf("--from --svg drew %d bars, want %d", got.bars, 3*(len(rep.Cells)-1))
+	}
+
+	for _, bad := range []string{filepath.Join(dir, "missing.json"), svgFile} {
+		stderr.Reset()
+		if code := main([]string{"--from", bad}, io.Discard, &stderr, false); code != 1 || !strings.HasPrefix(stderr.String(), "bench: ") {
+			t.Errorf("--from %s: exit %d, stderr %q; want 1 and a message", filepath.Base(bad), code, stderr.String())
+		}
 	}
 }
 

@@ -22,86 +22,180 @@ func systemColor(name string) string {
 	return extra[(h%len(extra)+len(extra))%len(extra)]
 }
 
-// WriteSVG draws two charts: each system's throughput as a ratio to grpc,
-// cell by cell, on a logarithmic axis so that 2× and 0.5× look alike (a bar
-// per system from the 1× line), and the latency distribution of the first
-// unary cell (or the first cell with latencies) as percentile curves: time
-// on a logarithmic axis against the fraction of operations at or under it,
-// on a "nines" axis (0.9, 0.99, 0.999) that gives the tail room.
-func WriteSVG(w io.Writer, rep *Report) error {
-	const (
-		width  = 960
-		barH   = 360
-		cdfH   = 360
-		left   = 110
-		right  = 20
-		top    = 40
-		gap    = 190
-		height = top + barH + gap + cdfH + 60
-	)
-	plotW := float64(width - left - right)
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", width, height, width, height)
-	b.WriteString(`<rect width="100%" height="100%" fill="white"/>` + "\n")
-	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="14" font-weight="bold">Throughput ÷ grpc (same run, median of %d)</text>`+"\n", left, rep.Repeat)
-	legend(&b, rep.Systems, width-right-80*len(rep.Systems), 18)
+// The SVG's geometry, in pixels.
+const (
+	svgWidth  = 960
+	svgLeft   = 110 // room for the throughput chart's axis labels
+	svgRight  = 20
+	svgTop    = 40
+	ratioH    = 360 // the throughput chart's plot
+	ratioGap  = 190 // under it: the rotated cell names
+	memRowH   = 26  // one system's bar in the memory chart
+	cdfW      = 400 // one latency chart's plot; two side by side
+	cdfH      = 240
+	cdfLeft   = 60 // room for its axis labels
+	cdfPitchX = 470
+	cdfPitchY = cdfH + 100
+)
 
-	// Bar chart on a log2 axis spanning at least 0.5× to 2×.
-	lo, hi := 0.5, 2.0
+// WriteSVG draws the report's charts, one under the other:
+//
+//   - throughput: each system's as a ratio to grpc, cell by cell (the conns
+//     scenario aside), on a logarithmic axis so that 2× and 0.5× look alike;
+//     each bar rises from the axis floor, so grpc's 1× bars show too, and
+//     the 1× line runs across them;
+//   - memory: the conns scenario's client heap per idle connection, one bar
+//     per system (what that scenario is for);
+//   - latency: one chart per scenario, of its first cell with latencies, as
+//     percentile curves: time on a logarithmic axis against the fraction of
+//     operations at or under it, on a "nines" axis (0.9, 0.99, 0.999) that
+//     gives the tail room.
+func WriteSVG(w io.Writer, rep *Report) error {
+	var body strings.Builder
+	y := svgTop
+	y = drawRatios(&body, rep, y)
+	y = drawConnMemory(&body, rep, y)
+	y = drawLatencies(&body, rep, y)
+	fmt.Fprintf(&body, `<text x="%d" y="%d" fill="#555">%s</text>`+"\n", svgLeft, y+10, html.EscapeString(rep.Machine))
+	height := y + 24
+
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", svgWidth, height, svgWidth, height)
+	b.WriteString(`<rect width="100%" height="100%" fill="white"/>` + "\n")
+	b.WriteString(body.String())
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// drawRatios draws the throughput chart with its top at top and returns
+// where the next chart may start.
+func drawRatios(b *strings.Builder, rep *Report, top int) int {
+	var cells []CellReport
 	for _, cr := range rep.Cells {
+		if cr.Cell.Scenario != ScenarioConns {
+			cells = append(cells, cr)
+		}
+	}
+	if len(cells) == 0 {
+		return top
+	}
+	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="14" font-weight="bold">Throughput ÷ grpc (same run, median of %d)</text>`+"\n", svgLeft, top-20, rep.Repeat)
+	legend(b, rep.Systems, svgWidth-svgRight-80*len(rep.Systems), top-22)
+
+	// A log2 axis spanning at least 0.5× to 2×, its floor a power of two
+	// strictly under the smallest ratio so that every bar has a height.
+	lo, hi := 0.5, 2.0
+	for _, cr := range cells {
 		for _, r := range cr.Results {
 			if r.Ratio > 0 {
 				lo, hi = math.Min(lo, r.Ratio), math.Max(hi, r.Ratio)
 			}
 		}
 	}
-	lo = math.Pow(2, math.Floor(math.Log2(lo)))
+	lo = math.Pow(2, math.Ceil(math.Log2(lo))-1)
 	hi = math.Pow(2, math.Ceil(math.Log2(hi)))
 	y := func(v float64) float64 {
-		return top + (math.Log2(hi)-math.Log2(v))/(math.Log2(hi)-math.Log2(lo))*barH
+		return float64(top) + (math.Log2(hi)-math.Log2(v))/(math.Log2(hi)-math.Log2(lo))*ratioH
 	}
 	for t := lo; t <= hi*1.0001; t *= 2 {
-		stroke := "#ddd"
-		if t == 1 {
-			stroke = "black"
-		}
-		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s"/><text x="%d" y="%.1f" text-anchor="end">%s×</text>`+"\n",
-			left, width-right, y(t), y(t), stroke, left-4, y(t)+4, strconvRatio(t))
+		fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" text-anchor="end">%s×</text>`+"\n",
+			svgLeft, svgWidth-svgRight, y(t), y(t), svgLeft-4, y(t)+4, strconvRatio(t))
 	}
-	if n := len(rep.Cells); n > 0 {
-		groupW := plotW / float64(n)
-		for i, cr := range rep.Cells {
-			x0 := float64(left) + float64(i)*groupW
-			barW := groupW * 0.8 / float64(max(len(cr.Results), 1))
-			for j, r := range cr.Results {
-				if r.Ratio <= 0 {
-					continue
-				}
-				x := x0 + groupW*0.1 + float64(j)*barW
-				y0, y1 := y(1), y(r.Ratio)
-				fmt.Fprintf(&b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s: %.2f×</title></rect>`+"\n",
-					x, math.Min(y0, y1), barW*0.9, math.Max(math.Abs(y0-y1), 1), systemColor(r.System), html.EscapeString(r.System), html.EscapeString(cr.Cell.String()), r.Ratio)
-				ty := y1 - 3
-				if r.Ratio < 1 {
-					ty = y1 + 10
-				}
-				fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="9" text-anchor="middle">%.1f</text>`+"\n", x+barW*0.45, ty, r.Ratio)
+	plotW := float64(svgWidth - svgLeft - svgRight)
+	groupW := plotW / float64(len(cells))
+	for i, cr := range cells {
+		x0 := float64(svgLeft) + float64(i)*groupW
+		barW := groupW * 0.8 / float64(max(len(cr.Results), 1))
+		for j, r := range cr.Results {
+			if r.Ratio <= 0 {
+				continue
 			}
-			cx := x0 + groupW/2
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="end" transform="rotate(-35 %.1f %d)">%s</text>`+"\n", cx, top+barH+16, cx, top+barH+16, html.EscapeString(cr.Cell.String()))
+			x := x0 + groupW*0.1 + float64(j)*barW
+			y1 := y(r.Ratio)
+			fmt.Fprintf(b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s: %.2f×</title></rect>`+"\n",
+				x, y1, barW*0.9, y(lo)-y1, systemColor(r.System), html.EscapeString(r.System), html.EscapeString(cr.Cell.String()), r.Ratio)
+			fmt.Fprintf(b, `<text x="%.1f" y="%.1f" font-size="9" text-anchor="middle">%.1f</text>`+"\n", x+barW*0.45, y1-3, r.Ratio)
+		}
+		cx := x0 + groupW/2
+		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="end" transform="rotate(-35 %.1f %d)">%s</text>`+"\n", cx, top+ratioH+16, cx, top+ratioH+16, html.EscapeString(cr.Cell.String()))
+	}
+	// The 1× line last, over the bars: above it, faster than grpc.
+	fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="black" stroke-width="1.5"/>`+"\n", svgLeft, svgWidth-svgRight, y(1), y(1))
+	return top + ratioH + ratioGap
+}
+
+// drawConnMemory draws the conns scenario's chart, client heap per idle
+// connection, with its top at top, and returns where the next chart may
+// start.
+func drawConnMemory(b *strings.Builder, rep *Report, top int) int {
+	var cell *CellReport
+	for i := range rep.Cells {
+		if rep.Cells[i].Cell.Scenario == ScenarioConns {
+			cell = &rep.Cells[i]
+			break
 		}
 	}
-
-	// Latency percentiles.
-	cdfTop := top + barH + gap
-	cell := cdfCell(rep)
 	if cell == nil {
-		b.WriteString("</svg>\n")
-		_, err := io.WriteString(w, b.String())
-		return err
+		return top
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="14" font-weight="bold">Latency distribution: %s</text>`+"\n", left, cdfTop-22, html.EscapeString(cell.Cell.String()))
-	legend(&b, rep.Systems, width-right-80*len(rep.Systems), cdfTop-18)
+	var rows []SystemResult
+	most := 0.0
+	for _, r := range cell.Results {
+		if r.Err == "" && r.HeapPerConn > 0 {
+			rows = append(rows, r)
+			most = math.Max(most, r.HeapPerConn)
+		}
+	}
+	if len(rows) == 0 {
+		return top
+	}
+	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="14" font-weight="bold">Client memory per idle connection (heap and stacks; %d connections, server in another process)</text>`+"\n",
+		svgLeft, top, cell.Cell.Conns)
+	top += 14
+	plotW := float64(svgWidth-svgLeft-svgRight) - 110 // room for the labels
+	for i, r := range rows {
+		y := top + i*memRowH
+		w := r.HeapPerConn / most * plotW
+		label := formatBytes(r.HeapPerConn)
+		if r.MemRatio > 0 && r.System != Baseline {
+			label += fmt.Sprintf(" (%.2f× grpc)", r.MemRatio)
+		}
+		fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", svgLeft-4, y+15, html.EscapeString(r.System))
+		fmt.Fprintf(b, `<rect class="membar" x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s per idle connection</title></rect>`+"\n",
+			svgLeft, y+3, math.Max(w, 1), memRowH-6, systemColor(r.System), html.EscapeString(r.System), formatBytes(r.HeapPerConn))
+		fmt.Fprintf(b, `<text x="%.1f" y="%d">%s</text>`+"\n", float64(svgLeft)+math.Max(w, 1)+4, y+15, html.EscapeString(label))
+	}
+	return top + len(rows)*memRowH + 60
+}
+
+// drawLatencies draws one latency chart per scenario, two side by side,
+// with their tops at top, and returns where the next chart may start.
+func drawLatencies(b *strings.Builder, rep *Report, top int) int {
+	var cells []*CellReport
+	for _, sc := range Scenarios {
+		if cr := cdfCell(rep, sc); cr != nil {
+			cells = append(cells, cr)
+		}
+	}
+	if len(cells) == 0 {
+		return top
+	}
+	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="14" font-weight="bold">Latency distribution, one cell per scenario</text>`+"\n", svgLeft, top)
+	legend(b, rep.Systems, svgWidth-svgRight-80*len(rep.Systems), top)
+	top += 40
+	for i, cr := range cells {
+		x := cdfLeft + (i%2)*cdfPitchX
+		y := top + (i/2)*cdfPitchY
+		drawCDF(b, cr, x, y)
+	}
+	return top + (len(cells)+1)/2*cdfPitchY
+}
+
+// drawCDF draws the latency percentiles of one cell in a cdfW × cdfH plot
+// whose top left corner is (left, top).
+func drawCDF(b *strings.Builder, cell *CellReport, left, top int) {
+	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="12" font-weight="bold">%s</text>`+"\n", left, top-8, html.EscapeString(cell.Cell.String()))
 	tlo, thi := math.Inf(1), math.Inf(-1)
 	for _, r := range cell.Results {
 		for _, p := range r.CDF {
@@ -115,19 +209,19 @@ func WriteSVG(w io.Writer, rep *Report) error {
 		thi = tlo * 10
 	}
 	xOf := func(ns float64) float64 {
-		return float64(left) + (math.Log10(math.Max(ns, tlo))-math.Log10(tlo))/(math.Log10(thi)-math.Log10(tlo))*plotW
+		return float64(left) + (math.Log10(math.Max(ns, tlo))-math.Log10(tlo))/(math.Log10(thi)-math.Log10(tlo))*cdfW
 	}
 	const nines = 4 // the axis ends at 0.9999
 	yOf := func(f float64) float64 {
 		n := math.Min(-math.Log10(math.Max(1-f, 1e-12)), nines)
-		return float64(cdfTop) + (1-n/nines)*cdfH
+		return float64(top) + (1-n/nines)*cdfH
 	}
 	for d := tlo; d <= thi*1.0001; d *= 10 {
-		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#ddd"/><text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n",
-			xOf(d), xOf(d), cdfTop, cdfTop+cdfH, xOf(d), cdfTop+cdfH+14, tickNanos(d))
+		fmt.Fprintf(b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#ddd"/><text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n",
+			xOf(d), xOf(d), top, top+cdfH, xOf(d), top+cdfH+14, tickNanos(d))
 	}
 	for _, f := range []float64{0, 0.5, 0.9, 0.99, 0.999, 0.9999} {
-		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" text-anchor="end">%g</text>`+"\n", left, width-right, yOf(f), yOf(f), left-4, yOf(f)+4, f)
+		fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" text-anchor="end">%g</text>`+"\n", left, left+cdfW, yOf(f), yOf(f), left-4, yOf(f)+4, f)
 	}
 	for _, r := range cell.Results {
 		if len(r.CDF) == 0 {
@@ -137,13 +231,21 @@ func WriteSVG(w io.Writer, rep *Report) error {
 		for _, p := range r.CDF {
 			fmt.Fprintf(&pts, "%.1f,%.1f ", xOf(float64(p.Value)), yOf(p.Fraction))
 		}
-		fmt.Fprintf(&b, `<polyline class="cdf" fill="none" stroke="%s" stroke-width="2" points="%s"><title>%s</title></polyline>`+"\n", systemColor(r.System), strings.TrimSpace(pts.String()), html.EscapeString(r.System))
+		fmt.Fprintf(b, `<polyline class="cdf" fill="none" stroke="%s" stroke-width="2" points="%s"><title>%s</title></polyline>`+"\n", systemColor(r.System), strings.TrimSpace(pts.String()), html.EscapeString(r.System))
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">latency (log scale); vertical: fraction of operations at or under it</text>`+"\n", left+int(plotW/2), cdfTop+cdfH+32)
-	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555">%s</text>`+"\n", left, height-10, html.EscapeString(rep.Machine))
-	b.WriteString("</svg>\n")
-	_, err := io.WriteString(w, b.String())
-	return err
+	fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle" fill="#555">%s (log scale); up: fraction at or under it</text>`+"\n",
+		left+cdfW/2, top+cdfH+30, latencyMeaning(cell.Cell.Scenario))
+}
+
+// latencyMeaning says what a scenario's latency measures.
+func latencyMeaning(scenario string) string {
+	switch scenario {
+	case ScenarioStreamSmall, ScenarioStreamBulk:
+		return "gap between messages"
+	case ScenarioPingPong:
+		return "round trip"
+	}
+	return "call latency"
 }
 
 // strconvRatio prints an axis ratio: 0.25, 0.5, 1, 2.
@@ -168,25 +270,19 @@ func legend(b *strings.Builder, systems []string, x, y int) {
 	}
 }
 
-// cdfCell picks the cell the latency chart shows: the first unary cell,
-// else the first with latencies.
-func cdfCell(rep *Report) *CellReport {
-	var first *CellReport
+// cdfCell picks the cell of scenario the latency charts show: the first
+// with latencies, or nil.
+func cdfCell(rep *Report, scenario string) *CellReport {
 	for i := range rep.Cells {
 		cr := &rep.Cells[i]
-		has := false
-		for _, r := range cr.Results {
-			has = has || len(r.CDF) > 0
-		}
-		if !has {
+		if cr.Cell.Scenario != scenario {
 			continue
 		}
-		if cr.Cell.Scenario == ScenarioUnary {
-			return cr
-		}
-		if first == nil {
-			first = cr
+		for _, r := range cr.Results {
+			if len(r.CDF) > 0 {
+				return cr
+			}
 		}
 	}
-	return first
+	return nil
 }

@@ -1,4 +1,4 @@
-//lint:file-ignore SA1019 x/net/http2's Transport and Server are the system measured here, by design (the issue names x/net/http2 h2c)
+//lint:file-ignore SA1019 x/net/http2's Transport and Server are the system measured here, by design (x/net/http2 over h2c is what a Go user would otherwise reach for)
 
 package runner
 
