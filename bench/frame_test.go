@@ -82,22 +82,4 @@ func TestZeroAllocs(t *testing.T) {
 			}
 		})
 	}
-
-	// The Writer, fed frame structs a connection keeps and reuses.
-	fw := frame.NewWriter(io.Discard)
-	data := &frame.DataFrame{Header: frame.Header{StreamID: 1}, Data: payload64}
-	settings := &frame.SettingsFrame{Settings: controlSettings}
-	ping := &frame.PingFrame{Data: pingData}
-	write := func() {
-		fw.WriteFrame(data)
-		fw.WriteFrame(settings)
-		fw.WriteFrame(ping)
-		if err := fw.Flush(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write() // grows the Writer's buffer once
-	if a := testing.AllocsPerRun(1000, write); a != 0 {
-		t.Errorf("Writer: %v allocs per flush of three frames, want 0", a)
-	}
 }

@@ -213,8 +213,8 @@ func TestRecvWindowBatching(t *testing.T) {
 	if w.Buffered() != 0 || w.Pending() != 30000-16383 {
 		t.Fatalf("after over-consume: %+v", w)
 	}
-	if inc := w.Release(0); inc != 30000-16383 {
-		t.Fatalf("Release(0) flushed %d, want %d", inc, 30000-16383)
+	if inc := w.release(0); inc != 30000-16383 {
+		t.Fatalf("release(0) flushed %d, want %d", inc, 30000-16383)
 	}
 	if w.Advertised() != DefaultWindow || w.Buffered() != 0 {
 		t.Fatalf("after draining: %+v", w)
@@ -226,12 +226,12 @@ func TestRecvWindowSetThreshold(t *testing.T) {
 	var w RecvWindow
 	w.Init(100)
 	for _, tt := range []struct{ set, want uint32 }{{0, 1}, {1, 1}, {50, 50}, {100, 100}, {101, 100}, {1<<32 - 1, 100}} {
-		w.SetThreshold(tt.set)
+		w.setThreshold(tt.set)
 		if got := w.Threshold(); got != int64(tt.want) {
-			t.Errorf("SetThreshold(%d): %d, want %d", tt.set, got, tt.want)
+			t.Errorf("setThreshold(%d): %d, want %d", tt.set, got, tt.want)
 		}
 	}
-	w.SetThreshold(1)
+	w.setThreshold(1)
 	if err := w.Receive(3); err != nil {
 		t.Fatal(err)
 	}
@@ -255,13 +255,13 @@ func TestRecvWindowRelease(t *testing.T) {
 		t.Fatalf("Consume(100) = %d", inc)
 	}
 	// Padding is returned at once, carrying the pending 100 with it.
-	if inc := w.Release(10); inc != 110 {
-		t.Fatalf("Release(10) = %d, want 110", inc)
+	if inc := w.release(10); inc != 110 {
+		t.Fatalf("release(10) = %d, want 110", inc)
 	}
-	if inc := w.Release(0); inc != 0 {
-		t.Fatalf("Release(0) with nothing pending = %d", inc)
+	if inc := w.release(0); inc != 0 {
+		t.Fatalf("release(0) with nothing pending = %d", inc)
 	}
-	if inc := w.Release(5000); inc != 890 {
+	if inc := w.release(5000); inc != 890 {
 		t.Fatalf("over-release = %d, want 890 (clamped)", inc)
 	}
 	if w.Advertised() != DefaultWindow {
@@ -288,7 +288,7 @@ func TestRecvWindowResize(t *testing.T) {
 	checkRecv(t, &w)
 
 	// A fixed threshold stays fixed, capped at the size.
-	w.SetThreshold(5000)
+	w.setThreshold(5000)
 	w.Resize(1000)
 	if w.Threshold() != 1000 {
 		t.Fatalf("fixed threshold after shrink: %d, want 1000 (capped)", w.Threshold())
@@ -315,11 +315,11 @@ func TestRecvWindowResize(t *testing.T) {
 	}
 	// Now 200 advertised + 200 buffered == 400; consuming the rest makes it
 	// pending (at the threshold of 100, a quarter of 400) and returns it.
-	w.SetThreshold(250)
+	w.setThreshold(250)
 	if inc := w.Consume(200); inc != 0 || w.Pending() != 200 {
 		t.Fatalf("after payoff Consume(200) = %d, pending %d", inc, w.Pending())
 	}
-	if inc := w.Release(0); inc != 200 {
+	if inc := w.release(0); inc != 200 {
 		t.Fatalf("flush = %d, want 200", inc)
 	}
 	if w.Advertised() != 400 {
@@ -412,7 +412,7 @@ func runRandom(t *testing.T, r *rand.Rand, steps int) {
 			consumed += before - rw.Buffered()
 		case 2:
 			before := rw.Buffered()
-			rw.Release(n)
+			rw.release(n)
 			consumed += before - rw.Buffered()
 		case 3:
 			rw.Resize(int32(r.Uint32()))

@@ -29,14 +29,14 @@ type RecvWindow struct {
 	buffered   int64 // received, not yet consumed
 	pending    int64 // consumed or released, not yet announced; negative after a shrink
 	threshold  int64 // announce pending once it reaches this
-	wanted     int64 // the threshold SetThreshold asked for; 0: a quarter of size
+	wanted     int64 // the threshold setThreshold asked for; 0: a quarter of size
 }
 
 // Init sets the window to n, which the peer already knows about: the
 // SETTINGS_INITIAL_WINDOW_SIZE we sent (a stream) or DefaultWindow (the
 // connection; grow it with Resize). The batching threshold is a quarter of
 // the window (at least 1) and follows the window through Resize and Adjust,
-// until SetThreshold fixes it. A negative n is taken as 0.
+// until setThreshold fixes it. A negative n is taken as 0.
 func (w *RecvWindow) Init(n int32) {
 	if n < 0 {
 		n = 0
@@ -45,18 +45,19 @@ func (w *RecvWindow) Init(n int32) {
 	w.updateThreshold()
 }
 
-// SetThreshold fixes how much consumed credit is batched before Consume
+// setThreshold fixes how much consumed credit is batched before Consume
 // returns a WINDOW_UPDATE increment. 0 is taken as 1 (announce every
 // consumed byte at once). A threshold above the window would make the peer
 // wait longer than it must, so it is capped at Size (and at least 1), now
-// and after every resize.
-func (w *RecvWindow) SetThreshold(t uint32) {
+// and after every resize. Only tests call it: conn keeps the default, a
+// quarter of the window, so it stays unexported until a caller needs it.
+func (w *RecvWindow) setThreshold(t uint32) {
 	w.wanted = max(1, int64(t))
 	w.updateThreshold()
 }
 
 // updateThreshold derives the threshold from the size (a quarter) unless
-// SetThreshold fixed it, and keeps it within 1..Size.
+// setThreshold fixed it, and keeps it within 1..Size.
 func (w *RecvWindow) updateThreshold() {
 	t := w.wanted
 	if t == 0 {
@@ -93,13 +94,15 @@ func (w *RecvWindow) Consume(n uint32) (increment uint32) {
 	return w.announce()
 }
 
-// Release returns n received bytes that the application will never see
+// release returns n received bytes that the application will never see
 // (padding, or DATA for a stream that was reset or closed) and returns the
 // increment to send now: all pending credit, without waiting for the
 // threshold. A peer can make us send one WINDOW_UPDATE per padded frame it
 // sends, no more. Releasing more than is buffered is a caller bug; the excess
-// is ignored.
-func (w *RecvWindow) Release(n uint32) (increment uint32) {
+// is ignored. Only tests call it: conn counts discarded bytes with Consume,
+// batched like the rest, so a peer's padding cannot make it send a
+// WINDOW_UPDATE per frame; it stays unexported until a caller needs it.
+func (w *RecvWindow) release(n uint32) (increment uint32) {
 	c := min(int64(n), w.buffered)
 	w.buffered -= c
 	w.pending += c

@@ -102,23 +102,3 @@ func TestAppendAllocs(t *testing.T) {
 		}
 	}
 }
-
-func TestWriterAllocs(t *testing.T) {
-	fw := NewWriter(discard{})
-	ping := &PingFrame{Data: [8]byte{1}}
-	write := func() {
-		fw.WriteFrame(ping)
-		fw.Write(AppendWindowUpdate(fw.AvailableBuffer(), 1, 1))
-		if err := fw.Flush(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write()
-	if n := testing.AllocsPerRun(100, write); n != 0 {
-		t.Errorf("%v allocations per write and flush, want 0", n)
-	}
-}
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -5,7 +5,7 @@
 // rule of §6.10) and reporting violations as *ConnError or *StreamError,
 // each with the RFC error code and a reason naming the rule and its section.
 // Encoders are append-style (AppendData, AppendHeaders, ...) so a connection
-// can batch many frames into one write; Writer does that for simple users.
+// can batch many frames into one buffer and send them with one write.
 //
 // Memory ownership: a frame returned by Reader.ReadFrame, and every slice it
 // holds, is owned by the Reader and valid only until the next call to

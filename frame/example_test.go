@@ -54,21 +54,20 @@ func ExampleReader() {
 	// reset stream 1: PROTOCOL_ERROR
 }
 
-// Frames are appended to one buffer and sent with a single Write.
-func ExampleWriter() {
+// Frames are appended to one buffer and sent with a single Write; the
+// buffer is reused for the next batch.
+func Example_batch() {
 	var conn bytes.Buffer // a net.Conn in real use
-	fw := frame.NewWriter(&conn)
+	var buf []byte
 
-	// Append functions write into the Writer's spare capacity...
-	b := fw.AvailableBuffer()
-	b = frame.AppendSettingsAck(b)
-	b = frame.AppendWindowUpdate(b, 0, 65535)
-	fw.Write(b)
+	// Append functions write frames one after another...
+	buf = frame.AppendSettingsAck(buf[:0])
+	buf = frame.AppendWindowUpdate(buf, 0, 65535)
 	// ...and frame structs encode themselves.
-	fw.WriteFrame(&frame.PingFrame{Header: frame.Header{Flags: frame.FlagAck}, Data: [8]byte{'p', 'o', 'n', 'g'}})
+	buf = (&frame.PingFrame{Header: frame.Header{Flags: frame.FlagAck}, Data: [8]byte{'p', 'o', 'n', 'g'}}).AppendTo(buf)
 
-	fmt.Println("buffered:", fw.Buffered())
-	if err := fw.Flush(); err != nil { // exactly one conn.Write
+	fmt.Println("buffered:", len(buf))
+	if _, err := conn.Write(buf); err != nil { // one write for the three frames
 		log.Fatal(err)
 	}
 	fmt.Println("written:", conn.Len())

@@ -10,8 +10,8 @@
 //     SetMaxTableSize keeps the dynamic table in step with the peer's
 //     SETTINGS_HEADER_TABLE_SIZE, emitting the RFC 7541 §4.2 size update at the
 //     start of the next block, even an empty one.
-//   - Preencode encodes fixed fields (the common gRPC ones) once, without the
-//     dynamic table, to be copied into blocks begun with StartBlock.
+//   - Encoding the same fields again once they are all in the dynamic table
+//     is a copy of the block made last time.
 //   - Decoder.Decode enforces SETTINGS_MAX_HEADER_LIST_SIZE while decoding and
 //     keeps the dynamic table in sync even when it rejects a block, so a
 //     stream error never becomes a desynchronised connection.

@@ -113,7 +113,7 @@ func (e *Encoder) AppendBlock(dst []byte, fields ...Field) []byte {
 		}
 	}
 	start := len(dst)
-	dst = e.appendFields(e.StartBlock(dst), fields)
+	dst = e.writeFields(e.startBlock(dst), fields)
 	if !allIndexed(dst[start:]) {
 		e.gen++ // it may have added to the table
 		return dst
@@ -149,10 +149,12 @@ func allIndexed(block []byte) bool {
 	return true
 }
 
-// StartBlock appends the start of a new header block to dst: the pending
-// dynamic table size update, if any, else nothing. Use it with AppendFields
-// and Preencoded runs to build a block in parts; AppendBlock does both.
-func (e *Encoder) StartBlock(dst []byte) []byte {
+// startBlock appends the start of a new header block to dst: the pending
+// dynamic table size update, if any, else nothing. Use it with appendFields
+// and preencoded runs to build a block in parts; AppendBlock does both.
+// Only AppendBlock and the tests build blocks in parts today: conn's
+// NewStream takes fields, so there is no caller for the parts outside.
+func (e *Encoder) startBlock(dst []byte) []byte {
 	if !e.pending {
 		return dst
 	}
@@ -167,19 +169,19 @@ func (e *Encoder) StartBlock(dst []byte) []byte {
 	return dst
 }
 
-// AppendFields appends fields to a block begun with StartBlock, using and
+// appendFields appends fields to a block begun with startBlock, using and
 // updating the dynamic table. It panics if a size update is pending, that
-// is if SetMaxTableSize was called and StartBlock was not called since: the
+// is if SetMaxTableSize was called and startBlock was not called since: the
 // update must open the block (RFC 7541 §4.2).
-func (e *Encoder) AppendFields(dst []byte, fields ...Field) []byte {
+func (e *Encoder) appendFields(dst []byte, fields ...Field) []byte {
 	if e.pending {
-		panic("hpack: AppendFields without StartBlock after SetMaxTableSize")
+		panic("hpack: appendFields without startBlock after SetMaxTableSize")
 	}
 	e.gen++ // the fields may change the table; cached blocks must not outlive that
-	return e.appendFields(dst, fields)
+	return e.writeFields(dst, fields)
 }
 
-func (e *Encoder) appendFields(dst []byte, fields []Field) []byte {
+func (e *Encoder) writeFields(dst []byte, fields []Field) []byte {
 	e.w.b = dst
 	for _, f := range fields {
 		// The writer never fails, so neither does WriteField.
@@ -190,22 +192,23 @@ func (e *Encoder) appendFields(dst []byte, fields []Field) []byte {
 	return dst
 }
 
-// Preencoded is a run of header fields encoded once, ahead of time, in
+// preencoded is a run of header fields encoded once, ahead of time, in
 // representations that neither read nor change the dynamic table: an
 // indexed static entry (RFC 7541 §6.1) when name and value are both in the
 // static table, else a literal without indexing (§6.2.2; never indexed,
 // §6.2.3, if Sensitive) with the name from the static table when it is
 // there. Appending it to a block is a copy, so it suits the fixed fields of
-// every gRPC call, and one Preencoded may serve every connection. It costs
+// every gRPC call, and one preencoded may serve every connection. It costs
 // more bytes on the wire than dynamic table references once those are warm;
-// it saves the table lookups.
-type Preencoded struct {
+// it saves the table lookups (docs/hpack.md has the figures). It is
+// unexported until a caller needs it: conn's NewStream takes fields only.
+type preencoded struct {
 	b      []byte
 	fields []Field
 }
 
-// Preencode encodes fields as a Preencoded run.
-func Preencode(fields ...Field) *Preencoded {
+// preencode encodes fields as a preencoded run.
+func preencode(fields ...Field) *preencoded {
 	var w appendWriter
 	he := hpack.NewEncoder(&w)
 	// With no dynamic table x/net's encoder never indexes; the size update
@@ -216,11 +219,11 @@ func Preencode(fields ...Field) *Preencoded {
 	for _, f := range fields {
 		_ = he.WriteField(f)
 	}
-	return &Preencoded{b: w.b, fields: append([]Field(nil), fields...)}
+	return &preencoded{b: w.b, fields: append([]Field(nil), fields...)}
 }
 
-// Append appends the run to a block begun with Encoder.StartBlock.
-func (p *Preencoded) Append(dst []byte) []byte { return append(dst, p.b...) }
+// Append appends the run to a block begun with Encoder.startBlock.
+func (p *preencoded) Append(dst []byte) []byte { return append(dst, p.b...) }
 
 // Fields returns a copy of the fields the run encodes.
-func (p *Preencoded) Fields() []Field { return append([]Field(nil), p.fields...) }
+func (p *preencoded) Fields() []Field { return append([]Field(nil), p.fields...) }

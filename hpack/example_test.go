@@ -84,29 +84,3 @@ func ExampleBlockBuffer() {
 	// Output:
 	// [header field ":status" = "404" header field "grpc-status" = "5"] <nil>
 }
-
-// The fixed fields of a gRPC response, encoded once for every connection.
-var grpcResponseHeaders = hpack.Preencode(
-	hpack.Field{Name: ":status", Value: "200"},
-	hpack.Field{Name: "content-type", Value: "application/grpc"},
-)
-
-func ExamplePreencode() {
-	enc := hpack.NewEncoder()
-	dec := hpack.NewDecoder(hpack.Limits{})
-
-	block := enc.StartBlock(nil) // a pending table size update goes first
-	block = grpcResponseHeaders.Append(block)
-	block = enc.AppendFields(block, hpack.Field{Name: "x-request-id", Value: "42"})
-
-	fields, err := dec.Decode(block, hpack.Response, nil)
-	fmt.Println(len(fields), err)
-	for _, f := range fields {
-		fmt.Printf("%s: %s\n", f.Name, f.Value)
-	}
-	// Output:
-	// 3 <nil>
-	// :status: 200
-	// content-type: application/grpc
-	// x-request-id: 42
-}

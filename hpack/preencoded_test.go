@@ -9,18 +9,18 @@ import (
 )
 
 var (
-	grpcRequestPrefix  = Preencode(f(":method", "POST"), f(":scheme", "http"))
-	grpcRequestMiddle  = Preencode(f("content-type", "application/grpc"), f("te", "trailers"))
-	grpcResponseHeader = Preencode(grpcResponse...)
+	grpcRequestPrefix  = preencode(f(":method", "POST"), f(":scheme", "http"))
+	grpcRequestMiddle  = preencode(f("content-type", "application/grpc"), f("te", "trailers"))
+	grpcResponseHeader = preencode(grpcResponse...)
 )
 
 // appendGRPCRequest builds grpcRequest from runs and table-encoded fields.
 func appendGRPCRequest(enc *Encoder, dst []byte) []byte {
-	dst = enc.StartBlock(dst)
+	dst = enc.startBlock(dst)
 	dst = grpcRequestPrefix.Append(dst)
-	dst = enc.AppendFields(dst, grpcRequest[2:4]...) // :path, :authority
+	dst = enc.appendFields(dst, grpcRequest[2:4]...) // :path, :authority
 	dst = grpcRequestMiddle.Append(dst)
-	return enc.AppendFields(dst, grpcRequest[6:]...)
+	return enc.appendFields(dst, grpcRequest[6:]...)
 }
 
 func TestPreencoded(t *testing.T) {
@@ -37,7 +37,7 @@ func TestPreencoded(t *testing.T) {
 		t.Errorf("Fields = %v", grpcResponseHeader.Fields())
 	}
 	// A run leaves the decoder's dynamic table empty: index 62 is invalid.
-	for _, p := range []*Preencoded{grpcRequestPrefix, grpcRequestMiddle, grpcResponseHeader, Preencode(Field{Name: "x", Value: "y", Sensitive: true})} {
+	for _, p := range []*preencoded{grpcRequestPrefix, grpcRequestMiddle, grpcResponseHeader, preencode(Field{Name: "x", Value: "y", Sensitive: true})} {
 		xd := xhpack.NewDecoder(DefaultTableSize, nil)
 		got, err := xd.DecodeFull(p.b)
 		if err != nil || !slices.Equal(got, p.fields) {
@@ -59,7 +59,7 @@ func TestPreencodedInBlocks(t *testing.T) {
 		if err != nil || !slices.Equal(got, grpcRequest) {
 			t.Fatalf("request %d: %v, %v", i, got, err)
 		}
-		block = grpcResponseHeader.Append(enc.StartBlock(nil))
+		block = grpcResponseHeader.Append(enc.startBlock(nil))
 		got, err = dec.Decode(block, Response, nil)
 		if err != nil || !slices.Equal(got, grpcResponse) {
 			t.Fatalf("response %d: %v, %v", i, got, err)
@@ -87,10 +87,10 @@ func TestAppendFieldsWithoutStartBlockPanics(t *testing.T) {
 	enc.SetMaxTableSize(0)
 	defer func() {
 		if recover() == nil {
-			t.Fatal("AppendFields with a pending size update did not panic")
+			t.Fatal("appendFields with a pending size update did not panic")
 		}
 	}()
-	enc.AppendFields(nil, grpcResponse...)
+	enc.appendFields(nil, grpcResponse...)
 }
 
 func TestAllocsPreencoded(t *testing.T) {
@@ -107,7 +107,7 @@ func BenchmarkEncodeGRPCPreencoded(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = appendGRPCRequest(enc, buf[:0])
-		buf = grpcResponseHeader.Append(enc.StartBlock(buf[:0]))
+		buf = grpcResponseHeader.Append(enc.startBlock(buf[:0]))
 		buf = enc.AppendBlock(buf[:0], grpcTrailers...)
 	}
 }
