@@ -21,8 +21,8 @@ func init() {
 const serverPrefix = "[server] "
 
 // runDemo is `h2rpc demo`: it serves the Learning Messenger on a loopback
-// port, runs the lab's client against it (unary, server streaming, client
-// streaming, bidirectional) and prints what the lab's client.py prints,
+// port, runs the example's client against it (unary, server streaming,
+// client streaming, bidirectional) and prints what the client receives,
 // with the server's own lines interleaved and prefixed with "[server] ".
 // It exits once the four calls are done.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -69,7 +69,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return runErr
 }
 
-// runDemoClient runs the lab's client against addr.
+// runDemoClient runs the example's client against addr.
 func runDemoClient(ctx context.Context, addr string, out io.Writer, delay time.Duration) error {
 	cc, err := rpc.Dial(addr)
 	if err != nil {

@@ -17,11 +17,11 @@ func init() {
 	register("serve", "serve the Learning Messenger example to any gRPC client (plaintext HTTP/2)", runServe)
 }
 
-// runServe is `h2rpc serve`: the lab's server.py on h2rpc. It serves
+// runServe is `h2rpc serve`: it serves the example's
 // messenger.LearningMessenger over plaintext HTTP/2 (h2c with prior
 // knowledge, as gRPC's insecure channels speak it). Once listening it prints
-// the address (host:port) on a line of its own on stdout, then the lines
-// server.py prints, one per call event (-q silences them). SIGINT or
+// the address (host:port) on a line of its own on stdout, then the server's
+// lines, one per call event (-q silences them). SIGINT or
 // SIGTERM starts a graceful stop: no new connections or calls, the calls in
 // flight finish for up to -grace, then the rest are cancelled.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
