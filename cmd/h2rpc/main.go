@@ -116,9 +116,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // parseFlags reads a subcommand's command line, args, with fs, whose Usage
 // prints to fs.Output(). Every subcommand calls it, so that all of them
 // answer alike: for -h or -help it prints the usage on stdout and returns
-// flag.ErrHelp; for a bad flag or an argument that is not a flag, it prints
-// one line saying so and the usage on stderr and returns an error wrapping
-// errUsage. A subcommand that takes no arguments passes none for them.
+// flag.ErrHelp; for a bad flag or an argument that is not a flag (no
+// subcommand takes any), it prints one line saying so and the usage on
+// stderr and returns an error wrapping errUsage.
 func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(io.Discard) // the flag package's own message: ours follows
 	err := fs.Parse(args)
