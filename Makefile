@@ -7,11 +7,12 @@
 GO        ?= go
 MODULES   := $(patsubst %/go.mod,%,$(shell find . -name go.mod -not -path '*/testdata/*' | sort))
 FUZZTIME  ?= 10m
+DURATION  ?= 30m
 STATICCHECK = $(GO) tool -modfile=$(CURDIR)/tools/go.mod staticcheck
 
 .DEFAULT_GOAL := test
 
-.PHONY: help test fmt vet staticcheck gotest fuzz fuzz-long bench demo
+.PHONY: help test fmt vet staticcheck gotest fuzz fuzz-long bench demo soak
 
 # `make help` lists every target with the text after its "##"; a target
 # without one is listed too, so none goes missing.
@@ -60,3 +61,9 @@ bench: ## the go test benchmarks of bench/
 
 demo: ## run h2rpc demo: the Learning Messenger, server and client in one process
 	$(GO) run ./cmd/h2rpc demo
+
+# The soak runs a mixed workload while the server is killed, drained and
+# stalled in turn, and fails on any wrong message, status or leak. It is
+# not part of test: make soak DURATION=10m
+soak: ## mixed traffic for DURATION (default 30m) against a server killed, drained and stalled; checks every message, status and leak
+	$(GO) run ./cmd/h2rpc-soak --duration $(DURATION)

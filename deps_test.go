@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"internal/leakcheck": nil,
 	"fuzz":               {"*"},
 	"cmd/h2rpc":          {"*"},
+	"cmd/h2rpc-soak":     {"rpc", "internal/leakcheck"},
 	"examples/*":         {"rpc", "wire", "examples/*", "internal/leakcheck"},
 }
 

@@ -1,0 +1,142 @@
+package main
+
+// The stall phase's misbehaving peers, which open calls and then stop
+// reading, while the ordinary workload goes on beside them on its own
+// connections:
+//
+//   - a stalled socket: a client connection that, once its calls are
+//     open, never reads from its socket again, so the server's writes
+//     fill the TCP buffers and block. Its calls end by their deadlines.
+//   - unread streams: a client connection that reads its socket but whose
+//     calls are never read by the application, so flow control stops the
+//     server. Its calls end when the client cancels them.
+//
+// Both connections are closed at the end; the server must then release
+// everything it held for them (the phase's usage check).
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/h2rpc/h2rpc/rpc"
+)
+
+// stallConn is a net.Conn whose reads, once stalled is set, block until it
+// is closed.
+type stallConn struct {
+	net.Conn
+	stalled *atomic.Bool
+	closed  chan struct{}
+	once    sync.Once
+}
+
+func (c *stallConn) Read(p []byte) (int, error) {
+	if c.stalled.Load() {
+		<-c.closed
+		return 0, net.ErrClosed
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *stallConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// stallStreams is how many calls each stalled peer opens, each asking for
+// stallMessages responses of stallSize bytes: far more than the windows
+// and socket buffers hold.
+const (
+	stallStreams  = 4
+	stallMessages = 64
+	stallSize     = 1 << 20
+)
+
+// stallPeers runs the stalled peers for about d and returns the records of
+// their calls. shared, if not nil, is a workload ClientConn that also gets
+// unread streams, so that the workload's calls there run beside them, and
+// a probe call whose deadline is a quarter of d.
+func stallPeers(h *harness, d time.Duration, shared *rpc.ClientConn) []record {
+	var (
+		mu      sync.Mutex
+		records []record
+		wg      sync.WaitGroup
+	)
+	add := func(r record) {
+		mu.Lock()
+		records = append(records, r)
+		mu.Unlock()
+	}
+
+	// The stalled socket.
+	var stalled atomic.Bool
+	dialer := func(ctx context.Context, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return &stallConn{Conn: nc, stalled: &stalled, closed: make(chan struct{})}, nil
+	}
+	sock := h.dial(rpc.WithDialer(dialer))
+	defer sock.Close()
+	w := h.worker(sock, 0)
+	add(w.one(kinds[0])) // connected and working before it stalls
+	stalled.Store(true)
+	for range stallStreams {
+		wg.Go(func() {
+			r := record{kind: stalledKind, start: time.Now()}
+			ctx, cancel := context.WithTimeout(context.Background(), d/2)
+			defer cancel()
+			req := msg{call: h.ids.Add(1), count: stallMessages, size: stallSize}
+			if cs := w.startDownload(ctx, &r, req, nil); cs != nil {
+				receive(cs, &r, req, nil)
+			}
+			r.end = time.Now()
+			r.code = rpc.CodeOf(r.err)
+			add(r)
+		})
+	}
+
+	// The unread streams.
+	unread := h.dial()
+	defer unread.Close()
+	ccs := []*rpc.ClientConn{unread}
+	if shared != nil {
+		ccs = append(ccs, shared)
+	}
+	cancelAt := time.Now().Add(d * 3 / 4)
+	for _, cc := range ccs {
+		w := h.worker(cc, 0)
+		for range stallStreams {
+			wg.Go(func() {
+				r := record{kind: unreadKind, start: time.Now()}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				req := msg{call: h.ids.Add(1), count: stallMessages, size: stallSize}
+				cs := w.startDownload(ctx, &r, req, nil)
+				if cs != nil {
+					time.Sleep(time.Until(cancelAt))
+					cancel()
+					receive(cs, &r, req, nil)
+				}
+				r.end = time.Now()
+				r.code = rpc.CodeOf(r.err)
+				add(r)
+			})
+		}
+	}
+	if shared != nil {
+		// The workload's calls on shared must not wait for the unread
+		// streams beside them: probe once those have had time to fill
+		// their windows.
+		time.Sleep(d / 8)
+		w := h.worker(shared, 0)
+		w.deadline = d / 4
+		add(w.one(besideUnreadKind))
+	}
+	wg.Wait()
+	return records
+}
