@@ -50,6 +50,7 @@ func defaultConfig() config {
 		grace:    3 * time.Second,
 		deadline: 30 * time.Second,
 		settle:   30 * time.Second,
+		shared:   true,
 		limits:   defaultLimits,
 		seed:     uint64(time.Now().UnixNano()),
 		log:      os.Stderr,

@@ -46,7 +46,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.big, "big", cfg.big, "the size in bytes of big messages")
 	fs.DurationVar(&cfg.down, "down", cfg.down, "how long a killed server stays down")
 	fs.DurationVar(&cfg.grace, "grace", cfg.grace, "how long after a restart calls may still fail UNAVAILABLE (reconnection backoff)")
-	fs.BoolVar(&cfg.shared, "stall-shared", cfg.shared, "in the stall phase, also leave streams unread on a workload connection")
+	fs.BoolVar(&cfg.shared, "stall-shared", cfg.shared, "in the stall phase, also leave streams unread on a workload connection and check that its other calls go on")
 	fs.Uint64Var(&cfg.seed, "seed", cfg.seed, "the workload's random seed")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: h2rpc-soak [flags]\n\nRuns a mixed gRPC workload against a server that is killed, drained and\nstalled in turn, checks every message, status and resource, and exits 1\non any violation.\n\n")
