@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"encoding"
-	"fmt"
 
 	"github.com/h2rpc/h2rpc/wire"
 )
@@ -47,8 +46,9 @@ type AppendCodec interface {
 //     else encoding.BinaryAppender or encoding.BinaryMarshaler to send and
 //     encoding.BinaryUnmarshaler to receive.
 //
-// For protobuf-generated types of other libraries, plug in a Codec named
-// "proto" that wraps that library.
+// Other types go to the codec ExtendDefaultCodec installed (importing
+// github.com/h2rpc/h2rpc/protobuf installs one for protobuf-go messages);
+// without one they fail with an error naming the fix.
 var DefaultCodec AppendCodec = defaultCodec{}
 
 type defaultCodec struct{}
@@ -74,9 +74,7 @@ func (defaultCodec) AppendMarshal(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, data...), nil
 	}
-	return b, fmt.Errorf("rpc: DefaultCodec cannot marshal %T: it takes []byte, *[]byte, a wire.Message, "+
-		"an encoding.BinaryAppender or an encoding.BinaryMarshaler; for other types plug in a Codec "+
-		"(CallCodec or WithCodec on the client, ServerCodec on the server)", v)
+	return fallbackMarshal(b, v)
 }
 
 func (defaultCodec) Unmarshal(data []byte, v any) error {
@@ -89,9 +87,7 @@ func (defaultCodec) Unmarshal(data []byte, v any) error {
 	case encoding.BinaryUnmarshaler:
 		return m.UnmarshalBinary(data)
 	}
-	return fmt.Errorf("rpc: DefaultCodec cannot unmarshal into %T: it takes *[]byte, a wire.Message "+
-		"or an encoding.BinaryUnmarshaler; for other types plug in a Codec "+
-		"(CallCodec or WithCodec on the client, ServerCodec on the server)", v)
+	return fallbackUnmarshal(data, v)
 }
 
 // bytesTarget returns m when the message may be read straight into it:
