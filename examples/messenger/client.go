@@ -146,7 +146,7 @@ func (c *Client) RunBidirectionalStreaming(ctx context.Context) error {
 	return nil
 }
 
-func (c *Client) sendFeed(ctx context.Context, stream CollaborativeFeedClient) error {
+func (c *Client) sendFeed(ctx context.Context, stream LearningMessenger_CollaborativeFeedClient) error {
 	for i := range labFeed {
 		if err := sleep(ctx, c.Delay); err != nil {
 			return err

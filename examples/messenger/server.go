@@ -55,7 +55,7 @@ func (s *Server) GetLearningStatus(ctx context.Context, req *pb.StatusRequest) (
 
 // StreamLearnings pushes four updates on the topic, 25% progress apart,
 // each after s.Delay and stamped with the time of day (HH:MM:SS).
-func (s *Server) StreamLearnings(req *pb.TopicRequest, stream StreamLearningsServer) error {
+func (s *Server) StreamLearnings(req *pb.TopicRequest, stream LearningMessenger_StreamLearningsServer) error {
 	topic := req.Topic
 	s.logf("📡 Server Streaming topic: %s", topic)
 	updates := []string{
@@ -86,7 +86,7 @@ func (s *Server) StreamLearnings(req *pb.TopicRequest, stream StreamLearningsSer
 
 // SubmitResearchNotes counts the notes until the client half-closes, then
 // answers with the count and the last note.
-func (s *Server) SubmitResearchNotes(stream SubmitResearchNotesServer) error {
+func (s *Server) SubmitResearchNotes(stream LearningMessenger_SubmitResearchNotesServer) error {
 	s.logf("📡 Receiving stream of research notes...")
 	var count int32
 	last := "None"
@@ -109,7 +109,7 @@ func (s *Server) SubmitResearchNotes(stream SubmitResearchNotesServer) error {
 }
 
 // CollaborativeFeed acknowledges each update as it arrives, as "System".
-func (s *Server) CollaborativeFeed(stream CollaborativeFeedServer) error {
+func (s *Server) CollaborativeFeed(stream LearningMessenger_CollaborativeFeedServer) error {
 	s.logf("📡 Bi-directional 'Collaborative Feed' opened.")
 	for {
 		in, err := stream.Recv()

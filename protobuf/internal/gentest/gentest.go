@@ -1,0 +1,162 @@
+// Package gentest runs protoc plugins without protoc: it compiles .proto
+// files with a pure-Go compiler into the CodeGeneratorRequest protoc would
+// send, runs protoc-gen-go and protoc-gen-go-h2rpc in-process and
+// protoc-gen-go-grpc as a Go tool, and compares or writes their output.
+// The golden tests use it, so regenerating needs nothing installed.
+package gentest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/bufbuild/protocompile"
+	"github.com/h2rpc/h2rpc/protobuf/internal/gen"
+	"google.golang.org/protobuf/cmd/protoc-gen-go/internal_gengo"
+	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/pluginpb"
+)
+
+// Compile parses and links files (paths relative to importDir, which also
+// resolves their imports, as do the well-known types) and returns the
+// request protoc would send a plugin for them: every file they import,
+// dependencies first, with source info for comments.
+func Compile(importDir string, files ...string) (*pluginpb.CodeGeneratorRequest, error) {
+	c := protocompile.Compiler{
+		Resolver:       protocompile.WithStandardImports(&protocompile.SourceResolver{ImportPaths: []string{importDir}}),
+		SourceInfoMode: protocompile.SourceInfoStandard,
+	}
+	linked, err := c.Compile(context.Background(), files...)
+	if err != nil {
+		return nil, err
+	}
+	req := &pluginpb.CodeGeneratorRequest{FileToGenerate: files}
+	seen := map[string]bool{}
+	var add func(fd protoreflect.FileDescriptor)
+	add = func(fd protoreflect.FileDescriptor) {
+		if seen[fd.Path()] {
+			return
+		}
+		seen[fd.Path()] = true
+		imports := fd.Imports()
+		for i := range imports.Len() {
+			add(imports.Get(i).FileDescriptor)
+		}
+		req.ProtoFile = append(req.ProtoFile, protodesc.ToFileDescriptorProto(fd))
+	}
+	for _, f := range linked {
+		add(f)
+	}
+	return req, nil
+}
+
+// A Plugin turns a request into a response, as a protoc plugin does.
+type Plugin func(*pluginpb.CodeGeneratorRequest) (*pluginpb.CodeGeneratorResponse, error)
+
+// H2RPC is protoc-gen-go-h2rpc, in-process.
+func H2RPC(req *pluginpb.CodeGeneratorRequest) (*pluginpb.CodeGeneratorResponse, error) {
+	opts := gen.Options{RequireUnimplemented: true}
+	p, err := protogen.Options{ParamFunc: opts.Set}.New(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := opts.Run(p); err != nil {
+		p.Error(err)
+	}
+	return p.Response(), nil
+}
+
+// Go is protoc-gen-go, in-process.
+func Go(req *pluginpb.CodeGeneratorRequest) (*pluginpb.CodeGeneratorResponse, error) {
+	p, err := protogen.Options{}.New(req)
+	if err != nil {
+		return nil, err
+	}
+	p.SupportedFeatures = internal_gengo.SupportedFeatures
+	p.SupportedEditionsMinimum = internal_gengo.SupportedEditionsMinimum
+	p.SupportedEditionsMaximum = internal_gengo.SupportedEditionsMaximum
+	for _, f := range p.Files {
+		if f.Generate {
+			internal_gengo.GenerateFile(p, f)
+		}
+	}
+	return p.Response(), nil
+}
+
+// GoGRPC is protoc-gen-go-grpc, run as a tool of the protobuf module
+// (go tool protoc-gen-go-grpc) from the current directory.
+func GoGRPC(req *pluginpb.CodeGeneratorRequest) (*pluginpb.CodeGeneratorResponse, error) {
+	in, err := proto.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("go", "tool", "protoc-gen-go-grpc")
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go tool protoc-gen-go-grpc: %w: %s", err, stderr.Bytes())
+	}
+	resp := new(pluginpb.CodeGeneratorResponse)
+	if err := proto.Unmarshal(out, resp); err != nil {
+		return nil, fmt.Errorf("go tool protoc-gen-go-grpc: %w", err)
+	}
+	return resp, nil
+}
+
+// Run runs plugin on req with param as its parameter and returns the
+// files it wrote, by name.
+func Run(plugin Plugin, req *pluginpb.CodeGeneratorRequest, param string) (map[string]string, error) {
+	req = proto.CloneOf(req)
+	req.Parameter = proto.String(param)
+	resp, err := plugin(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Error != nil {
+		return nil, fmt.Errorf("plugin error: %s", resp.GetError())
+	}
+	files := map[string]string{}
+	for _, f := range resp.File {
+		if f.GetInsertionPoint() != "" {
+			return nil, fmt.Errorf("%s: insertion points are not supported", f.GetName())
+		}
+		files[f.GetName()] = f.GetContent()
+	}
+	return files, nil
+}
+
+// Check compares files with the files under dir; with update it writes
+// them instead. It returns one error per file that differs.
+func Check(dir string, files map[string]string, update bool) []error {
+	var errs []error
+	for name, content := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if update {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		got, err := os.ReadFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w (regenerate: go test -run Golden -update)", path, err))
+			continue
+		}
+		if string(got) != content {
+			errs = append(errs, fmt.Errorf("%s differs from what the generators write now (regenerate: go test -run Golden -update)", path))
+		}
+	}
+	return errs
+}

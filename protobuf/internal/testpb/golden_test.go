@@ -1,0 +1,63 @@
+package testpb_test
+
+import (
+	"flag"
+	"testing"
+
+	"github.com/h2rpc/h2rpc/protobuf/internal/gentest"
+)
+
+var update = flag.Bool("update", false, "write the generated files instead of comparing them")
+
+const module = "github.com/h2rpc/h2rpc/protobuf/internal/testpb"
+
+// run is one generation: files compiled from dir, one plugin with one
+// parameter, output compared with the tree under out.
+type run struct {
+	name   string
+	dir    string
+	files  []string
+	plugin gentest.Plugin
+	param  string
+	out    string
+}
+
+var runs = []run{
+	{"messages", "proto", []string{"shapes/shapes.proto", "nogo/nogo.proto", "collide/a/v1/a.proto", "collide/b/v1/b.proto", "collide/rpc/rpc.proto", "interop/interop.proto"},
+		gentest.Go, "module=" + module + ",Mnogo/nogo.proto=" + module + "/nogo", "."},
+	{"h2rpc", "proto", []string{"shapes/shapes.proto", "nogo/nogo.proto", "collide/rpc/rpc.proto"},
+		gentest.H2RPC, "module=" + module + ",Mnogo/nogo.proto=" + module + "/nogo", "."},
+	{"h2rpc-interop", "proto", []string{"interop/interop.proto"},
+		gentest.H2RPC, "module=" + module + ",import_path=" + module + "/interoppb/interoph2", "."},
+	{"grpc-interop", "proto", []string{"interop/interop.proto"},
+		gentest.GoGRPC, "module=" + module, "."},
+	// The example of the core module: hand-written wire.Message types in
+	// ./pb, stubs one package up.
+	{"messenger", "../../../examples/messenger", []string{"messenger.proto"},
+		gentest.H2RPC, "module=github.com/h2rpc/h2rpc,Mmessenger.proto=github.com/h2rpc/h2rpc/examples/messenger/pb;pb," +
+			"messages=wire,import_path=github.com/h2rpc/h2rpc/examples/messenger", "../../.."},
+}
+
+// TestGolden regenerates every generated file of this tree (and
+// examples/messenger's stubs) and fails if one differs from the file
+// committed.
+func TestGolden(t *testing.T) {
+	for _, r := range runs {
+		t.Run(r.name, func(t *testing.T) {
+			req, err := gentest.Compile(r.dir, r.files...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files, err := gentest.Run(r.plugin, req, r.param)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(files) == 0 {
+				t.Fatal("no files generated")
+			}
+			for _, err := range gentest.Check(r.out, files, *update) {
+				t.Error(err)
+			}
+		})
+	}
+}
