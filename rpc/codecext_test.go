@@ -52,3 +52,39 @@ func TestExtendDefaultCodec(t *testing.T) {
 		t.Fatalf("[]byte with an extension installed = %v, %v", b, err)
 	}
 }
+
+func TestGetServiceInfo(t *testing.T) {
+	s := NewServer()
+	s.RegisterService(&ServiceDesc{
+		ServiceName: "test.A",
+		Methods:     []MethodDesc{{MethodName: "Unary"}},
+		Streams: []StreamDesc{
+			{StreamName: "Up", ClientStreams: true},
+			{StreamName: "Both", ClientStreams: true, ServerStreams: true},
+			{StreamName: "Down", ServerStreams: true},
+		},
+	}, nil)
+	s.RegisterService(&ServiceDesc{ServiceName: "test.Empty"}, nil)
+	info := s.GetServiceInfo()
+	if len(info) != 2 {
+		t.Fatalf("GetServiceInfo = %v, want two services", info)
+	}
+	if m := info["test.Empty"].Methods; len(m) != 0 {
+		t.Errorf("test.Empty methods = %v", m)
+	}
+	want := []MethodInfo{
+		{Name: "Both", IsClientStream: true, IsServerStream: true},
+		{Name: "Down", IsServerStream: true},
+		{Name: "Unary"},
+		{Name: "Up", IsClientStream: true},
+	}
+	got := info["test.A"].Methods
+	if len(got) != len(want) {
+		t.Fatalf("test.A methods = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("method %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}

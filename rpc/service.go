@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 )
 
 // ServiceDesc describes a service for RegisterService, in the shape grpc-go's
@@ -101,4 +103,40 @@ func (s *Server) RegisterService(desc *ServiceDesc, impl any) {
 		d := &desc.Streams[i]
 		s.methods["/"+desc.ServiceName+"/"+d.StreamName] = &methodEntry{impl: impl, service: desc.ServiceName, stream: d}
 	}
+}
+
+// ServiceInfo describes a registered service, for GetServiceInfo.
+type ServiceInfo struct {
+	// Methods lists the service's methods, sorted by name.
+	Methods []MethodInfo
+}
+
+// MethodInfo describes one method of a registered service.
+type MethodInfo struct {
+	Name           string // the method name, without the service
+	IsClientStream bool
+	IsServerStream bool
+}
+
+// GetServiceInfo returns the services registered so far, by full name
+// ("package.Service"): what a reflection service lists.
+func (s *Server) GetServiceInfo() map[string]ServiceInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	info := make(map[string]ServiceInfo, len(s.services))
+	for _, e := range s.methods {
+		si := info[e.service]
+		if e.unary != nil {
+			si.Methods = append(si.Methods, MethodInfo{Name: e.unary.MethodName})
+		} else {
+			si.Methods = append(si.Methods, MethodInfo{Name: e.stream.StreamName, IsClientStream: e.stream.ClientStreams, IsServerStream: e.stream.ServerStreams})
+		}
+		info[e.service] = si
+	}
+	for name := range s.services {
+		si := info[name] // a service without methods is listed too
+		slices.SortFunc(si.Methods, func(a, b MethodInfo) int { return strings.Compare(a.Name, b.Name) })
+		info[name] = si
+	}
+	return info
 }
