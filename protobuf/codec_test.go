@@ -49,3 +49,16 @@ func TestCodecRejectsOthers(t *testing.T) {
 		t.Errorf("DefaultCodec.Unmarshal(*plain) = %v", err)
 	}
 }
+
+// Codec passed explicitly still carries raw bytes, as health and
+// reflection send.
+func TestCodecPassesBytes(t *testing.T) {
+	b, err := protobuf.Codec.AppendMarshal([]byte("a"), []byte("bc"))
+	if err != nil || string(b) != "abc" {
+		t.Fatalf("AppendMarshal([]byte) = %q, %v", b, err)
+	}
+	var got []byte
+	if err := protobuf.Codec.Unmarshal([]byte("xyz"), &got); err != nil || string(got) != "xyz" {
+		t.Fatalf("Unmarshal(*[]byte) = %q, %v", got, err)
+	}
+}

@@ -12,6 +12,10 @@ require (
 )
 
 require (
+	github.com/Microsoft/go-winio v0.6.2 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.6 // indirect
+	github.com/grpc-ecosystem/grpc-health-probe v0.4.63 // indirect
+	github.com/spiffe/go-spiffe/v2 v2.9.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
@@ -20,4 +24,7 @@ require (
 	google.golang.org/grpc/cmd/protoc-gen-go-grpc v1.6.2 // indirect
 )
 
-tool google.golang.org/grpc/cmd/protoc-gen-go-grpc
+tool (
+	github.com/grpc-ecosystem/grpc-health-probe
+	google.golang.org/grpc/cmd/protoc-gen-go-grpc
+)
