@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 v1alpha is deprecated, and still what older clients call: the test checks it answers.
+
 package reflection_test
 
 import (
@@ -26,7 +28,9 @@ import (
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
 
-type catalog struct{ interoph2.UnimplementedCatalogServer }
+type catalog struct {
+	interoph2.UnimplementedCatalogServer
+}
 
 func (catalog) Get(_ context.Context, in *interoppb.Item) (*interoppb.Item, error) {
 	out := proto.CloneOf(in)
