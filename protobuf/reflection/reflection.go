@@ -87,14 +87,14 @@ func handler(srv any, stream rpc.ServerStream) error {
 func (r *reflector) answer(req *request, resp *response, sent map[string]bool) {
 	switch req.kind {
 	case fileByFilename:
-		fd, err := r.files.FindFileByPath(req.name)
+		fd, err := r.findFile(req.name)
 		if err != nil {
 			resp.fail(rpc.NotFound, "file not found: "+req.name)
 			return
 		}
 		r.sendFiles(fd, resp, sent)
 	case fileContainingSymbol:
-		d, err := r.files.FindDescriptorByName(protoreflect.FullName(req.name))
+		d, err := r.findSymbol(protoreflect.FullName(req.name))
 		if err != nil {
 			resp.fail(rpc.NotFound, "symbol not found: "+req.name)
 			return

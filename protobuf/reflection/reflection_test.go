@@ -144,6 +144,11 @@ func TestV1(t *testing.T) {
 			t.Errorf("file_containing_symbol(%s) = %v", sym, got)
 		}
 	}
+	// The health service's descriptor comes from the module's own copy.
+	resp = ask(&refv1.ServerReflectionRequest{MessageRequest: &refv1.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: "grpc.health.v1.Health.Watch"}})
+	if got := files(resp); !slices.Equal(got, []string{"grpc/health/v1/health.proto"}) {
+		t.Errorf("file_containing_symbol(grpc.health.v1.Health.Watch) = %v", got)
+	}
 	// Dependencies come along, once per stream: descriptor.proto with the
 	// first file that needs it.
 	resp = ask(&refv1.ServerReflectionRequest{MessageRequest: &refv1.ServerReflectionRequest_FileByFilename{FileByFilename: "google/protobuf/descriptor.proto"}})
@@ -226,6 +231,18 @@ func TestGRPCurl(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("grpcurl describe h2rpc.interop.Catalog:\n%s\nwant %q", out, want)
 		}
+	}
+	// Health is described from the module's own descriptors (this test
+	// does not link grpc-go's health package), reflection from grpc-go's.
+	out = grpcurl(addr, "describe")
+	for _, want := range []string{"grpc.health.v1.Health is a service:", "rpc Watch ( .grpc.health.v1.HealthCheckRequest ) returns ( stream .grpc.health.v1.HealthCheckResponse );",
+		"grpc.reflection.v1.ServerReflection is a service:", "grpc.reflection.v1alpha.ServerReflection is a service:", "h2rpc.interop.Catalog is a service:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("grpcurl describe:\n%s\nwant %q", out, want)
+		}
+	}
+	if out := grpcurl("-d", `{"service": ""}`, addr, "grpc.health.v1.Health/Check"); !strings.Contains(out, `"status": "SERVING"`) {
+		t.Errorf("grpcurl call Health/Check:\n%s", out)
 	}
 	if out := grpcurl(addr, "describe", "h2rpc.interop.Item"); !strings.Contains(out, "map<string, int32> counts = 5;") || !strings.Contains(out, "oneof body") {
 		t.Errorf("grpcurl describe h2rpc.interop.Item:\n%s", out)

@@ -76,6 +76,14 @@ func TestToolsAgainstServe(t *testing.T) {
 	if out := grpcurl(addr, "describe", "messenger.LearningMessenger"); !strings.Contains(out, "rpc CollaborativeFeed ( stream .messenger.FeedUpdate ) returns ( stream .messenger.FeedUpdate );") {
 		t.Errorf("grpcurl describe:\n%s", out)
 	}
+	// Everything is described, health and reflection from the module's
+	// own descriptors (nothing of grpc-go is linked here).
+	out := grpcurl(addr, "describe")
+	for _, want := range []string{"grpc.health.v1.Health is a service:", "grpc.reflection.v1.ServerReflection is a service:", "grpc.reflection.v1alpha.ServerReflection is a service:", "messenger.LearningMessenger is a service:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("grpcurl describe:\n%s\nwant %q", out, want)
+		}
+	}
 	if out := grpcurl("-d", `{"user_id": "researcher-01"}`, addr, "messenger.LearningMessenger/GetLearningStatus"); !strings.Contains(out, `"message": "System ready for research. Status check OK."`) || !strings.Contains(out, `"active": true`) {
 		t.Errorf("grpcurl call:\n%s", out)
 	}

@@ -40,6 +40,18 @@ var runs = []run{
 	// cmd/h2rpc-serve (the service itself uses ./pb's).
 	{"messenger-descriptors", "../../../examples/messenger", []string{"messenger.proto"},
 		gentest.Go, "module=github.com/h2rpc/h2rpc/protobuf/internal,Mmessenger.proto=github.com/h2rpc/h2rpc/protobuf/internal/messengerpb", ".."},
+	// The route guide example, for grpc-go and for h2rpc.
+	{"routeguide-grpcgo-messages", "../../examples/routeguide", []string{"routeguide.proto"},
+		gentest.Go, "module=github.com/h2rpc/h2rpc/protobuf/examples/routeguide,Mrouteguide.proto=github.com/h2rpc/h2rpc/protobuf/examples/routeguide/grpcgo/pb", "../../examples/routeguide"},
+	{"routeguide-grpcgo-stubs", "../../examples/routeguide", []string{"routeguide.proto"},
+		gentest.GoGRPC, "module=github.com/h2rpc/h2rpc/protobuf/examples/routeguide,Mrouteguide.proto=github.com/h2rpc/h2rpc/protobuf/examples/routeguide/grpcgo/pb", "../../examples/routeguide"},
+	{"routeguide-h2rpc-messages", "../../examples/routeguide", []string{"routeguide.proto"},
+		gentest.Go, "module=github.com/h2rpc/h2rpc/protobuf/examples/routeguide,Mrouteguide.proto=github.com/h2rpc/h2rpc/protobuf/examples/routeguide/h2rpc/pb", "../../examples/routeguide"},
+	{"routeguide-h2rpc-stubs", "../../examples/routeguide", []string{"routeguide.proto"},
+		gentest.H2RPC, "module=github.com/h2rpc/h2rpc/protobuf/examples/routeguide,Mrouteguide.proto=github.com/h2rpc/h2rpc/protobuf/examples/routeguide/h2rpc/pb", "../../examples/routeguide"},
+	// The descriptors the reflection service falls back on.
+	{"wellknown", "../../reflection/internal/wellknown/proto", []string{"grpc/health/v1/health.proto", "grpc/reflection/v1/reflection.proto", "grpc/reflection/v1alpha/reflection.proto"},
+		gentest.Descriptors("descriptors.go", "wellknown"), "", "../../reflection/internal/wellknown"},
 }
 
 // TestGolden regenerates every generated file of this tree (and
