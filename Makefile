@@ -12,7 +12,7 @@ STATICCHECK = $(GO) tool -modfile=$(CURDIR)/tools/go.mod staticcheck
 
 .DEFAULT_GOAL := test
 
-.PHONY: help test fmt vet staticcheck gotest fuzz fuzz-long bench demo soak
+.PHONY: help test fmt vet staticcheck gotest fuzz fuzz-long bench demo soak generate
 
 # `make help` lists every target with the text after its "##"; a target
 # without one is listed too, so none goes missing.
@@ -67,3 +67,9 @@ demo: ## run h2rpc demo: the Learning Messenger, server and client in one proces
 # not part of test: make soak DURATION=10m
 soak: ## mixed traffic for DURATION (default 30m) against a server killed, drained and stalled; checks every message, status and leak
 	$(GO) run ./cmd/h2rpc-soak --duration $(DURATION)
+
+# Regenerate every generated .pb.go (the protobuf module's golden files and
+# examples/messenger's stubs) from the .proto files; no protoc needed. The
+# same test without -update, run by make test, fails on drift.
+generate: ## regenerate every .pb.go from its .proto (no protoc needed); make test fails on drift
+	cd protobuf/internal/testpb && $(GO) test -count=1 -run Golden . -update
