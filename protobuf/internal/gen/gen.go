@@ -74,7 +74,7 @@ func (o *Options) Set(name, value string) error {
 func (o *Options) Run(p *protogen.Plugin) error {
 	p.SupportedFeatures = uint64(1 /* FEATURE_PROTO3_OPTIONAL */ | 2 /* FEATURE_SUPPORTS_EDITIONS */)
 	p.SupportedEditionsMinimum = descriptorpb.Edition_EDITION_PROTO2
-	p.SupportedEditionsMaximum = descriptorpb.Edition_EDITION_2023
+	p.SupportedEditionsMaximum = descriptorpb.Edition_EDITION_2024
 	for _, f := range p.Files {
 		if f.Generate && len(f.Services) > 0 {
 			o.file(p, f)

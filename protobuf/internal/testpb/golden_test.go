@@ -23,10 +23,13 @@ type run struct {
 }
 
 var runs = []run{
-	{"messages", "proto", []string{"shapes/shapes.proto", "nogo/nogo.proto", "collide/a/v1/a.proto", "collide/b/v1/b.proto", "collide/rpc/rpc.proto", "interop/interop.proto"},
+	{"messages", "proto", []string{"editions/editions.proto", "shapes/shapes.proto", "nogo/nogo.proto", "collide/a/v1/a.proto", "collide/b/v1/b.proto", "collide/rpc/rpc.proto", "interop/interop.proto"},
 		gentest.Go, "module=" + module + ",Mnogo/nogo.proto=" + module + "/nogo", "."},
-	{"h2rpc", "proto", []string{"shapes/shapes.proto", "nogo/nogo.proto", "collide/rpc/rpc.proto"},
+	{"h2rpc", "proto", []string{"editions/editions.proto", "shapes/shapes.proto", "nogo/nogo.proto", "collide/rpc/rpc.proto"},
 		gentest.H2RPC, "module=" + module + ",Mnogo/nogo.proto=" + module + "/nogo", "."},
+	// Without the required embedding, into a package of its own.
+	{"h2rpc-optional-embedding", "proto", []string{"shapes/shapes.proto"},
+		gentest.H2RPC, "module=" + module + ",require_unimplemented_servers=false,import_path=" + module + "/shapes/shapesnoembed", "."},
 	{"h2rpc-interop", "proto", []string{"interop/interop.proto"},
 		gentest.H2RPC, "module=" + module + ",import_path=" + module + "/interoppb/interoph2", "."},
 	{"grpc-interop", "proto", []string{"interop/interop.proto"},
