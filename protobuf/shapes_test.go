@@ -57,7 +57,7 @@ func TestShapesWithoutEmbedding(t *testing.T) {
 	}
 	// The stubs of the other package, with the embedding required, reach
 	// the same service: the names on the wire are the .proto's.
-	if resp, err := shapes.NewShapesClient(dialH2(t, addr)).Old(ctx, &shapes.Request{Name: "x"}); err != nil || resp.Greeting != "hello x" {
-		t.Errorf("Old = %v, %v", resp, err)
+	if resp, err := shapes.NewShapesClient(dialH2(t, addr)).Unary(ctx, &shapes.Request{Name: "x"}); err != nil || resp.Greeting != "hello x" {
+		t.Errorf("Unary through the other stubs = %v, %v", resp, err)
 	}
 }

@@ -140,6 +140,21 @@ func deprecated(g *protogen.GeneratedFile, yes bool) {
 	}
 }
 
+// methodComments writes the .proto's comment of an interface method, and
+// its deprecation.
+func methodComments(g *protogen.GeneratedFile, m *protogen.Method) {
+	leading := m.Comments.Leading.String()
+	if leading != "" {
+		g.P(strings.TrimSuffix(leading, "\n"))
+	}
+	if m.Desc.Options().(*descriptorpb.MethodOptions).GetDeprecated() {
+		if leading != "" {
+			g.P("//")
+		}
+		g.P("// Deprecated: Do not use.")
+	}
+}
+
 func unexport(s string) string { return strings.ToLower(s[:1]) + s[1:] }
 
 func (o *Options) service(g *protogen.GeneratedFile, s *protogen.Service) {
@@ -172,7 +187,8 @@ func (o *Options) service(g *protogen.GeneratedFile, s *protogen.Service) {
 	g.P("type ", clientName, " interface {")
 	for _, m := range s.Methods {
 		g.AnnotateSymbol(clientName+"."+m.GoName, protogen.Annotation{Location: m.Location})
-		g.P(m.Comments.Leading, clientSignature(g, m))
+		methodComments(g, m)
+		g.P(clientSignature(g, m))
 	}
 	g.P("}")
 	g.P()
@@ -213,7 +229,8 @@ func (o *Options) service(g *protogen.GeneratedFile, s *protogen.Service) {
 	g.P("type ", serverName, " interface {")
 	for _, m := range s.Methods {
 		g.AnnotateSymbol(serverName+"."+m.GoName, protogen.Annotation{Location: m.Location})
-		g.P(m.Comments.Leading, serverSignature(g, m))
+		methodComments(g, m)
+		g.P(serverSignature(g, m))
 	}
 	if o.RequireUnimplemented {
 		g.P("mustEmbedUnimplemented", serverName, "()")

@@ -42,6 +42,8 @@ type ShapesClient interface {
 	Bidi(ctx context.Context, opts ...rpc.CallOption) (rpc.BidiStreamingClient[Request, Response], error)
 	Ping(ctx context.Context, in *emptypb.Empty, opts ...rpc.CallOption) (*emptypb.Empty, error)
 	// Old is kept for old clients.
+	//
+	// Deprecated: Do not use.
 	Old(ctx context.Context, in *Request, opts ...rpc.CallOption) (*Response, error)
 }
 
@@ -149,6 +151,8 @@ type ShapesServer interface {
 	Bidi(rpc.BidiStreamingServer[Request, Response]) error
 	Ping(context.Context, *emptypb.Empty) (*emptypb.Empty, error)
 	// Old is kept for old clients.
+	//
+	// Deprecated: Do not use.
 	Old(context.Context, *Request) (*Response, error)
 	mustEmbedUnimplementedShapesServer()
 }

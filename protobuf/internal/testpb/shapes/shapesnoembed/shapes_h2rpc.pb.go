@@ -43,6 +43,8 @@ type ShapesClient interface {
 	Bidi(ctx context.Context, opts ...rpc.CallOption) (rpc.BidiStreamingClient[shapes.Request, shapes.Response], error)
 	Ping(ctx context.Context, in *emptypb.Empty, opts ...rpc.CallOption) (*emptypb.Empty, error)
 	// Old is kept for old clients.
+	//
+	// Deprecated: Do not use.
 	Old(ctx context.Context, in *shapes.Request, opts ...rpc.CallOption) (*shapes.Response, error)
 }
 
@@ -150,6 +152,8 @@ type ShapesServer interface {
 	Bidi(rpc.BidiStreamingServer[shapes.Request, shapes.Response]) error
 	Ping(context.Context, *emptypb.Empty) (*emptypb.Empty, error)
 	// Old is kept for old clients.
+	//
+	// Deprecated: Do not use.
 	Old(context.Context, *shapes.Request) (*shapes.Response, error)
 }
 
