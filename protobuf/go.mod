@@ -24,6 +24,7 @@ require (
 	github.com/go-jose/go-jose/v4 v4.1.6 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
 	github.com/grpc-ecosystem/grpc-health-probe v0.4.63 // indirect
+	github.com/h2rpc/h2rpc/protobuf/cmd/protoc-gen-go-h2rpc v0.0.0
 	github.com/jhump/protoreflect v1.18.1 // indirect
 	github.com/jhump/protoreflect/v2 v2.0.0-beta.1 // indirect
 	github.com/petermattis/goid v0.0.0-20260113132338-7c7de50cc741 // indirect
@@ -43,3 +44,5 @@ tool (
 	github.com/grpc-ecosystem/grpc-health-probe
 	google.golang.org/grpc/cmd/protoc-gen-go-grpc
 )
+
+replace github.com/h2rpc/h2rpc/protobuf/cmd/protoc-gen-go-h2rpc => ./cmd/protoc-gen-go-h2rpc

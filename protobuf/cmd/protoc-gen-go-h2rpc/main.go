@@ -30,7 +30,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/h2rpc/h2rpc/protobuf/internal/gen"
+	gen "github.com/h2rpc/h2rpc/protobuf/cmd/protoc-gen-go-h2rpc/h2rpcgen"
 	"google.golang.org/protobuf/compiler/protogen"
 )
 

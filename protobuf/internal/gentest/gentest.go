@@ -15,7 +15,7 @@ import (
 	"path/filepath"
 
 	"github.com/bufbuild/protocompile"
-	"github.com/h2rpc/h2rpc/protobuf/internal/gen"
+	gen "github.com/h2rpc/h2rpc/protobuf/cmd/protoc-gen-go-h2rpc/h2rpcgen"
 	"google.golang.org/protobuf/cmd/protoc-gen-go/internal_gengo"
 	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/proto"

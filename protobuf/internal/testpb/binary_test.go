@@ -1,4 +1,4 @@
-package main
+package testpb_test
 
 import (
 	"bytes"
@@ -20,10 +20,10 @@ func TestBinary(t *testing.T) {
 		t.Skip("builds the plugin")
 	}
 	bin := filepath.Join(t.TempDir(), "protoc-gen-go-h2rpc")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/h2rpc/h2rpc/protobuf/cmd/protoc-gen-go-h2rpc").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	req, err := gentest.Compile("../../internal/testpb/proto", "shapes/shapes.proto")
+	req, err := gentest.Compile("proto", "shapes/shapes.proto")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package gen
+package h2rpcgen
 
 import (
 	"strings"

@@ -1,7 +1,11 @@
-// Package gen is the code generator behind protoc-gen-go-h2rpc: for each
-// service of a .proto file it writes h2rpc stubs in the shape
-// protoc-gen-go-grpc gives grpc-go code.
-package gen
+// Package h2rpcgen is the code generator behind protoc-gen-go-h2rpc: for
+// each service of a .proto file it writes h2rpc stubs in the shape
+// protoc-gen-go-grpc gives grpc-go code. It is a package of its own for
+// tools that run the generator in-process; the whole plugin is
+//
+//	o := h2rpcgen.Options{RequireUnimplemented: true}
+//	protogen.Options{ParamFunc: o.Set}.Run(o.Run)
+package h2rpcgen
 
 import (
 	"fmt"
