@@ -25,14 +25,15 @@ var allowed = map[string][]string{
 	"wire":               nil,
 	"hpack":              nil,
 	"stream":             {"frame", "flowcontrol"},
-	"conn":               {"frame", "hpack", "flowcontrol", "stream", "internal/h2test", "internal/leakcheck"},
-	"rpc":                {"conn", "hpack", "wire", "frame", "internal/h2test", "internal/leakcheck"},
+	"conn":               {"frame", "hpack", "flowcontrol", "stream", "internal/h2test", "internal/leakcheck", "internal/devcert"},
+	"rpc":                {"conn", "hpack", "wire", "frame", "internal/h2test", "internal/leakcheck", "internal/devcert"},
 	"internal/h2test":    {"frame", "hpack"},
 	"internal/leakcheck": nil,
+	"internal/devcert":   nil,
 	"fuzz":               {"*"},
 	"cmd/h2rpc":          {"*"},
 	"cmd/h2rpc-soak":     {"rpc", "internal/leakcheck"},
-	"examples/*":         {"rpc", "wire", "examples/*", "internal/leakcheck"},
+	"examples/*":         {"rpc", "wire", "examples/*", "internal/leakcheck", "internal/devcert"},
 }
 
 func allowedFor(dir string) ([]string, bool) {

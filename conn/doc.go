@@ -15,6 +15,16 @@
 // return, and is dropped if it is reset first. Both roles are the same
 // engine parameterised by the role.
 //
+// # TLS
+//
+// Over TLS (RFC 9113 §3.2, §9.2) Client and Server take the *tls.Conn after
+// its handshake (ServerHandshake and ClientHandshake run it with errors
+// that name the cause; ConfigureTLS makes a tls.Config fit for HTTP/2).
+// They refuse a connection that did not negotiate ALPN "h2", and end one
+// below TLS 1.2 or on a prohibited TLS 1.2 cipher suite with GOAWAY
+// INADEQUATE_SECURITY. Without TLS the connection is h2c with prior
+// knowledge, for loopback, tests and proxies that terminate TLS.
+//
 // # Goroutines and ownership
 //
 // A connection runs two goroutines of its own. The reader reads and parses

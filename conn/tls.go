@@ -1,0 +1,218 @@
+package conn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/h2rpc/h2rpc/frame"
+)
+
+// HTTP/2 over TLS (RFC 9113 §3.2, §9.2).
+//
+// Client and Server accept a *tls.Conn (or any net.Conn with a
+// ConnectionState method) whose handshake is complete. They refuse one
+// that did not negotiate ALPN "h2": the peer never agreed to speak HTTP/2.
+// A connection that did, but breaks a §9.2 rule (a version below TLS 1.2,
+// or a TLS 1.2 cipher suite on the §9.2.2 block list), starts and ends at
+// once with GOAWAY INADEQUATE_SECURITY, as §9.2 allows. Compression and
+// renegotiation, the other §9.2 rules, crypto/tls never does on a server,
+// and ConfigureTLS turns off on a client.
+
+// ALPNProtocol is the ALPN protocol id of HTTP/2 over TLS (RFC 9113 §3.2).
+const ALPNProtocol = "h2"
+
+// tlsStater is what a TLS connection tells about itself: *tls.Conn, or a
+// wrapper of one.
+type tlsStater interface {
+	ConnectionState() tls.ConnectionState
+}
+
+// errTLSHandshakeIncomplete is the error Client and Server return for a
+// TLS connection whose handshake has not run.
+var errTLSHandshakeIncomplete = errors.New("conn: the TLS handshake is not complete: run it (tls.Conn.HandshakeContext, or ServerHandshake / ClientHandshake) before starting HTTP/2")
+
+// checkTLS looks at nc's TLS state, if it has one. err means HTTP/2 must
+// not start at all; insecure, a §9.2 violation the connection is to end
+// with once started.
+func checkTLS(nc net.Conn) (insecure *frame.ConnError, err error) {
+	ts, ok := nc.(tlsStater)
+	if !ok {
+		return nil, nil // h2c with prior knowledge
+	}
+	st := ts.ConnectionState()
+	if !st.HandshakeComplete {
+		return nil, errTLSHandshakeIncomplete
+	}
+	if st.NegotiatedProtocol != ALPNProtocol {
+		// RFC 9113 §3.2: "HTTP/2 over TLS uses the "h2" protocol
+		// identifier"; §3.3: a client over TLS "MUST use the TLS-ALPN
+		// extension".
+		return nil, fmt.Errorf("conn: the TLS connection negotiated ALPN protocol %q, not %q: the peer did not agree to speak HTTP/2 (RFC 9113 §3.2)", st.NegotiatedProtocol, ALPNProtocol)
+	}
+	return checkTLSState(&st), nil
+}
+
+// checkTLSState applies the §9.2 rules to a negotiated connection.
+func checkTLSState(st *tls.ConnectionState) *frame.ConnError {
+	// RFC 9113 §9.2: "Implementations of HTTP/2 MUST use TLS version 1.2
+	// or higher"; §9.2.1 "... MUST disable compression" (crypto/tls has
+	// none); §9.2.2 "A deployment of HTTP/2 over TLS 1.2 SHOULD NOT use
+	// any of the prohibited cipher suites", and "An endpoint MAY choose to
+	// generate a connection error ... of type INADEQUATE_SECURITY if one
+	// of the prohibited cipher suites is negotiated."
+	if st.Version < tls.VersionTLS12 {
+		return &frame.ConnError{Code: frame.ErrCodeInadequateSecurity, Reason: fmt.Sprintf("TLS version %s is below TLS 1.2 (RFC 9113 §9.2)", tls.VersionName(st.Version))}
+	}
+	if st.Version == tls.VersionTLS12 && !http2CipherSuite(st.CipherSuite) {
+		return &frame.ConnError{Code: frame.ErrCodeInadequateSecurity, Reason: fmt.Sprintf("TLS 1.2 cipher suite %s is prohibited (RFC 9113 §9.2.2)", tls.CipherSuiteName(st.CipherSuite))}
+	}
+	return nil
+}
+
+// http2CipherSuites are the TLS 1.2 suites crypto/tls implements that are
+// not on the RFC 9113 Appendix A block list: AEAD ciphers with ephemeral
+// key exchange. Every TLS 1.3 suite is allowed.
+var http2CipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+func http2CipherSuite(id uint16) bool { return slices.Contains(http2CipherSuites, id) }
+
+// ConfigureTLS returns a copy of cfg (nil: an empty one) made fit for
+// HTTP/2: ALPN offers "h2" (first, if cfg already offers others), the
+// minimum version is TLS 1.2, the TLS 1.2 cipher suites are those §9.2.2
+// allows (cfg's own, filtered, or all that crypto/tls implements), and a
+// client never renegotiates. Everything else (certificates, roots, client
+// authentication, GetCertificate and GetConfigForClient) is kept.
+func ConfigureTLS(cfg *tls.Config) *tls.Config {
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	c := cfg.Clone()
+	if !slices.Contains(c.NextProtos, ALPNProtocol) {
+		c.NextProtos = append([]string{ALPNProtocol}, c.NextProtos...)
+	}
+	c.MinVersion = max(c.MinVersion, tls.VersionTLS12)
+	if c.CipherSuites == nil {
+		c.CipherSuites = slices.Clone(http2CipherSuites)
+	} else {
+		c.CipherSuites = slices.DeleteFunc(slices.Clone(c.CipherSuites), func(id uint16) bool { return !http2CipherSuite(id) })
+		if len(c.CipherSuites) == 0 {
+			// None of them would do; TLS 1.3 still works, and a TLS 1.2
+			// peer gets a handshake failure rather than a weak cipher.
+			c.CipherSuites = []uint16{}
+		}
+	}
+	c.Renegotiation = tls.RenegotiateNever
+	return c
+}
+
+// DefaultHandshakeTimeout bounds ServerHandshake and ClientHandshake when
+// ctx has no earlier deadline.
+const DefaultHandshakeTimeout = 10 * time.Second
+
+// ServerHandshake runs the server side of a TLS handshake on nc with cfg
+// (see ConfigureTLS) and returns the connection to give Server. It fails,
+// with an error naming the cause, if ctx ends or DefaultHandshakeTimeout
+// passes first, or if the handshake fails. A client that sent the HTTP/2
+// cleartext preface instead of a TLS ClientHello (h2c to a TLS port) is
+// answered in its own language: an empty SETTINGS and a GOAWAY
+// INADEQUATE_SECURITY saying that the port requires TLS, so that it can say
+// why. The caller closes nc when ServerHandshake fails.
+func ServerHandshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (*tls.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, DefaultHandshakeTimeout)
+	defer cancel()
+	tc := tls.Server(nc, cfg)
+	err := tc.HandshakeContext(ctx)
+	if err == nil {
+		return tc, nil
+	}
+	var rhe tls.RecordHeaderError
+	if errors.As(err, &rhe) && rhe.Conn != nil && string(rhe.RecordHeader[:]) == string(frame.ClientPreface[:5]) {
+		b := frame.AppendSettings(nil)
+		b = frame.AppendGoAway(b, 0, frame.ErrCodeInadequateSecurity, []byte(ErrTLSRequired.Error()))
+		rhe.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+		rhe.Conn.Write(b) // best effort: the client learns why
+		return nil, fmt.Errorf("conn: TLS handshake: the client sent the HTTP/2 cleartext preface (h2c) to a TLS port: %w", ErrTLSRequired)
+	}
+	return nil, fmt.Errorf("conn: TLS handshake: %w", explainTLS(err, false))
+}
+
+// ErrTLSRequired is the GOAWAY debug text ServerHandshake sends to an h2c
+// client, and the error it returns then.
+var ErrTLSRequired = errors.New("this port requires TLS: connect with TLS (https)")
+
+// ClientHandshake runs the client side of a TLS handshake on nc with cfg
+// (see ConfigureTLS; cfg.ServerName names the server to verify) and returns
+// the connection to give Client. Its errors say what went wrong in words a
+// user can act on: a server that answered in plaintext (an h2c port), an
+// unknown certificate authority, a name mismatch, an expired certificate,
+// a client certificate the server refused. The caller closes nc when it
+// fails.
+func ClientHandshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (*tls.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, DefaultHandshakeTimeout)
+	defer cancel()
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("conn: TLS handshake with %s: %w", nc.RemoteAddr(), explainTLS(err, true))
+	}
+	return tc, nil
+}
+
+// explainTLS adds to a handshake error, or a first read's after it, the
+// likely cause in plain words. It keeps err in the chain.
+func explainTLS(err error, client bool) error {
+	var (
+		rhe     tls.RecordHeaderError
+		unknown x509.UnknownAuthorityError
+		host    x509.HostnameError
+		invalid x509.CertificateInvalidError
+		alert   tls.AlertError
+		verify  *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &rhe) && client:
+		return fmt.Errorf("the server answered in plaintext, not TLS (is it an h2c port?): %w", err)
+	case errors.As(err, &rhe):
+		return fmt.Errorf("the client did not start a TLS handshake: %w", err)
+	case errors.As(err, &unknown):
+		who := "server"
+		if !client {
+			who = "client"
+		}
+		return fmt.Errorf("the %s's certificate is signed by an authority we do not trust: %w", who, err)
+	case errors.As(err, &host):
+		return fmt.Errorf("the server's certificate is not valid for the name we asked for (set the server name to one it names): %w", err)
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return fmt.Errorf("a certificate has expired or is not yet valid: %w", err)
+	case errors.As(err, &alert) || errors.As(err, &verify):
+		return fmt.Errorf("the peer refused the handshake: %w", err)
+	case client && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
+		return fmt.Errorf("the server closed the connection during the TLS handshake (a plaintext h2c port, or it refused us): %w", err)
+	case !client && err.Error() == "tls: client didn't provide a certificate":
+		return fmt.Errorf("the client sent no certificate, and one is required: %w", err)
+	}
+	return err
+}
+
+// TLSConnectionState returns the TLS state of the connection, and false
+// for h2c.
+func (c *Conn) TLSConnectionState() (tls.ConnectionState, bool) {
+	ts, ok := c.nc.(tlsStater)
+	if !ok {
+		return tls.ConnectionState{}, false
+	}
+	return ts.ConnectionState(), true
+}

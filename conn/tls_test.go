@@ -1,0 +1,249 @@
+package conn_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/h2rpc/h2rpc/conn"
+	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/internal/devcert"
+)
+
+// tlsConfigs returns a server and a client TLS configuration, through
+// ConfigureTLS, for a server certificate of a fresh authority valid for
+// "localhost".
+func tlsConfigs(t testing.TB) (server, client *tls.Config) {
+	t.Helper()
+	ca := devcert.MustAuthority("test CA")
+	cert := ca.MustIssue(devcert.Leaf{CommonName: "server", Names: []string{"localhost"}, Server: true})
+	server = conn.ConfigureTLS(&tls.Config{Certificates: []tls.Certificate{cert}})
+	client = conn.ConfigureTLS(&tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"})
+	return server, client
+}
+
+// handshake runs both sides of a TLS handshake over loopback TCP.
+func handshake(t testing.TB, serverCfg, clientCfg *tls.Config) (client, server net.Conn, clientErr, serverErr error) {
+	t.Helper()
+	cn, sn := loopback(t)
+	ctx := context.Background()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var tc *tls.Conn
+		tc, serverErr = conn.ServerHandshake(ctx, sn, serverCfg)
+		if serverErr != nil {
+			sn.Close()
+			return
+		}
+		server = tc
+	}()
+	tc, err := conn.ClientHandshake(ctx, cn, clientCfg)
+	if err != nil {
+		cn.Close()
+		clientErr = err
+	} else {
+		client = tc
+	}
+	<-done
+	return client, server, clientErr, serverErr
+}
+
+func TestTLSRoundTrip(t *testing.T) {
+	scfg, ccfg := tlsConfigs(t)
+	cn, sn, cerr, serr := handshake(t, scfg, ccfg)
+	if cerr != nil || serr != nil {
+		t.Fatalf("handshake: client %v, server %v", cerr, serr)
+	}
+	server, err := conn.Server(sn, nil, hashEcho)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	client, err := conn.Client(cn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	for i := range 4 {
+		if err := roundTrip(context.Background(), client, i, 100<<10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, ok := client.TLSConnectionState()
+	if !ok || st.NegotiatedProtocol != "h2" || st.Version != tls.VersionTLS13 {
+		t.Errorf("client TLS state: ok %v, ALPN %q, version %x", ok, st.NegotiatedProtocol, st.Version)
+	}
+	if _, ok := server.TLSConnectionState(); !ok {
+		t.Error("server TLSConnectionState: not TLS")
+	}
+}
+
+func TestTLSWithoutALPNIsRefused(t *testing.T) {
+	scfg, ccfg := tlsConfigs(t)
+	scfg.NextProtos = []string{"http/1.1"}
+	ccfg.NextProtos = nil
+	cn, sn, cerr, serr := handshake(t, scfg, ccfg)
+	if cerr != nil || serr != nil {
+		t.Fatalf("handshake: client %v, server %v", cerr, serr)
+	}
+	defer cn.Close()
+	defer sn.Close()
+	for _, start := range []func() error{
+		func() error { _, err := conn.Server(sn, nil, hashEcho); return err },
+		func() error { _, err := conn.Client(cn, nil); return err },
+	} {
+		err := start()
+		if err == nil || !strings.Contains(err.Error(), `ALPN protocol "", not "h2"`) {
+			t.Errorf("start without ALPN h2: %v, want the ALPN refusal", err)
+		}
+	}
+}
+
+func TestTLSHandshakeNotDoneIsRefused(t *testing.T) {
+	scfg, _ := tlsConfigs(t)
+	cn, sn := loopback(t)
+	defer cn.Close()
+	tc := tls.Server(sn, scfg)
+	defer tc.Close()
+	if _, err := conn.Server(tc, nil, hashEcho); err == nil || !strings.Contains(err.Error(), "handshake is not complete") {
+		t.Fatalf("Server on a fresh tls.Conn: %v", err)
+	}
+}
+
+// TestTLS12ProhibitedCipher: a TLS 1.2 connection on a cipher suite of the
+// RFC 9113 Appendix A block list ends with INADEQUATE_SECURITY (§9.2.2).
+func TestTLS12ProhibitedCipher(t *testing.T) {
+	scfg, ccfg := tlsConfigs(t)
+	// Bypass ConfigureTLS's cipher filter to negotiate a CBC suite.
+	scfg.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}
+	scfg.MaxVersion = tls.VersionTLS12
+	ccfg.CipherSuites = scfg.CipherSuites
+	cn, sn, cerr, serr := handshake(t, scfg, ccfg)
+	if cerr != nil || serr != nil {
+		t.Fatalf("handshake: client %v, server %v", cerr, serr)
+	}
+	server, err := conn.Server(sn, nil, hashEcho)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	client, err := conn.Client(cn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	<-client.Done()
+	<-server.Done()
+	var ce *frame.ConnError
+	if !errors.As(server.Err(), &ce) || ce.Code != frame.ErrCodeInadequateSecurity {
+		t.Errorf("server ended with %v, want INADEQUATE_SECURITY", server.Err())
+	}
+	// The client ends the same way: by the server's GOAWAY, or by its own
+	// check if that ran first.
+	var ga *conn.GoAwayError
+	if !(errors.As(client.Err(), &ga) && ga.Code == frame.ErrCodeInadequateSecurity) &&
+		!(errors.As(client.Err(), &ce) && ce.Code == frame.ErrCodeInadequateSecurity) {
+		t.Errorf("client ended with %v, want INADEQUATE_SECURITY", client.Err())
+	}
+}
+
+func TestConfigureTLS(t *testing.T) {
+	in := &tls.Config{
+		NextProtos:   []string{"http/1.1"},
+		CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256},
+		MinVersion:   tls.VersionTLS10,
+		ServerName:   "keep.me",
+	}
+	out := conn.ConfigureTLS(in)
+	if !slices.Equal(out.NextProtos, []string{"h2", "http/1.1"}) || out.MinVersion != tls.VersionTLS12 ||
+		!slices.Equal(out.CipherSuites, []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}) ||
+		out.ServerName != "keep.me" || out.Renegotiation != tls.RenegotiateNever {
+		t.Errorf("ConfigureTLS = ALPN %v, min %x, suites %v, name %q, renegotiation %v", out.NextProtos, out.MinVersion, out.CipherSuites, out.ServerName, out.Renegotiation)
+	}
+	if len(in.NextProtos) != 1 || in.MinVersion != tls.VersionTLS10 || len(in.CipherSuites) != 2 {
+		t.Error("ConfigureTLS changed its argument")
+	}
+	if nilOut := conn.ConfigureTLS(nil); !slices.Equal(nilOut.NextProtos, []string{"h2"}) {
+		t.Errorf("ConfigureTLS(nil).NextProtos = %v", nilOut.NextProtos)
+	}
+}
+
+// TestH2CToTLSPort: a cleartext client learns from the server's GOAWAY
+// that the port requires TLS.
+func TestH2CToTLSPort(t *testing.T) {
+	scfg, _ := tlsConfigs(t)
+	cn, sn := loopback(t)
+	serr := make(chan error, 1)
+	go func() {
+		_, err := conn.ServerHandshake(context.Background(), sn, scfg)
+		sn.Close()
+		serr <- err
+	}()
+	client, err := conn.Client(cn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if err := <-serr; !errors.Is(err, conn.ErrTLSRequired) {
+		t.Errorf("ServerHandshake: %v, want ErrTLSRequired", err)
+	}
+	_, err = client.NewStream(context.Background(), request("/x"), true)
+	<-client.Done()
+	var ga *conn.GoAwayError
+	if !errors.As(client.Err(), &ga) || ga.Code != frame.ErrCodeInadequateSecurity || !strings.Contains(ga.Debug, "requires TLS") {
+		t.Errorf("client ended with %v (NewStream: %v), want GOAWAY INADEQUATE_SECURITY saying TLS is required", client.Err(), err)
+	}
+}
+
+// TestTLSToH2CPort: a TLS client learns that the server speaks plaintext.
+func TestTLSToH2CPort(t *testing.T) {
+	_, ccfg := tlsConfigs(t)
+	cn, sn := loopback(t)
+	server, err := conn.Server(sn, nil, hashEcho)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	_, err = conn.ClientHandshake(context.Background(), cn, ccfg)
+	cn.Close()
+	if err == nil || !strings.Contains(err.Error(), "plaintext") {
+		t.Errorf("ClientHandshake against h2c: %v, want it to say the server answered in plaintext", err)
+	}
+}
+
+// TestTLSHandshakeErrorsNameTheCause: each common mistake gets an error
+// that says what it is.
+func TestTLSHandshakeErrorsNameTheCause(t *testing.T) {
+	ca := devcert.MustAuthority("test CA")
+	other := devcert.MustAuthority("other CA")
+	good := ca.MustIssue(devcert.Leaf{Names: []string{"localhost"}, Server: true})
+	expired := ca.MustIssue(devcert.Leaf{Names: []string{"localhost"}, Server: true,
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	for _, tc := range []struct {
+		name       string
+		cert       tls.Certificate
+		clientCfg  *tls.Config
+		wantClient string
+	}{
+		{"unknown CA", good, &tls.Config{RootCAs: other.Pool(), ServerName: "localhost"}, "authority we do not trust"},
+		{"name mismatch", good, &tls.Config{RootCAs: ca.Pool(), ServerName: "elsewhere.example"}, "not valid for the name"},
+		{"expired", expired, &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"}, "expired"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			scfg := conn.ConfigureTLS(&tls.Config{Certificates: []tls.Certificate{tc.cert}})
+			_, _, cerr, serr := handshake(t, scfg, conn.ConfigureTLS(tc.clientCfg))
+			if cerr == nil || !strings.Contains(cerr.Error(), tc.wantClient) {
+				t.Errorf("client: %v, want %q", cerr, tc.wantClient)
+			}
+			if serr == nil {
+				t.Error("server: handshake succeeded")
+			}
+		})
+	}
+}
