@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/h2rpc/h2rpc/frame"
@@ -197,6 +198,12 @@ func explainTLS(err error, client bool) error {
 		return fmt.Errorf("the server's certificate is not valid for the name we asked for (set the server name to one it names): %w", err)
 	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
 		return fmt.Errorf("a certificate has expired or is not yet valid: %w", err)
+	case client && strings.Contains(err.Error(), "remote error: tls: certificate required"):
+		// TLS 1.3 ends the client's handshake before the server checks
+		// the client's certificate: the refusal comes with the first read.
+		return fmt.Errorf("the server requires a client certificate signed by an authority it trusts, and we presented none it accepts: %w", err)
+	case client && strings.Contains(err.Error(), "remote error: tls: "):
+		return fmt.Errorf("the server refused the TLS handshake (our client certificate?): %w", err)
 	case errors.As(err, &alert) || errors.As(err, &verify):
 		return fmt.Errorf("the peer refused the handshake: %w", err)
 	case client && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):

@@ -232,6 +232,9 @@ func (cc *ClientConn) dial(ctx context.Context) (*conn.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, minConnectTimeout)
 	defer cancel()
 	nc, err := cc.dialer(ctx)
+	if err == nil {
+		nc, err = cc.secure(ctx, nc) // credentials.go
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -238,7 +238,7 @@ func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compres
 	fields := (*fp)[:0]
 	fields = append(fields,
 		hpack.Field{Name: ":method", Value: "POST"},
-		hpack.Field{Name: ":scheme", Value: "http"},
+		hpack.Field{Name: ":scheme", Value: cc.scheme()},
 		hpack.Field{Name: ":path", Value: method},
 		hpack.Field{Name: ":authority", Value: cc.authority},
 	)
@@ -290,6 +290,9 @@ func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compres
 			st, err = c.OpenStream(ctx, fields, body, end)
 		}
 		if err == nil {
+			if ci.peer != nil {
+				*ci.peer = *peerOfConn(c) // peer.go
+			}
 			return st, nil
 		}
 		// A stream refused because the connection drains was never sent:

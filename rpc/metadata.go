@@ -227,6 +227,7 @@ func checkKey(k string) error {
 
 // appendOutgoing appends the outgoing metadata of ctx to dst.
 func appendOutgoing(dst []hpack.Field, ctx context.Context) ([]hpack.Field, error) {
+	dst = appendOriginalCaller(dst, ctx) // peer.go
 	o, ok := ctx.Value(outgoingKey{}).(outgoingMD)
 	if !ok {
 		return dst, nil

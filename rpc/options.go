@@ -24,6 +24,7 @@ type serverOptions struct {
 	unaryInt   UnaryServerInterceptor
 	streamInt  StreamServerInterceptor
 	logger     *slog.Logger // nil: log nothing
+	sec        serverSecurity
 }
 
 // ServerLogger makes the server log to l what otherwise only its clients
@@ -92,6 +93,7 @@ type dialOptions struct {
 	callOpts   []CallOption
 	unaryInt   UnaryClientInterceptor
 	streamInt  StreamClientInterceptor
+	sec        clientSecurity
 }
 
 // WithDialer sets how the ClientConn opens its network connections. f
@@ -179,6 +181,7 @@ type callInfo struct {
 	waitForReady bool
 	header       *MD
 	trailer      *MD
+	peer         *Peer
 }
 
 // CallCodec sets the codec of a call; its Name is the content-subtype sent.

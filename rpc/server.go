@@ -36,7 +36,12 @@ type Server struct {
 	idle     chan struct{}           // guarded by mu: closed when active drops to 0 while stopping
 
 	watchers sync.WaitGroup // one per connection until its end has removed it from conns
-	serveWG  sync.WaitGroup // Serve calls in progress
+	// handshaking holds the accepted connections whose TLS handshake
+	// runs, each on a goroutine counted by handshakes (credentials.go).
+	handshaking map[net.Conn]bool // guarded by mu
+	handshakes  sync.WaitGroup
+	hsLog       handshakeLog
+	serveWG     sync.WaitGroup // Serve calls in progress
 }
 
 // NewServer returns a Server with the given options.
@@ -100,7 +105,7 @@ func (s *Server) Serve(lis net.Listener) error {
 			return err
 		}
 		delay = 0
-		s.serveConn(nc)
+		s.acceptConn(nc)
 	}
 }
 
@@ -117,6 +122,13 @@ func (s *Server) ServeConn(nc net.Conn) error {
 		nc.Close()
 		return ErrServerStopped
 	}
+	if s.opts.sec.tls != nil {
+		tc, err := s.handshake(nc)
+		if err != nil {
+			return nil
+		}
+		nc = tc
+	}
 	if c := s.serveConn(nc); c != nil {
 		<-c.Done()
 	}
@@ -125,7 +137,8 @@ func (s *Server) ServeConn(nc net.Conn) error {
 
 // serveConn starts an HTTP/2 server connection on nc; nil if it could not.
 func (s *Server) serveConn(nc net.Conn) *conn.Conn {
-	c, err := conn.Server(nc, s.opts.connConfig, s.handleStream)
+	p := newPeer(nc)
+	c, err := conn.Server(nc, s.opts.connConfig, func(st *conn.Stream) { s.handleStream(st, p) })
 	if err != nil {
 		nc.Close()
 		return nil
@@ -228,6 +241,7 @@ func (s *Server) closeListenersLocked() []*conn.Conn {
 	for l := range s.lis {
 		l.Close()
 	}
+	s.closeHandshakesLocked()
 	conns := make([]*conn.Conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
@@ -239,6 +253,7 @@ func (s *Server) closeListenersLocked() []*conn.Conn {
 // handlers to end.
 func (s *Server) waitDone() {
 	s.serveWG.Wait()
+	s.handshakes.Wait()
 	s.watchers.Wait()
 	s.mu.Lock()
 	s.refuse = true
@@ -277,7 +292,7 @@ func (s *Server) doneHandler() {
 }
 
 // handleStream serves one call; conn runs it on the stream's own goroutine.
-func (s *Server) handleStream(st *conn.Stream) {
+func (s *Server) handleStream(st *conn.Stream, p *Peer) {
 	if !s.addHandler() {
 		// RFC 9113 §8.7: REFUSED_STREAM says no processing happened, so
 		// the client may retry elsewhere.
@@ -286,7 +301,7 @@ func (s *Server) handleStream(st *conn.Stream) {
 	}
 	defer s.doneHandler()
 
-	ss := &serverStream{srv: s, st: st, maxSend: s.opts.maxSend}
+	ss := &serverStream{srv: s, st: st, maxSend: s.opts.maxSend, peer: p}
 	ss.rd.r = st
 	ss.rd.maxSize = s.opts.maxRecv
 	defer ss.rd.release()
@@ -324,6 +339,10 @@ func (s *Server) handleStream(st *conn.Stream) {
 		ss.sendComp = comp // answer in kind: the client evidently supports it
 	}
 	ss.rd.encoding = req.encoding
+	if st := s.originalCaller(ss); st != nil { // peer.go
+		ss.writeStatus(st)
+		return
+	}
 	entry := s.methods[req.path]
 	if entry == nil {
 		ss.writeStatus(unknownMethod(req.path, s.services))

@@ -146,6 +146,10 @@ type serverStream struct {
 	incoming   MD         // guarded by mu: the custom request metadata
 	mdReady    bool       // guarded by mu: incoming holds user-agent too
 	sendBuf    *[]byte    // used by the sending goroutine only
+	// peer is the connection's peer; caller the identity of the call's
+	// original caller (peer.go). Set before the handler runs.
+	peer   *Peer
+	caller string
 }
 
 type streamKey struct{}
@@ -157,6 +161,10 @@ func (ss *serverStream) Value(key any) any {
 		return ss
 	case incomingKey:
 		return ss.incomingMD()
+	case peerKey:
+		return ss.peer
+	case callerKey:
+		return ss.caller
 	}
 	return ss.ctx.Value(key)
 }
