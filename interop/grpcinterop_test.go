@@ -212,9 +212,9 @@ func runProcess(t *testing.T, bin string, args ...string) string {
 // startOurServerBinary runs interop/cmd/server on a free port and returns
 // the address it prints; cleanup stops it with SIGTERM and expects a clean
 // exit.
-func startOurServerBinary(t *testing.T, bin string) string {
+func startOurServerBinary(t *testing.T, bin string, extra ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin, "--port=0", "--use_tls=false")
+	cmd := exec.Command(bin, append([]string{"--port=0", "--use_tls=false"}, extra...)...)
 	var stderr bytes.Buffer // read only after Wait
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -263,8 +263,8 @@ func startOurServerBinary(t *testing.T, bin string) string {
 
 // startProcessServer starts grpc-go's interop server binary on a free
 // loopback port, waits until it accepts connections and stops it when the
-// test ends.
-func startProcessServer(t *testing.T, bin string) string {
+// test ends. extra flags go after the defaults, which they override.
+func startProcessServer(t *testing.T, bin string, extra ...string) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -273,7 +273,7 @@ func startProcessServer(t *testing.T, bin string) string {
 	port := lis.Addr().(*net.TCPAddr).Port
 	lis.Close() // the server takes the port over; nothing else on this host races for it in practice
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin, "--port="+strconv.Itoa(port), "--use_tls=false")
+	cmd := exec.Command(bin, append([]string{"--port=" + strconv.Itoa(port), "--use_tls=false"}, extra...)...)
 	var output bytes.Buffer // read only after Wait, which ends exec's copying
 	cmd.Stdout, cmd.Stderr = io.Discard, &output
 	if err := cmd.Start(); err != nil {

@@ -3,6 +3,7 @@
 // with the flags of grpc-go's interop/client.
 //
 //	client --server_host 127.0.0.1 --server_port 10000 --test_case large_unary
+//	client --use_tls --use_test_ca --ca_file ca.pem --server_host_override foo.test --test_case all
 //
 // It exits 0 if the case passed and 1, with the reason on stderr, if not.
 // --test_case=all runs every case it knows, in order.
@@ -10,6 +11,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"net"
@@ -25,9 +28,11 @@ import (
 func main() {
 	host := flag.String("server_host", "localhost", "the server host name")
 	port := flag.Int("server_port", 10000, "the server port number")
-	hostOverride := flag.String("server_host_override", "", "the :authority to send, if not server_host:server_port")
+	hostOverride := flag.String("server_host_override", "", "the :authority to send and, over TLS, the server name to verify, if not server_host")
 	testCase := flag.String("test_case", "large_unary", "the case to run, or \"all\": "+strings.Join(testservice.Cases(), ", "))
-	useTLS := flag.Bool("use_tls", false, "use TLS (not supported: h2rpc speaks plaintext HTTP/2)")
+	useTLS := flag.Bool("use_tls", false, "connect over TLS instead of h2c")
+	useTestCA := flag.Bool("use_test_ca", false, "verify the server against --ca_file instead of the system roots")
+	caFile := flag.String("ca_file", "", "the PEM file of the CA --use_test_ca trusts")
 	iterations := flag.Int("soak_iterations", 10, "iterations of rpc_soak and channel_soak")
 	maxFailures := flag.Int("soak_max_failures", 0, "soak iterations allowed to fail")
 	maxLatency := flag.Int("soak_per_iteration_max_acceptable_latency_ms", 1000, "slowest acceptable soak iteration, in ms")
@@ -37,9 +42,6 @@ func main() {
 	respSize := flag.Int("soak_response_size", 314159, "response payload of a soak iteration, in bytes")
 	lenient := flag.Bool("lenient_compression_probe", false, "let the compression cases go on when the server does not implement CompressedRequest (grpc-go's interop server does not)")
 	flag.Parse()
-	if *useTLS {
-		fail("--use_tls=true is not supported")
-	}
 	if flag.NArg() > 0 {
 		fail(fmt.Sprintf("unexpected arguments %q", flag.Args()))
 	}
@@ -47,6 +49,23 @@ func main() {
 	var opts []rpc.DialOption
 	if *hostOverride != "" {
 		opts = append(opts, rpc.WithAuthority(*hostOverride))
+	}
+	if *useTLS {
+		cfg := &tls.Config{ServerName: *host}
+		if *hostOverride != "" {
+			cfg.ServerName = *hostOverride
+		}
+		if *useTestCA {
+			pem, err := os.ReadFile(*caFile)
+			if err != nil {
+				fail("--use_test_ca: " + err.Error())
+			}
+			cfg.RootCAs = x509.NewCertPool()
+			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+				fail("--ca_file " + *caFile + ": no PEM certificate in it")
+			}
+		}
+		opts = append(opts, rpc.WithTLS(cfg))
 	}
 	dial := func() (*rpc.ClientConn, error) { return testservice.Dial(addr, opts...) }
 	cc, err := dial()

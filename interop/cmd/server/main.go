@@ -1,8 +1,9 @@
-// Command server serves grpc.testing.TestService on h2rpc over plaintext
-// HTTP/2, for gRPC's interoperability tests: the h2rpc counterpart of
+// Command server serves grpc.testing.TestService on h2rpc, over h2c or
+// TLS, for gRPC's interoperability tests: the h2rpc counterpart of
 // grpc-go's interop/server, with the same flags.
 //
 //	server --port 10000
+//	server --port 10000 --use_tls --tls_cert_file server.pem --tls_key_file server.key
 //
 // Once listening it prints "listening on HOST:PORT" on stdout (with --port
 // 0 the port is a free one). SIGINT or SIGTERM stops it gracefully.
@@ -10,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"net"
@@ -26,18 +28,25 @@ import (
 func main() {
 	port := flag.Int("port", 10000, "the port to listen on (0: a free one)")
 	host := flag.String("host", "127.0.0.1", "the address to listen on (\"\" for every interface)")
-	useTLS := flag.Bool("use_tls", false, "use TLS (not supported: h2rpc speaks plaintext HTTP/2)")
+	useTLS := flag.Bool("use_tls", false, "serve TLS instead of h2c")
+	certFile := flag.String("tls_cert_file", "", "the PEM certificate (chain) to serve with --use_tls")
+	keyFile := flag.String("tls_key_file", "", "the PEM private key of --tls_cert_file")
 	flag.Parse()
+	opts := []rpc.ServerOption{rpc.ServerCodec(testservice.Codec)}
 	if *useTLS {
-		fmt.Fprintln(os.Stderr, "server: --use_tls=true is not supported")
-		os.Exit(2)
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "server: --use_tls needs --tls_cert_file and --tls_key_file:", err)
+			os.Exit(2)
+		}
+		opts = append(opts, rpc.ServerTLS(&tls.Config{Certificates: []tls.Certificate{cert}}))
 	}
 	lis, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(1)
 	}
-	srv := rpc.NewServer(rpc.ServerCodec(testservice.Codec))
+	srv := rpc.NewServer(opts...)
 	testservice.Register(srv, &testservice.Server{})
 	fmt.Printf("listening on %s\n", lis.Addr())
 

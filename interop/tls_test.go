@@ -1,0 +1,140 @@
+package interop
+
+// gRPC interoperability over TLS, both ways, every standard case: grpc-go's
+// interop client (--use_tls --use_test_ca --server_host_override) against
+// our TestService on rpc.Server with ServerTLS, and our client (WithTLS)
+// against grpc-go's interop server (--use_tls --tls_cert_file). Both sides
+// use the same throwaway authority and a server certificate for a name
+// that is not the address dialled, so that the name override is what makes
+// verification pass.
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/h2rpc/h2rpc/internal/devcert"
+	"github.com/h2rpc/h2rpc/interop/testservice"
+	"github.com/h2rpc/h2rpc/rpc"
+)
+
+// tlsServerName is the only name the interop server certificate names.
+const tlsServerName = "foo.test.h2rpc"
+
+// interopPKI is a throwaway authority and a server certificate, in memory
+// and as PEM files in a temporary directory.
+type interopPKI struct {
+	ca                        *devcert.Authority
+	cert                      tls.Certificate
+	caFile, certFile, keyFile string
+}
+
+func newInteropPKI(t *testing.T) *interopPKI {
+	t.Helper()
+	ca, err := devcert.NewAuthority("h2rpc interop CA", 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, certPEM, keyPEM, err := ca.Issue(devcert.Leaf{CommonName: tlsServerName, Names: []string{tlsServerName}, Server: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := &interopPKI{ca: ca, cert: cert,
+		caFile: filepath.Join(dir, "ca.pem"), certFile: filepath.Join(dir, "server.pem"), keyFile: filepath.Join(dir, "server.key")}
+	for name, b := range map[string][]byte{p.caFile: ca.CertPEM, p.certFile: certPEM, p.keyFile: keyPEM} {
+		if err := os.WriteFile(name, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// clientFlags are the TLS flags of both interop clients.
+func (p *interopPKI) clientFlags() []string {
+	return []string{"--use_tls=true", "--use_test_ca=true", "--ca_file=" + p.caFile, "--server_host_override=" + tlsServerName}
+}
+
+func TestGRPCInteropTLS(t *testing.T) {
+	checkNoLeaks(t)
+	p := newInteropPKI(t)
+	bins := t.TempDir()
+	grpcClient := goBuild(t, bins, "grpc-go-interop-client", "google.golang.org/grpc/interop/client")
+	grpcServer := goBuild(t, bins, "grpc-go-interop-server", "google.golang.org/grpc/interop/server")
+	ourClient := goBuild(t, bins, "h2rpc-interop-client", "./cmd/client")
+	ourServer := goBuild(t, bins, "h2rpc-interop-server", "./cmd/server")
+
+	var summaries []*tally
+	t.Cleanup(func() {
+		for _, s := range summaries {
+			t.Log(s.summary())
+		}
+	})
+
+	t.Run("ClientGRPCGo_ServerH2RPC", func(t *testing.T) {
+		ty := &tally{name: "over TLS, grpc-go client -> h2rpc server"}
+		summaries = append(summaries, ty)
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := rpc.NewServer(rpc.ServerCodec(testservice.Codec), rpc.ServerTLS(&tls.Config{Certificates: []tls.Certificate{p.cert}}))
+		testservice.Register(s, &testservice.Server{})
+		served := make(chan error, 1)
+		go func() { served <- s.Serve(lis) }()
+		defer func() {
+			s.Stop()
+			<-served
+		}()
+		host, port, _ := net.SplitHostPort(lis.Addr().String())
+		for _, name := range standardCases {
+			ty.run(t, name, func(t *testing.T) {
+				runProcess(t, grpcClient, append([]string{"--server_host=" + host, "--server_port=" + port, "--test_case=" + name}, p.clientFlags()...)...)
+			})
+		}
+		host, port, _ = net.SplitHostPort(startOurServerBinary(t, ourServer, "--use_tls=true", "--tls_cert_file="+p.certFile, "--tls_key_file="+p.keyFile))
+		for _, name := range []string{"large_unary", "ping_pong"} {
+			ty.run(t, "cmd/server/"+name, func(t *testing.T) {
+				runProcess(t, grpcClient, append([]string{"--server_host=" + host, "--server_port=" + port, "--test_case=" + name}, p.clientFlags()...)...)
+			})
+		}
+	})
+
+	t.Run("ClientH2RPC_ServerGRPCGo", func(t *testing.T) {
+		ty := &tally{name: "over TLS, h2rpc client -> grpc-go server"}
+		summaries = append(summaries, ty)
+		addr := startProcessServer(t, grpcServer, "--use_tls=true", "--tls_cert_file="+p.certFile, "--tls_key_file="+p.keyFile)
+		dial := func() (*rpc.ClientConn, error) {
+			return testservice.Dial(addr, rpc.WithTLS(&tls.Config{RootCAs: p.ca.Pool(), ServerName: tlsServerName}))
+		}
+		cc, err := dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		cfg := testservice.Config{Dial: dial}
+		for _, name := range standardCases {
+			ty.run(t, name, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+				defer cancel()
+				if err := testservice.RunCase(ctx, cc, name, cfg); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		host, port, _ := net.SplitHostPort(addr)
+		for _, name := range []string{"large_unary", "ping_pong"} {
+			ty.run(t, "cmd/client/"+name, func(t *testing.T) {
+				out := runProcess(t, ourClient, append([]string{"--server_host=" + host, "--server_port=" + port, "--test_case=" + name}, p.clientFlags()...)...)
+				if !strings.Contains(out, "PASS "+name) {
+					t.Errorf("output %q lacks PASS %s", out, name)
+				}
+			})
+		}
+	})
+}
