@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -36,8 +37,40 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	delay := fs.Duration("delay", 150*time.Millisecond, "simulated latency between streamed items, on both sides (h2rpc serve uses 1s)")
 	serverLog := fs.Bool("server-log", true, "print the server's lines too, prefixed with "+`"`+serverPrefix+`"`)
+	remote := fs.String("addr", "", "call the server at `host:port` (h2rpc serve) instead of starting one")
+	caFile := fs.String("ca", "", "with -addr: connect over TLS, verifying the server against the CAs of this PEM `file`")
+	certFile := fs.String("cert", "", "with -ca: present this client certificate (PEM `file`) for mutual TLS")
+	keyFile := fs.String("key", "", "the private key (PEM `file`) of -cert")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
+	}
+	usage := func(w io.Writer) { fs.SetOutput(w); fs.Usage() }
+	switch {
+	case *caFile != "" && *remote == "":
+		return usageError(stderr, "h2rpc demo: -ca needs -addr", usage)
+	case (*certFile == "") != (*keyFile == ""):
+		return usageError(stderr, "h2rpc demo: -cert and -key go together", usage)
+	case *certFile != "" && *caFile == "":
+		return usageError(stderr, "h2rpc demo: -cert needs -ca", usage)
+	}
+	if *remote != "" {
+		var opts []rpc.DialOption
+		if *caFile != "" {
+			pool, err := loadPool(*caFile)
+			if err != nil {
+				return fmt.Errorf("-ca: %w", err)
+			}
+			cfg := &tls.Config{RootCAs: pool}
+			if *certFile != "" {
+				cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+				if err != nil {
+					return fmt.Errorf("-cert and -key: %w", err)
+				}
+				cfg.Certificates = []tls.Certificate{cert}
+			}
+			opts = append(opts, rpc.WithTLS(cfg))
+		}
+		return runDemoClient(ctx, *remote, &lineWriter{w: stdout}, *delay, opts...)
 	}
 
 	out := &lineWriter{w: stdout}
@@ -70,8 +103,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // runDemoClient runs the example's client against addr.
-func runDemoClient(ctx context.Context, addr string, out io.Writer, delay time.Duration) error {
-	cc, err := rpc.Dial(addr)
+func runDemoClient(ctx context.Context, addr string, out io.Writer, delay time.Duration, opts ...rpc.DialOption) error {
+	cc, err := rpc.Dial(addr, opts...)
 	if err != nil {
 		return err
 	}

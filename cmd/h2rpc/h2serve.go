@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,7 +18,7 @@ import (
 )
 
 func init() {
-	register("h2serve", "serve HTTP/2 over cleartext (h2c, prior knowledge): a target for h2spec, curl and load tools", runH2serve)
+	register("h2serve", "serve HTTP/2, h2c (prior knowledge) or TLS (ALPN h2): a target for h2spec, curl and load tools", runH2serve)
 }
 
 // defaultBody answers every request but POST and PUT, whose bodies are echoed.
@@ -31,12 +32,15 @@ const defaultBody = "hello from h2rpc h2serve\n"
 // fixed body. Once listening it prints the address (host:port) on a line of
 // its own on stdout. SIGINT or SIGTERM starts a graceful shutdown: stop
 // accepting, GOAWAY every connection, let open streams finish for up to
-// -grace, then close.
+// -grace, then close. With -tls-cert and -tls-key it speaks TLS (ALPN h2)
+// instead, requiring client certificates of -client-ca's authorities if
+// given; each handshake runs on a goroutine of its own.
 func runH2serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("h2serve", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: h2rpc h2serve [flags]")
-		fmt.Fprintln(fs.Output(), "Serves HTTP/2 over cleartext (h2c, prior knowledge): every request gets :status 200;")
+		fmt.Fprintln(fs.Output(), "Serves HTTP/2 over cleartext (h2c, prior knowledge), or over TLS with -tls-cert and -tls-key")
+		fmt.Fprintln(fs.Output(), "(mutual TLS with -client-ca): every request gets :status 200;")
 		fmt.Fprintln(fs.Output(), "POST and PUT bodies are echoed. Prints the listening address on stdout.")
 		fmt.Fprintln(fs.Output(), "SIGINT or SIGTERM shuts it down gracefully.")
 		fs.PrintDefaults()
@@ -45,6 +49,7 @@ func runH2serve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	body := fs.String("body", defaultBody, "response body for requests other than POST and PUT")
 	grace := fs.Duration("grace", 10*time.Second, "how long a graceful shutdown lets open streams finish")
 	verbose := fs.Bool("v", false, "log every connection's end and its reason on stderr")
+	tf := addTLSFlags(fs)
 	var cfg conn.Config
 	fs.Var((*uint32Flag)(&cfg.MaxConcurrentStreams), "max-concurrent-streams", "SETTINGS_MAX_CONCURRENT_STREAMS to advertise: `n` streams the client may open at once (0: conn's default)")
 	fs.Var((*uint32Flag)(&cfg.InitialWindowSize), "initial-window-size", "per-stream receive window to advertise, in `bytes` (0: conn's default)")
@@ -56,13 +61,24 @@ func runH2serve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
+	if err := tf.check(); err != nil {
+		return usageError(stderr, "h2rpc h2serve: "+err.Error(), func(w io.Writer) { fs.SetOutput(w); fs.Usage() })
+	}
+	tlsCfg, reloader, err := tf.serverConfig()
+	if err != nil {
+		return err
+	}
+	if reloader != nil {
+		defer reloader.Close()
+		tlsCfg = conn.ConfigureTLS(tlsCfg)
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, ln.Addr().String())
-	s := &h2server{cfg: &cfg, body: []byte(*body), conns: map[*conn.Conn]struct{}{}}
+	s := &h2server{cfg: &cfg, tls: tlsCfg, body: []byte(*body), conns: map[*conn.Conn]struct{}{}, handshaking: map[net.Conn]struct{}{}}
 	if *verbose {
 		s.log = stderr
 	}
@@ -86,11 +102,16 @@ func (f *uint32Flag) Set(s string) error {
 // h2server serves the connections accepted from one listener.
 type h2server struct {
 	cfg  *conn.Config
-	body []byte    // the fixed response body
-	log  io.Writer // nil: quiet
+	tls  *tls.Config // nil: h2c
+	body []byte      // the fixed response body
+	log  io.Writer   // nil: quiet
 
 	mu    sync.Mutex
 	conns map[*conn.Conn]struct{} // guarded by mu: the live connections
+	// handshaking holds the connections whose TLS handshake runs;
+	// closing is set once the server shuts down. Guarded by mu.
+	handshaking map[net.Conn]struct{}
+	closing     bool
 
 	watchers sync.WaitGroup // one goroutine per live connection, waiting for its end
 }
@@ -111,6 +132,12 @@ func (s *h2server) serve(ctx context.Context, ln net.Listener, grace time.Durati
 	case err = <-acceptErr: // the listener failed: shut down all the same
 		ln.Close()
 	}
+	s.mu.Lock()
+	s.closing = true
+	for nc := range s.handshaking {
+		nc.Close()
+	}
+	s.mu.Unlock()
 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
@@ -152,18 +179,51 @@ func (s *h2server) acceptLoop(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
-		c, err := conn.Server(nc, s.cfg, s.handle)
-		if err != nil {
-			nc.Close()
-			s.logf("%v: %v", nc.RemoteAddr(), err)
+		if s.tls == nil {
+			s.start(nc)
 			continue
 		}
 		s.mu.Lock()
-		s.conns[c] = struct{}{}
+		s.handshaking[nc] = struct{}{}
 		s.mu.Unlock()
 		s.watchers.Add(1)
-		go s.watch(c, nc.RemoteAddr())
+		go s.handshake(nc)
 	}
+}
+
+// handshake runs the TLS handshake of nc, then serves it.
+func (s *h2server) handshake(nc net.Conn) {
+	defer s.watchers.Done()
+	tc, err := conn.ServerHandshake(context.Background(), nc, s.tls)
+	s.mu.Lock()
+	delete(s.handshaking, nc)
+	s.mu.Unlock()
+	if err != nil {
+		nc.Close()
+		s.logf("%v: %v", nc.RemoteAddr(), err)
+		return
+	}
+	s.start(tc)
+}
+
+// start serves nc, over h2c or after its TLS handshake.
+func (s *h2server) start(nc net.Conn) {
+	c, err := conn.Server(nc, s.cfg, s.handle)
+	if err != nil {
+		nc.Close()
+		s.logf("%v: %v", nc.RemoteAddr(), err)
+		return
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		c.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.watchers.Add(1)
+	go s.watch(c, nc.RemoteAddr())
 }
 
 // isTemporary reports errors that Accept may return while the listener is

@@ -1,8 +1,9 @@
 // Command h2rpc is the h2rpc command-line tool:
 //
 //	h2rpc demo [flags]      run the Learning Messenger example, server and client in one process
-//	h2rpc serve [flags]     serve the Learning Messenger example to any gRPC client
-//	h2rpc h2serve [flags]   serve HTTP/2 over cleartext (h2c): a target for h2spec and curl
+//	h2rpc serve [flags]     serve the Learning Messenger example to any gRPC client (h2c, TLS, mutual TLS)
+//	h2rpc h2serve [flags]   serve HTTP/2 (h2c, or TLS with ALPN h2): a target for h2spec and curl
+//	h2rpc certs [flags]     make a throwaway CA, server and client certificate for trying TLS
 //	h2rpc help              list the subcommands
 //	h2rpc help NAME         show one subcommand's flags (as does h2rpc NAME -h)
 //

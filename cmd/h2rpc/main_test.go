@@ -73,8 +73,9 @@ func TestExitStatus(t *testing.T) {
 		cases[name+" --help"] = want{0, usage, "", ""}
 		cases["help "+name] = want{0, usage, "", ""}
 	}
-	// demo has no -grace flag: a different error, the same shape.
+	// demo and certs have no -grace flag: a different error, the same shape.
 	cases["demo --grace"] = want{2, "", "h2rpc demo: flag provided but not defined: -grace", "usage: h2rpc demo [flags]"}
+	cases["certs --grace"] = want{2, "", "h2rpc certs: flag provided but not defined: -grace", "usage: h2rpc certs [flags]"}
 
 	for cmdline, w := range cases {
 		var stdout, stderr bytes.Buffer

@@ -14,12 +14,14 @@ import (
 )
 
 func init() {
-	register("serve", "serve the Learning Messenger example to any gRPC client (plaintext HTTP/2)", runServe)
+	register("serve", "serve the Learning Messenger example to any gRPC client (h2c, TLS or mutual TLS)", runServe)
 }
 
 // runServe is `h2rpc serve`: it serves the example's
 // messenger.LearningMessenger over plaintext HTTP/2 (h2c with prior
-// knowledge, as gRPC's insecure channels speak it). Once listening it prints
+// knowledge, as gRPC's insecure channels speak it), or over TLS with
+// -tls-cert and -tls-key (reloaded when the files change), requiring client
+// certificates of -client-ca's authorities too. Once listening it prints
 // the address (host:port) on a line of its own on stdout, then the server's
 // lines, one per call event (-q silences them). SIGINT or
 // SIGTERM starts a graceful stop: no new connections or calls, the calls in
@@ -29,7 +31,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: h2rpc serve [flags]")
 		fmt.Fprintln(fs.Output(), "Serves messenger.LearningMessenger (examples/messenger/messenger.proto) to any gRPC client over")
-		fmt.Fprintln(fs.Output(), "plaintext HTTP/2. Prints the listening address on stdout, then a line per call event.")
+		fmt.Fprintln(fs.Output(), "plaintext HTTP/2, or TLS with -tls-cert and -tls-key (mutual TLS with -client-ca; see h2rpc certs).")
+		fmt.Fprintln(fs.Output(), "Prints the listening address on stdout, then a line per call event.")
 		fmt.Fprintln(fs.Output(), "SIGINT or SIGTERM stops it gracefully.")
 		fs.PrintDefaults()
 	}
@@ -37,8 +40,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	delay := fs.Duration("delay", messenger.LabDelay, "wait before each StreamLearnings update (simulated latency)")
 	grace := fs.Duration("grace", 10*time.Second, "how long a graceful stop lets calls in flight finish")
 	quiet := fs.Bool("q", false, "do not print a line per call event")
+	tf := addTLSFlags(fs)
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
+	}
+	if err := tf.check(); err != nil {
+		return usageError(stderr, "h2rpc serve: "+err.Error(), func(w io.Writer) { fs.SetOutput(w); fs.Usage() })
+	}
+	tlsCfg, reloader, err := tf.serverConfig()
+	if err != nil {
+		return err
+	}
+	var opts []rpc.ServerOption
+	if tlsCfg != nil {
+		defer reloader.Close()
+		opts = append(opts, rpc.ServerTLS(tlsCfg))
+	}
+	if tf.clientCA != "" && !*quiet {
+		opts = append(opts, logCaller(stdout))
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -50,8 +69,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !*quiet {
 		impl.Log = stdout
 	}
-	fmt.Fprintf(stderr, "🚀 gRPC server logic running on %s...\n", ln.Addr())
-	srv := rpc.NewServer()
+	fmt.Fprintf(stderr, "🚀 gRPC server logic running on %s (%s)...\n", ln.Addr(), tf.describe())
+	srv := rpc.NewServer(opts...)
 	messenger.RegisterLearningMessengerServer(srv, impl)
 	return serveUntilDone(ctx, srv, ln, *grace)
 }
@@ -85,4 +104,17 @@ func serveUntilDone(ctx context.Context, srv *rpc.Server, ln net.Listener, grace
 		return err
 	}
 	return nil
+}
+
+// logCaller prints the verified identity of every call's client.
+func logCaller(w io.Writer) rpc.ServerOption {
+	line := func(ctx context.Context, method string) {
+		if p, ok := rpc.PeerFromContext(ctx); ok {
+			fmt.Fprintf(w, "🔐 %s from %s (%s)\n", method, p.Identity, p.Addr)
+		}
+	}
+	return rpc.CheckCallCredentials(func(ctx context.Context, method string, _ rpc.MD) (context.Context, error) {
+		line(ctx, method)
+		return ctx, nil
+	})
 }
