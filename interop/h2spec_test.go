@@ -49,9 +49,9 @@ type h2specRun struct {
 }
 
 // runH2spec runs `go tool h2spec` (pinned by this module's go.mod) against
-// addr. The run is bounded: h2spec gives each case at most 2s, and the whole
-// run is killed after 8 minutes.
-func runH2spec(t *testing.T, addr string) *h2specRun {
+// addr, with extra flags after ours. The run is bounded: h2spec gives each
+// case at most 2s, and the whole run is killed after 8 minutes.
+func runH2spec(t *testing.T, addr string, extra ...string) *h2specRun {
 	t.Helper()
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -60,7 +60,7 @@ func runH2spec(t *testing.T, addr string) *h2specRun {
 	reportPath := filepath.Join(t.TempDir(), "h2spec.xml")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool(), "tool", "h2spec", "-h", host, "-p", port, "--timeout", "2", "-j", reportPath)
+	cmd := exec.CommandContext(ctx, goTool(), append([]string{"tool", "h2spec", "-h", host, "-p", port, "--timeout", "2", "-j", reportPath}, extra...)...)
 	cmd.WaitDelay = 10 * time.Second // the run's pipes close even if a grandchild lingers
 	start := time.Now()
 	out, err := cmd.CombinedOutput()

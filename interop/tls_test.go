@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -137,4 +138,54 @@ func TestGRPCInteropTLS(t *testing.T) {
 			})
 		}
 	})
+}
+
+// startH2serveTLS runs `h2rpc h2serve` over TLS with p's server
+// certificate.
+func startH2serveTLS(t *testing.T, p *interopPKI, args ...string) string {
+	t.Helper()
+	return startH2serve(t, append([]string{"--tls-cert", p.certFile, "--tls-key", p.keyFile}, args...)...)
+}
+
+// TestH2specTLS runs every h2spec case in TLS mode (-t, and -k since the
+// certificate is a throwaway authority's) against `h2rpc h2serve` with
+// -tls-cert and -tls-key, and fails on any failed case.
+func TestH2specTLS(t *testing.T) {
+	p := newInteropPKI(t)
+	addr := startH2serveTLS(t, p)
+	run := runH2spec(t, addr, "-t", "-k")
+	t.Logf("h2spec -t -k against %s: %s (%v)", addr, run.report.summary(), run.elapsed.Round(time.Millisecond))
+	for _, f := range run.report.failures() {
+		t.Errorf("h2spec -t %s", f)
+	}
+	if t.Failed() {
+		t.Logf("h2spec's own account of the failures:\n%s", run.failureText)
+	}
+	if run.report.total() == 0 {
+		t.Fatalf("h2spec ran no case:\n%s", run.output)
+	}
+}
+
+// TestCurlTLS: curl --http2 over TLS negotiates h2 by ALPN, verifies the
+// server against the authority by the certificate's name, and gets an
+// answer, for a GET and an echoed POST.
+func TestCurlTLS(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not on PATH: the curl interop test runs only when curl is present")
+	}
+	p := newInteropPKI(t)
+	addr := startH2serveTLS(t, p, "--body", "curl over TLS\n")
+	_, port, _ := net.SplitHostPort(addr)
+	base := "https://" + tlsServerName + ":" + port
+	tlsArgs := []string{"--http2", "--cacert", p.caFile, "--resolve", tlsServerName + ":" + port + ":127.0.0.1", "--write-out", curlReport}
+	out := curl(t, append(tlsArgs, base+"/hello")...)
+	body, report := splitCurlOutput(t, out)
+	if string(body) != "curl over TLS\n" || report != "--curl-report-- http_version=2 status=200" {
+		t.Errorf("GET: body %q, report %q; want the body over HTTP/2 with status 200", body, report)
+	}
+	out = curl(t, append(tlsArgs, "--data-binary", "echo me", base+"/echo")...)
+	body, report = splitCurlOutput(t, out)
+	if string(body) != "echo me" || report != "--curl-report-- http_version=2 status=200" {
+		t.Errorf("POST: body %q, report %q", body, report)
+	}
 }
