@@ -11,6 +11,7 @@ package interop
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +20,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+
+	"github.com/h2rpc/h2rpc/examples/authz"
+	"github.com/h2rpc/h2rpc/examples/messenger"
 	"github.com/h2rpc/h2rpc/internal/devcert"
 	"github.com/h2rpc/h2rpc/interop/testservice"
 	"github.com/h2rpc/h2rpc/rpc"
@@ -187,5 +195,81 @@ func TestCurlTLS(t *testing.T) {
 	body, report = splitCurlOutput(t, out)
 	if string(body) != "echo me" || report != "--curl-report-- http_version=2 status=200" {
 		t.Errorf("POST: body %q, report %q", body, report)
+	}
+}
+
+// TestAuthzGRPCGoClient: grpc-go clients presenting their own certificates
+// to examples/authz's policy on an h2rpc server over mutual TLS: the
+// intern may ask for the status but not stream learnings, the researcher
+// may do both, and handlers see the identities from the URI SANs.
+func TestAuthzGRPCGoClient(t *testing.T) {
+	checkNoLeaks(t)
+	p := newInteropPKI(t)
+	const (
+		researcher = "spiffe://example.org/researcher"
+		intern     = "spiffe://example.org/intern"
+	)
+	policy := authz.Policy{
+		researcher: {"/messenger.LearningMessenger/*"},
+		intern:     {"/messenger.LearningMessenger/GetLearningStatus"},
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := rpc.NewServer(append(policy.ServerOptions(), rpc.ServerTLS(&tls.Config{
+		Certificates: []tls.Certificate{p.cert},
+		ClientCAs:    p.ca.Pool(),
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+	}))...)
+	messenger.RegisterLearningMessengerServer(srv, &messenger.Server{})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	defer func() {
+		srv.Stop()
+		<-served
+	}()
+
+	call := func(id string) (unary, stream codes.Code) {
+		cert := p.ca.MustIssue(devcert.Leaf{URIs: []string{id}, Client: true})
+		creds := credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: p.ca.Pool(), ServerName: tlsServerName})
+		cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(creds), grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var reply []byte
+		err = cc.Invoke(ctx, "/messenger.LearningMessenger/GetLearningStatus", protoFields(1, "u"), &reply)
+		unary = status.Code(err)
+		s, err := cc.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, "/messenger.LearningMessenger/StreamLearnings")
+		if err != nil {
+			return unary, status.Code(err)
+		}
+		if err := s.SendMsg(protoFields(1, "t")); err != nil {
+			return unary, status.Code(err)
+		}
+		s.CloseSend()
+		for {
+			var m []byte
+			if err := s.RecvMsg(&m); err == io.EOF {
+				return unary, codes.OK
+			} else if err != nil {
+				return unary, status.Code(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		id            string
+		unary, stream codes.Code
+	}{
+		{researcher, codes.OK, codes.OK},
+		{intern, codes.OK, codes.PermissionDenied},
+	} {
+		u, s := call(tc.id)
+		if u != tc.unary || s != tc.stream {
+			t.Errorf("%s: GetLearningStatus %v, StreamLearnings %v; want %v, %v", tc.id, u, s, tc.unary, tc.stream)
+		}
 	}
 }
