@@ -13,10 +13,11 @@ const (
 	ScenarioStreamBulk  = "stream-bulk"  // server streaming of 64 KiB messages
 	ScenarioPingPong    = "pingpong"     // bidi, one message each way per round trip
 	ScenarioConns       = "conns"        // Conns client connections, each making unary calls
+	ScenarioHandshakes  = "handshakes"   // a new connection per call: dial (and TLS handshake), one unary call, close
 )
 
 // Scenarios lists the scenarios in report order.
-var Scenarios = []string{ScenarioUnary, ScenarioStreamSmall, ScenarioStreamBulk, ScenarioPingPong, ScenarioConns}
+var Scenarios = []string{ScenarioUnary, ScenarioStreamSmall, ScenarioStreamBulk, ScenarioPingPong, ScenarioConns, ScenarioHandshakes}
 
 // A Cell is one scenario with its parameters: one row group of the report.
 type Cell struct {
@@ -41,7 +42,7 @@ func (c Cell) Shape() Shape {
 // elements, such as "size=16/conc=256".
 func (c Cell) Params() string {
 	p := []string{fmt.Sprintf("size=%d", c.Size)}
-	if c.Concurrency > 0 && c.Scenario == ScenarioUnary {
+	if c.Concurrency > 0 && (c.Scenario == ScenarioUnary || c.Scenario == ScenarioHandshakes) {
 		p = append(p, fmt.Sprintf("conc=%d", c.Concurrency))
 	}
 	if c.Conns > 0 {
@@ -81,9 +82,14 @@ func Matrix(quick bool, scenarios []string, conns int) []Cell {
 		Cell{Scenario: ScenarioStreamBulk, Size: 64 << 10, Concurrency: 1},
 		Cell{Scenario: ScenarioPingPong, Size: 16, Concurrency: 1},
 		Cell{Scenario: ScenarioConns, Size: 16, Concurrency: conns, Conns: conns},
+		Cell{Scenario: ScenarioHandshakes, Size: 16, Concurrency: handshakeConcurrency},
 	)
 	if len(scenarios) == 0 {
 		return cells
 	}
 	return slices.DeleteFunc(cells, func(c Cell) bool { return !slices.Contains(scenarios, c.Scenario) })
 }
+
+// handshakeConcurrency is how many new connections the handshakes scenario
+// sets up at once.
+const handshakeConcurrency = 4

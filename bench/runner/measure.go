@@ -91,12 +91,15 @@ func measure(sys System, cell Cell, pool int, warm, d time.Duration) (Figures, e
 		}
 	}()
 	run := Figures{Pool: pool}
-	if cell.Scenario == ScenarioConns {
+	switch cell.Scenario {
+	case ScenarioHandshakes:
+		// Each call dials its own connection (driveHandshakes).
+	case ScenarioConns:
 		clients, err = dialIdle(sys, srv.(*childServer), cell, &run)
 		if err != nil {
 			return Figures{}, err
 		}
-	} else {
+	default:
 		c, err := sys.Dial(srv.Addr(), DialOptions{Pool: pool})
 		if err != nil {
 			return Figures{}, fmt.Errorf("dial %s: %w", sys.Name(), err)
@@ -117,11 +120,14 @@ func measure(sys System, cell Cell, pool int, warm, d time.Duration) (Figures, e
 	var wg sync.WaitGroup
 	for i := range workers {
 		w := &workers[i]
-		c := clients[i%len(clients)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.err = drive(ctx, &l, c, cell, w)
+			if cell.Scenario == ScenarioHandshakes {
+				w.err = driveHandshakes(ctx, &l, sys, srv.Addr(), cell, w)
+			} else {
+				w.err = drive(ctx, &l, clients[i%len(clients)], cell, w)
+			}
 			if w.err != nil {
 				l.phase.Store(phaseStop)
 			}
@@ -245,6 +251,30 @@ func drive(ctx context.Context, l *load, c Client, cell Cell, w *worker) error {
 			}
 		}
 		return pp.Close()
+	}
+	return nil
+}
+
+// driveHandshakes runs one worker's load of the handshakes scenario until
+// the phase is stop: each operation dials a new connection (with its TLS
+// handshake, for a TLS system), makes one unary call on it and closes it.
+func driveHandshakes(ctx context.Context, l *load, sys System, addr string, cell Cell, w *worker) error {
+	req := make([]byte, cell.Size)
+	var resp []byte
+	for !l.stopped() {
+		t := time.Now()
+		c, err := sys.Dial(addr, DialOptions{})
+		if err != nil {
+			return fmt.Errorf("dial: %w", err)
+		}
+		err = c.Unary(ctx, req, &resp)
+		c.Close()
+		if err != nil {
+			return err
+		}
+		if l.measuring() {
+			l.record(w, time.Since(t))
+		}
 	}
 	return nil
 }

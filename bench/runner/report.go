@@ -21,7 +21,7 @@ func WriteJSON(w io.Writer, rep *Report) error {
 func WriteMarkdown(w io.Writer, rep *Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Machine: %s  \n", rep.Machine)
-	fmt.Fprintf(&b, "Runs: %v measured after %v warm-up, median of %d, systems interleaved; ratios (×grpc) to grpc in the same run. Took %v.\n",
+	fmt.Fprintf(&b, "Runs: %v measured after %v warm-up, median of %d, systems interleaved; ratios (×grpc) to grpc in the same run (to grpc-tls for the -tls systems). Took %v.\n",
 		rep.Duration, rep.Warmup, rep.Repeat, rep.Took.Round(time.Second))
 	scenario := ""
 	for _, cr := range rep.Cells {
@@ -75,6 +75,8 @@ func scenarioTitle(s string) string {
 		return "pingpong: bidi round trips/s on one call"
 	case ScenarioConns:
 		return "conns: memory per idle client connection (client side only: the server runs in a child process), then unary calls on all"
+	case ScenarioHandshakes:
+		return "handshakes: new connections/s, each dialled (TLS handshake included for the -tls systems), one unary call, closed"
 	}
 	return s
 }
@@ -94,6 +96,8 @@ func formatThroughput(c Cell, r Figures) string {
 		return formatCount(r.OpsPerSec) + " msg/s"
 	case ScenarioPingPong:
 		return formatCount(r.OpsPerSec) + " rt/s"
+	case ScenarioHandshakes:
+		return formatCount(r.OpsPerSec) + " conns/s"
 	}
 	return formatCount(r.OpsPerSec) + " calls/s"
 }

@@ -28,11 +28,23 @@ import (
 	"github.com/h2rpc/h2rpc/bench/runner/hist"
 )
 
-// Baseline is the system ratios compare against.
-const Baseline = "grpc"
+// Baseline is the system ratios compare against; the TLS systems compare
+// against BaselineTLS (baselineOf).
+const (
+	Baseline    = "grpc"
+	BaselineTLS = "grpc-tls"
+)
+
+// baselineOf names the system the ratios of system compare against.
+func baselineOf(system string) string {
+	if strings.HasSuffix(system, "-tls") {
+		return BaselineTLS
+	}
+	return Baseline
+}
 
 // DefaultOrder is the report order of the systems this package registers.
-var DefaultOrder = []string{"h2rpc", "grpc", "drpc", "xnet", "tcp"}
+var DefaultOrder = []string{"h2rpc", "grpc", "drpc", "xnet", "tcp", "h2rpc-tls", "grpc-tls"}
 
 // Config is what Run measures.
 type Config struct {
@@ -251,18 +263,18 @@ func Run(cfg Config) (*Report, error) {
 	return rep, nil
 }
 
-// setRatios fills in the ratios to the baseline.
+// setRatios fills in the ratios to each system's baseline (baselineOf).
 func setRatios(cr *CellReport) {
-	i := slices.IndexFunc(cr.Results, func(r SystemResult) bool { return r.System == Baseline && r.Err == "" })
-	if i < 0 {
-		return
-	}
-	base := cr.Results[i]
 	for j := range cr.Results {
 		r := &cr.Results[j]
 		if r.Err != "" {
 			continue
 		}
+		i := slices.IndexFunc(cr.Results, func(b SystemResult) bool { return b.System == baselineOf(r.System) && b.Err == "" })
+		if i < 0 {
+			continue
+		}
+		base := cr.Results[i]
 		r.Ratio = ratio(r.OpsPerSec, base.OpsPerSec)
 		r.P99Ratio = ratio(float64(r.P99), float64(base.P99))
 		r.AllocsRatio = ratio(r.AllocsPerOp, base.AllocsPerOp)

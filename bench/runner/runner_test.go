@@ -120,8 +120,8 @@ func TestParseStreamRequest(t *testing.T) {
 
 func TestMatrix(t *testing.T) {
 	all := Matrix(false, nil, 1000)
-	if n := len(all); n != 10 {
-		t.Fatalf("default matrix has %d cells, want 10: %v", n, all)
+	if n := len(all); n != 11 {
+		t.Fatalf("default matrix has %d cells, want 11: %v", n, all)
 	}
 	names := map[string]bool{}
 	for _, c := range all {
@@ -130,7 +130,7 @@ func TestMatrix(t *testing.T) {
 		}
 		names[c.String()] = true
 	}
-	for _, want := range []string{"unary/size=16/conc=1", "unary/size=1024/conc=256", "stream-bulk/size=65536", "conns/size=16/conns=1000"} {
+	for _, want := range []string{"unary/size=16/conc=1", "unary/size=1024/conc=256", "stream-bulk/size=65536", "conns/size=16/conns=1000", "handshakes/size=16/conc=4"} {
 		if !names[want] {
 			t.Errorf("default matrix lacks %s", want)
 		}

@@ -244,6 +244,8 @@ func latencyMeaning(scenario string) string {
 		return "gap between messages"
 	case ScenarioPingPong:
 		return "round trip"
+	case ScenarioHandshakes:
+		return "dial, handshake and call"
 	}
 	return "call latency"
 }

@@ -104,12 +104,15 @@ var grpcBenchDesc = grpc.ServiceDesc{
 	},
 }
 
-func (grpcSystem) Start() (Server, error) {
+func (grpcSystem) Start() (Server, error) { return startGRPC() }
+
+// startGRPC starts the bench server with opts (TLS credentials, say).
+func startGRPC(opts ...grpc.ServerOption) (Server, error) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	srv := grpc.NewServer(grpc.ForceServerCodecV2(rawCodec{}), grpc.MaxConcurrentStreams(benchStreams))
+	srv := grpc.NewServer(append([]grpc.ServerOption{grpc.ForceServerCodecV2(rawCodec{}), grpc.MaxConcurrentStreams(benchStreams)}, opts...)...)
 	srv.RegisterService(&grpcBenchDesc, struct{}{})
 	s := &grpcServer{srv: srv, addr: lis.Addr().String()}
 	s.wg.Add(1)
@@ -134,13 +137,22 @@ func (s *grpcServer) Close() error {
 }
 
 func grpcDial(addr string) (*grpc.ClientConn, error) {
-	return grpc.NewClient("passthrough:///"+addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	return grpcDialWith(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+}
+
+// grpcDialWith dials with creds (the transport credentials option).
+func grpcDialWith(addr string, creds grpc.DialOption) (*grpc.ClientConn, error) {
+	return grpc.NewClient("passthrough:///"+addr, creds,
 		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(rawCodec{})))
 }
 
 func (grpcSystem) Dial(addr string, _ DialOptions) (Client, error) {
-	cc, err := grpcDial(addr)
+	return dialGRPC(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+}
+
+// dialGRPC connects a bench client with creds.
+func dialGRPC(addr string, creds grpc.DialOption) (Client, error) {
+	cc, err := grpcDialWith(addr, creds)
 	if err != nil {
 		return nil, err
 	}

@@ -67,12 +67,15 @@ var h2rpcBenchDesc = rpc.ServiceDesc{
 	},
 }
 
-func (h2rpcSystem) Start() (Server, error) {
+func (h2rpcSystem) Start() (Server, error) { return startH2RPC() }
+
+// startH2RPC starts the bench server with opts (TLS, say).
+func startH2RPC(opts ...rpc.ServerOption) (Server, error) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	srv := rpc.NewServer(rpc.ServerConnConfig(&conn.Config{MaxConcurrentStreams: benchStreams}))
+	srv := rpc.NewServer(append([]rpc.ServerOption{rpc.ServerConnConfig(&conn.Config{MaxConcurrentStreams: benchStreams})}, opts...)...)
 	srv.RegisterService(&h2rpcBenchDesc, nil)
 	s := &h2rpcServer{srv: srv, addr: lis.Addr().String(), done: make(chan struct{})}
 	go func() {
@@ -95,8 +98,11 @@ func (s *h2rpcServer) Close() error {
 	return nil
 }
 
-func (h2rpcSystem) Dial(addr string, _ DialOptions) (Client, error) {
-	cc, err := rpc.Dial(addr)
+func (h2rpcSystem) Dial(addr string, _ DialOptions) (Client, error) { return dialH2RPC(addr) }
+
+// dialH2RPC connects a bench client with opts (TLS, say).
+func dialH2RPC(addr string, opts ...rpc.DialOption) (Client, error) {
+	cc, err := rpc.Dial(addr, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -28,11 +28,21 @@ func Checks(rep *Report) []Check {
 			return nil
 		}
 		h, g, d, tcp := get("h2rpc"), get(Baseline), get("drpc"), get("tcp")
-		if h == nil {
-			continue
-		}
+		ht, gt := get("h2rpc-tls"), get(BaselineTLS)
 		add := func(target, got string, pass bool) {
 			out = append(out, Check{Target: target, Cell: cr.Cell.String(), Got: got, Pass: pass})
+		}
+		// Over TLS, h2rpc keeps at least the lead over grpc-go it has on
+		// h2c, and sets up new connections at least as fast.
+		switch {
+		case ht == nil || gt == nil:
+		case cr.Cell.Scenario == ScenarioHandshakes:
+			add("new TLS connections/s ≥ grpc-tls", fmt.Sprintf("%.2f×", ht.Ratio), ht.Ratio >= 1)
+		case h != nil && g != nil && (cr.Cell.Scenario == ScenarioUnary && cr.Cell.Concurrency == 16 || cr.Cell.Scenario == ScenarioStreamBulk):
+			add("TLS ratio to grpc-tls ≥ h2c ratio to grpc", fmt.Sprintf("%.2f× (h2c %.2f×)", ht.Ratio, h.Ratio), ht.Ratio >= h.Ratio)
+		}
+		if h == nil {
+			continue
 		}
 		switch cr.Cell.Scenario {
 		case ScenarioUnary:
