@@ -125,20 +125,23 @@ func ConfigureTLS(cfg *tls.Config) *tls.Config {
 const DefaultHandshakeTimeout = 10 * time.Second
 
 // ServerHandshake runs the server side of a TLS handshake on nc with cfg
-// (see ConfigureTLS) and returns the connection to give Server. It fails,
+// (see ConfigureTLS) and returns the connection to give Server: a
+// *tls.Conn's methods (ConnectionState too), but each Write goes out in one
+// write on nc, not one per TLS record (tlswrite.go). It fails,
 // with an error naming the cause, if ctx ends or DefaultHandshakeTimeout
 // passes first, or if the handshake fails. A client that sent the HTTP/2
 // cleartext preface instead of a TLS ClientHello (h2c to a TLS port) is
 // answered in its own language: an empty SETTINGS and a GOAWAY
 // INADEQUATE_SECURITY saying that the port requires TLS, so that it can say
 // why. The caller closes nc when ServerHandshake fails.
-func ServerHandshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (*tls.Conn, error) {
+func ServerHandshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, DefaultHandshakeTimeout)
 	defer cancel()
-	tc := tls.Server(nc, cfg)
+	raw := &coalescer{Conn: nc}
+	tc := tls.Server(raw, cfg)
 	err := tc.HandshakeContext(ctx)
 	if err == nil {
-		return tc, nil
+		return &tlsConn{Conn: tc, raw: raw}, nil
 	}
 	var rhe tls.RecordHeaderError
 	if errors.As(err, &rhe) && rhe.Conn != nil && string(rhe.RecordHeader[:]) == string(frame.ClientPreface[:5]) {
@@ -157,19 +160,20 @@ var ErrTLSRequired = errors.New("this port requires TLS: connect with TLS (https
 
 // ClientHandshake runs the client side of a TLS handshake on nc with cfg
 // (see ConfigureTLS; cfg.ServerName names the server to verify) and returns
-// the connection to give Client. Its errors say what went wrong in words a
-// user can act on: a server that answered in plaintext (an h2c port), an
-// unknown certificate authority, a name mismatch, an expired certificate,
-// a client certificate the server refused. The caller closes nc when it
-// fails.
-func ClientHandshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (*tls.Conn, error) {
+// the connection to give Client (as ServerHandshake's, one write per
+// Write). Its errors say what went wrong in words a user can act on: a
+// server that answered in plaintext (an h2c port), an unknown certificate
+// authority, a name mismatch, an expired certificate, a client certificate
+// the server refused. The caller closes nc when it fails.
+func ClientHandshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, DefaultHandshakeTimeout)
 	defer cancel()
-	tc := tls.Client(nc, cfg)
+	raw := &coalescer{Conn: nc}
+	tc := tls.Client(raw, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("conn: TLS handshake with %s: %w", nc.RemoteAddr(), explainTLS(err, true))
 	}
-	return tc, nil
+	return &tlsConn{Conn: tc, raw: raw}, nil
 }
 
 // explainTLS adds to a handshake error, or a first read's after it, the

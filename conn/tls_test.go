@@ -1,12 +1,15 @@
 package conn_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,7 +38,7 @@ func handshake(t testing.TB, serverCfg, clientCfg *tls.Config) (client, server n
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		var tc *tls.Conn
+		var tc net.Conn
 		tc, serverErr = conn.ServerHandshake(ctx, sn, serverCfg)
 		if serverErr != nil {
 			sn.Close()
@@ -245,5 +248,64 @@ func TestTLSHandshakeErrorsNameTheCause(t *testing.T) {
 				t.Error("server: handshake succeeded")
 			}
 		})
+	}
+}
+
+// writeCounter counts the writes on a net.Conn.
+type writeCounter struct {
+	net.Conn
+	writes atomic.Int64
+}
+
+func (c *writeCounter) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
+}
+
+// TestTLSWriteIsOneSyscall: a Write of many TLS records' worth goes out
+// in one write on the raw connection, and arrives whole.
+func TestTLSWriteIsOneSyscall(t *testing.T) {
+	scfg, ccfg := tlsConfigs(t)
+	cn, sn := loopback(t)
+	counted := &writeCounter{Conn: cn}
+	done := make(chan net.Conn, 1)
+	go func() {
+		tc, err := conn.ServerHandshake(context.Background(), sn, scfg)
+		if err != nil {
+			sn.Close()
+			done <- nil
+			return
+		}
+		done <- tc
+	}()
+	tc, err := conn.ClientHandshake(context.Background(), counted, ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	server := <-done
+	if server == nil {
+		t.Fatal("server handshake failed")
+	}
+	defer server.Close()
+	want := body(7, 100<<10) // seven records of at most 16 KiB
+	got := make(chan []byte, 1)
+	go func() {
+		b := make([]byte, len(want))
+		_, err := io.ReadFull(server, b)
+		if err != nil {
+			b = nil
+		}
+		got <- b
+	}()
+	before := counted.writes.Load()
+	if n, err := tc.Write(want); err != nil || n != len(want) {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	if w := counted.writes.Load() - before; w != 1 {
+		t.Errorf("%d writes on the raw connection for one Write of %d bytes, want 1", w, len(want))
+	}
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Errorf("the server read %d bytes, not what was written", len(b))
 	}
 }
