@@ -96,7 +96,8 @@ func http2CipherSuite(id uint16) bool { return slices.Contains(http2CipherSuites
 // minimum version is TLS 1.2, the TLS 1.2 cipher suites are those §9.2.2
 // allows (cfg's own, filtered, or all that crypto/tls implements), and a
 // client never renegotiates. Everything else (certificates, roots, client
-// authentication, GetCertificate and GetConfigForClient) is kept.
+// authentication, GetCertificate) is kept. A GetConfigForClient is wrapped
+// so that the configs it returns are made fit the same way.
 func ConfigureTLS(cfg *tls.Config) *tls.Config {
 	if cfg == nil {
 		cfg = &tls.Config{}
@@ -117,6 +118,15 @@ func ConfigureTLS(cfg *tls.Config) *tls.Config {
 		}
 	}
 	c.Renegotiation = tls.RenegotiateNever
+	if get := c.GetConfigForClient; get != nil {
+		c.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			cfg, err := get(hello)
+			if cfg == nil || err != nil {
+				return cfg, err
+			}
+			return ConfigureTLS(cfg), nil
+		}
+	}
 	return c
 }
 

@@ -309,3 +309,25 @@ func TestTLSWriteIsOneSyscall(t *testing.T) {
 		t.Errorf("the server read %d bytes, not what was written", len(b))
 	}
 }
+
+// TestConfigureTLSWrapsGetConfigForClient: a config chosen per client
+// hello negotiates h2 too.
+func TestConfigureTLSWrapsGetConfigForClient(t *testing.T) {
+	scfg, ccfg := tlsConfigs(t)
+	inner := &tls.Config{Certificates: scfg.Certificates} // no ALPN of its own
+	var calls atomic.Int32
+	outer := conn.ConfigureTLS(&tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		calls.Add(1)
+		return inner, nil
+	}})
+	cn, sn, cerr, serr := handshake(t, outer, ccfg)
+	if cerr != nil || serr != nil {
+		t.Fatalf("handshake: client %v, server %v", cerr, serr)
+	}
+	defer cn.Close()
+	defer sn.Close()
+	st := cn.(interface{ ConnectionState() tls.ConnectionState }).ConnectionState()
+	if st.NegotiatedProtocol != "h2" || calls.Load() != 1 {
+		t.Errorf("ALPN %q after %d GetConfigForClient calls; want h2 after 1", st.NegotiatedProtocol, calls.Load())
+	}
+}
