@@ -46,8 +46,9 @@ func main(args []string, stdout, stderr io.Writer, bar bool) int {
 	fs := flag.NewFlagSet(progName, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `The h2rpc benchmark runner measures h2rpc against grpc-go, drpc, x/net's HTTP/2 and raw TCP
-on this machine, every system in turn in each cell, and prints the figures as Markdown tables.
+		fmt.Fprintf(fs.Output(), `The h2rpc benchmark runner measures h2rpc against grpc-go, drpc, x/net's HTTP/2 and raw TCP,
+and h2rpc against grpc-go over TLS (h2rpc-tls, grpc-tls), on this machine, every system in turn
+in each cell, and prints the figures as Markdown tables.
 Run it from the bench directory of the h2rpc repository:
 
   go run . [--quick] [--systems h2rpc,grpc] [--scenarios unary,pingpong] [--json FILE] [--svg FILE]

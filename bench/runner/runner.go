@@ -1,6 +1,6 @@
 // Package runner measures h2rpc against the transports its users would
-// otherwise pick — grpc-go, drpc, x/net's HTTP/2 and raw TCP — in one run
-// on one machine, and reports a Markdown table, raw JSON figures and an SVG
+// otherwise pick — grpc-go, drpc, x/net's HTTP/2 and raw TCP, and grpc-go
+// over TLS — in one run on one machine, and reports a Markdown table, raw JSON figures and an SVG
 // chart. Main is the command line (bench's main package: cd bench && go run .);
 // Run is the same as a library call.
 //
@@ -8,8 +8,9 @@
 // matrix (a scenario with its payload size and concurrency) runs every
 // system in turn, A B C A B C …, each run starting its own server and
 // client, warming up, then measuring for a fixed time; the reported figure
-// is the median of the repeats, and ratios compare to grpc in the same run
-// so that machine drift hits all systems alike. Client and server share the
+// is the median of the repeats, and ratios compare to grpc (for the TLS
+// systems, to grpc-tls) in the same run so that machine drift hits all
+// systems alike. Client and server share the
 // process, so allocations per operation count both sides; except in the
 // conns scenario, which measures the memory of idle client connections
 // and so runs the server in a child process (the runner's own binary
