@@ -95,41 +95,48 @@ func (cc *ClientConn) secure(ctx context.Context, nc net.Conn) (net.Conn, error)
 }
 
 // acceptConn serves a connection Serve accepted: at once for h2c; for TLS
-// after a handshake on a goroutine of its own, tracked in s.handshaking so
-// that Stop can end it.
+// after a handshake on a goroutine of its own.
 func (s *Server) acceptConn(nc net.Conn) {
 	if s.opts.sec.tls == nil {
 		s.serveConn(nc)
 		return
 	}
-	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
-		nc.Close()
+	if !s.startHandshake(nc) {
 		return
+	}
+	go func() {
+		if tc, err := s.handshake(nc); err == nil {
+			s.serveConn(tc)
+		}
+	}()
+}
+
+// startHandshake counts in a handshake about to run on nc, tracked in
+// s.handshaking so that Stop can end it; false (nc closed) if the server
+// is stopping. handshake counts it out.
+func (s *Server) startHandshake(nc net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		nc.Close()
+		return false
 	}
 	if s.handshaking == nil {
 		s.handshaking = map[net.Conn]bool{}
 	}
 	s.handshaking[nc] = true
 	s.handshakes.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.handshakes.Done()
-		tc, err := s.handshake(nc)
-		s.mu.Lock()
-		delete(s.handshaking, nc)
-		s.mu.Unlock()
-		if err == nil {
-			s.serveConn(tc)
-		}
-	}()
+	return true
 }
 
-// handshake runs the server's TLS handshake on nc, closing nc and logging
-// if it fails.
+// handshake runs the server's TLS handshake on nc, started by
+// startHandshake, closing nc and logging if it fails.
 func (s *Server) handshake(nc net.Conn) (net.Conn, error) {
+	defer s.handshakes.Done()
 	tc, err := conn.ServerHandshake(context.Background(), nc, s.opts.sec.tls)
+	s.mu.Lock()
+	delete(s.handshaking, nc)
+	s.mu.Unlock()
 	if err != nil {
 		nc.Close()
 		s.logHandshake(nc.RemoteAddr(), err)

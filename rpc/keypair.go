@@ -1,8 +1,11 @@
 package rpc
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -21,24 +24,18 @@ type KeyPairReloader struct {
 	cur               atomic.Pointer[tls.Certificate]
 
 	mu      sync.Mutex
-	stamp   [2]fileStamp // guarded by mu: the files as last loaded
-	lastErr error        // guarded by mu: the last reload's failure, nil after a success
+	loaded  [2][]byte // guarded by mu: the files' contents as last loaded
+	lastErr error     // guarded by mu: the last reload's failure, nil after a success
 
 	stop chan struct{} // closed by Close
 	done chan struct{} // closed when the watcher ends; nil without one
 	once sync.Once
 }
 
-// fileStamp is what a change of file is noticed by.
-type fileStamp struct {
-	mod  time.Time
-	size int64
-}
-
 // NewKeyPairReloader loads the pair from certFile and keyFile, and fails if
-// it cannot. With every > 0 it also starts a goroutine that looks at the
-// files every so often and reloads them when their modification time or
-// size changed; Close ends it. With every 0, only Reload reloads.
+// it cannot. With every > 0 it also starts a goroutine that reads the
+// files every so often and reloads them when their contents changed; Close
+// ends it. With every 0, only Reload reloads.
 func NewKeyPairReloader(certFile, keyFile string, every time.Duration) (*KeyPairReloader, error) {
 	r := &KeyPairReloader{certFile: certFile, keyFile: keyFile, stop: make(chan struct{})}
 	if err := r.Reload(); err != nil {
@@ -56,13 +53,13 @@ func NewKeyPairReloader(certFile, keyFile string, every time.Duration) (*KeyPair
 func (r *KeyPairReloader) Reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st, err := r.stampsLocked()
+	files, err := r.read()
 	if err == nil {
 		var cert tls.Certificate
-		cert, err = tls.LoadX509KeyPair(r.certFile, r.keyFile)
+		cert, err = tls.X509KeyPair(files[0], files[1])
 		if err == nil {
 			r.cur.Store(&cert)
-			r.stamp = st
+			r.loaded = files
 		}
 	}
 	r.lastErr = err
@@ -76,24 +73,42 @@ func (r *KeyPairReloader) Err() error {
 	return r.lastErr
 }
 
-func (r *KeyPairReloader) stampsLocked() ([2]fileStamp, error) {
-	var st [2]fileStamp
+// maxKeyPairFile bounds what is read of a certificate or key file: a
+// chain of a few certificates is a few KiB.
+const maxKeyPairFile = 1 << 20
+
+// read reads both files.
+func (r *KeyPairReloader) read() ([2][]byte, error) {
+	var files [2][]byte
 	for i, name := range []string{r.certFile, r.keyFile} {
-		fi, err := os.Stat(name)
+		f, err := os.Open(name)
 		if err != nil {
-			return st, err
+			return files, err
 		}
-		st[i] = fileStamp{mod: fi.ModTime(), size: fi.Size()}
+		b, err := io.ReadAll(io.LimitReader(f, maxKeyPairFile+1))
+		f.Close()
+		if err == nil && len(b) > maxKeyPairFile {
+			err = fmt.Errorf("%s: larger than %d bytes", name, maxKeyPairFile)
+		}
+		if err != nil {
+			return files, err
+		}
+		files[i] = b
 	}
-	return st, nil
+	return files, nil
 }
 
 // changed reports whether the files differ from the pair last loaded.
+// Contents, not modification times, are compared: a file rewritten within
+// the clock's granularity is noticed too.
 func (r *KeyPairReloader) changed() bool {
+	files, err := r.read()
+	if err != nil {
+		return false
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st, err := r.stampsLocked()
-	return err == nil && st != r.stamp
+	return !bytes.Equal(files[0], r.loaded[0]) || !bytes.Equal(files[1], r.loaded[1])
 }
 
 func (r *KeyPairReloader) watch(every time.Duration) {

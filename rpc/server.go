@@ -123,6 +123,9 @@ func (s *Server) ServeConn(nc net.Conn) error {
 		return ErrServerStopped
 	}
 	if s.opts.sec.tls != nil {
+		if !s.startHandshake(nc) {
+			return ErrServerStopped
+		}
 		tc, err := s.handshake(nc)
 		if err != nil {
 			return nil
