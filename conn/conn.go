@@ -47,10 +47,9 @@ type Conn struct {
 	cfg     settings
 	handler Handler // server only
 
-	done       chan struct{}  // closed under mu by failLocked when the connection ends
-	drainCh    chan struct{}  // guarded by mu: made by drainChanLocked, closed by startDrainLocked: no new streams
-	reading    sync.WaitGroup // done when the last reader goroutine ends
-	writerDone chan struct{}  // closed when the final flush closed the net.Conn
+	done    chan struct{}  // closed under mu by failLocked when the connection ends
+	drainCh chan struct{}  // guarded by mu: made by drainChanLocked, closed by startDrainLocked: no new streams
+	reading sync.WaitGroup // done when the last reader goroutine ends
 	// baseCtx, the parent of every server stream's context, is cancelled
 	// when the connection ends. Made by start on the server (immutable
 	// from then), on demand by Context on the client (guarded by mu).
@@ -67,20 +66,14 @@ type Conn struct {
 	fields    []hpack.Field      // scratch space for a decoded block (decodeLocked)
 	readOn    func()             // c.readMoved, made once so that moving allocates nothing (idle.go)
 
-	// Owned by the holder of the writer role (see writer.go).
-	// wbuf is the batch buffer, taken from writeBufPool when there is
-	// something to write and given back when the writer goes idle, so idle
-	// connections pin no write buffer.
-	wbuf *[]byte
-	// flush is c.flushQueued, the flusher goroutine's body. Immutable.
-	flush func()
+	// w is the write side: the queues of frames to send and the right to
+	// write them. Its fields are guarded by mu or owned as it says
+	// (writer.go); nothing else touches them.
+	w writer
 
 	mu sync.Mutex
 	// err is why the connection ended; nil while it runs. Guarded by mu.
 	err error
-	// writing is set while someone holds the writer role (writer.go).
-	// Guarded by mu.
-	writing bool
 	// streams holds the open streams (not yet closed both ways nor reset).
 	// Guarded by mu.
 	streams map[uint32]*Stream
@@ -89,16 +82,6 @@ type Conn struct {
 	closed closedStreams
 	// enc encodes every header block we send, in wire order. Guarded by mu.
 	enc *hpack.Encoder
-	// ctrl queues control frames (SETTINGS, their ACKs, PING, WINDOW_UPDATE,
-	// GOAWAY) that go before everything else. Guarded by mu.
-	ctrl []byte
-	// out queues frames whose order matters within a stream: HEADERS and
-	// CONTINUATION, RST_STREAM and small DATA written without waiting.
-	// Guarded by mu.
-	out []byte
-	// ready lists the streams whose blocked Write has data to send and
-	// stream credit; the writer serves them round-robin. Guarded by mu.
-	ready streamQueue
 	// sendWin is the connection send window; recvWin the connection receive
 	// window. Guarded by mu.
 	sendWin flowcontrol.SendWindow
@@ -217,14 +200,13 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	}
 	s := cfg.resolve()
 	c := &Conn{
-		nc:         nc,
-		role:       r,
-		cfg:        s,
-		handler:    h,
-		done:       make(chan struct{}),
-		writerDone: make(chan struct{}),
-		streams:    make(map[uint32]*Stream),
-		enc:        hpack.NewEncoder(),
+		nc:      nc,
+		role:    r,
+		cfg:     s,
+		handler: h,
+		done:    make(chan struct{}),
+		streams: make(map[uint32]*Stream),
+		enc:     hpack.NewEncoder(),
 		peer: peerSettings{
 			headerTableSize:      4096,
 			maxConcurrentStreams: initialPeerMaxStreams,
@@ -235,7 +217,7 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	if r == roleServer {
 		c.baseCtx, c.baseCancel = context.WithCancel(context.Background())
 	}
-	c.flush = c.flushQueued
+	c.w.init(c)
 	c.fr = frame.NewReader(nc)
 	c.fr.SetMaxFrameSize(s.maxFrameSize)
 	// Until the peer acknowledges our SETTINGS it may use the default
@@ -258,18 +240,14 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	if r == roleClient {
 		c.ids = stream.NewIDAllocator(true)
 		c.idLimit = frame.MaxStreamID
-		c.ctrl = append(c.ctrl, frame.ClientPreface...)
 	}
-	c.ctrl = frame.AppendSettings(c.ctrl, c.ourSettings()...)
-	if connInc > 0 {
-		c.ctrl = frame.AppendWindowUpdate(c.ctrl, 0, connInc)
-	}
+	c.w.prefaceLocked(r == roleClient, c.ourSettings(), connInc)
 	c.settingsTimer = time.AfterFunc(s.settingsAckTimeout, c.onSettingsTimeout)
 	c.readOn = c.readMoved
 	c.reading.Add(1)
 	go c.readLoop()
 	c.mu.Lock()
-	c.kickLocked() // the preface and SETTINGS
+	c.w.kickLocked() // the preface and SETTINGS
 	if insecure != nil {
 		c.failLocked(insecure) // after them, GOAWAY INADEQUATE_SECURITY
 	}
@@ -307,38 +285,6 @@ func (c *Conn) onSettingsTimeout() {
 	// acknowledgment within a reasonable amount of time, it MAY issue a
 	// connection error of type SETTINGS_TIMEOUT."
 	c.failLocked(&frame.ConnError{Code: frame.ErrCodeSettingsTimeout, Reason: "SETTINGS not acknowledged in time"})
-}
-
-// queuedLocked checks the bounds on queued frames after something was
-// appended to c.ctrl or c.out, and makes sure a writer comes. The control
-// queue holds at most MaxControlBytes; the ordered queue at most that plus
-// the small DATA written without waiting (fastWriteLimit).
-func (c *Conn) queuedLocked() {
-	if c.overQueuedLocked() {
-		return
-	}
-	c.kickLocked()
-}
-
-// queuedInlineLocked is queuedLocked for an application goroutine that will
-// write the batch itself if no one else is writing: it reports whether the
-// caller must call c.writeQueued(maxInlineWrites) once it unlocked mu.
-func (c *Conn) queuedInlineLocked() bool {
-	if c.overQueuedLocked() {
-		return false
-	}
-	return c.claimWriterLocked()
-}
-
-// overQueuedLocked fails the connection if the queues are over their
-// bounds: a peer that never reads our answers (SETTINGS and PING ACKs,
-// RST_STREAM for its bad streams) cannot make us buffer them without bound.
-func (c *Conn) overQueuedLocked() bool {
-	if len(c.ctrl) > c.cfg.maxControlBytes || len(c.out) > c.cfg.maxControlBytes+fastWriteLimit {
-		c.failLocked(&frame.ConnError{Code: frame.ErrCodeEnhanceYourCalm, Reason: "peer does not read the control frames it causes"})
-		return true
-	}
-	return false
 }
 
 // Done returns a channel closed when the connection has ended.
@@ -393,7 +339,7 @@ func (c *Conn) Close() error {
 	prev := c.err
 	c.failLocked(ErrClosed)
 	c.mu.Unlock()
-	<-c.writerDone
+	<-c.w.done
 	c.reading.Wait()
 	if prev == nil || errors.Is(prev, ErrClosed) {
 		return nil
@@ -415,7 +361,7 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 	c.mu.Unlock()
 	select {
 	case <-c.done:
-		<-c.writerDone
+		<-c.w.done
 		c.reading.Wait()
 		return nil
 	case <-ctx.Done():
@@ -443,8 +389,8 @@ func (c *Conn) Ping(ctx context.Context) error {
 		c.pings = make(map[[8]byte]chan struct{})
 	}
 	c.pings[data] = ack
-	c.ctrl = frame.AppendPing(c.ctrl, false, data)
-	c.queuedLocked()
+	c.w.pingLocked(false, data)
+	c.w.kickLocked()
 	c.mu.Unlock()
 	select {
 	case <-ack:
@@ -479,8 +425,8 @@ func (c *Conn) sendGoAwayLocked(code frame.ErrCode, debug string) {
 	}
 	c.goAwaySent = true
 	c.goAwayLastID = last
-	c.ctrl = frame.AppendGoAway(c.ctrl, last, code, []byte(debug))
-	c.kickLocked()
+	c.w.goAwayLocked(last, code, debug)
+	c.w.kickLocked()
 }
 
 // startDrainLocked stops taking new streams.
@@ -555,10 +501,9 @@ func (c *Conn) failLocked(cause error) {
 		c.abortStreamLocked(s, serr)
 	}
 	clear(c.streams)
-	c.ready.clear()
 	// Bound the final flush: a peer that does not read must not hold us.
 	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.closeTimeout))
-	c.kickLocked()
+	c.w.failedLocked()
 }
 
 // grantSlotsLocked hands free MAX_CONCURRENT_STREAMS slots to waiting

@@ -13,7 +13,7 @@ func SetStreamIDLimit(c *Conn, n uint32) {
 func Writing(c *Conn) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.writing
+	return c.w.busy
 }
 
 // IdleArmed reports whether the idle deadline that moves the reader is

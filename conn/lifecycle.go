@@ -38,22 +38,23 @@ func (cs *closedStreams) add(id uint32, st stream.State) {
 func (cs *closedStreams) get(id uint32) stream.State { return cs.state[id] }
 
 // consumedLocked returns the credit of n bytes the application read from s
-// to the peer, in batched WINDOW_UPDATEs. It reports whether the reading
-// goroutine must write them (see queuedInlineLocked).
-func (c *Conn) consumedLocked(s *Stream, n int) (inline bool) {
+// to the peer, in batched WINDOW_UPDATEs.
+func (c *Conn) consumedLocked(s *Stream, n int) {
 	if c.err != nil {
-		return false
+		return
 	}
 	queued := false
 	if inc := s.recvWin.Consume(uint32(n)); inc > 0 && s.state.CanRecvData() {
-		c.ctrl = frame.AppendWindowUpdate(c.ctrl, s.id, inc)
+		c.w.windowUpdateLocked(s.id, inc)
 		queued = true
 	}
 	if inc := c.recvWin.Consume(uint32(n)); inc > 0 {
-		c.ctrl = frame.AppendWindowUpdate(c.ctrl, 0, inc)
+		c.w.windowUpdateLocked(0, inc)
 		queued = true
 	}
-	return queued && c.queuedInlineLocked()
+	if queued {
+		c.w.kickLocked()
+	}
 }
 
 // releaseConnLocked returns the connection credit of n bytes the
@@ -65,8 +66,8 @@ func (c *Conn) releaseConnLocked(n uint32) {
 		return
 	}
 	if inc := c.recvWin.Consume(n); inc > 0 {
-		c.ctrl = frame.AppendWindowUpdate(c.ctrl, 0, inc)
-		c.queuedLocked()
+		c.w.windowUpdateLocked(0, inc)
+		c.w.kickLocked()
 	}
 }
 
@@ -149,15 +150,15 @@ func (c *Conn) resetLocked(s *Stream, code frame.ErrCode, err error) {
 	if s.removed {
 		return
 	}
-	c.out = frame.AppendRSTStream(c.out, s.id, code)
+	c.w.rstStreamLocked(s.id, code)
 	s.err = err
 	s.state = stream.ClosedResetSent
 	c.closeStreamLocked(s)
 	c.discardLocked(s)
-	s.pendingPre, s.pending = nil, nil
+	c.w.dropLocked(s)
 	s.wakeRead()
 	s.wakeWrite()
-	c.queuedLocked()
+	c.w.kickLocked()
 }
 
 // abortStreamLocked fails s with err without telling the peer (the
@@ -168,8 +169,7 @@ func (c *Conn) abortStreamLocked(s *Stream, err error) {
 		s.err = err
 	}
 	s.removed = true
-	s.pendingPre, s.pending = nil, nil
-	s.inReady = false
+	c.w.dropLocked(s)
 	if !s.endRecv {
 		s.buf.Reset() // incomplete: the reader gets err
 	}

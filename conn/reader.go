@@ -193,8 +193,8 @@ func (c *Conn) streamErrorLocked(id uint32, code frame.ErrCode, reason string) e
 	if s := c.streams[id]; s != nil {
 		c.resetLocked(s, code, &ResetError{StreamID: id, Code: code})
 	} else {
-		c.out = frame.AppendRSTStream(c.out, id, code)
-		c.queuedLocked()
+		c.w.rstStreamLocked(id, code)
+		c.w.kickLocked()
 	}
 	_ = reason // the reason is not sent on the wire with RST_STREAM
 	return c.countResetLocked()
@@ -319,8 +319,8 @@ func (c *Conn) onData(f *frame.DataFrame) error {
 	if pad := n - uint32(len(f.Data)); pad > 0 {
 		// Padding is flow-controlled but never read: count it as consumed.
 		if inc := s.recvWin.Consume(pad); inc > 0 && !end {
-			c.ctrl = frame.AppendWindowUpdate(c.ctrl, id, inc)
-			c.queuedLocked()
+			c.w.windowUpdateLocked(id, inc)
+			c.w.kickLocked()
 		}
 		c.releaseConnLocked(pad)
 	}
@@ -473,11 +473,11 @@ func (c *Conn) onNewStreamLocked(id uint32, end bool, block []byte, se *frame.St
 		if errors.Is(serr, hpack.ErrHeaderListTooLarge) {
 			// RFC 9113 §10.5.1: a server that receives a larger header
 			// list than it is willing to handle can send 431.
-			c.appendHeadersLocked(id, []hpack.Field{{Name: ":status", Value: "431"}}, true)
+			c.w.headersLocked(id, []hpack.Field{{Name: ":status", Value: "431"}}, true)
 			if !end {
-				c.out = frame.AppendRSTStream(c.out, id, frame.ErrCodeNo)
+				c.w.rstStreamLocked(id, frame.ErrCodeNo)
 			}
-			c.queuedLocked()
+			c.w.kickLocked()
 			return c.countResetLocked()
 		}
 		return c.streamErrorLocked(id, frame.ErrCodeProtocol, serr.Error())
@@ -488,14 +488,14 @@ func (c *Conn) onNewStreamLocked(id uint32, end bool, block []byte, se *frame.St
 	// REFUSED_STREAM." REFUSED_STREAM tells the client it may retry.
 	if c.nPeer >= c.cfg.maxConcurrentStreams {
 		c.closed.add(id, stream.ClosedResetSent)
-		c.out = frame.AppendRSTStream(c.out, id, frame.ErrCodeRefusedStream)
-		c.queuedLocked()
+		c.w.rstStreamLocked(id, frame.ErrCodeRefusedStream)
+		c.w.kickLocked()
 		return nil
 	}
 	if c.draining {
 		c.closed.add(id, stream.ClosedResetSent)
-		c.out = frame.AppendRSTStream(c.out, id, frame.ErrCodeRefusedStream)
-		c.queuedLocked()
+		c.w.rstStreamLocked(id, frame.ErrCodeRefusedStream)
+		c.w.kickLocked()
 		return nil
 	}
 	cl, err := contentLength(fields)
@@ -637,7 +637,7 @@ func (c *Conn) onRSTStream(f *frame.RSTStreamFrame) error {
 	// io.EOF. This is RFC 9113 §8.1's complete response followed by
 	// RST_STREAM NO_ERROR, which stops only our sending. (A stream still
 	// waiting for its handler will never be read: its credit goes back now.)
-	s.pendingPre, s.pending = nil, nil
+	c.w.dropLocked(s)
 	s.wakeRead()
 	s.wakeWrite()
 	if local {
@@ -683,8 +683,8 @@ func (c *Conn) onSettings(f *frame.SettingsFrame) error {
 	if err := f.ForEach(c.applySettingLocked); err != nil {
 		return err
 	}
-	c.ctrl = frame.AppendSettingsAck(c.ctrl)
-	c.queuedLocked()
+	c.w.settingsAckLocked()
+	c.w.kickLocked()
 	return nil
 }
 
@@ -718,7 +718,7 @@ func (c *Conn) applySettingLocked(st frame.Setting) error {
 				return connErr(frame.ErrCodeFlowControl, "SETTINGS_INITIAL_WINDOW_SIZE overflows stream %d's window: %v (RFC 9113 §6.9.2)", s.id, err)
 			}
 			if delta > 0 {
-				c.scheduleLocked(s)
+				c.w.scheduleLocked(s)
 			}
 		}
 	case frame.SettingMaxFrameSize:
@@ -747,8 +747,8 @@ func (c *Conn) onPing(f *frame.PingFrame) error {
 	// RFC 9113 §6.7: "Receivers of a PING frame that does not include an ACK
 	// flag MUST send a PING frame with the ACK flag set in response, with an
 	// identical frame payload."
-	c.ctrl = frame.AppendPing(c.ctrl, true, f.Data)
-	c.queuedLocked()
+	c.w.pingLocked(true, f.Data)
+	c.w.kickLocked()
 	return nil
 }
 
@@ -780,7 +780,7 @@ func (c *Conn) onGoAway(f *frame.GoAwayFrame) error {
 			s.state = stream.ClosedResetSent // nothing more will come
 			c.closeStreamLocked(s)
 			c.discardLocked(s)
-			s.pendingPre, s.pending = nil, nil
+			c.w.dropLocked(s)
 			s.wakeRead()
 			s.wakeWrite()
 		}
@@ -802,9 +802,7 @@ func (c *Conn) onWindowUpdate(f *frame.WindowUpdateFrame) error {
 			// either the stream or the connection, as appropriate."
 			return connErr(frame.ErrCodeFlowControl, "connection window: %v (RFC 9113 §6.9.1)", err)
 		}
-		if c.ready.len() > 0 {
-			c.kickLocked()
-		}
+		c.w.kickLocked() // streams waiting for connection credit
 		return nil
 	}
 	s := c.streams[f.StreamID]
@@ -818,6 +816,6 @@ func (c *Conn) onWindowUpdate(f *frame.WindowUpdateFrame) error {
 	if err := s.sendWin.Add(f.Increment); err != nil {
 		return c.streamErrorLocked(s.id, frame.ErrCodeFlowControl, err.Error())
 	}
-	c.scheduleLocked(s)
+	c.w.scheduleLocked(s)
 	return nil
 }

@@ -13,10 +13,6 @@ import (
 	"github.com/h2rpc/h2rpc/stream"
 )
 
-// fastWriteLimit bounds the DATA a Write may frame straight into the
-// connection's queue without waiting for the writer (see Stream.WriteData).
-const fastWriteLimit = 64 << 10
-
 // Stream is one HTTP/2 stream of a Conn.
 //
 // A Stream is used by at most one reading goroutine (ReadHeaders, Read,
@@ -280,7 +276,7 @@ func (c *Conn) openStream(ctx context.Context, fields []hpack.Field, body []byte
 	}
 	headersEnd := endStream && len(body) == 0
 	s.state, _ = stream.Idle.Send(frame.TypeHeaders, headersEnd)
-	c.appendHeadersLocked(id, fields, headersEnd)
+	c.w.headersLocked(id, fields, headersEnd)
 	c.streams[id] = s
 	if watch && ctx.Done() != nil {
 		s.stopWatch = context.AfterFunc(ctx, s.onContextDone)
@@ -289,7 +285,11 @@ func (c *Conn) openStream(ctx context.Context, fields []hpack.Field, body []byte
 		// An error here ends the stream, which Read and ReadHeaders report.
 		_ = s.writeDataLocked(body, endStream)
 	}
-	c.unlockAndWrite(c.queuedInlineLocked())
+	inline := c.w.claimLocked()
+	c.mu.Unlock()
+	if inline {
+		c.w.flushInline()
+	}
 	return s, nil
 }
 
@@ -335,37 +335,6 @@ func (c *Conn) checkHeaderListLocked(fields []hpack.Field) error {
 	return nil
 }
 
-// appendHeadersLocked encodes fields and queues them as HEADERS plus
-// CONTINUATION frames no larger than the peer's SETTINGS_MAX_FRAME_SIZE.
-// Encoding happens here, under mu, in the same order the blocks reach the
-// wire, which keeps the peer's HPACK decoder in step. The block is encoded
-// straight into c.out after room for the HEADERS frame header, which is
-// filled in once the length is known.
-func (c *Conn) appendHeadersLocked(id uint32, fields []hpack.Field, endStream bool) {
-	start := len(c.out)
-	c.out = append(c.out, make([]byte, frame.HeaderLen)...)
-	c.out = c.enc.AppendBlock(c.out, fields...)
-	n := len(c.out) - start - frame.HeaderLen
-	max := int(c.peer.maxFrameSize)
-	flags := frame.Flags(0)
-	if endStream {
-		flags |= frame.FlagEndStream
-	}
-	if n <= max {
-		frame.AppendFrameHeader(c.out[start:start], frame.Header{Length: uint32(n), Type: frame.TypeHeaders, Flags: flags | frame.FlagEndHeaders, StreamID: id})
-		return
-	}
-	// Rare: the block needs CONTINUATION frames; split a copy of it.
-	block := append([]byte(nil), c.out[start+frame.HeaderLen:]...)
-	c.out = frame.AppendHeaders(c.out[:start], id, endStream, false, block[:max])
-	block = block[max:]
-	for len(block) > 0 {
-		n = min(len(block), max)
-		c.out = frame.AppendContinuation(c.out, id, n == len(block), block[:n])
-		block = block[n:]
-	}
-}
-
 // ReadHeaders waits for the response header block (client). Informational
 // (1xx) responses are skipped. In a trailers-only response (the first block
 // ended the stream) TrailersOnly reports true, Read returns io.EOF and
@@ -404,8 +373,7 @@ func (s *Stream) TrailersOnly() bool {
 func (s *Stream) Read(p []byte) (int, error) {
 	c := s.c
 	c.mu.Lock()
-	inline := false
-	defer func() { c.unlockAndWrite(inline) }()
+	defer c.mu.Unlock()
 	s.writeRun = 0
 	for {
 		if s.buf.Len() > 0 {
@@ -413,7 +381,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 				return 0, nil
 			}
 			n := s.buf.Read(p)
-			inline = c.consumedLocked(s, n)
+			c.consumedLocked(s, n)
 			return n, nil
 		}
 		if s.dropped {
@@ -505,11 +473,12 @@ func (s *Stream) unlockAfterWrite() {
 	if run < math.MaxUint8 {
 		s.writeRun++
 	}
-	if run == 0 {
-		c.unlockAndWrite(c.queuedInlineLocked())
+	if run == 0 && c.w.claimLocked() {
+		c.mu.Unlock()
+		c.w.flushInline()
 		return
 	}
-	c.queuedLocked()
+	c.w.kickLocked()
 	c.mu.Unlock()
 }
 
@@ -549,7 +518,7 @@ func (s *Stream) writeAllLocked(headers []hpack.Field, data []byte, trailers []h
 	}
 	if headers != nil {
 		s.headersSent = true
-		c.appendHeadersLocked(s.id, headers, false)
+		c.w.headersLocked(s.id, headers, false)
 	}
 	if err := s.writeDataLocked(data, false); err != nil {
 		return err
@@ -559,7 +528,7 @@ func (s *Stream) writeAllLocked(headers []hpack.Field, data []byte, trailers []h
 			return err // reset while data waited for credit
 		}
 		s.headersSent = true
-		c.appendHeadersLocked(s.id, trailers, true)
+		c.w.headersLocked(s.id, trailers, true)
 		c.sentEndLocked(s, frame.TypeHeaders)
 	}
 	return nil
@@ -576,65 +545,18 @@ func (s *Stream) writeDataLocked(p []byte, endStream bool) error {
 // writePartsLocked is writeDataLocked of pre followed by p.
 func (s *Stream) writePartsLocked(pre, p []byte, endStream bool) error {
 	c := s.c
-	total := len(pre) + len(p)
-	if total == 0 && !endStream {
+	if !c.w.dataLocked(s, pre, p, endStream) {
 		return nil
 	}
-	n := int64(total)
-	if n == 0 || (c.ready.len() == 0 && len(c.out)+total <= fastWriteLimit &&
-		n <= s.sendWin.Available() && n <= c.sendWin.Available()) {
-		for first := true; first || total > 0; first = false {
-			k := min(total, int(c.peer.maxFrameSize))
-			end := endStream && k == total
-			c.out, pre, p = appendDataParts(c.out, s.id, end, pre, p, k)
-			s.sendWin.Consume(uint32(k))
-			c.sendWin.Consume(uint32(k))
-			total -= k
-		}
-		if endStream {
-			c.sentEndLocked(s, frame.TypeData)
-		}
-		return nil
-	}
-	s.pendingPre, s.pending, s.pendingEnd, s.writing = pre, p, endStream, true
-	c.scheduleLocked(s)
 	for s.writing {
 		c.waitLocked(s, &s.writeWake)
 		if s.err != nil && s.writing {
-			s.pendingPre, s.pending, s.writing = nil, nil, false
+			c.w.dropLocked(s)
+			s.writing = false
 			return s.err
 		}
 	}
 	return nil
-}
-
-// appendDataParts appends a DATA frame carrying the first n bytes of pre
-// followed by p (n at most their total length), and returns the rest of
-// both.
-func appendDataParts(b []byte, id uint32, end bool, pre, p []byte, n int) ([]byte, []byte, []byte) {
-	if len(pre) == 0 {
-		return frame.AppendData(b, id, end, p[:n]), pre, p[n:]
-	}
-	var flags frame.Flags
-	if end {
-		flags = frame.FlagEndStream
-	}
-	b = frame.AppendFrameHeader(b, frame.Header{Length: uint32(n), Type: frame.TypeData, Flags: flags, StreamID: id})
-	k := min(n, len(pre))
-	b = append(b, pre[:k]...)
-	b = append(b, p[:n-k]...)
-	return b, pre[k:], p[n-k:]
-}
-
-// scheduleLocked puts a stream with pending data and stream credit in the
-// writer's round-robin queue.
-func (c *Conn) scheduleLocked(s *Stream) {
-	if s.inReady || !s.writing || s.removed || s.sendWin.Available() <= 0 && len(s.pendingPre)+len(s.pending) > 0 {
-		return
-	}
-	s.inReady = true
-	c.ready.push(s)
-	c.kickLocked()
 }
 
 // writableLocked says why the stream cannot send, or nil.

@@ -8,78 +8,295 @@ import (
 	"sync"
 
 	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/hpack"
 )
 
-// maxBatch is about how many bytes one write carries: the writer stops
-// adding DATA frames to a batch past it.
+// writer is a connection's write side. It alone touches the queues of
+// frames to send, the streams waiting to send DATA, the batch buffer and the
+// right to write; the rest of the package queues frames through its
+// methods and then either asks for a flusher (kickLocked) or takes the right
+// to write the batch itself (claimLocked, then flushInline).
+//
+// There is no writer goroutine while nothing is queued. Whoever finds frames
+// queued and no one holding the right to write (busy) takes it:
+//
+//   - an application goroutine that queued a request or a reply (the first
+//     write since it last read, see Stream.unlockAfterWrite) claims it and
+//     writes one batch itself once it unlocked c.mu: the call's frames reach
+//     the socket without waking another goroutine. If more was queued
+//     meanwhile it hands the right to a flusher goroutine rather than write
+//     on behalf of others for an unbounded time;
+//   - everything else (the reader goroutine's answers, WINDOW_UPDATEs after
+//     Read, DATA that waited for credit, a run of writes, the final flush)
+//     kicks: a flusher goroutine takes the right, writes until the queues
+//     are empty and ends.
+//
+// The holder of the right owns wbuf. Once the connection has ended, the
+// holder that finds nothing left to write closes the net.Conn and done, and
+// keeps the right for good.
+type writer struct {
+	c *Conn // immutable
+
+	// ctrl queues control frames (SETTINGS, their ACKs, PING, WINDOW_UPDATE,
+	// GOAWAY) that go before everything else. Guarded by c.mu.
+	ctrl []byte
+	// ordered queues frames whose order matters within a stream: HEADERS
+	// and CONTINUATION, RST_STREAM, and DATA framed at once (dataLocked).
+	// Guarded by c.mu.
+	ordered []byte
+	// ready lists the streams whose blocked write has data and stream
+	// credit; batches serve them round-robin. Guarded by c.mu.
+	ready streamQueue
+	// busy is set while someone holds the right to write. Guarded by c.mu.
+	busy bool
+	// wbuf is the batch buffer, taken from writeBufPool when there is
+	// something to write and given back when the writer goes idle, so idle
+	// connections pin no write buffer. Owned by the holder of the right.
+	wbuf *[]byte
+	// flusher is w.flushAll, the flusher goroutine's body, made once since
+	// "go w.flushAll()" allocates a closure per start. Immutable.
+	flusher func()
+	// done is closed when the final flush closed the net.Conn.
+	done chan struct{}
+}
+
+// maxBatch is about how many bytes one write carries: a batch takes no
+// more DATA frames past it.
 const maxBatch = 128 << 10
 
-// There is no writer goroutine while nothing is queued. Whoever queues
-// frames while no one holds the writer role (c.writing) takes it:
-//
-//   - an application goroutine that queued a request or a reply (OpenStream,
-//     WriteAll, WriteData within its windows: the stream's first write since
-//     the application last read, see Stream.unlockAfterWrite; a
-//     WINDOW_UPDATE after Read) writes the batch itself, inline, once: the
-//     call's frames reach the socket without waking another goroutine. If
-//     more was queued meanwhile it hands the role to a flusher goroutine
-//     rather than write on behalf of others for an unbounded time;
-//   - everything else (the reader goroutine's answers, DATA that waited for
-//     credit, the final flush) starts a flusher goroutine, which writes until
-//     the queues are empty and then ends.
-//
-// The role holder owns c.wbuf. Once the connection has ended, the holder
-// that finds nothing left to write closes the net.Conn and writerDone, and
-// keeps the role for good.
+// fastWriteLimit bounds the DATA a write may frame straight into the
+// ordered queue without waiting for a batch (see dataLocked).
+const fastWriteLimit = 64 << 10
+
+func (w *writer) init(c *Conn) {
+	w.c = c
+	w.flusher = w.flushAll
+	w.done = make(chan struct{})
+}
+
+// Queueing. Every method below runs with c.mu held; none writes.
+
+// prefaceLocked queues what opens the connection: the client preface (if
+// client), our SETTINGS, and the connection window's increment beyond the
+// default (if connInc > 0).
+func (w *writer) prefaceLocked(client bool, settings []frame.Setting, connInc uint32) {
+	if client {
+		w.ctrl = append(w.ctrl, frame.ClientPreface...)
+	}
+	w.ctrl = frame.AppendSettings(w.ctrl, settings...)
+	if connInc > 0 {
+		w.ctrl = frame.AppendWindowUpdate(w.ctrl, 0, connInc)
+	}
+}
+
+// settingsAckLocked queues a SETTINGS ACK.
+func (w *writer) settingsAckLocked() { w.ctrl = frame.AppendSettingsAck(w.ctrl) }
+
+// pingLocked queues a PING (or its ACK).
+func (w *writer) pingLocked(ack bool, data [8]byte) { w.ctrl = frame.AppendPing(w.ctrl, ack, data) }
+
+// windowUpdateLocked queues a WINDOW_UPDATE (id 0: the connection's).
+func (w *writer) windowUpdateLocked(id, inc uint32) {
+	w.ctrl = frame.AppendWindowUpdate(w.ctrl, id, inc)
+}
+
+// goAwayLocked queues a GOAWAY.
+func (w *writer) goAwayLocked(last uint32, code frame.ErrCode, debug string) {
+	w.ctrl = frame.AppendGoAway(w.ctrl, last, code, []byte(debug))
+}
+
+// rstStreamLocked queues an RST_STREAM, after the stream's earlier frames.
+func (w *writer) rstStreamLocked(id uint32, code frame.ErrCode) {
+	w.ordered = frame.AppendRSTStream(w.ordered, id, code)
+}
+
+// headersLocked encodes fields and queues them as HEADERS plus
+// CONTINUATION frames no larger than the peer's SETTINGS_MAX_FRAME_SIZE.
+// Encoding happens here, under c.mu, in the order the blocks reach the
+// wire, which keeps the peer's HPACK decoder in step. The block is encoded
+// straight into the queue after room for the HEADERS frame header, which is
+// filled in once the length is known.
+func (w *writer) headersLocked(id uint32, fields []hpack.Field, endStream bool) {
+	c := w.c
+	start := len(w.ordered)
+	w.ordered = append(w.ordered, make([]byte, frame.HeaderLen)...)
+	w.ordered = c.enc.AppendBlock(w.ordered, fields...)
+	n := len(w.ordered) - start - frame.HeaderLen
+	max := int(c.peer.maxFrameSize)
+	flags := frame.Flags(0)
+	if endStream {
+		flags |= frame.FlagEndStream
+	}
+	if n <= max {
+		frame.AppendFrameHeader(w.ordered[start:start], frame.Header{Length: uint32(n), Type: frame.TypeHeaders, Flags: flags | frame.FlagEndHeaders, StreamID: id})
+		return
+	}
+	// Rare: the block needs CONTINUATION frames; split a copy of it.
+	block := append([]byte(nil), w.ordered[start+frame.HeaderLen:]...)
+	w.ordered = frame.AppendHeaders(w.ordered[:start], id, endStream, false, block[:max])
+	block = block[max:]
+	for len(block) > 0 {
+		n = min(len(block), max)
+		w.ordered = frame.AppendContinuation(w.ordered, id, n == len(block), block[:n])
+		block = block[n:]
+	}
+}
+
+// dataLocked queues pre followed by p as DATA on s, END_STREAM on the last
+// frame if endStream. A write the stream and connection windows cover, made
+// while no other stream waits for credit and small enough, is framed into
+// the ordered queue at once and dataLocked reports false. Otherwise s
+// joins the round-robin with the data as its pending write (s.writing) and
+// dataLocked reports true: the caller must keep pre and p unchanged and
+// wait until s.writing is cleared (or s.err set; then it calls dropLocked).
+// The caller checked that s may send.
+func (w *writer) dataLocked(s *Stream, pre, p []byte, endStream bool) (wait bool) {
+	c := w.c
+	total := len(pre) + len(p)
+	if total == 0 && !endStream {
+		return false
+	}
+	n := int64(total)
+	if n == 0 || (w.ready.len() == 0 && len(w.ordered)+total <= fastWriteLimit &&
+		n <= s.sendWin.Available() && n <= c.sendWin.Available()) {
+		w.ordered, _, _ = w.frameDataLocked(w.ordered, s, pre, p, total, endStream)
+		return false
+	}
+	s.pendingPre, s.pending, s.pendingEnd, s.writing = pre, p, endStream, true
+	w.scheduleLocked(s)
+	return true
+}
+
+// frameDataLocked appends to b DATA frames of s carrying the first n bytes
+// of pre followed by p, each no larger than the peer's
+// SETTINGS_MAX_FRAME_SIZE, and charges them to the stream's and the
+// connection's send windows, which the caller checked cover n. If
+// endStream and nothing is left, the last frame carries END_STREAM (an
+// empty one if n is 0). It returns b and what is left of pre and p. This is
+// the one place DATA is framed and credit spent.
+func (w *writer) frameDataLocked(b []byte, s *Stream, pre, p []byte, n int, endStream bool) ([]byte, []byte, []byte) {
+	c := w.c
+	end := endStream && n == len(pre)+len(p)
+	for first := true; first || n > 0; first = false {
+		k := min(n, int(c.peer.maxFrameSize))
+		b, pre, p = appendDataParts(b, s.id, end && k == n, pre, p, k)
+		s.sendWin.Consume(uint32(k))
+		c.sendWin.Consume(uint32(k))
+		n -= k
+	}
+	if end {
+		c.sentEndLocked(s, frame.TypeData)
+	}
+	return b, pre, p
+}
+
+// appendDataParts appends a DATA frame carrying the first n bytes of pre
+// followed by p (n at most their total length), and returns the rest of
+// both.
+func appendDataParts(b []byte, id uint32, end bool, pre, p []byte, n int) ([]byte, []byte, []byte) {
+	if len(pre) == 0 {
+		return frame.AppendData(b, id, end, p[:n]), pre, p[n:]
+	}
+	var flags frame.Flags
+	if end {
+		flags = frame.FlagEndStream
+	}
+	b = frame.AppendFrameHeader(b, frame.Header{Length: uint32(n), Type: frame.TypeData, Flags: flags, StreamID: id})
+	k := min(n, len(pre))
+	b = append(b, pre[:k]...)
+	b = append(b, p[:n-k]...)
+	return b, pre[k:], p[n-k:]
+}
+
+// scheduleLocked puts s in the round-robin if it has a pending write and
+// stream credit (or only END_STREAM to send), and kicks a flusher. It is
+// called when s's credit may have grown.
+func (w *writer) scheduleLocked(s *Stream) {
+	if s.inReady || !s.writing || s.removed || s.sendWin.Available() <= 0 && len(s.pendingPre)+len(s.pending) > 0 {
+		return
+	}
+	s.inReady = true
+	w.ready.push(s)
+	w.kickLocked()
+}
+
+// dropLocked forgets the pending write of a stream that failed; a stream
+// still in the round-robin is skipped when its turn comes.
+func (w *writer) dropLocked(s *Stream) {
+	s.pendingPre, s.pending = nil, nil
+}
+
+// Handing over the right to write.
+
+// kickLocked makes sure someone writes what is queued (or, once the
+// connection ended, does the final flush and close): if no one holds the
+// right to write it starts a flusher goroutine.
+func (w *writer) kickLocked() {
+	if w.claimLocked() {
+		go w.flusher()
+	}
+}
+
+// claimLocked takes the right to write for the caller if no one holds it
+// and there is something to do (frames queued, or the final flush); it
+// reports whether the caller took it and must call flushInline once it
+// unlocked c.mu.
+func (w *writer) claimLocked() bool {
+	c := w.c
+	if c.err == nil && w.overLocked() {
+		c.failLocked(&frame.ConnError{Code: frame.ErrCodeEnhanceYourCalm, Reason: "peer does not read the control frames it causes"})
+		return false // failLocked kicked a flusher for the final flush
+	}
+	if w.busy || (c.err == nil && !w.hasOutputLocked()) {
+		return false
+	}
+	w.busy = true
+	return true
+}
+
+// overLocked reports whether the queues are over their bounds: a peer that
+// never reads our answers (SETTINGS and PING ACKs, RST_STREAM for its bad
+// streams) cannot make us buffer them without bound. The control queue
+// holds at most MaxControlBytes; the ordered queue at most that plus the
+// DATA framed at once.
+func (w *writer) overLocked() bool {
+	max := w.c.cfg.maxControlBytes
+	return len(w.ctrl) > max || len(w.ordered) > max+fastWriteLimit
+}
+
+// hasOutputLocked reports whether frames are queued.
+func (w *writer) hasOutputLocked() bool {
+	return len(w.ctrl) > 0 || len(w.ordered) > 0 || w.ready.len() > 0 && w.c.sendWin.Available() > 0
+}
+
+// failedLocked runs when the connection ends: the streams' pending writes
+// are failed (abortStreamLocked), so the round-robin empties; someone is
+// made to do the final flush.
+func (w *writer) failedLocked() {
+	w.ready.clear()
+	w.kickLocked()
+}
 
 // maxInlineWrites is how many batches an application goroutine writes
 // inline before it hands what others queued meanwhile to a flusher.
 const maxInlineWrites = 1
 
-// kickLocked makes sure someone writes what is queued (or, once the
-// connection ended, does the final flush and close): if no one holds the
-// writer role it starts a flusher goroutine.
-func (c *Conn) kickLocked() {
-	if c.claimWriterLocked() {
-		go c.flush()
-	}
-}
+// flushInline writes the queued frames on the calling goroutine, which
+// took the right to write with claimLocked; c.mu is not held.
+func (w *writer) flushInline() { w.write(maxInlineWrites) }
 
-// claimWriterLocked takes the writer role if no one holds it and there is
-// something to do (frames queued, or the final flush); it reports whether
-// the caller now holds it and must see writeQueued run.
-func (c *Conn) claimWriterLocked() bool {
-	if c.writing || (c.err == nil && !c.hasOutputLocked()) {
-		return false
-	}
-	c.writing = true
-	return true
-}
+// flushAll is the flusher goroutine's body.
+func (w *writer) flushAll() { w.write(0) }
 
-// unlockAndWrite unlocks mu and, if the caller took the writer role
-// (inline, from queuedInlineLocked), writes the queued batch.
-func (c *Conn) unlockAndWrite(inline bool) {
-	c.mu.Unlock()
-	if inline {
-		c.writeQueued(maxInlineWrites)
-	}
-}
-
-// hasOutputLocked reports whether frames are queued.
-func (c *Conn) hasOutputLocked() bool {
-	return len(c.ctrl) > 0 || len(c.out) > 0 || c.ready.len() > 0 && c.sendWin.Available() > 0
-}
-
-// writeQueued writes what is queued, one batch per Write call, while the
-// caller holds the writer role: control frames first, then the ordered queue
-// (HEADERS, RST_STREAM, small DATA), then DATA of blocked writers, one frame
-// per stream in turn, as far as flow control allows. Frames queued during a
-// write go out in the next one: many frames, one syscall. inline > 0 is an
-// application goroutine's budget of batches; 0 means a flusher goroutine,
-// which writes until nothing is left. When the connection has ended it
-// flushes what is left (bounded by the write deadline failLocked sets) and
-// closes the net.Conn.
-func (c *Conn) writeQueued(inline int) {
+// write writes what is queued, one batch per Write call, while the caller
+// holds the right to write. Frames queued during a write go out in the
+// next one: many frames, one syscall. inline > 0 is an application
+// goroutine's budget of batches; 0 means a flusher goroutine, which writes
+// until nothing is left. When the connection has ended it flushes what is
+// left (bounded by the write deadline failLocked sets) and closes the
+// net.Conn.
+func (w *writer) write(inline int) {
+	c := w.c
 	if inline > 0 {
 		// Let the goroutines that are ready to run (the other handlers a
 		// read woke, callers whose responses just came) queue their frames
@@ -90,25 +307,25 @@ func (c *Conn) writeQueued(inline int) {
 	for n := 0; ; n++ {
 		c.mu.Lock()
 		ended := c.err != nil
-		if inline > 0 && n == inline && !ended && c.hasOutputLocked() {
-			go c.flush() // the role passes to the flusher
+		if inline > 0 && n == inline && !ended && w.hasOutputLocked() {
+			go w.flusher() // the right passes to the flusher
 			c.mu.Unlock()
 			return
 		}
-		if c.wbuf == nil {
-			c.wbuf = writeBufPool.Get().(*[]byte)
+		if w.wbuf == nil {
+			w.wbuf = writeBufPool.Get().(*[]byte)
 		}
-		batch := c.buildBatchLocked((*c.wbuf)[:0])
+		batch := w.batchLocked((*w.wbuf)[:0])
 		if len(batch) == 0 {
-			wbuf := c.wbuf
-			c.wbuf = nil
+			wbuf := w.wbuf
+			w.wbuf = nil
 			if !ended {
-				c.writing = false
+				w.busy = false
 			}
 			c.mu.Unlock()
 			writeBufPool.Put(wbuf)
 			if ended {
-				c.closeWriter()
+				w.close()
 			}
 			return
 		}
@@ -117,48 +334,45 @@ func (c *Conn) writeQueued(inline int) {
 		if cap(batch) > 4*maxBatch {
 			batch = nil // do not keep a burst's buffer forever
 		}
-		*c.wbuf = batch[:0]
+		*w.wbuf = batch[:0]
 		if err != nil {
 			c.mu.Lock()
 			c.failLocked(fmt.Errorf("conn: write: %w", err))
 			c.mu.Unlock()
-			c.closeWriter()
+			w.close()
 			return
 		}
 	}
 }
 
-// flushQueued is the flusher goroutine's body; c.flush holds it as a func
-// value made once per connection, since "go c.writeQueued(0)" allocates a
-// closure per start.
-func (c *Conn) flushQueued() { c.writeQueued(0) }
-
-// closeWriter ends the write side for good: the role holder calls it once,
-// after the final flush.
-func (c *Conn) closeWriter() {
-	c.nc.Close()
-	close(c.writerDone)
+// close ends the write side for good: the holder of the right calls it
+// once, after the final flush.
+func (w *writer) close() {
+	w.c.nc.Close()
+	close(w.done)
 }
 
-// buildBatchLocked appends the next batch to b.
-func (c *Conn) buildBatchLocked(b []byte) []byte {
-	b = append(b, c.ctrl...)
-	c.ctrl = c.ctrl[:0]
-	if cap(c.ctrl) > c.cfg.maxControlBytes {
-		c.ctrl = nil
+// batchLocked appends the next batch to b: control frames first, then the
+// ordered queue, then DATA of the streams in the round-robin, one frame per
+// stream in turn, as far as flow control allows, so a large message does
+// not hold back the small ones.
+func (w *writer) batchLocked(b []byte) []byte {
+	c := w.c
+	b = append(b, w.ctrl...)
+	w.ctrl = w.ctrl[:0]
+	if cap(w.ctrl) > c.cfg.maxControlBytes {
+		w.ctrl = nil
 	}
-	b = append(b, c.out...)
-	c.out = c.out[:0]
-	if cap(c.out) > 2*fastWriteLimit {
-		c.out = nil
+	b = append(b, w.ordered...)
+	w.ordered = w.ordered[:0]
+	if cap(w.ordered) > 2*fastWriteLimit {
+		w.ordered = nil
 	}
 	if c.err != nil {
 		return b
 	}
-	// Serve the streams with pending DATA round-robin, one frame each per
-	// turn, so a large message does not hold back the small ones.
-	for len(b) < maxBatch && c.ready.len() > 0 && c.sendWin.Available() > 0 {
-		s := c.ready.pop()
+	for len(b) < maxBatch && w.ready.len() > 0 && c.sendWin.Available() > 0 {
+		s := w.ready.pop()
 		s.inReady = false
 		if !s.writing || s.removed {
 			continue
@@ -168,18 +382,12 @@ func (c *Conn) buildBatchLocked(b []byte) []byte {
 		if n <= 0 && left > 0 {
 			continue // no stream credit: a WINDOW_UPDATE reschedules it
 		}
-		end := s.pendingEnd && int(n) == left
-		b, s.pendingPre, s.pending = appendDataParts(b, s.id, end, s.pendingPre, s.pending, int(n))
-		s.sendWin.Consume(uint32(n))
-		c.sendWin.Consume(uint32(n))
-		if int(n) < left {
-			c.scheduleLocked(s)
+		b, s.pendingPre, s.pending = w.frameDataLocked(b, s, s.pendingPre, s.pending, int(n), s.pendingEnd)
+		if len(s.pendingPre)+len(s.pending) > 0 {
+			w.scheduleLocked(s)
 			continue
 		}
 		s.pendingPre, s.pending, s.writing = nil, nil, false
-		if end {
-			c.sentEndLocked(s, frame.TypeData)
-		}
 		s.wakeWrite()
 	}
 	return b
@@ -216,9 +424,12 @@ func (q *streamQueue) pop() *Stream {
 	return s
 }
 
+// clear empties the queue; its streams are no longer in it.
 func (q *streamQueue) clear() {
-	clear(q.buf)
-	q.head, q.n = 0, 0
+	for q.n > 0 {
+		q.pop().inReady = false
+	}
+	q.head = 0
 }
 
 // isTimeout reports whether err is a deadline expiry.
