@@ -130,10 +130,11 @@ func startConnBulk(tb testing.TB) bulkFunc {
 			st.Reset(frame.ErrCodeInternal)
 			return
 		}
-		_ = st.WriteHeaders([]hpack.Field{
+		_ = st.WriteAll(nil, nil, []hpack.Field{
 			{Name: ":status", Value: "200"},
 			{Name: "x-bytes", Value: strconv.FormatInt(n, 10)},
-		}, true)
+		})
+
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -155,16 +156,16 @@ func startConnBulk(tb testing.TB) bulkFunc {
 		{Name: ":authority", Value: "bench"},
 	}
 	return func(chunk []byte, size int) error {
-		st, err := cl.NewStream(context.Background(), fields, false)
+		st, err := cl.OpenStream(context.Background(), fields, nil, 0)
 		if err != nil {
 			return err
 		}
 		for sent := 0; sent < size; sent += len(chunk) {
-			if _, err := st.Write(chunk); err != nil {
+			if err := st.WriteData(nil, chunk, false); err != nil {
 				return err
 			}
 		}
-		if err := st.CloseWrite(); err != nil {
+		if err := st.WriteData(nil, nil, true); err != nil {
 			return err
 		}
 		hdr, err := st.ReadHeaders()

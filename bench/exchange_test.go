@@ -217,7 +217,7 @@ func startConnExchange(tb testing.TB) exchangeFunc {
 	return func(ctx context.Context, buf []byte) error {
 		// The request's HEADERS and DATA in one batch, as the RPC layer
 		// sends a unary request.
-		st, err := cl.OpenStream(ctx, exchangeRequestFields, exchangeRequest, true)
+		st, err := cl.OpenStream(ctx, exchangeRequestFields, exchangeRequest, conn.EndStream)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"testing"
+
+	"github.com/h2rpc/h2rpc/conn"
 )
 
 // TestUnaryExchangeAllocs pins the allocations of one unary-shaped exchange
@@ -23,7 +25,7 @@ func TestUnaryExchangeAllocs(t *testing.T) {
 	payload := make([]byte, 16)
 	var buf [64]byte
 	exchange := func() {
-		s, err := client.OpenUnwatchedStream(ctx, req, payload, true)
+		s, err := client.OpenStream(ctx, req, payload, conn.EndStream|conn.Unwatched)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -62,7 +62,7 @@ func BenchmarkUnaryExchange(b *testing.B) {
 	payload := make([]byte, 16)
 	var buf [64]byte
 	exchange := func() {
-		s, err := client.OpenStream(ctx, req, payload, true)
+		s, err := client.OpenStream(ctx, req, payload, conn.EndStream)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -108,7 +108,7 @@ func BenchmarkBulkStream(b *testing.B) {
 	done := make(chan int64, 1)
 	server, err := conn.Server(countingConn{sn, &sw, &sr}, nil, func(s *conn.Stream) {
 		n, _ := io.Copy(io.Discard, s)
-		s.WriteHeaders(status200, true)
+		s.WriteAll(nil, nil, status200)
 		done <- n
 	})
 	if err != nil {
@@ -120,7 +120,7 @@ func BenchmarkBulkStream(b *testing.B) {
 	}
 	defer server.Close()
 	defer client.Close()
-	s, err := client.NewStream(context.Background(), request("/bulk"), false)
+	s, err := client.OpenStream(context.Background(), request("/bulk"), nil, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -129,11 +129,11 @@ func BenchmarkBulkStream(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if _, err := s.Write(chunk); err != nil {
+		if err := s.WriteData(nil, chunk, false); err != nil {
 			b.Fatal(err)
 		}
 	}
-	s.CloseWrite()
+	s.WriteData(nil, nil, true)
 	n := <-done
 	b.StopTimer()
 	if n != int64(b.N)*int64(len(chunk)) {

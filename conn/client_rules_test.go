@@ -29,7 +29,7 @@ func TestClientSettingsAdvertised(t *testing.T) {
 func TestClientTrailersOnly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil)
-		s, err := c.NewStream(context.Background(), request("/"), true)
+		s, err := c.OpenStream(context.Background(), request("/"), nil, conn.EndStream)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func TestClientTrailersOnly(t *testing.T) {
 func TestClientSkipsInformational(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil)
-		s, _ := c.NewStream(context.Background(), request("/"), true)
+		s, _ := c.OpenStream(context.Background(), request("/"), nil, conn.EndStream)
 		p.WantHeaders("request", 1, true, request("/"))
 		p.WriteHeaders(1, false, f(":status", "103"), f("link", "</x>"))
 		p.WriteHeaders(1, true, f(":status", "204"))
@@ -69,7 +69,7 @@ func TestClientSkipsInformational(t *testing.T) {
 func TestClientDataBeforeHeaders(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil)
-		s, _ := c.NewStream(context.Background(), request("/"), true)
+		s, _ := c.OpenStream(context.Background(), request("/"), nil, conn.EndStream)
 		p.WantHeaders("request", 1, true, request("/"))
 		p.WriteData(1, false, []byte("x"))
 		// §8.1: a response starts with HEADERS; malformed → PROTOCOL_ERROR.
@@ -84,7 +84,7 @@ func TestClientDataBeforeHeaders(t *testing.T) {
 func TestClientPushPromise(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil)
-		c.NewStream(context.Background(), request("/"), true)
+		c.OpenStream(context.Background(), request("/"), nil, conn.EndStream)
 		p.WantHeaders("request", 1, true, request("/"))
 		p.WriteRaw(frame.AppendPushPromise(nil, 1, 2, true, p.EncodeHeaders(request("/pushed")...)))
 		// We sent ENABLE_PUSH=0: RFC 9113 §6.6, PROTOCOL_ERROR.
@@ -112,7 +112,7 @@ func TestClientCancelResetsStream(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil)
 		ctx, cancel := context.WithCancel(context.Background())
-		s, _ := c.NewStream(ctx, request("/"), false)
+		s, _ := c.OpenStream(ctx, request("/"), nil, 0)
 		p.WantHeaders("request", 1, false, request("/"))
 		readErr := make(chan error, 1)
 		go func() { _, err := s.ReadHeaders(); readErr <- err }()
@@ -130,7 +130,7 @@ func TestClientCancelAfterCompletionSendsNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil)
 		ctx, cancel := context.WithCancel(context.Background())
-		s, _ := c.NewStream(ctx, request("/"), true)
+		s, _ := c.OpenStream(ctx, request("/"), nil, conn.EndStream)
 		p.WantHeaders("request", 1, true, request("/"))
 		p.WriteHeaders(1, false, status200...)
 		p.WriteData(1, false, []byte("unread body"))
@@ -152,19 +152,19 @@ func TestClientWaitsForStreamSlot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil, frame.Setting{ID: frame.SettingMaxConcurrentStreams, Val: 1})
 		ctx := context.Background()
-		s1, err := c.NewStream(ctx, request("/1"), true)
+		s1, err := c.OpenStream(ctx, request("/1"), nil, conn.EndStream)
 		if err != nil {
 			t.Fatal(err)
 		}
 		p.WantHeaders("first request", 1, true, request("/1"))
-		// A second NewStream waits for the slot; one with a short context
+		// A second OpenStream waits for the slot; one with a short context
 		// gives up.
 		cctx, cancel := context.WithCancel(ctx)
 		gaveUp := make(chan error, 1)
-		go func() { _, err := c.NewStream(cctx, request("/x"), true); gaveUp <- err }()
+		go func() { _, err := c.OpenStream(cctx, request("/x"), nil, conn.EndStream); gaveUp <- err }()
 		second := make(chan *conn.Stream, 1)
 		go func() {
-			s, err := c.NewStream(ctx, request("/2"), true)
+			s, err := c.OpenStream(ctx, request("/2"), nil, conn.EndStream)
 			if err != nil {
 				t.Error(err)
 			}
@@ -173,7 +173,7 @@ func TestClientWaitsForStreamSlot(t *testing.T) {
 		p.WantIdle("second stream waits under MAX_CONCURRENT_STREAMS")
 		cancel()
 		if err := <-gaveUp; !errors.Is(err, context.Canceled) {
-			t.Errorf("cancelled NewStream = %v", err)
+			t.Errorf("cancelled OpenStream = %v", err)
 		}
 		p.WriteHeaders(1, true, status200...)
 		s1.ReadHeaders()
@@ -187,7 +187,7 @@ func TestClientSettingsMaxConcurrentRaised(t *testing.T) {
 		c, p := startClient(t, nil, frame.Setting{ID: frame.SettingMaxConcurrentStreams, Val: 0})
 		opened := make(chan error, 2)
 		for range 2 {
-			go func() { _, err := c.NewStream(context.Background(), request("/"), true); opened <- err }()
+			go func() { _, err := c.OpenStream(context.Background(), request("/"), nil, conn.EndStream); opened <- err }()
 		}
 		p.WantIdle("no stream allowed")
 		p.WriteSettings(frame.Setting{ID: frame.SettingMaxConcurrentStreams, Val: 5})
@@ -205,12 +205,12 @@ func TestClientStreamIDExhaustion(t *testing.T) {
 		c, p := startClient(t, nil)
 		conn.SetStreamIDLimit(c, 3)
 		ctx := context.Background()
-		s1, _ := c.NewStream(ctx, request("/"), true)
-		c.NewStream(ctx, request("/"), true)
+		s1, _ := c.OpenStream(ctx, request("/"), nil, conn.EndStream)
+		c.OpenStream(ctx, request("/"), nil, conn.EndStream)
 		// RFC 9113 §5.1.1: no id left; the client drains and a new
 		// connection takes new streams.
-		if _, err := c.NewStream(ctx, request("/"), true); !errors.Is(err, conn.ErrNotAvailable) {
-			t.Fatalf("NewStream past the last id = %v, want ErrNotAvailable", err)
+		if _, err := c.OpenStream(ctx, request("/"), nil, conn.EndStream); !errors.Is(err, conn.ErrNotAvailable) {
+			t.Fatalf("OpenStream past the last id = %v, want ErrNotAvailable", err)
 		}
 		if c.Available() {
 			t.Error("Available after id exhaustion")
@@ -234,9 +234,9 @@ func TestClientZeroWindowPeer(t *testing.T) {
 		c, p := startClient(t, nil, frame.Setting{ID: frame.SettingInitialWindowSize, Val: 0})
 		ctx, cancel := context.WithTimeout(context.Background(), 5e9)
 		defer cancel()
-		s, _ := c.NewStream(ctx, request("/"), false)
+		s, _ := c.OpenStream(ctx, request("/"), nil, 0)
 		p.WantHeaders("request", 1, false, request("/"))
-		err := s.WriteData(make([]byte, 1<<20), true)
+		err := s.WriteData(nil, make([]byte, 1<<20), true)
 		var re *conn.ResetError
 		if !errors.As(err, &re) || re.Code != frame.ErrCodeCancel {
 			t.Fatalf("WriteData to a zero window = %v, want *ResetError CANCEL when the context ends", err)
@@ -250,7 +250,7 @@ func TestClientZeroWindowPeer(t *testing.T) {
 func TestClientCompleteResponseThenResetNoError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil)
-		s, _ := c.NewStream(context.Background(), request("/"), false)
+		s, _ := c.OpenStream(context.Background(), request("/"), nil, 0)
 		p.WantHeaders("request", 1, false, request("/"))
 		// RFC 9113 §8.1: the server answers before the request ended, then
 		// asks the client to stop sending with RST_STREAM NO_ERROR.
@@ -260,7 +260,7 @@ func TestClientCompleteResponseThenResetNoError(t *testing.T) {
 		p.WriteRaw(frame.AppendRSTStream(nil, 1, frame.ErrCodeNo))
 		synctest.Wait()
 		var re *conn.ResetError
-		if err := s.WriteData([]byte("more"), false); !errors.As(err, &re) || re.Code != frame.ErrCodeNo || !re.Remote {
+		if err := s.WriteData(nil, []byte("more"), false); !errors.As(err, &re) || re.Code != frame.ErrCodeNo || !re.Remote {
 			t.Errorf("WriteData after RST_STREAM NO_ERROR = %v, want a remote *ResetError NO_ERROR", err)
 		}
 		s.ReadHeaders()
@@ -285,8 +285,8 @@ func TestClientServerNeverSendsSettings(t *testing.T) {
 		if d := time.Since(start); d != 4*time.Second {
 			t.Errorf("gave up after %v, want the PrefaceTimeout 4s", d)
 		}
-		if _, err := c.NewStream(context.Background(), request("/"), true); !errors.Is(err, conn.ErrClosed) {
-			t.Errorf("NewStream on the dead connection = %v, want ErrClosed", err)
+		if _, err := c.OpenStream(context.Background(), request("/"), nil, conn.EndStream); !errors.Is(err, conn.ErrClosed) {
+			t.Errorf("OpenStream on the dead connection = %v, want ErrClosed", err)
 		}
 	})
 }
@@ -295,7 +295,7 @@ func TestClientPeerRefusalsAreNotRapidReset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, &conn.Config{MaxPeerResets: 5})
 		for i := range 10 {
-			s, err := c.NewStream(context.Background(), request("/"), true)
+			s, err := c.OpenStream(context.Background(), request("/"), nil, conn.EndStream)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -313,7 +313,7 @@ func TestClientPeerRefusalsAreNotRapidReset(t *testing.T) {
 	})
 }
 
-// TestUnwatchedStreamCancel checks OpenUnwatchedStream: a context that ends
+// TestUnwatchedStreamCancel checks OpenStream with Unwatched: a context that ends
 // while no call of the stream waits sends nothing; the next call that has to
 // wait resets the stream with CANCEL and fails; one that ends during a wait
 // (here a Write blocked on flow control) does the same at once.
@@ -321,7 +321,7 @@ func TestUnwatchedStreamCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil)
 		ctx, cancel := context.WithCancel(context.Background())
-		s, err := c.OpenUnwatchedStream(ctx, request("/"), nil, false)
+		s, err := c.OpenStream(ctx, request("/"), nil, conn.Unwatched)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,13 +336,13 @@ func TestUnwatchedStreamCancel(t *testing.T) {
 
 		ctx, cancel = context.WithCancel(context.Background())
 		defer cancel()
-		s, err = c.OpenUnwatchedStream(ctx, request("/"), nil, false)
+		s, err = c.OpenStream(ctx, request("/"), nil, conn.Unwatched)
 		if err != nil {
 			t.Fatal(err)
 		}
 		p.WantHeaders("second request", 3, false, request("/"))
 		writeErr := make(chan error, 1)
-		go func() { writeErr <- s.WriteData(make([]byte, 100<<10), true) }()
+		go func() { writeErr <- s.WriteData(nil, make([]byte, 100<<10), true) }()
 		p.WantData("the window's worth", 3, false, make([]byte, 16384))
 		p.Drain()
 		synctest.Wait()

@@ -2,6 +2,7 @@ package conn_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"testing"
 	"testing/synctest"
@@ -13,11 +14,11 @@ import (
 func TestClientUnary(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil)
-		s, err := c.NewStream(context.Background(), request("/unary"), false)
+		s, err := c.OpenStream(context.Background(), request("/unary"), nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.WriteData([]byte("ping"), true); err != nil {
+		if err := s.WriteData(nil, []byte("ping"), true); err != nil {
 			t.Fatal(err)
 		}
 		p.WantHeaders("request headers", 1, false, request("/unary"))
@@ -75,6 +76,39 @@ func TestConnContext(t *testing.T) {
 		<-srv.Done()
 		if sctx.Err() == nil {
 			t.Error("server Context not cancelled with the connection")
+		}
+	})
+}
+
+// Err tells a stream's fate without a write: nil while the stream runs, and
+// the peer's reset after a complete response (while the request was still
+// open, RFC 9113 §8.1), which Read does not report: the data stays readable
+// to io.EOF.
+func TestStreamErr(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		s, err := c.OpenStream(context.Background(), request("/"), []byte("req"), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.WantHeaders("request headers", 1, false, request("/"))
+		p.WantData("request body", 1, false, []byte("req"))
+		if err := s.Err(); err != nil {
+			t.Fatalf("Err of a running stream = %v", err)
+		}
+		p.WriteHeaders(1, false, status200...)
+		p.WriteData(1, true, []byte("resp"))
+		p.WriteRaw(frame.AppendRSTStream(nil, 1, frame.ErrCodeNo))
+		synctest.Wait()
+		if _, err := s.ReadHeaders(); err != nil {
+			t.Fatal(err)
+		}
+		if body, err := io.ReadAll(s); err != nil || string(body) != "resp" {
+			t.Fatalf("body = %q, %v; want the complete response", body, err)
+		}
+		var re *conn.ResetError
+		if err := s.Err(); !errors.As(err, &re) || re.Code != frame.ErrCodeNo || !re.Remote {
+			t.Fatalf("Err = %v, want the peer's RST_STREAM NO_ERROR", err)
 		}
 	})
 }

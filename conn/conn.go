@@ -92,13 +92,13 @@ type Conn struct {
 	// those the peer opens (RFC 9113 §5.1.1). Guarded by mu.
 	ids     stream.IDAllocator
 	peerIDs stream.PeerIDs
-	// idLimit is the largest id NewStream uses: frame.MaxStreamID, lowered
+	// idLimit is the largest id OpenStream uses: frame.MaxStreamID, lowered
 	// by tests to reach exhaustion quickly. Guarded by mu.
 	idLimit uint32
-	// nLocal counts our open streams and granted NewStream slots; nPeer the
+	// nLocal counts our open streams and granted OpenStream slots; nPeer the
 	// peer's open streams. Guarded by mu.
 	nLocal, nPeer uint32
-	// slotWaiters queues *slotWaiter for NewStream calls waiting under the
+	// slotWaiters queues *slotWaiter for OpenStream calls waiting under the
 	// peer's MAX_CONCURRENT_STREAMS. Guarded by mu.
 	slotWaiters list.List
 	// handlers counts running Handler goroutines; waiting queues the
@@ -314,7 +314,7 @@ func (c *Conn) Err() error {
 	return c.err
 }
 
-// Available reports whether NewStream may succeed: false once the connection
+// Available reports whether OpenStream may succeed: false once the connection
 // is draining (GOAWAY either way, stream ids exhausted) or closed, and always
 // false on the server.
 func (c *Conn) Available() bool {
@@ -322,12 +322,6 @@ func (c *Conn) Available() bool {
 	defer c.mu.Unlock()
 	return c.role == roleClient && c.err == nil && !c.draining
 }
-
-// RemoteAddr returns the peer's network address.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
-
-// LocalAddr returns our network address.
-func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 
 // Close closes the connection now: it queues GOAWAY (NO_ERROR), fails every
 // stream with ErrClosed, writes what is queued (for at most
@@ -371,7 +365,8 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 }
 
 // Ping sends a PING and waits for the peer's acknowledgement, ctx's end or
-// the connection's.
+// the connection's: the one end-to-end check that a connection is alive
+// (a keepalive; the RPC layer does not send them today).
 func (c *Conn) Ping(ctx context.Context) error {
 	c.mu.Lock()
 	if c.err != nil {
@@ -507,7 +502,7 @@ func (c *Conn) failLocked(cause error) {
 }
 
 // grantSlotsLocked hands free MAX_CONCURRENT_STREAMS slots to waiting
-// NewStream calls, oldest first.
+// OpenStream calls, oldest first.
 func (c *Conn) grantSlotsLocked() {
 	for c.nLocal < c.peer.maxConcurrentStreams && c.slotWaiters.Len() > 0 {
 		w := c.slotWaiters.Remove(c.slotWaiters.Front()).(*slotWaiter)
@@ -517,7 +512,7 @@ func (c *Conn) grantSlotsLocked() {
 	}
 }
 
-// releaseSlotLocked returns a slot taken by NewStream.
+// releaseSlotLocked returns a slot taken by OpenStream.
 func (c *Conn) releaseSlotLocked() {
 	c.nLocal--
 	c.grantSlotsLocked()
@@ -568,7 +563,7 @@ func (c *Conn) acquireSlotLocked(ctx context.Context) error {
 	return werr
 }
 
-// newStreamErrLocked says why NewStream cannot open a stream, or nil.
+// newStreamErrLocked says why OpenStream cannot open a stream, or nil.
 func (c *Conn) newStreamErrLocked() error {
 	switch {
 	case c.err != nil:

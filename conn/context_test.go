@@ -64,8 +64,8 @@ func TestServerContextCompleted(t *testing.T) {
 		if _, err := s.Read(make([]byte, 8)); err != io.EOF {
 			t.Errorf("Read = %v, want io.EOF", err)
 		}
-		if err := s.WriteHeaders(status200, true); err != nil {
-			t.Errorf("WriteHeaders: %v", err)
+		if err := s.WriteAll(nil, nil, status200); err != nil {
+			t.Errorf("WriteAll: %v", err)
 		}
 		ctx := s.Context()
 		r.err = ctx.Err()

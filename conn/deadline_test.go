@@ -92,7 +92,7 @@ func TestServerDeadlineOrder(t *testing.T) {
 			if s.ID() == 5 {
 				// Completes in time: its deadline must be forgotten.
 				s.Read(make([]byte, 1))
-				s.WriteHeaders(status200, true)
+				s.WriteAll(nil, nil, status200)
 				return
 			}
 			<-release
@@ -163,7 +163,7 @@ func TestServerDeadlineMisuse(t *testing.T) {
 		}
 
 		c, _ := startClient(t, nil)
-		s, err := c.OpenStream(context.Background(), request("/"), nil, true)
+		s, err := c.OpenStream(context.Background(), request("/"), nil, conn.EndStream)
 		if err != nil {
 			t.Fatal(err)
 		}

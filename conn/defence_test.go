@@ -37,7 +37,7 @@ func TestRapidResetSlowHandlers(t *testing.T) {
 		c, p := startServer(t, &conn.Config{MaxConcurrentStreams: 10}, func(s *conn.Stream) {
 			started.Add(1)
 			<-release
-			s.WriteHeaders(status200, true)
+			s.WriteAll(nil, nil, status200)
 		})
 		const attacks = 5000
 		var before, after runtime.MemStats

@@ -65,7 +65,7 @@ func pair(t testing.TB, clientCfg, serverCfg *conn.Config, h conn.Handler) (clie
 // hashEcho answers with the request body followed by its SHA-256, in
 // trailers too.
 func hashEcho(s *conn.Stream) {
-	if err := s.WriteHeaders(status200, false); err != nil {
+	if err := s.WriteAll(status200, nil, nil); err != nil {
 		return
 	}
 	h := sha256.New()
@@ -74,7 +74,7 @@ func hashEcho(s *conn.Stream) {
 		n, err := s.Read(buf)
 		h.Write(buf[:n])
 		if n > 0 {
-			if _, werr := s.Write(buf[:n]); werr != nil {
+			if werr := s.WriteData(nil, buf[:n], false); werr != nil {
 				return
 			}
 		}
@@ -85,7 +85,7 @@ func hashEcho(s *conn.Stream) {
 			return
 		}
 	}
-	s.WriteHeaders([]hpack.Field{f("x-sha256", fmt.Sprintf("%x", h.Sum(nil)))}, true)
+	s.WriteAll(nil, nil, []hpack.Field{f("x-sha256", fmt.Sprintf("%x", h.Sum(nil)))})
 }
 
 // body returns n deterministic bytes for stream i.
@@ -101,9 +101,9 @@ func body(i, n int) []byte {
 
 func roundTrip(ctx context.Context, c *conn.Conn, i, size int) error {
 	want := body(i, size)
-	s, err := c.NewStream(ctx, request(fmt.Sprintf("/s/%d", i)), false)
+	s, err := c.OpenStream(ctx, request(fmt.Sprintf("/s/%d", i)), nil, 0)
 	if err != nil {
-		return fmt.Errorf("stream %d: NewStream: %w", i, err)
+		return fmt.Errorf("stream %d: OpenStream: %w", i, err)
 	}
 	werr := make(chan error, 1)
 	go func() {
@@ -111,13 +111,13 @@ func roundTrip(ctx context.Context, c *conn.Conn, i, size int) error {
 		p := want
 		for len(p) > 0 {
 			k := min(len(p), 1+(i*7919+len(p))%20000)
-			if _, err := s.Write(p[:k]); err != nil {
+			if err := s.WriteData(nil, p[:k], false); err != nil {
 				werr <- err
 				return
 			}
 			p = p[k:]
 		}
-		werr <- s.CloseWrite()
+		werr <- s.WriteData(nil, nil, true)
 	}()
 	if _, err := s.ReadHeaders(); err != nil {
 		return fmt.Errorf("stream %d: ReadHeaders: %w", i, err)
@@ -186,16 +186,16 @@ func TestEndToEndManyStreams(t *testing.T) {
 	<-server.Done()
 }
 
-// TestWriteDataPrefixed checks that a prefix and a payload arrive as one
+// TestWriteDataPrefix checks that a prefix and a payload arrive as one
 // byte sequence, on the fast path (within the windows and fastWriteLimit)
 // and through the writer's round-robin (larger than both the limit and a
 // frame), with END_STREAM after the last byte.
-func TestWriteDataPrefixed(t *testing.T) {
+func TestWriteDataPrefix(t *testing.T) {
 	client, _ := pair(t, nil, nil, hashEcho)
 	for i, size := range []int{0, 100, 40000, 300000} {
 		prefix := []byte{1, 2, 3, 4, 5}
 		payload := body(i, size)
-		s, err := client.NewStream(context.Background(), request("/prefixed"), false)
+		s, err := client.OpenStream(context.Background(), request("/prefixed"), nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,8 +206,8 @@ func TestWriteDataPrefixed(t *testing.T) {
 			b, _ := io.ReadAll(s)
 			got <- b
 		}()
-		if err := s.WriteDataPrefixed(prefix, payload, true); err != nil {
-			t.Fatalf("size %d: WriteDataPrefixed: %v", size, err)
+		if err := s.WriteData(prefix, payload, true); err != nil {
+			t.Fatalf("size %d: WriteData with a prefix: %v", size, err)
 		}
 		want := append(append([]byte(nil), prefix...), payload...)
 		if b := <-got; !bytes.Equal(b, want) {

@@ -12,7 +12,7 @@ import (
 // Conn.Err says why.
 var ErrClosed = errors.New("conn: connection closed")
 
-// ErrNotAvailable is returned by NewStream when the connection takes no new
+// ErrNotAvailable is returned by OpenStream when the connection takes no new
 // streams because it is draining: we or the peer sent GOAWAY, or the client's
 // stream identifiers are exhausted (RFC 9113 §5.1.1). Requests that fail with
 // it were never sent, so they are safe to retry on another connection. It is
@@ -37,7 +37,7 @@ func (e *ResetError) Error() string {
 }
 
 // GoAwayError reports that the peer sent GOAWAY and did not process the
-// stream (its id is above LastStreamID), or that NewStream was called after
+// stream (its id is above LastStreamID), or that OpenStream was called after
 // the peer's GOAWAY. The request was not acted on: it is safe to retry on a
 // new connection (RFC 9113 §6.8).
 type GoAwayError struct {

@@ -18,27 +18,28 @@ func Example() {
 
 	server, _ := conn.Server(serverEnd, nil, func(s *conn.Stream) {
 		body, _ := io.ReadAll(s)
-		s.WriteHeaders([]hpack.Field{{Name: ":status", Value: "200"}}, false)
-		s.Write([]byte(fmt.Sprintf("%s from %s", bytesUpper(body), s.RequestHeaders()[3].Value)))
-		s.WriteHeaders([]hpack.Field{{Name: "x-done", Value: "yes"}}, true)
+		s.WriteAll([]hpack.Field{{Name: ":status", Value: "200"}}, nil, nil)
+		s.WriteData(nil, []byte(fmt.Sprintf("%s from %s", bytesUpper(body), s.RequestHeaders()[3].Value)), false)
+		s.WriteAll(nil, nil, []hpack.Field{{Name: "x-done", Value: "yes"}})
 	})
 	defer server.Close()
 
 	client, _ := conn.Client(clientEnd, nil)
 	defer client.Close()
 
-	s, err := client.NewStream(context.Background(), []hpack.Field{
+	s, err := client.OpenStream(context.Background(), []hpack.Field{
 		{Name: ":method", Value: "POST"},
 		{Name: ":scheme", Value: "http"},
 		{Name: ":authority", Value: "example"},
 		{Name: ":path", Value: "/shout"},
-	}, false)
+	}, nil, 0)
+
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	s.Write([]byte("hello"))
-	s.CloseWrite()
+	s.WriteData(nil, []byte("hello"), false)
+	s.WriteData(nil, nil, true)
 
 	headers, _ := s.ReadHeaders()
 	body, _ := io.ReadAll(s)
@@ -70,9 +71,10 @@ func ExampleServer() {
 	go func() {
 		nc, _ := net.Dial("tcp", ln.Addr().String())
 		c, _ := conn.Client(nc, nil)
-		s, _ := c.NewStream(context.Background(), []hpack.Field{
+		s, _ := c.OpenStream(context.Background(), []hpack.Field{
 			{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "http"}, {Name: ":path", Value: "/"},
-		}, true)
+		}, nil, conn.EndStream)
+
 		s.ReadHeaders()
 		c.Shutdown(context.Background())
 	}()
@@ -80,7 +82,7 @@ func ExampleServer() {
 	nc, _ := ln.Accept()
 	server, _ := conn.Server(nc, &conn.Config{MaxConcurrentStreams: 100}, func(s *conn.Stream) {
 		fmt.Println("request for", s.RequestHeaders()[2].Value)
-		s.WriteHeaders([]hpack.Field{{Name: ":status", Value: "204"}}, true)
+		s.WriteAll(nil, nil, []hpack.Field{{Name: ":status", Value: "204"}})
 	})
 	<-server.Done()
 	fmt.Println("connection ended:", server.Err())
@@ -91,7 +93,7 @@ func ExampleServer() {
 
 // A client checks that the connection is alive, then opens a stream that it
 // gives up on: cancelling the stream's context resets the stream.
-func ExampleConn_NewStream() {
+func ExampleConn_OpenStream_cancel() {
 	clientEnd, serverEnd := net.Pipe()
 	ended := make(chan string, 1)
 	server, _ := conn.Server(serverEnd, nil, func(s *conn.Stream) {
@@ -106,9 +108,10 @@ func ExampleConn_NewStream() {
 		fmt.Println(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s, _ := client.NewStream(ctx, []hpack.Field{
+	s, _ := client.OpenStream(ctx, []hpack.Field{
 		{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "http"}, {Name: ":path", Value: "/slow"},
-	}, true)
+	}, nil, conn.EndStream)
+
 	cancel()
 	_, err := s.ReadHeaders()
 	fmt.Println("client:", err)
@@ -138,7 +141,8 @@ func ExampleConn_OpenStream() {
 	s, err := client.OpenStream(context.Background(), []hpack.Field{
 		{Name: ":method", Value: "POST"}, {Name: ":scheme", Value: "http"},
 		{Name: ":authority", Value: "example"}, {Name: ":path", Value: "/shout"},
-	}, []byte("hello"), true)
+	}, []byte("hello"), conn.EndStream)
+
 	if err != nil {
 		fmt.Println(err)
 		return

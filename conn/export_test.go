@@ -1,6 +1,6 @@
 package conn
 
-// SetStreamIDLimit makes NewStream treat ids above n as exhausted, so tests
+// SetStreamIDLimit makes OpenStream treat ids above n as exhausted, so tests
 // can reach the end of the id space (RFC 9113 §5.1.1) in a few streams.
 func SetStreamIDLimit(c *Conn, n uint32) {
 	c.mu.Lock()

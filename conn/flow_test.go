@@ -37,9 +37,9 @@ func wantDataBytes(t *testing.T, p interface{ ReadFrame() frame.Frame }, id uint
 func TestWriterStopsAtWindow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil) // the peer keeps the default 65535 windows
-		s, _ := c.NewStream(context.Background(), request("/"), false)
+		s, _ := c.OpenStream(context.Background(), request("/"), nil, 0)
 		done := make(chan error, 1)
-		go func() { done <- s.WriteData(make([]byte, 200000), true) }()
+		go func() { done <- s.WriteData(nil, make([]byte, 200000), true) }()
 		p.WantHeaders("request", 1, false, request("/"))
 		// One stream window (= the connection window) of 65535 bytes.
 		wantDataBytes(t, p, 1, 65535)
@@ -82,7 +82,7 @@ func TestWindowOverflow(t *testing.T) {
 	t.Run("stream", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			c, p := startClient(t, nil)
-			c.NewStream(context.Background(), request("/"), false)
+			c.OpenStream(context.Background(), request("/"), nil, 0)
 			p.WantHeaders("request", 1, false, request("/"))
 			p.WriteRaw(frame.AppendWindowUpdate(nil, 1, frame.MaxWindowSize))
 			// §6.9.1: a stream error FLOW_CONTROL_ERROR.
@@ -92,7 +92,7 @@ func TestWindowOverflow(t *testing.T) {
 	t.Run("settings", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			c, p := startClient(t, nil)
-			c.NewStream(context.Background(), request("/"), false)
+			c.OpenStream(context.Background(), request("/"), nil, 0)
 			p.WantHeaders("request", 1, false, request("/"))
 			p.WriteRaw(frame.AppendWindowUpdate(nil, 1, frame.MaxWindowSize-65535))
 			p.WriteSettings(frame.Setting{ID: frame.SettingInitialWindowSize, Val: 70000})
@@ -137,7 +137,7 @@ func TestSlowReaderEndToEnd(t *testing.T) {
 			if s.RequestHeaders()[3].Value == "/1" {
 				i = 1
 			}
-			s.WriteHeaders(status200, false)
+			s.WriteAll(status200, nil, nil)
 			buf := make([]byte, total)
 			for n := range read[i] {
 				if _, err := io.ReadFull(s, buf[:n]); err != nil {
@@ -146,24 +146,24 @@ func TestSlowReaderEndToEnd(t *testing.T) {
 				}
 			}
 			io.Copy(io.Discard, s)
-			s.WriteHeaders(trailerOK, true)
+			s.WriteAll(nil, nil, trailerOK)
 		})
 		var sent [2]atomic.Int64
 		writeErr := make(chan error, 2)
 		for i := range 2 {
-			s, err := client.NewStream(context.Background(), request([]string{"/0", "/1"}[i]), false)
+			s, err := client.OpenStream(context.Background(), request([]string{"/0", "/1"}[i]), nil, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			go func() {
 				for range total / chunk {
-					if _, err := s.Write(make([]byte, chunk)); err != nil {
+					if err := s.WriteData(nil, make([]byte, chunk), false); err != nil {
 						writeErr <- err
 						return
 					}
 					sent[i].Add(chunk)
 				}
-				writeErr <- s.CloseWrite()
+				writeErr <- s.WriteData(nil, nil, true)
 			}()
 		}
 		synctest.Wait()
@@ -227,16 +227,16 @@ func TestFairScheduling(t *testing.T) {
 		p.WriteRaw(frame.AppendWindowUpdate(nil, 0, 1<<20))
 		synctest.Wait()
 		ctx := context.Background()
-		big, _ := c.NewStream(ctx, request("/big"), false)
-		small, _ := c.NewStream(ctx, request("/small"), false)
+		big, _ := c.OpenStream(ctx, request("/big"), nil, 0)
+		small, _ := c.OpenStream(ctx, request("/small"), nil, 0)
 		p.WantHeaders("big request", 1, false, request("/big"))
 		p.WantHeaders("small request", 3, false, request("/small"))
 		// The peer stops reading: the writer blocks in the middle of the
 		// big stream's first batch.
 		p.StopReading()
-		go big.WriteData(make([]byte, 400000), true)
+		go big.WriteData(nil, make([]byte, 400000), true)
 		synctest.Wait()
-		go small.WriteData(make([]byte, 20000), true)
+		go small.WriteData(nil, make([]byte, 20000), true)
 		synctest.Wait()
 		p.ResumeReading()
 		var order []uint32

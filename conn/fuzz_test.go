@@ -83,11 +83,11 @@ func FuzzClient(f *testing.F) {
 			var wg sync.WaitGroup
 			for range 2 {
 				wg.Go(func() {
-					s, err := c.NewStream(context.Background(), request("/"), false)
+					s, err := c.OpenStream(context.Background(), request("/"), nil, 0)
 					if err != nil {
 						return
 					}
-					go s.WriteData(make([]byte, 70000), true)
+					go s.WriteData(nil, make([]byte, 70000), true)
 					s.ReadHeaders()
 					io.Copy(io.Discard, s)
 				})

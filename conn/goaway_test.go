@@ -15,8 +15,8 @@ func TestClientReceivesGoAway(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil)
 		ctx := context.Background()
-		s1, _ := c.NewStream(ctx, request("/1"), true)
-		s3, _ := c.NewStream(ctx, request("/3"), true)
+		s1, _ := c.OpenStream(ctx, request("/1"), nil, conn.EndStream)
+		s3, _ := c.OpenStream(ctx, request("/3"), nil, conn.EndStream)
 		p.WantHeaders("stream 1", 1, true, request("/1"))
 		p.WantHeaders("stream 3", 3, true, request("/3"))
 		// RFC 9113 §6.8: streams above the last id were not processed.
@@ -31,8 +31,8 @@ func TestClientReceivesGoAway(t *testing.T) {
 		if c.Available() {
 			t.Error("Available after GOAWAY")
 		}
-		if _, err := c.NewStream(ctx, request("/5"), true); !errors.As(err, &ge) {
-			t.Fatalf("NewStream after GOAWAY = %v, want *GoAwayError", err)
+		if _, err := c.OpenStream(ctx, request("/5"), nil, conn.EndStream); !errors.As(err, &ge) {
+			t.Fatalf("OpenStream after GOAWAY = %v, want *GoAwayError", err)
 		}
 		// Stream 1 goes on to its end; then the connection closes.
 		p.WriteHeaders(1, false, status200...)
@@ -68,7 +68,7 @@ func TestServerShutdownDrains(t *testing.T) {
 		release := make(chan struct{})
 		c, p := startServer(t, nil, func(s *conn.Stream) {
 			<-release
-			s.WriteHeaders(status200, true)
+			s.WriteAll(nil, nil, status200)
 		})
 		p.WriteHeaders(1, true, request("/")...)
 		synctest.Wait()
@@ -106,7 +106,7 @@ func TestShutdownContextEnds(t *testing.T) {
 		if err := c.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Shutdown = %v, want DeadlineExceeded", err)
 		}
-		if err := s.WriteHeaders(status200, true); !errors.Is(err, conn.ErrClosed) {
+		if err := s.WriteAll(nil, nil, status200); !errors.Is(err, conn.ErrClosed) {
 			t.Errorf("write after the forced close = %v, want ErrClosed", err)
 		}
 		p.Drain()
@@ -116,7 +116,7 @@ func TestShutdownContextEnds(t *testing.T) {
 func TestConnectionErrorFailsStreams(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil)
-		s, _ := c.NewStream(context.Background(), request("/"), false)
+		s, _ := c.OpenStream(context.Background(), request("/"), nil, 0)
 		p.WantHeaders("request", 1, false, request("/"))
 		p.WriteRaw(frame.AppendWindowUpdate(nil, 0, frame.MaxWindowSize)) // overflows 65535+…
 		wantConnError(t, c, p, frame.ErrCodeFlowControl)
@@ -124,7 +124,7 @@ func TestConnectionErrorFailsStreams(t *testing.T) {
 			t.Errorf("ReadHeaders after a connection error = %v, want ErrClosed", err)
 		}
 		var ce *frame.ConnError
-		if _, err := s.Write([]byte("x")); !errors.As(err, &ce) {
+		if err := s.WriteData(nil, []byte("x"), false); !errors.As(err, &ce) {
 			t.Errorf("Write error %v does not carry the cause", err)
 		}
 	})

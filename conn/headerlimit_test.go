@@ -79,11 +79,11 @@ func TestClientOversizedResponseHeadersIsStreamLevel(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				c, p := startClient(t, nil)
 				ctx := context.Background()
-				s1, err := c.NewStream(ctx, request("/ok"), true)
+				s1, err := c.OpenStream(ctx, request("/ok"), nil, conn.EndStream)
 				if err != nil {
 					t.Fatal(err)
 				}
-				s3, err := c.NewStream(ctx, request("/big"), true)
+				s3, err := c.OpenStream(ctx, request("/big"), nil, conn.EndStream)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -126,7 +126,7 @@ func TestHeaderBlockHardCap(t *testing.T) {
 	t.Run("client", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			c, p := startClient(t, nil)
-			s, err := c.NewStream(context.Background(), request("/"), true)
+			s, err := c.OpenStream(context.Background(), request("/"), nil, conn.EndStream)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -79,3 +79,13 @@ func blockingHandler(release <-chan struct{}) (conn.Handler, <-chan *conn.Stream
 func newClientPipe(t *testing.T) (net.Conn, *h2test.Peer) { return h2test.NewClientPipe(t) }
 
 func asConnError(err error, target **frame.ConnError) bool { return errors.As(err, target) }
+
+// dataWriter makes a stream an io.Writer of DATA, for io.Copy.
+type dataWriter struct{ s *conn.Stream }
+
+func (w dataWriter) Write(p []byte) (int, error) {
+	if err := w.s.WriteData(nil, p, false); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

@@ -44,7 +44,7 @@ func TestIdleReaderMoves(t *testing.T) {
 		}
 		call := func(id uint32) {
 			t.Helper()
-			s, err := c.NewStream(context.Background(), request("/unary"), false)
+			s, err := c.OpenStream(context.Background(), request("/unary"), nil, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestIdleReaderMoves(t *testing.T) {
 			if f, m := readers(); len(f)+len(m) != 1 || strings.Join(f, "") != strings.Join(first, "") || strings.Join(m, "") != strings.Join(moved, "") {
 				t.Errorf("readers %q, %q after a busy wait, want still %q, %q", f, m, first, moved)
 			}
-			if err := s.WriteData([]byte("ping"), true); err != nil {
+			if err := s.WriteData(nil, []byte("ping"), true); err != nil {
 				t.Fatal(err)
 			}
 			p.WantData("request body", id, true, []byte("ping"))

@@ -315,7 +315,7 @@ func TestPeerResetWakesHandler(t *testing.T) {
 			_, err := s.Read(make([]byte, 10))
 			errs <- err
 			<-s.Context().Done()
-			errs <- s.WriteHeaders(status200, false)
+			errs <- s.WriteAll(status200, nil, nil)
 		})
 		p.WriteHeaders(1, false, request("/")...)
 		synctest.Wait()
@@ -325,7 +325,7 @@ func TestPeerResetWakesHandler(t *testing.T) {
 			t.Errorf("Read after the peer's reset = %v, want a remote *ResetError CANCEL", err)
 		}
 		if err := <-errs; !errors.As(err, &re) {
-			t.Errorf("WriteHeaders after reset = %v, want *ResetError", err)
+			t.Errorf("WriteAll after reset = %v, want *ResetError", err)
 		}
 		// §5.4.2: no RST_STREAM in answer to RST_STREAM.
 		p.WantIdle("no answer to RST_STREAM")
@@ -388,7 +388,7 @@ func TestLargeHeadersUseContinuation(t *testing.T) {
 		}
 		resp := []hpack.Field{f(":status", "200"), {Name: "x-big", Value: string(big), Sensitive: true}}
 		_, p := startServer(t, &conn.Config{MaxHeaderListSize: 1 << 20}, func(s *conn.Stream) {
-			s.WriteHeaders(resp, true)
+			s.WriteAll(nil, nil, resp)
 		}, frame.Setting{ID: frame.SettingMaxHeaderListSize, Val: 1 << 20})
 		p.WriteHeaders(1, true, request("/")...)
 		// 40 KB of header block in frames of at most 16384 bytes.
@@ -400,11 +400,11 @@ func TestPeerMaxHeaderListSize(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		errc := make(chan error, 1)
 		_, p := startServer(t, nil, func(s *conn.Stream) {
-			errc <- s.WriteHeaders([]hpack.Field{f(":status", "200"), f("x-big", string(make([]byte, 200)))}, true)
+			errc <- s.WriteAll(nil, nil, []hpack.Field{f(":status", "200"), f("x-big", string(make([]byte, 200)))})
 		}, frame.Setting{ID: frame.SettingMaxHeaderListSize, Val: 100})
 		p.WriteHeaders(1, true, request("/")...)
 		if err := <-errc; err == nil {
-			t.Fatal("WriteHeaders over the peer's SETTINGS_MAX_HEADER_LIST_SIZE succeeded")
+			t.Fatal("WriteAll over the peer's SETTINGS_MAX_HEADER_LIST_SIZE succeeded")
 		}
 		p.WantRST("handler gave up", 1, frame.ErrCodeCancel)
 	})
@@ -415,8 +415,8 @@ func TestDataSplitToPeerMaxFrameSize(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			payload := make([]byte, 50000)
 			_, p := startServer(t, nil, func(s *conn.Stream) {
-				s.WriteHeaders(status200, false)
-				s.WriteData(payload, true)
+				s.WriteAll(status200, nil, nil)
+				s.WriteData(nil, payload, true)
 			}, frame.Setting{ID: frame.SettingMaxFrameSize, Val: maxFrame}, frame.Setting{ID: frame.SettingInitialWindowSize, Val: 1 << 20})
 			p.WriteRaw(frame.AppendWindowUpdate(nil, 0, 1<<20))
 			p.WriteHeaders(1, true, request("/")...)
@@ -446,7 +446,7 @@ func TestServerReadsRequestBodyAndTrailers(t *testing.T) {
 		_, p := startServer(t, nil, func(s *conn.Stream) {
 			b, _ := io.ReadAll(s)
 			got <- result{string(b), s.Trailers()}
-			s.WriteHeaders(status200, true)
+			s.WriteAll(nil, nil, status200)
 		})
 		p.WriteHeaders(1, false, request("/")...)
 		p.WriteData(1, false, []byte("part1,"))

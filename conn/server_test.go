@@ -12,13 +12,13 @@ import (
 
 // echo answers every request with 200, the request body and trailers.
 func echo(s *conn.Stream) {
-	if err := s.WriteHeaders(status200, false); err != nil {
+	if err := s.WriteAll(status200, nil, nil); err != nil {
 		return
 	}
-	if _, err := io.Copy(s, s); err != nil {
+	if _, err := io.Copy(dataWriter{s}, s); err != nil {
 		return
 	}
-	s.WriteHeaders(trailerOK, true)
+	s.WriteAll(nil, nil, trailerOK)
 }
 
 func TestServerEcho(t *testing.T) {
@@ -43,7 +43,7 @@ func TestServerRequestHeaders(t *testing.T) {
 		got := make(chan []hpack.Field, 1)
 		_, p := startServer(t, nil, func(s *conn.Stream) {
 			got <- s.RequestHeaders()
-			s.WriteHeaders(status200, true)
+			s.WriteAll(nil, nil, status200)
 		})
 		req := append(request("/x"), f("x-meta", "v"))
 		p.WriteHeaders(1, true, req...)

@@ -16,8 +16,8 @@ import (
 // Stream is one HTTP/2 stream of a Conn.
 //
 // A Stream is used by at most one reading goroutine (ReadHeaders, Read,
-// Trailers) and one writing goroutine (WriteHeaders, Write, WriteData,
-// CloseWrite) at a time; ID, Context and Reset may be called from anywhere.
+// Trailers) and one writing goroutine (WriteData, WriteAll) at a time;
+// ID, Context, Err and Reset may be called from anywhere.
 type Stream struct {
 	c   *Conn
 	ctx context.Context // immutable
@@ -55,7 +55,7 @@ type Stream struct {
 	// pendingEnd asks for END_STREAM on its last frame; writing is set while
 	// a Write waits.
 	pending []byte
-	// pendingPre goes before pending (see WriteDataPrefixed).
+	// pendingPre goes before pending (see WriteData's prefix).
 	pendingPre []byte
 	// contentLength is the declared content-length, or -1; dataLen counts
 	// the DATA received (RFC 9113 §8.1.1).
@@ -132,12 +132,13 @@ func (c *Conn) newStreamLocked(id uint32, ctx context.Context) *Stream {
 	return s
 }
 
-// ID returns the stream identifier.
+// ID returns the stream identifier, for logs; a *ResetError names the
+// stream by it.
 func (s *Stream) ID() uint32 { return s.id }
 
 // Context returns the stream's context. On the server it is cancelled when
 // the peer resets the stream, the connection ends or the stream completes;
-// on the client it is the context given to NewStream.
+// on the client it is the context given to OpenStream.
 func (s *Stream) Context() context.Context { return s.ctx }
 
 // RequestHeaders returns the decoded request header block (server). The
@@ -149,97 +150,37 @@ func (s *Stream) wakeRead() { signal(s.readWake) }
 
 func (s *Stream) wakeWrite() { signal(s.writeWake) }
 
-// signal sends on a capacity-1 channel without blocking; nil is a no-op.
-func signal(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
-}
+// OpenFlags modify OpenStream.
+type OpenFlags uint8
 
-// maxIdleGates bounds the gates a Conn keeps for reuse.
-const maxIdleGates = 64
+const (
+	// EndStream ends the request with the body: END_STREAM goes on the
+	// body's last DATA frame, or on HEADERS if the body is empty.
+	EndStream OpenFlags = 1 << iota
+	// Unwatched is for a caller that stays in the stream's calls until the
+	// stream completes, as a unary RPC does (send the request, read the
+	// response to its end): ctx is then watched only while a call of the
+	// stream waits (ReadHeaders, Read, WriteData), which resets the stream
+	// with CANCEL and fails, not in between. That spares the watcher
+	// OpenStream otherwise registers with ctx (three allocations). A caller
+	// that leaves such a stream before it completes must Reset it.
+	Unwatched
+)
 
-// waitLocked blocks the calling goroutine until *gate (s.readWake or
-// s.writeWake) is signalled or, on a client stream, the stream's context
-// ends, which resets the stream (see onContextDoneLocked). It publishes a
-// gate in *gate, unlocks c.mu while waiting and returns with c.mu held and
-// *gate nil again. The caller re-checks its condition: wake-ups may be
-// early, never lost.
-//
-// Gates are recycled through c.gates, so waiting allocates nothing once a
-// connection is warm. A gate belongs to one waiting call, from waitLocked's
-// start to its end, and is published in the stream only meanwhile, under
-// c.mu: once the waiter has taken it back nobody can signal it any more, and
-// the token a late signal may have left is drained before it is reused.
-// (The free list is per connection, not global, so that a connection made
-// in a testing/synctest bubble keeps its channels there.)
-func (c *Conn) waitLocked(s *Stream, gate *chan struct{}) {
-	var ctxDone <-chan struct{} // nil (never ready) unless a client stream's context can end
-	if c.role == roleClient {
-		ctxDone = s.ctx.Done()
-	}
-	var ch chan struct{}
-	if n := len(c.gates); n > 0 {
-		ch = c.gates[n-1]
-		c.gates = c.gates[:n-1]
-	} else {
-		ch = make(chan struct{}, 1)
-	}
-	*gate = ch
-	c.mu.Unlock()
-	ended := false
-	select {
-	case <-ch:
-	case <-ctxDone:
-		ended = true
-	}
-	c.mu.Lock()
-	*gate = nil
-	if ended {
-		s.onContextDoneLocked()
-	}
-	select {
-	case <-ch: // a second signal came before we took the gate back
-	default:
-	}
-	if len(c.gates) < maxIdleGates {
-		c.gates = append(c.gates, ch)
-	}
-}
-
-// NewStream opens a client stream by sending HEADERS with fields (and
-// END_STREAM if endStream). It waits, while ctx allows, for a slot under the
-// peer's SETTINGS_MAX_CONCURRENT_STREAMS. The stream lives under ctx: if ctx
-// is done before the stream completes, the stream is reset with CANCEL.
-// NewStream fails with an error wrapping ErrNotAvailable (a *GoAwayError
-// after the peer's GOAWAY) on a draining connection, or ErrClosed on a
-// closed one; such requests were not sent and are safe to retry elsewhere.
-func (c *Conn) NewStream(ctx context.Context, fields []hpack.Field, endStream bool) (*Stream, error) {
-	return c.openStream(ctx, fields, nil, endStream, true)
-}
-
-// OpenStream is NewStream followed by WriteData(body, endStream), queued as
-// one batch: a small request goes out in one write. body may be reused when
-// OpenStream returns.
-func (c *Conn) OpenStream(ctx context.Context, fields []hpack.Field, body []byte, endStream bool) (*Stream, error) {
-	return c.openStream(ctx, fields, body, endStream, true)
-}
-
-// OpenUnwatchedStream is OpenStream for a caller that stays in the
-// stream's calls until the stream completes, as a unary RPC does (send the
-// request, read the response to its end): ctx is watched only while a call
-// of the stream waits (ReadHeaders, Read, WriteData), which then resets the
-// stream with CANCEL and fails, not in between. That spares the watcher
-// OpenStream registers with ctx (three allocations). A caller that leaves
-// such a stream before it completes must Reset it.
-func (c *Conn) OpenUnwatchedStream(ctx context.Context, fields []hpack.Field, body []byte, endStream bool) (*Stream, error) {
-	return c.openStream(ctx, fields, body, endStream, false)
-}
-
-func (c *Conn) openStream(ctx context.Context, fields []hpack.Field, body []byte, endStream, watch bool) (*Stream, error) {
+// OpenStream opens a client stream: it sends HEADERS with fields and then
+// body (if not empty) as DATA, queued as one batch, so a small request goes
+// out in one write; body may be reused when OpenStream returns. It waits,
+// while ctx allows, for a slot under the peer's
+// SETTINGS_MAX_CONCURRENT_STREAMS. The stream lives under ctx: if ctx is
+// done before the stream completes, the stream is reset with CANCEL (see
+// Unwatched for the exception). OpenStream fails with an error wrapping
+// ErrNotAvailable (a *GoAwayError after the peer's GOAWAY) on a draining
+// connection, or ErrClosed on a closed one; such requests were not sent and
+// are safe to retry elsewhere. On a server connection it fails at once.
+func (c *Conn) OpenStream(ctx context.Context, fields []hpack.Field, body []byte, flags OpenFlags) (*Stream, error) {
+	endStream, watch := flags&EndStream != 0, flags&Unwatched == 0
 	if c.role != roleClient {
-		return nil, errors.New("conn: NewStream on a server connection")
+		return nil, errors.New("conn: OpenStream on a server connection")
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -283,7 +224,7 @@ func (c *Conn) openStream(ctx context.Context, fields []hpack.Field, body []byte
 	}
 	if !headersEnd {
 		// An error here ends the stream, which Read and ReadHeaders report.
-		_ = s.writeDataLocked(body, endStream)
+		_ = s.writePartsLocked(nil, body, endStream)
 	}
 	inline := c.w.claimLocked()
 	c.mu.Unlock()
@@ -408,46 +349,18 @@ func (s *Stream) Trailers() []hpack.Field {
 	return s.trailers
 }
 
-// WriteHeaders sends a header block: the response headers (server; with
-// endStream a headers-only or trailers-only response), or trailers when
-// endStream after the headers were sent (either role). Trailers follow
-// every byte of the stream's data.
-func (s *Stream) WriteHeaders(fields []hpack.Field, endStream bool) error {
-	if endStream {
-		return s.WriteAll(nil, nil, fields)
-	}
-	return s.WriteAll(fields, nil, nil)
-}
-
-// Write sends p as DATA, blocking until all of it is handed to the
-// connection, which waits for flow-control credit. p may be reused when
-// Write returns.
-func (s *Stream) Write(p []byte) (int, error) {
-	if err := s.WriteData(p, false); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-// CloseWrite half-closes the stream: an empty DATA frame with END_STREAM.
-func (s *Stream) CloseWrite() error { return s.WriteData(nil, true) }
-
-// WriteData sends p as DATA, with END_STREAM on the last frame if
-// endStream, blocking until all of p is handed to the connection (it waits
-// for flow-control credit). p may be reused when it returns.
+// WriteData sends prefix followed by p as DATA, as one byte sequence, with
+// END_STREAM on the last frame if endStream (an empty DATA frame with
+// END_STREAM half-closes the stream). The prefix spares the caller a copy:
+// a small header in front of a large payload (a length-prefixed message).
+// WriteData blocks until all of it is handed to the connection (it waits
+// for flow-control credit); both may be reused when it returns. On the
+// server the response headers (WriteAll) must come first.
 //
 // Small writes that the stream and connection windows already cover, made
-// while no other stream waits for the writer, are framed at once into the
+// while no other stream waits for credit, are framed at once into the
 // connection's queue; others wait their turn in the writer's round-robin.
-func (s *Stream) WriteData(p []byte, endStream bool) error {
-	return s.WriteDataPrefixed(nil, p, endStream)
-}
-
-// WriteDataPrefixed is WriteData of prefix followed by p, as one byte
-// sequence, without first copying them into one buffer: for a small header
-// in front of a large payload (a length-prefixed message). Both may be
-// reused when it returns.
-func (s *Stream) WriteDataPrefixed(prefix, p []byte, endStream bool) error {
+func (s *Stream) WriteData(prefix, p []byte, endStream bool) error {
 	c := s.c
 	c.mu.Lock()
 	err := s.writableLocked()
@@ -459,6 +372,16 @@ func (s *Stream) WriteDataPrefixed(prefix, p []byte, endStream bool) error {
 	}
 	s.unlockAfterWrite()
 	return err
+}
+
+// Err reports the stream's fate without writing: the *ResetError, the
+// *GoAwayError or the error wrapping ErrClosed that fails its writes, or
+// nil. A stream whose response arrived complete may have been reset after
+// it (Read then still ends with io.EOF); Err tells.
+func (s *Stream) Err() error {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	return s.err
 }
 
 // unlockAfterWrite unlocks mu after an application write on s and sees the
@@ -482,11 +405,14 @@ func (s *Stream) unlockAfterWrite() {
 	c.mu.Unlock()
 }
 
-// WriteAll sends, as one batch, the response headers (server, if headers is
-// not nil), then data (if not empty), then the trailers (if trailers is not
-// nil), which end the stream: what WriteHeaders, WriteData and
-// WriteHeaders(trailers, true) do one after another, but a small message
-// goes out in one write. data may be reused when WriteAll returns.
+// WriteAll sends header blocks, as one batch: the response headers (server
+// only, if headers is not nil), then data (if not empty), then the trailers
+// (if trailers is not nil), which end the stream. Either role sends
+// trailers; a server that sent no headers before sends a trailers-only
+// response. A small message thus goes out in one write. data may be reused
+// when WriteAll returns. WriteAll checks the blocks against the peer's
+// header list limit before it queues anything, so an error other than the
+// stream's end means nothing was sent.
 func (s *Stream) WriteAll(headers []hpack.Field, data []byte, trailers []hpack.Field) error {
 	c := s.c
 	c.mu.Lock()
@@ -520,7 +446,7 @@ func (s *Stream) writeAllLocked(headers []hpack.Field, data []byte, trailers []h
 		s.headersSent = true
 		c.w.headersLocked(s.id, headers, false)
 	}
-	if err := s.writeDataLocked(data, false); err != nil {
+	if err := s.writePartsLocked(nil, data, false); err != nil {
 		return err
 	}
 	if trailers != nil {
@@ -534,15 +460,10 @@ func (s *Stream) writeAllLocked(headers []hpack.Field, data []byte, trailers []h
 	return nil
 }
 
-// writeDataLocked queues p as DATA (END_STREAM on the last frame if
-// endStream) on the fast path, or hands it to the writer's round-robin and
-// waits, releasing mu, until all of it is framed. The caller checked that
-// the stream may send.
-func (s *Stream) writeDataLocked(p []byte, endStream bool) error {
-	return s.writePartsLocked(nil, p, endStream)
-}
-
-// writePartsLocked is writeDataLocked of pre followed by p.
+// writePartsLocked queues pre followed by p as DATA (END_STREAM on the
+// last frame if endStream): framed at once, or handed to the writer's
+// round-robin, and then it waits, releasing mu, until all of it is framed.
+// The caller checked that the stream may send.
 func (s *Stream) writePartsLocked(pre, p []byte, endStream bool) error {
 	c := s.c
 	if !c.w.dataLocked(s, pre, p, endStream) {

@@ -22,17 +22,17 @@ func TestClientWaitsForServerSettings(t *testing.T) {
 		nc, p := newClientPipe(t)
 		c, _ := conn.Client(nc, nil)
 		defer c.Close()
-		if _, err := c.NewStream(context.Background(), request("/"), true); err != nil {
+		if _, err := c.OpenStream(context.Background(), request("/"), nil, conn.EndStream); err != nil {
 			t.Fatalf("the first stream: %v", err)
 		}
 		for range 50 {
-			go c.NewStream(context.Background(), request("/"), true)
+			go c.OpenStream(context.Background(), request("/"), nil, conn.EndStream)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		waited := make(chan error, 1)
 		go func() {
-			_, err := c.NewStream(ctx, request("/"), true)
+			_, err := c.OpenStream(ctx, request("/"), nil, conn.EndStream)
 			waited <- err
 		}()
 		synctest.Wait()
@@ -71,14 +71,14 @@ func TestClientBurstUnderServerStreamLimit(t *testing.T) {
 	for run := range 5 {
 		client, _ := pair(t, nil, &conn.Config{MaxConcurrentStreams: 10}, func(s *conn.Stream) {
 			io.Copy(io.Discard, s)
-			s.WriteHeaders(status200, false)
-			s.WriteHeaders(trailerOK, true)
+			s.WriteAll(status200, nil, nil)
+			s.WriteAll(nil, nil, trailerOK)
 		})
 		var refused, failed atomic.Int32
 		var wg sync.WaitGroup
 		for range streams {
 			wg.Go(func() {
-				s, err := client.NewStream(context.Background(), request("/"), true)
+				s, err := client.OpenStream(context.Background(), request("/"), nil, conn.EndStream)
 				if err == nil {
 					_, err = s.ReadHeaders()
 				}

@@ -16,7 +16,7 @@ import (
 func TestWriterGoesIdle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil)
-		s, err := c.OpenStream(context.Background(), request("/"), []byte("body"), true)
+		s, err := c.OpenStream(context.Background(), request("/"), []byte("body"), conn.EndStream)
 		if err != nil {
 			t.Fatal(err)
 		}

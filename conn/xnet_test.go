@@ -29,14 +29,14 @@ import (
 // echoHTTP is the handler of TestXNetTransportToOurServer: it echoes POST
 // bodies and sends a trailer with their length.
 func echoHTTP(s *conn.Stream) {
-	if err := s.WriteHeaders([]hpack.Field{f(":status", "200"), f("content-type", "application/octet-stream")}, false); err != nil {
+	if err := s.WriteAll([]hpack.Field{f(":status", "200"), f("content-type", "application/octet-stream")}, nil, nil); err != nil {
 		return
 	}
-	n, err := io.Copy(s, s)
+	n, err := io.Copy(dataWriter{s}, s)
 	if err != nil {
 		return
 	}
-	s.WriteHeaders([]hpack.Field{f("x-length", fmt.Sprint(n))}, true)
+	s.WriteAll(nil, nil, []hpack.Field{f("x-length", fmt.Sprint(n))})
 }
 
 func TestXNetTransportToOurServer(t *testing.T) {
@@ -129,17 +129,17 @@ func TestOurClientToXNetServer(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 50 {
 		wg.Go(func() {
-			s, err := client.NewStream(ctx, []hpack.Field{
+			s, err := client.OpenStream(ctx, []hpack.Field{
 				f(":method", "POST"), f(":scheme", "http"), f(":authority", "example"), f(":path", fmt.Sprintf("/p/%d", i)),
-			}, false)
+			}, nil, 0)
+
 			if err != nil {
 				t.Error(err)
 				return
 			}
 			body := bytes.Repeat([]byte("x"), 700*i+1)
 			go func() {
-				s.Write(body)
-				s.CloseWrite()
+				s.WriteData(nil, body, true)
 			}()
 			h, err := s.ReadHeaders()
 			if err != nil {

@@ -123,11 +123,11 @@ func connHandler(ev *serverEvents) conn.Handler {
 		req := st.RequestHeaders()
 		switch fieldValue(req, ":path") {
 		case "/echo":
-			if err := st.WriteHeaders([]hpack.Field{
+			if err := st.WriteAll([]hpack.Field{
 				{Name: ":status", Value: "200"},
 				{Name: "content-type", Value: "application/octet-stream"},
 				{Name: "x-echo-test", Value: fieldValue(req, "x-test")},
-			}, false); err != nil {
+			}, nil, nil); err != nil {
 				return
 			}
 			h := sha256.New()
@@ -138,7 +138,7 @@ func connHandler(ev *serverEvents) conn.Handler {
 				if k > 0 {
 					h.Write(buf[:k])
 					n += int64(k)
-					if _, err := st.Write(buf[:k]); err != nil {
+					if err := st.WriteData(nil, buf[:k], false); err != nil {
 						return
 					}
 				}
@@ -149,32 +149,33 @@ func connHandler(ev *serverEvents) conn.Handler {
 					return
 				}
 			}
-			_ = st.WriteHeaders([]hpack.Field{
+			_ = st.WriteAll(nil, nil, []hpack.Field{
 				{Name: "x-echo-bytes", Value: strconv.FormatInt(n, 10)},
 				{Name: "x-echo-sha256", Value: hex.EncodeToString(h.Sum(nil))},
-			}, true)
+			})
+
 		case "/reset":
-			if st.WriteHeaders([]hpack.Field{{Name: ":status", Value: "200"}}, false) != nil {
+			if st.WriteAll([]hpack.Field{{Name: ":status", Value: "200"}}, nil, nil) != nil {
 				return
 			}
-			if _, err := st.Write([]byte("partial")); err != nil {
+			if err := st.WriteData(nil, []byte("partial"), false); err != nil {
 				return
 			}
 			st.Reset(resetCodeFromServer)
 		case "/wait":
-			if st.WriteHeaders([]hpack.Field{{Name: ":status", Value: "200"}}, false) != nil {
+			if st.WriteAll([]hpack.Field{{Name: ":status", Value: "200"}}, nil, nil) != nil {
 				return
 			}
 			// The stream's context ends when the client resets it; a
 			// write after that reports the reset.
 			<-st.Context().Done()
-			_, err := st.Write([]byte("too late"))
+			err := st.WriteData(nil, []byte("too late"), false)
 			ev.cancelled <- err
 		default:
-			if st.WriteHeaders([]hpack.Field{{Name: ":status", Value: "404"}}, false) != nil {
+			if st.WriteAll([]hpack.Field{{Name: ":status", Value: "404"}}, nil, nil) != nil {
 				return
 			}
-			_ = st.WriteData([]byte("no such path\n"), true)
+			_ = st.WriteData(nil, []byte("no such path\n"), true)
 		}
 	}
 }
@@ -455,13 +456,14 @@ func requestFields(method, authority, path string, extra ...hpack.Field) []hpack
 // connEcho sends body to /echo on c, with a request trailer, writing and
 // reading at once (the server streams), and checks the whole response.
 func connEcho(ctx context.Context, c *conn.Conn, authority string, body []byte, sum, tag string) error {
-	st, err := c.NewStream(ctx, requestFields("POST", authority, "/echo",
+	st, err := c.OpenStream(ctx, requestFields("POST", authority, "/echo",
 		hpack.Field{Name: "content-type", Value: "application/octet-stream"},
 		hpack.Field{Name: "x-test", Value: tag},
 		hpack.Field{Name: "trailer", Value: "x-client-trailer"},
-	), false)
+	), nil, 0)
+
 	if err != nil {
-		return fmt.Errorf("NewStream: %w", err)
+		return fmt.Errorf("OpenStream: %w", err)
 	}
 	writeErr := make(chan error, 1)
 	go func() {
@@ -469,13 +471,13 @@ func connEcho(ctx context.Context, c *conn.Conn, authority string, body []byte, 
 		rest := body
 		for len(rest) > 0 {
 			k := min(len(rest), 40000)
-			if _, err := st.Write(rest[:k]); err != nil {
+			if err := st.WriteData(nil, rest[:k], false); err != nil {
 				writeErr <- err
 				return
 			}
 			rest = rest[k:]
 		}
-		writeErr <- st.WriteHeaders([]hpack.Field{{Name: "x-client-trailer", Value: tag + "-trailer"}}, true)
+		writeErr <- st.WriteAll(nil, nil, []hpack.Field{{Name: "x-client-trailer", Value: tag + "-trailer"}})
 	}()
 	err = checkConnEchoResponse(st, body, sum, tag)
 	if werr := <-writeErr; werr != nil && err == nil {
@@ -550,7 +552,7 @@ func TestConnClientConcurrentEcho(t *testing.T) {
 func TestConnClientGetAndNotFound(t *testing.T) {
 	checkNoLeaks(t)
 	c, authority := xnetServerConn(t, xnetHandler(nil))
-	st, err := c.NewStream(context.Background(), requestFields("GET", authority, "/nowhere"), true)
+	st, err := c.OpenStream(context.Background(), requestFields("GET", authority, "/nowhere"), nil, conn.EndStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -582,7 +584,7 @@ func TestConnClientLargeBody(t *testing.T) {
 func TestConnClientServerReset(t *testing.T) {
 	checkNoLeaks(t)
 	c, authority := xnetServerConn(t, xnetHandler(nil))
-	st, err := c.NewStream(context.Background(), requestFields("GET", authority, "/reset"), true)
+	st, err := c.OpenStream(context.Background(), requestFields("GET", authority, "/reset"), nil, conn.EndStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -613,7 +615,7 @@ func TestConnClientCancel(t *testing.T) {
 	c, authority := xnetServerConn(t, xnetHandler(ev))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st, err := c.NewStream(ctx, requestFields("POST", authority, "/wait"), false)
+	st, err := c.OpenStream(ctx, requestFields("POST", authority, "/wait"), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -736,7 +738,7 @@ func TestXNetClientGracefulShutdown(t *testing.T) {
 
 // TestConnClientGoAway shuts x/net's server down gracefully while our
 // client has a stream in flight: the client must stop taking new streams
-// (NewStream fails with ErrNotAvailable) and the stream must complete.
+// (OpenStream fails with ErrNotAvailable) and the stream must complete.
 func TestConnClientGoAway(t *testing.T) {
 	checkNoLeaks(t)
 	base, srv := &http.Server{}, &http2.Server{}
@@ -745,11 +747,11 @@ func TestConnClientGoAway(t *testing.T) {
 	}
 	c, authority := xnetServerConnWith(t, srv, base, xnetHandler(nil))
 	ctx := context.Background()
-	st, err := c.NewStream(ctx, requestFields("POST", authority, "/echo"), false)
+	st, err := c.OpenStream(ctx, requestFields("POST", authority, "/echo"), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Write([]byte("before")); err != nil {
+	if err := st.WriteData(nil, []byte("before"), false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.ReadHeaders(); err != nil {
@@ -773,10 +775,10 @@ func TestConnClientGoAway(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if _, err := c.NewStream(ctx, requestFields("GET", authority, "/"), true); !errors.Is(err, conn.ErrNotAvailable) {
-		t.Errorf("NewStream after GOAWAY: %v; want ErrNotAvailable", err)
+	if _, err := c.OpenStream(ctx, requestFields("GET", authority, "/"), nil, conn.EndStream); !errors.Is(err, conn.ErrNotAvailable) {
+		t.Errorf("OpenStream after GOAWAY: %v; want ErrNotAvailable", err)
 	}
-	if err := st.WriteData([]byte(" after"), true); err != nil {
+	if err := st.WriteData(nil, []byte(" after"), true); err != nil {
 		t.Fatalf("finishing the stream after GOAWAY: %v", err)
 	}
 	rest, err := io.ReadAll(st)

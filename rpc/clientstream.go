@@ -41,7 +41,7 @@ type ClientStream interface {
 var unaryDesc = &StreamDesc{}
 
 // fieldsPool holds request header slices: conn encodes a header block
-// before NewStream returns, so the slice is free again right after.
+// before conn.OpenStream returns, so the slice is free again right after.
 var fieldsPool = sync.Pool{New: func() any { s := make([]hpack.Field, 0, 16); return &s }}
 
 // Invoke makes a unary call: it sends req to method ("/package.Service/
@@ -281,14 +281,17 @@ func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compres
 			}
 			fields[timeoutAt].Value = encodeTimeout(left)
 		}
+		var flags conn.OpenFlags
+		if end {
+			flags |= conn.EndStream
+		}
 		if desc == unaryDesc {
 			// Invoke stays in the stream's calls until the call is over,
 			// and resets the stream if it ends early (finish): conn
 			// need not watch ctx in between.
-			st, err = c.OpenUnwatchedStream(ctx, fields, body, end)
-		} else {
-			st, err = c.OpenStream(ctx, fields, body, end)
+			flags |= conn.Unwatched
 		}
+		st, err = c.OpenStream(ctx, fields, body, flags)
 		if err == nil {
 			if ci.peer != nil {
 				*ci.peer = *peerOfConn(c) // peer.go
@@ -314,7 +317,7 @@ const maxReplay = 256 << 10
 // It returns io.EOF if the call is over: RecvMsg has the status.
 func (cs *clientStream) write(pre, p []byte, end bool) error {
 	if cs.committed.Load() {
-		if err := cs.st.WriteDataPrefixed(pre, p, end); err != nil {
+		if err := cs.st.WriteData(pre, p, end); err != nil {
 			return io.EOF
 		}
 		return nil
@@ -330,7 +333,7 @@ func (cs *clientStream) write(pre, p []byte, end bool) error {
 	}
 	st := cs.st
 	cs.retryMu.Unlock()
-	if err := st.WriteDataPrefixed(pre, p, end); err != nil && cs.retry(st, err) != nil {
+	if err := st.WriteData(pre, p, end); err != nil && cs.retry(st, err) != nil {
 		return io.EOF
 	}
 	// Sent, or sent again on a new stream with what came before it.
@@ -649,8 +652,8 @@ func (cs *clientStream) finish(err error) {
 // ended refines the error of a stream that ended without a status in
 // trailers: the caller's context ending, or a reset, explains it better than
 // the missing trailers do. (conn's Read reports io.EOF rather than the
-// *ResetError on a reset stream, so the reset is recovered from a zero-length
-// write, which reports the stream's error and sends nothing.)
+// *ResetError on a stream reset after its data ended, so the reset comes
+// from the stream's Err.)
 func (cs *clientStream) ended(err error) error {
 	if st, ok := err.(*Status); !ok || st.cause == errFromTrailers || cs.st.Trailers() != nil {
 		return err
@@ -658,10 +661,10 @@ func (cs *clientStream) ended(err error) error {
 	if cs.ctx.Err() != nil {
 		return contextStatus(cs.ctx)
 	}
-	if werr := cs.st.WriteData(nil, false); werr != nil {
+	if serr := cs.st.Err(); serr != nil {
 		var re *conn.ResetError
-		if errors.As(werr, &re) || errors.Is(werr, conn.ErrClosed) {
-			return clientErr(cs.ctx, werr)
+		if errors.As(serr, &re) || errors.Is(serr, conn.ErrClosed) {
+			return clientErr(cs.ctx, serr)
 		}
 	}
 	return err

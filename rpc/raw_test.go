@@ -27,14 +27,18 @@ func rawCall(t *testing.T, addr string, fields []hpack.Field, body []byte) (head
 		t.Fatal(err)
 	}
 	defer c.Close()
-	st, err := c.NewStream(context.Background(), fields, body == nil)
+	var flags conn.OpenFlags
+	if body == nil {
+		flags = conn.EndStream
+	}
+	st, err := c.OpenStream(context.Background(), fields, nil, flags)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if body != nil {
 		// A server that answers from the headers alone may reset the
 		// stream before the body goes out: the response says why.
-		_ = st.WriteData(body, true)
+		_ = st.WriteData(nil, body, true)
 	}
 	headers, err = st.ReadHeaders()
 	if err != nil {
@@ -165,7 +169,7 @@ func TestClientMapsNonGRPCResponses(t *testing.T) {
 					s.Reset(code)
 					return
 				}
-				s.WriteHeaders([]hpack.Field{{Name: ":status", Value: statusFor[path]}, {Name: "content-type", Value: "text/html"}}, true)
+				s.WriteAll(nil, nil, []hpack.Field{{Name: ":status", Value: statusFor[path]}, {Name: "content-type", Value: "text/html"}})
 			})
 			if err == nil {
 				conns = append(conns, c)
@@ -215,11 +219,11 @@ func TestServerResetsStreamAtDeadline(t *testing.T) {
 	}
 	defer c.Close()
 	req := grpcRequest("/test.Echo/Unary", "application/grpc", hpack.Field{Name: "grpc-timeout", Value: "20m"})
-	st, err := c.NewStream(context.Background(), req, false)
+	st, err := c.OpenStream(context.Background(), req, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.WriteData(mustEncode(t, []byte("m"), nil), true); err != nil {
+	if err := st.WriteData(nil, mustEncode(t, []byte("m"), nil), true); err != nil {
 		t.Fatal(err)
 	}
 	_, err = st.ReadHeaders()
@@ -256,9 +260,9 @@ func TestRefusedStreamIsRetriedOnce(t *testing.T) {
 					return
 				}
 				io.Copy(io.Discard, s)
-				s.WriteHeaders(hf(":status", "200", "content-type", "application/grpc"), false)
-				s.WriteData(mustEncode(t, []byte("served"), nil), false)
-				s.WriteHeaders(hf("grpc-status", "0"), true)
+				s.WriteAll(hf(":status", "200", "content-type", "application/grpc"), nil, nil)
+				s.WriteData(nil, mustEncode(t, []byte("served"), nil), false)
+				s.WriteAll(nil, nil, hf("grpc-status", "0"))
 			})
 			if err == nil {
 				conns = append(conns, c)

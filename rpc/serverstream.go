@@ -247,7 +247,7 @@ func (ss *serverStream) sendHeaders(msg []byte) error {
 		if msg == nil {
 			return nil
 		}
-		return ss.transportErr(ss.st.WriteData(msg, false))
+		return ss.transportErr(ss.st.WriteData(nil, msg, false))
 	}
 	ss.headerSent = true
 	comp, md := ss.sendComp, ss.header
@@ -286,7 +286,7 @@ func (ss *serverStream) SendMsg(m any) error {
 	comp, headerSent := ss.sendComp, ss.headerSent
 	ss.mu.Unlock()
 	if data, ok := rawMsg(&ss.sendHdr, ss.codec, m, comp, ss.maxSend); ok && headerSent {
-		return ss.transportErr(ss.st.WriteDataPrefixed(ss.sendHdr[:], data, false))
+		return ss.transportErr(ss.st.WriteData(ss.sendHdr[:], data, false))
 	}
 	if ss.sendBuf == nil {
 		ss.sendBuf = getBuf()
@@ -484,7 +484,7 @@ func (ss *serverStream) writeFinal(msg []byte, st *Status) {
 			fields = ss.trailersOnlyPrefix(fields)
 		}
 		fields = appendStatus(fields, newStatus(Internal, "grpc: the response metadata exceeds the client's header list limit"), nil)
-		ss.st.WriteHeaders(fields, true)
+		ss.st.WriteAll(nil, nil, fields)
 		ss.srv.log(slog.LevelError, "rpc: response metadata not sent: over the client's header list limit", "method", ss.method, "err", err)
 	}
 }
@@ -512,7 +512,7 @@ func streamGone(err error) bool {
 
 // grpcRespHeaders are the response headers of the common case (content-type
 // application/grpc, no compression, no metadata), shared read-only by every
-// call: conn encodes a block before WriteHeaders returns.
+// call: conn encodes a block before WriteAll returns.
 var grpcRespHeaders = []hpack.Field{{Name: ":status", Value: "200"}, {Name: "content-type", Value: "application/grpc"}}
 
 // okTrailers are the trailers of a successful call without trailer
@@ -560,7 +560,7 @@ func (ss *serverStream) reject(r *rejection) {
 		{Name: "content-type", Value: "application/grpc"},
 	}
 	fields = appendStatus(fields, r.status, nil)
-	ss.st.WriteHeaders(fields, true)
+	ss.st.WriteAll(nil, nil, fields)
 }
 
 func streamFromContext(ctx context.Context) (*serverStream, error) {

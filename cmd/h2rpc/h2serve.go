@@ -282,11 +282,15 @@ func (s *h2server) reply(st *conn.Stream, head bool) {
 		{Name: "content-type", Value: "text/plain; charset=utf-8"},
 		{Name: "content-length", Value: strconv.Itoa(len(s.body))},
 	}
-	if err := st.WriteHeaders(fields, head || len(s.body) == 0); err != nil {
+	headers, end := fields, []hpack.Field(nil)
+	if head || len(s.body) == 0 {
+		headers, end = nil, fields // HEADERS with END_STREAM
+	}
+	if err := st.WriteAll(headers, nil, end); err != nil {
 		return
 	}
 	if !head && len(s.body) > 0 {
-		if err := st.WriteData(s.body, true); err != nil {
+		if err := st.WriteData(nil, s.body, true); err != nil {
 			return
 		}
 	}
@@ -311,7 +315,7 @@ func (s *h2server) echo(st *conn.Stream) {
 		{Name: ":status", Value: "200"},
 		{Name: "content-type", Value: contentType},
 	}
-	if err := st.WriteHeaders(fields, false); err != nil {
+	if err := st.WriteAll(fields, nil, nil); err != nil {
 		return
 	}
 	buf := echoBufs.Get().(*[32 << 10]byte)
@@ -320,7 +324,7 @@ func (s *h2server) echo(st *conn.Stream) {
 	for {
 		n, err := st.Read(buf[:])
 		if n > 0 {
-			if _, werr := st.Write(buf[:n]); werr != nil {
+			if werr := st.WriteData(nil, buf[:n], false); werr != nil {
 				return
 			}
 			total += int64(n)
@@ -339,7 +343,7 @@ func (s *h2server) echo(st *conn.Stream) {
 		}
 	}
 	trailers := []hpack.Field{{Name: "x-h2rpc-echo-bytes", Value: strconv.FormatInt(total, 10)}}
-	_ = st.WriteHeaders(trailers, true) // a failure here means the stream is already gone
+	_ = st.WriteAll(nil, nil, trailers) // a failure here means the stream is already gone
 }
 
 // fieldValue returns the value of the first field called name, or "".

@@ -197,7 +197,7 @@ func request(method, path string, extra ...hpack.Field) []hpack.Field {
 func TestH2serveGet(t *testing.T) {
 	addr, _, _ := h2serveInProcess(t, "--body", "hi there\n")
 	c := dialClient(t, addr)
-	st, err := c.NewStream(context.Background(), request("GET", "/"), true)
+	st, err := c.OpenStream(context.Background(), request("GET", "/"), nil, conn.EndStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestH2serveGet(t *testing.T) {
 func TestH2serveHead(t *testing.T) {
 	addr, _, _ := h2serveInProcess(t)
 	c := dialClient(t, addr)
-	st, err := c.NewStream(context.Background(), request("HEAD", "/"), true)
+	st, err := c.OpenStream(context.Background(), request("HEAD", "/"), nil, conn.EndStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestH2serveHead(t *testing.T) {
 func TestH2serveEchoStreams(t *testing.T) {
 	addr, _, _ := h2serveInProcess(t)
 	c := dialClient(t, addr)
-	st, err := c.NewStream(context.Background(), request("POST", "/echo", hpack.Field{Name: "content-type", Value: "text/x-test"}), false)
+	st, err := c.OpenStream(context.Background(), request("POST", "/echo", hpack.Field{Name: "content-type", Value: "text/x-test"}), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestH2serveEchoStreams(t *testing.T) {
 	}
 	total := 0
 	for _, piece := range []string{"one ", "two ", strings.Repeat("three", 20000)} {
-		if _, err := st.Write([]byte(piece)); err != nil {
+		if err := st.WriteData(nil, []byte(piece), false); err != nil {
 			t.Fatal(err)
 		}
 		got := make([]byte, len(piece))
@@ -264,7 +264,7 @@ func TestH2serveEchoStreams(t *testing.T) {
 		}
 		total += len(piece)
 	}
-	if err := st.CloseWrite(); err != nil {
+	if err := st.WriteData(nil, nil, true); err != nil {
 		t.Fatal(err)
 	}
 	if rest, err := io.ReadAll(st); err != nil || len(rest) != 0 {
@@ -281,11 +281,11 @@ func TestH2serveEchoStreams(t *testing.T) {
 func TestH2serveGracefulShutdown(t *testing.T) {
 	addr, cancel, wait := h2serveInProcess(t)
 	c := dialClient(t, addr)
-	st, err := c.NewStream(context.Background(), request("POST", "/echo"), false)
+	st, err := c.OpenStream(context.Background(), request("POST", "/echo"), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Write([]byte("before ")); err != nil {
+	if err := st.WriteData(nil, []byte("before "), false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.ReadHeaders(); err != nil {
@@ -306,10 +306,10 @@ func TestH2serveGracefulShutdown(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if _, err := c.NewStream(context.Background(), request("GET", "/"), true); !errors.Is(err, conn.ErrNotAvailable) {
-		t.Errorf("NewStream while draining: %v; want ErrNotAvailable", err)
+	if _, err := c.OpenStream(context.Background(), request("GET", "/"), nil, conn.EndStream); !errors.Is(err, conn.ErrNotAvailable) {
+		t.Errorf("OpenStream while draining: %v; want ErrNotAvailable", err)
 	}
-	if err := st.WriteData([]byte("after"), true); err != nil {
+	if err := st.WriteData(nil, []byte("after"), true); err != nil {
 		t.Fatalf("finishing the stream after GOAWAY: %v", err)
 	}
 	rest, err := io.ReadAll(st)
