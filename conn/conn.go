@@ -36,11 +36,11 @@ func (r role) String() string {
 // Conn is one HTTP/2 connection in the client or the server role.
 //
 // Concurrency: the reader goroutine (readLoop) reads and applies frames;
-// what is queued is written by whoever holds the writer role (writer.go): an
-// application goroutine inline, or a flusher goroutine that lives while
-// there is something to write. Every mutable field
-// below mu is guarded by mu; the fields above it are immutable after
-// construction or owned by one goroutine, as their comments say.
+// frames are queued on w, the writer (writer.go), and written by whoever
+// holds its right to write: an application goroutine inline, or a flusher
+// goroutine that lives while there is something to write. Every mutable
+// field below mu is guarded by mu; the fields above it are immutable after
+// construction or owned as their comments say.
 type Conn struct {
 	nc      net.Conn
 	role    role
@@ -322,6 +322,14 @@ func (c *Conn) Available() bool {
 	defer c.mu.Unlock()
 	return c.role == roleClient && c.err == nil && !c.draining
 }
+
+// RemoteAddr returns the peer's network address, and LocalAddr ours: the
+// RPC layer's peer identity on the client, whose net.Conn the dialer made
+// and Client took over.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LocalAddr returns our network address (see RemoteAddr).
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 
 // Close closes the connection now: it queues GOAWAY (NO_ERROR), fails every
 // stream with ErrClosed, writes what is queued (for at most

@@ -6,14 +6,16 @@
 // # Roles
 //
 // Client writes the connection preface and our SETTINGS and returns at once;
-// NewStream opens streams (HEADERS), waiting for a slot under the peer's
-// SETTINGS_MAX_CONCURRENT_STREAMS (one stream only until the peer's first
-// SETTINGS arrive). Server reads the peer's preface on the reader goroutine
-// and calls the Handler, on a goroutine of its own, for every stream the
-// peer opens: at most Config.MaxHandlers at a time, counting those of reset
-// streams still running; a stream opened past that waits for a handler to
-// return, and is dropped if it is reset first. Both roles are the same
-// engine parameterised by the role.
+// Conn.OpenStream opens streams (HEADERS and, in the same batch, the first
+// DATA), waiting for a slot under the peer's SETTINGS_MAX_CONCURRENT_STREAMS
+// (one stream only until the peer's first SETTINGS arrive). Server reads the
+// peer's preface on the reader goroutine and calls the Handler, on a
+// goroutine of its own, for every stream the peer opens: at most
+// Config.MaxHandlers at a time, counting those of reset streams still
+// running; a stream opened past that waits for a handler to return, and is
+// dropped if it is reset first. Both roles are the same engine
+// parameterised by the role; the few role-specific methods say their role
+// and fail (or return nothing) in the other.
 //
 // # TLS
 //
@@ -25,41 +27,55 @@
 // INADEQUATE_SECURITY. Without TLS the connection is h2c with prior
 // knowledge, for loopback, tests and proxies that terminate TLS.
 //
-// # Goroutines and ownership
+// # Goroutines, locks and ownership
 //
-// A connection runs two goroutines of its own. The reader reads and parses
-// frames and applies them; the writer drains the queued frames into one
-// buffered write per burst. All mutable connection and stream state is
-// guarded by one mutex, Conn.mu; each guarded field says so in a comment.
-// The reader also owns the frame reader and the HPACK decoder; the writer
-// owns its output buffer. Blocking calls (Stream.Read, Stream.Write,
-// NewStream, Ping) wait on channels that act as context-aware gates: each
-// wakes on its context, a stream reset or the connection's end.
+// A connection has one goroutine of its own for good, the reader: it reads
+// and parses frames and applies them, and owns the frame reader and the
+// HPACK decoder (an idle connection's reader hands over to a fresh goroutine
+// with a small stack, see docs/connection.md). Nothing writes on a goroutine
+// of its own while nothing is queued: frames are queued on the connection's
+// writer, and either the goroutine that queued a request or a reply writes
+// the batch itself, inline, or a flusher goroutine, started when there is
+// something to write and no one writing, writes until the queues are empty
+// and ends. The server runs each Handler on its own goroutine; timers
+// (SETTINGS ACK, stream deadlines) and, on the client, a context watcher
+// per stream run as time.AfterFunc and context.AfterFunc callbacks.
+//
+// Connection and stream state is guarded by one mutex, Conn.mu; each
+// guarded field says so in a comment. A server stream's lazily made context
+// has its own small mutex, taken after Conn.mu when both are held, never
+// before; a TLS connection's write coalescer has its own, taken only inside
+// the net.Conn's calls, which are made without Conn.mu. The writer's queues, its batch buffer and the right to write
+// belong to one type (writer.go); the rest of the package only queues
+// frames through it. Blocking calls (Read, WriteData, ReadHeaders,
+// OpenStream, Ping) never hold Conn.mu while they wait: they wait on
+// channels, woken by their context, a stream reset or the connection's end.
 //
 // # Streams
 //
 // A Stream is used by at most one reading goroutine (ReadHeaders, Read,
-// Trailers) and one writing goroutine (WriteHeaders, Write, WriteData,
-// CloseWrite) at a time; Reset and ID may be called from anywhere.
+// Trailers) and one writing goroutine (WriteData, WriteAll) at a time; ID,
+// Context, Err and Reset may be called from anywhere.
 //
-// On the client, the Stream lives under the context given to NewStream: if
-// it is done before the stream completes, the stream is reset with CANCEL.
-// A response whose first header block ends the stream is trailers-only:
-// ReadHeaders returns the block, TrailersOnly reports true, Read returns
-// io.EOF and Trailers returns the same block.
+// On the client, the Stream lives under the context given to OpenStream: if
+// it is done before the stream completes, the stream is reset with CANCEL
+// (with Unwatched, only while a call of the stream waits). A response whose
+// first header block ends the stream is trailers-only: ReadHeaders returns
+// the block, TrailersOnly reports true, Read returns io.EOF and Trailers
+// returns the same block.
 //
 // On the server, the Handler's Stream has a Context cancelled when the peer
 // resets the stream, the connection ends, or the stream completes. The
-// Handler must send the response headers (WriteHeaders) before any DATA.
+// Handler must send the response headers (WriteAll) before any DATA.
 // When the Handler returns, a stream it did not end is reset with CANCEL,
 // and one it ended while the request was still arriving is reset with
 // NO_ERROR (RFC 9113 §8.1).
 //
 // Data that arrived with END_STREAM stays readable to io.EOF even if the
 // peer then resets the stream (a complete response followed by RST_STREAM
-// NO_ERROR); only writes fail. Read to io.EOF, or Reset the stream, or (on
-// the client) end its context: unread data holds connection flow-control
-// credit until then.
+// NO_ERROR); only writes fail, and Err tells. Read to io.EOF, or Reset the
+// stream, or (on the client) end its context: unread data holds connection
+// flow-control credit until then.
 //
 // # Errors
 //
@@ -68,9 +84,9 @@
 // with an error wrapping ErrClosed (the connection ended; Conn.Err says why:
 // a *frame.ConnError with the code we sent in GOAWAY, the peer's
 // *GoAwayError, an I/O error, or ErrClosed itself after Close or Shutdown).
-// NewStream fails with ErrNotAvailable once the connection is draining.
+// OpenStream fails with ErrNotAvailable once the connection is draining.
 //
-// See docs/connection.md for the writer's batching, the fair DATA scheduler,
-// flow control, GOAWAY and drain, the defences and their defaults, and the
-// measured hot-path cost.
+// See docs/connection.md for the writer, the fair DATA scheduler, flow
+// control, GOAWAY and drain, the defences and their defaults, and the
+// measured cost of the hot path and of each of its tricks.
 package conn

@@ -8,8 +8,8 @@ func SetStreamIDLimit(c *Conn, n uint32) {
 	c.idLimit = n
 }
 
-// Writing reports whether someone holds c's writer role: an inline writer or
-// a flusher goroutine.
+// Writing reports whether someone holds the right to write c's queued
+// frames: an inline writer or a flusher goroutine.
 func Writing(c *Conn) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -196,7 +196,7 @@ func TestH2CToTLSPort(t *testing.T) {
 	if err := <-serr; !errors.Is(err, conn.ErrTLSRequired) {
 		t.Errorf("ServerHandshake: %v, want ErrTLSRequired", err)
 	}
-	_, err = client.NewStream(context.Background(), request("/x"), true)
+	_, err = client.OpenStream(context.Background(), request("/x"), nil, conn.EndStream)
 	<-client.Done()
 	var ga *conn.GoAwayError
 	if !errors.As(client.Err(), &ga) || ga.Code != frame.ErrCodeInadequateSecurity || !strings.Contains(ga.Debug, "requires TLS") {

@@ -130,7 +130,7 @@ func TestTLSSchemeIsHTTPS(t *testing.T) {
 						schemes <- f.Value
 					}
 				}
-				st.WriteHeaders([]hpack.Field{{Name: ":status", Value: "200"}, {Name: "content-type", Value: "application/grpc"}, {Name: "grpc-status", Value: "0"}}, true)
+				st.WriteAll(nil, nil, []hpack.Field{{Name: ":status", Value: "200"}, {Name: "content-type", Value: "application/grpc"}, {Name: "grpc-status", Value: "0"}})
 			})
 			served <- c
 		}()

@@ -102,7 +102,7 @@ func TestH2serveTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	st, err := c.NewStream(ctx, request("GET", "/"), true)
+	st, err := c.OpenStream(ctx, request("GET", "/"), nil, conn.EndStream)
 	if err != nil {
 		t.Fatal(err)
 	}
