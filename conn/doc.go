@@ -34,10 +34,11 @@
 // HPACK decoder (an idle connection's reader hands over to a fresh goroutine
 // with a small stack, see docs/connection.md). Nothing writes on a goroutine
 // of its own while nothing is queued: frames are queued on the connection's
-// writer, and either the goroutine that queued a request or a reply writes
-// the batch itself, inline, or a flusher goroutine, started when there is
-// something to write and no one writing, writes until the queues are empty
-// and ends. The server runs each Handler on its own goroutine; timers
+// writer, and either the goroutine that queued a request, a reply or the
+// WINDOW_UPDATEs its Read owes writes the batch itself, inline, or a
+// flusher goroutine, started when there is something to write and no one
+// writing, writes until the queues are empty and ends. The server runs Handlers on goroutines of their own (at most
+// MaxHandlers; one that ends serves the oldest waiting stream next); timers
 // (SETTINGS ACK, stream deadlines) and, on the client, a context watcher
 // per stream run as time.AfterFunc and context.AfterFunc callbacks.
 //

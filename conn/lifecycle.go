@@ -38,12 +38,12 @@ func (cs *closedStreams) add(id uint32, st stream.State) {
 func (cs *closedStreams) get(id uint32) stream.State { return cs.state[id] }
 
 // consumedLocked returns the credit of n bytes the application read from s
-// to the peer, in batched WINDOW_UPDATEs.
-func (c *Conn) consumedLocked(s *Stream, n int) {
+// to the peer, in batched WINDOW_UPDATEs. It reports whether it queued any:
+// the caller then claims the right to write or kicks a flusher.
+func (c *Conn) consumedLocked(s *Stream, n int) (queued bool) {
 	if c.err != nil {
-		return
+		return false
 	}
-	queued := false
 	if inc := s.recvWin.Consume(uint32(n)); inc > 0 && s.state.CanRecvData() {
 		c.w.windowUpdateLocked(s.id, inc)
 		queued = true
@@ -52,9 +52,7 @@ func (c *Conn) consumedLocked(s *Stream, n int) {
 		c.w.windowUpdateLocked(0, inc)
 		queued = true
 	}
-	if queued {
-		c.w.kickLocked()
-	}
+	return queued
 }
 
 // releaseConnLocked returns the connection credit of n bytes the

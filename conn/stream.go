@@ -314,16 +314,30 @@ func (s *Stream) TrailersOnly() bool {
 func (s *Stream) Read(p []byte) (int, error) {
 	c := s.c
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	n, err := s.readLocked(p)
+	if n > 0 && c.consumedLocked(s, n) && c.w.claimLocked() {
+		// The reading goroutine writes the WINDOW_UPDATEs it owes itself,
+		// inline: the peer's next DATA does not wait for a flusher
+		// goroutine to be scheduled.
+		c.mu.Unlock()
+		c.w.flushInline()
+		return n, nil
+	}
+	c.mu.Unlock()
+	return n, err
+}
+
+// readLocked is Read without the credit it returns; it waits, releasing
+// c.mu, while there is nothing to read.
+func (s *Stream) readLocked(p []byte) (int, error) {
+	c := s.c
 	s.writeRun = 0
 	for {
 		if s.buf.Len() > 0 {
 			if len(p) == 0 {
 				return 0, nil
 			}
-			n := s.buf.Read(p)
-			c.consumedLocked(s, n)
-			return n, nil
+			return s.buf.Read(p), nil
 		}
 		if s.dropped {
 			return 0, fmt.Errorf("conn: stream %d: unread data dropped: %w", s.id, context.Cause(s.ctx))

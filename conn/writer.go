@@ -21,15 +21,15 @@ import (
 // queued and no one holding the right to write (busy) takes it:
 //
 //   - an application goroutine that queued a request or a reply (the first
-//     write since it last read, see Stream.unlockAfterWrite) claims it and
-//     writes one batch itself once it unlocked c.mu: the call's frames reach
-//     the socket without waking another goroutine. If more was queued
-//     meanwhile it hands the right to a flusher goroutine rather than write
-//     on behalf of others for an unbounded time;
-//   - everything else (the reader goroutine's answers, WINDOW_UPDATEs after
-//     Read, DATA that waited for credit, a run of writes, the final flush)
-//     kicks: a flusher goroutine takes the right, writes until the queues
-//     are empty and ends.
+//     write since it last read, see Stream.unlockAfterWrite), or the
+//     WINDOW_UPDATEs its Read owes, claims it and writes one batch itself
+//     once it unlocked c.mu: the frames reach the socket without waking
+//     another goroutine. If more was queued meanwhile it hands the right to
+//     a flusher goroutine rather than write on behalf of others for an
+//     unbounded time;
+//   - everything else (the reader goroutine's answers, DATA that waited for
+//     credit, a run of writes, the final flush) kicks: a flusher goroutine
+//     takes the right, writes until the queues are empty and ends.
 //
 // The holder of the right owns wbuf. Once the connection has ended, the
 // holder that finds nothing left to write closes the net.Conn and done, and
