@@ -51,9 +51,9 @@ type Stream struct {
 	fieldStore                        [storedFields]hpack.Field
 	// err fails reads and writes: a *ResetError, a *GoAwayError or ErrClosed.
 	err error
-	// pending is the rest of a blocked Write's data, framed by the writer;
+	// pending is the rest of a blocked write's data, framed by the writer;
 	// pendingEnd asks for END_STREAM on its last frame; writing is set while
-	// a Write waits.
+	// a write waits for its data to be framed.
 	pending []byte
 	// pendingPre goes before pending (see WriteData's prefix).
 	pendingPre []byte
@@ -141,8 +141,8 @@ func (s *Stream) ID() uint32 { return s.id }
 // on the client it is the context given to OpenStream.
 func (s *Stream) Context() context.Context { return s.ctx }
 
-// RequestHeaders returns the decoded request header block (server). The
-// slice must not be modified.
+// RequestHeaders returns the decoded request header block (server; nil on
+// the client). The slice must not be modified.
 func (s *Stream) RequestHeaders() []hpack.Field { return s.reqHeaders }
 
 // wakeRead and wakeWrite signal a waiting reader or writer; c.mu is held.
@@ -300,7 +300,7 @@ func (s *Stream) ReadHeaders() ([]hpack.Field, error) {
 }
 
 // TrailersOnly reports whether the response's first header block ended the
-// stream (client; meaningful once ReadHeaders returned).
+// stream (client, once ReadHeaders returned; false on the server).
 func (s *Stream) TrailersOnly() bool {
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
