@@ -41,7 +41,7 @@ func TestClientWaitsForServerSettings(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 		if err := <-waited; !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("NewStream waiting for the SETTINGS past its deadline = %v, want context.DeadlineExceeded", err)
+			t.Fatalf("OpenStream waiting for the SETTINGS past its deadline = %v, want context.DeadlineExceeded", err)
 		}
 		p.WriteSettings(frame.Setting{ID: frame.SettingMaxConcurrentStreams, Val: 10})
 		synctest.Wait()

@@ -200,7 +200,7 @@ func TestH2CToTLSPort(t *testing.T) {
 	<-client.Done()
 	var ga *conn.GoAwayError
 	if !errors.As(client.Err(), &ga) || ga.Code != frame.ErrCodeInadequateSecurity || !strings.Contains(ga.Debug, "requires TLS") {
-		t.Errorf("client ended with %v (NewStream: %v), want GOAWAY INADEQUATE_SECURITY saying TLS is required", client.Err(), err)
+		t.Errorf("client ended with %v (OpenStream: %v), want GOAWAY INADEQUATE_SECURITY saying TLS is required", client.Err(), err)
 	}
 }
 
