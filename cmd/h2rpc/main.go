@@ -4,6 +4,7 @@
 //	h2rpc serve [flags]     serve the Learning Messenger example to any gRPC client (h2c, TLS, mutual TLS)
 //	h2rpc h2serve [flags]   serve HTTP/2 (h2c, or TLS with ALPN h2): a target for h2spec and curl
 //	h2rpc certs [flags]     make a throwaway CA, server and client certificate for trying TLS
+//	h2rpc trace [flags]     record HTTP/2 frames through a proxy, or draw a trace as SVG, HTML or text
 //	h2rpc help              list the subcommands
 //	h2rpc help NAME         show one subcommand's flags (as does h2rpc NAME -h)
 //

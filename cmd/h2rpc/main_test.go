@@ -76,6 +76,9 @@ func TestExitStatus(t *testing.T) {
 	// demo and certs have no -grace flag: a different error, the same shape.
 	cases["demo --grace"] = want{2, "", "h2rpc demo: flag provided but not defined: -grace", "usage: h2rpc demo [flags]"}
 	cases["certs --grace"] = want{2, "", "h2rpc certs: flag provided but not defined: -grace", "usage: h2rpc certs [flags]"}
+	cases["trace --grace"] = want{2, "", "h2rpc trace: flag provided but not defined: -grace", "usage: h2rpc trace [flags]"}
+	cases["trace"] = want{2, "", "h2rpc trace: give -listen and -upstream to record, or -in to draw", "usage: h2rpc trace [flags]"}
+	cases["trace -listen :0"] = want{2, "", "h2rpc trace: the proxy needs both -listen and -upstream", "usage: h2rpc trace [flags]"}
 
 	for cmdline, w := range cases {
 		var stdout, stderr bytes.Buffer

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/h2rpc/h2rpc/conn"
+	"github.com/h2rpc/h2rpc/hpack"
+	"github.com/h2rpc/h2rpc/trace"
+)
+
+// traceProxyInProcess runs `h2rpc trace -listen -upstream` in front of
+// upstream, writing to out, until the returned stop is called.
+func traceProxyInProcess(t *testing.T, upstream, out string) (addr string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	result := make(chan error, 1)
+	go func() {
+		err := dispatch(ctx, []string{"trace", "-listen", "127.0.0.1:0", "-upstream", upstream, "-out", out}, pw, io.Discard)
+		pw.Close()
+		result <- err
+	}()
+	sc := bufio.NewScanner(pr)
+	if !sc.Scan() {
+		cancel()
+		t.Fatalf("trace printed no address: %v", <-result)
+	}
+	go io.Copy(io.Discard, pr)
+	var stopped bool
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-result; err != nil {
+			t.Errorf("trace: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return sc.Text(), stop
+}
+
+// TestTraceProxy records a request to h2serve through the proxy and checks
+// the trace holds the frames both sides sent, and that it draws.
+func TestTraceProxy(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "t.jsonl")
+	upstream, _, _ := h2serveInProcess(t, "--body", "hi there\n")
+	addr, stop := traceProxyInProcess(t, upstream, out)
+	c := dialClient(t, addr)
+	st, err := c.OpenStream(context.Background(), request("GET", "/x", hpack.Field{Name: "authorization", Value: "Bearer s3cret"}), nil, conn.EndStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ReadHeaders(); err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(st)
+	if err != nil || string(body) != "hi there\n" {
+		t.Fatalf("body %q, %v: the proxy changed the exchange", body, err)
+	}
+	c.Close()
+	<-c.Done()
+	stop()
+
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr, err := trace.Read(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Meta.At != trace.Proxy {
+		t.Errorf("recorded at %q", tr.Meta.At)
+	}
+	var seen []string
+	for _, e := range tr.Events {
+		if e.Stream == 1 {
+			seen = append(seen, string(e.From)+" "+e.Type)
+		}
+		if e.Type == "DATA" && e.From == trace.Server && e.Len != 9 {
+			t.Errorf("server DATA of %d octets, want 9", e.Len)
+		}
+		for _, fl := range e.Fields {
+			if strings.Contains(fl.Value, "s3cret") {
+				t.Errorf("the trace shows a credential: %v", fl)
+			}
+		}
+	}
+	if got := strings.Join(seen, ", "); !strings.HasPrefix(got, "client HEADERS, server HEADERS, server DATA") {
+		t.Errorf("stream 1 frames: %s", got)
+	}
+
+	for _, name := range []string{"t.svg", "t.html"} {
+		var stdout, stderr bytes.Buffer
+		if status := run(context.Background(), []string{"trace", "-in", out, "-out", filepath.Join(dir, name)}, &stdout, &stderr); status != 0 {
+			t.Fatalf("trace -in -out %s: status %d: %s", name, status, stderr.String())
+		}
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !bytes.Contains(b, []byte("<svg")) || !bytes.Contains(b, []byte(">H1<")) {
+			t.Errorf("%s: %v, no drawing of stream 1", name, err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if status := run(context.Background(), []string{"trace", "-in", out, "-text"}, &stdout, &stderr); status != 0 {
+		t.Fatalf("trace -text: status %d: %s", status, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "c->s HEADERS frame <length=") || !strings.Contains(stdout.String(), ":path: /x") {
+		t.Errorf("text view:\n%s", stdout.String())
+	}
+	if status := run(context.Background(), []string{"trace", "-in", out, "-out", filepath.Join(dir, "t.png")}, &stdout, &stderr); status != 1 {
+		t.Errorf("trace -out t.png: status %d, want 1", status)
+	}
+}
