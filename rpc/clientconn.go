@@ -243,6 +243,13 @@ func (cc *ClientConn) dial(ctx context.Context) (*conn.Conn, error) {
 		nc.Close()
 		return nil, err
 	}
+	if h := cc.opts.stats; h != nil {
+		local, remote := nc.LocalAddr(), nc.RemoteAddr()
+		h.HandleConn(&ConnEvent{Begin: true, Client: true, Local: local, Remote: remote})
+		context.AfterFunc(c.Context(), func() {
+			h.HandleConn(&ConnEvent{Client: true, Local: local, Remote: remote, Err: c.Err()})
+		})
+	}
 	return c, nil
 }
 

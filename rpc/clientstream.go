@@ -54,18 +54,25 @@ func (cc *ClientConn) Invoke(ctx context.Context, method string, req, reply any,
 }
 
 func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, opts ...CallOption) error {
+	var stats *callStats
+	if h := cc.opts.stats; h != nil {
+		md, _ := FromOutgoingContext(ctx)
+		stats, ctx = beginCall(ctx, h, method, true, md)
+	}
 	ci := cc.callInfo(opts)
 	comp, err := ci.compressorFor()
 	if err != nil {
+		stats.end(err)
 		return err
 	}
 	// Marshal before opening the stream: a request that cannot be encoded
 	// costs the server nothing.
 	buf := getBuf()
 	defer putBuf(buf)
-	b, err := encodeMsg((*buf)[:0], ci.codec, req, comp, nil, ci.maxSend)
+	b, plain, err := encodeMsgLen((*buf)[:0], ci.codec, req, comp, nil, ci.maxSend)
 	*buf = b[:0]
 	if err != nil {
+		stats.end(err)
 		return err
 	}
 	// The request goes with the headers, in one write, and stays at hand
@@ -73,7 +80,13 @@ func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, 
 	// RecvMsg reports why.
 	cs, err := cc.openStream(ctx, ci, comp, unaryDesc, method, b)
 	if err != nil {
+		stats.end(err)
 		return err
+	}
+	if stats != nil {
+		cs.stats = stats
+		stats.header(OutHeader, nil)
+		stats.sentMsg(b, plain)
 	}
 	cs.sendClosed.Store(true)
 	err = cs.RecvMsg(reply) // always finishes a unary call
@@ -115,14 +128,25 @@ func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, meth
 	if desc == nil {
 		return nil, newStatus(Internal, "rpc: NewStream needs a StreamDesc")
 	}
+	var stats *callStats
+	if h := cc.opts.stats; h != nil {
+		md, _ := FromOutgoingContext(ctx)
+		stats, ctx = beginCall(ctx, h, method, true, md)
+	}
 	ci := cc.callInfo(opts)
 	comp, err := ci.compressorFor()
 	if err != nil {
+		stats.end(err)
 		return nil, err
 	}
 	cs, err := cc.openStream(ctx, ci, comp, desc, method, nil)
 	if err != nil {
+		stats.end(err)
 		return nil, err
+	}
+	if stats != nil {
+		cs.stats = stats
+		stats.header(OutHeader, nil)
 	}
 	return cs, nil
 }
@@ -200,6 +224,8 @@ type clientStream struct {
 	// headerOut and trailerOut receive the metadata when a streaming call
 	// finishes (the Header and Trailer call options).
 	headerOut, trailerOut *MD
+
+	stats *callStats // nil without a StatsHandler
 }
 
 // openStream starts a call: it opens its stream (see newAttempt). A unary
@@ -419,12 +445,16 @@ func (cs *clientStream) SendMsg(m any) error {
 		if last {
 			cs.sendClosed.Store(true)
 		}
-		return cs.write(cs.sendHdr[:], data, last)
+		err := cs.write(cs.sendHdr[:], data, last)
+		if err == nil {
+			cs.stats.payload(OutPayload, len(data), msgHeaderLen+len(data), false)
+		}
+		return err
 	}
 	if cs.sendBuf == nil {
 		cs.sendBuf = getBuf()
 	}
-	b, err := encodeMsg((*cs.sendBuf)[:0], cs.codec, m, cs.comp, nil, cs.maxSend)
+	b, plain, err := encodeMsgLen((*cs.sendBuf)[:0], cs.codec, m, cs.comp, nil, cs.maxSend)
 	*cs.sendBuf = b[:0]
 	if err != nil {
 		return err
@@ -432,7 +462,11 @@ func (cs *clientStream) SendMsg(m any) error {
 	if last {
 		cs.sendClosed.Store(true)
 	}
-	return cs.write(nil, b, last)
+	err = cs.write(nil, b, last)
+	if err == nil {
+		cs.stats.sentMsg(b, plain)
+	}
+	return err
 }
 
 func (cs *clientStream) CloseSend() error {
@@ -478,6 +512,13 @@ func (cs *clientStream) readHeaders() {
 	// The response began: the server has the call.
 	cs.commit()
 	cs.rd.r = st
+	if cs.stats != nil {
+		defer func() {
+			if cs.headerErr == nil && !cs.trailersOnly {
+				cs.stats.header(InHeader, cs.headerMD)
+			}
+		}()
+	}
 	if st.TrailersOnly() {
 		cs.trailersOnly = true
 		return // RecvMsg reads the same block as trailers.
@@ -584,6 +625,7 @@ func (cs *clientStream) recv(m any) error {
 	if err != nil {
 		return clientErr(cs.ctx, err)
 	}
+	cs.stats.payload(InPayload, cs.rd.lastLen, cs.rd.lastWire, cs.rd.lastCompressed)
 	if !direct {
 		if err := cs.codec.Unmarshal(b, m); err != nil {
 			return statusf(Internal, "grpc: failed to unmarshal the response: %v", err)
@@ -639,6 +681,12 @@ func (cs *clientStream) finish(err error) {
 		}
 	}
 	cs.rd.release()
+	if cs.stats != nil {
+		if cs.st.Trailers() != nil {
+			cs.stats.header(InTrailer, cs.trailer)
+		}
+		cs.stats.end(cs.finalErr)
+	}
 	if cs.desc != unaryDesc { // Invoke stores a unary call's metadata itself
 		if cs.headerOut != nil {
 			*cs.headerOut = cs.headerMD

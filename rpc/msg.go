@@ -49,6 +49,13 @@ func putBuf(b *[]byte) {
 // a spare buffer compression may use. A message longer than maxSize fails
 // with RESOURCE_EXHAUSTED.
 func encodeMsg(dst []byte, codec Codec, v any, comp Compressor, scratch *[]byte, maxSize int) ([]byte, error) {
+	b, _, err := encodeMsgLen(dst, codec, v, comp, scratch, maxSize)
+	return b, err
+}
+
+// encodeMsgLen is encodeMsg that also returns the message's uncompressed
+// length, for stats.
+func encodeMsgLen(dst []byte, codec Codec, v any, comp Compressor, scratch *[]byte, maxSize int) ([]byte, int, error) {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0, 0)
 	var err error
@@ -60,8 +67,9 @@ func encodeMsg(dst []byte, codec Codec, v any, comp Compressor, scratch *[]byte,
 		dst = append(dst, data...)
 	}
 	if err != nil {
-		return dst[:start], statusf(Internal, "grpc: error while marshaling: %v", err)
+		return dst[:start], 0, statusf(Internal, "grpc: error while marshaling: %v", err)
 	}
+	plainLen := len(dst) - start - msgHeaderLen
 	if comp != nil {
 		plain := dst[start+msgHeaderLen:]
 		var out []byte
@@ -70,7 +78,7 @@ func encodeMsg(dst []byte, codec Codec, v any, comp Compressor, scratch *[]byte,
 		}
 		out, err = comp.AppendCompressed(out, plain)
 		if err != nil {
-			return dst[:start], statusf(Internal, "grpc: error while compressing with %s: %v", comp.Name(), err)
+			return dst[:start], 0, statusf(Internal, "grpc: error while compressing with %s: %v", comp.Name(), err)
 		}
 		dst = append(dst[:start+msgHeaderLen], out...)
 		if scratch != nil {
@@ -80,10 +88,10 @@ func encodeMsg(dst []byte, codec Codec, v any, comp Compressor, scratch *[]byte,
 	}
 	n := len(dst) - start - msgHeaderLen
 	if n > maxSize {
-		return dst[:start], statusf(ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, maxSize)
+		return dst[:start], 0, statusf(ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, maxSize)
 	}
 	binary.BigEndian.PutUint32(dst[start+1:], uint32(n))
-	return dst, nil
+	return dst, plainLen, nil
 }
 
 // minRawMsg is the smallest message sent as it is behind its prefix (see
@@ -133,7 +141,12 @@ type msgReader struct {
 
 	hdr [msgHeaderLen]byte
 	buf *[]byte // pooled; the message returned by next lives here
-	out *[]byte // pooled; decompressed messages live here
+	// lastLen, lastWire and lastCompressed describe the last message
+	// read (uncompressed length, length on the wire with its prefix), for
+	// stats.
+	lastLen, lastWire int
+	lastCompressed    bool
+	out               *[]byte // pooled; decompressed messages live here
 }
 
 var errTruncatedMsg = errors.New("stream ended inside a length-prefixed message")
@@ -162,6 +175,7 @@ func (m *msgReader) nextInto(into *[]byte) (b []byte, direct bool, err error) {
 	}
 	flag := m.hdr[0]
 	length := binary.BigEndian.Uint32(m.hdr[1:])
+	m.lastLen, m.lastWire, m.lastCompressed = int(length), msgHeaderLen+int(length), flag == 1
 	if uint64(length) > uint64(m.maxSize) {
 		return nil, false, statusf(ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", length, m.maxSize)
 	}
@@ -215,6 +229,7 @@ func (m *msgReader) nextInto(into *[]byte) (b []byte, direct bool, err error) {
 	if err != nil {
 		return nil, false, statusf(Internal, "grpc: failed to decompress the message with %s: %v", m.encoding, err)
 	}
+	m.lastLen = len(out)
 	return out, false, nil
 }
 

@@ -25,6 +25,7 @@ type serverOptions struct {
 	streamInt  StreamServerInterceptor
 	logger     *slog.Logger // nil: log nothing
 	sec        serverSecurity
+	stats      StatsHandler // nil: report nothing
 }
 
 // ServerLogger makes the server log to l what otherwise only its clients
@@ -94,6 +95,7 @@ type dialOptions struct {
 	unaryInt   UnaryClientInterceptor
 	streamInt  StreamClientInterceptor
 	sec        clientSecurity
+	stats      StatsHandler // nil: report nothing
 }
 
 // WithDialer sets how the ClientConn opens its network connections. f

@@ -156,8 +156,14 @@ func (s *Server) serveConn(nc net.Conn) *conn.Conn {
 	s.watchers.Add(1)
 	s.mu.Unlock()
 	// No goroutine waits per connection: its end runs the removal.
+	if h := s.opts.stats; h != nil {
+		h.HandleConn(&ConnEvent{Begin: true, Local: nc.LocalAddr(), Remote: nc.RemoteAddr()})
+	}
 	context.AfterFunc(c.Context(), func() {
 		defer s.watchers.Done()
+		if h := s.opts.stats; h != nil {
+			h.HandleConn(&ConnEvent{Local: nc.LocalAddr(), Remote: nc.RemoteAddr(), Err: c.Err()})
+		}
 		s.logConnEnd(nc.RemoteAddr(), c.Err())
 		s.mu.Lock()
 		delete(s.conns, c)
@@ -326,6 +332,18 @@ func (s *Server) handleStream(st *conn.Stream, p *Peer) {
 		s.log(slog.LevelWarn, "rpc: no codec for the request's content-subtype: reading it with the proto codec",
 			"method", req.path, "content-subtype", req.subtype)
 	}
+	if req.hasTimeout {
+		// The handler's context carries the absolute deadline: arrival
+		// plus grpc-timeout. When it passes, "the server should locally
+		// cancel the RPC and send RST_STREAM with CANCEL error code"
+		// (PROTOCOL-HTTP2.md, Client Cancellation), which conn does.
+		_ = st.SetDeadline(req.arrival.Add(req.timeout)) // cannot fail on a fresh server stream
+	}
+	ss.ctx = st.Context()
+	if h := s.opts.stats; h != nil {
+		ss.stats, ss.ctx = beginCall(ss.ctx, h, req.path, false, req.md)
+		ss.stats.header(InHeader, req.md)
+	}
 	if req.encoding != "" && req.encoding != "identity" {
 		comp := compressorFor(req.encoding)
 		if comp == nil {
@@ -352,15 +370,6 @@ func (s *Server) handleStream(st *conn.Stream, p *Peer) {
 		return
 	}
 
-	if req.hasTimeout {
-		// The handler's context carries the absolute deadline: arrival
-		// plus grpc-timeout. When it passes, "the server should locally
-		// cancel the RPC and send RST_STREAM with CANCEL error code"
-		// (PROTOCOL-HTTP2.md, Client Cancellation), which conn does.
-		_ = st.SetDeadline(req.arrival.Add(req.timeout)) // cannot fail on a fresh server stream
-	}
-	ss.ctx = st.Context()
-
 	// Past the deadline the answer is the reset, not a status, even if the
 	// handler returned before the deadline's reset went out.
 	expired := func() bool {
@@ -385,6 +394,7 @@ func (s *Server) handleStream(st *conn.Stream, p *Peer) {
 	}
 	if expired() {
 		st.Reset(frame.ErrCodeCancel)
+		ss.stats.end(&Status{Code: DeadlineExceeded, Message: "context deadline exceeded"})
 		return
 	}
 	ss.writeStatus(StatusOf(err))

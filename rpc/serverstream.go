@@ -150,6 +150,8 @@ type serverStream struct {
 	// original caller (peer.go). Set before the handler runs.
 	peer   *Peer
 	caller string
+	// stats is nil without a StatsHandler; set before the handler runs.
+	stats *callStats
 }
 
 type streamKey struct{}
@@ -256,7 +258,11 @@ func (ss *serverStream) sendHeaders(msg []byte) error {
 	if err != nil {
 		return err
 	}
-	return ss.transportErr(ss.st.WriteAll(fields, msg, nil))
+	err = ss.transportErr(ss.st.WriteAll(fields, msg, nil))
+	if ss.stats != nil && err == nil {
+		ss.stats.header(OutHeader, md)
+	}
+	return err
 }
 
 // responseHeaders builds "Response-Headers → HTTP-Status [Message-Encoding]
@@ -286,18 +292,26 @@ func (ss *serverStream) SendMsg(m any) error {
 	comp, headerSent := ss.sendComp, ss.headerSent
 	ss.mu.Unlock()
 	if data, ok := rawMsg(&ss.sendHdr, ss.codec, m, comp, ss.maxSend); ok && headerSent {
-		return ss.transportErr(ss.st.WriteData(ss.sendHdr[:], data, false))
+		err := ss.transportErr(ss.st.WriteData(ss.sendHdr[:], data, false))
+		if err == nil {
+			ss.stats.payload(OutPayload, len(data), msgHeaderLen+len(data), false)
+		}
+		return err
 	}
 	if ss.sendBuf == nil {
 		ss.sendBuf = getBuf()
 	}
-	b, err := encodeMsg((*ss.sendBuf)[:0], ss.codec, m, comp, nil, ss.maxSend)
+	b, plain, err := encodeMsgLen((*ss.sendBuf)[:0], ss.codec, m, comp, nil, ss.maxSend)
 	*ss.sendBuf = b[:0]
 	if err != nil {
 		ss.logUnsent(err)
 		return err
 	}
-	return ss.sendHeaders(b)
+	if err := ss.sendHeaders(b); err != nil {
+		return err
+	}
+	ss.stats.sentMsg(b, plain)
+	return nil
 }
 
 // RecvMsg receives one request message into m.
@@ -321,6 +335,7 @@ func (ss *serverStream) recv(m any) error {
 		}
 		return ss.transportErr(err)
 	}
+	ss.stats.payload(InPayload, ss.rd.lastLen, ss.rd.lastWire, ss.rd.lastCompressed)
 	if direct {
 		return nil
 	}
@@ -387,11 +402,14 @@ func (ss *serverStream) sendUnaryResponse(resp any) error {
 	ss.mu.Unlock()
 	buf := getBuf()
 	defer putBuf(buf)
-	b, err := encodeMsg((*buf)[:0], ss.codec, resp, comp, nil, ss.maxSend)
+	b, plain, err := encodeMsgLen((*buf)[:0], ss.codec, resp, comp, nil, ss.maxSend)
 	*buf = b[:0]
 	if err != nil {
 		ss.logUnsent(err)
 		return err
+	}
+	if ss.stats != nil {
+		ss.stats.plain = plain
 	}
 	ss.writeFinal(b, nil)
 	return nil
@@ -486,7 +504,28 @@ func (ss *serverStream) writeFinal(msg []byte, st *Status) {
 		fields = appendStatus(fields, newStatus(Internal, "grpc: the response metadata exceeds the client's header list limit"), nil)
 		ss.st.WriteAll(nil, nil, fields)
 		ss.srv.log(slog.LevelError, "rpc: response metadata not sent: over the client's header list limit", "method", ss.method, "err", err)
+		st = newStatus(Internal, "grpc: the response metadata exceeds the client's header list limit")
+		msg, trailer = nil, nil
 	}
+	if ss.stats != nil {
+		ss.finalStats(headers != nil, header, msg, st, trailer)
+	}
+}
+
+// finalStats reports what writeFinal sent and the call's end.
+func (ss *serverStream) finalStats(sentHeaders bool, header MD, msg []byte, st *Status, trailer MD) {
+	if sentHeaders {
+		ss.stats.header(OutHeader, header)
+	}
+	if msg != nil {
+		ss.stats.sentMsg(msg, ss.stats.plain)
+	}
+	ss.stats.header(OutTrailer, trailer)
+	var err error
+	if st != nil {
+		err = st
+	}
+	ss.stats.end(err)
 }
 
 // trailersOnlyPrefix appends the head of a Trailers-Only response:
