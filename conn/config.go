@@ -89,6 +89,12 @@ type Config struct {
 	// and do not end the stream (each costs us work and the peer nothing);
 	// beyond it the connection ends with ENHANCE_YOUR_CALM. Default 100.
 	MaxEmptyDataFrames int
+
+	// Trace, if set, is called as each connection starts; the Tracer it
+	// returns (nil: none) sees every frame the connection writes and
+	// reads. Without one, tracing costs a nil check per batch written and
+	// per frame read.
+	Trace func(ConnInfo) Tracer
 }
 
 // Defaults of the zero Config fields.
@@ -129,6 +135,9 @@ type settings struct {
 	maxHeaderBlockSize   uint32
 	maxContinuations     uint32
 	maxEmptyDataFrames   int
+	trace                func(ConnInfo) Tracer
+	// tracer is the connection's Tracer (nil: none), set as it starts.
+	tracer Tracer
 }
 
 func orDefault[T comparable](v, def T) T {
@@ -159,6 +168,7 @@ func (cfg *Config) resolve() settings {
 		maxHeaderBlockSize:   orDefault(cfg.MaxHeaderBlockSize, DefaultMaxHeaderBlockSize),
 		maxContinuations:     orDefault(cfg.MaxContinuations, DefaultMaxContinuations),
 		maxEmptyDataFrames:   orDefault(cfg.MaxEmptyDataFrames, DefaultMaxEmptyDataFrames),
+		trace:                cfg.Trace,
 	}
 	if cfg.DisableHeaderTable {
 		s.headerTableSize = 0

@@ -199,6 +199,7 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 		return nil, err
 	}
 	s := cfg.resolve()
+	s.tracer = s.newTracer(r == roleClient, nc)
 	c := &Conn{
 		nc:      nc,
 		role:    r,

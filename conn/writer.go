@@ -330,6 +330,9 @@ func (w *writer) write(inline int) {
 			return
 		}
 		c.mu.Unlock()
+		if c.cfg.tracer != nil {
+			c.cfg.tracer.TraceWrite(batch)
+		}
 		_, err := c.nc.Write(batch)
 		if cap(batch) > 4*maxBatch {
 			batch = nil // do not keep a burst's buffer forever
