@@ -130,3 +130,12 @@ func Redacted(name string) bool {
 	}
 	return false
 }
+
+// EndpointOf returns Client for the client side of a connection and
+// Server for the server side.
+func EndpointOf(client bool) Endpoint {
+	if client {
+		return Client
+	}
+	return Server
+}

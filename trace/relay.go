@@ -75,11 +75,11 @@ func pipe(dst, src net.Conn, rec *Recorder, from Endpoint) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
+			rec.Bytes(from, buf[:n]) // what from sent, whether or not it is delivered
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				src.Close()
 				return
 			}
-			rec.Bytes(from, buf[:n])
 		}
 		if err != nil {
 			var hc interface{ CloseWrite() error }

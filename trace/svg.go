@@ -265,24 +265,25 @@ func (d *drawing) write(w *bufio.Writer) {
 	fmt.Fprintln(w, `</svg>`)
 }
 
-// maxCredit is the top of a credit meter's scale.
-func maxCredit(events []*Event) int64 {
-	m := int64(initialWindow)
+// maxCredit returns the tops of the credit meters' scales: connection
+// credit and stream credit.
+func maxCredit(events []*Event) (conn, stream int64) {
+	conn, stream = initialWindow, initialWindow
 	for _, e := range events {
-		m = max(m, e.Window.ClientConn, e.Window.ServerConn)
+		conn = max(conn, e.Window.ClientConn, e.Window.ServerConn)
 		if e.Window.ClientStream != nil {
-			m = max(m, *e.Window.ClientStream)
+			stream = max(stream, *e.Window.ClientStream)
 		}
 		if e.Window.ServerStream != nil {
-			m = max(m, *e.Window.ServerStream)
+			stream = max(stream, *e.Window.ServerStream)
 		}
 	}
-	return m
+	return conn, stream
 }
 
 func (d *drawing) writeConn(w *bufio.Writer, conn int, l *layout, top int) {
 	rowW := d.o.perRow() * colW
-	scale := maxCredit(l.events)
+	connScale, streamScale := maxCredit(l.events)
 	for r := 0; r < l.rows; r++ {
 		y := top + r*rowH
 		// The pipe.
@@ -298,7 +299,7 @@ func (d *drawing) writeConn(w *bufio.Writer, conn int, l *layout, top int) {
 			fmt.Fprintf(w, `<text x="12" y="%d" fill="#444">%s</text>`+"\n", ly+19, label)
 		}
 		if r == 0 {
-			fmt.Fprintf(w, `<text x="%d" y="%d" fill="#888">meters: send credit left after each frame (grey: connection, colour: the frame's stream; full height = %d octets)</text>`+"\n", marginL, y+152+2*(meterH+6)+10, scale)
+			fmt.Fprintf(w, `<text x="%d" y="%d" fill="#888">meters: send credit left after each frame; grey: the connection's (full height %d octets), in colour: the frame's stream's (full height %d)</text>`+"\n", marginL, y+152+2*(meterH+6)+10, connScale, streamScale)
 		}
 	}
 	for _, g := range l.gaps {
@@ -314,7 +315,7 @@ func (d *drawing) writeConn(w *bufio.Writer, conn int, l *layout, top int) {
 			fmt.Fprintf(w, `<text x="%d" y="%d" fill="#666">t=%s</text>`+"\n", x, y+14, esc(roundDur(time.Duration(e.T))))
 		}
 		d.writeBlock(w, conn, e, x, y)
-		d.writeMeters(w, conn, e, x, y, scale)
+		d.writeMeters(w, conn, e, x, y, connScale, streamScale)
 	}
 }
 
@@ -347,6 +348,14 @@ func (d *drawing) writeBlock(w *bufio.Writer, conn int, e *Event, x, y int) {
 		fmt.Fprintf(w, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#222" stroke-width="3"/>`+"\n", x+blockW/2, y+20, x+blockW/2, y+144)
 	}
 	fmt.Fprintf(w, `<g><title>%s</title>`, esc(tooltip(e)))
+	if e.Type == "HEADERS" && e.From == Client {
+		for _, f := range e.Fields {
+			if f.Name == ":path" {
+				name := f.Value[strings.LastIndexByte(f.Value, '/')+1:]
+				fmt.Fprintf(w, `<text x="%d" y="%d" fill="%s" font-size="9" font-weight="bold">%s</text>`, x, by-4, fill, esc(name))
+			}
+		}
+	}
 	fmt.Fprintf(w, `<rect x="%d" y="%d" width="%d" height="%d" rx="3" fill="%s" stroke="%s" stroke-width="%.1f"/>`, x, by, blockW, blockH, fill, stroke, sw)
 	if len(e.Msgs) > 0 { // the gRPC length prefix inside the DATA frame
 		fmt.Fprintf(w, `<rect x="%d" y="%d" width="5" height="%d" fill="#000" fill-opacity="0.35"/>`, x+2, by+2, blockH-4)
@@ -379,8 +388,12 @@ func (d *drawing) writeBlock(w *bufio.Writer, conn int, e *Event, x, y int) {
 	fmt.Fprintln(w, `</g>`)
 }
 
-func (d *drawing) writeMeters(w *bufio.Writer, conn int, e *Event, x, y int, scale int64) {
+func (d *drawing) writeMeters(w *bufio.Writer, conn int, e *Event, x, y int, connScale, streamScale int64) {
 	bar := func(lane int, v int64, bx, bw int, color string) {
+		scale := connScale
+		if bw < blockW {
+			scale = streamScale
+		}
 		ly := y + 152 + lane*(meterH+6)
 		h := int(float64(meterH) * float64(max(v, 0)) / float64(scale))
 		if v > 0 && h == 0 {

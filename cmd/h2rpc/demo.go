@@ -12,6 +12,7 @@ import (
 
 	"github.com/h2rpc/h2rpc/examples/messenger"
 	"github.com/h2rpc/h2rpc/rpc"
+	"github.com/h2rpc/h2rpc/trace"
 )
 
 func init() {
@@ -41,6 +42,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	caFile := fs.String("ca", "", "with -addr: connect over TLS, verifying the server against the CAs of this PEM `file`")
 	certFile := fs.String("cert", "", "with -ca: present this client certificate (PEM `file`) for mutual TLS")
 	keyFile := fs.String("key", "", "the private key (PEM `file`) of -cert")
+	tf := addTraceFlag(fs, "the client's connection")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -53,8 +55,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case *certFile != "" && *caFile == "":
 		return usageError(stderr, "h2rpc demo: -cert needs -ca", usage)
 	}
+	if err := tf.start(trace.Client, "h2rpc demo: the four call shapes on one connection"); err != nil {
+		return err
+	}
 	if *remote != "" {
-		var opts []rpc.DialOption
+		opts := []rpc.DialOption{rpc.WithConnConfig(tf.config(nil))}
 		if *caFile != "" {
 			pool, err := loadPool(*caFile)
 			if err != nil {
@@ -70,7 +75,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			opts = append(opts, rpc.WithTLS(cfg))
 		}
-		return runDemoClient(ctx, *remote, &lineWriter{w: stdout}, *delay, opts...)
+		err := runDemoClient(ctx, *remote, &lineWriter{w: stdout}, *delay, opts...)
+		if terr := tf.finish(); err == nil {
+			err = terr
+		}
+		return err
 	}
 
 	out := &lineWriter{w: stdout}
@@ -90,13 +99,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(impl.Log, "🚀 gRPC server logic running on %s...\n", ln.Addr())
 	}
 
-	runErr := runDemoClient(ctx, ln.Addr().String(), out, *delay)
+	runErr := runDemoClient(ctx, ln.Addr().String(), out, *delay, rpc.WithConnConfig(tf.config(nil)))
 	if runErr != nil {
 		srv.Stop() // a failed call may leave a handler waiting
 	} else {
 		srv.GracefulStop()
 	}
 	if err := <-served; err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := tf.finish(); err != nil && runErr == nil {
 		runErr = err
 	}
 	return runErr

@@ -15,6 +15,7 @@ import (
 	"github.com/h2rpc/h2rpc/conn"
 	"github.com/h2rpc/h2rpc/frame"
 	"github.com/h2rpc/h2rpc/hpack"
+	"github.com/h2rpc/h2rpc/trace"
 )
 
 func init() {
@@ -58,6 +59,7 @@ func runH2serve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var((*uint32Flag)(&cfg.MaxHeaderListSize), "max-header-list-size", "SETTINGS_MAX_HEADER_LIST_SIZE to advertise and enforce, in `bytes` (0: conn's default)")
 	fs.Var((*uint32Flag)(&cfg.HeaderTableSize), "header-table-size", "SETTINGS_HEADER_TABLE_SIZE to advertise, in `bytes` (0: conn's default)")
 	fs.DurationVar(&cfg.SettingsAckTimeout, "settings-ack-timeout", 0, "how long the peer has to acknowledge our SETTINGS (0: conn's default)")
+	trf := addTraceFlag(fs, "every connection")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -78,11 +80,19 @@ func runH2serve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintln(stdout, ln.Addr().String())
-	s := &h2server{cfg: &cfg, tls: tlsCfg, body: []byte(*body), conns: map[*conn.Conn]struct{}{}, handshaking: map[net.Conn]struct{}{}}
+	if err := trf.start(trace.Server, "h2rpc h2serve on "+ln.Addr().String()); err != nil {
+		ln.Close()
+		return err
+	}
+	s := &h2server{cfg: trf.config(&cfg), tls: tlsCfg, body: []byte(*body), conns: map[*conn.Conn]struct{}{}, handshaking: map[net.Conn]struct{}{}}
 	if *verbose {
 		s.log = stderr
 	}
-	return s.serve(ctx, ln, *grace)
+	err = s.serve(ctx, ln, *grace)
+	if terr := trf.finish(); err == nil {
+		err = terr
+	}
+	return err
 }
 
 // uint32Flag is a flag.Value for the uint32 fields of conn.Config.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/h2rpc/h2rpc/examples/messenger"
 	"github.com/h2rpc/h2rpc/rpc"
+	"github.com/h2rpc/h2rpc/trace"
 )
 
 func init() {
@@ -41,6 +42,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	grace := fs.Duration("grace", 10*time.Second, "how long a graceful stop lets calls in flight finish")
 	quiet := fs.Bool("q", false, "do not print a line per call event")
 	tf := addTLSFlags(fs)
+	trf := addTraceFlag(fs, "every connection")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -70,9 +72,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		impl.Log = stdout
 	}
 	fmt.Fprintf(stderr, "🚀 gRPC server logic running on %s (%s)...\n", ln.Addr(), tf.describe())
+	if err := trf.start(trace.Server, "h2rpc serve on "+ln.Addr().String()); err != nil {
+		ln.Close()
+		return err
+	}
+	if cfg := trf.config(nil); cfg != nil {
+		opts = append(opts, rpc.ServerConnConfig(cfg))
+	}
 	srv := rpc.NewServer(opts...)
 	messenger.RegisterLearningMessengerServer(srv, impl)
-	return serveUntilDone(ctx, srv, ln, *grace)
+	err = serveUntilDone(ctx, srv, ln, *grace)
+	if terr := trf.finish(); err == nil {
+		err = terr
+	}
+	return err
 }
 
 // serveUntilDone serves ln until ctx ends, then stops srv gracefully,

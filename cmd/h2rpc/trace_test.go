@@ -122,3 +122,40 @@ func TestTraceProxy(t *testing.T) {
 		t.Errorf("trace -out t.png: status %d, want 1", status)
 	}
 }
+
+// TestH2serveTraceFlag records h2serve's connections with --trace and
+// checks the file holds the request, seen from the server.
+func TestH2serveTraceFlag(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "h2serve.jsonl")
+	addr, cancel, wait := h2serveInProcess(t, "--trace", out)
+	c := dialClient(t, addr)
+	st, err := c.OpenStream(context.Background(), request("GET", "/traced"), nil, conn.EndStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(st); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	<-c.Done()
+	cancel()
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr, err := trace.Read(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	trace.Text(&text, tr)
+	for _, want := range []string{"recv HEADERS frame", ":path: /traced", "send DATA frame <length=25, flags=0x01, stream_id=1>"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the trace lacks %q:\n%s", want, text.String())
+		}
+	}
+}
