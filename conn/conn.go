@@ -71,6 +71,9 @@ type Conn struct {
 	// (writer.go); nothing else touches them.
 	w writer
 
+	// counters are atomics (see stats.go).
+	counters counters
+
 	mu sync.Mutex
 	// err is why the connection ended; nil while it runs. Guarded by mu.
 	err error
@@ -377,6 +380,7 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 // the connection's: the one end-to-end check that a connection is alive
 // (a keepalive; the RPC layer does not send them today).
 func (c *Conn) Ping(ctx context.Context) error {
+	sent := time.Now()
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.closedErrLocked()
@@ -398,6 +402,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 	c.mu.Unlock()
 	select {
 	case <-ack:
+		c.counters.rtt.Store(int64(time.Since(sent)))
 		return nil
 	case <-c.done:
 		c.mu.Lock()

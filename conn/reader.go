@@ -64,8 +64,11 @@ func (c *Conn) readPreface() error {
 		}
 	}
 	f, err := c.fr.ReadFrame()
-	if c.cfg.tracer != nil && f != nil {
-		c.cfg.tracer.TraceRead(f)
+	if f != nil {
+		c.counters.read(f.FrameHeader())
+		if c.cfg.tracer != nil {
+			c.cfg.tracer.TraceRead(f)
+		}
 	}
 	if err != nil {
 		return c.readErr(err, "reading the peer's first SETTINGS frame")
@@ -91,8 +94,11 @@ func (c *Conn) readPreface() error {
 func (c *Conn) readFrames() error {
 	for {
 		f, err := c.fr.ReadFrame()
-		if c.cfg.tracer != nil && f != nil {
-			c.cfg.tracer.TraceRead(f)
+		if f != nil {
+			c.counters.read(f.FrameHeader())
+			if c.cfg.tracer != nil {
+				c.cfg.tracer.TraceRead(f)
+			}
 		}
 		if err != nil && isTimeout(err) {
 			if move, ours := c.idleTimeout(); move {

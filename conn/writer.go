@@ -333,6 +333,7 @@ func (w *writer) write(inline int) {
 		if c.cfg.tracer != nil {
 			c.cfg.tracer.TraceWrite(batch)
 		}
+		c.counters.wrote(batch)
 		_, err := c.nc.Write(batch)
 		if cap(batch) > 4*maxBatch {
 			batch = nil // do not keep a burst's buffer forever
