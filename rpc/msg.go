@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"sync"
 )
 
@@ -143,8 +144,8 @@ type msgReader struct {
 	buf *[]byte // pooled; the message returned by next lives here
 	// lastLen, lastWire and lastCompressed describe the last message
 	// read (uncompressed length, length on the wire with its prefix), for
-	// stats.
-	lastLen, lastWire int
+	// stats; 32 bits each keep the call state in its allocation size class.
+	lastLen, lastWire uint32
 	lastCompressed    bool
 	out               *[]byte // pooled; decompressed messages live here
 }
@@ -175,7 +176,7 @@ func (m *msgReader) nextInto(into *[]byte) (b []byte, direct bool, err error) {
 	}
 	flag := m.hdr[0]
 	length := binary.BigEndian.Uint32(m.hdr[1:])
-	m.lastLen, m.lastWire, m.lastCompressed = int(length), msgHeaderLen+int(length), flag == 1
+	m.lastLen, m.lastWire, m.lastCompressed = length, msgHeaderLen+length, flag == 1
 	if uint64(length) > uint64(m.maxSize) {
 		return nil, false, statusf(ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", length, m.maxSize)
 	}
@@ -229,7 +230,7 @@ func (m *msgReader) nextInto(into *[]byte) (b []byte, direct bool, err error) {
 	if err != nil {
 		return nil, false, statusf(Internal, "grpc: failed to decompress the message with %s: %v", m.encoding, err)
 	}
-	m.lastLen = len(out)
+	m.lastLen = uint32(min(len(out), math.MaxUint32))
 	return out, false, nil
 }
 

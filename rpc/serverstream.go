@@ -335,7 +335,7 @@ func (ss *serverStream) recv(m any) error {
 		}
 		return ss.transportErr(err)
 	}
-	ss.stats.payload(InPayload, ss.rd.lastLen, ss.rd.lastWire, ss.rd.lastCompressed)
+	ss.stats.payload(InPayload, int(ss.rd.lastLen), int(ss.rd.lastWire), ss.rd.lastCompressed)
 	if direct {
 		return nil
 	}
