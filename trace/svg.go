@@ -151,12 +151,15 @@ type drawing struct {
 	conns   []int
 	layouts []*layout
 	colors  map[[2]int]string // (conn, stream) -> colour
-	width   int
-	height  int
+	// labelEnd is where the last method label of each row (by its y)
+	// ends.
+	labelEnd map[int]int
+	width    int
+	height   int
 }
 
 func newDrawing(t *Trace, o *Options) *drawing {
-	d := &drawing{t: t, o: o, conns: t.Conns(), colors: map[[2]int]string{}}
+	d := &drawing{t: t, o: o, conns: t.Conns(), colors: map[[2]int]string{}, labelEnd: map[int]int{}}
 	byConn := map[int][]*Event{}
 	for i := range t.Events {
 		e := &t.Events[i]
@@ -346,13 +349,15 @@ func (d *drawing) writeBlock(w *bufio.Writer, conn int, e *Event, x, y int) {
 	case "GOAWAY":
 		fill, stroke = "#222222", "#000"
 		fmt.Fprintf(w, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#222" stroke-width="3"/>`+"\n", x+blockW/2, y+20, x+blockW/2, y+144)
+		fmt.Fprintf(w, `<text x="%d" y="%d" font-size="9" font-weight="bold">GOAWAY %s</text>`+"\n", x+blockW/2+4, y+30, esc(e.Code))
 	}
 	fmt.Fprintf(w, `<g><title>%s</title>`, esc(tooltip(e)))
 	if e.Type == "HEADERS" && e.From == Client {
 		for _, f := range e.Fields {
-			if f.Name == ":path" {
-				name := f.Value[strings.LastIndexByte(f.Value, '/')+1:]
+			// The method's name, where it does not run into the previous one.
+			if name := f.Value[strings.LastIndexByte(f.Value, '/')+1:]; f.Name == ":path" && x >= d.labelEnd[y] {
 				fmt.Fprintf(w, `<text x="%d" y="%d" fill="%s" font-size="9" font-weight="bold">%s</text>`, x, by-4, fill, esc(name))
+				d.labelEnd[y] = x + 6*len(name) + 4
 			}
 		}
 	}
@@ -376,7 +381,7 @@ func (d *drawing) writeBlock(w *bufio.Writer, conn int, e *Event, x, y int) {
 		fmt.Fprintf(w, `<path d="M%d %d l-5 4 l5 4z" fill="#555"/>`, x, by+blockH/2-4)
 	}
 	if e.Type == "RST_STREAM" {
-		fmt.Fprintf(w, `<path d="M%d %d l8 8 m0 -8 l-8 8" stroke="#d62728" stroke-width="2"/>`, x+blockW-10, by+2)
+		fmt.Fprintf(w, `<path d="M%d %d l6 6 m0 -6 l-6 6" stroke="#d62728" stroke-width="2"/>`, x+blockW-8, by+blockH-8)
 	}
 	if hasFlag(e, "END_STREAM") { // the half-close flag
 		if e.From == Client {

@@ -442,7 +442,7 @@ func TestPictureHeadOfLineBlocking(t *testing.T) {
 	default:
 		t.Fatal("the connection was never held")
 	}
-	tr := rec.finish(t, "trace-head-of-line", nil)
+	tr := rec.finish(t, "trace-head-of-line", &trace.Options{Gap: 50 * time.Millisecond})
 	// Every stream's longest wait between two messages covers the hold,
 	// and ends when it does.
 	var gaps []time.Duration
