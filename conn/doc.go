@@ -87,6 +87,12 @@
 // *GoAwayError, an I/O error, or ErrClosed itself after Close or Shutdown).
 // OpenStream fails with ErrNotAvailable once the connection is draining.
 //
+// # Observing
+//
+// Config.Trace gives each connection a Tracer that sees every frame
+// written and read (package trace records and draws them); Conn.Stats and
+// Stream.Stats read the counters at any time. See docs/observability.md.
+//
 // See docs/connection.md for the writer, the fair DATA scheduler, flow
 // control, GOAWAY and drain, the defences and their defaults, and the
 // measured cost of the hot path and of each of its tricks.
