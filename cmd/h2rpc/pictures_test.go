@@ -124,8 +124,12 @@ func TestPictureCallShapes(t *testing.T) {
 	// client streaming: four up, one down; bidirectional: three each way.
 	wantData := map[uint32][2]int{1: {1, 1}, 3: {1, 4}, 5: {4, 1}, 7: {3, 3}}
 	for id, want := range wantData {
-		up := count(tr, func(e *trace.Event) bool { return e.Stream == id && e.Type == "DATA" && e.From == trace.Client && len(e.Msgs) > 0 })
-		down := count(tr, func(e *trace.Event) bool { return e.Stream == id && e.Type == "DATA" && e.From == trace.Server && len(e.Msgs) > 0 })
+		up := count(tr, func(e *trace.Event) bool {
+			return e.Stream == id && e.Type == "DATA" && e.From == trace.Client && len(e.Msgs) > 0
+		})
+		down := count(tr, func(e *trace.Event) bool {
+			return e.Stream == id && e.Type == "DATA" && e.From == trace.Server && len(e.Msgs) > 0
+		})
 		if up != want[0] || down != want[1] {
 			t.Errorf("stream %d: %d request and %d response messages, want %v", id, up, down, want)
 		}
