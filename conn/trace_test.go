@@ -18,7 +18,6 @@ import (
 type headerTracer struct {
 	mu          sync.Mutex
 	wrote, read []string
-	client      bool
 	preface     bool
 }
 

@@ -82,7 +82,7 @@ func serve(t *testing.T, opts ...rpc.ServerOption) string {
 func attrs(kvs []attribute.KeyValue) map[string]string {
 	m := map[string]string{}
 	for _, kv := range kvs {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
@@ -178,7 +178,7 @@ func TestSpansAndMetrics(t *testing.T) {
 				for _, p := range d.DataPoints {
 					code, _ := p.Attributes.Value("rpc.grpc.status_code")
 					method, _ := p.Attributes.Value("rpc.method")
-					counts[m.Name+" code="+code.Emit()+" "+method.Emit()] += p.Count
+					counts[m.Name+" code="+code.String()+" "+method.String()] += p.Count
 				}
 			case metricdata.Histogram[int64]:
 				for _, p := range d.DataPoints {

@@ -197,9 +197,7 @@ func TestSVG(t *testing.T) {
 		r.Bytes(trace.Client, client[1])
 		r.Bytes(trace.Server, server[1])
 	})
-	for _, e := range []trace.Event{{Conn: 1, From: trace.Client, Type: "RST_STREAM", Stream: 3, Len: 4, Code: "CANCEL"}} {
-		tr.Events = append(tr.Events, e)
-	}
+	tr.Events = append(tr.Events, trace.Event{Conn: 1, From: trace.Client, Type: "RST_STREAM", Stream: 3, Len: 4, Code: "CANCEL"})
 	var svg bytes.Buffer
 	if err := trace.SVG(&svg, tr, &trace.Options{Title: "unary <call>"}); err != nil {
 		t.Fatal(err)
