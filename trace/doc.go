@@ -3,7 +3,7 @@
 // A Writer writes a trace as JSON lines; its Recorders, one per
 // connection, turn frames into Events: a connection's tracer hook
 // (conn.Config.Trace) hands a Recorder the frames it writes and reads, and
-// a proxy (Proxy) hands it the raw bytes of both directions. Read parses a
+// a proxy (Relay) hands it the raw bytes of both directions. Read parses a
 // trace back; SVG, HTML and Text draw it. See docs/observability.md.
 //
 // # The format (schema version 1)
@@ -45,9 +45,9 @@
 // Fields absent from a line have their zero value. A version only ever
 // gains fields; a change of meaning would be a new version.
 //
-// Events of one connection are in wire order for each direction. At an
-// endpoint a written frame is recorded when its batch is handed to the
-// socket and a read frame when it has been parsed, so a response may be
-// recorded a little before the request frames it answers only if they
-// were recorded on different connections.
+// Events of one connection are in wire order for each direction. Across
+// the two directions they are in the order the recorder saw them: at an
+// endpoint a written frame is recorded as its batch is handed to the
+// socket and a read frame once it has been parsed; at a proxy each
+// direction's bytes as they are read.
 package trace

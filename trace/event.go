@@ -81,9 +81,9 @@ type Event struct {
 	Debug string `json:"debug,omitempty"`
 	// Ping is the opaque data of PING, in hex.
 	Ping string `json:"ping,omitempty"`
-	// Msgs are the lengths of the gRPC messages (RFC-less but stable: the
-	// 5-byte length prefix of gRPC's wire format) whose prefix is in this
-	// DATA frame, on streams whose content-type is application/grpc.
+	// Msgs are the lengths of the gRPC messages whose 5-octet length
+	// prefix completes in this DATA frame, on streams whose request
+	// content-type is application/grpc.
 	Msgs []uint32 `json:"msgs,omitempty"`
 	// Window is the flow-control credit after the frame, as the frames on
 	// the wire define it.
