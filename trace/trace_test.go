@@ -26,7 +26,7 @@ func grpcMsg(body string) []byte {
 
 // unary returns the two directions of a unary gRPC call on stream 1,
 // bytes as a client and a server would send them.
-func unary(t *testing.T) (client, server [][]byte) {
+func unary(t testing.TB) (client, server [][]byte) {
 	t.Helper()
 	ce, se := hpack.NewEncoder(), hpack.NewEncoder()
 	req := ce.AppendBlock(nil,
