@@ -198,8 +198,12 @@ func loopbackPair(tb testing.TB) (client, server net.Conn) {
 // startConnExchange starts a conn.Server and a conn.Client on one loopback
 // connection; cleanup closes both.
 func startConnExchange(tb testing.TB) exchangeFunc {
+	return startConnExchangeWith(tb, &conn.Config{MaxConcurrentStreams: exchangeMaxStreams})
+}
+
+// startConnExchangeWith is startConnExchange with cfg for both ends.
+func startConnExchangeWith(tb testing.TB, cfg *conn.Config) exchangeFunc {
 	cnc, snc := loopbackPair(tb)
-	cfg := &conn.Config{MaxConcurrentStreams: exchangeMaxStreams}
 	srv, err := conn.Server(snc, cfg, serveConnExchange)
 	if err != nil {
 		tb.Fatal(err)
