@@ -349,14 +349,18 @@ func (d *drawing) writeBlock(w *bufio.Writer, conn int, e *Event, x, y int) {
 	case "GOAWAY":
 		fill, stroke = "#222222", "#000"
 		fmt.Fprintf(w, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#222" stroke-width="3"/>`+"\n", x+blockW/2, y+20, x+blockW/2, y+144)
-		fmt.Fprintf(w, `<text x="%d" y="%d" font-size="9" font-weight="bold">GOAWAY %s</text>`+"\n", x+blockW/2+4, y+30, esc(e.Code))
+		ly := y + 30 // the label on the sender's side of the pipe
+		if e.From == Server {
+			ly = y + 140
+		}
+		fmt.Fprintf(w, `<text x="%d" y="%d" font-size="9" font-weight="bold">GOAWAY %s</text>`+"\n", x+blockW/2+4, ly, esc(e.Code))
 	}
 	fmt.Fprintf(w, `<g><title>%s</title>`, esc(tooltip(e)))
 	if e.Type == "HEADERS" && e.From == Client {
 		for _, f := range e.Fields {
 			// The method's name, where it does not run into the previous one.
 			if name := f.Value[strings.LastIndexByte(f.Value, '/')+1:]; f.Name == ":path" && x >= d.labelEnd[y] {
-				fmt.Fprintf(w, `<text x="%d" y="%d" fill="%s" font-size="9" font-weight="bold">%s</text>`, x, by-4, fill, esc(name))
+				fmt.Fprintf(w, `<text x="%d" y="%d" fill="%s" font-size="9" font-weight="bold">%s</text>`, x, by-11, fill, esc(name))
 				d.labelEnd[y] = x + 6*len(name) + 4
 			}
 		}
@@ -385,9 +389,9 @@ func (d *drawing) writeBlock(w *bufio.Writer, conn int, e *Event, x, y int) {
 	}
 	if hasFlag(e, "END_STREAM") { // the half-close flag
 		if e.From == Client {
-			fmt.Fprintf(w, `<path d="M%d %d v-14 l8 3 l-8 3" stroke="#222" fill="#d62728"/>`, x+blockW-6, by)
+			fmt.Fprintf(w, `<path d="M%d %d v-10 l7 2.5 l-7 2.5" stroke="#222" fill="#d62728"/>`, x+blockW-6, by)
 		} else {
-			fmt.Fprintf(w, `<path d="M%d %d v14 l8 -3 l-8 -3" stroke="#222" fill="#d62728"/>`, x+blockW-6, by+blockH)
+			fmt.Fprintf(w, `<path d="M%d %d v10 l7 -2.5 l-7 -2.5" stroke="#222" fill="#d62728"/>`, x+blockW-6, by+blockH)
 		}
 	}
 	fmt.Fprintln(w, `</g>`)
