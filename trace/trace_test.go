@@ -275,3 +275,23 @@ func TestReadErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestEcho checks the live text form a Writer echoes.
+func TestEcho(t *testing.T) {
+	client, server := unary(t)
+	var echo bytes.Buffer
+	w, err := trace.NewWriter(io.Discard, trace.Proxy, "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Echo(&echo)
+	r := w.Conn(trace.Proxy)
+	r.Bytes(trace.Client, client[0])
+	if !strings.Contains(echo.String(), "#1 c->s SETTINGS frame <length=6, flags=0x00, stream_id=0>") {
+		t.Fatalf("echo after the client's SETTINGS:\n%s", echo.String())
+	}
+	r.Bytes(trace.Server, server[0])
+	if !strings.Contains(echo.String(), "#1 s->c SETTINGS frame <length=0, flags=0x01, stream_id=0>") {
+		t.Errorf("echo after the server's frames:\n%s", echo.String())
+	}
+}

@@ -21,13 +21,15 @@ type Writer struct {
 	seq   int           // guarded by mu
 	conns int           // guarded by mu
 	err   error         // guarded by mu: the first write error
+	at    Endpoint      // where the trace is recorded
+	echo  *bufio.Writer // guarded by mu: the text form of each event goes here too; nil: none
 }
 
 // NewWriter writes the Meta line of a trace recorded at at to w and
 // returns a Writer for its events. Call Flush when done (and from time to
 // time: events are buffered).
 func NewWriter(w io.Writer, at Endpoint, label string) (*Writer, error) {
-	tw := &Writer{bw: bufio.NewWriterSize(w, 64<<10), start: time.Now()}
+	tw := &Writer{bw: bufio.NewWriterSize(w, 64<<10), start: time.Now(), at: at}
 	tw.enc = json.NewEncoder(tw.bw)
 	m := Meta{Schema: Schema, At: at, Start: tw.start.UTC(), Label: label}
 	if err := tw.enc.Encode(m); err != nil {
@@ -56,6 +58,18 @@ func (w *Writer) emit(e *Event) {
 	if w.err == nil {
 		w.err = w.enc.Encode(e)
 	}
+	if w.echo != nil {
+		writeTextEvent(w.echo, w.at, e, true)
+		w.echo.Flush() // as it happens: errors are the JSON side's to report
+	}
+}
+
+// Echo makes w also write each event, as it is recorded, to out in the
+// text form (see Text), each line prefixed with its connection number.
+func (w *Writer) Echo(out io.Writer) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.echo = bufio.NewWriter(out)
 }
 
 // Flush writes buffered events and reports the first error met writing.

@@ -22,7 +22,8 @@ func init() {
 // proxy: every connection accepted on -listen is relayed, unchanged, to
 // -upstream, and the frames both ways are written to -out as a JSON-lines
 // trace until SIGINT or SIGTERM (it prints the listening address on stdout
-// first). With -in it draws a recorded trace: as an SVG or HTML page when
+// first); with -text it prints each frame on stdout as it passes, as
+// nghttp -v does. With -in it draws a recorded trace: as an SVG or HTML page when
 // -out ends in .svg or .html, as text (one line per frame, as nghttp -v
 // prints) with -text or when there is no -out.
 func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -30,7 +31,7 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Usage = func() {
 		o := fs.Output()
 		fmt.Fprintln(o, "usage: h2rpc trace [flags]")
-		fmt.Fprintln(o, "  record: h2rpc trace -listen host:port -upstream host:port [-out trace.jsonl]")
+		fmt.Fprintln(o, "  record: h2rpc trace -listen host:port -upstream host:port [-out trace.jsonl] [-text]")
 		fmt.Fprintln(o, "  draw:   h2rpc trace -in trace.jsonl [-out picture.svg|page.html] [-text]")
 		fmt.Fprintln(o, "Records the HTTP/2 frames between any h2c client and server through a proxy, or draws a")
 		fmt.Fprintln(o, "recorded trace (from this proxy, or from --trace on serve, h2serve and demo) as a sequence")
@@ -41,7 +42,7 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	upstream := fs.String("upstream", "", "proxy: `host:port` of the server to relay them to")
 	in := fs.String("in", "", "draw: the recorded trace `file` (JSON lines)")
 	out := fs.String("out", "", "proxy: the trace `file` to write (default trace.jsonl); draw: the .svg or .html file to write")
-	text := fs.Bool("text", false, "draw as text, one line per frame, on stdout (or -out)")
+	text := fs.Bool("text", false, "draw: as text, one entry per frame, on stdout (or -out); proxy: print each frame as it passes (then -out is written only if given)")
 	title := fs.String("title", "", "draw: the drawing's title (default: the trace's label)")
 	perRow := fs.Int("per-row", 0, "draw: frames per row of the pipe (0: 36)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
@@ -53,10 +54,10 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *listen == "" || *upstream == "" || *in != "" {
 			return usageError(stderr, "h2rpc trace: the proxy needs both -listen and -upstream, and no -in", usage)
 		}
-		if *out == "" {
+		if *out == "" && !*text {
 			*out = "trace.jsonl"
 		}
-		return traceProxy(ctx, *listen, *upstream, *out, stdout)
+		return traceProxy(ctx, *listen, *upstream, *out, *text, stdout)
 	case *in != "":
 		return drawTrace(*in, *out, *text, &trace.Options{Title: *title, PerRow: *perRow}, stdout)
 	}
@@ -65,13 +66,18 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // traceProxy relays listen to upstream, recording to the file out, until
 // ctx ends.
-func traceProxy(ctx context.Context, listen, upstream, out string, stdout io.Writer) error {
-	f, err := os.Create(out)
-	if err != nil {
-		return err
+func traceProxy(ctx context.Context, listen, upstream, out string, text bool, stdout io.Writer) error {
+	var sink io.Writer = io.Discard
+	var f *os.File
+	if out != "" {
+		var err error
+		if f, err = os.Create(out); err != nil {
+			return err
+		}
+		defer f.Close()
+		sink = f
 	}
-	defer f.Close()
-	w, err := trace.NewWriter(f, trace.Proxy, "h2rpc trace -listen "+listen+" -upstream "+upstream)
+	w, err := trace.NewWriter(sink, trace.Proxy, "h2rpc trace -listen "+listen+" -upstream "+upstream)
 	if err != nil {
 		return err
 	}
@@ -80,14 +86,19 @@ func traceProxy(ctx context.Context, listen, upstream, out string, stdout io.Wri
 		return err
 	}
 	fmt.Fprintln(stdout, ln.Addr().String())
+	if text {
+		w.Echo(stdout)
+	}
 	var d net.Dialer
 	dial := func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", upstream) }
 	err = trace.Relay(ctx, ln, dial, w)
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if f != nil {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 	}
 	return err
 }

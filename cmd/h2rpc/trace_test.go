@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/h2rpc/h2rpc/conn"
 	"github.com/h2rpc/h2rpc/hpack"
@@ -157,5 +158,67 @@ func TestH2serveTraceFlag(t *testing.T) {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("the trace lacks %q:\n%s", want, text.String())
 		}
+	}
+}
+
+// TestTraceProxyText runs the proxy with -text and no -out: each frame is
+// printed as it passes, and no trace file is written.
+func TestTraceProxyText(t *testing.T) {
+	upstream, _, _ := h2serveInProcess(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	result := make(chan error, 1)
+	go func() {
+		err := dispatch(ctx, []string{"trace", "-listen", "127.0.0.1:0", "-upstream", upstream, "-text"}, pw, io.Discard)
+		pw.Close()
+		result <- err
+	}()
+	sc := bufio.NewScanner(pr)
+	if !sc.Scan() {
+		cancel()
+		t.Fatalf("trace printed no address: %v", <-result)
+	}
+	addr := sc.Text()
+	lines := make(chan string, 1000)
+	go func() {
+		defer close(lines)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	c := dialClient(t, addr)
+	st, err := c.OpenStream(context.Background(), request("GET", "/live"), nil, conn.EndStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The request shows before the exchange ends: the view is live.
+	timeout := time.After(30 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case l := <-lines:
+			seen = strings.Contains(l, ":path: /live")
+		case <-timeout:
+			cancel()
+			t.Fatal("the request's HEADERS were not printed while the stream was open")
+		}
+	}
+	if _, err := io.ReadAll(st); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	<-c.Done()
+	cancel()
+	if err := <-result; err != nil {
+		t.Fatal(err)
+	}
+	var rest []string
+	for l := range lines {
+		rest = append(rest, l)
+	}
+	if !strings.Contains(strings.Join(rest, "\n"), "#1 s->c DATA frame <length=") {
+		t.Errorf("no response DATA in the live view:\n%s", strings.Join(rest, "\n"))
+	}
+	if _, err := os.Stat("trace.jsonl"); err == nil {
+		t.Error("-text without -out wrote trace.jsonl")
 	}
 }
