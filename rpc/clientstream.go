@@ -625,7 +625,7 @@ func (cs *clientStream) recv(m any) error {
 	if err != nil {
 		return clientErr(cs.ctx, err)
 	}
-	cs.stats.payload(InPayload, int(cs.rd.lastLen), int(cs.rd.lastWire), cs.rd.lastCompressed)
+	cs.stats.received(&cs.rd, b)
 	if !direct {
 		if err := cs.codec.Unmarshal(b, m); err != nil {
 			return statusf(Internal, "grpc: failed to unmarshal the response: %v", err)

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"math"
 	"sync"
 )
 
@@ -142,12 +141,7 @@ type msgReader struct {
 
 	hdr [msgHeaderLen]byte
 	buf *[]byte // pooled; the message returned by next lives here
-	// lastLen, lastWire and lastCompressed describe the last message
-	// read (uncompressed length, length on the wire with its prefix), for
-	// stats; 32 bits each keep the call state in its allocation size class.
-	lastLen, lastWire uint32
-	lastCompressed    bool
-	out               *[]byte // pooled; decompressed messages live here
+	out *[]byte // pooled; decompressed messages live here
 }
 
 var errTruncatedMsg = errors.New("stream ended inside a length-prefixed message")
@@ -176,7 +170,6 @@ func (m *msgReader) nextInto(into *[]byte) (b []byte, direct bool, err error) {
 	}
 	flag := m.hdr[0]
 	length := binary.BigEndian.Uint32(m.hdr[1:])
-	m.lastLen, m.lastWire, m.lastCompressed = length, msgHeaderLen+length, flag == 1
 	if uint64(length) > uint64(m.maxSize) {
 		return nil, false, statusf(ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", length, m.maxSize)
 	}
@@ -230,8 +223,14 @@ func (m *msgReader) nextInto(into *[]byte) (b []byte, direct bool, err error) {
 	if err != nil {
 		return nil, false, statusf(Internal, "grpc: failed to decompress the message with %s: %v", m.encoding, err)
 	}
-	m.lastLen = uint32(min(len(out), math.MaxUint32))
 	return out, false, nil
+}
+
+// wire describes the message nextInto returned last, from its prefix,
+// which stays in hdr until the next call: its length on the wire (prefix
+// included) and whether it was compressed.
+func (m *msgReader) wire() (length int, compressed bool) {
+	return msgHeaderLen + int(binary.BigEndian.Uint32(m.hdr[1:])), m.hdr[0] == 1
 }
 
 // truncated maps an error reading a message's body: the stream ending

@@ -341,8 +341,8 @@ func (s *Server) handleStream(st *conn.Stream, p *Peer) {
 	}
 	ss.ctx = st.Context()
 	if h := s.opts.stats; h != nil {
-		ss.stats, ss.ctx = beginCall(ss.ctx, h, req.path, false, req.md)
-		ss.stats.header(InHeader, req.md)
+		ss.ctx = beginServerCall(ss.ctx, h, req.path, req.md)
+		ss.stats().header(InHeader, req.md)
 	}
 	if req.encoding != "" && req.encoding != "identity" {
 		comp := compressorFor(req.encoding)
@@ -394,7 +394,7 @@ func (s *Server) handleStream(st *conn.Stream, p *Peer) {
 	}
 	if expired() {
 		st.Reset(frame.ErrCodeCancel)
-		ss.stats.end(&Status{Code: DeadlineExceeded, Message: "context deadline exceeded"})
+		ss.stats().end(&Status{Code: DeadlineExceeded, Message: "context deadline exceeded"})
 		return
 	}
 	ss.writeStatus(StatusOf(err))

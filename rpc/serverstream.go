@@ -150,8 +150,6 @@ type serverStream struct {
 	// original caller (peer.go). Set before the handler runs.
 	peer   *Peer
 	caller string
-	// stats is nil without a StatsHandler; set before the handler runs.
-	stats *callStats
 }
 
 type streamKey struct{}
@@ -259,8 +257,8 @@ func (ss *serverStream) sendHeaders(msg []byte) error {
 		return err
 	}
 	err = ss.transportErr(ss.st.WriteAll(fields, msg, nil))
-	if ss.stats != nil && err == nil {
-		ss.stats.header(OutHeader, md)
+	if err == nil {
+		ss.stats().header(OutHeader, md)
 	}
 	return err
 }
@@ -294,7 +292,7 @@ func (ss *serverStream) SendMsg(m any) error {
 	if data, ok := rawMsg(&ss.sendHdr, ss.codec, m, comp, ss.maxSend); ok && headerSent {
 		err := ss.transportErr(ss.st.WriteData(ss.sendHdr[:], data, false))
 		if err == nil {
-			ss.stats.payload(OutPayload, len(data), msgHeaderLen+len(data), false)
+			ss.stats().payload(OutPayload, len(data), msgHeaderLen+len(data), false)
 		}
 		return err
 	}
@@ -310,7 +308,7 @@ func (ss *serverStream) SendMsg(m any) error {
 	if err := ss.sendHeaders(b); err != nil {
 		return err
 	}
-	ss.stats.sentMsg(b, plain)
+	ss.stats().sentMsg(b, plain)
 	return nil
 }
 
@@ -335,7 +333,7 @@ func (ss *serverStream) recv(m any) error {
 		}
 		return ss.transportErr(err)
 	}
-	ss.stats.payload(InPayload, int(ss.rd.lastLen), int(ss.rd.lastWire), ss.rd.lastCompressed)
+	ss.stats().received(&ss.rd, b)
 	if direct {
 		return nil
 	}
@@ -408,8 +406,8 @@ func (ss *serverStream) sendUnaryResponse(resp any) error {
 		ss.logUnsent(err)
 		return err
 	}
-	if ss.stats != nil {
-		ss.stats.plain = plain
+	if cs := ss.stats(); cs != nil {
+		cs.plain = plain
 	}
 	ss.writeFinal(b, nil)
 	return nil
@@ -507,25 +505,34 @@ func (ss *serverStream) writeFinal(msg []byte, st *Status) {
 		st = newStatus(Internal, "grpc: the response metadata exceeds the client's header list limit")
 		msg, trailer = nil, nil
 	}
-	if ss.stats != nil {
-		ss.finalStats(headers != nil, header, msg, st, trailer)
+	if cs := ss.stats(); cs != nil {
+		finalStats(cs, headers != nil, header, msg, st, trailer)
 	}
 }
 
+// stats returns the call's stats state; nil (one load and a nil check)
+// without a StatsHandler.
+func (ss *serverStream) stats() *callStats {
+	if ss.srv.opts.stats == nil || ss.ctx == nil {
+		return nil
+	}
+	return callStatsFrom(ss.ctx)
+}
+
 // finalStats reports what writeFinal sent and the call's end.
-func (ss *serverStream) finalStats(sentHeaders bool, header MD, msg []byte, st *Status, trailer MD) {
+func finalStats(cs *callStats, sentHeaders bool, header MD, msg []byte, st *Status, trailer MD) {
 	if sentHeaders {
-		ss.stats.header(OutHeader, header)
+		cs.header(OutHeader, header)
 	}
 	if msg != nil {
-		ss.stats.sentMsg(msg, ss.stats.plain)
+		cs.sentMsg(msg, cs.plain)
 	}
-	ss.stats.header(OutTrailer, trailer)
+	cs.header(OutTrailer, trailer)
 	var err error
 	if st != nil {
 		err = st
 	}
-	ss.stats.end(err)
+	cs.end(err)
 }
 
 // trailersOnlyPrefix appends the head of a Trailers-Only response:

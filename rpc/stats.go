@@ -162,6 +162,31 @@ func (c *callStats) end(err error) {
 	c.event(&CallEvent{Kind: CallEnd, Status: st, Duration: time.Since(c.begin)})
 }
 
+// received reports a message read by rd: b is its uncompressed bytes.
+func (c *callStats) received(rd *msgReader, b []byte) {
+	if c != nil {
+		wire, compressed := rd.wire()
+		c.payload(InPayload, len(b), wire, compressed)
+	}
+}
+
+type callStatsKey struct{}
+
+// callStatsFrom returns the stats state a server call keeps in its
+// context (see beginServerCall), or nil.
+func callStatsFrom(ctx context.Context) *callStats {
+	c, _ := ctx.Value(callStatsKey{}).(*callStats)
+	return c
+}
+
+// beginServerCall is beginCall for a server call, whose state rides in
+// the returned context rather than in serverStream: it keeps the call's
+// allocation in its size class.
+func beginServerCall(ctx context.Context, h StatsHandler, method string, md MD) context.Context {
+	c, ctx := beginCall(ctx, h, method, false, md)
+	return context.WithValue(ctx, callStatsKey{}, c)
+}
+
 // sentMsg reports an encoded message b (prefix included) as sent; plain is
 // its uncompressed length when known, or -1.
 func (c *callStats) sentMsg(b []byte, plain int) {
