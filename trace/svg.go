@@ -315,7 +315,7 @@ func (d *drawing) writeConn(w *bufio.Writer, conn int, l *layout, top int) {
 		x := marginL + l.x[i]
 		y := top + l.row[i]*rowH
 		if i == 0 || l.row[i] != l.row[i-1] {
-			fmt.Fprintf(w, `<text x="%d" y="%d" fill="#666">t=%s</text>`+"\n", x, y+14, esc(roundDur(time.Duration(e.T))))
+			fmt.Fprintf(w, `<text x="12" y="%d" fill="#666">t=%s</text>`+"\n", y+14, esc(roundDur(time.Duration(e.T))))
 		}
 		d.writeBlock(w, conn, e, x, y)
 		d.writeMeters(w, conn, e, x, y, connScale, streamScale)

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,9 +138,30 @@ func TestPictureCallShapes(t *testing.T) {
 }
 
 // TestPictureMultiplexed: 100 unary calls at once share one connection.
+// The server answers none of them until all 100 have arrived, so that all
+// are in flight at once however the machine schedules them.
 func TestPictureMultiplexed(t *testing.T) {
 	rec := newRecording(t, trace.Client, "100 unary calls multiplexed on one TCP connection")
-	addr := serveMessenger(t, 0)
+	var arrived sync.WaitGroup
+	arrived.Add(101) // the warm-up call and the 100
+	allIn := make(chan struct{})
+	go func() {
+		arrived.Wait()
+		close(allIn)
+	}()
+	var calls atomic.Int32
+	barrier := func(ctx context.Context, req any, info *rpc.UnaryServerInfo, handler rpc.UnaryHandler) (any, error) {
+		arrived.Done()
+		if calls.Add(1) > 1 { // the warm-up call goes through alone
+			select {
+			case <-allIn:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return handler(ctx, req)
+	}
+	addr := serveMessenger(t, 0, rpc.ChainUnaryInterceptor(barrier))
 	cc, err := rpc.Dial(addr, rpc.WithConnConfig(rec.config(nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -170,6 +192,19 @@ func TestPictureMultiplexed(t *testing.T) {
 	tr := rec.finish(t, "trace-multiplexed", &trace.Options{PerRow: 60})
 	if n := len(tr.Conns()); n != 1 {
 		t.Errorf("%d connections, want 1", n)
+	}
+	open, peak := map[uint32]bool{}, 0
+	for _, e := range tr.Events {
+		switch {
+		case e.Type == "HEADERS" && e.From == trace.Client:
+			open[e.Stream] = true
+		case e.From == trace.Server && slices.Contains(e.Flags, "END_STREAM"):
+			delete(open, e.Stream)
+		}
+		peak = max(peak, len(open))
+	}
+	if peak != 100 {
+		t.Errorf("at most %d calls in flight, want 100", peak)
 	}
 	if n := count(tr, func(e *trace.Event) bool { return e.Type == "HEADERS" && e.From == trace.Client }); n != 101 {
 		t.Errorf("%d requests, want 101", n)
