@@ -3,9 +3,12 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,31 +18,50 @@ import (
 // Version is this library's version, sent in user-agent as "h2rpc/VERSION".
 const Version = "0.1.0"
 
-// ClientConn is a client's channel to one server address. It dials lazily,
-// on the first call; all calls share one HTTP/2 connection, each on its own
-// stream. When the connection breaks or is drained (GOAWAY, stream ids
-// exhausted) the next call dials a new one; failed dials back off
-// exponentially with jitter. A ClientConn starts no goroutine of its own
-// except one per drained connection, which ends when that connection's last
-// calls do. It is safe for concurrent use.
+// ClientConn is a client's channel to a target's backends. A resolver turns
+// the target into addresses (see Resolver), a Balancer picks the backend of
+// each call (PickFirst by default), and each backend holds its own HTTP/2
+// connections, each call on its own stream. Nothing happens until the first
+// call (or Connect): then the target is resolved and the balancer's backends
+// are dialled. A connection that breaks or drains (GOAWAY, stream ids
+// exhausted) is replaced; failed dials back off exponentially with jitter
+// (BackoffConfig). The ClientConn's goroutines (the resolver's, one per dial
+// in progress, one per draining connection, one per connection with
+// keepalive) end when Close returns. It is safe for concurrent use.
 type ClientConn struct {
 	target    string // as given to Dial
 	authority string
-	dialer    func(context.Context) (net.Conn, error) // opens a connection to the target
 	userAgent string
 	opts      dialOptions
 	defaults  callInfo // opts.callOpts applied
+	rtarget   Target   // the target as the resolver sees it
+	resolver  Resolver
+	balancer  Balancer
+	maxConns  int           // connections per backend (WithMaxConnsPerBackend)
+	extraIdle time.Duration // how long an extra connection may sit idle
+	keepalive KeepaliveParams
+	outlier   *outlierDetector // nil without WithOutlierDetection
+	res       *Resolution
+	ctx       context.Context // cancelled by Close: ends dials and the resolver
+	cancel    context.CancelFunc
 
 	mu       sync.Mutex
-	cur      *conn.Conn          // guarded by mu: the connection new calls use, if any
-	dialing  chan struct{}       // guarded by mu: closed when the dial in progress ends
-	lastErr  error               // guarded by mu: why the last dial failed
-	retryAt  time.Time           // guarded by mu: no new dial before this (backoff)
-	failures int                 // guarded by mu: consecutive failed dials
-	draining map[*conn.Conn]bool // guarded by mu: replaced connections still finishing their calls; nil until one is
+	state    ConnectivityState   // guarded by mu
+	changed  chan struct{}       // guarded by mu: closed and replaced when state or ready changes
+	sticky   bool                // guarded by mu: in TRANSIENT_FAILURE until a backend is ready
+	started  bool                // guarded by mu: the resolver was started
+	resolved bool                // guarded by mu: the resolver reported addresses
+	backends []*Backend          // guarded by mu: in the resolver's order
+	ready    []*Backend          // guarded by mu: those the balancer picks from
+	pfIndex  int                 // guarded by mu: pick_first's current backend
+	lastErr  error               // guarded by mu: why the last dial (or resolution) failed
 	closed   bool                // guarded by mu
+	draining map[*conn.Conn]bool // guarded by mu: connections finishing their calls; nil until one is
+	// keepaliveTime is the client's current keepalive interval: doubled
+	// each time a server complains of too many pings. Guarded by mu.
+	keepaliveTime time.Duration
 
-	drainers sync.WaitGroup // one goroutine per drained connection
+	goroutines sync.WaitGroup
 }
 
 // Dial returns a ClientConn for target, a name as grpc doc/naming.md
@@ -53,26 +75,28 @@ type ClientConn struct {
 //	unix:///abs/path                 the same; unix://host/... is an error
 //	unix-abstract:name               a Linux abstract socket
 //	passthrough:///address           the address, handed to the dialer as is
+//	static:///host:port,host:port    a fixed list of backends
+//	scheme://authority/endpoint      a scheme given to RegisterResolver
 //
-// The :authority of calls is the target's host:port as written, or
-// "localhost" for Unix sockets (WithAuthority overrides it). Dial does not
-// connect: the first call does (or Connect). A target it cannot parse, or
-// one with a scheme it does not know, fails Dial with INVALID_ARGUMENT.
+// A DNS name is re-resolved now and then, and when a connection fails (see
+// DNSResolver). With WithDialer and no scheme, the target is passthrough's:
+// the dialer gets it as written.
+//
+// The :authority of calls is the target's host:port as written (the
+// endpoint, for other schemes), or "localhost" for Unix sockets
+// (WithAuthority overrides it). Dial does not connect: the first call does
+// (or Connect). A target it cannot parse, or one with a scheme it does not
+// know, fails Dial with INVALID_ARGUMENT.
 func Dial(target string, opts ...DialOption) (*ClientConn, error) {
-	t, err := parseTarget(target)
 	o := dialOptions{backoff: DefaultBackoffConfig}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err == nil && o.dialer == nil && t.network == "tcp" {
-		// Without a dialer of the application's, the address is TCP's.
-		_, _, err = net.SplitHostPort(t.address)
-	}
+	rt, r, authority, err := resolverFor(target, &o)
 	if err != nil {
 		return nil, &Status{Code: InvalidArgument, Message: "rpc: invalid target " + strconv.Quote(target) + ": " + err.Error(), cause: err}
 	}
-	cc := &ClientConn{target: target, authority: t.authority, dialer: t.dialer(o.dialer)}
-	cc.opts = o
+	cc := &ClientConn{target: target, authority: authority, rtarget: rt, resolver: r, opts: o}
 	if cc.opts.authority != "" {
 		cc.authority = cc.opts.authority
 	}
@@ -84,7 +108,76 @@ func Dial(target string, opts ...DialOption) (*ClientConn, error) {
 	for _, o := range cc.opts.callOpts {
 		o(&cc.defaults)
 	}
+	cc.balancer = o.balancer
+	if cc.balancer == nil {
+		cc.balancer = PickFirst(false)
+	}
+	cc.maxConns = max(o.maxConns, 1)
+	cc.extraIdle = orDefault(o.extraIdle, DefaultExtraConnIdle)
+	cc.keepalive = o.keepalive
+	cc.keepaliveTime = o.keepalive.Time
+	if o.outlier != nil {
+		cc.outlier = newOutlierDetector(cc, *o.outlier)
+	}
+	cc.res = &Resolution{cc: cc, refresh: make(chan struct{}, 1)}
+	cc.ctx, cc.cancel = context.WithCancel(context.Background())
+	cc.changed = make(chan struct{})
 	return cc, nil
+}
+
+// resolverFor returns the resolver of target, what it resolves, and the
+// default :authority.
+func resolverFor(s string, o *dialOptions) (Target, Resolver, string, error) {
+	if scheme, rest, ok := strings.Cut(s, ":"); ok && scheme != "dns" {
+		if r := registeredResolver(scheme); r != nil {
+			t, err := splitTarget(scheme, rest)
+			if err != nil {
+				return Target{}, nil, "", err
+			}
+			if o.resolver != nil {
+				r = o.resolver
+			}
+			return t, r, t.Endpoint, nil
+		}
+	}
+	t, err := parseTarget(s)
+	if err == nil && o.dialer == nil && t.network == "tcp" {
+		// Without a dialer of the application's, the address is TCP's.
+		_, _, err = net.SplitHostPort(t.address)
+	}
+	if err != nil {
+		return Target{}, nil, "", err
+	}
+	switch {
+	case o.resolver != nil:
+		rt := Target{Endpoint: s}
+		if scheme, rest, ok := strings.Cut(s, ":"); ok && (scheme == "dns" || scheme == "passthrough") {
+			rt, _ = splitTarget(scheme, rest)
+		}
+		return rt, o.resolver, t.authority, nil
+	case t.network == "unix":
+		return Target{Scheme: "unix", Endpoint: t.address}, fixedResolver{{Addr: t.address, Network: "unix"}}, t.authority, nil
+	case strings.HasPrefix(s, "passthrough:"), o.dialer != nil && !strings.HasPrefix(s, "dns:"):
+		return Target{Scheme: "passthrough", Endpoint: t.address}, fixedResolver{{Addr: t.address}}, t.authority, nil
+	}
+	return Target{Scheme: "dns", Authority: t.dnsServer, Endpoint: t.address}, registeredResolver("dns"), t.authority, nil
+}
+
+// splitTarget splits the rest of "scheme:rest": "//authority/endpoint" or
+// "endpoint".
+func splitTarget(scheme, rest string) (Target, error) {
+	t := Target{Scheme: scheme, Endpoint: rest}
+	if after, ok := strings.CutPrefix(rest, "//"); ok {
+		var slash bool
+		t.Authority, t.Endpoint, slash = strings.Cut(after, "/")
+		if !slash {
+			return Target{}, fmt.Errorf("no endpoint after the authority %q", t.Authority)
+		}
+	}
+	if t.Endpoint == "" {
+		return Target{}, errors.New("no endpoint")
+	}
+	return t, nil
 }
 
 // userAgent is the user-agent we send, after the application's own.
@@ -93,8 +186,8 @@ const userAgent = "h2rpc/" + Version
 // Target returns the target Dial was given.
 func (cc *ClientConn) Target() string { return cc.target }
 
-// Close closes every connection of the ClientConn; calls in flight fail with
-// UNAVAILABLE and later calls with CANCELLED.
+// Close closes every connection of the ClientConn and stops its resolver;
+// calls in flight fail with UNAVAILABLE and later calls with CANCELLED.
 func (cc *ClientConn) Close() error {
 	cc.mu.Lock()
 	if cc.closed {
@@ -102,112 +195,314 @@ func (cc *ClientConn) Close() error {
 		return nil
 	}
 	cc.closed = true
-	conns := make([]*conn.Conn, 0, 1+len(cc.draining))
-	if cc.cur != nil {
-		conns = append(conns, cc.cur)
-		cc.cur = nil
+	cc.cancel()
+	var conns []*conn.Conn
+	for _, b := range cc.backends {
+		conns = append(conns, b.conns...)
+		b.conns = nil
+		b.shutdownLocked()
 	}
+	cc.backends, cc.ready = nil, nil
 	for c := range cc.draining {
 		conns = append(conns, c)
 	}
+	if cc.outlier != nil {
+		cc.outlier.stopLocked()
+	}
+	cc.setStateLocked(Shutdown)
 	cc.mu.Unlock()
 	for _, c := range conns {
 		c.Close()
 	}
-	cc.drainers.Wait()
+	cc.goroutines.Wait()
 	return nil
 }
 
-// Connect dials now, if no connection is up, instead of waiting for the
-// first call; it waits for the dial (within ctx) and reports its failure as
-// UNAVAILABLE.
+// Connect starts resolving and connecting, if the ClientConn is idle,
+// instead of waiting for the first call; it waits (within ctx) until a
+// backend is ready and reports a failure to connect as UNAVAILABLE.
 func (cc *ClientConn) Connect(ctx context.Context) error {
-	_, err := cc.getConn(ctx, false)
-	return err
+	for {
+		cc.mu.Lock()
+		cc.exitIdleLocked()
+		st, ch, err := cc.state, cc.changed, cc.lastErr
+		cc.mu.Unlock()
+		switch st {
+		case Ready:
+			return nil
+		case Shutdown:
+			return &Status{Code: Canceled, Message: errClientConnClosed.Error(), cause: errClientConnClosed}
+		case TransientFailure:
+			return unavailable(err)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return contextStatus(ctx)
+		}
+	}
+}
+
+// State returns the ClientConn's connectivity state: READY if a backend
+// is, else CONNECTING while one connects, TRANSIENT_FAILURE once all failed
+// (until one is ready again), IDLE before the first call, SHUTDOWN after
+// Close.
+func (cc *ClientConn) State() ConnectivityState {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.state
+}
+
+// WaitForStateChange waits until the state differs from source and
+// reports true, or until ctx ends and reports false.
+func (cc *ClientConn) WaitForStateChange(ctx context.Context, source ConnectivityState) bool {
+	for {
+		cc.mu.Lock()
+		st, ch := cc.state, cc.changed
+		cc.mu.Unlock()
+		if st != source {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// Backends returns the backends the resolver reported last, in its order.
+func (cc *ClientConn) Backends() []*Backend {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return slices.Clone(cc.backends)
 }
 
 var errClientConnClosed = errors.New("rpc: the ClientConn is closed")
 
-// getConn returns a connection that takes new streams, dialing one if
-// needed. Without waitForReady a call made while the ClientConn backs off
-// after a failed dial fails at once with UNAVAILABLE.
-func (cc *ClientConn) getConn(ctx context.Context, waitForReady bool) (*conn.Conn, error) {
+func unavailable(err error) *Status {
+	if err == nil {
+		err = errors.New("no backend is ready")
+	}
+	return &Status{Code: Unavailable, Message: "connection error: " + err.Error(), cause: err}
+}
+
+// pick chooses the backend and connection of a new call. Without
+// waitForReady a call fails at once with UNAVAILABLE while the ClientConn
+// is in TRANSIENT_FAILURE; otherwise, and while it connects, the call waits
+// for a ready backend (within ctx). The picked backend counts the call as
+// outstanding until done.
+func (cc *ClientConn) pick(ctx context.Context, waitForReady bool) (*conn.Conn, *Backend, error) {
 	for {
 		cc.mu.Lock()
+		for len(cc.ready) > 0 {
+			b := cc.ready[cc.balancer.Pick(cc.ready)]
+			if c := b.connLocked(); c != nil {
+				b.outstanding.Add(1)
+				cc.mu.Unlock()
+				return c, b, nil
+			}
+		}
 		if cc.closed {
 			cc.mu.Unlock()
-			return nil, &Status{Code: Canceled, Message: errClientConnClosed.Error(), cause: errClientConnClosed}
+			return nil, nil, &Status{Code: Canceled, Message: errClientConnClosed.Error(), cause: errClientConnClosed}
 		}
-		if c := cc.cur; c != nil {
-			if c.Available() {
-				cc.mu.Unlock()
-				return c, nil
-			}
-			cc.retireLocked(c)
+		cc.exitIdleLocked()
+		if cc.pickFirst() {
+			cc.pickFirstKickLocked()
 		}
-		if ch := cc.dialing; ch != nil {
-			cc.mu.Unlock()
-			select {
-			case <-ch:
-				if st := ctxEnded(ctx); st != nil {
-					return nil, st
-				}
-				continue
-			case <-ctx.Done():
-				return nil, contextStatus(ctx)
-			}
-		}
-		if wait := time.Until(cc.retryAt); wait > 0 {
-			lastErr := cc.lastErr
-			cc.mu.Unlock()
-			if st := ctxEnded(ctx); st != nil {
-				return nil, st
-			}
-			if !waitForReady {
-				return nil, &Status{Code: Unavailable, Message: "connection error: " + lastErr.Error(), cause: lastErr}
-			}
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-				continue
-			case <-ctx.Done():
-				t.Stop()
-				return nil, contextStatus(ctx)
-			}
-		}
-		ch := make(chan struct{})
-		cc.dialing = ch
+		st, ch, lastErr := cc.state, cc.changed, cc.lastErr
 		cc.mu.Unlock()
-
-		c, err := cc.dial(ctx)
-
-		cc.mu.Lock()
-		cc.dialing = nil
-		close(ch)
-		switch {
-		case err == nil && cc.closed:
-			cc.mu.Unlock()
-			c.Close()
-			continue // reports the closed ClientConn
-		case err == nil:
-			cc.cur, cc.failures, cc.lastErr, cc.retryAt = c, 0, nil, time.Time{}
-			cc.mu.Unlock()
-			return c, nil
-		case ctxEnded(ctx) != nil:
-			// The caller gave up (the dialer may report that as its own
-			// timeout before ctx's timer fires); that says nothing about
-			// the server.
-			cc.mu.Unlock()
-			return nil, ctxEnded(ctx)
+		if s := ctxEnded(ctx); s != nil {
+			return nil, nil, s
 		}
-		cc.failures++
-		cc.lastErr = err
-		cc.retryAt = time.Now().Add(cc.opts.backoff.delay(cc.failures))
-		cc.mu.Unlock()
-		if !waitForReady {
-			return nil, &Status{Code: Unavailable, Message: "connection error: " + err.Error(), cause: err}
+		if st == TransientFailure && !waitForReady {
+			return nil, nil, unavailable(lastErr)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, nil, contextStatus(ctx)
 		}
 	}
+}
+
+// exitIdleLocked starts the resolver on the first call.
+func (cc *ClientConn) exitIdleLocked() {
+	if cc.started || cc.closed {
+		return
+	}
+	cc.started = true
+	cc.goroutines.Add(1)
+	go func() {
+		defer cc.goroutines.Done()
+		cc.resolver.Watch(cc.ctx, cc.rtarget, cc.res)
+	}()
+	cc.updateStateLocked()
+}
+
+func (cc *ClientConn) pickFirst() bool {
+	_, ok := cc.balancer.(*pickFirst)
+	return ok
+}
+
+// updateAddresses takes a new address list from the resolver: backends
+// for new addresses are made (and, but with pick_first, connected), those
+// for addresses gone are shut down, the rest keep their connections.
+func (cc *ClientConn) updateAddresses(addrs []Address) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.closed {
+		return
+	}
+	if pf, ok := cc.balancer.(*pickFirst); ok && pf.shuffle {
+		rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
+	}
+	old := make(map[string]*Backend, len(cc.backends))
+	for _, b := range cc.backends {
+		old[b.addr.key()] = b
+	}
+	var cur *Backend
+	if cc.pickFirst() && cc.pfIndex < len(cc.backends) {
+		cur = cc.backends[cc.pfIndex]
+	}
+	backends := make([]*Backend, 0, len(addrs))
+	for _, a := range addrs {
+		k := a.key()
+		if b, ok := old[k]; ok {
+			delete(old, k)
+			b.addr = a
+			backends = append(backends, b)
+			continue
+		}
+		if slices.ContainsFunc(backends, func(b *Backend) bool { return b.addr.key() == k }) {
+			continue // listed twice
+		}
+		backends = append(backends, newBackend(cc, a))
+	}
+	for _, b := range old {
+		b.shutdownLocked()
+	}
+	cc.backends = backends
+	cc.resolved = true
+	if cc.pickFirst() {
+		cc.pfIndex = max(slices.Index(backends, cur), 0)
+		if i := slices.IndexFunc(backends, func(b *Backend) bool { return b.state == Ready }); i >= 0 {
+			cc.pfIndex = i
+		}
+		// Backends other than the current one keep no connection.
+		for i, b := range backends {
+			if i != cc.pfIndex && len(b.conns) > 0 {
+				for _, c := range b.conns {
+					cc.retireLocked(c)
+				}
+				b.conns, b.idleSince, b.state = nil, nil, Idle
+			}
+		}
+		cc.pickFirstKickLocked()
+	} else {
+		for _, b := range backends {
+			b.connectLocked()
+		}
+	}
+	cc.updateStateLocked()
+}
+
+// resolverFailed records a failed resolution: it matters only while there
+// are no backends.
+func (cc *ClientConn) resolverFailed(err error) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.closed || len(cc.backends) > 0 {
+		return
+	}
+	cc.lastErr = fmt.Errorf("resolving %s: %w", cc.target, err)
+	cc.resolved = true
+	cc.sticky = true
+	cc.updateStateLocked()
+	// Ask again after the backoff a dial would wait.
+	cc.res.requestRefresh()
+}
+
+// pickFirstKickLocked connects pick_first's current backend if it is idle.
+func (cc *ClientConn) pickFirstKickLocked() {
+	if cc.pfIndex < len(cc.backends) {
+		if b := cc.backends[cc.pfIndex]; b.state == Idle || b.state == TransientFailure {
+			b.connectLocked()
+		}
+	}
+}
+
+// pickFirstNextLocked moves pick_first on from b, whose dial failed, to the
+// next address; after the last it starts over (each backend waits out its
+// own backoff).
+func (cc *ClientConn) pickFirstNextLocked(b *Backend) {
+	i := slices.Index(cc.backends, b)
+	if i < 0 || i != cc.pfIndex {
+		return
+	}
+	cc.pfIndex = (i + 1) % len(cc.backends)
+	cc.backends[cc.pfIndex].connectLocked()
+}
+
+// updateStateLocked recomputes the backends the balancer picks from and the
+// ClientConn's state, and wakes the calls waiting for a change.
+func (cc *ClientConn) updateStateLocked() {
+	if cc.closed {
+		return
+	}
+	ready := cc.ready[:0]
+	var anyReady, anyConnecting, allFailed = false, false, len(cc.backends) > 0
+	for _, b := range cc.backends {
+		switch b.state {
+		case Ready:
+			anyReady = true
+			if !b.ejected {
+				ready = append(ready, b)
+			}
+		case Connecting:
+			anyConnecting = true
+		}
+		if b.state != TransientFailure {
+			allFailed = false
+		}
+	}
+	if anyReady && len(ready) == 0 {
+		// Never eject every backend.
+		for _, b := range cc.backends {
+			if b.state == Ready {
+				ready = append(ready, b)
+			}
+		}
+	}
+	if old := cc.ready; len(ready) < cap(old) {
+		clear(old[len(ready):cap(old)]) // no stale pointers past the end
+	}
+	cc.ready = ready
+	var st ConnectivityState
+	switch {
+	case anyReady:
+		st, cc.sticky = Ready, false
+	case cc.sticky:
+		st = TransientFailure
+	case anyConnecting, cc.started && !cc.resolved:
+		st = Connecting
+	case allFailed:
+		st, cc.sticky = TransientFailure, true
+	case cc.started:
+		st = Connecting // backends about to connect
+	default:
+		st = Idle
+	}
+	cc.setStateLocked(st)
+}
+
+// setStateLocked sets the state and wakes every waiter (the ready list may
+// have changed even if the state did not).
+func (cc *ClientConn) setStateLocked(st ConnectivityState) {
+	cc.state = st
+	close(cc.changed)
+	cc.changed = make(chan struct{})
 }
 
 // ctxEnded returns the status of a call whose context has ended, or whose
@@ -224,14 +519,23 @@ func ctxEnded(ctx context.Context) *Status {
 	return nil
 }
 
-// minConnectTimeout bounds one connection attempt when the call's context
-// allows more (grpc doc/connection-backoff.md's MIN_CONNECT_TIMEOUT).
-const minConnectTimeout = 20 * time.Second
+// DefaultMinConnectTimeout bounds one connection attempt (grpc
+// doc/connection-backoff.md's MIN_CONNECT_TIMEOUT).
+const DefaultMinConnectTimeout = 20 * time.Second
 
-func (cc *ClientConn) dial(ctx context.Context) (*conn.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, minConnectTimeout)
+// dialAddr opens a connection to a: the one place a network connection is
+// made and becomes an HTTP/2 one.
+func (cc *ClientConn) dialAddr(ctx context.Context, a Address) (*conn.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, orDefault(cc.opts.backoff.MinConnectTimeout, DefaultMinConnectTimeout))
 	defer cancel()
-	nc, err := cc.dialer(ctx)
+	var nc net.Conn
+	var err error
+	if cc.opts.dialer != nil {
+		nc, err = cc.opts.dialer(ctx, customAddr(a))
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, a.network(), a.Addr)
+	}
 	if err == nil {
 		nc, err = cc.secure(ctx, nc) // credentials.go
 	}
@@ -253,11 +557,26 @@ func (cc *ClientConn) dial(ctx context.Context) (*conn.Conn, error) {
 	return c, nil
 }
 
-// retireLocked replaces c, which takes no new streams: a dead connection is
-// dropped; a draining one finishes its calls under a goroutine that shuts it
-// down gracefully and ends with it.
+// customAddr is the address a WithDialer dialer receives for a: TCP's as
+// is, a Unix socket in its "unix:" target form, which tells the network (as
+// grpc-go does).
+func customAddr(a Address) string {
+	if a.network() != "unix" {
+		return a.Addr
+	}
+	switch {
+	case strings.HasPrefix(a.Addr, "@"):
+		return "unix-abstract:" + a.Addr[1:]
+	case strings.HasPrefix(a.Addr, "/"):
+		return "unix://" + a.Addr
+	}
+	return "unix:" + a.Addr
+}
+
+// retireLocked lets c, which takes no new streams or is no longer wanted,
+// finish its calls under a goroutine that shuts it down gracefully and ends
+// with it; a connection that has ended is dropped.
 func (cc *ClientConn) retireLocked(c *conn.Conn) {
-	cc.cur = nil
 	select {
 	case <-c.Done():
 		return
@@ -266,11 +585,14 @@ func (cc *ClientConn) retireLocked(c *conn.Conn) {
 	if cc.draining == nil {
 		cc.draining = map[*conn.Conn]bool{}
 	}
+	if cc.draining[c] {
+		return
+	}
 	cc.draining[c] = true
-	cc.drainers.Add(1)
+	cc.goroutines.Add(1)
 	go func() {
-		defer cc.drainers.Done()
-		c.Shutdown(context.Background())
+		defer cc.goroutines.Done()
+		c.Shutdown(cc.ctx)
 		cc.mu.Lock()
 		delete(cc.draining, c)
 		cc.mu.Unlock()

@@ -192,6 +192,7 @@ type clientStream struct {
 	ci      *callInfo
 	method  string
 	st      *conn.Stream // guarded by retryMu until committed, then fixed
+	backend *Backend     // st's; guarded by retryMu until committed, then fixed
 	desc    *StreamDesc
 	codec   Codec
 	comp    Compressor
@@ -232,7 +233,7 @@ type clientStream struct {
 // call's whole request, msg, goes with the headers and ends the stream; nil
 // sends headers only.
 func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compressor, desc *StreamDesc, method string, msg []byte) (*clientStream, error) {
-	st, err := cc.newAttempt(ctx, ci, comp, desc, method, msg, msg != nil)
+	st, b, err := cc.newAttempt(ctx, ci, comp, desc, method, msg, msg != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +243,7 @@ func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compres
 	} else {
 		cs = new(clientStream)
 	}
-	*cs = clientStream{cc: cc, ctx: ctx, ci: ci, method: method, st: st, desc: desc, codec: ci.codec, comp: comp, maxSend: ci.maxSend,
+	*cs = clientStream{cc: cc, ctx: ctx, ci: ci, method: method, st: st, backend: b, desc: desc, codec: ci.codec, comp: comp, maxSend: ci.maxSend,
 		headerOut: ci.header, trailerOut: ci.trailer, replay: msg, replayEnd: msg != nil}
 	cs.rd.r = st
 	cs.rd.maxSize = ci.maxRecv
@@ -251,10 +252,12 @@ func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compres
 
 // newAttempt opens a stream for a call and sends the request headers:
 // "Request-Headers → Call-Definition *Custom-Metadata" (PROTOCOL-HTTP2.md,
-// Requests), then body (END_STREAM after it if end), in one batch.
-func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compressor, desc *StreamDesc, method string, body []byte, end bool) (*conn.Stream, error) {
+// Requests), then body (END_STREAM after it if end), in one batch, on a
+// connection of the backend the balancer picks, which counts the call as
+// outstanding until its done is called.
+func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compressor, desc *StreamDesc, method string, body []byte, end bool) (*conn.Stream, *Backend, error) {
 	if ctx.Err() != nil {
-		return nil, contextStatus(ctx)
+		return nil, nil, contextStatus(ctx)
 	}
 	fp := fieldsPool.Get().(*[]hpack.Field)
 	defer func() {
@@ -289,21 +292,22 @@ func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compres
 	fields, err := appendOutgoing(fields, ctx)
 	*fp = fields[:0]
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	var st *conn.Stream
 	for attempt := 0; ; attempt++ {
-		c, err := cc.getConn(ctx, ci.waitForReady)
+		c, b, err := cc.pick(ctx, ci.waitForReady)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if hasDeadline {
 			// The time left is measured after dialing, so the server
 			// never gets more time than the client has.
 			left := time.Until(deadline)
 			if left <= 0 {
-				return nil, &Status{Code: DeadlineExceeded, Message: "context deadline exceeded", cause: context.DeadlineExceeded}
+				b.outstanding.Add(-1)
+				return nil, nil, &Status{Code: DeadlineExceeded, Message: "context deadline exceeded", cause: context.DeadlineExceeded}
 			}
 			fields[timeoutAt].Value = encodeTimeout(left)
 		}
@@ -322,14 +326,16 @@ func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compres
 			if ci.peer != nil {
 				*ci.peer = *peerOfConn(c) // peer.go
 			}
-			return st, nil
+			return st, b, nil
 		}
+		b.outstanding.Add(-1)
 		// A stream refused because the connection drains was never sent:
-		// retry it transparently on a new connection.
+		// retry it transparently, on whichever backend the balancer
+		// picks now.
 		if errors.Is(err, conn.ErrNotAvailable) && attempt < 3 && ctx.Err() == nil {
 			continue
 		}
-		return nil, clientErr(ctx, err)
+		return nil, nil, clientErr(ctx, err)
 	}
 }
 
@@ -416,12 +422,15 @@ func (cs *clientStream) retry(failed *conn.Stream, err error) error {
 		return st
 	}
 	cs.retried = true
-	st, nerr := cs.cc.newAttempt(cs.ctx, cs.ci, cs.comp, cs.desc, cs.method, cs.replay, cs.replayEnd)
+	st, b, nerr := cs.cc.newAttempt(cs.ctx, cs.ci, cs.comp, cs.desc, cs.method, cs.replay, cs.replayEnd)
 	if nerr != nil {
 		cs.commitLocked()
 		return nerr
 	}
-	cs.st = st
+	// The backend that refused the stream did not serve the call: it
+	// counts it neither as outstanding nor as a failure.
+	cs.backend.outstanding.Add(-1)
+	cs.st, cs.backend = st, b
 	return nil
 }
 
@@ -687,6 +696,8 @@ func (cs *clientStream) finish(err error) {
 		}
 		cs.stats.end(cs.finalErr)
 	}
+	cs.commit() // no retry now: the backend is final
+	cs.backend.done(cs.finalErr, cs.trailer)
 	if cs.desc != unaryDesc { // Invoke stores a unary call's metadata itself
 		if cs.headerOut != nil {
 			*cs.headerOut = cs.headerMD

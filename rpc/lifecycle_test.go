@@ -355,7 +355,14 @@ func TestStopDuringGracefulStop(t *testing.T) {
 func clientConnAvailable(cc *ClientConn) bool {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	return cc.cur != nil && cc.cur.Available()
+	for _, b := range cc.ready {
+		for _, c := range b.conns {
+			if c.Available() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // The server forgets a connection once it ends, with no goroutine waiting

@@ -96,6 +96,45 @@ type dialOptions struct {
 	streamInt  StreamClientInterceptor
 	sec        clientSecurity
 	stats      StatsHandler // nil: report nothing
+	resolver   Resolver
+	balancer   Balancer
+	maxConns   int
+	extraIdle  time.Duration
+	keepalive  KeepaliveParams
+	outlier    *OutlierConfig
+}
+
+// WithResolver makes the ClientConn resolve its target with r instead of
+// the resolver of the target's scheme.
+func WithResolver(r Resolver) DialOption { return func(o *dialOptions) { o.resolver = r } }
+
+// WithBalancer sets how calls are spread over the target's backends:
+// PickFirst(false) (the default), RoundRobin, LeastRequest or one of the
+// application's.
+func WithBalancer(b Balancer) DialOption { return func(o *dialOptions) { o.balancer = b } }
+
+// WithMaxConnsPerBackend lets the ClientConn open up to n connections to
+// one backend: when every stream slot of its connections is taken (the
+// server's SETTINGS_MAX_CONCURRENT_STREAMS), the next call opens another
+// instead of only queueing (grpc proposal A105). An extra connection that
+// has had no stream for idle (DefaultExtraConnIdle if 0) is closed. Default
+// n is 1.
+func WithMaxConnsPerBackend(n int, idle time.Duration) DialOption {
+	return func(o *dialOptions) { o.maxConns, o.extraIdle = n, idle }
+}
+
+// DefaultExtraConnIdle is how long an extra connection to a backend (see
+// WithMaxConnsPerBackend) may carry no stream before it is closed.
+const DefaultExtraConnIdle = 30 * time.Second
+
+// WithKeepalive makes the ClientConn ping its connections (see
+// KeepaliveParams).
+func WithKeepalive(p KeepaliveParams) DialOption { return func(o *dialOptions) { o.keepalive = p } }
+
+// WithOutlierDetection makes the ClientConn take failing backends out of
+// the balancer's picks for a while (see OutlierConfig).
+func WithOutlierDetection(c OutlierConfig) DialOption {
+	return func(o *dialOptions) { o.outlier = &c }
 }
 
 // WithDialer sets how the ClientConn opens its network connections. f
@@ -167,10 +206,12 @@ type BackoffConfig struct {
 	Multiplier float64       // default 1.6
 	Jitter     float64       // default 0.2
 	MaxDelay   time.Duration // default 120s
+	// MinConnectTimeout bounds one connection attempt. Default 20s.
+	MinConnectTimeout time.Duration
 }
 
 // DefaultBackoffConfig is the backoff of grpc doc/connection-backoff.md.
-var DefaultBackoffConfig = BackoffConfig{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 120 * time.Second}
+var DefaultBackoffConfig = BackoffConfig{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 120 * time.Second, MinConnectTimeout: DefaultMinConnectTimeout}
 
 // A CallOption configures one call.
 type CallOption func(*callInfo)
