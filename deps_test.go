@@ -33,6 +33,7 @@ var allowed = map[string][]string{
 	"internal/h2test":    {"frame", "hpack"},
 	"internal/leakcheck": nil,
 	"internal/devcert":   nil,
+	"internal/cluster":   {"rpc", "conn", "internal/leakcheck"},
 	"fuzz":               {"*"},
 	"cmd/h2rpc":          {"*"},
 	"cmd/h2rpc-soak":     {"rpc", "internal/leakcheck"},

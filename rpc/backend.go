@@ -255,3 +255,10 @@ func (b *Backend) shutdownLocked() {
 	}
 	b.conns, b.idleSince = nil, nil
 }
+
+// State returns the backend's connectivity state.
+func (b *Backend) State() ConnectivityState {
+	b.cc.mu.Lock()
+	defer b.cc.mu.Unlock()
+	return b.state
+}
