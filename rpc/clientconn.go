@@ -119,7 +119,7 @@ func Dial(target string, opts ...DialOption) (*ClientConn, error) {
 	if o.outlier != nil {
 		cc.outlier = newOutlierDetector(cc, *o.outlier)
 	}
-	cc.res = &Resolution{cc: cc, refresh: make(chan struct{}, 1)}
+	cc.res = &Resolution{update: cc.updateAddresses, fail: cc.resolverFailed, refresh: make(chan struct{}, 1)}
 	cc.ctx, cc.cancel = context.WithCancel(context.Background())
 	cc.changed = make(chan struct{})
 	return cc, nil
@@ -128,14 +128,24 @@ func Dial(target string, opts ...DialOption) (*ClientConn, error) {
 // resolverFor returns the resolver of target, what it resolves, and the
 // default :authority.
 func resolverFor(s string, o *dialOptions) (Target, Resolver, string, error) {
+	if o.resolver != nil {
+		// Any target: the resolver makes sense of it.
+		t := Target{Endpoint: s}
+		if scheme, rest, ok := strings.Cut(s, ":"); ok && strings.HasPrefix(rest, "//") {
+			t.Scheme = scheme
+			t.Authority, t.Endpoint, _ = strings.Cut(rest[2:], "/")
+		}
+		authority := t.Endpoint
+		if authority == "" {
+			authority = "localhost"
+		}
+		return t, o.resolver, authority, nil
+	}
 	if scheme, rest, ok := strings.Cut(s, ":"); ok && scheme != "dns" {
 		if r := registeredResolver(scheme); r != nil {
 			t, err := splitTarget(scheme, rest)
 			if err != nil {
 				return Target{}, nil, "", err
-			}
-			if o.resolver != nil {
-				r = o.resolver
 			}
 			return t, r, t.Endpoint, nil
 		}
@@ -149,12 +159,6 @@ func resolverFor(s string, o *dialOptions) (Target, Resolver, string, error) {
 		return Target{}, nil, "", err
 	}
 	switch {
-	case o.resolver != nil:
-		rt := Target{Endpoint: s}
-		if scheme, rest, ok := strings.Cut(s, ":"); ok && (scheme == "dns" || scheme == "passthrough") {
-			rt, _ = splitTarget(scheme, rest)
-		}
-		return rt, o.resolver, t.authority, nil
 	case t.network == "unix":
 		return Target{Scheme: "unix", Endpoint: t.address}, fixedResolver{{Addr: t.address, Network: "unix"}}, t.authority, nil
 	case strings.HasPrefix(s, "passthrough:"), o.dialer != nil && !strings.HasPrefix(s, "dns:"):

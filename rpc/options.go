@@ -105,7 +105,9 @@ type dialOptions struct {
 }
 
 // WithResolver makes the ClientConn resolve its target with r instead of
-// the resolver of the target's scheme.
+// the resolver of the target's scheme; the target may then be any string
+// ("scheme://authority/endpoint" is split for r; the endpoint is the
+// default :authority).
 func WithResolver(r Resolver) DialOption { return func(o *dialOptions) { o.resolver = r } }
 
 // WithBalancer sets how calls are spread over the target's backends:

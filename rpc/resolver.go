@@ -60,24 +60,25 @@ type Resolver interface {
 // Resolution is how a resolver reports to its ClientConn. Its methods are
 // safe for concurrent use.
 type Resolution struct {
-	cc      *ClientConn
-	refresh chan struct{} // capacity 1
+	update  func([]Address) // the ClientConn's updateAddresses
+	fail    func(error)     // the ClientConn's resolverFailed
+	refresh chan struct{}   // capacity 1
 }
 
 // Update reports the current list of addresses. An empty list is a
 // failure: calls wait (wait-for-ready) or fail with UNAVAILABLE.
 func (r *Resolution) Update(addrs []Address) {
 	if len(addrs) == 0 {
-		r.cc.resolverFailed(errors.New("the resolver found no addresses"))
+		r.fail(errors.New("the resolver found no addresses"))
 		return
 	}
-	r.cc.updateAddresses(slices.Clone(addrs))
+	r.update(slices.Clone(addrs))
 }
 
 // Fail reports that the addresses could not be found. The ClientConn keeps
 // the backends it has, if any; without any, calls fail with UNAVAILABLE
 // (or wait, with WaitForReady) until an Update.
-func (r *Resolution) Fail(err error) { r.cc.resolverFailed(err) }
+func (r *Resolution) Fail(err error) { r.fail(err) }
 
 // Refresh returns a channel that receives when the ClientConn asks for a
 // fresh resolution: a connection to a backend failed or ended.

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -173,3 +174,165 @@ func TestLeastRequestAvoidsSlowBackend(t *testing.T) {
 }
 
 var _ = fmt.Sprint
+
+// Outlier detection takes a backend whose calls fail out of the picks after
+// ConsecutiveFailures failures in a row: of 2,000 calls it sees at most
+// that many plus one per concurrent caller.
+func TestOutlierEjection(t *testing.T) {
+	const conc = 8
+	c := newCluster(t, 5)
+	bad := c.Backends()[2]
+	bad.SetFailing(true)
+	cc := dial(t, c.Target(), rpc.WithBalancer(rpc.RoundRobin()),
+		rpc.WithOutlierDetection(rpc.OutlierConfig{ConsecutiveFailures: 5, BaseEjectionTime: time.Hour}))
+	waitReady(t, cc, 5)
+	_, errs := load(cc, 2000, conc)
+	for _, err := range errs {
+		if rpc.CodeOf(err) != rpc.Unavailable {
+			t.Fatalf("a call failed with %v", err)
+		}
+	}
+	if n := bad.Calls(); n > 5+conc {
+		t.Errorf("the failing backend served %d calls, want at most %d\n%v", n, 5+conc, c)
+	}
+	if len(errs) > 5+conc {
+		t.Errorf("%d calls failed, want at most %d", len(errs), 5+conc)
+	}
+}
+
+// The ejection cap holds: with every backend failing, ejection stops once
+// the ejected share reaches MaxEjectionPercent, and calls still reach the
+// others.
+func TestOutlierEjectionCap(t *testing.T) {
+	c := newCluster(t, 4)
+	for _, b := range c.Backends() {
+		b.SetFailing(true)
+	}
+	cc := dial(t, c.Target(), rpc.WithBalancer(rpc.RoundRobin()),
+		rpc.WithOutlierDetection(rpc.OutlierConfig{ConsecutiveFailures: 2, BaseEjectionTime: time.Hour, MaxEjectionPercent: 30}))
+	waitReady(t, cc, 4)
+	load(cc, 400, 1)
+	served := 0
+	for _, b := range c.Backends() {
+		b.ResetCalls()
+	}
+	load(cc, 400, 1)
+	for _, b := range c.Backends() {
+		if b.Calls() > 0 {
+			served++
+		}
+	}
+	// A50: eject while the ejected share is under the cap. 0% and 25% are
+	// under 30%; 50% is not: two are ejected, two still take calls.
+	if served != 2 {
+		t.Errorf("%d backends still take calls, want 2 (two ejected)\n%v", served, c)
+	}
+}
+
+// A backend killed under load: calls not yet sent go elsewhere, and no
+// wait-for-ready call fails but those in flight on it when it died (at
+// most one per caller); the replacement the resolver reports on a new
+// address takes calls after the one re-resolution the dead connection
+// asks for.
+func TestKilledBackend(t *testing.T) {
+	const conc = 8
+	c := newCluster(t, 3)
+	for _, b := range c.Backends() {
+		b.SetDelay(time.Millisecond)
+	}
+	cc := dial(t, "cluster:///", rpc.WithResolver(c), rpc.WithBalancer(rpc.RoundRobin()))
+	waitReady(t, cc, 3)
+
+	done := make(chan struct{})
+	var errs []error
+	var total int
+	go func() {
+		defer close(done)
+		var lat []time.Duration
+		lat, errs = load(cc, 3000, conc, rpc.WaitForReady(true))
+		total = len(lat)
+	}()
+	victim := c.Backends()[0]
+	for victim.Calls() < 100 {
+		time.Sleep(time.Millisecond)
+	}
+	replacement, err := c.Add()
+	if err != nil {
+		t.Fatal(err)
+	}
+	replacement.SetDelay(time.Millisecond)
+	before := c.Resolutions()
+	victim.Kill()
+	<-done
+
+	for _, err := range errs {
+		if rpc.CodeOf(err) != rpc.Unavailable {
+			t.Errorf("a call failed with %v", err)
+		}
+	}
+	if len(errs) > conc {
+		t.Errorf("%d of %d calls failed, want at most %d (those in flight on the killed backend)", len(errs), total, conc)
+	}
+	if replacement.Calls() == 0 {
+		t.Errorf("the replacement served no call\n%v", c)
+	}
+	if n := c.Resolutions() - before; n < 1 || n > 2 {
+		t.Errorf("%d re-resolutions after the kill, want 1 (2 if a failed redial asked again before it was done)", n)
+	}
+	t.Logf("%d of %d calls failed; %d re-resolutions; replacement served %d", len(errs), total, c.Resolutions()-before, replacement.Calls())
+}
+
+// The address of a dead backend that the resolver still reports is dialled
+// again with exponential backoff: the gaps between attempts grow by the
+// multiplier (jitter 0 makes them exact lower bounds).
+func TestDeadBackendBackoff(t *testing.T) {
+	c := newCluster(t, 2)
+	dead := c.Backends()[1]
+	deadAddr := dead.Addr()
+	target := c.Target()
+	dead.Kill()
+
+	var mu sync.Mutex
+	var attempts []time.Time
+	dialer := func(ctx context.Context, addr string) (net.Conn, error) {
+		if addr == deadAddr {
+			mu.Lock()
+			attempts = append(attempts, time.Now())
+			mu.Unlock()
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	const base = 20 * time.Millisecond
+	cc := dial(t, target, rpc.WithDialer(dialer), rpc.WithBalancer(rpc.RoundRobin()),
+		rpc.WithBackoff(rpc.BackoffConfig{BaseDelay: base, Multiplier: 2, MaxDelay: time.Hour}))
+	if err := cc.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		mu.Lock()
+		n := len(attempts)
+		mu.Unlock()
+		if n >= 5 {
+			break
+		}
+		var reply []byte
+		if err := cc.Invoke(context.Background(), cluster.Method, []byte("x"), &reply); err != nil {
+			t.Fatalf("a call failed with one backend up: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := base
+	for i := 1; i < 5; i++ {
+		gap := attempts[i].Sub(attempts[i-1])
+		if gap < want {
+			t.Errorf("attempt %d came %v after the one before, want at least %v", i+1, gap, want)
+		}
+		want *= 2
+	}
+	if got := c.Backends()[0].Calls(); got == 0 {
+		t.Error("the live backend served no call")
+	}
+}
