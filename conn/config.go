@@ -95,6 +95,15 @@ type Config struct {
 	// reads. Without one, tracing costs a nil check per batch written and
 	// per frame read.
 	Trace func(ConnInfo) Tracer
+	// MinPingInterval, on a server, is the least time a client must leave
+	// between two PINGs (grpc's keepalive enforcement policy, MinTime);
+	// without PermitPingsWithoutStreams, a PING while no stream is open
+	// counts as too early unless two hours passed. Past maxPingStrikes
+	// early PINGs in a row the connection ends with GOAWAY
+	// ENHANCE_YOUR_CALM "too_many_pings" (grpc doc/keepalive.md). Zero
+	// (the default) enforces nothing.
+	MinPingInterval           time.Duration
+	PermitPingsWithoutStreams bool
 }
 
 // Defaults of the zero Config fields.
@@ -137,7 +146,8 @@ type settings struct {
 	maxEmptyDataFrames   int
 	trace                func(ConnInfo) Tracer
 	// tracer is the connection's Tracer (nil: none), set as it starts.
-	tracer Tracer
+	tracer     Tracer
+	pingPolicy pingPolicy
 }
 
 func orDefault[T comparable](v, def T) T {
@@ -173,6 +183,7 @@ func (cfg *Config) resolve() settings {
 	if cfg.DisableHeaderTable {
 		s.headerTableSize = 0
 	}
+	s.pingPolicy = pingPolicy{minInterval: cfg.MinPingInterval, withoutStreams: cfg.PermitPingsWithoutStreams}
 	streams := int(min(s.maxConcurrentStreams, 1<<20))
 	s.maxHandlers = max(orDefault(cfg.MaxHandlers, streams+max(streams/4, 1)), 1)
 	return s

@@ -145,6 +145,8 @@ type Conn struct {
 	// movesFullAt is when the allowance of reader moves (two, refilled one
 	// per idleMoveEvery) is full again. Guarded by mu.
 	movesFullAt time.Time
+	// pingStrikes enforces the ping policy (keepalive.go). Guarded by mu.
+	pingStrikes pingStrikes
 }
 
 // initialPeerMaxStreams is how many streams a client opens before the

@@ -756,6 +756,9 @@ func (c *Conn) onPing(f *frame.PingFrame) error {
 		}
 		return nil
 	}
+	if err := c.checkPingLocked(); err != nil {
+		return err
+	}
 	// RFC 9113 §6.7: "Receivers of a PING frame that does not include an ACK
 	// flag MUST send a PING frame with the ACK flag set in response, with an
 	// identical frame payload."

@@ -3,6 +3,8 @@ package rpc
 import (
 	"context"
 	"errors"
+	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/h2rpc/h2rpc/conn"
@@ -78,3 +80,70 @@ func (cc *ClientConn) noteTooManyPings(err error) {
 
 // maxKeepaliveTime bounds the doubling of the keepalive interval.
 const maxKeepaliveTime = 2 * time.Hour
+
+// ServerKeepaliveParams bound the life of a server's connections (grpc
+// doc/keepalive.md). A connection past either limit gets GOAWAY: its client
+// opens a new one, possibly to another replica, which is how long-lived
+// clients rebalance onto new servers; calls the server had not seen are
+// retried there transparently.
+type ServerKeepaliveParams struct {
+	// MaxConnectionIdle closes a connection that has had no call for
+	// this long (checked every quarter of it). 0: never.
+	MaxConnectionIdle time.Duration
+	// MaxConnectionAge closes a connection this long after it opened,
+	// ±10% so that the connections of many clients do not all go at
+	// once. 0: never.
+	MaxConnectionAge time.Duration
+	// MaxConnectionAgeGrace bounds the time the calls of a connection
+	// closed for its age have to finish; then it is closed at once.
+	// 0: they have as long as they need.
+	MaxConnectionAgeGrace time.Duration
+}
+
+// connLifetime closes c gracefully when it has been idle or open too long,
+// on a goroutine that ends with c.
+func (s *Server) connLifetime(c *conn.Conn) {
+	defer s.watchers.Done()
+	p := s.opts.keepalive
+	now := time.Now()
+	var ageAt time.Time
+	if p.MaxConnectionAge > 0 {
+		ageAt = now.Add(time.Duration(float64(p.MaxConnectionAge) * (0.9 + 0.2*rand.Float64())))
+	}
+	idleSince, lastID := now, uint32(0)
+	for {
+		wait := time.Duration(math.MaxInt64)
+		if p.MaxConnectionIdle > 0 {
+			wait = max(p.MaxConnectionIdle/4, time.Millisecond)
+		}
+		if !ageAt.IsZero() {
+			wait = min(wait, time.Until(ageAt))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-c.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		if !ageAt.IsZero() && !now.Before(ageAt) {
+			ctx, cancel := context.Background(), context.CancelFunc(func() {})
+			if p.MaxConnectionAgeGrace > 0 {
+				ctx, cancel = context.WithTimeout(ctx, p.MaxConnectionAgeGrace)
+			}
+			c.Shutdown(ctx)
+			cancel()
+			return
+		}
+		if p.MaxConnectionIdle > 0 {
+			open, id := c.Activity()
+			if open > 0 || id != lastID {
+				idleSince, lastID = now, id
+			} else if now.Sub(idleSince) >= p.MaxConnectionIdle {
+				c.Shutdown(context.Background()) // no call to wait for
+				return
+			}
+		}
+	}
+}

@@ -26,6 +26,15 @@ type serverOptions struct {
 	logger     *slog.Logger // nil: log nothing
 	sec        serverSecurity
 	stats      StatsHandler // nil: report nothing
+	keepalive  ServerKeepaliveParams
+}
+
+// ServerKeepalive makes the server close connections gracefully (GOAWAY,
+// then the calls in flight finish) when they are idle or old (see
+// ServerKeepaliveParams). The ping policy a server enforces is
+// conn.Config's MinPingInterval and PermitPingsWithoutStreams.
+func ServerKeepalive(p ServerKeepaliveParams) ServerOption {
+	return func(o *serverOptions) { o.keepalive = p }
 }
 
 // ServerLogger makes the server log to l what otherwise only its clients

@@ -154,6 +154,10 @@ func (s *Server) serveConn(nc net.Conn) *conn.Conn {
 	}
 	s.conns[c] = true
 	s.watchers.Add(1)
+	if ka := s.opts.keepalive; ka.MaxConnectionIdle > 0 || ka.MaxConnectionAge > 0 {
+		s.watchers.Add(1)
+		go s.connLifetime(c)
+	}
 	s.mu.Unlock()
 	// No goroutine waits per connection: its end runs the removal.
 	if h := s.opts.stats; h != nil {
