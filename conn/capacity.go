@@ -3,7 +3,7 @@ package conn
 import "math"
 
 // Streams reports how many streams we have open on the connection (counting
-// NewStream calls granted a slot and not yet sending) and the peer's
+// NewStream calls granted a slot and those waiting for one) and the peer's
 // SETTINGS_MAX_CONCURRENT_STREAMS: how many may be. limit is math.MaxUint32
 // when the peer set no limit or has not sent its first SETTINGS yet (the
 // streams opened meanwhile wait for it, see initialPeerMaxStreams). A
@@ -12,8 +12,9 @@ import "math"
 func (c *Conn) Streams() (open, limit uint32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	open = c.nLocal + uint32(c.slotWaiters.Len())
 	if !c.gotPeerSettings {
-		return c.nLocal, math.MaxUint32
+		return open, math.MaxUint32
 	}
-	return c.nLocal, c.peer.maxConcurrentStreams
+	return open, c.peer.maxConcurrentStreams
 }

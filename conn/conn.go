@@ -147,6 +147,9 @@ type Conn struct {
 	movesFullAt time.Time
 	// pingStrikes enforces the ping policy (keepalive.go). Guarded by mu.
 	pingStrikes pingStrikes
+	// drained is set when a draining connection closed because its last
+	// stream ended (linger.go). Guarded by mu.
+	drained bool
 }
 
 // initialPeerMaxStreams is how many streams a client opens before the
@@ -470,6 +473,7 @@ func (c *Conn) closeIfDrainedLocked() {
 			c.failLocked(c.goAwayRecv)
 			return
 		}
+		c.drained = true // closed by draining, not by Close: see linger.go
 		c.failLocked(ErrClosed)
 	}
 }

@@ -352,7 +352,7 @@ func (w *writer) write(inline int) {
 // close ends the write side for good: the holder of the right calls it
 // once, after the final flush.
 func (w *writer) close() {
-	w.c.nc.Close()
+	w.c.closeNetConn() // linger.go
 	close(w.done)
 }
 

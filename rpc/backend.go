@@ -36,7 +36,8 @@ type Backend struct {
 	removed   bool         // the resolver dropped it, or the ClientConn closed
 	ejected   bool         // the outlier detector took it out of the picks
 	ejections int          // times ejected (each ejection lasts longer)
-	idleSince []time.Time  // per extra connection (conns[1:]): when it was last seen with no stream
+	idleSince []time.Time  // per extra connection (conns[1:]): when it was first seen with no stream, or zero
+	idleCheck *time.Timer  // runs closeIdleExtras while there are extra connections
 }
 
 // Address returns the backend's address.
@@ -130,6 +131,9 @@ func (b *Backend) dial() {
 	b.conns = append(b.conns, c)
 	if len(b.conns) > 1 {
 		b.idleSince = append(b.idleSince, time.Time{})
+		if b.idleCheck == nil {
+			b.idleCheck = time.AfterFunc(cc.extraIdle/2, b.closeIdleExtras)
+		}
 	}
 	b.state = Ready
 	context.AfterFunc(c.Context(), func() { cc.connEnded(b, c) })
@@ -208,8 +212,25 @@ func (b *Backend) connLocked() *conn.Conn {
 	return best
 }
 
+// closeIdleExtras runs every half cc.extraIdle while b has extra
+// connections.
+func (b *Backend) closeIdleExtras() {
+	cc := b.cc
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if b.removed || cc.closed {
+		return
+	}
+	b.closeIdleExtrasLocked(time.Now())
+	if len(b.conns) > 1 {
+		b.idleCheck.Reset(cc.extraIdle / 2)
+	} else {
+		b.idleCheck = nil
+	}
+}
+
 // closeIdleExtrasLocked retires the extra connections (all but the first)
-// that have had no stream for cc.extraIdle: seen idle twice that far apart.
+// that have had no stream for cc.extraIdle.
 func (b *Backend) closeIdleExtrasLocked(now time.Time) {
 	for i := len(b.conns) - 1; i >= 1; i-- {
 		c := b.conns[i]
@@ -250,6 +271,10 @@ func (b *Backend) shutdownLocked() {
 		b.retry.Stop()
 		b.retry = nil
 	}
+	if b.idleCheck != nil {
+		b.idleCheck.Stop()
+		b.idleCheck = nil
+	}
 	for _, c := range b.conns {
 		b.cc.retireLocked(c)
 	}
@@ -261,4 +286,11 @@ func (b *Backend) State() ConnectivityState {
 	b.cc.mu.Lock()
 	defer b.cc.mu.Unlock()
 	return b.state
+}
+
+// Conns returns how many connections the backend holds.
+func (b *Backend) Conns() int {
+	b.cc.mu.Lock()
+	defer b.cc.mu.Unlock()
+	return len(b.conns)
 }

@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"slices"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/h2rpc/h2rpc/conn"
 	"github.com/h2rpc/h2rpc/internal/cluster"
 	"github.com/h2rpc/h2rpc/rpc"
 )
@@ -131,12 +131,12 @@ func TestPickFirstPinsOneBackend(t *testing.T) {
 // than round_robin's on the same cluster. The backends report their load
 // in trailers (ORCA), the slow one 10× the others': it is slow because it is
 // busy. (Unweighted, the power of two choices balances outstanding calls,
-// which leaves the slow backend about 1/41 of them: too many for a p99.)
+// which leaves the slow backend about 1/41 of them: too many for a p99;
+// see TestLeastRequestUnweighted.)
 func TestLeastRequestAvoidsSlowBackend(t *testing.T) {
 	const (
-		fast  = 30 * time.Millisecond // well above a loaded machine's scheduling noise
-		calls = 1000
-		conc  = 20
+		fast = 100 * time.Millisecond // far above a loaded machine's scheduling noise
+		conc = 10
 	)
 	c := newCluster(t, 5)
 	for _, b := range c.Backends() {
@@ -147,12 +147,16 @@ func TestLeastRequestAvoidsSlowBackend(t *testing.T) {
 	slow.SetDelay(10 * fast)
 	slow.SetLoad(0.8)
 
-	measure := func(b rpc.Balancer) (p99 time.Duration, slowShare float64) {
+	measure := func(b rpc.Balancer, calls int) (p99 time.Duration, slowShare float64) {
+		cc := dial(t, c.Target(), rpc.WithBalancer(b))
+		waitReady(t, cc, 5)
+		// Warm up: the first calls carry the load reports the weighted
+		// balancer learns from; until then it knows no more than the
+		// others.
+		load(cc, 2*conc, conc)
 		for _, b := range c.Backends() {
 			b.ResetCalls()
 		}
-		cc := dial(t, c.Target(), rpc.WithBalancer(b))
-		waitReady(t, cc, 5)
 		lat, errs := load(cc, calls, conc)
 		cc.Close()
 		if len(errs) > 0 {
@@ -160,11 +164,12 @@ func TestLeastRequestAvoidsSlowBackend(t *testing.T) {
 		}
 		return percentile(lat, 0.99), c.Spread()[4]
 	}
-	rrP99, rrShare := measure(rpc.RoundRobin())
-	plainP99, plainShare := measure(rpc.LeastRequest(false))
-	lrP99, lrShare := measure(rpc.LeastRequest(true))
-	t.Logf("round_robin: p99 %v, slow backend %.1f%%; least_request: p99 %v, slow backend %.1f%%; weighted: p99 %v, slow backend %.1f%%",
-		rrP99, 100*rrShare, plainP99, 100*plainShare, lrP99, 100*lrShare)
+	// round_robin sends a fifth of the calls to the slow backend: its p99
+	// is the slow backend's latency with 200 calls as with more.
+	rrP99, rrShare := measure(rpc.RoundRobin(), 200)
+	lrP99, lrShare := measure(rpc.LeastRequest(true), 400)
+	t.Logf("round_robin: p99 %v, slow backend %.1f%%; least_request weighted: p99 %v, slow backend %.1f%%",
+		rrP99, 100*rrShare, lrP99, 100*lrShare)
 	if lrShare >= 0.05 {
 		t.Errorf("least_request sent %.1f%% of the calls to the slow backend, want under 5%%", 100*lrShare)
 	}
@@ -173,7 +178,26 @@ func TestLeastRequestAvoidsSlowBackend(t *testing.T) {
 	}
 }
 
-var _ = fmt.Sprint
+// Unweighted, the power of two choices balances outstanding calls: the
+// slow backend still gets far fewer than round_robin's fifth.
+func TestLeastRequestUnweighted(t *testing.T) {
+	c := newCluster(t, 5)
+	for _, b := range c.Backends() {
+		b.SetDelay(5 * time.Millisecond)
+	}
+	c.Backends()[4].SetDelay(50 * time.Millisecond)
+	cc := dial(t, c.Target(), rpc.WithBalancer(rpc.LeastRequest(false)))
+	waitReady(t, cc, 5)
+	_, errs := load(cc, 1000, 10)
+	if len(errs) > 0 {
+		t.Fatalf("%d calls failed, first: %v", len(errs), errs[0])
+	}
+	share := c.Spread()[4]
+	t.Logf("slow backend: %.1f%% of the calls", 100*share)
+	if share >= 0.10 {
+		t.Errorf("the slow backend served %.1f%% of the calls, want under 10%% (round_robin: 20%%)", 100*share)
+	}
+}
 
 // Outlier detection takes a backend whose calls fail out of the picks after
 // ConsecutiveFailures failures in a row: of 2,000 calls it sees at most
@@ -334,5 +358,55 @@ func TestDeadBackendBackoff(t *testing.T) {
 	}
 	if got := c.Backends()[0].Calls(); got == 0 {
 		t.Error("the live backend served no call")
+	}
+}
+
+// A server with MAX_CONCURRENT_STREAMS 10 and 200 concurrent calls: the
+// client opens more connections, up to its limit of 4 and no more, and
+// every call completes; the extra connections close once idle.
+func TestMoreConnectionsPastStreamLimit(t *testing.T) {
+	const (
+		limit   = 4
+		callers = 200
+	)
+	c, err := cluster.New(1, &conn.Config{MaxConcurrentStreams: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Backends()[0].SetDelay(5 * time.Millisecond)
+	var dials atomic.Int32
+	dialer := func(ctx context.Context, addr string) (net.Conn, error) {
+		dials.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	const idle = 100 * time.Millisecond
+	cc := dial(t, c.Addrs()[0], rpc.WithDialer(dialer), rpc.WithMaxConnsPerBackend(limit, idle))
+	// One call first: the server's SETTINGS, with its limit, have come.
+	var reply []byte
+	if err := cc.Invoke(context.Background(), cluster.Method, []byte("x"), &reply); err != nil {
+		t.Fatal(err)
+	}
+	_, errs := load(cc, 5*callers, callers)
+	if len(errs) > 0 {
+		t.Fatalf("%d calls failed, first: %v", len(errs), errs[0])
+	}
+	if n := dials.Load(); n != limit {
+		t.Errorf("%d connections dialled, want the limit, %d", n, limit)
+	}
+	if n := c.Backends()[0].Calls(); n != 5*callers+1 {
+		t.Errorf("the backend served %d calls, want %d", n, 5*callers+1)
+	}
+	// Idle, the extra connections close; the first stays.
+	for {
+		conns := 0
+		for _, b := range cc.Backends() {
+			conns += b.Conns()
+		}
+		if conns == 1 {
+			break
+		}
+		time.Sleep(idle / 4) // the test's timeout bounds a failure
 	}
 }
