@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -409,4 +410,52 @@ func TestMoreConnectionsPastStreamLimit(t *testing.T) {
 		}
 		time.Sleep(idle / 4) // the test's timeout bounds a failure
 	}
+}
+
+// The L4 trap, measured: through a TCP load balancer in front of four
+// backends, one h2rpc client's 4,000 calls all reach one backend (its one
+// HTTP/2 connection was balanced, once); balancing on the client over the
+// same four addresses gives each a quarter.
+func TestL4Pinning(t *testing.T) {
+	c := newCluster(t, 4)
+	p, err := cluster.NewL4Proxy(c.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	through := dial(t, p.Addr())
+	if _, errs := load(through, 4000, 16); len(errs) > 0 {
+		t.Fatalf("%d calls failed through the proxy, first: %v", len(errs), errs[0])
+	}
+	through.Close()
+	pinned := c.Spread()
+	t.Logf("through an L4 balancer: %v", percents(pinned))
+	if slices.Max(pinned) != 1 {
+		t.Errorf("through the L4 balancer, calls reached more than one backend: %v", percents(pinned))
+	}
+
+	for _, b := range c.Backends() {
+		b.ResetCalls()
+	}
+	cc := dial(t, c.Target(), rpc.WithBalancer(rpc.RoundRobin()))
+	waitReady(t, cc, 4)
+	if _, errs := load(cc, 4000, 16); len(errs) > 0 {
+		t.Fatalf("%d calls failed, first: %v", len(errs), errs[0])
+	}
+	spread := c.Spread()
+	t.Logf("client-side round_robin: %v", percents(spread))
+	for i, s := range spread {
+		if s < 0.23 || s > 0.27 {
+			t.Errorf("backend %d served %.1f%%, want 25%% ± 2%%", i, 100*s)
+		}
+	}
+}
+
+func percents(shares []float64) []string {
+	out := make([]string, len(shares))
+	for i, s := range shares {
+		out[i] = strconv.FormatFloat(100*s, 'f', 1, 64) + "%"
+	}
+	return out
 }

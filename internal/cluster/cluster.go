@@ -7,6 +7,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"strings"
@@ -236,3 +237,74 @@ func (c *Cluster) String() string {
 
 func float64bits(f float64) uint64     { return math.Float64bits(f) }
 func float64frombits(u uint64) float64 { return math.Float64frombits(u) }
+
+// L4Proxy is a TCP load balancer in front of backends: each connection it
+// accepts goes to the next backend in turn, and stays there. It is the trap
+// of scene 09: HTTP/2 multiplexes every call of a client on one long-lived
+// connection, so an L4 balancer pins all of them to one backend.
+type L4Proxy struct {
+	lis   net.Listener
+	addrs []string
+	wg    sync.WaitGroup
+
+	mu    sync.Mutex
+	next  int        // guarded by mu
+	conns []net.Conn // guarded by mu
+}
+
+// NewL4Proxy starts a proxy on loopback balancing connections over addrs.
+func NewL4Proxy(addrs []string) (*L4Proxy, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &L4Proxy{lis: lis, addrs: addrs}
+	p.wg.Add(1)
+	go p.accept()
+	return p, nil
+}
+
+// Addr returns the proxy's address.
+func (p *L4Proxy) Addr() string { return p.lis.Addr().String() }
+
+func (p *L4Proxy) accept() {
+	defer p.wg.Done()
+	for {
+		in, err := p.lis.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		addr := p.addrs[p.next%len(p.addrs)]
+		p.next++
+		p.mu.Unlock()
+		out, err := net.Dial("tcp", addr)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, in, out)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go p.pipe(out, in)
+		go p.pipe(in, out)
+	}
+}
+
+func (p *L4Proxy) pipe(dst, src net.Conn) {
+	defer p.wg.Done()
+	io.Copy(dst, src)
+	dst.Close()
+}
+
+// Close stops the proxy and closes its connections.
+func (p *L4Proxy) Close() {
+	p.lis.Close()
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
