@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -15,10 +14,6 @@ type target struct {
 	address   string // what net.Dial takes: "host:port", a socket path, "@name"
 	authority string // the default :authority
 	dnsServer string // "host:port" of the DNS server to ask ("dns://server/..."); "" for the system's
-	// custom is the address a WithDialer dialer receives: address for
-	// TCP, and for Unix sockets the "unix:" target form, which tells it
-	// the network (as grpc-go does).
-	custom string
 }
 
 // defaultPort is the port of a dns target that names none, as in grpc
@@ -75,16 +70,12 @@ func parseTarget(s string) (target, error) {
 		if endpoint == "" {
 			return target{}, errors.New("no address")
 		}
-		return target{network: "tcp", address: endpoint, authority: endpoint, custom: endpoint}, nil
+		return target{network: "tcp", address: endpoint, authority: endpoint}, nil
 	case "unix":
 		if endpoint == "" {
 			return target{}, errors.New("no socket path")
 		}
-		custom := "unix:" + endpoint
-		if strings.HasPrefix(endpoint, "/") {
-			custom = "unix://" + endpoint
-		}
-		return target{network: "unix", address: endpoint, authority: "localhost", custom: custom}, nil
+		return target{network: "unix", address: endpoint, authority: "localhost"}, nil
 	}
 	// unix-abstract
 	if runtime.GOOS != "linux" && runtime.GOOS != "android" {
@@ -94,7 +85,7 @@ func parseTarget(s string) (target, error) {
 		return target{}, errors.New("no abstract socket name")
 	}
 	// Go's net names an abstract socket with a leading '@'.
-	return target{network: "unix", address: "@" + endpoint, authority: "localhost", custom: "unix-abstract:" + endpoint}, nil
+	return target{network: "unix", address: "@" + endpoint, authority: "localhost"}, nil
 }
 
 // parseDNS parses the host[:port] of a dns target; server is the DNS
@@ -118,7 +109,6 @@ func parseDNS(server, hostport string) (target, error) {
 		}
 		t.dnsServer = net.JoinHostPort(h, p)
 	}
-	t.custom = t.address
 	return t, nil
 }
 
@@ -154,31 +144,4 @@ func splitHostPortDefault(s, def string) (host, port string, err error) {
 		return "", "", fmt.Errorf("%q is not a host name", s)
 	}
 	return s, def, nil
-}
-
-// dialer returns the function that opens the target's connections: the
-// WithDialer one if set (given t.custom), else net.Dialer on t's network,
-// asking t.dnsServer for names if the target named one.
-func (t target) dialer(custom func(context.Context, string) (net.Conn, error)) func(context.Context) (net.Conn, error) {
-	if custom != nil {
-		return func(ctx context.Context) (net.Conn, error) { return custom(ctx, t.custom) }
-	}
-	if t.dnsServer == "" {
-		return func(ctx context.Context) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, t.network, t.address)
-		}
-	}
-	server := t.dnsServer
-	r := &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, server)
-		},
-	}
-	return func(ctx context.Context) (net.Conn, error) {
-		d := net.Dialer{Resolver: r}
-		return d.DialContext(ctx, t.network, t.address)
-	}
 }
