@@ -38,6 +38,8 @@ type Backend struct {
 	ejections int          // times ejected (each ejection lasts longer)
 	idleSince []time.Time  // per extra connection (conns[1:]): when it was first seen with no stream, or zero
 	idleCheck *time.Timer  // runs closeIdleExtras while there are extra connections
+	health    healthState  // what the health watch last heard (WithHealthCheck)
+	watching  bool         // a health watch runs
 }
 
 // Address returns the backend's address.
@@ -137,6 +139,9 @@ func (b *Backend) dial() {
 	}
 	b.state = Ready
 	context.AfterFunc(c.Context(), func() { cc.connEnded(b, c) })
+	if cc.healthService != nil && !b.watching {
+		b.startHealthWatchLocked(c)
+	}
 	if cc.keepalive.Time > 0 {
 		cc.goroutines.Add(1)
 		go cc.keepaliveLoop(c)
@@ -251,6 +256,9 @@ func (b *Backend) closeIdleExtrasLocked(now time.Time) {
 // done records the end of a call b was picked for: err is its status
 // (io.EOF or nil for OK) and trailer its trailers.
 func (b *Backend) done(err error, trailer MD) {
+	if b == nil {
+		return // a call pinned to a connection
+	}
 	b.outstanding.Add(-1)
 	if vs := trailer[loadReportKey]; len(vs) > 0 {
 		if u, ok := parseLoadReport([]byte(vs[len(vs)-1])); ok {
@@ -261,6 +269,13 @@ func (b *Backend) done(err error, trailer MD) {
 		return
 	}
 	b.cc.outlier.record(b, err)
+}
+
+// release forgets a call b was picked for that never reached it.
+func (b *Backend) release() {
+	if b != nil {
+		b.outstanding.Add(-1)
+	}
 }
 
 // shutdownLocked removes b: its connections finish their calls and close.
@@ -285,7 +300,23 @@ func (b *Backend) shutdownLocked() {
 func (b *Backend) State() ConnectivityState {
 	b.cc.mu.Lock()
 	defer b.cc.mu.Unlock()
-	return b.state
+	return b.stateLocked()
+}
+
+// stateLocked is the backend's state as the balancer sees it: a connected
+// backend whose health watch has heard nothing yet is still CONNECTING,
+// and one that is not SERVING is in TRANSIENT_FAILURE.
+func (b *Backend) stateLocked() ConnectivityState {
+	if b.state != Ready || b.cc.healthService == nil {
+		return b.state
+	}
+	switch b.health {
+	case healthUnknown:
+		return Connecting
+	case healthNotServing:
+		return TransientFailure
+	}
+	return Ready
 }
 
 // Conns returns how many connections the backend holds.

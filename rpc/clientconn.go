@@ -41,9 +41,12 @@ type ClientConn struct {
 	extraIdle time.Duration // how long an extra connection may sit idle
 	keepalive KeepaliveParams
 	outlier   *outlierDetector // nil without WithOutlierDetection
-	res       *Resolution
-	ctx       context.Context // cancelled by Close: ends dials and the resolver
-	cancel    context.CancelFunc
+	// healthService is the service health watches ask about; nil
+	// without WithHealthCheck.
+	healthService *string
+	res           *Resolution
+	ctx           context.Context // cancelled by Close: ends dials and the resolver
+	cancel        context.CancelFunc
 
 	mu       sync.Mutex
 	state    ConnectivityState   // guarded by mu
@@ -119,6 +122,7 @@ func Dial(target string, opts ...DialOption) (*ClientConn, error) {
 	if o.outlier != nil {
 		cc.outlier = newOutlierDetector(cc, *o.outlier)
 	}
+	cc.healthService = o.health
 	cc.res = &Resolution{update: cc.updateAddresses, fail: cc.resolverFailed, refresh: make(chan struct{}, 1)}
 	cc.ctx, cc.cancel = context.WithCancel(context.Background())
 	cc.changed = make(chan struct{})
@@ -458,7 +462,8 @@ func (cc *ClientConn) updateStateLocked() {
 	ready := cc.ready[:0]
 	var anyReady, anyConnecting, allFailed = false, false, len(cc.backends) > 0
 	for _, b := range cc.backends {
-		switch b.state {
+		state := b.stateLocked()
+		switch state {
 		case Ready:
 			anyReady = true
 			if !b.ejected {
@@ -467,14 +472,14 @@ func (cc *ClientConn) updateStateLocked() {
 		case Connecting:
 			anyConnecting = true
 		}
-		if b.state != TransientFailure {
+		if state != TransientFailure {
 			allFailed = false
 		}
 	}
 	if anyReady && len(ready) == 0 {
 		// Never eject every backend.
 		for _, b := range cc.backends {
-			if b.state == Ready {
+			if b.stateLocked() == Ready {
 				ready = append(ready, b)
 			}
 		}

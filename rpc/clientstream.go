@@ -297,8 +297,11 @@ func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compres
 
 	var st *conn.Stream
 	for attempt := 0; ; attempt++ {
-		c, b, err := cc.pick(ctx, ci.waitForReady)
-		if err != nil {
+		var c *conn.Conn
+		var b *Backend
+		if ci.pinned != nil {
+			c = ci.pinned
+		} else if c, b, err = cc.pick(ctx, ci.waitForReady); err != nil {
 			return nil, nil, err
 		}
 		if hasDeadline {
@@ -306,7 +309,7 @@ func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compres
 			// never gets more time than the client has.
 			left := time.Until(deadline)
 			if left <= 0 {
-				b.outstanding.Add(-1)
+				b.release()
 				return nil, nil, &Status{Code: DeadlineExceeded, Message: "context deadline exceeded", cause: context.DeadlineExceeded}
 			}
 			fields[timeoutAt].Value = encodeTimeout(left)
@@ -328,7 +331,7 @@ func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compres
 			}
 			return st, b, nil
 		}
-		b.outstanding.Add(-1)
+		b.release()
 		// A stream refused because the connection drains was never sent:
 		// retry it transparently, on whichever backend the balancer
 		// picks now.
@@ -429,7 +432,7 @@ func (cs *clientStream) retry(failed *conn.Stream, err error) error {
 	}
 	// The backend that refused the stream did not serve the call: it
 	// counts it neither as outstanding nor as a failure.
-	cs.backend.outstanding.Add(-1)
+	cs.backend.release()
 	cs.st, cs.backend = st, b
 	return nil
 }

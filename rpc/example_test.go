@@ -163,3 +163,34 @@ func ExampleAppendToOutgoingContext() {
 	// Output:
 	// [r-17] 2
 }
+
+// Calls spread over three backends: a static target lists them (DNS,
+// or a resolver of the application's, would find them), round_robin sends
+// each call to the next ready one, and outlier detection takes a failing
+// one out of the picks.
+func ExampleWithBalancer() {
+	var addrs []string
+	for range 3 {
+		addr, stop := serve()
+		defer stop()
+		addrs = append(addrs, addr)
+	}
+	cc, err := rpc.Dial("static:///"+strings.Join(addrs, ","),
+		rpc.WithBalancer(rpc.RoundRobin()),
+		rpc.WithOutlierDetection(rpc.OutlierConfig{ConsecutiveFailures: 5}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cc.Close()
+	if err := cc.Connect(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	for range 3 {
+		var reply []byte
+		if err := cc.Invoke(context.Background(), "/demo.Greeter/SayHello", []byte("Ada"), &reply, rpc.WaitForReady(true)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println(cc.State(), len(cc.Backends()), "backends")
+	// Output: READY 3 backends
+}

@@ -111,6 +111,7 @@ type dialOptions struct {
 	extraIdle  time.Duration
 	keepalive  KeepaliveParams
 	outlier    *OutlierConfig
+	health     *string
 }
 
 // WithResolver makes the ClientConn resolve its target with r instead of
@@ -141,6 +142,17 @@ const DefaultExtraConnIdle = 30 * time.Second
 // WithKeepalive makes the ClientConn ping its connections (see
 // KeepaliveParams).
 func WithKeepalive(p KeepaliveParams) DialOption { return func(o *dialOptions) { o.keepalive = p } }
+
+// WithHealthCheck makes every backend watch its server's health for
+// service ("" names the whole server) with grpc.health.v1.Health/Watch on
+// its connection (client-side health checking, grpc's
+// doc/health-checking.md): a backend takes calls only while its server
+// reports SERVING, and counts as TRANSIENT_FAILURE while it reports
+// anything else. A server that does not implement the health service
+// (UNIMPLEMENTED) is taken as healthy.
+func WithHealthCheck(service string) DialOption {
+	return func(o *dialOptions) { o.health = &service }
+}
 
 // WithOutlierDetection makes the ClientConn take failing backends out of
 // the balancer's picks for a while (see OutlierConfig).
@@ -236,6 +248,9 @@ type callInfo struct {
 	header       *MD
 	trailer      *MD
 	peer         *Peer
+	// pinned, if set, is the connection the call goes on, bypassing the
+	// balancer (a backend's health watch).
+	pinned *conn.Conn
 }
 
 // CallCodec sets the codec of a call; its Name is the content-subtype sent.

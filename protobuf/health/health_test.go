@@ -251,3 +251,34 @@ func TestGRPCHealthProbe(t *testing.T) {
 		t.Errorf("probe after Shutdown: exit %d, want 4 (unhealthy)", code)
 	}
 }
+
+// The rpc client's health-checked backends read this server: with
+// rpc.WithHealthCheck the ClientConn is READY while the server reports
+// SERVING and in TRANSIENT_FAILURE while it reports NOT_SERVING.
+func TestClientSideHealthChecking(t *testing.T) {
+	hs := health.NewServer()
+	addr, _ := serve(t, hs)
+	cc, err := rpc.Dial(addr, rpc.WithHealthCheck(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if err := cc.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitState := func(want rpc.ConnectivityState) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for s := cc.State(); s != want; s = cc.State() {
+			if !cc.WaitForStateChange(ctx, s) {
+				t.Fatalf("state %v, want %v", s, want)
+			}
+		}
+	}
+	waitState(rpc.Ready)
+	hs.SetServingStatus("", health.NotServing)
+	waitState(rpc.TransientFailure)
+	hs.SetServingStatus("", health.Serving)
+	waitState(rpc.Ready)
+}
