@@ -113,7 +113,13 @@ func (b *Backend) dial() {
 	}
 	if err != nil {
 		if len(b.conns) > 0 {
-			return // an extra connection failed; the backend still serves
+			// An extra connection failed; the backend still serves. The
+			// calls waiting for it queue on the others, and the next extra
+			// dial waits for the backoff.
+			b.failures++
+			b.retryAt = time.Now().Add(cc.opts.backoff.delay(b.failures))
+			cc.updateStateLocked()
+			return
 		}
 		b.failures++
 		b.lastErr = err
@@ -181,10 +187,11 @@ func (b *Backend) dropConnLocked(i int) {
 // connLocked returns a connection of b for a new call, or nil if b has none
 // that takes new streams (it is then IDLE, or CONNECTING again). With more
 // than one connection allowed, it returns the first with a free stream
-// slot, opening another connection when none has one (the call then waits
-// for a slot on the least busy, or goes on the new connection once it is
-// up).
-func (b *Backend) connLocked() *conn.Conn {
+// slot; when none has one it opens another and reports wait: the call
+// should wait for it (a state change) rather than queue for a slot (grpc
+// proposal A105). At the limit, or while extra dials fail, the call queues
+// on the least busy connection.
+func (b *Backend) connLocked() (c *conn.Conn, wait bool) {
 	cc := b.cc
 	for i := 0; i < len(b.conns); {
 		c := b.conns[i]
@@ -195,18 +202,22 @@ func (b *Backend) connLocked() *conn.Conn {
 			continue
 		}
 		if cc.maxConns <= 1 {
-			return c
+			return c, false
 		}
 		if open, limit := c.Streams(); open < limit {
-			return c
+			return c, false
 		}
 		i++
 	}
 	if len(b.conns) == 0 {
-		return nil
+		return nil, false
 	}
-	if len(b.conns)+b.dialing < cc.maxConns && b.dialing == 0 {
+	if b.dialing > 0 {
+		return nil, true
+	}
+	if len(b.conns) < cc.maxConns && !time.Now().Before(b.retryAt) {
 		b.startDialLocked()
+		return nil, true
 	}
 	best, bestOpen := b.conns[0], uint32(math.MaxUint32)
 	for _, c := range b.conns {
@@ -214,7 +225,7 @@ func (b *Backend) connLocked() *conn.Conn {
 			best, bestOpen = c, open
 		}
 	}
-	return best
+	return best, false
 }
 
 // closeIdleExtras runs every half cc.extraIdle while b has extra

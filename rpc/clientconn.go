@@ -305,10 +305,14 @@ func (cc *ClientConn) pick(ctx context.Context, waitForReady bool) (*conn.Conn, 
 		cc.mu.Lock()
 		for len(cc.ready) > 0 {
 			b := cc.ready[cc.balancer.Pick(cc.ready)]
-			if c := b.connLocked(); c != nil {
+			c, wait := b.connLocked()
+			if c != nil {
 				b.outstanding.Add(1)
 				cc.mu.Unlock()
 				return c, b, nil
+			}
+			if wait {
+				break // for b's new connection
 			}
 		}
 		if cc.closed {

@@ -128,7 +128,7 @@ func WithBalancer(b Balancer) DialOption { return func(o *dialOptions) { o.balan
 // WithMaxConnsPerBackend lets the ClientConn open up to n connections to
 // one backend: when every stream slot of its connections is taken (the
 // server's SETTINGS_MAX_CONCURRENT_STREAMS), the next call opens another
-// instead of only queueing (grpc proposal A105). An extra connection that
+// and waits for it instead of queueing for a slot (grpc proposal A105). An extra connection that
 // has had no stream for idle (DefaultExtraConnIdle if 0) is closed. Default
 // n is 1.
 func WithMaxConnsPerBackend(n int, idle time.Duration) DialOption {
