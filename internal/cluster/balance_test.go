@@ -459,3 +459,44 @@ func percents(shares []float64) []string {
 	}
 	return out
 }
+
+// Success-rate ejection: a backend failing every other call, never five in
+// a row, is ejected at the end of an interval for its success rate, far
+// below the others'.
+func TestOutlierSuccessRateEjection(t *testing.T) {
+	c := newCluster(t, 5)
+	bad := c.Backends()[3]
+	bad.SetFailEvery(2)
+	cc := dial(t, c.Target(), rpc.WithBalancer(rpc.RoundRobin()),
+		rpc.WithOutlierDetection(rpc.OutlierConfig{
+			Interval:               50 * time.Millisecond,
+			ConsecutiveFailures:    -1, // off: only the success rate counts
+			SuccessRateMinRequests: 10,
+			BaseEjectionTime:       time.Hour,
+			MaxEjectionPercent:     20,
+		}))
+	waitReady(t, cc, 5)
+	// Call until the bad backend is ejected: its count stops moving
+	// while the others' go on.
+	for round := 0; ; round++ {
+		if round == 100 {
+			t.Fatalf("the backend failing every other call was not ejected in 20,000 calls\n%v", c)
+		}
+		before := bad.Calls()
+		load(cc, 200, 4)
+		if bad.Calls() == before {
+			break
+		}
+	}
+	ejectedAt := bad.Calls()
+	load(cc, 500, 4)
+	if n := bad.Calls() - ejectedAt; n != 0 {
+		t.Errorf("the ejected backend served %d more calls", n)
+	}
+	for i, b := range c.Backends() {
+		if i != 3 && b.Calls() == 0 {
+			t.Errorf("backend %d served no call", i)
+		}
+	}
+	t.Logf("%v", c)
+}

@@ -38,12 +38,13 @@ type Backend struct {
 	srv    *rpc.Server
 	served chan error // Serve's result
 
-	calls    atomic.Int64
-	inflight atomic.Int64
-	delay    atomic.Int64 // time.Duration
-	failing  atomic.Bool
-	load     atomic.Uint64 // math.Float64bits; 0: no report
-	killed   atomic.Bool
+	calls     atomic.Int64
+	inflight  atomic.Int64
+	delay     atomic.Int64 // time.Duration
+	failing   atomic.Bool
+	failEvery atomic.Int64
+	load      atomic.Uint64 // math.Float64bits; 0: no report
+	killed    atomic.Bool
 }
 
 // New starts n backends. cfg, if not nil, is their connections' Config.
@@ -101,7 +102,8 @@ func (b *Backend) call(ctx context.Context, req []byte) ([]byte, error) {
 	if u := b.load.Load(); u != 0 {
 		rpc.SetTrailer(ctx, rpc.AppendLoadReport(nil, float64frombits(u)))
 	}
-	if b.failing.Load() {
+	n := b.calls.Load()
+	if b.failing.Load() || (b.failEvery.Load() > 0 && n%b.failEvery.Load() == 0) {
 		return nil, rpc.Errorf(rpc.Unavailable, "backend %s is failing", b.addr)
 	}
 	return req, nil
@@ -122,6 +124,9 @@ func (b *Backend) SetDelay(d time.Duration) { b.delay.Store(int64(d)) }
 // SetFailing makes calls fail with UNAVAILABLE (after the delay), or
 // succeed again.
 func (b *Backend) SetFailing(f bool) { b.failing.Store(f) }
+
+// SetFailEvery makes every n-th call fail with UNAVAILABLE (0: none).
+func (b *Backend) SetFailEvery(n int) { b.failEvery.Store(int64(n)) }
 
 // SetLoad makes the backend report utilization u in every call's
 // trailers (rpc.AppendLoadReport); 0 reports nothing.
