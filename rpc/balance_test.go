@@ -213,3 +213,24 @@ func TestRegisteredScheme(t *testing.T) {
 		t.Errorf(":authority %q, want the endpoint", cc.authority)
 	}
 }
+
+// The schemes parseTarget reads are fixed: registering one does not take
+// its targets over.
+func TestFixedSchemesStayFixed(t *testing.T) {
+	addr, _ := listenEcho(t)
+	RegisterResolver("passthrough", StaticResolver("127.0.0.1:1")) // nothing listens there
+	defer func() {
+		resolversMu.Lock()
+		delete(resolvers, "passthrough")
+		resolversMu.Unlock()
+	}()
+	cc, err := Dial("passthrough:///" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	var reply []byte
+	if err := cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("x"), &reply); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -145,7 +145,7 @@ func resolverFor(s string, o *dialOptions) (Target, Resolver, string, error) {
 		}
 		return t, o.resolver, authority, nil
 	}
-	if scheme, rest, ok := strings.Cut(s, ":"); ok && scheme != "dns" {
+	if scheme, rest, ok := strings.Cut(s, ":"); ok && !fixedScheme(scheme) {
 		if r := registeredResolver(scheme); r != nil {
 			t, err := splitTarget(scheme, rest)
 			if err != nil {
@@ -169,6 +169,17 @@ func resolverFor(s string, o *dialOptions) (Target, Resolver, string, error) {
 		return Target{Scheme: "passthrough", Endpoint: t.address}, fixedResolver{{Addr: t.address}}, t.authority, nil
 	}
 	return Target{Scheme: "dns", Authority: t.dnsServer, Endpoint: t.address}, registeredResolver("dns"), t.authority, nil
+}
+
+// fixedScheme reports whether scheme is parsed by parseTarget ("dns", whose
+// registered resolver then resolves the parsed host, and the schemes that
+// name an address outright).
+func fixedScheme(scheme string) bool {
+	switch scheme {
+	case "dns", "unix", "unix-abstract", "passthrough":
+		return true
+	}
+	return false
 }
 
 // splitTarget splits the rest of "scheme:rest": "//authority/endpoint" or
