@@ -212,6 +212,15 @@ func TestRegisteredScheme(t *testing.T) {
 	if cc.authority != "my-service" {
 		t.Errorf(":authority %q, want the endpoint", cc.authority)
 	}
+	// A host named like a scheme, with a port, is a host.
+	hostCC, err := Dial("test-registry:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hostCC.Close()
+	if hostCC.rtarget.Scheme != "dns" || hostCC.rtarget.Endpoint != "test-registry:8080" {
+		t.Errorf("test-registry:8080 resolves as %+v, want the DNS name", hostCC.rtarget)
+	}
 }
 
 // The schemes parseTarget reads are fixed: registering one does not take

@@ -145,7 +145,7 @@ func resolverFor(s string, o *dialOptions) (Target, Resolver, string, error) {
 		}
 		return t, o.resolver, authority, nil
 	}
-	if scheme, rest, ok := strings.Cut(s, ":"); ok && !fixedScheme(scheme) {
+	if scheme, rest, ok := strings.Cut(s, ":"); ok && !fixedScheme(scheme) && !isPort(rest) {
 		if r := registeredResolver(scheme); r != nil {
 			t, err := splitTarget(scheme, rest)
 			if err != nil {
@@ -169,6 +169,20 @@ func resolverFor(s string, o *dialOptions) (Target, Resolver, string, error) {
 		return Target{Scheme: "passthrough", Endpoint: t.address}, fixedResolver{{Addr: t.address}}, t.authority, nil
 	}
 	return Target{Scheme: "dns", Authority: t.dnsServer, Endpoint: t.address}, registeredResolver("dns"), t.authority, nil
+}
+
+// isPort reports whether s is a port number: "static:8080" is a host and
+// port, not the static scheme.
+func isPort(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // fixedScheme reports whether scheme is parsed by parseTarget ("dns", whose
