@@ -39,7 +39,11 @@ type Backend struct {
 	idleSince []time.Time  // per extra connection (conns[1:]): when it was first seen with no stream, or zero
 	idleCheck *time.Timer  // runs closeIdleExtras while there are extra connections
 	health    healthState  // what the health watch last heard (WithHealthCheck)
-	watching  bool         // a health watch runs
+	// healthConn is the connection the health watch runs on, and
+	// healthCancel ends the watch; nil when none runs.
+	healthConn   *conn.Conn
+	healthCancel context.CancelFunc
+	ejectTimer   *time.Timer // ends the current ejection (outlier.go)
 }
 
 // Address returns the backend's address.
@@ -145,7 +149,7 @@ func (b *Backend) dial() {
 	}
 	b.state = Ready
 	context.AfterFunc(c.Context(), func() { cc.connEnded(b, c) })
-	if cc.healthService != nil && !b.watching {
+	if cc.healthService != nil && b.healthConn == nil {
 		b.startHealthWatchLocked(c)
 	}
 	if cc.keepalive.Time > 0 {
@@ -169,6 +173,7 @@ func (cc *ClientConn) connEnded(b *Backend, c *conn.Conn) {
 // dropConnLocked removes conns[i]; the backend goes IDLE without
 // connections, and a balancer other than pick_first reconnects it at once.
 func (b *Backend) dropConnLocked(i int) {
+	b.stopHealthWatchLocked(b.conns[i])
 	b.conns = slices.Delete(b.conns, i, i+1)
 	if i > 0 {
 		b.idleSince = slices.Delete(b.idleSince, i-1, i)
@@ -300,6 +305,13 @@ func (b *Backend) shutdownLocked() {
 	if b.idleCheck != nil {
 		b.idleCheck.Stop()
 		b.idleCheck = nil
+	}
+	if b.ejectTimer != nil {
+		b.ejectTimer.Stop()
+		b.ejectTimer = nil
+	}
+	if b.healthCancel != nil {
+		b.healthCancel()
 	}
 	for _, c := range b.conns {
 		b.cc.retireLocked(c)

@@ -30,22 +30,25 @@ const servingStatus = 1
 
 var healthWatchDesc = &StreamDesc{StreamName: "Watch", ServerStreams: true}
 
-// watchHealth watches the health of b's server on c until c ends, watching
-// again (after a pause) if the watch ends while c lives.
-func (b *Backend) watchHealth(c *conn.Conn) {
+// watchHealth watches the health of b's server on c until ctx ends (c
+// ends, or b drops it), watching again (after a pause) if the watch ends
+// while c lives.
+func (b *Backend) watchHealth(ctx context.Context, c *conn.Conn) {
 	cc := b.cc
 	defer cc.goroutines.Done()
 	defer func() {
 		cc.mu.Lock()
 		defer cc.mu.Unlock()
-		b.watching = false
+		if b.healthConn != c {
+			return // a newer watch took over
+		}
+		b.healthConn, b.healthCancel = nil, nil
 		if len(b.conns) > 0 && b.conns[0] != c && !b.removed && !cc.closed {
-			// c ended and the backend reconnected meanwhile: watch on
-			// its connection now.
+			// c ended or was dropped, and the backend has another
+			// connection: watch on it now.
 			b.startHealthWatchLocked(b.conns[0])
 		}
 	}()
-	ctx := c.Context() // ends with c, and Close closes c
 	for failures := 1; ; failures++ {
 		err := b.watchHealthOnce(ctx, c)
 		if ctx.Err() != nil {
@@ -53,8 +56,9 @@ func (b *Backend) watchHealth(c *conn.Conn) {
 		}
 		if CodeOf(err) == Unimplemented {
 			// No health service: take the server as healthy, as grpc-go
-			// does.
+			// does, for as long as c lasts.
 			b.setHealth(c, healthServing)
+			<-ctx.Done()
 			return
 		}
 		b.setHealth(c, healthNotServing)
@@ -68,13 +72,24 @@ func (b *Backend) watchHealth(c *conn.Conn) {
 	}
 }
 
-// startHealthWatchLocked starts watching b's health on c.
+// startHealthWatchLocked starts watching b's health on c, a connection of
+// b's, on a goroutine that ends when c ends or b drops it.
 func (b *Backend) startHealthWatchLocked(c *conn.Conn) {
-	b.watching = true
+	ctx, cancel := context.WithCancel(c.Context())
+	b.healthConn, b.healthCancel = c, cancel
 	b.health = healthUnknown
 	b.cc.goroutines.Add(1)
-	go b.watchHealth(c)
+	go b.watchHealth(ctx, c)
 	b.cc.updateStateLocked()
+}
+
+// stopHealthWatchLocked ends the health watch on c, if there is one: c is
+// no longer b's (a draining connection would wait for the watch forever).
+func (b *Backend) stopHealthWatchLocked(c *conn.Conn) {
+	if b.healthConn == c && b.healthCancel != nil {
+		b.healthCancel()
+		b.health = healthUnknown // until a watch on the next connection answers
+	}
 }
 
 // watchHealthOnce makes one Watch call on c and applies its answers; it

@@ -154,3 +154,24 @@ func TestHealthStatusParsing(t *testing.T) {
 		}
 	}
 }
+
+// A backend the resolver drops ends its health watch, so its connection
+// drains instead of waiting for the watch forever; the server sees the
+// watch end.
+func TestHealthWatchEndsWithItsBackend(t *testing.T) {
+	h := &healthServer{status: servingStatus, changed: make(chan struct{})}
+	addr, _ := countingServer(t, h)
+	other, _ := countingServer(t, nil)
+	m := NewManualResolver(addr)
+	cc, err := Dial("manual:///", WithResolver(m), WithHealthCheck(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if err := cc.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := firstConn(cc)
+	m.Update(Address{Addr: other})
+	<-c.Done() // drained: the test's timeout bounds a failure
+}

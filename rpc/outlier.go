@@ -102,10 +102,11 @@ func (d *outlierDetector) ejectLocked(b *Backend) {
 	b.ejections++
 	b.failedInRow.Store(0)
 	dur := min(d.cfg.BaseEjectionTime*time.Duration(b.ejections), d.cfg.MaxEjectionTime)
-	time.AfterFunc(dur, func() {
+	b.ejectTimer = time.AfterFunc(dur, func() {
 		cc.mu.Lock()
 		defer cc.mu.Unlock()
 		b.ejected = false
+		b.ejectTimer = nil
 		cc.updateStateLocked()
 	})
 	cc.updateStateLocked()
