@@ -105,7 +105,7 @@ func (b *Backend) startDialLocked() {
 func (b *Backend) dial() {
 	cc := b.cc
 	defer cc.goroutines.Done()
-	c, err := cc.dialAddr(cc.ctx, b.addr)
+	c, rc, err := cc.dialAddr(cc.ctx, b.addr)
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	b.dialing--
@@ -154,7 +154,7 @@ func (b *Backend) dial() {
 	}
 	if cc.keepalive.Time > 0 {
 		cc.goroutines.Add(1)
-		go cc.keepaliveLoop(c)
+		go cc.keepaliveLoop(c, rc)
 	}
 	cc.updateStateLocked()
 }

@@ -563,27 +563,32 @@ const DefaultMinConnectTimeout = 20 * time.Second
 
 // dialAddr opens a connection to a: the one place a network connection is
 // made and becomes an HTTP/2 one.
-func (cc *ClientConn) dialAddr(ctx context.Context, a Address) (*conn.Conn, error) {
+// With keepalive on, the network connection is wrapped to note when it
+// last read (rc, else nil).
+func (cc *ClientConn) dialAddr(ctx context.Context, a Address) (c *conn.Conn, rc *readClock, err error) {
 	ctx, cancel := context.WithTimeout(ctx, orDefault(cc.opts.backoff.MinConnectTimeout, DefaultMinConnectTimeout))
 	defer cancel()
 	var nc net.Conn
-	var err error
 	if cc.opts.dialer != nil {
 		nc, err = cc.opts.dialer(ctx, customAddr(a))
 	} else {
 		var d net.Dialer
 		nc, err = d.DialContext(ctx, a.network(), a.Addr)
 	}
+	if err == nil && cc.keepalive.Time > 0 {
+		rc = newReadClock(nc) // keepalive.go
+		nc = rc
+	}
 	if err == nil {
 		nc, err = cc.secure(ctx, nc) // credentials.go
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	c, err := conn.Client(nc, cc.opts.connConfig)
+	c, err = conn.Client(nc, cc.opts.connConfig)
 	if err != nil {
 		nc.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if h := cc.opts.stats; h != nil {
 		local, remote := nc.LocalAddr(), nc.RemoteAddr()
@@ -592,7 +597,7 @@ func (cc *ClientConn) dialAddr(ctx context.Context, a Address) (*conn.Conn, erro
 			h.HandleConn(&ConnEvent{Client: true, Local: local, Remote: remote, Err: c.Err()})
 		})
 	}
-	return c, nil
+	return c, rc, nil
 }
 
 // customAddr is the address a WithDialer dialer receives for a: TCP's as

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/h2rpc/h2rpc/conn"
@@ -15,7 +17,9 @@ import (
 // stopped answering (a crashed host, a NAT that forgot the flow) is found
 // without waiting for a write to fail (grpc doc/keepalive.md).
 type KeepaliveParams struct {
-	// Time is how often a connection is pinged. 0 disables keepalive.
+	// Time is how long a connection may read nothing before it is
+	// pinged (so an idle connection is pinged every Time). 0 disables
+	// keepalive.
 	// A server that finds it too often answers GOAWAY ENHANCE_YOUR_CALM
 	// "too_many_pings"; the client then doubles Time for its next
 	// connections (grpc proposal A8).
@@ -31,39 +35,84 @@ type KeepaliveParams struct {
 // DefaultKeepaliveTimeout is KeepaliveParams.Timeout's default.
 const DefaultKeepaliveTimeout = 20 * time.Second
 
-// keepaliveLoop pings c every keepalive interval until c or the ClientConn
-// ends; a ping not acknowledged within the timeout closes c.
-func (cc *ClientConn) keepaliveLoop(c *conn.Conn) {
+// keepaliveLoop pings c once it has read nothing for the keepalive
+// interval (rc tells when it last read), until c or the ClientConn ends; a
+// ping not acknowledged within the timeout closes c. The acknowledgement is
+// a read: an idle connection is pinged every interval.
+func (cc *ClientConn) keepaliveLoop(c *conn.Conn, rc *readClock) {
 	defer cc.goroutines.Done()
 	timeout := orDefault(cc.keepalive.Timeout, DefaultKeepaliveTimeout)
 	for {
-		cc.mu.Lock()
-		interval := cc.keepaliveTime
-		cc.mu.Unlock()
-		t := time.NewTimer(interval)
 		select {
 		case <-c.Done():
-			t.Stop()
 			cc.noteTooManyPings(c.Err())
 			return
 		case <-cc.ctx.Done():
-			t.Stop()
 			return
-		case <-t.C:
+		default:
+		}
+		cc.mu.Lock()
+		interval := cc.keepaliveTime
+		cc.mu.Unlock()
+		wait := interval - time.Since(rc.lastRead())
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-c.Done():
+				t.Stop()
+				cc.noteTooManyPings(c.Err())
+				return
+			case <-cc.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue // something may have been read meanwhile
 		}
 		if !cc.keepalive.PermitWithoutStream {
 			if open, _ := c.Streams(); open == 0 {
+				// Nothing to keep alive: look again in an interval.
+				rc.touch()
 				continue
 			}
 		}
 		ctx, cancel := context.WithTimeout(cc.ctx, timeout)
 		err := c.Ping(ctx)
 		cancel()
-		if err != nil && errors.Is(err, context.DeadlineExceeded) && cc.ctx.Err() == nil {
+		switch {
+		case err == nil:
+		case errors.Is(err, context.DeadlineExceeded) && cc.ctx.Err() == nil:
 			c.Close() // the peer stopped answering
+		default:
+			rc.touch() // c is ending (seen above), or the ping could not go: wait an interval
 		}
 	}
 }
+
+// readClock is a network connection that notes when it last read
+// something, for keepalive (grpc pings only after Time without a read).
+type readClock struct {
+	net.Conn
+	last atomic.Int64 // time.Now().UnixNano() of the last read with data
+}
+
+func newReadClock(nc net.Conn) *readClock {
+	rc := &readClock{Conn: nc}
+	rc.touch()
+	return rc
+}
+
+func (rc *readClock) Read(p []byte) (int, error) {
+	n, err := rc.Conn.Read(p)
+	if n > 0 {
+		rc.touch()
+	}
+	return n, err
+}
+
+func (rc *readClock) touch() { rc.last.Store(time.Now().UnixNano()) }
+
+func (rc *readClock) lastRead() time.Time { return time.Unix(0, rc.last.Load()) }
 
 // noteTooManyPings doubles the keepalive interval if err, why a
 // connection ended, is a server's GOAWAY ENHANCE_YOUR_CALM "too_many_pings"

@@ -259,3 +259,40 @@ func TestMaxConnectionIdle(t *testing.T) {
 		t.Fatalf("the call after the idle close: %v", err)
 	}
 }
+
+// A connection that keeps reading is not pinged: a client with a 100 ms
+// keepalive making calls back to back for 600 ms never trips a server that
+// allows one ping a second (three early pings would end the connection;
+// it would take three stalls of 100 ms inside calls).
+func TestKeepaliveSparesBusyConnection(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, served := startServer(t, lis, &echoServer{unary: echoBack},
+		ServerConnConfig(&conn.Config{MinPingInterval: time.Second}))
+	defer func() {
+		srv.Stop()
+		<-served
+	}()
+	cc, err := Dial(lis.Addr().String(), WithKeepalive(KeepaliveParams{Time: 100 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if err := cc.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := firstConn(cc)
+	for end := time.Now().Add(600 * time.Millisecond); time.Now().Before(end); {
+		var reply []byte
+		if err := cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("x"), &reply); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-c.Done():
+		t.Fatalf("the busy connection ended: %v", c.Err())
+	default:
+	}
+}
