@@ -34,6 +34,13 @@ var runs = []run{
 		gentest.H2RPC, "module=" + module + ",import_path=" + module + "/interoppb/interoph2", "."},
 	{"grpc-interop", "proto", []string{"interop/interop.proto"},
 		gentest.GoGRPC, "module=" + module, "."},
+	// Messages on package wire (messages=generate), and protobuf-go's
+	// messages from the same files, which the compatibility tests and
+	// fuzzers of ./wiremsg compare them with.
+	{"wiremsg-generate", "proto", []string{"wiremsg/proto3.proto", "wiremsg/proto2.proto"},
+		gentest.H2RPC, "module=" + module + ",messages=generate", "."},
+	{"wiremsg-protobufgo", "proto", []string{"wiremsg/proto3.proto", "wiremsg/proto2.proto"},
+		gentest.Go, "module=" + module + ",Mwiremsg/proto3.proto=" + module + "/wiremsg/p3go;p3go,Mwiremsg/proto2.proto=" + module + "/wiremsg/p2go;p2go", "."},
 	// The example of the core module: hand-written wire.Message types in
 	// ./pb, stubs one package up.
 	{"messenger", "../../../examples/messenger", []string{"messenger.proto"},

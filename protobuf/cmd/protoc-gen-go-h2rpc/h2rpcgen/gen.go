@@ -39,6 +39,12 @@ type Options struct {
 	// the import of the protobuf module, which installs the protobuf-go
 	// codec (messages=wire; default messages=protobuf).
 	WireMessages bool
+	// GenerateMessages also generates the message and enum types, on
+	// package wire, in a file <name>_wire.pb.go of the .proto file's Go
+	// package, for every file to generate, services or not
+	// (messages=generate; implies WireMessages). protoc-gen-go is then not
+	// needed, and the binary does not contain protobuf-go.
+	GenerateMessages bool
 	// ImportPath, when set, puts the stubs in this Go package instead of the
 	// .proto file's go_package; the messages stay where they are and are
 	// imported (import_path=example.com/x/stubs).
@@ -57,11 +63,13 @@ func (o *Options) Set(name, value string) error {
 	case "messages":
 		switch value {
 		case "protobuf":
-			o.WireMessages = false
+			o.WireMessages, o.GenerateMessages = false, false
 		case "wire":
-			o.WireMessages = true
+			o.WireMessages, o.GenerateMessages = true, false
+		case "generate":
+			o.WireMessages, o.GenerateMessages = true, true
 		default:
-			return fmt.Errorf("messages=%q: want protobuf (protobuf-go types) or wire (wire.Message types)", value)
+			return fmt.Errorf("messages=%q: want protobuf (protobuf-go types), wire (hand-written wire.Message types) or generate (generated wire.Message types)", value)
 		}
 	case "import_path":
 		if value == "" {
@@ -80,7 +88,15 @@ func (o *Options) Run(p *protogen.Plugin) error {
 	p.SupportedEditionsMinimum = descriptorpb.Edition_EDITION_PROTO2
 	p.SupportedEditionsMaximum = descriptorpb.Edition_EDITION_2024
 	for _, f := range p.Files {
-		if f.Generate && len(f.Services) > 0 {
+		if !f.Generate {
+			continue
+		}
+		if o.GenerateMessages && (len(f.Messages) > 0 || len(f.Enums) > 0) {
+			if err := o.messagesFile(p, f); err != nil {
+				return err
+			}
+		}
+		if len(f.Services) > 0 {
 			o.file(p, f)
 		}
 	}

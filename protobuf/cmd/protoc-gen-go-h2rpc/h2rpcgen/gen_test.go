@@ -7,7 +7,7 @@ import (
 
 func TestOptionsSet(t *testing.T) {
 	var o Options
-	for _, p := range [][2]string{{"require_unimplemented_servers", "false"}, {"messages", "wire"}, {"import_path", "example.com/x-y.z"}} {
+	for _, p := range [][2]string{{"require_unimplemented_servers", "false"}, {"messages", "wire"}, {"messages", "generate"}, {"import_path", "example.com/x-y.z"}} {
 		if err := o.Set(p[0], p[1]); err != nil {
 			t.Fatalf("Set(%s, %s): %v", p[0], p[1], err)
 		}

@@ -1,0 +1,105 @@
+package wiremsg_test
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p2"
+	"github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p2go"
+	"github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p3"
+	"github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p3go"
+	"google.golang.org/protobuf/proto"
+)
+
+// differ decodes data with protobuf-go into pm and with the generated
+// decoder into wm: both fail, or both succeed and then encode to the same
+// bytes (deterministically), which each decodes back to an equal message.
+func differ[T any, P wireMsg[T]](t *testing.T, data []byte, pm proto.Message) {
+	var wm T
+	werr := P(&wm).UnmarshalWire(data)
+	perr := proto.Unmarshal(data, pm)
+	if (werr == nil) != (perr == nil) {
+		t.Fatalf("UnmarshalWire: %v; protobuf-go: %v", werr, perr)
+	}
+	if werr != nil {
+		if n := P(&wm).SizeWire(); n != 0 {
+			t.Fatalf("a message that failed to decode is not empty (%d bytes)", n)
+		}
+		return
+	}
+	got, werr := P(&wm).AppendWire(nil)
+	want, perr := deterministic.Marshal(pm)
+	if (werr == nil) != (perr == nil) {
+		t.Fatalf("AppendWire: %v; protobuf-go: %v", werr, perr)
+	}
+	if werr != nil {
+		return
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("encodings differ\n got %x\nwant %x", got, want)
+	}
+	if n := P(&wm).SizeWire(); n != len(got) {
+		t.Fatalf("SizeWire = %d, encoding has %d bytes", n, len(got))
+	}
+	back := pm.ProtoReflect().New().Interface()
+	if err := proto.Unmarshal(got, back); err != nil {
+		t.Fatalf("protobuf-go cannot decode AppendWire's output: %v", err)
+	}
+	if !proto.Equal(back, pm) && !bytes.Equal(mustMarshal(t, back), want) {
+		t.Fatalf("protobuf-go decodes AppendWire's output to another message")
+	}
+	var again T
+	if err := P(&again).UnmarshalWire(want); err != nil {
+		t.Fatalf("cannot decode protobuf-go's output: %v", err)
+	}
+	if b, _ := P(&again).AppendWire(nil); !bytes.Equal(b, want) {
+		t.Fatalf("decoding protobuf-go's output gives another message")
+	}
+	c := P(&wm).Clone()
+	if b, _ := P(c).AppendWire(nil); !bytes.Equal(b, want) {
+		t.Fatalf("the clone encodes differently")
+	}
+}
+
+func mustMarshal(t *testing.T, m proto.Message) []byte {
+	b, err := deterministic.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func seeds(f *testing.F, newMsg func() proto.Message) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20 {
+		m := newMsg()
+		populate(r, m.ProtoReflect(), 2)
+		b, err := deterministic.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{})
+	f.Add([]byte{0x0b, 0x0c})             // an empty group as field 1
+	f.Add([]byte{0x1a, 0x02, 0x08, 0x96}) // truncated inside a nested message
+}
+
+// FuzzDifferentialProto3 decodes random bytes as the proto3 message All,
+// which holds every proto3 field shape, with both decoders.
+func FuzzDifferentialProto3(f *testing.F) {
+	seeds(f, func() proto.Message { return new(p3go.All) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		differ[p3.All](t, data, new(p3go.All))
+	})
+}
+
+// FuzzDifferentialProto2 does the same with proto2's presence, defaults,
+// closed enums and unchecked strings.
+func FuzzDifferentialProto2(f *testing.F) {
+	seeds(f, func() proto.Message { return new(p2go.Proto2) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		differ[p2.Proto2](t, data, new(p2go.Proto2))
+	})
+}
