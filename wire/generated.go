@@ -29,3 +29,22 @@ func FieldError(msg string, num Number, err error) error {
 func MessageError(msg string, err error) error {
 	return fmt.Errorf("%s: %w", msg, err)
 }
+
+// FinishLen completes a length-delimited value written in place, so that an
+// encoder need not size a nested message before writing it: at is the index
+// of one byte reserved for the length, and the value runs from at+1 to the
+// end of b. A value of 128 bytes or more needs a longer length varint: it is
+// then moved up to make room, growing b. The result is the minimal encoding,
+// the same bytes as AppendBytes would write.
+func FinishLen(b []byte, at int) []byte {
+	n := len(b) - at - 1
+	if n < 0x80 {
+		b[at] = byte(n)
+		return b
+	}
+	k := SizeVarint(uint64(n)) - 1
+	b = append(b, make([]byte, k)...)
+	copy(b[at+1+k:], b[at+1:len(b)-k])
+	AppendVarint(b[:at], uint64(n))
+	return b
+}

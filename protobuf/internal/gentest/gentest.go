@@ -1,8 +1,9 @@
 // Package gentest runs protoc plugins without protoc: it compiles .proto
 // files with a pure-Go compiler into the CodeGeneratorRequest protoc would
 // send, runs protoc-gen-go and protoc-gen-go-h2rpc in-process and
-// protoc-gen-go-grpc as a Go tool, and compares or writes their output.
-// The golden tests use it, so regenerating needs nothing installed.
+// protoc-gen-go-grpc and protoc-gen-go-vtproto as Go tools, and compares or
+// writes their output. The golden tests use it, so regenerating needs
+// nothing installed.
 package gentest
 
 import (
@@ -94,21 +95,32 @@ func Go(req *pluginpb.CodeGeneratorRequest) (*pluginpb.CodeGeneratorResponse, er
 // GoGRPC is protoc-gen-go-grpc, run as a tool of the protobuf module
 // (go tool protoc-gen-go-grpc) from the current directory.
 func GoGRPC(req *pluginpb.CodeGeneratorRequest) (*pluginpb.CodeGeneratorResponse, error) {
+	return goTool("protoc-gen-go-grpc", req)
+}
+
+// VTProto is vtprotobuf's protoc-gen-go-vtproto, run as a tool of the
+// protobuf module, for the benchmarks that compare with it.
+func VTProto(req *pluginpb.CodeGeneratorRequest) (*pluginpb.CodeGeneratorResponse, error) {
+	return goTool("protoc-gen-go-vtproto", req)
+}
+
+// goTool runs the plugin name, a tool of the protobuf module, on req.
+func goTool(name string, req *pluginpb.CodeGeneratorRequest) (*pluginpb.CodeGeneratorResponse, error) {
 	in, err := proto.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("go", "tool", "protoc-gen-go-grpc")
+	cmd := exec.Command("go", "tool", name)
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("go tool protoc-gen-go-grpc: %w: %s", err, stderr.Bytes())
+		return nil, fmt.Errorf("go tool %s: %w: %s", name, err, stderr.Bytes())
 	}
 	resp := new(pluginpb.CodeGeneratorResponse)
 	if err := proto.Unmarshal(out, resp); err != nil {
-		return nil, fmt.Errorf("go tool protoc-gen-go-grpc: %w", err)
+		return nil, fmt.Errorf("go tool %s: %w", name, err)
 	}
 	return resp, nil
 }

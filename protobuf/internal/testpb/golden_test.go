@@ -41,6 +41,14 @@ var runs = []run{
 		gentest.H2RPC, "module=" + module + ",messages=generate", "."},
 	{"wiremsg-protobufgo", "proto", []string{"wiremsg/proto3.proto", "wiremsg/proto2.proto"},
 		gentest.Go, "module=" + module + ",Mwiremsg/proto3.proto=" + module + "/wiremsg/p3go;p3go,Mwiremsg/proto2.proto=" + module + "/wiremsg/p2go;p2go", "."},
+	// The codec benchmarks' messages: generated on wire, and protobuf-go's
+	// with vtprotobuf's methods.
+	{"bench-wire", "../../../bench/benchpb/proto", []string{"bench.proto"},
+		gentest.H2RPC, "module=github.com/h2rpc/h2rpc/bench/benchpb,messages=generate", "../../../bench/benchpb"},
+	{"bench-protobufgo", "../../../bench/benchpb/proto", []string{"bench.proto"},
+		gentest.Go, "module=github.com/h2rpc/h2rpc/bench/benchpb,Mbench.proto=github.com/h2rpc/h2rpc/bench/benchpb/gopb;gopb", "../../../bench/benchpb"},
+	{"bench-vtproto", "../../../bench/benchpb/proto", []string{"bench.proto"},
+		gentest.VTProto, "module=github.com/h2rpc/h2rpc/bench/benchpb,Mbench.proto=github.com/h2rpc/h2rpc/bench/benchpb/gopb;gopb,features=marshal+unmarshal+size+equal+clone", "../../../bench/benchpb"},
 	// The example of the core module: hand-written wire.Message types in
 	// ./pb, stubs one package up.
 	{"messenger", "../../../examples/messenger", []string{"messenger.proto"},

@@ -352,13 +352,13 @@ func (w *msgGen) decodeValue(f protoreflect.FieldDescriptor, msg, goType, ret st
 	var s string
 	switch wireType(f.Kind()) {
 	case protowire.VarintType:
-		s = "x, n := " + w.wire("ConsumeVarint") + "(b)\n" + fail
+		s = w.consumeVarint(fail)
 	case protowire.Fixed32Type:
 		s = "x, n := " + w.wire("ConsumeFixed32") + "(b)\n" + fail
 	case protowire.Fixed64Type:
 		s = "x, n := " + w.wire("ConsumeFixed64") + "(b)\n" + fail
 	default:
-		s = "x, n := " + w.wire("ConsumeBytes") + "(b)\n" + fail
+		s = w.consumeBytes(fail)
 	}
 	s += "b = b[n:]\n"
 	switch f.Kind() {
@@ -393,6 +393,22 @@ func (w *msgGen) decodeValue(f protoreflect.FieldDescriptor, msg, goType, ret st
 		panic("decodeValue: " + f.Kind().String())
 	}
 	return s
+}
+
+// consumeVarint declares x and n, a varint of b and its length, inline
+// for one byte; fail is the statement run when n < 0.
+func (w *msgGen) consumeVarint(fail string) string {
+	return "x, n := uint64(0), 1\n" +
+		"if len(b) > 0 && b[0] < 0x80 { x = uint64(b[0]) } else {\n" +
+		"x, n = " + w.wire("ConsumeVarint") + "(b)\n" + fail + "}\n"
+}
+
+// consumeBytes declares x and n, a length-delimited value of b and its
+// encoded length, inline for a one-byte length.
+func (w *msgGen) consumeBytes(fail string) string {
+	return "var x []byte\nn := 0\n" +
+		"if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) { n = 1 + int(b[0]); x = b[1:n:n] } else {\n" +
+		"x, n = " + w.wire("ConsumeBytes") + "(b)\n" + fail + "}\n"
 }
 
 func (w *msgGen) message(m *protogen.Message) {
@@ -670,8 +686,10 @@ func (w *msgGen) appendField(f protoreflect.FieldDescriptor, msg, v string) stri
 	s := "b = append(b, " + tb + ")\n"
 	switch f.Kind() {
 	case protoreflect.MessageKind:
-		s += "b = " + w.wire("AppendVarint") + "(b, uint64(" + v + ".SizeWire()))\n"
-		s += "if b, err = " + v + ".AppendWire(b); err != nil { return b, err }"
+		// One byte reserved for the length, fixed up after: no sizing pass.
+		s += "at := len(b)\nb = append(b, 0)\n"
+		s += "if b, err = " + v + ".AppendWire(b); err != nil { return b, err }\n"
+		s += "b = " + w.wire("FinishLen") + "(b, at)"
 		return s
 	case protoreflect.StringKind:
 		if enforceUTF8(f) {
@@ -709,13 +727,21 @@ func (w *msgGen) marshal(m *protogen.Message) {
 			entry := func(kv string) {
 				g.P("v := ", fv, "[", kv, "]")
 				g.P("b = append(b, ", tb, ")")
-				g.P("b = ", w.wire("AppendVarint"), "(b, uint64(1 + ", w.sizeValue(k.Desc, kv), " + 1 + ", w.sizeValue(v.Desc, "v"), "))")
+				if v.Desc.Kind() == protoreflect.MessageKind {
+					g.P("entry := len(b)")
+					g.P("b = append(b, 0)")
+				} else {
+					g.P("b = ", w.wire("AppendVarint"), "(b, uint64(1 + ", w.sizeValue(k.Desc, kv), " + 1 + ", w.sizeValue(v.Desc, "v"), "))")
+				}
 				g.P(w.appendField(k.Desc, full, kv))
 				if v.Desc.Kind() == protoreflect.MessageKind {
 					tv, _ := tagBytes(2, protowire.BytesType)
 					g.P("b = append(b, ", tv, ")")
-					g.P("b = ", w.wire("AppendVarint"), "(b, uint64(v.SizeWire()))")
+					g.P("at := len(b)")
+					g.P("b = append(b, 0)")
 					g.P("if b, err = v.AppendWire(b); err != nil { return b, err }")
+					g.P("b = ", w.wire("FinishLen"), "(b, at)")
+					g.P("b = ", w.wire("FinishLen"), "(b, entry)")
 				} else {
 					g.P(w.appendField(v.Desc, full, "v"))
 				}
@@ -818,8 +844,10 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 	g.P("func (m *", name, ") MergeWire(b []byte, depth int) error {")
 	g.P("if depth > ", w.wire("MaxMessageDepth"), " { return ", w.wire("MessageError"), "(", q, ", ", w.wire("ErrMessageDepth"), ") }")
 	g.P("for len(b) > 0 {")
-	g.P("num, typ, n := ", w.wire("ConsumeTag"), "(b)")
-	g.P("if n < 0 { return ", w.wire("MessageError"), "(", q, ", ", w.wire("ParseError"), "(n)) }")
+	g.P("num, typ, n := ", w.wire("Number"), "(b[0]>>3), ", w.wire("Type"), "(b[0]&7), 1")
+	g.P("if b[0] >= 0x80 || num == 0 || typ > ", w.wire("TypeI32"), " {")
+	g.P("if num, typ, n = ", w.wire("ConsumeTag"), "(b); n < 0 { return ", w.wire("MessageError"), "(", q, ", ", w.wire("ParseError"), "(n)) }")
+	g.P("}")
 	g.P("b = b[n:]")
 	g.P("switch num {")
 	for _, f := range sortedFields(m) {
@@ -831,8 +859,8 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 		case f.Desc.IsMap():
 			k, v := f.Message.Fields[0], f.Message.Fields[1]
 			g.P("if typ != ", w.wire("TypeLen"), " { break }")
-			g.P("e, n := ", w.wire("ConsumeBytes"), "(b)")
-			g.P("if n < 0 { return ", w.wire("FieldError"), "(", q, ", ", num, ", ", w.wire("ParseError"), "(n)) }")
+			g.P(w.consumeBytes("if n < 0 { return " + w.wire("FieldError") + "(" + q + ", " + num + ", " + w.wire("ParseError") + "(n)) }\n"))
+			g.P("e := x")
 			g.P("b = b[n:]")
 			g.P("var mk ", w.goType(k))
 			if v.Desc.Kind() == protoreflect.MessageKind {
@@ -852,8 +880,7 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 			g.P("continue")
 			g.P("case num == 2 && typ == ", w.wire(wireTypeName(wireType(v.Desc.Kind()))), ":")
 			if v.Desc.Kind() == protoreflect.MessageKind {
-				g.P("x, n := ", w.wire("ConsumeBytes"), "(b)")
-				g.P("if n < 0 { return false, ", w.wire("FieldError"), "(", q, ", ", num, ", ", w.wire("ParseError"), "(n)) }")
+				g.P(w.consumeBytes("if n < 0 { return false, " + w.wire("FieldError") + "(" + q + ", " + num + ", " + w.wire("ParseError") + "(n)) }\n"))
 				g.P("b = b[n:]")
 				g.P("if mv == nil { mv = new(", w.g.QualifiedGoIdent(v.Message.GoIdent), ") }")
 				g.P("if err := mv.MergeWire(x, depth+1); err != nil { return false, err }")
@@ -885,13 +912,16 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 			g.P("continue")
 		case f.Desc.IsList() && f.Desc.Kind() == protoreflect.MessageKind:
 			g.P("if typ != ", w.wire("TypeLen"), " { break }")
-			g.P("x, n := ", w.wire("ConsumeBytes"), "(b)")
-			g.P("if n < 0 { return ", w.wire("FieldError"), "(", q, ", ", num, ", ", w.wire("ParseError"), "(n)) }")
+			g.P(w.consumeBytes("if n < 0 { return " + w.wire("FieldError") + "(" + q + ", " + num + ", " + w.wire("ParseError") + "(n)) }\n"))
 			g.P("b = b[n:]")
 			g.P("var e ", w.goType(f))
 			g.P("if l := len(", fv, "); l < cap(", fv, ") {")
 			g.P(fv, " = ", fv, "[:l+1]")
-			g.P("if e = ", fv, "[l]; e == nil { e = new(", w.g.QualifiedGoIdent(f.Message.GoIdent), "); ", fv, "[l] = e } else { e.Reset() }")
+			reset := "e.Reset()"
+			if f.Message.GoIdent.GoImportPath == m.GoIdent.GoImportPath {
+				reset = "e.reuse()" // keeps the element's own lists and maps too
+			}
+			g.P("if e = ", fv, "[l]; e == nil { e = new(", w.g.QualifiedGoIdent(f.Message.GoIdent), "); ", fv, "[l] = e } else { ", reset, " }")
 			g.P("} else {")
 			g.P("e = new(", w.g.QualifiedGoIdent(f.Message.GoIdent), ")")
 			g.P(fv, " = append(", fv, ", e)")
@@ -906,8 +936,7 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 			if wt := wireType(f.Desc.Kind()); wt != protowire.BytesType {
 				// Packed or not, whatever the .proto says.
 				g.P("if typ == ", w.wire("TypeLen"), " {")
-				g.P("x, n := ", w.wire("ConsumeBytes"), "(b)")
-				g.P("if n < 0 { return ", w.wire("FieldError"), "(", q, ", ", num, ", ", w.wire("ParseError"), "(n)) }")
+				g.P(w.consumeBytes("if n < 0 { return " + w.wire("FieldError") + "(" + q + ", " + num + ", " + w.wire("ParseError") + "(n)) }\n"))
 				g.P("b = b[n:]")
 				switch wt {
 				case protowire.Fixed32Type:
@@ -934,8 +963,7 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 			g.P("continue")
 		case f.Desc.Kind() == protoreflect.MessageKind:
 			g.P("if typ != ", w.wire("TypeLen"), " { break }")
-			g.P("x, n := ", w.wire("ConsumeBytes"), "(b)")
-			g.P("if n < 0 { return ", w.wire("FieldError"), "(", q, ", ", num, ", ", w.wire("ParseError"), "(n)) }")
+			g.P(w.consumeBytes("if n < 0 { return " + w.wire("FieldError") + "(" + q + ", " + num + ", " + w.wire("ParseError") + "(n)) }\n"))
 			g.P("b = b[n:]")
 			if isOneof(f) {
 				g.P("o, ok := m.", f.Oneof.GoName, ".(*", f.GoIdent.GoName, ")")

@@ -273,9 +273,11 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg2.Defaults", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.ConsumeTag(b)
-		if n < 0 {
-			return wire.MessageError("h2rpc.test.wiremsg2.Defaults", wire.ParseError(n))
+		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
+		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+				return wire.MessageError("h2rpc.test.wiremsg2.Defaults", wire.ParseError(n))
+			}
 		}
 		b = b[n:]
 		switch num {
@@ -283,9 +285,14 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 1, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 1, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int32(x)
@@ -295,9 +302,14 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 2, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 2, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := x
@@ -331,9 +343,14 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 5, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 5, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := x != 0
@@ -343,9 +360,16 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 6, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 6, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := string(x)
@@ -355,9 +379,16 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 7, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 7, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := x
@@ -367,9 +398,14 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 8, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 8, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := Closed(int32(x))
@@ -379,9 +415,14 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 9, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 9, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int32(wire.DecodeZigZag(x & math.MaxUint32))
@@ -717,9 +758,11 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg2.Closeds", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.ConsumeTag(b)
-		if n < 0 {
-			return wire.MessageError("h2rpc.test.wiremsg2.Closeds", wire.ParseError(n))
+		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
+		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+				return wire.MessageError("h2rpc.test.wiremsg2.Closeds", wire.ParseError(n))
+			}
 		}
 		b = b[n:]
 		switch num {
@@ -727,9 +770,14 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 1, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 1, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := Closed(int32(x))
@@ -737,10 +785,18 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 			continue
 		case 2:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 2, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 2, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				c := 0
 				for _, x := range x {
@@ -750,9 +806,14 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 				}
 				m.CUnpacked = slices.Grow(m.CUnpacked, c)
 				for b := x; len(b) > 0; {
-					x, n := wire.ConsumeVarint(b)
-					if n < 0 {
-						return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 2, wire.ParseError(n))
+					x, n := uint64(0), 1
+					if len(b) > 0 && b[0] < 0x80 {
+						x = uint64(b[0])
+					} else {
+						x, n = wire.ConsumeVarint(b)
+						if n < 0 {
+							return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 2, wire.ParseError(n))
+						}
 					}
 					b = b[n:]
 					v := Closed(int32(x))
@@ -763,9 +824,14 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 2, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 2, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := Closed(int32(x))
@@ -773,10 +839,18 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 			continue
 		case 3:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 3, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 3, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				c := 0
 				for _, x := range x {
@@ -786,9 +860,14 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 				}
 				m.CPacked = slices.Grow(m.CPacked, c)
 				for b := x; len(b) > 0; {
-					x, n := wire.ConsumeVarint(b)
-					if n < 0 {
-						return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 3, wire.ParseError(n))
+					x, n := uint64(0), 1
+					if len(b) > 0 && b[0] < 0x80 {
+						x = uint64(b[0])
+					} else {
+						x, n = wire.ConsumeVarint(b)
+						if n < 0 {
+							return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 3, wire.ParseError(n))
+						}
 					}
 					b = b[n:]
 					v := Closed(int32(x))
@@ -799,9 +878,14 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 3, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 3, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := Closed(int32(x))
@@ -811,10 +895,19 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			e, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 4, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 4, wire.ParseError(n))
+				}
 			}
+
+			e := x
 			b = b[n:]
 			var mk string
 			var mv Closed
@@ -827,18 +920,30 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 					b = b[n:]
 					switch {
 					case num == 1 && typ == wire.TypeLen:
-						x, n := wire.ConsumeBytes(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg2.Closeds", 4, wire.ParseError(n))
+						var x []byte
+						n := 0
+						if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+							n = 1 + int(b[0])
+							x = b[1:n:n]
+						} else {
+							x, n = wire.ConsumeBytes(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg2.Closeds", 4, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := string(x)
 						mk = v
 						continue
 					case num == 2 && typ == wire.TypeVarint:
-						x, n := wire.ConsumeVarint(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg2.Closeds", 4, wire.ParseError(n))
+						x, n := uint64(0), 1
+						if len(b) > 0 && b[0] < 0x80 {
+							x = uint64(b[0])
+						} else {
+							x, n = wire.ConsumeVarint(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg2.Closeds", 4, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := Closed(int32(x))
@@ -864,9 +969,14 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 5, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 5, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := Closed(int32(x))
@@ -876,9 +986,16 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 6, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 6, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := string(x)
@@ -1135,10 +1252,12 @@ func (m *Proto2) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if m.Child != nil {
 		b = append(b, 0x22)
-		b = wire.AppendVarint(b, uint64(m.Child.SizeWire()))
+		at := len(b)
+		b = append(b, 0)
 		if b, err = m.Child.AppendWire(b); err != nil {
 			return b, err
 		}
+		b = wire.FinishLen(b, at)
 	}
 	for _, v := range m.Unpacked {
 		b = append(b, 0x28)
@@ -1164,17 +1283,21 @@ func (m *Proto2) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if m.Defaults != nil {
 		b = append(b, 0x3a)
-		b = wire.AppendVarint(b, uint64(m.Defaults.SizeWire()))
+		at := len(b)
+		b = append(b, 0)
 		if b, err = m.Defaults.AppendWire(b); err != nil {
 			return b, err
 		}
+		b = wire.FinishLen(b, at)
 	}
 	if m.Closeds != nil {
 		b = append(b, 0x42)
-		b = wire.AppendVarint(b, uint64(m.Closeds.SizeWire()))
+		at := len(b)
+		b = append(b, 0)
 		if b, err = m.Closeds.AppendWire(b); err != nil {
 			return b, err
 		}
+		b = wire.FinishLen(b, at)
 	}
 	return append(b, m.unknownFields...), nil
 }
@@ -1201,9 +1324,11 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg2.Proto2", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.ConsumeTag(b)
-		if n < 0 {
-			return wire.MessageError("h2rpc.test.wiremsg2.Proto2", wire.ParseError(n))
+		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
+		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+				return wire.MessageError("h2rpc.test.wiremsg2.Proto2", wire.ParseError(n))
+			}
 		}
 		b = b[n:]
 		switch num {
@@ -1211,9 +1336,16 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 1, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 1, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := string(x)
@@ -1223,9 +1355,16 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 2, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 2, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := x
@@ -1235,9 +1374,16 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 3, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 3, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := string(x)
@@ -1247,10 +1393,18 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 4, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 4, wire.ParseError(n))
+				}
 			}
+
 			b = b[n:]
 			if m.Child == nil {
 				m.Child = new(Proto2)
@@ -1261,10 +1415,18 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			continue
 		case 5:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 5, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 5, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				c := 0
 				for _, x := range x {
@@ -1274,9 +1436,14 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 				}
 				m.Unpacked = slices.Grow(m.Unpacked, c)
 				for b := x; len(b) > 0; {
-					x, n := wire.ConsumeVarint(b)
-					if n < 0 {
-						return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 5, wire.ParseError(n))
+					x, n := uint64(0), 1
+					if len(b) > 0 && b[0] < 0x80 {
+						x = uint64(b[0])
+					} else {
+						x, n = wire.ConsumeVarint(b)
+						if n < 0 {
+							return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 5, wire.ParseError(n))
+						}
 					}
 					b = b[n:]
 					v := int32(x)
@@ -1287,9 +1454,14 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 5, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 5, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int32(x)
@@ -1299,10 +1471,19 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			e, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 6, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 6, wire.ParseError(n))
+				}
 			}
+
+			e := x
 			b = b[n:]
 			var mk int32
 			var mv string
@@ -1315,18 +1496,30 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 					b = b[n:]
 					switch {
 					case num == 1 && typ == wire.TypeVarint:
-						x, n := wire.ConsumeVarint(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg2.Proto2", 6, wire.ParseError(n))
+						x, n := uint64(0), 1
+						if len(b) > 0 && b[0] < 0x80 {
+							x = uint64(b[0])
+						} else {
+							x, n = wire.ConsumeVarint(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg2.Proto2", 6, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := int32(x)
 						mk = v
 						continue
 					case num == 2 && typ == wire.TypeLen:
-						x, n := wire.ConsumeBytes(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg2.Proto2", 6, wire.ParseError(n))
+						var x []byte
+						n := 0
+						if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+							n = 1 + int(b[0])
+							x = b[1:n:n]
+						} else {
+							x, n = wire.ConsumeBytes(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg2.Proto2", 6, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := string(x)
@@ -1352,10 +1545,18 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 7, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 7, wire.ParseError(n))
+				}
 			}
+
 			b = b[n:]
 			if m.Defaults == nil {
 				m.Defaults = new(Defaults)
@@ -1368,10 +1569,18 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 8, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 8, wire.ParseError(n))
+				}
 			}
+
 			b = b[n:]
 			if m.Closeds == nil {
 				m.Closeds = new(Closeds)

@@ -371,9 +371,11 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.Scalars", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.ConsumeTag(b)
-		if n < 0 {
-			return wire.MessageError("h2rpc.test.wiremsg3.Scalars", wire.ParseError(n))
+		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
+		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+				return wire.MessageError("h2rpc.test.wiremsg3.Scalars", wire.ParseError(n))
+			}
 		}
 		b = b[n:]
 		switch num {
@@ -405,9 +407,14 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 3, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 3, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int32(x)
@@ -417,9 +424,14 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 4, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 4, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int64(x)
@@ -429,9 +441,14 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 5, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 5, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := uint32(x)
@@ -441,9 +458,14 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 6, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 6, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := x
@@ -453,9 +475,14 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 7, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 7, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int32(wire.DecodeZigZag(x & math.MaxUint32))
@@ -465,9 +492,14 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 8, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 8, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := wire.DecodeZigZag(x)
@@ -525,9 +557,14 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 13, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 13, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := x != 0
@@ -537,9 +574,16 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 14, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 14, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			if !utf8.Valid(x) {
@@ -552,9 +596,16 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 15, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 15, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := x
@@ -564,9 +615,14 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 16, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 16, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := Color(int32(x))
@@ -958,10 +1014,12 @@ func (m *Optionals) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if m.OMessage != nil {
 		b = append(b, 0x8a, 0x01)
-		b = wire.AppendVarint(b, uint64(m.OMessage.SizeWire()))
+		at := len(b)
+		b = append(b, 0)
 		if b, err = m.OMessage.AppendWire(b); err != nil {
 			return b, err
 		}
+		b = wire.FinishLen(b, at)
 	}
 	return append(b, m.unknownFields...), nil
 }
@@ -988,9 +1046,11 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.Optionals", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.ConsumeTag(b)
-		if n < 0 {
-			return wire.MessageError("h2rpc.test.wiremsg3.Optionals", wire.ParseError(n))
+		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
+		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+				return wire.MessageError("h2rpc.test.wiremsg3.Optionals", wire.ParseError(n))
+			}
 		}
 		b = b[n:]
 		switch num {
@@ -1022,9 +1082,14 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 3, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 3, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int32(x)
@@ -1034,9 +1099,14 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 4, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 4, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int64(x)
@@ -1046,9 +1116,14 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 5, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 5, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := uint32(x)
@@ -1058,9 +1133,14 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 6, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 6, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := x
@@ -1070,9 +1150,14 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 7, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 7, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int32(wire.DecodeZigZag(x & math.MaxUint32))
@@ -1082,9 +1167,14 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 8, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 8, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := wire.DecodeZigZag(x)
@@ -1142,9 +1232,14 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 13, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 13, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := x != 0
@@ -1154,9 +1249,16 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 14, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 14, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			if !utf8.Valid(x) {
@@ -1169,9 +1271,16 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 15, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 15, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := x
@@ -1181,9 +1290,14 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 16, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 16, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := Color(int32(x))
@@ -1193,10 +1307,18 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 17, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 17, wire.ParseError(n))
+				}
 			}
+
 			b = b[n:]
 			if m.OMessage == nil {
 				m.OMessage = new(Scalars)
@@ -1851,10 +1973,12 @@ func (m *Repeated) appendWire(b []byte) (_ []byte, err error) {
 	}
 	for _, v := range m.RMessage {
 		b = append(b, 0x8a, 0x01)
-		b = wire.AppendVarint(b, uint64(v.SizeWire()))
+		at := len(b)
+		b = append(b, 0)
 		if b, err = v.AppendWire(b); err != nil {
 			return b, err
 		}
+		b = wire.FinishLen(b, at)
 	}
 	for _, v := range m.UInt32 {
 		b = append(b, 0x90, 0x01)
@@ -1901,18 +2025,28 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.Repeated", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.ConsumeTag(b)
-		if n < 0 {
-			return wire.MessageError("h2rpc.test.wiremsg3.Repeated", wire.ParseError(n))
+		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
+		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+				return wire.MessageError("h2rpc.test.wiremsg3.Repeated", wire.ParseError(n))
+			}
 		}
 		b = b[n:]
 		switch num {
 		case 1:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 1, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 1, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				if len(x)%8 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 1, wire.ErrTruncated)
@@ -1942,10 +2076,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 2:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 2, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 2, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				if len(x)%4 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 2, wire.ErrTruncated)
@@ -1975,10 +2117,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 3:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 3, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 3, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				c := 0
 				for _, x := range x {
@@ -1988,9 +2138,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				}
 				m.RInt32 = slices.Grow(m.RInt32, c)
 				for b := x; len(b) > 0; {
-					x, n := wire.ConsumeVarint(b)
-					if n < 0 {
-						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 3, wire.ParseError(n))
+					x, n := uint64(0), 1
+					if len(b) > 0 && b[0] < 0x80 {
+						x = uint64(b[0])
+					} else {
+						x, n = wire.ConsumeVarint(b)
+						if n < 0 {
+							return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 3, wire.ParseError(n))
+						}
 					}
 					b = b[n:]
 					v := int32(x)
@@ -2001,9 +2156,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 3, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 3, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int32(x)
@@ -2011,10 +2171,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 4:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 4, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 4, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				c := 0
 				for _, x := range x {
@@ -2024,9 +2192,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				}
 				m.RInt64 = slices.Grow(m.RInt64, c)
 				for b := x; len(b) > 0; {
-					x, n := wire.ConsumeVarint(b)
-					if n < 0 {
-						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 4, wire.ParseError(n))
+					x, n := uint64(0), 1
+					if len(b) > 0 && b[0] < 0x80 {
+						x = uint64(b[0])
+					} else {
+						x, n = wire.ConsumeVarint(b)
+						if n < 0 {
+							return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 4, wire.ParseError(n))
+						}
 					}
 					b = b[n:]
 					v := int64(x)
@@ -2037,9 +2210,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 4, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 4, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int64(x)
@@ -2047,10 +2225,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 5:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 5, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 5, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				c := 0
 				for _, x := range x {
@@ -2060,9 +2246,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				}
 				m.RUint32 = slices.Grow(m.RUint32, c)
 				for b := x; len(b) > 0; {
-					x, n := wire.ConsumeVarint(b)
-					if n < 0 {
-						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 5, wire.ParseError(n))
+					x, n := uint64(0), 1
+					if len(b) > 0 && b[0] < 0x80 {
+						x = uint64(b[0])
+					} else {
+						x, n = wire.ConsumeVarint(b)
+						if n < 0 {
+							return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 5, wire.ParseError(n))
+						}
 					}
 					b = b[n:]
 					v := uint32(x)
@@ -2073,9 +2264,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 5, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 5, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := uint32(x)
@@ -2083,10 +2279,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 6:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 6, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 6, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				c := 0
 				for _, x := range x {
@@ -2096,9 +2300,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				}
 				m.RUint64 = slices.Grow(m.RUint64, c)
 				for b := x; len(b) > 0; {
-					x, n := wire.ConsumeVarint(b)
-					if n < 0 {
-						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 6, wire.ParseError(n))
+					x, n := uint64(0), 1
+					if len(b) > 0 && b[0] < 0x80 {
+						x = uint64(b[0])
+					} else {
+						x, n = wire.ConsumeVarint(b)
+						if n < 0 {
+							return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 6, wire.ParseError(n))
+						}
 					}
 					b = b[n:]
 					v := x
@@ -2109,9 +2318,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 6, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 6, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := x
@@ -2119,10 +2333,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 7:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 7, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 7, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				c := 0
 				for _, x := range x {
@@ -2132,9 +2354,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				}
 				m.RSint32 = slices.Grow(m.RSint32, c)
 				for b := x; len(b) > 0; {
-					x, n := wire.ConsumeVarint(b)
-					if n < 0 {
-						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 7, wire.ParseError(n))
+					x, n := uint64(0), 1
+					if len(b) > 0 && b[0] < 0x80 {
+						x = uint64(b[0])
+					} else {
+						x, n = wire.ConsumeVarint(b)
+						if n < 0 {
+							return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 7, wire.ParseError(n))
+						}
 					}
 					b = b[n:]
 					v := int32(wire.DecodeZigZag(x & math.MaxUint32))
@@ -2145,9 +2372,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 7, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 7, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int32(wire.DecodeZigZag(x & math.MaxUint32))
@@ -2155,10 +2387,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 8:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 8, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 8, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				c := 0
 				for _, x := range x {
@@ -2168,9 +2408,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				}
 				m.RSint64 = slices.Grow(m.RSint64, c)
 				for b := x; len(b) > 0; {
-					x, n := wire.ConsumeVarint(b)
-					if n < 0 {
-						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 8, wire.ParseError(n))
+					x, n := uint64(0), 1
+					if len(b) > 0 && b[0] < 0x80 {
+						x = uint64(b[0])
+					} else {
+						x, n = wire.ConsumeVarint(b)
+						if n < 0 {
+							return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 8, wire.ParseError(n))
+						}
 					}
 					b = b[n:]
 					v := wire.DecodeZigZag(x)
@@ -2181,9 +2426,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 8, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 8, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := wire.DecodeZigZag(x)
@@ -2191,10 +2441,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 9:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 9, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 9, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				if len(x)%4 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 9, wire.ErrTruncated)
@@ -2224,10 +2482,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 10:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 10, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 10, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				if len(x)%8 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 10, wire.ErrTruncated)
@@ -2257,10 +2523,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 11:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 11, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 11, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				if len(x)%4 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 11, wire.ErrTruncated)
@@ -2290,10 +2564,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 12:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 12, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 12, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				if len(x)%8 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 12, wire.ErrTruncated)
@@ -2323,10 +2605,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 13:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 13, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 13, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				c := 0
 				for _, x := range x {
@@ -2336,9 +2626,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				}
 				m.RBool = slices.Grow(m.RBool, c)
 				for b := x; len(b) > 0; {
-					x, n := wire.ConsumeVarint(b)
-					if n < 0 {
-						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 13, wire.ParseError(n))
+					x, n := uint64(0), 1
+					if len(b) > 0 && b[0] < 0x80 {
+						x = uint64(b[0])
+					} else {
+						x, n = wire.ConsumeVarint(b)
+						if n < 0 {
+							return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 13, wire.ParseError(n))
+						}
 					}
 					b = b[n:]
 					v := x != 0
@@ -2349,9 +2644,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 13, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 13, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := x != 0
@@ -2361,9 +2661,16 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 14, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 14, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			if !utf8.Valid(x) {
@@ -2376,9 +2683,16 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 15, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 15, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := x
@@ -2386,10 +2700,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 16:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 16, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 16, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				c := 0
 				for _, x := range x {
@@ -2399,9 +2721,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				}
 				m.RColor = slices.Grow(m.RColor, c)
 				for b := x; len(b) > 0; {
-					x, n := wire.ConsumeVarint(b)
-					if n < 0 {
-						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 16, wire.ParseError(n))
+					x, n := uint64(0), 1
+					if len(b) > 0 && b[0] < 0x80 {
+						x = uint64(b[0])
+					} else {
+						x, n = wire.ConsumeVarint(b)
+						if n < 0 {
+							return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 16, wire.ParseError(n))
+						}
 					}
 					b = b[n:]
 					v := Color(int32(x))
@@ -2412,9 +2739,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 16, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 16, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := Color(int32(x))
@@ -2424,10 +2756,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 17, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 17, wire.ParseError(n))
+				}
 			}
+
 			b = b[n:]
 			var e *Scalars
 			if l := len(m.RMessage); l < cap(m.RMessage) {
@@ -2436,7 +2776,7 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 					e = new(Scalars)
 					m.RMessage[l] = e
 				} else {
-					e.Reset()
+					e.reuse()
 				}
 			} else {
 				e = new(Scalars)
@@ -2448,10 +2788,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 18:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 18, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 18, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				c := 0
 				for _, x := range x {
@@ -2461,9 +2809,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				}
 				m.UInt32 = slices.Grow(m.UInt32, c)
 				for b := x; len(b) > 0; {
-					x, n := wire.ConsumeVarint(b)
-					if n < 0 {
-						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 18, wire.ParseError(n))
+					x, n := uint64(0), 1
+					if len(b) > 0 && b[0] < 0x80 {
+						x = uint64(b[0])
+					} else {
+						x, n = wire.ConsumeVarint(b)
+						if n < 0 {
+							return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 18, wire.ParseError(n))
+						}
 					}
 					b = b[n:]
 					v := int32(x)
@@ -2474,9 +2827,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 18, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 18, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int32(x)
@@ -2484,10 +2842,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 19:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 19, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 19, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				c := 0
 				for _, x := range x {
@@ -2497,9 +2863,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				}
 				m.USint64 = slices.Grow(m.USint64, c)
 				for b := x; len(b) > 0; {
-					x, n := wire.ConsumeVarint(b)
-					if n < 0 {
-						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 19, wire.ParseError(n))
+					x, n := uint64(0), 1
+					if len(b) > 0 && b[0] < 0x80 {
+						x = uint64(b[0])
+					} else {
+						x, n = wire.ConsumeVarint(b)
+						if n < 0 {
+							return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 19, wire.ParseError(n))
+						}
 					}
 					b = b[n:]
 					v := wire.DecodeZigZag(x)
@@ -2510,9 +2881,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 19, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 19, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := wire.DecodeZigZag(x)
@@ -2520,10 +2896,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 20:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 20, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 20, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				if len(x)%4 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 20, wire.ErrTruncated)
@@ -2553,10 +2937,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 21:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 21, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 21, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				if len(x)%8 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 21, wire.ErrTruncated)
@@ -2586,10 +2978,18 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			continue
 		case 22:
 			if typ == wire.TypeLen {
-				x, n := wire.ConsumeBytes(b)
-				if n < 0 {
-					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 22, wire.ParseError(n))
+				var x []byte
+				n := 0
+				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+					n = 1 + int(b[0])
+					x = b[1:n:n]
+				} else {
+					x, n = wire.ConsumeBytes(b)
+					if n < 0 {
+						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 22, wire.ParseError(n))
+					}
 				}
+
 				b = b[n:]
 				c := 0
 				for _, x := range x {
@@ -2599,9 +2999,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				}
 				m.UColor = slices.Grow(m.UColor, c)
 				for b := x; len(b) > 0; {
-					x, n := wire.ConsumeVarint(b)
-					if n < 0 {
-						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 22, wire.ParseError(n))
+					x, n := uint64(0), 1
+					if len(b) > 0 && b[0] < 0x80 {
+						x = uint64(b[0])
+					} else {
+						x, n = wire.ConsumeVarint(b)
+						if n < 0 {
+							return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 22, wire.ParseError(n))
+						}
 					}
 					b = b[n:]
 					v := Color(int32(x))
@@ -2612,9 +3017,14 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 22, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 22, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := Color(int32(x))
@@ -3177,14 +3587,18 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 		for _, k := range keys {
 			v := m.MUint64[k]
 			b = append(b, 0x22)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(k)+1+wire.SizeBytes(v.SizeWire())))
+			entry := len(b)
+			b = append(b, 0)
 			b = append(b, 0x08)
 			b = wire.AppendVarint(b, k)
 			b = append(b, 0x12)
-			b = wire.AppendVarint(b, uint64(v.SizeWire()))
+			at := len(b)
+			b = append(b, 0)
 			if b, err = v.AppendWire(b); err != nil {
 				return b, err
 			}
+			b = wire.FinishLen(b, at)
+			b = wire.FinishLen(b, entry)
 		}
 	}
 	if len(m.MSint32) > 0 {
@@ -3325,7 +3739,8 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 		for _, k := range keys {
 			v := m.MString[k]
 			b = append(b, 0x62)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(k))+1+wire.SizeBytes(v.SizeWire())))
+			entry := len(b)
+			b = append(b, 0)
 			if !utf8.ValidString(k) {
 				return b, wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ErrInvalidUTF8)
 			}
@@ -3333,10 +3748,13 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 			b = wire.AppendVarint(b, uint64(len(k)))
 			b = append(b, k...)
 			b = append(b, 0x12)
-			b = wire.AppendVarint(b, uint64(v.SizeWire()))
+			at := len(b)
+			b = append(b, 0)
 			if b, err = v.AppendWire(b); err != nil {
 				return b, err
 			}
+			b = wire.FinishLen(b, at)
+			b = wire.FinishLen(b, entry)
 		}
 	}
 	if len(m.MStringString) > 0 {
@@ -3389,9 +3807,11 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.Maps", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.ConsumeTag(b)
-		if n < 0 {
-			return wire.MessageError("h2rpc.test.wiremsg3.Maps", wire.ParseError(n))
+		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
+		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+				return wire.MessageError("h2rpc.test.wiremsg3.Maps", wire.ParseError(n))
+			}
 		}
 		b = b[n:]
 		switch num {
@@ -3399,10 +3819,19 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			e, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ParseError(n))
+				}
 			}
+
+			e := x
 			b = b[n:]
 			var mk int32
 			var mv string
@@ -3415,18 +3844,30 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 					b = b[n:]
 					switch {
 					case num == 1 && typ == wire.TypeVarint:
-						x, n := wire.ConsumeVarint(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ParseError(n))
+						x, n := uint64(0), 1
+						if len(b) > 0 && b[0] < 0x80 {
+							x = uint64(b[0])
+						} else {
+							x, n = wire.ConsumeVarint(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := int32(x)
 						mk = v
 						continue
 					case num == 2 && typ == wire.TypeLen:
-						x, n := wire.ConsumeBytes(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ParseError(n))
+						var x []byte
+						n := 0
+						if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+							n = 1 + int(b[0])
+							x = b[1:n:n]
+						} else {
+							x, n = wire.ConsumeBytes(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						if !utf8.Valid(x) {
@@ -3455,10 +3896,19 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			e, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ParseError(n))
+				}
 			}
+
+			e := x
 			b = b[n:]
 			var mk int64
 			var mv []byte
@@ -3471,18 +3921,30 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 					b = b[n:]
 					switch {
 					case num == 1 && typ == wire.TypeVarint:
-						x, n := wire.ConsumeVarint(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ParseError(n))
+						x, n := uint64(0), 1
+						if len(b) > 0 && b[0] < 0x80 {
+							x = uint64(b[0])
+						} else {
+							x, n = wire.ConsumeVarint(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := int64(x)
 						mk = v
 						continue
 					case num == 2 && typ == wire.TypeLen:
-						x, n := wire.ConsumeBytes(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ParseError(n))
+						var x []byte
+						n := 0
+						if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+							n = 1 + int(b[0])
+							x = b[1:n:n]
+						} else {
+							x, n = wire.ConsumeBytes(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := x
@@ -3511,10 +3973,19 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			e, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Maps", 3, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 3, wire.ParseError(n))
+				}
 			}
+
+			e := x
 			b = b[n:]
 			var mk uint32
 			var mv Color
@@ -3527,18 +3998,28 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 					b = b[n:]
 					switch {
 					case num == 1 && typ == wire.TypeVarint:
-						x, n := wire.ConsumeVarint(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 3, wire.ParseError(n))
+						x, n := uint64(0), 1
+						if len(b) > 0 && b[0] < 0x80 {
+							x = uint64(b[0])
+						} else {
+							x, n = wire.ConsumeVarint(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 3, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := uint32(x)
 						mk = v
 						continue
 					case num == 2 && typ == wire.TypeVarint:
-						x, n := wire.ConsumeVarint(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 3, wire.ParseError(n))
+						x, n := uint64(0), 1
+						if len(b) > 0 && b[0] < 0x80 {
+							x = uint64(b[0])
+						} else {
+							x, n = wire.ConsumeVarint(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 3, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := Color(int32(x))
@@ -3564,10 +4045,19 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			e, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Maps", 4, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 4, wire.ParseError(n))
+				}
 			}
+
+			e := x
 			b = b[n:]
 			var mk uint64
 			var mv *Scalars
@@ -3580,19 +4070,32 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 					b = b[n:]
 					switch {
 					case num == 1 && typ == wire.TypeVarint:
-						x, n := wire.ConsumeVarint(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 4, wire.ParseError(n))
+						x, n := uint64(0), 1
+						if len(b) > 0 && b[0] < 0x80 {
+							x = uint64(b[0])
+						} else {
+							x, n = wire.ConsumeVarint(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 4, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := x
 						mk = v
 						continue
 					case num == 2 && typ == wire.TypeLen:
-						x, n := wire.ConsumeBytes(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 4, wire.ParseError(n))
+						var x []byte
+						n := 0
+						if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+							n = 1 + int(b[0])
+							x = b[1:n:n]
+						} else {
+							x, n = wire.ConsumeBytes(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 4, wire.ParseError(n))
+							}
 						}
+
 						b = b[n:]
 						if mv == nil {
 							mv = new(Scalars)
@@ -3624,10 +4127,19 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			e, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Maps", 5, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 5, wire.ParseError(n))
+				}
 			}
+
+			e := x
 			b = b[n:]
 			var mk int32
 			var mv float64
@@ -3640,9 +4152,14 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 					b = b[n:]
 					switch {
 					case num == 1 && typ == wire.TypeVarint:
-						x, n := wire.ConsumeVarint(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 5, wire.ParseError(n))
+						x, n := uint64(0), 1
+						if len(b) > 0 && b[0] < 0x80 {
+							x = uint64(b[0])
+						} else {
+							x, n = wire.ConsumeVarint(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 5, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := int32(wire.DecodeZigZag(x & math.MaxUint32))
@@ -3677,10 +4194,19 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			e, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Maps", 6, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 6, wire.ParseError(n))
+				}
 			}
+
+			e := x
 			b = b[n:]
 			var mk int64
 			var mv float32
@@ -3693,9 +4219,14 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 					b = b[n:]
 					switch {
 					case num == 1 && typ == wire.TypeVarint:
-						x, n := wire.ConsumeVarint(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 6, wire.ParseError(n))
+						x, n := uint64(0), 1
+						if len(b) > 0 && b[0] < 0x80 {
+							x = uint64(b[0])
+						} else {
+							x, n = wire.ConsumeVarint(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 6, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := wire.DecodeZigZag(x)
@@ -3730,10 +4261,19 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			e, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Maps", 7, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 7, wire.ParseError(n))
+				}
 			}
+
+			e := x
 			b = b[n:]
 			var mk uint32
 			var mv bool
@@ -3755,9 +4295,14 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 						mk = v
 						continue
 					case num == 2 && typ == wire.TypeVarint:
-						x, n := wire.ConsumeVarint(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 7, wire.ParseError(n))
+						x, n := uint64(0), 1
+						if len(b) > 0 && b[0] < 0x80 {
+							x = uint64(b[0])
+						} else {
+							x, n = wire.ConsumeVarint(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 7, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := x != 0
@@ -3783,10 +4328,19 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			e, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Maps", 8, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 8, wire.ParseError(n))
+				}
 			}
+
+			e := x
 			b = b[n:]
 			var mk uint64
 			var mv int64
@@ -3808,9 +4362,14 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 						mk = v
 						continue
 					case num == 2 && typ == wire.TypeVarint:
-						x, n := wire.ConsumeVarint(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 8, wire.ParseError(n))
+						x, n := uint64(0), 1
+						if len(b) > 0 && b[0] < 0x80 {
+							x = uint64(b[0])
+						} else {
+							x, n = wire.ConsumeVarint(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 8, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := int64(x)
@@ -3836,10 +4395,19 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			e, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Maps", 9, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 9, wire.ParseError(n))
+				}
 			}
+
+			e := x
 			b = b[n:]
 			var mk int32
 			var mv int32
@@ -3861,9 +4429,14 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 						mk = v
 						continue
 					case num == 2 && typ == wire.TypeVarint:
-						x, n := wire.ConsumeVarint(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 9, wire.ParseError(n))
+						x, n := uint64(0), 1
+						if len(b) > 0 && b[0] < 0x80 {
+							x = uint64(b[0])
+						} else {
+							x, n = wire.ConsumeVarint(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 9, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := int32(wire.DecodeZigZag(x & math.MaxUint32))
@@ -3889,10 +4462,19 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			e, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Maps", 10, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 10, wire.ParseError(n))
+				}
 			}
+
+			e := x
 			b = b[n:]
 			var mk int64
 			var mv uint64
@@ -3942,10 +4524,19 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			e, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Maps", 11, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 11, wire.ParseError(n))
+				}
 			}
+
+			e := x
 			b = b[n:]
 			var mk bool
 			var mv string
@@ -3958,18 +4549,30 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 					b = b[n:]
 					switch {
 					case num == 1 && typ == wire.TypeVarint:
-						x, n := wire.ConsumeVarint(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 11, wire.ParseError(n))
+						x, n := uint64(0), 1
+						if len(b) > 0 && b[0] < 0x80 {
+							x = uint64(b[0])
+						} else {
+							x, n = wire.ConsumeVarint(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 11, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						v := x != 0
 						mk = v
 						continue
 					case num == 2 && typ == wire.TypeLen:
-						x, n := wire.ConsumeBytes(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 11, wire.ParseError(n))
+						var x []byte
+						n := 0
+						if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+							n = 1 + int(b[0])
+							x = b[1:n:n]
+						} else {
+							x, n = wire.ConsumeBytes(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 11, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						if !utf8.Valid(x) {
@@ -3998,10 +4601,19 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			e, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Maps", 12, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 12, wire.ParseError(n))
+				}
 			}
+
+			e := x
 			b = b[n:]
 			var mk string
 			var mv *Scalars
@@ -4014,9 +4626,16 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 					b = b[n:]
 					switch {
 					case num == 1 && typ == wire.TypeLen:
-						x, n := wire.ConsumeBytes(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 12, wire.ParseError(n))
+						var x []byte
+						n := 0
+						if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+							n = 1 + int(b[0])
+							x = b[1:n:n]
+						} else {
+							x, n = wire.ConsumeBytes(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 12, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						if !utf8.Valid(x) {
@@ -4026,10 +4645,18 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 						mk = v
 						continue
 					case num == 2 && typ == wire.TypeLen:
-						x, n := wire.ConsumeBytes(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 12, wire.ParseError(n))
+						var x []byte
+						n := 0
+						if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+							n = 1 + int(b[0])
+							x = b[1:n:n]
+						} else {
+							x, n = wire.ConsumeBytes(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 12, wire.ParseError(n))
+							}
 						}
+
 						b = b[n:]
 						if mv == nil {
 							mv = new(Scalars)
@@ -4061,10 +4688,19 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			e, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Maps", 13, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 13, wire.ParseError(n))
+				}
 			}
+
+			e := x
 			b = b[n:]
 			var mk string
 			var mv string
@@ -4077,9 +4713,16 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 					b = b[n:]
 					switch {
 					case num == 1 && typ == wire.TypeLen:
-						x, n := wire.ConsumeBytes(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 13, wire.ParseError(n))
+						var x []byte
+						n := 0
+						if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+							n = 1 + int(b[0])
+							x = b[1:n:n]
+						} else {
+							x, n = wire.ConsumeBytes(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 13, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						if !utf8.Valid(x) {
@@ -4089,9 +4732,16 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 						mk = v
 						continue
 					case num == 2 && typ == wire.TypeLen:
-						x, n := wire.ConsumeBytes(b)
-						if n < 0 {
-							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 13, wire.ParseError(n))
+						var x []byte
+						n := 0
+						if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+							n = 1 + int(b[0])
+							x = b[1:n:n]
+						} else {
+							x, n = wire.ConsumeBytes(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 13, wire.ParseError(n))
+							}
 						}
 						b = b[n:]
 						if !utf8.Valid(x) {
@@ -4614,10 +5264,12 @@ func (m *Oneofs) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if x, ok := m.Kind.(*Oneofs_KMessage); ok {
 		b = append(b, 0x2a)
-		b = wire.AppendVarint(b, uint64(x.KMessage.SizeWire()))
+		at := len(b)
+		b = append(b, 0)
 		if b, err = x.KMessage.AppendWire(b); err != nil {
 			return b, err
 		}
+		b = wire.FinishLen(b, at)
 	}
 	if x, ok := m.Kind.(*Oneofs_KDouble); ok {
 		b = append(b, 0x31)
@@ -4664,9 +5316,11 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.Oneofs", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.ConsumeTag(b)
-		if n < 0 {
-			return wire.MessageError("h2rpc.test.wiremsg3.Oneofs", wire.ParseError(n))
+		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
+		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+				return wire.MessageError("h2rpc.test.wiremsg3.Oneofs", wire.ParseError(n))
+			}
 		}
 		b = b[n:]
 		switch num {
@@ -4674,9 +5328,16 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 8, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 8, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			if !utf8.Valid(x) {
@@ -4689,9 +5350,14 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 1, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 1, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int32(x)
@@ -4701,9 +5367,16 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 2, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 2, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			if !utf8.Valid(x) {
@@ -4716,9 +5389,16 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 3, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 3, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := x
@@ -4728,9 +5408,14 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 4, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 4, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := Color(int32(x))
@@ -4740,10 +5425,18 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 5, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 5, wire.ParseError(n))
+				}
 			}
+
 			b = b[n:]
 			o, ok := m.Kind.(*Oneofs_KMessage)
 			if !ok || o.KMessage == nil {
@@ -4770,9 +5463,14 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 7, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 7, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := wire.DecodeZigZag(x)
@@ -4782,9 +5480,14 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 9, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 9, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := x != 0
@@ -5051,52 +5754,66 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 	_ = err
 	if m.Scalars != nil {
 		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(m.Scalars.SizeWire()))
+		at := len(b)
+		b = append(b, 0)
 		if b, err = m.Scalars.AppendWire(b); err != nil {
 			return b, err
 		}
+		b = wire.FinishLen(b, at)
 	}
 	if m.Optionals != nil {
 		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(m.Optionals.SizeWire()))
+		at := len(b)
+		b = append(b, 0)
 		if b, err = m.Optionals.AppendWire(b); err != nil {
 			return b, err
 		}
+		b = wire.FinishLen(b, at)
 	}
 	if m.Repeated != nil {
 		b = append(b, 0x1a)
-		b = wire.AppendVarint(b, uint64(m.Repeated.SizeWire()))
+		at := len(b)
+		b = append(b, 0)
 		if b, err = m.Repeated.AppendWire(b); err != nil {
 			return b, err
 		}
+		b = wire.FinishLen(b, at)
 	}
 	if m.Maps != nil {
 		b = append(b, 0x22)
-		b = wire.AppendVarint(b, uint64(m.Maps.SizeWire()))
+		at := len(b)
+		b = append(b, 0)
 		if b, err = m.Maps.AppendWire(b); err != nil {
 			return b, err
 		}
+		b = wire.FinishLen(b, at)
 	}
 	if m.Oneofs != nil {
 		b = append(b, 0x2a)
-		b = wire.AppendVarint(b, uint64(m.Oneofs.SizeWire()))
+		at := len(b)
+		b = append(b, 0)
 		if b, err = m.Oneofs.AppendWire(b); err != nil {
 			return b, err
 		}
+		b = wire.FinishLen(b, at)
 	}
 	if m.Inner != nil {
 		b = append(b, 0x32)
-		b = wire.AppendVarint(b, uint64(m.Inner.SizeWire()))
+		at := len(b)
+		b = append(b, 0)
 		if b, err = m.Inner.AppendWire(b); err != nil {
 			return b, err
 		}
+		b = wire.FinishLen(b, at)
 	}
 	for _, v := range m.Inners {
 		b = append(b, 0x3a)
-		b = wire.AppendVarint(b, uint64(v.SizeWire()))
+		at := len(b)
+		b = append(b, 0)
 		if b, err = v.AppendWire(b); err != nil {
 			return b, err
 		}
+		b = wire.FinishLen(b, at)
 	}
 	if !(m.HighNumber == 0) {
 		b = append(b, 0xf8, 0xff, 0xff, 0xff, 0x0f)
@@ -5127,9 +5844,11 @@ func (m *All) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.All", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.ConsumeTag(b)
-		if n < 0 {
-			return wire.MessageError("h2rpc.test.wiremsg3.All", wire.ParseError(n))
+		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
+		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+				return wire.MessageError("h2rpc.test.wiremsg3.All", wire.ParseError(n))
+			}
 		}
 		b = b[n:]
 		switch num {
@@ -5137,10 +5856,18 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.All", 1, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.All", 1, wire.ParseError(n))
+				}
 			}
+
 			b = b[n:]
 			if m.Scalars == nil {
 				m.Scalars = new(Scalars)
@@ -5153,10 +5880,18 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.All", 2, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.All", 2, wire.ParseError(n))
+				}
 			}
+
 			b = b[n:]
 			if m.Optionals == nil {
 				m.Optionals = new(Optionals)
@@ -5169,10 +5904,18 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.All", 3, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.All", 3, wire.ParseError(n))
+				}
 			}
+
 			b = b[n:]
 			if m.Repeated == nil {
 				m.Repeated = new(Repeated)
@@ -5185,10 +5928,18 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.All", 4, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.All", 4, wire.ParseError(n))
+				}
 			}
+
 			b = b[n:]
 			if m.Maps == nil {
 				m.Maps = new(Maps)
@@ -5201,10 +5952,18 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.All", 5, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.All", 5, wire.ParseError(n))
+				}
 			}
+
 			b = b[n:]
 			if m.Oneofs == nil {
 				m.Oneofs = new(Oneofs)
@@ -5217,10 +5976,18 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.All", 6, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.All", 6, wire.ParseError(n))
+				}
 			}
+
 			b = b[n:]
 			if m.Inner == nil {
 				m.Inner = new(All_Inner)
@@ -5233,10 +6000,18 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.All", 7, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.All", 7, wire.ParseError(n))
+				}
 			}
+
 			b = b[n:]
 			var e *All_Inner
 			if l := len(m.Inners); l < cap(m.Inners) {
@@ -5245,7 +6020,7 @@ func (m *All) MergeWire(b []byte, depth int) error {
 					e = new(All_Inner)
 					m.Inners[l] = e
 				} else {
-					e.Reset()
+					e.reuse()
 				}
 			} else {
 				e = new(All_Inner)
@@ -5259,9 +6034,14 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.All", 536870911, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.All", 536870911, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int32(x)
@@ -5422,10 +6202,12 @@ func (m *All_Inner) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if m.Child != nil {
 		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(m.Child.SizeWire()))
+		at := len(b)
+		b = append(b, 0)
 		if b, err = m.Child.AppendWire(b); err != nil {
 			return b, err
 		}
+		b = wire.FinishLen(b, at)
 	}
 	if !(m.Mood == 0) {
 		b = append(b, 0x18)
@@ -5456,9 +6238,11 @@ func (m *All_Inner) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.All.Inner", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.ConsumeTag(b)
-		if n < 0 {
-			return wire.MessageError("h2rpc.test.wiremsg3.All.Inner", wire.ParseError(n))
+		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
+		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+				return wire.MessageError("h2rpc.test.wiremsg3.All.Inner", wire.ParseError(n))
+			}
 		}
 		b = b[n:]
 		switch num {
@@ -5466,9 +6250,14 @@ func (m *All_Inner) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.All.Inner", 1, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.All.Inner", 1, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := int32(x)
@@ -5478,10 +6267,18 @@ func (m *All_Inner) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeLen {
 				break
 			}
-			x, n := wire.ConsumeBytes(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.All.Inner", 2, wire.ParseError(n))
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.All.Inner", 2, wire.ParseError(n))
+				}
 			}
+
 			b = b[n:]
 			if m.Child == nil {
 				m.Child = new(All)
@@ -5494,9 +6291,14 @@ func (m *All_Inner) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeVarint {
 				break
 			}
-			x, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return wire.FieldError("h2rpc.test.wiremsg3.All.Inner", 3, wire.ParseError(n))
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.All.Inner", 3, wire.ParseError(n))
+				}
 			}
 			b = b[n:]
 			v := All_Inner_Mood(int32(x))
@@ -5643,9 +6445,11 @@ func (m *Empty) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.Empty", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.ConsumeTag(b)
-		if n < 0 {
-			return wire.MessageError("h2rpc.test.wiremsg3.Empty", wire.ParseError(n))
+		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
+		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+				return wire.MessageError("h2rpc.test.wiremsg3.Empty", wire.ParseError(n))
+			}
 		}
 		b = b[n:]
 		switch num {
