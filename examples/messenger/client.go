@@ -51,7 +51,7 @@ func (c *Client) RunAll(ctx context.Context) error {
 // RunUnary is run_unary: GetLearningStatus for "researcher-01".
 func (c *Client) RunUnary(ctx context.Context) error {
 	fmt.Fprintln(c.Out, "--- Unary Request ---")
-	resp, err := c.Stub.GetLearningStatus(ctx, &pb.StatusRequest{UserID: "researcher-01"})
+	resp, err := c.Stub.GetLearningStatus(ctx, &pb.StatusRequest{UserId: "researcher-01"})
 	if err != nil {
 		return fmt.Errorf("GetLearningStatus: %w", err)
 	}

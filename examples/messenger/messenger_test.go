@@ -83,13 +83,13 @@ func fixedClock() time.Time { return noon }
 func TestGetLearningStatus(t *testing.T) {
 	var log syncBuffer
 	c := start(t, &messenger.Server{Log: &log})
-	resp, err := c.GetLearningStatus(context.Background(), &pb.StatusRequest{UserID: "ada"})
+	resp, err := c.GetLearningStatus(context.Background(), &pb.StatusRequest{UserId: "ada"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := pb.StatusResponse{Message: "System ready for research. Status check OK.", Active: true}
-	if *resp != want {
-		t.Errorf("got %+v, want %+v", *resp, want)
+	if !resp.Equal(&want) {
+		t.Errorf("got %+v, want %+v", resp, &want)
 	}
 	if got := log.String(); got != "📡 Unary Request from: ada\n" {
 		t.Errorf("server log %q", got)
@@ -197,8 +197,8 @@ func TestSubmitResearchNotes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if *resp != tc.want {
-			t.Errorf("notes %q: got %+v, want %+v", tc.notes, *resp, tc.want)
+		if !resp.Equal(&tc.want) {
+			t.Errorf("notes %q: got %+v, want %+v", tc.notes, resp, &tc.want)
 		}
 	}
 	// server.py prints the first 20 characters of each note.
@@ -224,8 +224,8 @@ func TestCollaborativeFeed(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := pb.FeedUpdate{User: "System", Message: "Acknowledged " + u.User + "'s update: " + u.Message}
-		if *ack != want {
-			t.Errorf("got %+v, want %+v", *ack, want)
+		if !ack.Equal(&want) {
+			t.Errorf("got %+v, want %+v", ack, &want)
 		}
 	}
 	if err := stream.CloseSend(); err != nil {

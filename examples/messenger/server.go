@@ -46,7 +46,7 @@ func (s *Server) logf(format string, args ...any) {
 
 // GetLearningStatus is the lab's readiness handshake: a fixed answer.
 func (s *Server) GetLearningStatus(ctx context.Context, req *pb.StatusRequest) (*pb.StatusResponse, error) {
-	s.logf("📡 Unary Request from: %s", req.UserID)
+	s.logf("📡 Unary Request from: %s", req.UserId)
 	return &pb.StatusResponse{
 		Message: "System ready for research. Status check OK.",
 		Active:  true,

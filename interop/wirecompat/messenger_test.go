@@ -110,14 +110,11 @@ func messengerDescriptors(t testing.TB) protoreflect.FileDescriptor {
 	return fd
 }
 
-// goFieldName maps a proto field name to the Go field: user_id → UserID.
+// goFieldName maps a proto field name to the Go field as protoc-gen-go and
+// the wire message generator name it: user_id → UserId.
 func goFieldName(name string) string {
 	var b strings.Builder
 	for _, part := range strings.Split(name, "_") {
-		if part == "id" {
-			b.WriteString("ID")
-			continue
-		}
 		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
 	}
 	return b.String()
@@ -168,8 +165,14 @@ func TestMessengerTypesCoverTheProto(t *testing.T) {
 			continue
 		}
 		msg := newMsg()
-		if got, want := reflect.TypeOf(msg).Elem().NumField(), md.Fields().Len(); got != want {
-			t.Errorf("%T has %d fields, message %s has %d", msg, got, md.Name(), want)
+		exported := 0
+		for _, f := range reflect.VisibleFields(reflect.TypeOf(msg).Elem()) {
+			if f.IsExported() {
+				exported++
+			}
+		}
+		if want := md.Fields().Len(); exported != want {
+			t.Errorf("%T has %d exported fields, message %s has %d", msg, exported, md.Name(), want)
 		}
 		for j := 0; j < md.Fields().Len(); j++ {
 			goField(t, msg, md.Fields().Get(j))

@@ -8,7 +8,7 @@ import (
 
 // The client encodes a request; the server decodes it.
 func Example() {
-	req := &pb.StatusRequest{UserID: "researcher-01"}
+	req := &pb.StatusRequest{UserId: "researcher-01"}
 	b, err := req.AppendWire(nil)
 	if err != nil {
 		panic(err)
@@ -19,7 +19,7 @@ func Example() {
 	if err := got.UnmarshalWire(b); err != nil {
 		panic(err)
 	}
-	fmt.Println(got.UserID)
+	fmt.Println(got.UserId)
 	// Output:
 	// 0a 0d 72 65 73 65 61 72 63 68 65 72 2d 30 31
 	// researcher-01

@@ -24,7 +24,7 @@ func newOf(m wire.Message) func() wire.Message {
 
 var cases = func() []testCase {
 	c := []testCase{
-		{"StatusRequest", &StatusRequest{UserID: "researcher-01"}, nil, "0a 0d 72 65 73 65 61 72 63 68 65 72 2d 30 31"},
+		{"StatusRequest", &StatusRequest{UserId: "researcher-01"}, nil, "0a 0d 72 65 73 65 61 72 63 68 65 72 2d 30 31"},
 		{"StatusRequest zero", &StatusRequest{}, nil, ""},
 		{"StatusResponse", &StatusResponse{Message: "OK", Active: true}, nil, "0a 02 4f 4b 10 01"},
 		{"StatusResponse active only", &StatusResponse{Active: true}, nil, "10 01"},
@@ -98,9 +98,12 @@ func unknownFields() []byte {
 	return b
 }
 
-func TestUnknownFieldsAreSkipped(t *testing.T) {
+// Fields a type does not know are kept and written back after the known
+// ones, wherever they came, as protobuf-go does.
+func TestUnknownFieldsAreKept(t *testing.T) {
 	for _, tc := range cases {
 		enc, _ := tc.msg.AppendWire(nil)
+		want := append(append([]byte{}, enc...), unknownFields()...)
 		for _, b := range [][]byte{
 			append(unknownFields(), enc...),
 			append(append([]byte{}, enc...), unknownFields()...),
@@ -109,14 +112,16 @@ func TestUnknownFieldsAreSkipped(t *testing.T) {
 			if err := got.UnmarshalWire(b); err != nil {
 				t.Fatalf("%s: %v", tc.name, err)
 			}
-			if !reflect.DeepEqual(got, tc.msg) {
-				t.Errorf("%s with unknown fields: got %+v, want %+v", tc.name, got, tc.msg)
+			if out, _ := got.AppendWire(nil); !bytes.Equal(out, want) {
+				t.Errorf("%s with unknown fields: re-encoded as %x, want %x", tc.name, out, want)
 			}
 		}
 	}
 }
 
-func TestKnownNumberWithOtherWireTypeIsSkipped(t *testing.T) {
+// A known number arriving with another wire type is an unknown field: kept
+// and written back, as protobuf-go does.
+func TestKnownNumberWithOtherWireTypeIsKept(t *testing.T) {
 	var b []byte
 	b = wire.AppendInt32Field(b, 1, 5)       // field 1 is a string: VARINT is foreign
 	b = wire.AppendStringField(b, 2, "true") // field 2 is a bool: LEN is foreign
@@ -124,8 +129,11 @@ func TestKnownNumberWithOtherWireTypeIsSkipped(t *testing.T) {
 	if err := m.UnmarshalWire(b); err != nil {
 		t.Fatal(err)
 	}
-	if m != (StatusResponse{}) {
-		t.Errorf("got %+v, want the zero message", m)
+	if m.Message != "" || m.Active {
+		t.Errorf("got %+v, want no known field set", &m)
+	}
+	if out, _ := m.AppendWire(nil); !bytes.Equal(out, b) {
+		t.Errorf("AppendWire = %x, want the unknown fields back: %x", out, b)
 	}
 }
 
@@ -139,8 +147,8 @@ func TestLastOccurrenceWins(t *testing.T) {
 	if err := m.UnmarshalWire(b); err != nil {
 		t.Fatal(err)
 	}
-	if want := (LearningUpdate{Content: "second", Progress: 20}); m != want {
-		t.Errorf("got %+v, want %+v", m, want)
+	if want := (LearningUpdate{Content: "second", Progress: 20}); !m.Equal(&want) {
+		t.Errorf("got %+v, want %+v", &m, &want)
 	}
 }
 
@@ -149,8 +157,8 @@ func TestUnmarshalResets(t *testing.T) {
 	if err := m.UnmarshalWire(unhex(t, "10 05")); err != nil {
 		t.Fatal(err)
 	}
-	if want := (LearningUpdate{Progress: 5}); m != want {
-		t.Errorf("got %+v, want %+v", m, want)
+	if want := (LearningUpdate{Progress: 5}); !m.Equal(&want) {
+		t.Errorf("got %+v, want %+v", &m, &want)
 	}
 }
 
@@ -171,7 +179,7 @@ func TestUnmarshalDoesNotRetainInput(t *testing.T) {
 func TestInvalidUTF8(t *testing.T) {
 	bad := "ok\xff"
 	for _, m := range []wire.Message{
-		&StatusRequest{UserID: bad},
+		&StatusRequest{UserId: bad},
 		&StatusResponse{Message: bad, Active: true},
 		&TopicRequest{Topic: bad},
 		&LearningUpdate{Content: "fine", Progress: 1, Timestamp: bad},

@@ -53,7 +53,7 @@ var runs = []run{
 	// ./pb, stubs one package up.
 	{"messenger", "../../../examples/messenger", []string{"messenger.proto"},
 		gentest.H2RPC, "module=github.com/h2rpc/h2rpc,Mmessenger.proto=github.com/h2rpc/h2rpc/examples/messenger/pb;pb," +
-			"messages=wire,import_path=github.com/h2rpc/h2rpc/examples/messenger", "../../.."},
+			"messages=generate,import_path=github.com/h2rpc/h2rpc/examples/messenger", "../../.."},
 	// The same file's protobuf-go messages, for the reflection service of
 	// cmd/h2rpc-serve (the service itself uses ./pb's).
 	{"messenger-descriptors", "../../../examples/messenger", []string{"messenger.proto"},
