@@ -19,12 +19,13 @@ const modulePath = "github.com/h2rpc/h2rpc"
 // allowed maps each package directory of the core module to the packages of
 // ours it may import (tests included). External imports are checked separately.
 var allowed = map[string][]string{
-	".":           nil,
-	"frame":       nil,
-	"flowcontrol": nil,
-	"wire":        nil,
-	"hpack":       nil,
-	"stream":      {"frame", "flowcontrol"},
+	".":              nil,
+	"frame":          nil,
+	"flowcontrol":    nil,
+	"wire":           nil,
+	"wire/wellknown": {"wire"},
+	"hpack":          nil,
+	"stream":         {"frame", "flowcontrol"},
 	// trace records and draws frames; conn's tracer hook is an interface
 	// it satisfies, so conn does not import it.
 	"trace":              {"frame", "hpack", "internal/h2test", "internal/leakcheck"},

@@ -41,6 +41,10 @@ var runs = []run{
 		gentest.H2RPC, "module=" + module + ",messages=generate", "."},
 	{"wiremsg-protobufgo", "proto", []string{"wiremsg/proto3.proto", "wiremsg/proto2.proto"},
 		gentest.Go, "module=" + module + ",Mwiremsg/proto3.proto=" + module + "/wiremsg/p3go;p3go,Mwiremsg/proto2.proto=" + module + "/wiremsg/p2go;p2go", "."},
+	// The well-known types gRPC services use, on package wire.
+	{"wellknown-wire", "proto", []string{"google/protobuf/any.proto", "google/protobuf/duration.proto", "google/protobuf/empty.proto",
+		"google/protobuf/field_mask.proto", "google/protobuf/struct.proto", "google/protobuf/timestamp.proto", "google/protobuf/wrappers.proto"},
+		gentest.H2RPC, "module=github.com/h2rpc/h2rpc,messages=generate" + wellKnownM, "../../.."},
 	// The codec benchmarks' messages: generated on wire, and protobuf-go's
 	// with vtprotobuf's methods.
 	{"bench-wire", "../../../bench/benchpb/proto", []string{"bench.proto"},
@@ -71,6 +75,15 @@ var runs = []run{
 	{"wellknown", "../../reflection/internal/wellknown/proto", []string{"grpc/health/v1/health.proto", "grpc/reflection/v1/reflection.proto", "grpc/reflection/v1alpha/reflection.proto"},
 		gentest.Descriptors("descriptors.go", "wellknown"), "", "../../reflection/internal/wellknown"},
 }
+
+// wellKnownM puts the well-known types' files in package wellknown.
+var wellKnownM = func() string {
+	var s string
+	for _, f := range []string{"any", "duration", "empty", "field_mask", "struct", "timestamp", "wrappers"} {
+		s += ",Mgoogle/protobuf/" + f + ".proto=github.com/h2rpc/h2rpc/wire/wellknown;wellknown"
+	}
+	return s
+}()
 
 // TestGolden regenerates every generated file of this tree (and
 // examples/messenger's stubs) and fails if one differs from the file

@@ -87,6 +87,9 @@ func (o *Options) Run(p *protogen.Plugin) error {
 	p.SupportedFeatures = uint64(1 /* FEATURE_PROTO3_OPTIONAL */ | 2 /* FEATURE_SUPPORTS_EDITIONS */)
 	p.SupportedEditionsMinimum = descriptorpb.Edition_EDITION_PROTO2
 	p.SupportedEditionsMaximum = descriptorpb.Edition_EDITION_2024
+	if o.GenerateMessages {
+		remapWellKnown(p)
+	}
 	for _, f := range p.Files {
 		if !f.Generate {
 			continue

@@ -24,6 +24,59 @@ const (
 	slicesPkg    = protogen.GoImportPath("slices")
 )
 
+// WellKnownPackage is where the generated messages of the well-known types
+// gRPC services use live; with messages=generate, fields and methods of
+// those types refer to it instead of protobuf-go's packages.
+const WellKnownPackage = protogen.GoImportPath("github.com/h2rpc/h2rpc/wire/wellknown")
+
+// wellKnownFiles are the .proto files of the types in WellKnownPackage.
+var wellKnownFiles = map[string]bool{
+	"google/protobuf/any.proto":        true,
+	"google/protobuf/duration.proto":   true,
+	"google/protobuf/empty.proto":      true,
+	"google/protobuf/field_mask.proto": true,
+	"google/protobuf/struct.proto":     true,
+	"google/protobuf/timestamp.proto":  true,
+	"google/protobuf/wrappers.proto":   true,
+}
+
+// remapWellKnown points the Go identifiers of the well-known types at
+// WellKnownPackage.
+func remapWellKnown(p *protogen.Plugin) {
+	var enums func(es []*protogen.Enum)
+	enums = func(es []*protogen.Enum) {
+		for _, e := range es {
+			e.GoIdent.GoImportPath = WellKnownPackage
+			for _, v := range e.Values {
+				v.GoIdent.GoImportPath = WellKnownPackage
+			}
+		}
+	}
+	var messages func(ms []*protogen.Message)
+	messages = func(ms []*protogen.Message) {
+		for _, m := range ms {
+			m.GoIdent.GoImportPath = WellKnownPackage
+			for _, f := range m.Fields {
+				f.GoIdent.GoImportPath = WellKnownPackage
+			}
+			for _, o := range m.Oneofs {
+				o.GoIdent.GoImportPath = WellKnownPackage
+			}
+			enums(m.Enums)
+			messages(m.Messages)
+		}
+	}
+	for _, f := range p.Files {
+		if !wellKnownFiles[f.Desc.Path()] || f.GoImportPath == WellKnownPackage {
+			continue
+		}
+		f.GoImportPath = WellKnownPackage
+		f.GoPackageName = "wellknown"
+		enums(f.Enums)
+		messages(f.Messages)
+	}
+}
+
 // unknownField is the struct field that keeps the fields a message does not
 // know, as they came, to write them back. Unexported, so it cannot collide
 // with a generated field name.

@@ -9,6 +9,7 @@ package p3
 import (
 	bytes "bytes"
 	wire "github.com/h2rpc/h2rpc/wire"
+	wellknown "github.com/h2rpc/h2rpc/wire/wellknown"
 	math "math"
 	slices "slices"
 	strconv "strconv"
@@ -5629,6 +5630,7 @@ type All struct {
 	Inner      *All_Inner
 	Inners     []*All_Inner
 	HighNumber int32
+	WellKnown  *WellKnown
 
 	unknownFields []byte
 }
@@ -5691,6 +5693,13 @@ func (m *All) GetHighNumber() int32 {
 	return 0
 }
 
+func (m *All) GetWellKnown() *WellKnown {
+	if m != nil {
+		return m.WellKnown
+	}
+	return nil
+}
+
 // Reset sets every field of m to its zero value.
 func (m *All) Reset() { *m = All{} }
 
@@ -5727,6 +5736,9 @@ func (m *All) SizeWire() (n int) {
 	for _, v := range m.Inners {
 		_ = v
 		n += 1 + wire.SizeBytes(v.SizeWire())
+	}
+	if m.WellKnown != nil {
+		n += 1 + wire.SizeBytes(m.WellKnown.SizeWire())
 	}
 	if !(m.HighNumber == 0) {
 		n += 5 + wire.SizeVarint(uint64(m.HighNumber))
@@ -5811,6 +5823,15 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		at := len(b)
 		b = append(b, 0)
 		if b, err = v.AppendWire(b); err != nil {
+			return b, err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	if m.WellKnown != nil {
+		b = append(b, 0x42)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = m.WellKnown.AppendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -6030,6 +6051,30 @@ func (m *All) MergeWire(b []byte, depth int) error {
 				return err
 			}
 			continue
+		case 8:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.All", 8, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			if m.WellKnown == nil {
+				m.WellKnown = new(WellKnown)
+			}
+			if err := m.WellKnown.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
 		case 536870911:
 			if typ != wire.TypeVarint {
 				break
@@ -6095,6 +6140,9 @@ func (m *All) Equal(o *All) bool {
 	if !(m.HighNumber == o.HighNumber) {
 		return false
 	}
+	if !(m.WellKnown.Equal(o.WellKnown)) {
+		return false
+	}
 	return bytes.Equal(m.unknownFields, o.unknownFields)
 }
 
@@ -6116,6 +6164,7 @@ func (m *All) Clone() *All {
 			c.Inners[i] = v.Clone()
 		}
 	}
+	c.WellKnown = m.WellKnown.Clone()
 	c.unknownFields = bytes.Clone(m.unknownFields)
 	return &c
 }
@@ -6377,6 +6426,859 @@ func (x All_Inner_Mood) Known() bool {
 
 // Enum returns a pointer to a copy of x, for optional fields.
 func (x All_Inner_Mood) Enum() *All_Inner_Mood { return &x }
+
+// Fields of the well-known types: on package wire, they come from
+// github.com/h2rpc/h2rpc/wire/wellknown.
+type WellKnown struct {
+	Ts     *wellknown.Timestamp
+	Dur    *wellknown.Duration
+	Empty  *wellknown.Empty
+	Any    *wellknown.Any
+	Struct *wellknown.Struct
+	Value  *wellknown.Value
+	Mask   *wellknown.FieldMask
+	Name   *wellknown.StringValue
+	Ids    []*wellknown.Int64Value
+	Lists  map[string]*wellknown.ListValue
+	Raw    *wellknown.BytesValue
+	Ratio  *wellknown.DoubleValue
+	Flag   *wellknown.BoolValue
+
+	unknownFields []byte
+}
+
+var _ wire.Message = (*WellKnown)(nil)
+
+func (m *WellKnown) GetTs() *wellknown.Timestamp {
+	if m != nil {
+		return m.Ts
+	}
+	return nil
+}
+
+func (m *WellKnown) GetDur() *wellknown.Duration {
+	if m != nil {
+		return m.Dur
+	}
+	return nil
+}
+
+func (m *WellKnown) GetEmpty() *wellknown.Empty {
+	if m != nil {
+		return m.Empty
+	}
+	return nil
+}
+
+func (m *WellKnown) GetAny() *wellknown.Any {
+	if m != nil {
+		return m.Any
+	}
+	return nil
+}
+
+func (m *WellKnown) GetStruct() *wellknown.Struct {
+	if m != nil {
+		return m.Struct
+	}
+	return nil
+}
+
+func (m *WellKnown) GetValue() *wellknown.Value {
+	if m != nil {
+		return m.Value
+	}
+	return nil
+}
+
+func (m *WellKnown) GetMask() *wellknown.FieldMask {
+	if m != nil {
+		return m.Mask
+	}
+	return nil
+}
+
+func (m *WellKnown) GetName() *wellknown.StringValue {
+	if m != nil {
+		return m.Name
+	}
+	return nil
+}
+
+func (m *WellKnown) GetIds() []*wellknown.Int64Value {
+	if m != nil {
+		return m.Ids
+	}
+	return nil
+}
+
+func (m *WellKnown) GetLists() map[string]*wellknown.ListValue {
+	if m != nil {
+		return m.Lists
+	}
+	return nil
+}
+
+func (m *WellKnown) GetRaw() *wellknown.BytesValue {
+	if m != nil {
+		return m.Raw
+	}
+	return nil
+}
+
+func (m *WellKnown) GetRatio() *wellknown.DoubleValue {
+	if m != nil {
+		return m.Ratio
+	}
+	return nil
+}
+
+func (m *WellKnown) GetFlag() *wellknown.BoolValue {
+	if m != nil {
+		return m.Flag
+	}
+	return nil
+}
+
+// Reset sets every field of m to its zero value.
+func (m *WellKnown) Reset() { *m = WellKnown{} }
+
+func (m *WellKnown) reuse() {
+	*m = WellKnown{
+		Ids:           m.Ids[:0],
+		Lists:         m.Lists,
+		unknownFields: m.unknownFields[:0],
+	}
+	clear(m.Lists)
+}
+
+// SizeWire returns the length of m's encoding.
+func (m *WellKnown) SizeWire() (n int) {
+	if m == nil {
+		return 0
+	}
+	if m.Ts != nil {
+		n += 1 + wire.SizeBytes(m.Ts.SizeWire())
+	}
+	if m.Dur != nil {
+		n += 1 + wire.SizeBytes(m.Dur.SizeWire())
+	}
+	if m.Empty != nil {
+		n += 1 + wire.SizeBytes(m.Empty.SizeWire())
+	}
+	if m.Any != nil {
+		n += 1 + wire.SizeBytes(m.Any.SizeWire())
+	}
+	if m.Struct != nil {
+		n += 1 + wire.SizeBytes(m.Struct.SizeWire())
+	}
+	if m.Value != nil {
+		n += 1 + wire.SizeBytes(m.Value.SizeWire())
+	}
+	if m.Mask != nil {
+		n += 1 + wire.SizeBytes(m.Mask.SizeWire())
+	}
+	if m.Name != nil {
+		n += 1 + wire.SizeBytes(m.Name.SizeWire())
+	}
+	for _, v := range m.Ids {
+		_ = v
+		n += 1 + wire.SizeBytes(v.SizeWire())
+	}
+	for k, v := range m.Lists {
+		_ = k
+		_ = v
+		e := 1 + wire.SizeBytes(len(k)) + 1 + wire.SizeBytes(v.SizeWire())
+		n += 1 + wire.SizeBytes(e)
+	}
+	if m.Raw != nil {
+		n += 1 + wire.SizeBytes(m.Raw.SizeWire())
+	}
+	if m.Ratio != nil {
+		n += 1 + wire.SizeBytes(m.Ratio.SizeWire())
+	}
+	if m.Flag != nil {
+		n += 1 + wire.SizeBytes(m.Flag.SizeWire())
+	}
+	return n + len(m.unknownFields)
+}
+
+// AppendWire appends the encoding of m to b: fields in number order,
+// map entries by key, then the unknown fields m keeps. It allocates only if
+// b lacks capacity (and for maps of more than 16 entries, to sort them).
+// On error it returns b as it was.
+func (m *WellKnown) AppendWire(b []byte) ([]byte, error) {
+	n := len(b)
+	b, err := m.appendWire(b)
+	if err != nil {
+		return b[:n], err
+	}
+	return b, nil
+}
+
+func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
+	if m == nil {
+		return b, nil
+	}
+	_ = err
+	if m.Ts != nil {
+		b = append(b, 0x0a)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = m.Ts.AppendWire(b); err != nil {
+			return b, err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	if m.Dur != nil {
+		b = append(b, 0x12)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = m.Dur.AppendWire(b); err != nil {
+			return b, err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	if m.Empty != nil {
+		b = append(b, 0x1a)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = m.Empty.AppendWire(b); err != nil {
+			return b, err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	if m.Any != nil {
+		b = append(b, 0x22)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = m.Any.AppendWire(b); err != nil {
+			return b, err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	if m.Struct != nil {
+		b = append(b, 0x2a)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = m.Struct.AppendWire(b); err != nil {
+			return b, err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	if m.Value != nil {
+		b = append(b, 0x32)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = m.Value.AppendWire(b); err != nil {
+			return b, err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	if m.Mask != nil {
+		b = append(b, 0x3a)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = m.Mask.AppendWire(b); err != nil {
+			return b, err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	if m.Name != nil {
+		b = append(b, 0x42)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = m.Name.AppendWire(b); err != nil {
+			return b, err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	for _, v := range m.Ids {
+		b = append(b, 0x4a)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = v.AppendWire(b); err != nil {
+			return b, err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	if len(m.Lists) > 0 {
+		var a [16]string
+		keys := a[:0]
+		for k := range m.Lists {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			v := m.Lists[k]
+			b = append(b, 0x52)
+			entry := len(b)
+			b = append(b, 0)
+			if !utf8.ValidString(k) {
+				return b, wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 1, wire.ErrInvalidUTF8)
+			}
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(len(k)))
+			b = append(b, k...)
+			b = append(b, 0x12)
+			at := len(b)
+			b = append(b, 0)
+			if b, err = v.AppendWire(b); err != nil {
+				return b, err
+			}
+			b = wire.FinishLen(b, at)
+			b = wire.FinishLen(b, entry)
+		}
+	}
+	if m.Raw != nil {
+		b = append(b, 0x5a)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = m.Raw.AppendWire(b); err != nil {
+			return b, err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	if m.Ratio != nil {
+		b = append(b, 0x62)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = m.Ratio.AppendWire(b); err != nil {
+			return b, err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	if m.Flag != nil {
+		b = append(b, 0x6a)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = m.Flag.AppendWire(b); err != nil {
+			return b, err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	return append(b, m.unknownFields...), nil
+}
+
+// UnmarshalWire replaces the contents of m with those decoded from b. It
+// reuses the memory of m's lists, maps and bytes fields, so values taken
+// from m before the call may change; it does not retain b. On error m is
+// left empty.
+func (m *WellKnown) UnmarshalWire(b []byte) error {
+	m.reuse()
+	if err := m.MergeWire(b, 0); err != nil {
+		m.Reset()
+		return err
+	}
+	return nil
+}
+
+// MergeWire decodes b into m as protobuf merges: singular fields are
+// replaced, messages merged, lists appended to. depth is the number of
+// messages around m (0 for a top-level one), bounded by
+// wire.MaxMessageDepth. On error m holds part of b.
+func (m *WellKnown) MergeWire(b []byte, depth int) error {
+	if depth > wire.MaxMessageDepth {
+		return wire.MessageError("h2rpc.test.wiremsg3.WellKnown", wire.ErrMessageDepth)
+	}
+	for len(b) > 0 {
+		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
+		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+				return wire.MessageError("h2rpc.test.wiremsg3.WellKnown", wire.ParseError(n))
+			}
+		}
+		b = b[n:]
+		switch num {
+		case 1:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 1, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			if m.Ts == nil {
+				m.Ts = new(wellknown.Timestamp)
+			}
+			if err := m.Ts.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
+		case 2:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 2, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			if m.Dur == nil {
+				m.Dur = new(wellknown.Duration)
+			}
+			if err := m.Dur.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
+		case 3:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 3, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			if m.Empty == nil {
+				m.Empty = new(wellknown.Empty)
+			}
+			if err := m.Empty.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
+		case 4:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 4, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			if m.Any == nil {
+				m.Any = new(wellknown.Any)
+			}
+			if err := m.Any.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
+		case 5:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 5, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			if m.Struct == nil {
+				m.Struct = new(wellknown.Struct)
+			}
+			if err := m.Struct.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
+		case 6:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 6, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			if m.Value == nil {
+				m.Value = new(wellknown.Value)
+			}
+			if err := m.Value.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
+		case 7:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 7, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			if m.Mask == nil {
+				m.Mask = new(wellknown.FieldMask)
+			}
+			if err := m.Mask.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
+		case 8:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 8, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			if m.Name == nil {
+				m.Name = new(wellknown.StringValue)
+			}
+			if err := m.Name.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
+		case 9:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 9, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			var e *wellknown.Int64Value
+			if l := len(m.Ids); l < cap(m.Ids) {
+				m.Ids = m.Ids[:l+1]
+				if e = m.Ids[l]; e == nil {
+					e = new(wellknown.Int64Value)
+					m.Ids[l] = e
+				} else {
+					e.Reset()
+				}
+			} else {
+				e = new(wellknown.Int64Value)
+				m.Ids = append(m.Ids, e)
+			}
+			if err := e.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
+		case 10:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 10, wire.ParseError(n))
+				}
+			}
+
+			e := x
+			b = b[n:]
+			var mk string
+			var mv *wellknown.ListValue
+			if _, err := func(b []byte) (bool, error) {
+				for len(b) > 0 {
+					num, typ, n := wire.ConsumeTag(b)
+					if n < 0 {
+						return false, wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 10, wire.ParseError(n))
+					}
+					b = b[n:]
+					switch {
+					case num == 1 && typ == wire.TypeLen:
+						var x []byte
+						n := 0
+						if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+							n = 1 + int(b[0])
+							x = b[1:n:n]
+						} else {
+							x, n = wire.ConsumeBytes(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 10, wire.ParseError(n))
+							}
+						}
+						b = b[n:]
+						if !utf8.Valid(x) {
+							return false, wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 10, wire.ErrInvalidUTF8)
+						}
+						v := string(x)
+						mk = v
+						continue
+					case num == 2 && typ == wire.TypeLen:
+						var x []byte
+						n := 0
+						if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+							n = 1 + int(b[0])
+							x = b[1:n:n]
+						} else {
+							x, n = wire.ConsumeBytes(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 10, wire.ParseError(n))
+							}
+						}
+
+						b = b[n:]
+						if mv == nil {
+							mv = new(wellknown.ListValue)
+						}
+						if err := mv.MergeWire(x, depth+1); err != nil {
+							return false, err
+						}
+						continue
+					}
+					n = wire.ConsumeFieldValue(num, typ, b)
+					if n < 0 {
+						return false, wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 10, wire.ParseError(n))
+					}
+					b = b[n:]
+				}
+				return false, nil
+			}(e); err != nil {
+				return err
+			}
+			if mv == nil {
+				mv = new(wellknown.ListValue)
+			}
+			if m.Lists == nil {
+				m.Lists = make(map[string]*wellknown.ListValue)
+			}
+			m.Lists[mk] = mv
+			continue
+		case 11:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 11, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			if m.Raw == nil {
+				m.Raw = new(wellknown.BytesValue)
+			}
+			if err := m.Raw.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
+		case 12:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 12, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			if m.Ratio == nil {
+				m.Ratio = new(wellknown.DoubleValue)
+			}
+			if err := m.Ratio.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
+		case 13:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 13, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			if m.Flag == nil {
+				m.Flag = new(wellknown.BoolValue)
+			}
+			if err := m.Flag.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
+		}
+		n = wire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", num, wire.ParseError(n))
+		}
+		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
+		b = b[n:]
+	}
+	return nil
+}
+
+// Equal reports whether m and o hold the same fields, unknown fields
+// included. Two nil messages are equal; nil and non-nil are not. Floating
+// point fields compare with ==.
+func (m *WellKnown) Equal(o *WellKnown) bool {
+	if m == nil || o == nil {
+		return m == o
+	}
+	if !(m.Ts.Equal(o.Ts)) {
+		return false
+	}
+	if !(m.Dur.Equal(o.Dur)) {
+		return false
+	}
+	if !(m.Empty.Equal(o.Empty)) {
+		return false
+	}
+	if !(m.Any.Equal(o.Any)) {
+		return false
+	}
+	if !(m.Struct.Equal(o.Struct)) {
+		return false
+	}
+	if !(m.Value.Equal(o.Value)) {
+		return false
+	}
+	if !(m.Mask.Equal(o.Mask)) {
+		return false
+	}
+	if !(m.Name.Equal(o.Name)) {
+		return false
+	}
+	if len(m.Ids) != len(o.Ids) {
+		return false
+	}
+	for i, v := range m.Ids {
+		if !(v.Equal(o.Ids[i])) {
+			return false
+		}
+	}
+	if len(m.Lists) != len(o.Lists) {
+		return false
+	}
+	for k, v := range m.Lists {
+		w, ok := o.Lists[k]
+		if !ok || !(v.Equal(w)) {
+			return false
+		}
+	}
+	if !(m.Raw.Equal(o.Raw)) {
+		return false
+	}
+	if !(m.Ratio.Equal(o.Ratio)) {
+		return false
+	}
+	if !(m.Flag.Equal(o.Flag)) {
+		return false
+	}
+	return bytes.Equal(m.unknownFields, o.unknownFields)
+}
+
+// Clone returns a deep copy of m (nil for nil).
+func (m *WellKnown) Clone() *WellKnown {
+	if m == nil {
+		return nil
+	}
+	c := *m
+	c.Ts = m.Ts.Clone()
+	c.Dur = m.Dur.Clone()
+	c.Empty = m.Empty.Clone()
+	c.Any = m.Any.Clone()
+	c.Struct = m.Struct.Clone()
+	c.Value = m.Value.Clone()
+	c.Mask = m.Mask.Clone()
+	c.Name = m.Name.Clone()
+	if m.Ids != nil {
+		c.Ids = make([]*wellknown.Int64Value, len(m.Ids))
+		for i, v := range m.Ids {
+			c.Ids[i] = v.Clone()
+		}
+	}
+	if m.Lists != nil {
+		c.Lists = make(map[string]*wellknown.ListValue, len(m.Lists))
+		for k, v := range m.Lists {
+			c.Lists[k] = v.Clone()
+		}
+	}
+	c.Raw = m.Raw.Clone()
+	c.Ratio = m.Ratio.Clone()
+	c.Flag = m.Flag.Clone()
+	c.unknownFields = bytes.Clone(m.unknownFields)
+	return &c
+}
 
 // Empty is the message h2rpc.test.wiremsg3.Empty.
 type Empty struct {

@@ -11,6 +11,13 @@ package p3go
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	anypb "google.golang.org/protobuf/types/known/anypb"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
+	wrapperspb "google.golang.org/protobuf/types/known/wrapperspb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -1036,6 +1043,7 @@ type All struct {
 	Inner         *All_Inner             `protobuf:"bytes,6,opt,name=inner,proto3" json:"inner,omitempty"`
 	Inners        []*All_Inner           `protobuf:"bytes,7,rep,name=inners,proto3" json:"inners,omitempty"`
 	HighNumber    int32                  `protobuf:"varint,536870911,opt,name=high_number,json=highNumber,proto3" json:"high_number,omitempty"`
+	WellKnown     *WellKnown             `protobuf:"bytes,8,opt,name=well_known,json=wellKnown,proto3" json:"well_known,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1126,6 +1134,155 @@ func (x *All) GetHighNumber() int32 {
 	return 0
 }
 
+func (x *All) GetWellKnown() *WellKnown {
+	if x != nil {
+		return x.WellKnown
+	}
+	return nil
+}
+
+// Fields of the well-known types: on package wire, they come from
+// github.com/h2rpc/h2rpc/wire/wellknown.
+type WellKnown struct {
+	state         protoimpl.MessageState         `protogen:"open.v1"`
+	Ts            *timestamppb.Timestamp         `protobuf:"bytes,1,opt,name=ts,proto3" json:"ts,omitempty"`
+	Dur           *durationpb.Duration           `protobuf:"bytes,2,opt,name=dur,proto3" json:"dur,omitempty"`
+	Empty         *emptypb.Empty                 `protobuf:"bytes,3,opt,name=empty,proto3" json:"empty,omitempty"`
+	Any           *anypb.Any                     `protobuf:"bytes,4,opt,name=any,proto3" json:"any,omitempty"`
+	Struct        *structpb.Struct               `protobuf:"bytes,5,opt,name=struct,proto3" json:"struct,omitempty"`
+	Value         *structpb.Value                `protobuf:"bytes,6,opt,name=value,proto3" json:"value,omitempty"`
+	Mask          *fieldmaskpb.FieldMask         `protobuf:"bytes,7,opt,name=mask,proto3" json:"mask,omitempty"`
+	Name          *wrapperspb.StringValue        `protobuf:"bytes,8,opt,name=name,proto3" json:"name,omitempty"`
+	Ids           []*wrapperspb.Int64Value       `protobuf:"bytes,9,rep,name=ids,proto3" json:"ids,omitempty"`
+	Lists         map[string]*structpb.ListValue `protobuf:"bytes,10,rep,name=lists,proto3" json:"lists,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Raw           *wrapperspb.BytesValue         `protobuf:"bytes,11,opt,name=raw,proto3" json:"raw,omitempty"`
+	Ratio         *wrapperspb.DoubleValue        `protobuf:"bytes,12,opt,name=ratio,proto3" json:"ratio,omitempty"`
+	Flag          *wrapperspb.BoolValue          `protobuf:"bytes,13,opt,name=flag,proto3" json:"flag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WellKnown) Reset() {
+	*x = WellKnown{}
+	mi := &file_wiremsg_proto3_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WellKnown) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WellKnown) ProtoMessage() {}
+
+func (x *WellKnown) ProtoReflect() protoreflect.Message {
+	mi := &file_wiremsg_proto3_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WellKnown.ProtoReflect.Descriptor instead.
+func (*WellKnown) Descriptor() ([]byte, []int) {
+	return file_wiremsg_proto3_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *WellKnown) GetTs() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Ts
+	}
+	return nil
+}
+
+func (x *WellKnown) GetDur() *durationpb.Duration {
+	if x != nil {
+		return x.Dur
+	}
+	return nil
+}
+
+func (x *WellKnown) GetEmpty() *emptypb.Empty {
+	if x != nil {
+		return x.Empty
+	}
+	return nil
+}
+
+func (x *WellKnown) GetAny() *anypb.Any {
+	if x != nil {
+		return x.Any
+	}
+	return nil
+}
+
+func (x *WellKnown) GetStruct() *structpb.Struct {
+	if x != nil {
+		return x.Struct
+	}
+	return nil
+}
+
+func (x *WellKnown) GetValue() *structpb.Value {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *WellKnown) GetMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.Mask
+	}
+	return nil
+}
+
+func (x *WellKnown) GetName() *wrapperspb.StringValue {
+	if x != nil {
+		return x.Name
+	}
+	return nil
+}
+
+func (x *WellKnown) GetIds() []*wrapperspb.Int64Value {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *WellKnown) GetLists() map[string]*structpb.ListValue {
+	if x != nil {
+		return x.Lists
+	}
+	return nil
+}
+
+func (x *WellKnown) GetRaw() *wrapperspb.BytesValue {
+	if x != nil {
+		return x.Raw
+	}
+	return nil
+}
+
+func (x *WellKnown) GetRatio() *wrapperspb.DoubleValue {
+	if x != nil {
+		return x.Ratio
+	}
+	return nil
+}
+
+func (x *WellKnown) GetFlag() *wrapperspb.BoolValue {
+	if x != nil {
+		return x.Flag
+	}
+	return nil
+}
+
 type Empty struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1134,7 +1291,7 @@ type Empty struct {
 
 func (x *Empty) Reset() {
 	*x = Empty{}
-	mi := &file_wiremsg_proto3_proto_msgTypes[6]
+	mi := &file_wiremsg_proto3_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1303,7 @@ func (x *Empty) String() string {
 func (*Empty) ProtoMessage() {}
 
 func (x *Empty) ProtoReflect() protoreflect.Message {
-	mi := &file_wiremsg_proto3_proto_msgTypes[6]
+	mi := &file_wiremsg_proto3_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1316,7 @@ func (x *Empty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Empty.ProtoReflect.Descriptor instead.
 func (*Empty) Descriptor() ([]byte, []int) {
-	return file_wiremsg_proto3_proto_rawDescGZIP(), []int{6}
+	return file_wiremsg_proto3_proto_rawDescGZIP(), []int{7}
 }
 
 type All_Inner struct {
@@ -1173,7 +1330,7 @@ type All_Inner struct {
 
 func (x *All_Inner) Reset() {
 	*x = All_Inner{}
-	mi := &file_wiremsg_proto3_proto_msgTypes[20]
+	mi := &file_wiremsg_proto3_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1342,7 @@ func (x *All_Inner) String() string {
 func (*All_Inner) ProtoMessage() {}
 
 func (x *All_Inner) ProtoReflect() protoreflect.Message {
-	mi := &file_wiremsg_proto3_proto_msgTypes[20]
+	mi := &file_wiremsg_proto3_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1383,7 @@ var File_wiremsg_proto3_proto protoreflect.FileDescriptor
 
 const file_wiremsg_proto3_proto_rawDesc = "" +
 	"\n" +
-	"\x14wiremsg/proto3.proto\x12\x13h2rpc.test.wiremsg3\"\xd3\x03\n" +
+	"\x14wiremsg/proto3.proto\x12\x13h2rpc.test.wiremsg3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xd3\x03\n" +
 	"\aScalars\x12\x19\n" +
 	"\bf_double\x18\x01 \x01(\x01R\afDouble\x12\x17\n" +
 	"\af_float\x18\x02 \x01(\x02R\x06fFloat\x12\x17\n" +
@@ -1390,7 +1547,7 @@ const file_wiremsg_proto3_proto_rawDesc = "" +
 	"\to_fixed64\x18\n" +
 	" \x01(\x06H\x01R\boFixed64B\x06\n" +
 	"\x04kindB\a\n" +
-	"\x05other\"\xe4\x04\n" +
+	"\x05other\"\xa3\x05\n" +
 	"\x03All\x126\n" +
 	"\ascalars\x18\x01 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\ascalars\x12<\n" +
 	"\toptionals\x18\x02 \x01(\v2\x1e.h2rpc.test.wiremsg3.OptionalsR\toptionals\x129\n" +
@@ -1400,7 +1557,9 @@ const file_wiremsg_proto3_proto_rawDesc = "" +
 	"\x05inner\x18\x06 \x01(\v2\x1e.h2rpc.test.wiremsg3.All.InnerR\x05inner\x126\n" +
 	"\x06inners\x18\a \x03(\v2\x1e.h2rpc.test.wiremsg3.All.InnerR\x06inners\x12#\n" +
 	"\vhigh_number\x18\xff\xff\xff\xff\x01 \x01(\x05R\n" +
-	"highNumber\x1a\xb4\x01\n" +
+	"highNumber\x12=\n" +
+	"\n" +
+	"well_known\x18\b \x01(\v2\x1e.h2rpc.test.wiremsg3.WellKnownR\twellKnown\x1a\xb4\x01\n" +
 	"\x05Inner\x12\x14\n" +
 	"\x05depth\x18\x01 \x01(\x05R\x05depth\x12.\n" +
 	"\x05child\x18\x02 \x01(\v2\x18.h2rpc.test.wiremsg3.AllR\x05child\x127\n" +
@@ -1408,7 +1567,26 @@ const file_wiremsg_proto3_proto_rawDesc = "" +
 	"\x04Mood\x12\x14\n" +
 	"\x10MOOD_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
-	"MOOD_HAPPY\x10\x01\"\a\n" +
+	"MOOD_HAPPY\x10\x01\"\xd4\x05\n" +
+	"\tWellKnown\x12*\n" +
+	"\x02ts\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02ts\x12+\n" +
+	"\x03dur\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03dur\x12,\n" +
+	"\x05empty\x18\x03 \x01(\v2\x16.google.protobuf.EmptyR\x05empty\x12&\n" +
+	"\x03any\x18\x04 \x01(\v2\x14.google.protobuf.AnyR\x03any\x12/\n" +
+	"\x06struct\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x06struct\x12,\n" +
+	"\x05value\x18\x06 \x01(\v2\x16.google.protobuf.ValueR\x05value\x12.\n" +
+	"\x04mask\x18\a \x01(\v2\x1a.google.protobuf.FieldMaskR\x04mask\x120\n" +
+	"\x04name\x18\b \x01(\v2\x1c.google.protobuf.StringValueR\x04name\x12-\n" +
+	"\x03ids\x18\t \x03(\v2\x1b.google.protobuf.Int64ValueR\x03ids\x12?\n" +
+	"\x05lists\x18\n" +
+	" \x03(\v2).h2rpc.test.wiremsg3.WellKnown.ListsEntryR\x05lists\x12-\n" +
+	"\x03raw\x18\v \x01(\v2\x1b.google.protobuf.BytesValueR\x03raw\x122\n" +
+	"\x05ratio\x18\f \x01(\v2\x1c.google.protobuf.DoubleValueR\x05ratio\x12.\n" +
+	"\x04flag\x18\r \x01(\v2\x1a.google.protobuf.BoolValueR\x04flag\x1aT\n" +
+	"\n" +
+	"ListsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
+	"\x05value\x18\x02 \x01(\v2\x1a.google.protobuf.ListValueR\x05value:\x028\x01\"\a\n" +
 	"\x05Empty*[\n" +
 	"\x05Color\x12\x15\n" +
 	"\x11COLOR_UNSPECIFIED\x10\x00\x12\r\n" +
@@ -1429,31 +1607,46 @@ func file_wiremsg_proto3_proto_rawDescGZIP() []byte {
 }
 
 var file_wiremsg_proto3_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_wiremsg_proto3_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_wiremsg_proto3_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_wiremsg_proto3_proto_goTypes = []any{
-	(Color)(0),          // 0: h2rpc.test.wiremsg3.Color
-	(All_Inner_Mood)(0), // 1: h2rpc.test.wiremsg3.All.Inner.Mood
-	(*Scalars)(nil),     // 2: h2rpc.test.wiremsg3.Scalars
-	(*Optionals)(nil),   // 3: h2rpc.test.wiremsg3.Optionals
-	(*Repeated)(nil),    // 4: h2rpc.test.wiremsg3.Repeated
-	(*Maps)(nil),        // 5: h2rpc.test.wiremsg3.Maps
-	(*Oneofs)(nil),      // 6: h2rpc.test.wiremsg3.Oneofs
-	(*All)(nil),         // 7: h2rpc.test.wiremsg3.All
-	(*Empty)(nil),       // 8: h2rpc.test.wiremsg3.Empty
-	nil,                 // 9: h2rpc.test.wiremsg3.Maps.MInt32Entry
-	nil,                 // 10: h2rpc.test.wiremsg3.Maps.MInt64Entry
-	nil,                 // 11: h2rpc.test.wiremsg3.Maps.MUint32Entry
-	nil,                 // 12: h2rpc.test.wiremsg3.Maps.MUint64Entry
-	nil,                 // 13: h2rpc.test.wiremsg3.Maps.MSint32Entry
-	nil,                 // 14: h2rpc.test.wiremsg3.Maps.MSint64Entry
-	nil,                 // 15: h2rpc.test.wiremsg3.Maps.MFixed32Entry
-	nil,                 // 16: h2rpc.test.wiremsg3.Maps.MFixed64Entry
-	nil,                 // 17: h2rpc.test.wiremsg3.Maps.MSfixed32Entry
-	nil,                 // 18: h2rpc.test.wiremsg3.Maps.MSfixed64Entry
-	nil,                 // 19: h2rpc.test.wiremsg3.Maps.MBoolEntry
-	nil,                 // 20: h2rpc.test.wiremsg3.Maps.MStringEntry
-	nil,                 // 21: h2rpc.test.wiremsg3.Maps.MStringStringEntry
-	(*All_Inner)(nil),   // 22: h2rpc.test.wiremsg3.All.Inner
+	(Color)(0),                     // 0: h2rpc.test.wiremsg3.Color
+	(All_Inner_Mood)(0),            // 1: h2rpc.test.wiremsg3.All.Inner.Mood
+	(*Scalars)(nil),                // 2: h2rpc.test.wiremsg3.Scalars
+	(*Optionals)(nil),              // 3: h2rpc.test.wiremsg3.Optionals
+	(*Repeated)(nil),               // 4: h2rpc.test.wiremsg3.Repeated
+	(*Maps)(nil),                   // 5: h2rpc.test.wiremsg3.Maps
+	(*Oneofs)(nil),                 // 6: h2rpc.test.wiremsg3.Oneofs
+	(*All)(nil),                    // 7: h2rpc.test.wiremsg3.All
+	(*WellKnown)(nil),              // 8: h2rpc.test.wiremsg3.WellKnown
+	(*Empty)(nil),                  // 9: h2rpc.test.wiremsg3.Empty
+	nil,                            // 10: h2rpc.test.wiremsg3.Maps.MInt32Entry
+	nil,                            // 11: h2rpc.test.wiremsg3.Maps.MInt64Entry
+	nil,                            // 12: h2rpc.test.wiremsg3.Maps.MUint32Entry
+	nil,                            // 13: h2rpc.test.wiremsg3.Maps.MUint64Entry
+	nil,                            // 14: h2rpc.test.wiremsg3.Maps.MSint32Entry
+	nil,                            // 15: h2rpc.test.wiremsg3.Maps.MSint64Entry
+	nil,                            // 16: h2rpc.test.wiremsg3.Maps.MFixed32Entry
+	nil,                            // 17: h2rpc.test.wiremsg3.Maps.MFixed64Entry
+	nil,                            // 18: h2rpc.test.wiremsg3.Maps.MSfixed32Entry
+	nil,                            // 19: h2rpc.test.wiremsg3.Maps.MSfixed64Entry
+	nil,                            // 20: h2rpc.test.wiremsg3.Maps.MBoolEntry
+	nil,                            // 21: h2rpc.test.wiremsg3.Maps.MStringEntry
+	nil,                            // 22: h2rpc.test.wiremsg3.Maps.MStringStringEntry
+	(*All_Inner)(nil),              // 23: h2rpc.test.wiremsg3.All.Inner
+	nil,                            // 24: h2rpc.test.wiremsg3.WellKnown.ListsEntry
+	(*timestamppb.Timestamp)(nil),  // 25: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 26: google.protobuf.Duration
+	(*emptypb.Empty)(nil),          // 27: google.protobuf.Empty
+	(*anypb.Any)(nil),              // 28: google.protobuf.Any
+	(*structpb.Struct)(nil),        // 29: google.protobuf.Struct
+	(*structpb.Value)(nil),         // 30: google.protobuf.Value
+	(*fieldmaskpb.FieldMask)(nil),  // 31: google.protobuf.FieldMask
+	(*wrapperspb.StringValue)(nil), // 32: google.protobuf.StringValue
+	(*wrapperspb.Int64Value)(nil),  // 33: google.protobuf.Int64Value
+	(*wrapperspb.BytesValue)(nil),  // 34: google.protobuf.BytesValue
+	(*wrapperspb.DoubleValue)(nil), // 35: google.protobuf.DoubleValue
+	(*wrapperspb.BoolValue)(nil),   // 36: google.protobuf.BoolValue
+	(*structpb.ListValue)(nil),     // 37: google.protobuf.ListValue
 }
 var file_wiremsg_proto3_proto_depIdxs = []int32{
 	0,  // 0: h2rpc.test.wiremsg3.Scalars.f_color:type_name -> h2rpc.test.wiremsg3.Color
@@ -1462,19 +1655,19 @@ var file_wiremsg_proto3_proto_depIdxs = []int32{
 	0,  // 3: h2rpc.test.wiremsg3.Repeated.r_color:type_name -> h2rpc.test.wiremsg3.Color
 	2,  // 4: h2rpc.test.wiremsg3.Repeated.r_message:type_name -> h2rpc.test.wiremsg3.Scalars
 	0,  // 5: h2rpc.test.wiremsg3.Repeated.u_color:type_name -> h2rpc.test.wiremsg3.Color
-	9,  // 6: h2rpc.test.wiremsg3.Maps.m_int32:type_name -> h2rpc.test.wiremsg3.Maps.MInt32Entry
-	10, // 7: h2rpc.test.wiremsg3.Maps.m_int64:type_name -> h2rpc.test.wiremsg3.Maps.MInt64Entry
-	11, // 8: h2rpc.test.wiremsg3.Maps.m_uint32:type_name -> h2rpc.test.wiremsg3.Maps.MUint32Entry
-	12, // 9: h2rpc.test.wiremsg3.Maps.m_uint64:type_name -> h2rpc.test.wiremsg3.Maps.MUint64Entry
-	13, // 10: h2rpc.test.wiremsg3.Maps.m_sint32:type_name -> h2rpc.test.wiremsg3.Maps.MSint32Entry
-	14, // 11: h2rpc.test.wiremsg3.Maps.m_sint64:type_name -> h2rpc.test.wiremsg3.Maps.MSint64Entry
-	15, // 12: h2rpc.test.wiremsg3.Maps.m_fixed32:type_name -> h2rpc.test.wiremsg3.Maps.MFixed32Entry
-	16, // 13: h2rpc.test.wiremsg3.Maps.m_fixed64:type_name -> h2rpc.test.wiremsg3.Maps.MFixed64Entry
-	17, // 14: h2rpc.test.wiremsg3.Maps.m_sfixed32:type_name -> h2rpc.test.wiremsg3.Maps.MSfixed32Entry
-	18, // 15: h2rpc.test.wiremsg3.Maps.m_sfixed64:type_name -> h2rpc.test.wiremsg3.Maps.MSfixed64Entry
-	19, // 16: h2rpc.test.wiremsg3.Maps.m_bool:type_name -> h2rpc.test.wiremsg3.Maps.MBoolEntry
-	20, // 17: h2rpc.test.wiremsg3.Maps.m_string:type_name -> h2rpc.test.wiremsg3.Maps.MStringEntry
-	21, // 18: h2rpc.test.wiremsg3.Maps.m_string_string:type_name -> h2rpc.test.wiremsg3.Maps.MStringStringEntry
+	10, // 6: h2rpc.test.wiremsg3.Maps.m_int32:type_name -> h2rpc.test.wiremsg3.Maps.MInt32Entry
+	11, // 7: h2rpc.test.wiremsg3.Maps.m_int64:type_name -> h2rpc.test.wiremsg3.Maps.MInt64Entry
+	12, // 8: h2rpc.test.wiremsg3.Maps.m_uint32:type_name -> h2rpc.test.wiremsg3.Maps.MUint32Entry
+	13, // 9: h2rpc.test.wiremsg3.Maps.m_uint64:type_name -> h2rpc.test.wiremsg3.Maps.MUint64Entry
+	14, // 10: h2rpc.test.wiremsg3.Maps.m_sint32:type_name -> h2rpc.test.wiremsg3.Maps.MSint32Entry
+	15, // 11: h2rpc.test.wiremsg3.Maps.m_sint64:type_name -> h2rpc.test.wiremsg3.Maps.MSint64Entry
+	16, // 12: h2rpc.test.wiremsg3.Maps.m_fixed32:type_name -> h2rpc.test.wiremsg3.Maps.MFixed32Entry
+	17, // 13: h2rpc.test.wiremsg3.Maps.m_fixed64:type_name -> h2rpc.test.wiremsg3.Maps.MFixed64Entry
+	18, // 14: h2rpc.test.wiremsg3.Maps.m_sfixed32:type_name -> h2rpc.test.wiremsg3.Maps.MSfixed32Entry
+	19, // 15: h2rpc.test.wiremsg3.Maps.m_sfixed64:type_name -> h2rpc.test.wiremsg3.Maps.MSfixed64Entry
+	20, // 16: h2rpc.test.wiremsg3.Maps.m_bool:type_name -> h2rpc.test.wiremsg3.Maps.MBoolEntry
+	21, // 17: h2rpc.test.wiremsg3.Maps.m_string:type_name -> h2rpc.test.wiremsg3.Maps.MStringEntry
+	22, // 18: h2rpc.test.wiremsg3.Maps.m_string_string:type_name -> h2rpc.test.wiremsg3.Maps.MStringStringEntry
 	0,  // 19: h2rpc.test.wiremsg3.Oneofs.k_color:type_name -> h2rpc.test.wiremsg3.Color
 	2,  // 20: h2rpc.test.wiremsg3.Oneofs.k_message:type_name -> h2rpc.test.wiremsg3.Scalars
 	2,  // 21: h2rpc.test.wiremsg3.All.scalars:type_name -> h2rpc.test.wiremsg3.Scalars
@@ -1482,18 +1675,33 @@ var file_wiremsg_proto3_proto_depIdxs = []int32{
 	4,  // 23: h2rpc.test.wiremsg3.All.repeated:type_name -> h2rpc.test.wiremsg3.Repeated
 	5,  // 24: h2rpc.test.wiremsg3.All.maps:type_name -> h2rpc.test.wiremsg3.Maps
 	6,  // 25: h2rpc.test.wiremsg3.All.oneofs:type_name -> h2rpc.test.wiremsg3.Oneofs
-	22, // 26: h2rpc.test.wiremsg3.All.inner:type_name -> h2rpc.test.wiremsg3.All.Inner
-	22, // 27: h2rpc.test.wiremsg3.All.inners:type_name -> h2rpc.test.wiremsg3.All.Inner
-	0,  // 28: h2rpc.test.wiremsg3.Maps.MUint32Entry.value:type_name -> h2rpc.test.wiremsg3.Color
-	2,  // 29: h2rpc.test.wiremsg3.Maps.MUint64Entry.value:type_name -> h2rpc.test.wiremsg3.Scalars
-	2,  // 30: h2rpc.test.wiremsg3.Maps.MStringEntry.value:type_name -> h2rpc.test.wiremsg3.Scalars
-	7,  // 31: h2rpc.test.wiremsg3.All.Inner.child:type_name -> h2rpc.test.wiremsg3.All
-	1,  // 32: h2rpc.test.wiremsg3.All.Inner.mood:type_name -> h2rpc.test.wiremsg3.All.Inner.Mood
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	23, // 26: h2rpc.test.wiremsg3.All.inner:type_name -> h2rpc.test.wiremsg3.All.Inner
+	23, // 27: h2rpc.test.wiremsg3.All.inners:type_name -> h2rpc.test.wiremsg3.All.Inner
+	8,  // 28: h2rpc.test.wiremsg3.All.well_known:type_name -> h2rpc.test.wiremsg3.WellKnown
+	25, // 29: h2rpc.test.wiremsg3.WellKnown.ts:type_name -> google.protobuf.Timestamp
+	26, // 30: h2rpc.test.wiremsg3.WellKnown.dur:type_name -> google.protobuf.Duration
+	27, // 31: h2rpc.test.wiremsg3.WellKnown.empty:type_name -> google.protobuf.Empty
+	28, // 32: h2rpc.test.wiremsg3.WellKnown.any:type_name -> google.protobuf.Any
+	29, // 33: h2rpc.test.wiremsg3.WellKnown.struct:type_name -> google.protobuf.Struct
+	30, // 34: h2rpc.test.wiremsg3.WellKnown.value:type_name -> google.protobuf.Value
+	31, // 35: h2rpc.test.wiremsg3.WellKnown.mask:type_name -> google.protobuf.FieldMask
+	32, // 36: h2rpc.test.wiremsg3.WellKnown.name:type_name -> google.protobuf.StringValue
+	33, // 37: h2rpc.test.wiremsg3.WellKnown.ids:type_name -> google.protobuf.Int64Value
+	24, // 38: h2rpc.test.wiremsg3.WellKnown.lists:type_name -> h2rpc.test.wiremsg3.WellKnown.ListsEntry
+	34, // 39: h2rpc.test.wiremsg3.WellKnown.raw:type_name -> google.protobuf.BytesValue
+	35, // 40: h2rpc.test.wiremsg3.WellKnown.ratio:type_name -> google.protobuf.DoubleValue
+	36, // 41: h2rpc.test.wiremsg3.WellKnown.flag:type_name -> google.protobuf.BoolValue
+	0,  // 42: h2rpc.test.wiremsg3.Maps.MUint32Entry.value:type_name -> h2rpc.test.wiremsg3.Color
+	2,  // 43: h2rpc.test.wiremsg3.Maps.MUint64Entry.value:type_name -> h2rpc.test.wiremsg3.Scalars
+	2,  // 44: h2rpc.test.wiremsg3.Maps.MStringEntry.value:type_name -> h2rpc.test.wiremsg3.Scalars
+	7,  // 45: h2rpc.test.wiremsg3.All.Inner.child:type_name -> h2rpc.test.wiremsg3.All
+	1,  // 46: h2rpc.test.wiremsg3.All.Inner.mood:type_name -> h2rpc.test.wiremsg3.All.Inner.Mood
+	37, // 47: h2rpc.test.wiremsg3.WellKnown.ListsEntry.value:type_name -> google.protobuf.ListValue
+	48, // [48:48] is the sub-list for method output_type
+	48, // [48:48] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_wiremsg_proto3_proto_init() }
@@ -1519,7 +1727,7 @@ func file_wiremsg_proto3_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wiremsg_proto3_proto_rawDesc), len(file_wiremsg_proto3_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
