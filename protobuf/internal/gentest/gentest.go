@@ -208,3 +208,29 @@ func Descriptors(name, pkg string) Plugin {
 		return &pluginpb.CodeGeneratorResponse{File: []*pluginpb.CodeGeneratorResponse_File{{Name: proto.String(name), Content: proto.String(string(out))}}}, nil
 	}
 }
+
+// FromFiles returns the request protoc would send a plugin for files,
+// already-linked descriptors (those a Go package registers, say, when the
+// .proto text is not at hand), with every file they import. They carry no
+// source info, so the output has no .proto comments.
+func FromFiles(files ...protoreflect.FileDescriptor) *pluginpb.CodeGeneratorRequest {
+	req := &pluginpb.CodeGeneratorRequest{}
+	seen := map[string]bool{}
+	var add func(fd protoreflect.FileDescriptor)
+	add = func(fd protoreflect.FileDescriptor) {
+		if seen[fd.Path()] {
+			return
+		}
+		seen[fd.Path()] = true
+		imports := fd.Imports()
+		for i := range imports.Len() {
+			add(imports.Get(i).FileDescriptor)
+		}
+		req.ProtoFile = append(req.ProtoFile, protodesc.ToFileDescriptorProto(fd))
+	}
+	for _, f := range files {
+		req.FileToGenerate = append(req.FileToGenerate, f.Path())
+		add(f)
+	}
+	return req
+}

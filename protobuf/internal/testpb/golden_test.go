@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/h2rpc/h2rpc/protobuf/internal/gentest"
+	grpctesting "google.golang.org/grpc/interop/grpc_testing"
 )
 
 var update = flag.Bool("update", false, "write the generated files instead of comparing them")
@@ -85,10 +86,28 @@ var wellKnownM = func() string {
 	return s
 }()
 
+// grpcTestingWire is gRPC's interop test service (grpc.testing), built from
+// the descriptors grpc-go's package registers, generated on package wire
+// for the interop module's tests of wire messages against grpc-go.
+func grpcTestingWire(t *testing.T) {
+	req := gentest.FromFiles(grpctesting.File_grpc_testing_empty_proto, grpctesting.File_grpc_testing_messages_proto, grpctesting.File_grpc_testing_test_proto)
+	const pkg = "github.com/h2rpc/h2rpc/interop/wiretesting;wiretesting"
+	param := "module=github.com/h2rpc/h2rpc/interop,messages=generate" +
+		",Mgrpc/testing/test.proto=" + pkg + ",Mgrpc/testing/messages.proto=" + pkg + ",Mgrpc/testing/empty.proto=" + pkg
+	files, err := gentest.Run(gentest.H2RPC, req, param)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range gentest.Check("../../../interop", files, *update) {
+		t.Error(err)
+	}
+}
+
 // TestGolden regenerates every generated file of this tree (and
 // examples/messenger's stubs) and fails if one differs from the file
 // committed.
 func TestGolden(t *testing.T) {
+	t.Run("interop-wire", grpcTestingWire)
 	for _, r := range runs {
 		t.Run(r.name, func(t *testing.T) {
 			req, err := gentest.Compile(r.dir, r.files...)
