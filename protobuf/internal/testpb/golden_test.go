@@ -46,6 +46,14 @@ var runs = []run{
 	{"wellknown-wire", "proto", []string{"google/protobuf/any.proto", "google/protobuf/duration.proto", "google/protobuf/empty.proto",
 		"google/protobuf/field_mask.proto", "google/protobuf/struct.proto", "google/protobuf/timestamp.proto", "google/protobuf/wrappers.proto"},
 		gentest.H2RPC, "module=github.com/h2rpc/h2rpc,messages=generate" + wellKnownM, "../../.."},
+	// The hello-world servers whose binaries the size test compares: h2rpc
+	// with wire messages, grpc-go with protobuf-go's.
+	{"helloworld-wire", "../../../bench/helloworld/proto", []string{"helloworld.proto"},
+		gentest.H2RPC, "module=github.com/h2rpc/h2rpc/bench/helloworld,messages=generate", "../../../bench/helloworld"},
+	{"helloworld-grpcgo-messages", "../../../bench/helloworld/proto", []string{"helloworld.proto"},
+		gentest.Go, "module=github.com/h2rpc/h2rpc/bench/helloworld,Mhelloworld.proto=github.com/h2rpc/h2rpc/bench/helloworld/grpcpb;grpcpb", "../../../bench/helloworld"},
+	{"helloworld-grpcgo-stubs", "../../../bench/helloworld/proto", []string{"helloworld.proto"},
+		gentest.GoGRPC, "module=github.com/h2rpc/h2rpc/bench/helloworld,Mhelloworld.proto=github.com/h2rpc/h2rpc/bench/helloworld/grpcpb;grpcpb", "../../../bench/helloworld"},
 	// The codec benchmarks' messages: generated on wire, and protobuf-go's
 	// with vtprotobuf's methods.
 	{"bench-wire", "../../../bench/benchpb/proto", []string{"bench.proto"},
