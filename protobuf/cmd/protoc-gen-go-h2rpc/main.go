@@ -3,7 +3,9 @@
 // constructor, a server interface, an Unimplemented…Server struct to embed,
 // a Register…Server function and the service descriptor, typed streams and
 // method-name constants, in the shape protoc-gen-go-grpc gives grpc-go code.
-// Messages come from protoc-gen-go, as for grpc-go.
+// Messages come from protoc-gen-go, as for grpc-go, or, with
+// messages=generate, from this plugin itself, on package wire, with no
+// protobuf runtime.
 //
 // Install it with
 //
@@ -22,6 +24,9 @@
 //	messages=wire                        the messages implement wire.Message
 //	                                     (hand-written); the stubs do not
 //	                                     import the protobuf-go codec
+//	messages=generate                    also write the message types, on
+//	                                     package wire, in <name>_wire.pb.go
+//	                                     (no protoc-gen-go needed)
 //	import_path=example.com/x/stubs      stubs in that Go package, the
 //	                                     messages imported from theirs
 package main
