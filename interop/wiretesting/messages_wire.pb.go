@@ -109,7 +109,7 @@ func (m *BoolValue) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(!m.Value) {
+	if m.Value {
 		n += 1 + 1
 	}
 	return n + len(m.unknownFields)
@@ -133,7 +133,7 @@ func (m *BoolValue) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(!m.Value) {
+	if m.Value {
 		b = append(b, 0x08)
 		if m.Value {
 			b = append(b, 1)
@@ -265,10 +265,10 @@ func (m *Payload) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.Type == 0) {
+	if m.Type != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Type))
 	}
-	if !(len(m.Body) == 0) {
+	if len(m.Body) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Body))
 	}
 	return n + len(m.unknownFields)
@@ -292,11 +292,11 @@ func (m *Payload) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.Type == 0) {
+	if m.Type != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Type))
 	}
-	if !(len(m.Body) == 0) {
+	if len(m.Body) != 0 {
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.Body)))
 		b = append(b, m.Body...)
@@ -447,10 +447,10 @@ func (m *EchoStatus) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.Code == 0) {
+	if m.Code != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Code))
 	}
-	if !(len(m.Message) == 0) {
+	if len(m.Message) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Message))
 	}
 	return n + len(m.unknownFields)
@@ -474,11 +474,11 @@ func (m *EchoStatus) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.Code == 0) {
+	if m.Code != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Code))
 	}
-	if !(len(m.Message) == 0) {
+	if len(m.Message) != 0 {
 		if !utf8.ValidString(m.Message) {
 			return b, wire.FieldError("grpc.testing.EchoStatus", 2, wire.ErrInvalidUTF8)
 		}
@@ -706,19 +706,19 @@ func (m *SimpleRequest) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.ResponseType == 0) {
+	if m.ResponseType != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.ResponseType))
 	}
-	if !(m.ResponseSize == 0) {
+	if m.ResponseSize != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.ResponseSize))
 	}
 	if m.Payload != nil {
 		n += 1 + wire.SizeBytes(m.Payload.SizeWire())
 	}
-	if !(!m.FillUsername) {
+	if m.FillUsername {
 		n += 1 + 1
 	}
-	if !(!m.FillOauthScope) {
+	if m.FillOauthScope {
 		n += 1 + 1
 	}
 	if m.ResponseCompressed != nil {
@@ -730,10 +730,10 @@ func (m *SimpleRequest) SizeWire() (n int) {
 	if m.ExpectCompressed != nil {
 		n += 1 + wire.SizeBytes(m.ExpectCompressed.SizeWire())
 	}
-	if !(!m.FillServerId) {
+	if m.FillServerId {
 		n += 1 + 1
 	}
-	if !(!m.FillGrpclbRouteType) {
+	if m.FillGrpclbRouteType {
 		n += 1 + 1
 	}
 	if m.OrcaPerQueryReport != nil {
@@ -760,11 +760,11 @@ func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.ResponseType == 0) {
+	if m.ResponseType != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.ResponseType))
 	}
-	if !(m.ResponseSize == 0) {
+	if m.ResponseSize != 0 {
 		b = append(b, 0x10)
 		b = wire.AppendVarint(b, uint64(m.ResponseSize))
 	}
@@ -777,7 +777,7 @@ func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
 		}
 		b = wire.FinishLen(b, at)
 	}
-	if !(!m.FillUsername) {
+	if m.FillUsername {
 		b = append(b, 0x20)
 		if m.FillUsername {
 			b = append(b, 1)
@@ -785,7 +785,7 @@ func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0)
 		}
 	}
-	if !(!m.FillOauthScope) {
+	if m.FillOauthScope {
 		b = append(b, 0x28)
 		if m.FillOauthScope {
 			b = append(b, 1)
@@ -820,7 +820,7 @@ func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
 		}
 		b = wire.FinishLen(b, at)
 	}
-	if !(!m.FillServerId) {
+	if m.FillServerId {
 		b = append(b, 0x48)
 		if m.FillServerId {
 			b = append(b, 1)
@@ -828,7 +828,7 @@ func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0)
 		}
 	}
-	if !(!m.FillGrpclbRouteType) {
+	if m.FillGrpclbRouteType {
 		b = append(b, 0x50)
 		if m.FillGrpclbRouteType {
 			b = append(b, 1)
@@ -1243,19 +1243,19 @@ func (m *SimpleResponse) SizeWire() (n int) {
 	if m.Payload != nil {
 		n += 1 + wire.SizeBytes(m.Payload.SizeWire())
 	}
-	if !(len(m.Username) == 0) {
+	if len(m.Username) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Username))
 	}
-	if !(len(m.OauthScope) == 0) {
+	if len(m.OauthScope) != 0 {
 		n += 1 + wire.SizeBytes(len(m.OauthScope))
 	}
-	if !(len(m.ServerId) == 0) {
+	if len(m.ServerId) != 0 {
 		n += 1 + wire.SizeBytes(len(m.ServerId))
 	}
-	if !(m.GrpclbRouteType == 0) {
+	if m.GrpclbRouteType != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.GrpclbRouteType))
 	}
-	if !(len(m.Hostname) == 0) {
+	if len(m.Hostname) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Hostname))
 	}
 	return n + len(m.unknownFields)
@@ -1288,7 +1288,7 @@ func (m *SimpleResponse) appendWire(b []byte) (_ []byte, err error) {
 		}
 		b = wire.FinishLen(b, at)
 	}
-	if !(len(m.Username) == 0) {
+	if len(m.Username) != 0 {
 		if !utf8.ValidString(m.Username) {
 			return b, wire.FieldError("grpc.testing.SimpleResponse", 2, wire.ErrInvalidUTF8)
 		}
@@ -1296,7 +1296,7 @@ func (m *SimpleResponse) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.Username)))
 		b = append(b, m.Username...)
 	}
-	if !(len(m.OauthScope) == 0) {
+	if len(m.OauthScope) != 0 {
 		if !utf8.ValidString(m.OauthScope) {
 			return b, wire.FieldError("grpc.testing.SimpleResponse", 3, wire.ErrInvalidUTF8)
 		}
@@ -1304,7 +1304,7 @@ func (m *SimpleResponse) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.OauthScope)))
 		b = append(b, m.OauthScope...)
 	}
-	if !(len(m.ServerId) == 0) {
+	if len(m.ServerId) != 0 {
 		if !utf8.ValidString(m.ServerId) {
 			return b, wire.FieldError("grpc.testing.SimpleResponse", 4, wire.ErrInvalidUTF8)
 		}
@@ -1312,11 +1312,11 @@ func (m *SimpleResponse) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.ServerId)))
 		b = append(b, m.ServerId...)
 	}
-	if !(m.GrpclbRouteType == 0) {
+	if m.GrpclbRouteType != 0 {
 		b = append(b, 0x28)
 		b = wire.AppendVarint(b, uint64(m.GrpclbRouteType))
 	}
-	if !(len(m.Hostname) == 0) {
+	if len(m.Hostname) != 0 {
 		if !utf8.ValidString(m.Hostname) {
 			return b, wire.FieldError("grpc.testing.SimpleResponse", 6, wire.ErrInvalidUTF8)
 		}
@@ -1771,7 +1771,7 @@ func (m *StreamingInputCallResponse) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.AggregatedPayloadSize == 0) {
+	if m.AggregatedPayloadSize != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.AggregatedPayloadSize))
 	}
 	return n + len(m.unknownFields)
@@ -1795,7 +1795,7 @@ func (m *StreamingInputCallResponse) appendWire(b []byte) (_ []byte, err error) 
 		return b, nil
 	}
 	_ = err
-	if !(m.AggregatedPayloadSize == 0) {
+	if m.AggregatedPayloadSize != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.AggregatedPayloadSize))
 	}
@@ -1938,10 +1938,10 @@ func (m *ResponseParameters) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.Size == 0) {
+	if m.Size != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Size))
 	}
-	if !(m.IntervalUs == 0) {
+	if m.IntervalUs != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.IntervalUs))
 	}
 	if m.Compressed != nil {
@@ -1971,11 +1971,11 @@ func (m *ResponseParameters) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.Size == 0) {
+	if m.Size != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Size))
 	}
-	if !(m.IntervalUs == 0) {
+	if m.IntervalUs != 0 {
 		b = append(b, 0x10)
 		b = wire.AppendVarint(b, uint64(m.IntervalUs))
 	}
@@ -2221,7 +2221,7 @@ func (m *StreamingOutputCallRequest) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.ResponseType == 0) {
+	if m.ResponseType != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.ResponseType))
 	}
 	for _, v := range m.ResponseParameters {
@@ -2258,7 +2258,7 @@ func (m *StreamingOutputCallRequest) appendWire(b []byte) (_ []byte, err error) 
 		return b, nil
 	}
 	_ = err
-	if !(m.ResponseType == 0) {
+	if m.ResponseType != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.ResponseType))
 	}
@@ -2556,7 +2556,7 @@ func (m *StreamingOutputCallResponse) SizeWire() (n int) {
 	if m.Payload != nil {
 		n += 1 + wire.SizeBytes(m.Payload.SizeWire())
 	}
-	if !(len(m.PeerSocketAddress) == 0) {
+	if len(m.PeerSocketAddress) != 0 {
 		n += 1 + wire.SizeBytes(len(m.PeerSocketAddress))
 	}
 	return n + len(m.unknownFields)
@@ -2589,7 +2589,7 @@ func (m *StreamingOutputCallResponse) appendWire(b []byte) (_ []byte, err error)
 		}
 		b = wire.FinishLen(b, at)
 	}
-	if !(len(m.PeerSocketAddress) == 0) {
+	if len(m.PeerSocketAddress) != 0 {
 		if !utf8.ValidString(m.PeerSocketAddress) {
 			return b, wire.FieldError("grpc.testing.StreamingOutputCallResponse", 2, wire.ErrInvalidUTF8)
 		}
@@ -2745,7 +2745,7 @@ func (m *ReconnectParams) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.MaxReconnectBackoffMs == 0) {
+	if m.MaxReconnectBackoffMs != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.MaxReconnectBackoffMs))
 	}
 	return n + len(m.unknownFields)
@@ -2769,7 +2769,7 @@ func (m *ReconnectParams) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.MaxReconnectBackoffMs == 0) {
+	if m.MaxReconnectBackoffMs != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.MaxReconnectBackoffMs))
 	}
@@ -2897,7 +2897,7 @@ func (m *ReconnectInfo) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(!m.Passed) {
+	if m.Passed {
 		n += 1 + 1
 	}
 	if len(m.BackoffMs) > 0 {
@@ -2929,7 +2929,7 @@ func (m *ReconnectInfo) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(!m.Passed) {
+	if m.Passed {
 		b = append(b, 0x08)
 		if m.Passed {
 			b = append(b, 1)
@@ -3143,10 +3143,10 @@ func (m *LoadBalancerStatsRequest) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.NumRpcs == 0) {
+	if m.NumRpcs != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.NumRpcs))
 	}
-	if !(m.TimeoutSec == 0) {
+	if m.TimeoutSec != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.TimeoutSec))
 	}
 	for _, v := range m.MetadataKeys {
@@ -3174,11 +3174,11 @@ func (m *LoadBalancerStatsRequest) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.NumRpcs == 0) {
+	if m.NumRpcs != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.NumRpcs))
 	}
-	if !(m.TimeoutSec == 0) {
+	if m.TimeoutSec != 0 {
 		b = append(b, 0x10)
 		b = wire.AppendVarint(b, uint64(m.TimeoutSec))
 	}
@@ -3392,7 +3392,7 @@ func (m *LoadBalancerStatsResponse) SizeWire() (n int) {
 		e := 1 + wire.SizeBytes(len(k)) + 1 + wire.SizeVarint(uint64(v))
 		n += 1 + wire.SizeBytes(e)
 	}
-	if !(m.NumFailures == 0) {
+	if m.NumFailures != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.NumFailures))
 	}
 	for k, v := range m.RpcsByMethod {
@@ -3449,7 +3449,7 @@ func (m *LoadBalancerStatsResponse) appendWire(b []byte) (_ []byte, err error) {
 			b = wire.AppendVarint(b, uint64(v))
 		}
 	}
-	if !(m.NumFailures == 0) {
+	if m.NumFailures != 0 {
 		b = append(b, 0x10)
 		b = wire.AppendVarint(b, uint64(m.NumFailures))
 	}
@@ -3975,13 +3975,13 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(len(m.Key) == 0) {
+	if len(m.Key) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Key))
 	}
-	if !(len(m.Value) == 0) {
+	if len(m.Value) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Value))
 	}
-	if !(m.Type == 0) {
+	if m.Type != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Type))
 	}
 	return n + len(m.unknownFields)
@@ -4005,7 +4005,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) appendWire(b []byte) (_ []byte
 		return b, nil
 	}
 	_ = err
-	if !(len(m.Key) == 0) {
+	if len(m.Key) != 0 {
 		if !utf8.ValidString(m.Key) {
 			return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
 		}
@@ -4013,7 +4013,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) appendWire(b []byte) (_ []byte
 		b = wire.AppendVarint(b, uint64(len(m.Key)))
 		b = append(b, m.Key...)
 	}
-	if !(len(m.Value) == 0) {
+	if len(m.Value) != 0 {
 		if !utf8.ValidString(m.Value) {
 			return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
 		}
@@ -4021,7 +4021,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) appendWire(b []byte) (_ []byte
 		b = wire.AppendVarint(b, uint64(len(m.Value)))
 		b = append(b, m.Value...)
 	}
-	if !(m.Type == 0) {
+	if m.Type != 0 {
 		b = append(b, 0x18)
 		b = wire.AppendVarint(b, uint64(m.Type))
 	}
@@ -5545,7 +5545,7 @@ func (m *LoadBalancerAccumulatedStatsResponse_MethodStats) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.RpcsStarted == 0) {
+	if m.RpcsStarted != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.RpcsStarted))
 	}
 	for k, v := range m.Result {
@@ -5575,7 +5575,7 @@ func (m *LoadBalancerAccumulatedStatsResponse_MethodStats) appendWire(b []byte) 
 		return b, nil
 	}
 	_ = err
-	if !(m.RpcsStarted == 0) {
+	if m.RpcsStarted != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.RpcsStarted))
 	}
@@ -5828,7 +5828,7 @@ func (m *ClientConfigureRequest) SizeWire() (n int) {
 		_ = v
 		n += 1 + wire.SizeBytes(v.SizeWire())
 	}
-	if !(m.TimeoutSec == 0) {
+	if m.TimeoutSec != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.TimeoutSec))
 	}
 	return n + len(m.unknownFields)
@@ -5872,7 +5872,7 @@ func (m *ClientConfigureRequest) appendWire(b []byte) (_ []byte, err error) {
 		}
 		b = wire.FinishLen(b, at)
 	}
-	if !(m.TimeoutSec == 0) {
+	if m.TimeoutSec != 0 {
 		b = append(b, 0x18)
 		b = wire.AppendVarint(b, uint64(m.TimeoutSec))
 	}
@@ -6150,13 +6150,13 @@ func (m *ClientConfigureRequest_Metadata) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.Type == 0) {
+	if m.Type != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Type))
 	}
-	if !(len(m.Key) == 0) {
+	if len(m.Key) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Key))
 	}
-	if !(len(m.Value) == 0) {
+	if len(m.Value) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Value))
 	}
 	return n + len(m.unknownFields)
@@ -6180,11 +6180,11 @@ func (m *ClientConfigureRequest_Metadata) appendWire(b []byte) (_ []byte, err er
 		return b, nil
 	}
 	_ = err
-	if !(m.Type == 0) {
+	if m.Type != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Type))
 	}
-	if !(len(m.Key) == 0) {
+	if len(m.Key) != 0 {
 		if !utf8.ValidString(m.Key) {
 			return b, wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
 		}
@@ -6192,7 +6192,7 @@ func (m *ClientConfigureRequest_Metadata) appendWire(b []byte) (_ []byte, err er
 		b = wire.AppendVarint(b, uint64(len(m.Key)))
 		b = append(b, m.Key...)
 	}
-	if !(len(m.Value) == 0) {
+	if len(m.Value) != 0 {
 		if !utf8.ValidString(m.Value) {
 			return b, wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
 		}
@@ -6472,7 +6472,7 @@ func (m *MemorySize) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.Rss == 0) {
+	if m.Rss != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Rss))
 	}
 	return n + len(m.unknownFields)
@@ -6496,7 +6496,7 @@ func (m *MemorySize) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.Rss == 0) {
+	if m.Rss != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Rss))
 	}
@@ -6643,10 +6643,10 @@ func (m *TestOrcaReport) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(math.Float64bits(m.CpuUtilization) == 0) {
+	if math.Float64bits(m.CpuUtilization) != 0 {
 		n += 1 + 8
 	}
-	if !(math.Float64bits(m.MemoryUtilization) == 0) {
+	if math.Float64bits(m.MemoryUtilization) != 0 {
 		n += 1 + 8
 	}
 	for k, v := range m.RequestCost {
@@ -6682,11 +6682,11 @@ func (m *TestOrcaReport) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(math.Float64bits(m.CpuUtilization) == 0) {
+	if math.Float64bits(m.CpuUtilization) != 0 {
 		b = append(b, 0x09)
 		b = wire.AppendFixed64(b, math.Float64bits(m.CpuUtilization))
 	}
-	if !(math.Float64bits(m.MemoryUtilization) == 0) {
+	if math.Float64bits(m.MemoryUtilization) != 0 {
 		b = append(b, 0x11)
 		b = wire.AppendFixed64(b, math.Float64bits(m.MemoryUtilization))
 	}
@@ -7039,10 +7039,10 @@ func (m *SetReturnStatusRequest) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.GrpcCodeToReturn == 0) {
+	if m.GrpcCodeToReturn != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.GrpcCodeToReturn))
 	}
-	if !(len(m.GrpcStatusDescription) == 0) {
+	if len(m.GrpcStatusDescription) != 0 {
 		n += 1 + wire.SizeBytes(len(m.GrpcStatusDescription))
 	}
 	return n + len(m.unknownFields)
@@ -7066,11 +7066,11 @@ func (m *SetReturnStatusRequest) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.GrpcCodeToReturn == 0) {
+	if m.GrpcCodeToReturn != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.GrpcCodeToReturn))
 	}
-	if !(len(m.GrpcStatusDescription) == 0) {
+	if len(m.GrpcStatusDescription) != 0 {
 		if !utf8.ValidString(m.GrpcStatusDescription) {
 			return b, wire.FieldError("grpc.testing.SetReturnStatusRequest", 2, wire.ErrInvalidUTF8)
 		}
@@ -7242,16 +7242,16 @@ func (m *HookRequest) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.Command == 0) {
+	if m.Command != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Command))
 	}
-	if !(m.GrpcCodeToReturn == 0) {
+	if m.GrpcCodeToReturn != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.GrpcCodeToReturn))
 	}
-	if !(len(m.GrpcStatusDescription) == 0) {
+	if len(m.GrpcStatusDescription) != 0 {
 		n += 1 + wire.SizeBytes(len(m.GrpcStatusDescription))
 	}
-	if !(m.ServerPort == 0) {
+	if m.ServerPort != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.ServerPort))
 	}
 	return n + len(m.unknownFields)
@@ -7275,15 +7275,15 @@ func (m *HookRequest) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.Command == 0) {
+	if m.Command != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Command))
 	}
-	if !(m.GrpcCodeToReturn == 0) {
+	if m.GrpcCodeToReturn != 0 {
 		b = append(b, 0x10)
 		b = wire.AppendVarint(b, uint64(m.GrpcCodeToReturn))
 	}
-	if !(len(m.GrpcStatusDescription) == 0) {
+	if len(m.GrpcStatusDescription) != 0 {
 		if !utf8.ValidString(m.GrpcStatusDescription) {
 			return b, wire.FieldError("grpc.testing.HookRequest", 3, wire.ErrInvalidUTF8)
 		}
@@ -7291,7 +7291,7 @@ func (m *HookRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.GrpcStatusDescription)))
 		b = append(b, m.GrpcStatusDescription...)
 	}
-	if !(m.ServerPort == 0) {
+	if m.ServerPort != 0 {
 		b = append(b, 0x20)
 		b = wire.AppendVarint(b, uint64(m.ServerPort))
 	}

@@ -51,10 +51,10 @@ func (m *Any) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(len(m.TypeUrl) == 0) {
+	if len(m.TypeUrl) != 0 {
 		n += 1 + wire.SizeBytes(len(m.TypeUrl))
 	}
-	if !(len(m.Value) == 0) {
+	if len(m.Value) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Value))
 	}
 	return n + len(m.unknownFields)
@@ -78,7 +78,7 @@ func (m *Any) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(len(m.TypeUrl) == 0) {
+	if len(m.TypeUrl) != 0 {
 		if !utf8.ValidString(m.TypeUrl) {
 			return b, wire.FieldError("google.protobuf.Any", 1, wire.ErrInvalidUTF8)
 		}
@@ -86,7 +86,7 @@ func (m *Any) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.TypeUrl)))
 		b = append(b, m.TypeUrl...)
 	}
-	if !(len(m.Value) == 0) {
+	if len(m.Value) != 0 {
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.Value)))
 		b = append(b, m.Value...)

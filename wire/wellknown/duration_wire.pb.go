@@ -49,10 +49,10 @@ func (m *Duration) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.Seconds == 0) {
+	if m.Seconds != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Seconds))
 	}
-	if !(m.Nanos == 0) {
+	if m.Nanos != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Nanos))
 	}
 	return n + len(m.unknownFields)
@@ -76,11 +76,11 @@ func (m *Duration) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.Seconds == 0) {
+	if m.Seconds != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Seconds))
 	}
-	if !(m.Nanos == 0) {
+	if m.Nanos != 0 {
 		b = append(b, 0x10)
 		b = wire.AppendVarint(b, uint64(m.Nanos))
 	}

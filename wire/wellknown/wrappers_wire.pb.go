@@ -43,7 +43,7 @@ func (m *DoubleValue) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(math.Float64bits(m.Value) == 0) {
+	if math.Float64bits(m.Value) != 0 {
 		n += 1 + 8
 	}
 	return n + len(m.unknownFields)
@@ -67,7 +67,7 @@ func (m *DoubleValue) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(math.Float64bits(m.Value) == 0) {
+	if math.Float64bits(m.Value) != 0 {
 		b = append(b, 0x09)
 		b = wire.AppendFixed64(b, math.Float64bits(m.Value))
 	}
@@ -181,7 +181,7 @@ func (m *FloatValue) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(math.Float32bits(m.Value) == 0) {
+	if math.Float32bits(m.Value) != 0 {
 		n += 1 + 4
 	}
 	return n + len(m.unknownFields)
@@ -205,7 +205,7 @@ func (m *FloatValue) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(math.Float32bits(m.Value) == 0) {
+	if math.Float32bits(m.Value) != 0 {
 		b = append(b, 0x0d)
 		b = wire.AppendFixed32(b, math.Float32bits(m.Value))
 	}
@@ -319,7 +319,7 @@ func (m *Int64Value) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.Value == 0) {
+	if m.Value != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Value))
 	}
 	return n + len(m.unknownFields)
@@ -343,7 +343,7 @@ func (m *Int64Value) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.Value == 0) {
+	if m.Value != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Value))
 	}
@@ -462,7 +462,7 @@ func (m *UInt64Value) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.Value == 0) {
+	if m.Value != 0 {
 		n += 1 + wire.SizeVarint(m.Value)
 	}
 	return n + len(m.unknownFields)
@@ -486,7 +486,7 @@ func (m *UInt64Value) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.Value == 0) {
+	if m.Value != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, m.Value)
 	}
@@ -605,7 +605,7 @@ func (m *Int32Value) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.Value == 0) {
+	if m.Value != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Value))
 	}
 	return n + len(m.unknownFields)
@@ -629,7 +629,7 @@ func (m *Int32Value) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.Value == 0) {
+	if m.Value != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Value))
 	}
@@ -748,7 +748,7 @@ func (m *UInt32Value) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.Value == 0) {
+	if m.Value != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Value))
 	}
 	return n + len(m.unknownFields)
@@ -772,7 +772,7 @@ func (m *UInt32Value) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.Value == 0) {
+	if m.Value != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Value))
 	}
@@ -891,7 +891,7 @@ func (m *BoolValue) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(!m.Value) {
+	if m.Value {
 		n += 1 + 1
 	}
 	return n + len(m.unknownFields)
@@ -915,7 +915,7 @@ func (m *BoolValue) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(!m.Value) {
+	if m.Value {
 		b = append(b, 0x08)
 		if m.Value {
 			b = append(b, 1)
@@ -1038,7 +1038,7 @@ func (m *StringValue) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(len(m.Value) == 0) {
+	if len(m.Value) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Value))
 	}
 	return n + len(m.unknownFields)
@@ -1062,7 +1062,7 @@ func (m *StringValue) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(len(m.Value) == 0) {
+	if len(m.Value) != 0 {
 		if !utf8.ValidString(m.Value) {
 			return b, wire.FieldError("google.protobuf.StringValue", 1, wire.ErrInvalidUTF8)
 		}
@@ -1191,7 +1191,7 @@ func (m *BytesValue) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(len(m.Value) == 0) {
+	if len(m.Value) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Value))
 	}
 	return n + len(m.unknownFields)
@@ -1215,7 +1215,7 @@ func (m *BytesValue) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(len(m.Value) == 0) {
+	if len(m.Value) != 0 {
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Value)))
 		b = append(b, m.Value...)

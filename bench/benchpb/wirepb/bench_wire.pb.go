@@ -96,13 +96,13 @@ func (m *Small) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(len(m.Content) == 0) {
+	if len(m.Content) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Content))
 	}
-	if !(m.Progress == 0) {
+	if m.Progress != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Progress))
 	}
-	if !(len(m.Timestamp) == 0) {
+	if len(m.Timestamp) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Timestamp))
 	}
 	return n + len(m.unknownFields)
@@ -126,7 +126,7 @@ func (m *Small) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(len(m.Content) == 0) {
+	if len(m.Content) != 0 {
 		if !utf8.ValidString(m.Content) {
 			return b, wire.FieldError("h2rpc.bench.Small", 1, wire.ErrInvalidUTF8)
 		}
@@ -134,11 +134,11 @@ func (m *Small) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.Content)))
 		b = append(b, m.Content...)
 	}
-	if !(m.Progress == 0) {
+	if m.Progress != 0 {
 		b = append(b, 0x10)
 		b = wire.AppendVarint(b, uint64(m.Progress))
 	}
-	if !(len(m.Timestamp) == 0) {
+	if len(m.Timestamp) != 0 {
 		if !utf8.ValidString(m.Timestamp) {
 			return b, wire.FieldError("h2rpc.bench.Small", 3, wire.ErrInvalidUTF8)
 		}
@@ -327,13 +327,13 @@ func (m *Point) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(math.Float64bits(m.X) == 0) {
+	if math.Float64bits(m.X) != 0 {
 		n += 1 + 8
 	}
-	if !(math.Float64bits(m.Y) == 0) {
+	if math.Float64bits(m.Y) != 0 {
 		n += 1 + 8
 	}
-	if !(len(m.Label) == 0) {
+	if len(m.Label) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Label))
 	}
 	return n + len(m.unknownFields)
@@ -357,15 +357,15 @@ func (m *Point) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(math.Float64bits(m.X) == 0) {
+	if math.Float64bits(m.X) != 0 {
 		b = append(b, 0x09)
 		b = wire.AppendFixed64(b, math.Float64bits(m.X))
 	}
-	if !(math.Float64bits(m.Y) == 0) {
+	if math.Float64bits(m.Y) != 0 {
 		b = append(b, 0x11)
 		b = wire.AppendFixed64(b, math.Float64bits(m.Y))
 	}
-	if !(len(m.Label) == 0) {
+	if len(m.Label) != 0 {
 		if !utf8.ValidString(m.Label) {
 			return b, wire.FieldError("h2rpc.bench.Point", 3, wire.ErrInvalidUTF8)
 		}
@@ -632,31 +632,31 @@ func (m *Medium) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.Id == 0) {
+	if m.Id != 0 {
 		n += 1 + wire.SizeVarint(m.Id)
 	}
-	if !(len(m.Name) == 0) {
+	if len(m.Name) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Name))
 	}
-	if !(len(m.Email) == 0) {
+	if len(m.Email) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Email))
 	}
-	if !(m.Age == 0) {
+	if m.Age != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Age))
 	}
-	if !(!m.Active) {
+	if m.Active {
 		n += 1 + 1
 	}
-	if !(math.Float64bits(m.Score) == 0) {
+	if math.Float64bits(m.Score) != 0 {
 		n += 1 + 8
 	}
-	if !(m.CreatedUnix == 0) {
+	if m.CreatedUnix != 0 {
 		n += 1 + 8
 	}
-	if !(m.Balance == 0) {
+	if m.Balance != 0 {
 		n += 1 + wire.SizeVarint(wire.EncodeZigZag(int64(m.Balance)))
 	}
-	if !(m.Kind == 0) {
+	if m.Kind != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Kind))
 	}
 	for _, v := range m.Tags {
@@ -680,7 +680,7 @@ func (m *Medium) SizeWire() (n int) {
 		e := 1 + wire.SizeBytes(len(k)) + 1 + wire.SizeBytes(len(v))
 		n += 1 + wire.SizeBytes(e)
 	}
-	if !(len(m.Token) == 0) {
+	if len(m.Token) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Token))
 	}
 	return n + len(m.unknownFields)
@@ -704,11 +704,11 @@ func (m *Medium) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.Id == 0) {
+	if m.Id != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, m.Id)
 	}
-	if !(len(m.Name) == 0) {
+	if len(m.Name) != 0 {
 		if !utf8.ValidString(m.Name) {
 			return b, wire.FieldError("h2rpc.bench.Medium", 2, wire.ErrInvalidUTF8)
 		}
@@ -716,7 +716,7 @@ func (m *Medium) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.Name)))
 		b = append(b, m.Name...)
 	}
-	if !(len(m.Email) == 0) {
+	if len(m.Email) != 0 {
 		if !utf8.ValidString(m.Email) {
 			return b, wire.FieldError("h2rpc.bench.Medium", 3, wire.ErrInvalidUTF8)
 		}
@@ -724,11 +724,11 @@ func (m *Medium) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.Email)))
 		b = append(b, m.Email...)
 	}
-	if !(m.Age == 0) {
+	if m.Age != 0 {
 		b = append(b, 0x20)
 		b = wire.AppendVarint(b, uint64(m.Age))
 	}
-	if !(!m.Active) {
+	if m.Active {
 		b = append(b, 0x28)
 		if m.Active {
 			b = append(b, 1)
@@ -736,19 +736,19 @@ func (m *Medium) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0)
 		}
 	}
-	if !(math.Float64bits(m.Score) == 0) {
+	if math.Float64bits(m.Score) != 0 {
 		b = append(b, 0x31)
 		b = wire.AppendFixed64(b, math.Float64bits(m.Score))
 	}
-	if !(m.CreatedUnix == 0) {
+	if m.CreatedUnix != 0 {
 		b = append(b, 0x39)
 		b = wire.AppendFixed64(b, uint64(m.CreatedUnix))
 	}
-	if !(m.Balance == 0) {
+	if m.Balance != 0 {
 		b = append(b, 0x40)
 		b = wire.AppendVarint(b, wire.EncodeZigZag(int64(m.Balance)))
 	}
-	if !(m.Kind == 0) {
+	if m.Kind != 0 {
 		b = append(b, 0x48)
 		b = wire.AppendVarint(b, uint64(m.Kind))
 	}
@@ -805,7 +805,7 @@ func (m *Medium) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, v...)
 		}
 	}
-	if !(len(m.Token) == 0) {
+	if len(m.Token) != 0 {
 		b = append(b, 0x72)
 		b = wire.AppendVarint(b, uint64(len(m.Token)))
 		b = append(b, m.Token...)
@@ -1354,14 +1354,14 @@ func (m *Large) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(len(m.Name) == 0) {
+	if len(m.Name) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Name))
 	}
 	for _, v := range m.Items {
 		_ = v
 		n += 1 + wire.SizeBytes(v.SizeWire())
 	}
-	if !(len(m.Blob) == 0) {
+	if len(m.Blob) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Blob))
 	}
 	if len(m.Samples) > 0 {
@@ -1388,7 +1388,7 @@ func (m *Large) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(len(m.Name) == 0) {
+	if len(m.Name) != 0 {
 		if !utf8.ValidString(m.Name) {
 			return b, wire.FieldError("h2rpc.bench.Large", 1, wire.ErrInvalidUTF8)
 		}
@@ -1405,7 +1405,7 @@ func (m *Large) appendWire(b []byte) (_ []byte, err error) {
 		}
 		b = wire.FinishLen(b, at)
 	}
-	if !(len(m.Blob) == 0) {
+	if len(m.Blob) != 0 {
 		b = append(b, 0x1a)
 		b = wire.AppendVarint(b, uint64(len(m.Blob)))
 		b = append(b, m.Blob...)

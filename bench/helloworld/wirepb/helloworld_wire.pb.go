@@ -42,7 +42,7 @@ func (m *HelloRequest) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(len(m.Name) == 0) {
+	if len(m.Name) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Name))
 	}
 	return n + len(m.unknownFields)
@@ -66,7 +66,7 @@ func (m *HelloRequest) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(len(m.Name) == 0) {
+	if len(m.Name) != 0 {
 		if !utf8.ValidString(m.Name) {
 			return b, wire.FieldError("helloworld.HelloRequest", 1, wire.ErrInvalidUTF8)
 		}
@@ -194,7 +194,7 @@ func (m *HelloReply) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(len(m.Message) == 0) {
+	if len(m.Message) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Message))
 	}
 	return n + len(m.unknownFields)
@@ -218,7 +218,7 @@ func (m *HelloReply) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(len(m.Message) == 0) {
+	if len(m.Message) != 0 {
 		if !utf8.ValidString(m.Message) {
 			return b, wire.FieldError("helloworld.HelloReply", 1, wire.ErrInvalidUTF8)
 		}

@@ -42,7 +42,7 @@ func (m *StatusRequest) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(len(m.UserId) == 0) {
+	if len(m.UserId) != 0 {
 		n += 1 + wire.SizeBytes(len(m.UserId))
 	}
 	return n + len(m.unknownFields)
@@ -66,7 +66,7 @@ func (m *StatusRequest) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(len(m.UserId) == 0) {
+	if len(m.UserId) != 0 {
 		if !utf8.ValidString(m.UserId) {
 			return b, wire.FieldError("messenger.StatusRequest", 1, wire.ErrInvalidUTF8)
 		}
@@ -202,10 +202,10 @@ func (m *StatusResponse) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(len(m.Message) == 0) {
+	if len(m.Message) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Message))
 	}
-	if !(!m.Active) {
+	if m.Active {
 		n += 1 + 1
 	}
 	return n + len(m.unknownFields)
@@ -229,7 +229,7 @@ func (m *StatusResponse) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(len(m.Message) == 0) {
+	if len(m.Message) != 0 {
 		if !utf8.ValidString(m.Message) {
 			return b, wire.FieldError("messenger.StatusResponse", 1, wire.ErrInvalidUTF8)
 		}
@@ -237,7 +237,7 @@ func (m *StatusResponse) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.Message)))
 		b = append(b, m.Message...)
 	}
-	if !(!m.Active) {
+	if m.Active {
 		b = append(b, 0x10)
 		if m.Active {
 			b = append(b, 1)
@@ -385,7 +385,7 @@ func (m *TopicRequest) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(len(m.Topic) == 0) {
+	if len(m.Topic) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Topic))
 	}
 	return n + len(m.unknownFields)
@@ -409,7 +409,7 @@ func (m *TopicRequest) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(len(m.Topic) == 0) {
+	if len(m.Topic) != 0 {
 		if !utf8.ValidString(m.Topic) {
 			return b, wire.FieldError("messenger.TopicRequest", 1, wire.ErrInvalidUTF8)
 		}
@@ -553,13 +553,13 @@ func (m *LearningUpdate) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(len(m.Content) == 0) {
+	if len(m.Content) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Content))
 	}
-	if !(m.Progress == 0) {
+	if m.Progress != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Progress))
 	}
-	if !(len(m.Timestamp) == 0) {
+	if len(m.Timestamp) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Timestamp))
 	}
 	return n + len(m.unknownFields)
@@ -583,7 +583,7 @@ func (m *LearningUpdate) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(len(m.Content) == 0) {
+	if len(m.Content) != 0 {
 		if !utf8.ValidString(m.Content) {
 			return b, wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
 		}
@@ -591,11 +591,11 @@ func (m *LearningUpdate) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.Content)))
 		b = append(b, m.Content...)
 	}
-	if !(m.Progress == 0) {
+	if m.Progress != 0 {
 		b = append(b, 0x10)
 		b = wire.AppendVarint(b, uint64(m.Progress))
 	}
-	if !(len(m.Timestamp) == 0) {
+	if len(m.Timestamp) != 0 {
 		if !utf8.ValidString(m.Timestamp) {
 			return b, wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
 		}
@@ -768,7 +768,7 @@ func (m *ResearchNote) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(len(m.Text) == 0) {
+	if len(m.Text) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Text))
 	}
 	return n + len(m.unknownFields)
@@ -792,7 +792,7 @@ func (m *ResearchNote) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(len(m.Text) == 0) {
+	if len(m.Text) != 0 {
 		if !utf8.ValidString(m.Text) {
 			return b, wire.FieldError("messenger.ResearchNote", 1, wire.ErrInvalidUTF8)
 		}
@@ -928,10 +928,10 @@ func (m *SummaryResponse) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.Count == 0) {
+	if m.Count != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Count))
 	}
-	if !(len(m.FinalSummary) == 0) {
+	if len(m.FinalSummary) != 0 {
 		n += 1 + wire.SizeBytes(len(m.FinalSummary))
 	}
 	return n + len(m.unknownFields)
@@ -955,11 +955,11 @@ func (m *SummaryResponse) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.Count == 0) {
+	if m.Count != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Count))
 	}
-	if !(len(m.FinalSummary) == 0) {
+	if len(m.FinalSummary) != 0 {
 		if !utf8.ValidString(m.FinalSummary) {
 			return b, wire.FieldError("messenger.SummaryResponse", 2, wire.ErrInvalidUTF8)
 		}
@@ -1115,10 +1115,10 @@ func (m *FeedUpdate) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(len(m.User) == 0) {
+	if len(m.User) != 0 {
 		n += 1 + wire.SizeBytes(len(m.User))
 	}
-	if !(len(m.Message) == 0) {
+	if len(m.Message) != 0 {
 		n += 1 + wire.SizeBytes(len(m.Message))
 	}
 	return n + len(m.unknownFields)
@@ -1142,7 +1142,7 @@ func (m *FeedUpdate) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(len(m.User) == 0) {
+	if len(m.User) != 0 {
 		if !utf8.ValidString(m.User) {
 			return b, wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
 		}
@@ -1150,7 +1150,7 @@ func (m *FeedUpdate) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.User)))
 		b = append(b, m.User...)
 	}
-	if !(len(m.Message) == 0) {
+	if len(m.Message) != 0 {
 		if !utf8.ValidString(m.Message) {
 			return b, wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
 		}

@@ -43,8 +43,7 @@ var wellKnownFiles = map[string]bool{
 // remapWellKnown points the Go identifiers of the well-known types at
 // WellKnownPackage.
 func remapWellKnown(p *protogen.Plugin) {
-	var enums func(es []*protogen.Enum)
-	enums = func(es []*protogen.Enum) {
+	enums := func(es []*protogen.Enum) {
 		for _, e := range es {
 			e.GoIdent.GoImportPath = WellKnownPackage
 			for _, v := range e.Values {
@@ -378,22 +377,23 @@ func (w *msgGen) sizeValue(f protoreflect.FieldDescriptor, v string) string {
 	panic("sizeValue: " + f.Kind().String())
 }
 
-// isZero is the expression saying v holds the zero value of a field without
-// presence, which proto3 leaves out.
-func (w *msgGen) isZero(f protoreflect.FieldDescriptor, v string) string {
+// nonZero is the expression saying v does not hold the zero value of a
+// field without presence: proto3 writes only such fields. A float is
+// compared by its bits, so -0.0 is written, as protobuf-go writes it.
+func (w *msgGen) nonZero(f protoreflect.FieldDescriptor, v string) string {
 	switch f.Kind() {
 	case protoreflect.BoolKind:
-		return "!" + v
+		return v
 	case protoreflect.StringKind, protoreflect.BytesKind:
-		return "len(" + v + ") == 0"
+		return "len(" + v + ") != 0"
 	case protoreflect.FloatKind:
-		return w.math("Float32bits") + "(" + v + ") == 0"
+		return w.math("Float32bits") + "(" + v + ") != 0"
 	case protoreflect.DoubleKind:
-		return w.math("Float64bits") + "(" + v + ") == 0"
+		return w.math("Float64bits") + "(" + v + ") != 0"
 	case protoreflect.MessageKind:
-		return v + " == nil"
+		return v + " != nil"
 	}
-	return v + " == 0"
+	return v + " != 0"
 }
 
 // decodeValue returns statements that consume one value of f's kind,
@@ -723,15 +723,13 @@ func (w *msgGen) size(m *protogen.Message) {
 		case isPointerScalar(f):
 			g.P("if ", fv, " != nil { n += ", tag, " + ", w.sizeValue(f.Desc, "*"+fv), " }")
 		default:
-			g.P("if !(", w.zeroCheck(f.Desc, fv), ") { n += ", tag, " + ", w.sizeValue(f.Desc, fv), " }")
+			g.P("if ", w.nonZero(f.Desc, fv), " { n += ", tag, " + ", w.sizeValue(f.Desc, fv), " }")
 		}
 	}
 	g.P("return n + len(m.", unknownField, ")")
 	g.P("}")
 	g.P()
 }
-
-func (w *msgGen) zeroCheck(f protoreflect.FieldDescriptor, v string) string { return w.isZero(f, v) }
 
 // appendField returns statements appending field f with value v, tag first.
 func (w *msgGen) appendField(f protoreflect.FieldDescriptor, msg, v string) string {
@@ -859,7 +857,7 @@ func (w *msgGen) marshal(m *protogen.Message) {
 			g.P(w.appendField(f.Desc, full, "*"+fv))
 			g.P("}")
 		default:
-			g.P("if !(", w.zeroCheck(f.Desc, fv), ") {")
+			g.P("if ", w.nonZero(f.Desc, fv), " {")
 			g.P(w.appendField(f.Desc, full, fv))
 			g.P("}")
 		}

@@ -205,52 +205,52 @@ func (m *Scalars) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(math.Float64bits(m.FDouble) == 0) {
+	if math.Float64bits(m.FDouble) != 0 {
 		n += 1 + 8
 	}
-	if !(math.Float32bits(m.FFloat) == 0) {
+	if math.Float32bits(m.FFloat) != 0 {
 		n += 1 + 4
 	}
-	if !(m.FInt32 == 0) {
+	if m.FInt32 != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.FInt32))
 	}
-	if !(m.FInt64 == 0) {
+	if m.FInt64 != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.FInt64))
 	}
-	if !(m.FUint32 == 0) {
+	if m.FUint32 != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.FUint32))
 	}
-	if !(m.FUint64 == 0) {
+	if m.FUint64 != 0 {
 		n += 1 + wire.SizeVarint(m.FUint64)
 	}
-	if !(m.FSint32 == 0) {
+	if m.FSint32 != 0 {
 		n += 1 + wire.SizeVarint(wire.EncodeZigZag(int64(m.FSint32)))
 	}
-	if !(m.FSint64 == 0) {
+	if m.FSint64 != 0 {
 		n += 1 + wire.SizeVarint(wire.EncodeZigZag(int64(m.FSint64)))
 	}
-	if !(m.FFixed32 == 0) {
+	if m.FFixed32 != 0 {
 		n += 1 + 4
 	}
-	if !(m.FFixed64 == 0) {
+	if m.FFixed64 != 0 {
 		n += 1 + 8
 	}
-	if !(m.FSfixed32 == 0) {
+	if m.FSfixed32 != 0 {
 		n += 1 + 4
 	}
-	if !(m.FSfixed64 == 0) {
+	if m.FSfixed64 != 0 {
 		n += 1 + 8
 	}
-	if !(!m.FBool) {
+	if m.FBool {
 		n += 1 + 1
 	}
-	if !(len(m.FString) == 0) {
+	if len(m.FString) != 0 {
 		n += 1 + wire.SizeBytes(len(m.FString))
 	}
-	if !(len(m.FBytes) == 0) {
+	if len(m.FBytes) != 0 {
 		n += 1 + wire.SizeBytes(len(m.FBytes))
 	}
-	if !(m.FColor == 0) {
+	if m.FColor != 0 {
 		n += 2 + wire.SizeVarint(uint64(m.FColor))
 	}
 	return n + len(m.unknownFields)
@@ -274,55 +274,55 @@ func (m *Scalars) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(math.Float64bits(m.FDouble) == 0) {
+	if math.Float64bits(m.FDouble) != 0 {
 		b = append(b, 0x09)
 		b = wire.AppendFixed64(b, math.Float64bits(m.FDouble))
 	}
-	if !(math.Float32bits(m.FFloat) == 0) {
+	if math.Float32bits(m.FFloat) != 0 {
 		b = append(b, 0x15)
 		b = wire.AppendFixed32(b, math.Float32bits(m.FFloat))
 	}
-	if !(m.FInt32 == 0) {
+	if m.FInt32 != 0 {
 		b = append(b, 0x18)
 		b = wire.AppendVarint(b, uint64(m.FInt32))
 	}
-	if !(m.FInt64 == 0) {
+	if m.FInt64 != 0 {
 		b = append(b, 0x20)
 		b = wire.AppendVarint(b, uint64(m.FInt64))
 	}
-	if !(m.FUint32 == 0) {
+	if m.FUint32 != 0 {
 		b = append(b, 0x28)
 		b = wire.AppendVarint(b, uint64(m.FUint32))
 	}
-	if !(m.FUint64 == 0) {
+	if m.FUint64 != 0 {
 		b = append(b, 0x30)
 		b = wire.AppendVarint(b, m.FUint64)
 	}
-	if !(m.FSint32 == 0) {
+	if m.FSint32 != 0 {
 		b = append(b, 0x38)
 		b = wire.AppendVarint(b, wire.EncodeZigZag(int64(m.FSint32)))
 	}
-	if !(m.FSint64 == 0) {
+	if m.FSint64 != 0 {
 		b = append(b, 0x40)
 		b = wire.AppendVarint(b, wire.EncodeZigZag(int64(m.FSint64)))
 	}
-	if !(m.FFixed32 == 0) {
+	if m.FFixed32 != 0 {
 		b = append(b, 0x4d)
 		b = wire.AppendFixed32(b, uint32(m.FFixed32))
 	}
-	if !(m.FFixed64 == 0) {
+	if m.FFixed64 != 0 {
 		b = append(b, 0x51)
 		b = wire.AppendFixed64(b, uint64(m.FFixed64))
 	}
-	if !(m.FSfixed32 == 0) {
+	if m.FSfixed32 != 0 {
 		b = append(b, 0x5d)
 		b = wire.AppendFixed32(b, uint32(m.FSfixed32))
 	}
-	if !(m.FSfixed64 == 0) {
+	if m.FSfixed64 != 0 {
 		b = append(b, 0x61)
 		b = wire.AppendFixed64(b, uint64(m.FSfixed64))
 	}
-	if !(!m.FBool) {
+	if m.FBool {
 		b = append(b, 0x68)
 		if m.FBool {
 			b = append(b, 1)
@@ -330,7 +330,7 @@ func (m *Scalars) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0)
 		}
 	}
-	if !(len(m.FString) == 0) {
+	if len(m.FString) != 0 {
 		if !utf8.ValidString(m.FString) {
 			return b, wire.FieldError("h2rpc.test.wiremsg3.Scalars", 14, wire.ErrInvalidUTF8)
 		}
@@ -338,12 +338,12 @@ func (m *Scalars) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.FString)))
 		b = append(b, m.FString...)
 	}
-	if !(len(m.FBytes) == 0) {
+	if len(m.FBytes) != 0 {
 		b = append(b, 0x7a)
 		b = wire.AppendVarint(b, uint64(len(m.FBytes)))
 		b = append(b, m.FBytes...)
 	}
-	if !(m.FColor == 0) {
+	if m.FColor != 0 {
 		b = append(b, 0x80, 0x01)
 		b = wire.AppendVarint(b, uint64(m.FColor))
 	}
@@ -5183,7 +5183,7 @@ func (m *Oneofs) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(len(m.After) == 0) {
+	if len(m.After) != 0 {
 		n += 1 + wire.SizeBytes(len(m.After))
 	}
 	if x, ok := m.Kind.(*Oneofs_KInt32); ok {
@@ -5234,7 +5234,7 @@ func (m *Oneofs) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(len(m.After) == 0) {
+	if len(m.After) != 0 {
 		if !utf8.ValidString(m.After) {
 			return b, wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 8, wire.ErrInvalidUTF8)
 		}
@@ -5740,7 +5740,7 @@ func (m *All) SizeWire() (n int) {
 	if m.WellKnown != nil {
 		n += 1 + wire.SizeBytes(m.WellKnown.SizeWire())
 	}
-	if !(m.HighNumber == 0) {
+	if m.HighNumber != 0 {
 		n += 5 + wire.SizeVarint(uint64(m.HighNumber))
 	}
 	return n + len(m.unknownFields)
@@ -5836,7 +5836,7 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		}
 		b = wire.FinishLen(b, at)
 	}
-	if !(m.HighNumber == 0) {
+	if m.HighNumber != 0 {
 		b = append(b, 0xf8, 0xff, 0xff, 0xff, 0x0f)
 		b = wire.AppendVarint(b, uint64(m.HighNumber))
 	}
@@ -6215,13 +6215,13 @@ func (m *All_Inner) SizeWire() (n int) {
 	if m == nil {
 		return 0
 	}
-	if !(m.Depth == 0) {
+	if m.Depth != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Depth))
 	}
 	if m.Child != nil {
 		n += 1 + wire.SizeBytes(m.Child.SizeWire())
 	}
-	if !(m.Mood == 0) {
+	if m.Mood != 0 {
 		n += 1 + wire.SizeVarint(uint64(m.Mood))
 	}
 	return n + len(m.unknownFields)
@@ -6245,7 +6245,7 @@ func (m *All_Inner) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	if !(m.Depth == 0) {
+	if m.Depth != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Depth))
 	}
@@ -6258,7 +6258,7 @@ func (m *All_Inner) appendWire(b []byte) (_ []byte, err error) {
 		}
 		b = wire.FinishLen(b, at)
 	}
-	if !(m.Mood == 0) {
+	if m.Mood != 0 {
 		b = append(b, 0x18)
 		b = wire.AppendVarint(b, uint64(m.Mood))
 	}
