@@ -86,7 +86,7 @@ func TestPolicyOverMutualTLS(t *testing.T) {
 		return messenger.NewLearningMessengerClient(cc)
 	}
 	status := func(c messenger.LearningMessengerClient) rpc.Code {
-		_, err := c.GetLearningStatus(context.Background(), &pb.StatusRequest{UserID: "u"})
+		_, err := c.GetLearningStatus(context.Background(), &pb.StatusRequest{UserId: "u"})
 		return rpc.CodeOf(err)
 	}
 	stream := func(c messenger.LearningMessengerClient) rpc.Code {
