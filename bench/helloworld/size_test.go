@@ -33,7 +33,10 @@ func build(t *testing.T, pkg string) (path string, size int64) {
 }
 
 // The stripped h2rpc hello-world server with wire messages holds no
-// protobuf-go and is at most a third of grpc-go's.
+// protobuf-go and is well under grpc-go's size. It was 0.32 of it before rpc
+// and conn linked crypto/tls and crypto/x509 for TLS (which every h2rpc
+// binary now carries, plaintext or not); it is about 0.56 now, and the bound
+// here, 0.6, guards against growth from the message side.
 func TestBinarySize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds two servers")
@@ -49,8 +52,8 @@ func TestBinarySize(t *testing.T) {
 	}
 	t.Logf("stripped: h2rpc + wire messages %d bytes (%.1f MB), grpc-go + protobuf-go %d bytes (%.1f MB), ratio %.2f",
 		ourSize, float64(ourSize)/1e6, grpcSize, float64(grpcSize)/1e6, float64(ourSize)/float64(grpcSize))
-	if ourSize*3 > grpcSize {
-		t.Errorf("h2rpc server %d bytes, more than a third of grpc-go's %d", ourSize, grpcSize)
+	if ourSize*10 > grpcSize*6 {
+		t.Errorf("h2rpc server %d bytes, more than 0.6 of grpc-go's %d", ourSize, grpcSize)
 	}
 }
 
