@@ -168,7 +168,7 @@ func TestPictureMultiplexed(t *testing.T) {
 	}
 	defer cc.Close()
 	stub := messenger.NewLearningMessengerClient(cc)
-	if _, err := stub.GetLearningStatus(context.Background(), &pb.StatusRequest{UserID: "warm-up"}); err != nil {
+	if _, err := stub.GetLearningStatus(context.Background(), &pb.StatusRequest{UserId: "warm-up"}); err != nil {
 		t.Fatal(err) // one call first, so the 100 find the connection up
 	}
 	var wg sync.WaitGroup
@@ -177,7 +177,7 @@ func TestPictureMultiplexed(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := stub.GetLearningStatus(context.Background(), &pb.StatusRequest{UserID: fmt.Sprint("user-", i)})
+			_, err := stub.GetLearningStatus(context.Background(), &pb.StatusRequest{UserId: fmt.Sprint("user-", i)})
 			errs <- err
 		}()
 	}
