@@ -21,9 +21,20 @@ type Config struct {
 	// buffered per stream. Default 256 KiB; at most 2^31-1.
 	InitialWindowSize uint32
 	// ConnWindowSize is the connection's receive window, announced with a
-	// WINDOW_UPDATE on stream 0 after the preface: at most this much unread
-	// DATA is buffered across all streams. Default 1 MiB; at least 65535.
+	// WINDOW_UPDATE on stream 0 after the preface: how much DATA the peer
+	// may send ahead of the credit we return. Default 1 MiB; at least
+	// 65535.
 	ConnWindowSize uint32
+	// MaxBufferedData bounds the DATA received and not yet read, summed
+	// over the connection's streams. While the unread total stays under
+	// MaxBufferedData - ConnWindowSize, connection credit goes back to the
+	// peer as DATA arrives, so streams nobody reads (each holds at most a
+	// stream window) do not starve the others; past it, credit goes back
+	// only as the application reads, so the total never exceeds
+	// MaxBufferedData. Default 4 × ConnWindowSize (4 MiB); values below
+	// ConnWindowSize are raised to it, which returns connection credit
+	// only as the application reads.
+	MaxBufferedData int
 	// MaxFrameSize is the SETTINGS_MAX_FRAME_SIZE we advertise: the largest
 	// frame payload we accept. Default 16384; 16384..16777215.
 	MaxFrameSize uint32
@@ -111,6 +122,7 @@ const (
 	DefaultMaxConcurrentStreams = 250
 	DefaultInitialWindowSize    = 256 << 10
 	DefaultConnWindowSize       = 1 << 20
+	DefaultMaxBufferedData      = 4 * DefaultConnWindowSize // with the default ConnWindowSize
 	DefaultMaxFrameSize         = frame.DefaultMaxFrameSize
 	DefaultMaxHeaderListSize    = 16 << 10
 	DefaultHeaderTableSize      = 4096
@@ -131,6 +143,7 @@ type settings struct {
 	maxConcurrentStreams uint32
 	initialWindowSize    uint32
 	connWindowSize       uint32
+	arrivalCredit        int64 // MaxBufferedData - ConnWindowSize: unread bytes whose credit returns on arrival
 	maxFrameSize         uint32
 	maxHeaderListSize    uint32
 	headerTableSize      uint32
@@ -184,6 +197,11 @@ func (cfg *Config) resolve() settings {
 		s.headerTableSize = 0
 	}
 	s.pingPolicy = pingPolicy{minInterval: cfg.MinPingInterval, withoutStreams: cfg.PermitPingsWithoutStreams}
+	maxBuffered := int64(cfg.MaxBufferedData)
+	if maxBuffered <= 0 {
+		maxBuffered = 4 * int64(s.connWindowSize)
+	}
+	s.arrivalCredit = max(maxBuffered-int64(s.connWindowSize), 0)
 	streams := int(min(s.maxConcurrentStreams, 1<<20))
 	s.maxHandlers = max(orDefault(cfg.MaxHandlers, streams+max(streams/4, 1)), 1)
 	return s

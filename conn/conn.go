@@ -89,6 +89,11 @@ type Conn struct {
 	// window. Guarded by mu.
 	sendWin flowcontrol.SendWindow
 	recvWin flowcontrol.RecvWindow
+	// unread counts the DATA bytes in the streams' receive buffers, not yet
+	// read nor dropped; the connection credit of those past
+	// cfg.arrivalCredit is withheld from the peer until they leave
+	// (lifecycle.go). Guarded by mu.
+	unread int64
 	// peer holds the peer's settings as applied so far. Guarded by mu.
 	peer peerSettings
 	// ids hands out the ids of the streams we open (client); peerIDs checks

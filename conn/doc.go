@@ -75,8 +75,9 @@
 // Data that arrived with END_STREAM stays readable to io.EOF even if the
 // peer then resets the stream (a complete response followed by RST_STREAM
 // NO_ERROR); only writes fail, and Err tells. Read to io.EOF, or Reset the
-// stream, or (on the client) end its context: unread data holds connection
-// flow-control credit until then.
+// stream, or (on the client) end its context: unread data holds its
+// stream's window until then, and counts toward Config.MaxBufferedData,
+// past which the connection's credit too waits for reading.
 //
 // # Errors
 //

@@ -1,5 +1,7 @@
 package conn
 
+import "fmt"
+
 // SetStreamIDLimit makes OpenStream treat ids above n as exhausted, so tests
 // can reach the end of the id space (RFC 9113 §5.1.1) in a few streams.
 func SetStreamIDLimit(c *Conn, n uint32) {
@@ -36,4 +38,17 @@ func PendingDeadlines(c *Conn) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.deadlines.len()
+}
+
+// BufferedData reports the DATA bytes c holds unread in its streams'
+// buffers, and checks the connection credit they withhold: every byte
+// received and not yet credited back is one of them, past the part whose
+// credit returns on arrival.
+func BufferedData(c *Conn) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if got, want := c.recvWin.Buffered(), c.withheld(c.unread); got != want {
+		return c.unread, fmt.Errorf("connection window: %d bytes received and not credited back, want %d (%d unread)", got, want, c.unread)
+	}
+	return c.unread, nil
 }

@@ -37,10 +37,48 @@ func (cs *closedStreams) add(id uint32, st stream.State) {
 
 func (cs *closedStreams) get(id uint32) stream.State { return cs.state[id] }
 
+// Connection credit for DATA that waits in a stream's buffer goes back to
+// the peer on arrival while the unread total (c.unread) stays within
+// cfg.arrivalCredit, and only as the application reads (or drops) it past
+// that: what is withheld is always max(0, unread - arrivalCredit). So a few
+// streams nobody reads do not starve the others, and a peer that sends on
+// streams nobody reads fills at most arrivalCredit plus the connection
+// window (Config.MaxBufferedData). Each byte's credit goes back exactly
+// once: bufferedLocked returns the part not withheld, unbufferedLocked the
+// part no longer withheld.
+
+// withheld is the connection credit held back while unread bytes wait in
+// the streams' buffers.
+func (c *Conn) withheld(unread int64) int64 { return max(0, unread-c.cfg.arrivalCredit) }
+
+// bufferedLocked records n bytes of DATA put into a stream's buffer and
+// returns their connection credit at once, as far as it is not withheld.
+func (c *Conn) bufferedLocked(n int) {
+	before := c.withheld(c.unread)
+	c.unread += int64(n)
+	if free := int64(n) - (c.withheld(c.unread) - before); free > 0 {
+		c.releaseConnLocked(uint32(free))
+	}
+}
+
+// unbufferedLocked records n bytes leaving the streams' buffers (read or
+// dropped) and returns the WINDOW_UPDATE increment for the connection
+// credit no longer withheld (0: none yet, see RecvWindow.Consume).
+func (c *Conn) unbufferedLocked(n int) (increment uint32) {
+	before := c.withheld(c.unread)
+	c.unread -= int64(n)
+	if back := before - c.withheld(c.unread); back > 0 && c.err == nil {
+		return c.recvWin.Consume(uint32(back))
+	}
+	return 0
+}
+
 // consumedLocked returns the credit of n bytes the application read from s
-// to the peer, in batched WINDOW_UPDATEs. It reports whether it queued any:
-// the caller then claims the right to write or kicks a flusher.
+// to the peer, in batched WINDOW_UPDATEs: the stream's, and the
+// connection's as far as it was withheld. It reports whether it queued
+// any: the caller then claims the right to write or kicks a flusher.
 func (c *Conn) consumedLocked(s *Stream, n int) (queued bool) {
+	inc := c.unbufferedLocked(n)
 	if c.err != nil {
 		return false
 	}
@@ -48,7 +86,7 @@ func (c *Conn) consumedLocked(s *Stream, n int) (queued bool) {
 		c.w.windowUpdateLocked(s.id, inc)
 		queued = true
 	}
-	if inc := c.recvWin.Consume(uint32(n)); inc > 0 {
+	if inc > 0 {
 		c.w.windowUpdateLocked(0, inc)
 		queued = true
 	}
@@ -56,9 +94,10 @@ func (c *Conn) consumedLocked(s *Stream, n int) (queued bool) {
 }
 
 // releaseConnLocked returns the connection credit of n bytes the
-// application will never read (padding, data of closed or reset streams).
-// It is batched like consumed data: the threshold is a quarter of the window,
-// so the peer keeps at least three quarters of it and cannot stall.
+// application will never read (padding, data of closed or reset streams),
+// or whose credit returns on arrival. It is batched like consumed data: the
+// threshold is a quarter of the window, so the peer keeps at least three
+// quarters of it and cannot stall.
 func (c *Conn) releaseConnLocked(n uint32) {
 	if n == 0 || c.err != nil {
 		return
@@ -69,11 +108,14 @@ func (c *Conn) releaseConnLocked(n uint32) {
 	}
 }
 
-// discardLocked drops a stream's unread data and returns its connection
-// credit.
+// discardLocked drops a stream's unread data and returns the connection
+// credit it withheld.
 func (c *Conn) discardLocked(s *Stream) {
 	if n := s.buf.Reset(); n > 0 {
-		c.releaseConnLocked(uint32(n))
+		if inc := c.unbufferedLocked(n); inc > 0 {
+			c.w.windowUpdateLocked(0, inc)
+			c.w.kickLocked()
+		}
 	}
 	if s.stopWatch != nil && s.removed {
 		s.stopWatch()
@@ -169,7 +211,7 @@ func (c *Conn) abortStreamLocked(s *Stream, err error) {
 	s.removed = true
 	c.w.dropLocked(s)
 	if !s.endRecv {
-		s.buf.Reset() // incomplete: the reader gets err
+		c.unread -= int64(s.buf.Reset()) // incomplete: the reader gets err
 	}
 	if c.role == roleServer {
 		c.dropDeadlineLocked(s)

@@ -347,8 +347,10 @@ func (c *Conn) onData(f *frame.DataFrame) error {
 	if len(f.Data) > 0 {
 		if err := s.buf.Write(f.Data); err != nil {
 			// Cannot happen while the window check above holds.
+			c.releaseConnLocked(uint32(len(f.Data)))
 			return c.streamErrorLocked(id, frame.ErrCodeFlowControl, err.Error())
 		}
+		c.bufferedLocked(len(f.Data))
 		s.wakeRead()
 	}
 	if end {
