@@ -147,7 +147,7 @@ const DefaultHandshakeTimeout = 10 * time.Second
 func ServerHandshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, DefaultHandshakeTimeout)
 	defer cancel()
-	raw := &coalescer{Conn: nc}
+	raw := newCoalescer(nc)
 	tc := tls.Server(raw, cfg)
 	err := tc.HandshakeContext(ctx)
 	if err == nil {
@@ -178,7 +178,7 @@ var ErrTLSRequired = errors.New("this port requires TLS: connect with TLS (https
 func ClientHandshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, DefaultHandshakeTimeout)
 	defer cancel()
-	raw := &coalescer{Conn: nc}
+	raw := newCoalescer(nc)
 	tc := tls.Client(raw, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("conn: TLS handshake with %s: %w", nc.RemoteAddr(), explainTLS(err, true))

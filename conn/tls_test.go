@@ -331,3 +331,78 @@ func TestConfigureTLSWrapsGetConfigForClient(t *testing.T) {
 		t.Errorf("ALPN %q after %d GetConfigForClient calls; want h2 after 1", st.NegotiatedProtocol, calls.Load())
 	}
 }
+
+// TestTLSAlertWhileWriting: the read side of a connection that is writing
+// flat out sends a TLS alert (the peer sent a record that does not
+// decrypt) through the write coalescer, under crypto/tls's output lock,
+// while batches are sealed and written: nothing waits for anything else,
+// both sides end with an error.
+func TestTLSAlertWhileWriting(t *testing.T) {
+	scfg, ccfg := tlsConfigs(t)
+	for i := range 40 {
+		cn, sn := loopback(t)
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			tc, err := conn.ServerHandshake(context.Background(), sn, scfg)
+			if err != nil {
+				sn.Close()
+				tc = nil
+			}
+			accepted <- tc
+		}()
+		client := tls.Client(cn, ccfg)
+		if err := client.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		server := <-accepted
+		if server == nil {
+			t.Fatal("server handshake failed")
+		}
+		// The client reads everything as raw bytes from now on.
+		drained := make(chan struct{})
+		go func() {
+			io.Copy(io.Discard, cn)
+			close(drained)
+		}()
+		done := make(chan error, 2)
+		go func() {
+			chunk := make([]byte, 32<<10)
+			for {
+				if _, err := server.Write(chunk); err != nil {
+					done <- nil
+					return
+				}
+			}
+		}()
+		go func() {
+			_, err := io.Copy(io.Discard, server)
+			if err == nil {
+				err = errors.New("read to EOF, want a decryption error")
+			} else {
+				err = nil
+			}
+			done <- err
+		}()
+		time.Sleep(time.Duration(i%4) * time.Millisecond)
+		// An application-data record that cannot decrypt: the server's
+		// reader answers with an alert and fails, which fails the writes.
+		bad := append([]byte{23, 3, 3, 0, 64}, make([]byte, 64)...)
+		if _, err := cn.Write(bad); err != nil {
+			t.Fatal(err)
+		}
+		timeout := time.After(20 * time.Second)
+		for range 2 {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-timeout:
+				t.Fatalf("connection %d: the server's reader and writer are stuck after the alert", i)
+			}
+		}
+		server.Close()
+		cn.Close()
+		<-drained
+	}
+}
