@@ -44,9 +44,16 @@ func TestSoak(t *testing.T) {
 	}
 	cfg.seed = 1
 	// The stall phase also leaves streams unread on a workload connection
-	// and checks that the calls beside them go on (conn returns connection
-	// credit on arrival up to Config.MaxBufferedData).
+	// and checks that a call beside them goes on (conn returns connection
+	// credit on arrival up to Config.MaxBufferedData) before they are
+	// cancelled, at three quarters of the phase. Under the race detector
+	// the stall phase's 1 MiB messages cost that call hundreds of
+	// milliseconds of CPU on a loaded 2-core machine: the phases are
+	// longer there.
 	cfg.shared = true
+	if raceEnabled {
+		cfg.phase = 2 * time.Second
+	}
 	var log bytes.Buffer
 	cfg.log = &log
 	phases, err := run(cfg)

@@ -58,7 +58,8 @@ const (
 // stallPeers runs the stalled peers for about d and returns the records of
 // their calls. shared, if not nil, is a workload ClientConn that also gets
 // unread streams, so that the workload's calls there run beside them, and
-// a probe call whose deadline is a quarter of d.
+// a probe call whose deadline is when the unread streams are cancelled: a
+// call that waited for them would wait at least that long.
 func stallPeers(h *harness, d time.Duration, shared *rpc.ClientConn) []record {
 	var (
 		mu      sync.Mutex
@@ -134,7 +135,7 @@ func stallPeers(h *harness, d time.Duration, shared *rpc.ClientConn) []record {
 		// their windows.
 		time.Sleep(d / 8)
 		w := h.worker(shared, 0)
-		w.deadline = d / 4
+		w.deadline = time.Until(cancelAt)
 		add(w.one(besideUnreadKind))
 	}
 	wg.Wait()
