@@ -3,6 +3,7 @@ package conn
 import (
 	"errors"
 	"io"
+	"net"
 	"time"
 )
 
@@ -18,13 +19,24 @@ func (c *Conn) closeNetConn() {
 	c.mu.Lock()
 	graceful := c.role == roleServer && c.goAwaySent && c.drained && errors.Is(c.err, ErrClosed)
 	c.mu.Unlock()
-	cw, ok := c.nc.(interface{ CloseWrite() error })
-	if graceful && ok && cw.CloseWrite() == nil {
+	if graceful {
 		// The reader goroutine, if still running, reads too; either way
 		// the bytes are dropped (the connection has ended).
-		if c.nc.SetReadDeadline(time.Now().Add(c.cfg.closeTimeout)) == nil {
-			io.Copy(io.Discard, c.nc)
-		}
+		linger(c.nc, c.cfg.closeTimeout)
 	}
 	c.nc.Close()
+}
+
+// linger half-closes nc and reads and drops what the peer still sends until
+// it closes too, for at most d, so that what we wrote last reaches the peer
+// instead of being lost to the RST a close with unread data makes. It does
+// not close nc. A net.Conn that cannot half-close is left as it is.
+func linger(nc net.Conn, d time.Duration) {
+	cw, ok := nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	if nc.SetReadDeadline(time.Now().Add(d)) == nil {
+		io.Copy(io.Discard, nc)
+	}
 }

@@ -161,8 +161,17 @@ func ServerHandshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (net.Con
 		rhe.Conn.Write(b) // best effort: the client learns why
 		return nil, fmt.Errorf("conn: TLS handshake: the client sent the HTTP/2 cleartext preface (h2c) to a TLS port: %w", ErrTLSRequired)
 	}
+	// The client may have finished its side (TLS 1.3 does before the
+	// server checks its certificate) and sent its preface behind it:
+	// closing now, with that unread, would make the kernel send RST and
+	// could drop our alert before the client reads the reason.
+	linger(nc, handshakeLinger)
 	return nil, fmt.Errorf("conn: TLS handshake: %w", explainTLS(err, false))
 }
+
+// handshakeLinger bounds how long a failed server handshake waits for the
+// client to close after our alert (see linger).
+const handshakeLinger = time.Second
 
 // ErrTLSRequired is the GOAWAY debug text ServerHandshake sends to an h2c
 // client, and the error it returns then.
