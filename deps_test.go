@@ -28,9 +28,12 @@ var allowed = map[string][]string{
 	"stream":         {"frame", "flowcontrol"},
 	// trace records and draws frames; conn's tracer hook is an interface
 	// it satisfies, so conn does not import it.
-	"trace":              {"frame", "hpack", "internal/h2test", "internal/leakcheck"},
-	"conn":               {"frame", "hpack", "flowcontrol", "stream", "internal/h2test", "internal/leakcheck", "internal/devcert"},
-	"rpc":                {"conn", "hpack", "wire", "frame", "internal/h2test", "internal/leakcheck", "internal/devcert"},
+	"trace": {"frame", "hpack", "internal/h2test", "internal/leakcheck"},
+	"conn":  {"frame", "hpack", "flowcontrol", "stream", "internal/h2test", "internal/leakcheck", "internal/devcert"},
+	"rpc":   {"conn", "hpack", "wire", "frame", "internal/h2test", "internal/leakcheck", "internal/devcert"},
+	// health and reflection are services on rpc, messages encoded with wire.
+	"health":             {"rpc", "wire", "internal/leakcheck"},
+	"reflection":         {"rpc", "wire", "internal/leakcheck"},
 	"internal/h2test":    {"frame", "hpack"},
 	"internal/leakcheck": nil,
 	"internal/devcert":   nil,

@@ -29,7 +29,7 @@ import (
 	"time"
 
 	"github.com/h2rpc/h2rpc/examples/messenger"
-	"github.com/h2rpc/h2rpc/protobuf/health"
+	"github.com/h2rpc/h2rpc/health"
 	_ "github.com/h2rpc/h2rpc/protobuf/internal/messengerpb" // messenger.proto's descriptors, for reflection
 	"github.com/h2rpc/h2rpc/protobuf/reflection"
 	"github.com/h2rpc/h2rpc/rpc"
