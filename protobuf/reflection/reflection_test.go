@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/h2rpc/h2rpc/internal/leakcheck"
 	"github.com/h2rpc/h2rpc/health"
+	"github.com/h2rpc/h2rpc/internal/leakcheck"
 	"github.com/h2rpc/h2rpc/protobuf/internal/testpb/interoppb"
 	"github.com/h2rpc/h2rpc/protobuf/internal/testpb/interoppb/interoph2"
 	"github.com/h2rpc/h2rpc/protobuf/reflection"
