@@ -32,16 +32,17 @@ var allowed = map[string][]string{
 	"conn":  {"frame", "hpack", "flowcontrol", "stream", "internal/h2test", "internal/leakcheck", "internal/devcert"},
 	"rpc":   {"conn", "hpack", "wire", "frame", "internal/h2test", "internal/leakcheck", "internal/devcert"},
 	// health and reflection are services on rpc, messages encoded with wire.
-	"health":             {"rpc", "wire", "internal/leakcheck"},
-	"reflection":         {"rpc", "wire", "internal/leakcheck"},
-	"internal/h2test":    {"frame", "hpack"},
-	"internal/leakcheck": nil,
-	"internal/devcert":   nil,
-	"internal/cluster":   {"rpc", "conn", "internal/leakcheck"},
-	"fuzz":               {"*"},
-	"cmd/h2rpc":          {"*"},
-	"cmd/h2rpc-soak":     {"rpc", "internal/leakcheck"},
-	"examples/*":         {"rpc", "wire", "examples/*", "internal/leakcheck", "internal/devcert"},
+	"health":                        {"rpc", "wire", "internal/leakcheck"},
+	"reflection":                    {"rpc", "wire", "reflection/internal/wellknown", "internal/leakcheck"},
+	"reflection/internal/wellknown": nil,
+	"internal/h2test":               {"frame", "hpack"},
+	"internal/leakcheck":            nil,
+	"internal/devcert":              nil,
+	"internal/cluster":              {"rpc", "conn", "internal/leakcheck"},
+	"fuzz":                          {"*"},
+	"cmd/h2rpc":                     {"*"},
+	"cmd/h2rpc-soak":                {"rpc", "internal/leakcheck"},
+	"examples/*":                    {"rpc", "wire", "examples/*", "internal/leakcheck", "internal/devcert"},
 }
 
 func allowedFor(dir string) ([]string, bool) {

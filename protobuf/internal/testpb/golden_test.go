@@ -81,8 +81,8 @@ var runs = []run{
 	{"routeguide-h2rpc-stubs", "../../examples/routeguide", []string{"routeguide.proto"},
 		gentest.H2RPC, "module=github.com/h2rpc/h2rpc/protobuf/examples/routeguide,Mrouteguide.proto=github.com/h2rpc/h2rpc/protobuf/examples/routeguide/h2rpc/pb", "../../examples/routeguide"},
 	// The descriptors the reflection service falls back on.
-	{"wellknown", "../../reflection/internal/wellknown/proto", []string{"grpc/health/v1/health.proto", "grpc/reflection/v1/reflection.proto", "grpc/reflection/v1alpha/reflection.proto"},
-		gentest.Descriptors("descriptors.go", "wellknown"), "", "../../reflection/internal/wellknown"},
+	{"wellknown", "../../../reflection/internal/wellknown/proto", []string{"grpc/health/v1/health.proto", "grpc/reflection/v1/reflection.proto", "grpc/reflection/v1alpha/reflection.proto"},
+		gentest.Descriptors("descriptors.go", "wellknown"), "", "../../../reflection/internal/wellknown"},
 }
 
 // wellKnownM puts the well-known types' files in package wellknown.

@@ -1,11 +1,8 @@
 package reflection
 
 import (
-	"errors"
-	"math"
-
 	"github.com/h2rpc/h2rpc/rpc"
-	"google.golang.org/protobuf/encoding/protowire"
+	"github.com/h2rpc/h2rpc/wire"
 )
 
 // The messages of grpc/reflection/v1/reflection.proto (v1alpha has the
@@ -53,73 +50,30 @@ type request struct {
 	number int32  // extension_number
 }
 
-var errMalformed = errors.New("malformed message")
-
-// skip, returned by a field callback, skips the field's value.
-const skip = math.MinInt
-
-// malformed, returned by a field callback, fails the decoding.
-const malformed = math.MinInt + 1
-
-// fields calls f with each field of b; f returns how much of the value it
-// consumed (a negative protowire error code if it could not), skip, or
-// malformed.
-func fields(b []byte, f func(num protowire.Number, typ protowire.Type, b []byte) int) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		b = b[n:]
-		switch n = f(num, typ, b); n {
-		case skip:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-		case malformed:
-			return errMalformed
-		}
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		b = b[n:]
-	}
-	return nil
-}
-
 func decodeRequest(b []byte) (request, error) {
 	var req request
-	err := fields(b, func(num protowire.Number, typ protowire.Type, b []byte) int {
-		if typ != protowire.BytesType {
-			return skip
+	err := wire.Range(b, func(f wire.Field) error {
+		if f.Type != wire.TypeLen {
+			return nil
 		}
-		v, n := protowire.ConsumeBytes(b)
-		if n < 0 {
-			return n
-		}
-		switch num {
+		switch f.Num {
 		case 1:
-			req.host = string(v)
+			req.host = string(f.Bytes)
 		case 3, 4, 6, 7:
-			req.kind, req.name, req.number = kind(num), string(v), 0
+			req.kind, req.name, req.number = kind(f.Num), string(f.Bytes), 0
 		case 5:
 			req.kind, req.name, req.number = fileContainingExtension, "", 0
-			err := fields(v, func(num protowire.Number, typ protowire.Type, b []byte) int {
+			return wire.Range(f.Bytes, func(f wire.Field) error {
 				switch {
-				case num == 1 && typ == protowire.BytesType:
-					s, n := protowire.ConsumeBytes(b)
-					req.name = string(s)
-					return n
-				case num == 2 && typ == protowire.VarintType:
-					x, n := protowire.ConsumeVarint(b)
-					req.number = int32(x)
-					return n
+				case f.Is(1, wire.TypeLen):
+					req.name = string(f.Bytes)
+				case f.Is(2, wire.TypeVarint):
+					req.number = f.Int32()
 				}
-				return skip
+				return nil
 			})
-			if err != nil {
-				return malformed
-			}
 		}
-		return n
+		return nil
 	})
 	if err != nil {
 		return request{}, err
@@ -144,49 +98,39 @@ func (r *response) fail(code rpc.Code, msg string) {
 	r.kind, r.errCode, r.errMessage = errorResponse, code, msg
 }
 
-func appendString(b []byte, num protowire.Number, s string) []byte {
-	if s == "" {
-		return b
-	}
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendString(b, s)
-}
-
-func appendMessage(b []byte, num protowire.Number, m []byte) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendBytes(b, m)
+func appendMessage(b []byte, num wire.Number, m []byte) []byte {
+	b = wire.AppendTag(b, num, wire.TypeLen)
+	return wire.AppendBytes(b, m)
 }
 
 func (r *response) append(b []byte) []byte {
-	b = appendString(b, 1, r.host)
+	b = wire.AppendStringField(b, 1, r.host)
 	b = appendMessage(b, 2, r.original)
 	var m []byte
 	switch r.kind {
 	case fileByFilename:
 		for _, f := range r.files {
-			m = protowire.AppendTag(m, 1, protowire.BytesType)
-			m = protowire.AppendBytes(m, f)
+			m = appendMessage(m, 1, f)
 		}
 		return appendMessage(b, 4, m)
 	case allExtensionNumbersOfType:
-		m = appendString(m, 1, r.extensionType)
+		m = wire.AppendStringField(m, 1, r.extensionType)
 		if len(r.extensionNumbers) > 0 {
 			var packed []byte
 			for _, n := range r.extensionNumbers {
-				packed = protowire.AppendVarint(packed, uint64(int64(n)))
+				packed = wire.AppendVarint(packed, uint64(int64(n)))
 			}
 			m = appendMessage(m, 2, packed)
 		}
 		return appendMessage(b, 5, m)
 	case listServices:
 		for _, s := range r.services {
-			m = appendMessage(m, 1, appendString(nil, 1, s))
+			m = appendMessage(m, 1, wire.AppendStringField(nil, 1, s))
 		}
 		return appendMessage(b, 6, m)
 	case errorResponse:
-		m = protowire.AppendTag(m, 1, protowire.VarintType)
-		m = protowire.AppendVarint(m, uint64(r.errCode))
-		m = appendString(m, 2, r.errMessage)
+		m = wire.AppendInt32Field(m, 1, int32(r.errCode))
+		m = wire.AppendStringField(m, 2, r.errMessage)
 		return appendMessage(b, 7, m)
 	}
 	return b
