@@ -42,7 +42,7 @@ var allowed = map[string][]string{
 	"fuzz":                          {"*"},
 	"cmd/h2rpc":                     {"*"},
 	"cmd/h2rpc-soak":                {"rpc", "internal/leakcheck"},
-	"examples/*":                    {"rpc", "wire", "examples/*", "internal/leakcheck", "internal/devcert"},
+	"examples/*":                    {"rpc", "wire", "reflection", "examples/*", "internal/leakcheck", "internal/devcert"},
 }
 
 func allowedFor(dir string) ([]string, bool) {

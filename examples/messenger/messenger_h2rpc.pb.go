@@ -9,6 +9,7 @@ package messenger
 import (
 	context "context"
 	pb "github.com/h2rpc/h2rpc/examples/messenger/pb"
+	reflection "github.com/h2rpc/h2rpc/reflection"
 	rpc "github.com/h2rpc/h2rpc/rpc"
 )
 
@@ -225,4 +226,13 @@ var LearningMessenger_ServiceDesc = rpc.ServiceDesc{
 		},
 	},
 	Metadata: "messenger.proto",
+}
+
+// file_messenger_proto_descriptor is the serialized FileDescriptorProto of messenger.proto, for the reflection service.
+const file_messenger_proto_descriptor = "\n\x0fmessenger.proto\x12\tmessenger\"(\n\rStatusRequest\x12\x17\n\auser_id\x18\x01 \x01(\tR\x06userId\"B\n\x0eStatusResponse\x12\x18\n\amessage\x18\x01 \x01(\tR\amessage\x12\x16\n\x06active\x18\x02 \x01(\bR\x06active\"$\n\fTopicRequest\x12\x14\n\x05topic\x18\x01 \x01(\tR\x05topic\"d\n\x0eLearningUpdate\x12\x18\n\acontent\x18\x01 \x01(\tR\acontent\x12\x1a\n\bprogress\x18\x02 \x01(\x05R\bprogress\x12\x1c\n\ttimestamp\x18\x03 \x01(\tR\ttimestamp\"\"\n\fResearchNote\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\"L\n\x0fSummaryResponse\x12\x14\n\x05count\x18\x01 \x01(\x05R\x05count\x12#\n\rfinal_summary\x18\x02 \x01(\tR\ffinalSummary\":\n\nFeedUpdate\x12\x12\n\x04user\x18\x01 \x01(\tR\x04user\x12\x18\n\amessage\x18\x02 \x01(\tR\amessage2\xbb\x02\n\x11LearningMessenger\x12H\n\x11GetLearningStatus\x12\x18.messenger.StatusRequest\x1a\x19.messenger.StatusResponse\x12G\n\x0fStreamLearnings\x12\x17.messenger.TopicRequest\x1a\x19.messenger.LearningUpdate0\x01\x12L\n\x13SubmitResearchNotes\x12\x17.messenger.ResearchNote\x1a\x1a.messenger.SummaryResponse(\x01\x12E\n\x11CollaborativeFeed\x12\x15.messenger.FeedUpdate\x1a\x15.messenger.FeedUpdate(\x010\x01b\x06proto3"
+
+func init() {
+	// A file registered already by other code keeps its first descriptor:
+	// reflection is no reason to stop the program.
+	_ = reflection.RegisterFile([]byte(file_messenger_proto_descriptor))
 }

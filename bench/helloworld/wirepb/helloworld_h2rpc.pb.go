@@ -8,6 +8,7 @@ package wirepb
 
 import (
 	context "context"
+	reflection "github.com/h2rpc/h2rpc/reflection"
 	rpc "github.com/h2rpc/h2rpc/rpc"
 )
 
@@ -110,4 +111,13 @@ var Greeter_ServiceDesc = rpc.ServiceDesc{
 	},
 	Streams:  []rpc.StreamDesc{},
 	Metadata: "helloworld.proto",
+}
+
+// file_helloworld_proto_descriptor is the serialized FileDescriptorProto of helloworld.proto, for the reflection service.
+const file_helloworld_proto_descriptor = "\n\x10helloworld.proto\x12\nhelloworld\"\"\n\fHelloRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"&\n\nHelloReply\x12\x18\n\amessage\x18\x01 \x01(\tR\amessage2I\n\aGreeter\x12>\n\bSayHello\x12\x18.helloworld.HelloRequest\x1a\x16.helloworld.HelloReply\"\x00B0Z.github.com/h2rpc/h2rpc/bench/helloworld/wirepbb\x06proto3"
+
+func init() {
+	// A file registered already by other code keeps its first descriptor:
+	// reflection is no reason to stop the program.
+	_ = reflection.RegisterFile([]byte(file_helloworld_proto_descriptor))
 }

@@ -23,7 +23,9 @@
 //	                                     Unimplemented…Server embedding
 //	messages=wire                        the messages implement wire.Message
 //	                                     (hand-written); the stubs do not
-//	                                     import the protobuf-go codec
+//	                                     import the protobuf-go codec, and
+//	                                     register the file's descriptor with
+//	                                     github.com/h2rpc/h2rpc/reflection
 //	messages=generate                    also write the message types, on
 //	                                     package wire, in <name>_wire.pb.go
 //	                                     (no protoc-gen-go needed)

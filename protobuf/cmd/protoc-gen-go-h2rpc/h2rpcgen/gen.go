@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
@@ -21,9 +22,10 @@ import (
 const Version = "v0.1.0"
 
 const (
-	contextPackage  = protogen.GoImportPath("context")
-	rpcPackage      = protogen.GoImportPath("github.com/h2rpc/h2rpc/rpc")
-	protobufPackage = protogen.GoImportPath("github.com/h2rpc/h2rpc/protobuf")
+	contextPackage    = protogen.GoImportPath("context")
+	rpcPackage        = protogen.GoImportPath("github.com/h2rpc/h2rpc/rpc")
+	protobufPackage   = protogen.GoImportPath("github.com/h2rpc/h2rpc/protobuf")
+	reflectionPackage = protogen.GoImportPath("github.com/h2rpc/h2rpc/reflection")
 )
 
 // Options are the plugin's parameters, set with --go-h2rpc_opt=name=value
@@ -37,7 +39,10 @@ type Options struct {
 	// WireMessages says the message types implement wire.Message (written
 	// on package wire, as examples/messenger/pb): the stubs then leave out
 	// the import of the protobuf module, which installs the protobuf-go
-	// codec (messages=wire; default messages=protobuf).
+	// codec (messages=wire; default messages=protobuf). The stubs then
+	// also carry the file's descriptor and register it with the core
+	// module's reflection package, as protoc-gen-go code registers its
+	// descriptors with protobuf-go.
 	WireMessages bool
 	// GenerateMessages also generates the message and enum types, on
 	// package wire, in a file <name>_wire.pb.go of the .proto file's Go
@@ -132,6 +137,36 @@ func (o *Options) file(p *protogen.Plugin, f *protogen.File) {
 	for _, s := range f.Services {
 		o.service(g, s)
 	}
+	if o.WireMessages {
+		descriptor(g, f)
+	}
+}
+
+// descriptor writes the file's FileDescriptorProto (without source info,
+// encoded deterministically) and its registration for the reflection
+// service, which otherwise could not describe wire.Message types.
+func descriptor(g *protogen.GeneratedFile, f *protogen.File) {
+	fd := proto.CloneOf(f.Proto)
+	fd.SourceCodeInfo = nil
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(fd)
+	if err != nil {
+		g.P("// The descriptor of ", f.Desc.Path(), " did not encode: ", err.Error())
+		return
+	}
+	name := "file_" + strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return '_'
+	}, f.Desc.Path()) + "_descriptor"
+	g.P("// ", name, " is the serialized FileDescriptorProto of ", f.Desc.Path(), ", for the reflection service.")
+	g.P("const ", name, " = ", strconv.Quote(string(b)))
+	g.P()
+	g.P("func init() {")
+	g.P("// A file registered already by other code keeps its first descriptor:")
+	g.P("// reflection is no reason to stop the program.")
+	g.P("_ = ", g.QualifiedGoIdent(reflectionPackage.Ident("RegisterFile")), "([]byte(", name, "))")
+	g.P("}")
 }
 
 func protocVersion(p *protogen.Plugin) string {
