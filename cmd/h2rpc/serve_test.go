@@ -14,7 +14,10 @@ import (
 
 	"github.com/h2rpc/h2rpc/examples/messenger"
 	"github.com/h2rpc/h2rpc/examples/messenger/pb"
+	"github.com/h2rpc/h2rpc/health"
+	"github.com/h2rpc/h2rpc/reflection"
 	"github.com/h2rpc/h2rpc/rpc"
+	"github.com/h2rpc/h2rpc/wire"
 )
 
 // serveInProcess runs `h2rpc serve --addr 127.0.0.1:0 args...` until stop is
@@ -162,4 +165,114 @@ func TestServeUsage(t *testing.T) {
 	if err := dispatch(context.Background(), []string{"serve", "--addr", "no-port"}, &stdout, &stderr); err == nil {
 		t.Error("serve --addr no-port: no error")
 	}
+}
+
+// healthStatus decodes a HealthCheckResponse.
+func healthStatus(t *testing.T, b []byte) health.Status {
+	t.Helper()
+	var st health.Status
+	if err := wire.Range(b, func(f wire.Field) error {
+		if f.Is(1, wire.TypeVarint) {
+			st = health.Status(f.Int32())
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestServeHealth checks that serve answers health checks, SERVING for
+// the server and the messenger, and that a stop turns them NOT_SERVING
+// before the server goes: a Watch begun before it sees NOT_SERVING.
+func TestServeHealth(t *testing.T) {
+	addr, _, stop, wait := serveInProcess(t, "-q")
+	cc, err := rpc.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, svc := range []string{"", messenger.LearningMessenger_ServiceName} {
+		var resp []byte
+		if err := cc.Invoke(ctx, "/grpc.health.v1.Health/Check", wire.AppendStringField(nil, 1, svc), &resp); err != nil || healthStatus(t, resp) != health.Serving {
+			t.Errorf("Check(%q) = %v, %v; want SERVING", svc, healthStatus(t, resp), err)
+		}
+	}
+	watch, err := cc.NewStream(ctx, &rpc.StreamDesc{ServerStreams: true}, "/grpc.health.v1.Health/Watch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := watch.SendMsg([]byte{}); err != nil {
+		t.Fatal(err)
+	}
+	watch.CloseSend()
+	var b []byte
+	if err := watch.RecvMsg(&b); err != nil || healthStatus(t, b) != health.Serving {
+		t.Fatalf("Watch: %v, %v; want SERVING", healthStatus(t, b), err)
+	}
+	stop()
+	if err := watch.RecvMsg(&b); err != nil || healthStatus(t, b) != health.NotServing {
+		t.Fatalf("Watch after the stop: %v, %v; want NOT_SERVING", healthStatus(t, b), err)
+	}
+	if err := wait(); err != nil {
+		t.Errorf("serve: %v", err)
+	}
+}
+
+// TestServeReflection checks that serve lists its services through
+// reflection and describes the messenger from the descriptor its stubs
+// register.
+func TestServeReflection(t *testing.T) {
+	addr, _, _, _ := serveInProcess(t, "-q")
+	cc, err := rpc.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := cc.NewStream(ctx, &rpc.StreamDesc{ClientStreams: true, ServerStreams: true}, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ask sends a request and returns the LEN fields of the response's
+	// answer (field 4 or 6), each one's field 1.
+	ask := func(req []byte) []string {
+		t.Helper()
+		if err := st.SendMsg(req); err != nil {
+			t.Fatal(err)
+		}
+		var b []byte
+		if err := st.RecvMsg(&b); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		err := wire.Range(b, func(f wire.Field) error {
+			if f.Num != 4 && f.Num != 6 {
+				return nil
+			}
+			return wire.Range(f.Bytes, func(g wire.Field) error {
+				return wire.Range(g.Bytes, func(h wire.Field) error {
+					if h.Is(1, wire.TypeLen) {
+						got = append(got, string(h.Bytes))
+					}
+					return nil
+				})
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	want := []string{"grpc.health.v1.Health", reflection.ServiceNameV1, reflection.ServiceNameV1Alpha, messenger.LearningMessenger_ServiceName}
+	if got := ask(wire.AppendStringField(nil, 7, "*")); !slices.Equal(got, want) {
+		t.Errorf("list_services = %v, want %v", got, want)
+	}
+	if got := ask(wire.AppendStringField(nil, 4, "messenger.LearningMessenger.CollaborativeFeed")); !slices.Equal(got, []string{"messenger.proto"}) {
+		t.Errorf("file_containing_symbol(CollaborativeFeed) = %v, want [messenger.proto]", got)
+	}
+	st.CloseSend()
 }
