@@ -67,10 +67,6 @@ var runs = []run{
 	{"messenger", "../../../examples/messenger", []string{"messenger.proto"},
 		gentest.H2RPC, "module=github.com/h2rpc/h2rpc,Mmessenger.proto=github.com/h2rpc/h2rpc/examples/messenger/pb;pb," +
 			"messages=generate,import_path=github.com/h2rpc/h2rpc/examples/messenger", "../../.."},
-	// The same file's protobuf-go messages, for the reflection service of
-	// cmd/h2rpc-serve (the service itself uses ./pb's).
-	{"messenger-descriptors", "../../../examples/messenger", []string{"messenger.proto"},
-		gentest.Go, "module=github.com/h2rpc/h2rpc/protobuf/internal,Mmessenger.proto=github.com/h2rpc/h2rpc/protobuf/internal/messengerpb", ".."},
 	// The route guide example, for grpc-go and for h2rpc.
 	{"routeguide-grpcgo-messages", "../../examples/routeguide", []string{"routeguide.proto"},
 		gentest.Go, "module=github.com/h2rpc/h2rpc/protobuf/examples/routeguide,Mrouteguide.proto=github.com/h2rpc/h2rpc/protobuf/examples/routeguide/grpcgo/pb", "../../examples/routeguide"},
