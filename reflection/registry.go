@@ -33,10 +33,11 @@ type Source interface {
 
 // RegisterFile adds a serialized FileDescriptorProto to the descriptors
 // that Register's reflection service describes. Generated code calls it
-// from init (protoc-gen-go-h2rpc's messages=wire stubs do), as protoc-gen-go
-// code registers with protobuf-go. Registering the same bytes twice does
-// nothing; it fails if the bytes are malformed, or if the file's name or
-// one of its symbols is registered already by other bytes.
+// from init (protoc-gen-go-h2rpc's messages=wire and messages=generate stubs
+// do), as protoc-gen-go code registers with protobuf-go. Registering the
+// same bytes twice does nothing; it fails, registering nothing, if the bytes
+// are malformed, or if the file's name or one of its symbols is registered
+// already by other bytes (the generated code then keeps the first).
 func RegisterFile(rawDescriptor []byte) error {
 	return registered.add(rawDescriptor)
 }
