@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/h2rpc/h2rpc/conn"
@@ -45,6 +46,13 @@ type ClientConn struct {
 	// without WithHealthCheck.
 	healthService *string
 	res           *Resolution
+	// sc is the service config in force (nil: none); dialConfig is
+	// WithServiceConfig's.
+	sc         atomic.Pointer[serviceConfig]
+	dialConfig *serviceConfig
+	// retryBuffered counts the request bytes calls keep for retries and
+	// hedges (bounded by maxRetryBuffered).
+	retryBuffered atomic.Int64
 	ctx           context.Context // cancelled by Close: ends dials and the resolver
 	cancel        context.CancelFunc
 
@@ -111,6 +119,17 @@ func Dial(target string, opts ...DialOption) (*ClientConn, error) {
 	for _, o := range cc.opts.callOpts {
 		o(&cc.defaults)
 	}
+	if o.serviceConfig != nil {
+		sc, err := parseServiceConfig(*o.serviceConfig)
+		if err != nil {
+			return nil, &Status{Code: InvalidArgument, Message: "rpc: " + err.Error(), cause: err}
+		}
+		cc.dialConfig = sc
+		cc.sc.Store(sc)
+		if o.balancer == nil {
+			o.balancer = sc.balancer
+		}
+	}
 	cc.balancer = o.balancer
 	if cc.balancer == nil {
 		cc.balancer = PickFirst(false)
@@ -124,6 +143,9 @@ func Dial(target string, opts ...DialOption) (*ClientConn, error) {
 	}
 	cc.healthService = o.health
 	cc.res = &Resolution{update: cc.updateAddresses, fail: cc.resolverFailed, refresh: make(chan struct{}, 1)}
+	if !o.noResolverConfig {
+		cc.res.setConfig = cc.setResolverConfig
+	}
 	cc.ctx, cc.cancel = context.WithCancel(context.Background())
 	cc.changed = make(chan struct{})
 	return cc, nil
@@ -324,12 +346,17 @@ func unavailable(err error) *Status {
 // waitForReady a call fails at once with UNAVAILABLE while the ClientConn
 // is in TRANSIENT_FAILURE; otherwise, and while it connects, the call waits
 // for a ready backend (within ctx). The picked backend counts the call as
-// outstanding until done.
-func (cc *ClientConn) pick(ctx context.Context, waitForReady bool) (*conn.Conn, *Backend, error) {
+// outstanding until done. A hedged attempt goes to a backend its call has
+// not tried, if one is ready.
+func (cc *ClientConn) pick(ctx context.Context, ci *callInfo) (*conn.Conn, *Backend, error) {
+	waitForReady := ci.waitForReady
 	for {
 		cc.mu.Lock()
 		for len(cc.ready) > 0 {
 			b := cc.ready[cc.balancer.Pick(cc.ready)]
+			if ci.attempt != nil && ci.attempt.hedge != nil {
+				b = ci.attempt.hedge.other(b, cc.ready) // retry.go
+			}
 			c, wait := b.connLocked()
 			if c != nil {
 				b.outstanding.Add(1)

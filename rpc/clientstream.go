@@ -46,11 +46,18 @@ var fieldsPool = sync.Pool{New: func() any { s := make([]hpack.Field, 0, 16); re
 
 // Invoke makes a unary call: it sends req to method ("/package.Service/
 // Method") and receives the response into reply.
+//
+// With a service config (WithServiceConfig), the call follows its method's
+// policy (retry.go), under the interceptors.
 func (cc *ClientConn) Invoke(ctx context.Context, method string, req, reply any, opts ...CallOption) error {
-	if cc.opts.unaryInt != nil {
-		return cc.opts.unaryInt(ctx, method, req, reply, cc, invoke, opts...)
+	next := UnaryInvoker(invoke)
+	if cc.sc.Load() != nil {
+		next = invokeWithPolicy
 	}
-	return invoke(ctx, method, req, reply, cc, opts...)
+	if cc.opts.unaryInt != nil {
+		return cc.opts.unaryInt(ctx, method, req, reply, cc, next, opts...)
+	}
+	return next(ctx, method, req, reply, cc, opts...)
 }
 
 func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, opts ...CallOption) error {
@@ -90,6 +97,9 @@ func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, 
 	}
 	cs.sendClosed.Store(true)
 	err = cs.RecvMsg(reply) // always finishes a unary call
+	if ci.attempt != nil {
+		ci.attempt.ended(cs)
+	}
 	if ci.header != nil {
 		*ci.header = cs.headerMD
 	}
@@ -162,6 +172,9 @@ func (cc *ClientConn) callInfo(opts []CallOption) *callInfo {
 	*ci = cc.defaults
 	for _, o := range opts {
 		o(ci)
+	}
+	if ci.mc != nil {
+		ci.applySizes()
 	}
 	return ci
 }
@@ -289,6 +302,9 @@ func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compres
 		fields = append(fields, hpack.Field{Name: "grpc-encoding", Value: comp.Name()})
 	}
 	fields = append(fields, hpack.Field{Name: "grpc-accept-encoding", Value: acceptEncoding()})
+	if ci.attempt != nil && ci.attempt.prev > 0 {
+		fields = append(fields, hpack.Field{Name: "grpc-previous-rpc-attempts", Value: strconv.Itoa(ci.attempt.prev)})
+	}
 	fields, err := appendOutgoing(fields, ctx)
 	*fp = fields[:0]
 	if err != nil {
@@ -301,7 +317,7 @@ func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compres
 		var b *Backend
 		if ci.pinned != nil {
 			c = ci.pinned
-		} else if c, b, err = cc.pick(ctx, ci.waitForReady); err != nil {
+		} else if c, b, err = cc.pick(ctx, ci); err != nil {
 			return nil, nil, err
 		}
 		if hasDeadline {

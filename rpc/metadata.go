@@ -150,7 +150,12 @@ func FromIncomingContext(ctx context.Context) (MD, bool) {
 }
 
 // isReservedKey reports whether a metadata key may not be sent by users.
+// A server may send grpc-retry-pushback-ms (grpc proposal A6) as trailer
+// metadata.
 func isReservedKey(k string) bool {
+	if k == "grpc-retry-pushback-ms" {
+		return false
+	}
 	if strings.HasPrefix(k, "grpc-") || strings.HasPrefix(k, ":") {
 		return true
 	}

@@ -112,6 +112,10 @@ type dialOptions struct {
 	keepalive  KeepaliveParams
 	outlier    *OutlierConfig
 	health     *string
+	// serviceConfig is WithServiceConfig's JSON; noResolverConfig
+	// ignores the resolver's.
+	serviceConfig    *string
+	noResolverConfig bool
 }
 
 // WithResolver makes the ClientConn resolve its target with r instead of
@@ -251,6 +255,12 @@ type callInfo struct {
 	// pinned, if set, is the connection the call goes on, bypassing the
 	// balancer (a backend's health watch).
 	pinned *conn.Conn
+	// sendSet and recvSet: a call option set maxSend, maxRecv.
+	sendSet, recvSet bool
+	// mc is the config of the call's method, if it has one.
+	mc *methodConfig
+	// attempt, if set, is the attempt of a retried or hedged call.
+	attempt *attemptInfo
 }
 
 // CallCodec sets the codec of a call; its Name is the content-subtype sent.
@@ -262,10 +272,14 @@ func UseCompressor(name string) CallOption { return func(ci *callInfo) { ci.comp
 
 // MaxCallRecvMsgSize sets the largest response message the call accepts
 // (after decompression). Default DefaultMaxRecvMsgSize.
-func MaxCallRecvMsgSize(n int) CallOption { return func(ci *callInfo) { ci.maxRecv = n } }
+func MaxCallRecvMsgSize(n int) CallOption {
+	return func(ci *callInfo) { ci.maxRecv, ci.recvSet = n, true }
+}
 
 // MaxCallSendMsgSize sets the largest request message the call sends.
-func MaxCallSendMsgSize(n int) CallOption { return func(ci *callInfo) { ci.maxSend = n } }
+func MaxCallSendMsgSize(n int) CallOption {
+	return func(ci *callInfo) { ci.maxSend, ci.sendSet = n, true }
+}
 
 // WaitForReady makes a call that finds no usable connection wait (within
 // its context) for the ClientConn to connect, through backoff, instead of

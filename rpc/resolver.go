@@ -63,6 +63,9 @@ type Resolution struct {
 	update  func([]Address) // the ClientConn's updateAddresses
 	fail    func(error)     // the ClientConn's resolverFailed
 	refresh chan struct{}   // capacity 1
+	// setConfig installs a service config (nil: none of the
+	// resolver's); nil with WithDisableResolverServiceConfig.
+	setConfig func(*serviceConfig)
 }
 
 // Update reports the current list of addresses. An empty list is a

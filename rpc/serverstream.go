@@ -104,9 +104,11 @@ func parseRequest(fields []hpack.Field) (request, *rejection) {
 
 // isCustomReceived reports whether a received field is custom metadata to
 // hand to the application: not a pseudo-header, not one of the fields gRPC
-// or HTTP/2 define (grpc-* is reserved), but user-agent is passed on.
+// or HTTP/2 define (grpc-* is reserved), but user-agent and the retry
+// fields (grpc-previous-rpc-attempts, grpc-retry-pushback-ms) are passed
+// on, as grpc-go does.
 func isCustomReceived(name string) bool {
-	return name == "user-agent" || (name != "" && !isReservedKey(name))
+	return name == "user-agent" || name == "grpc-previous-rpc-attempts" || (name != "" && !isReservedKey(name))
 }
 
 // serverStream is the server side of one call. It is also the handler's

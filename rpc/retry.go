@@ -1,0 +1,363 @@
+package rpc
+
+import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Retries and hedging, as grpc proposal A6 specifies them, for unary
+// calls of a method whose service config has a retryPolicy or a
+// hedgingPolicy. This file is one layer of the call: invokeWithPolicy has
+// the shape of a UnaryInvoker, sits under the application's interceptors,
+// and makes each attempt with invoke, the plain one-stream call. The
+// request is marshalled once and each attempt sends the same bytes; the
+// response of the attempt that wins is unmarshalled into the reply.
+//
+// A call commits, and is not retried again, once an attempt receives
+// response headers (the server has the call), or when its request is
+// larger than maxRetryRequest, or when the ClientConn already keeps
+// maxRetryBuffered bytes of requests for retries. Streaming calls are not
+// retried by policy; every call keeps its transparent retry (a stream the
+// server never processed, clientstream.go).
+
+const (
+	// maxRetryRequest is the largest request a call keeps to send again
+	// (A6's per-RPC retry buffer; grpc-go's default).
+	maxRetryRequest = 256 << 10
+	// maxRetryBuffered bounds the request bytes all the calls of a
+	// ClientConn keep for retries (A6's per-channel retry buffer).
+	maxRetryBuffered = 16 << 20
+)
+
+// attemptInfo is what one attempt of a retried or hedged call reports
+// back, through its callInfo.
+type attemptInfo struct {
+	prev int // grpc-previous-rpc-attempts to send; 0: none
+	// hedge, for a hedged call, holds the backends its attempts went to.
+	hedge *hedgeBackends
+
+	// Set by invoke when the attempt ended.
+	headers  bool          // response headers came: the call is committed
+	pushback time.Duration // the server's grpc-retry-pushback-ms
+	// pushed: the server sent grpc-retry-pushback-ms; noRetry: its value
+	// was negative or not a number, which means "do not retry".
+	pushed, noRetry bool
+}
+
+// ended records how the attempt on cs ended.
+func (a *attemptInfo) ended(cs *clientStream) {
+	a.headers = cs.headerErr == nil && !cs.trailersOnly
+	for _, f := range cs.st.Trailers() {
+		if f.Name != "grpc-retry-pushback-ms" {
+			continue
+		}
+		a.pushed = true
+		ms, err := strconv.ParseInt(f.Value, 10, 64)
+		if err != nil || ms < 0 {
+			a.noRetry = true // "do not retry"
+		} else {
+			a.pushback = time.Duration(min(ms, int64(time.Hour/time.Millisecond))) * time.Millisecond
+		}
+	}
+}
+
+// hedgeBackends are the backends a hedged call's attempts went to.
+type hedgeBackends struct {
+	mu   sync.Mutex
+	used []*Backend
+}
+
+// other returns b, or if an earlier attempt went to b a ready backend none
+// did; it records the one returned.
+func (h *hedgeBackends) other(b *Backend, ready []*Backend) *Backend {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	tried := func(b *Backend) bool {
+		for _, u := range h.used {
+			if u == b {
+				return true
+			}
+		}
+		return false
+	}
+	if tried(b) {
+		for _, r := range ready {
+			if !tried(r) {
+				b = r
+				break
+			}
+		}
+	}
+	h.used = append(h.used, b)
+	return b
+}
+
+// invokeWithPolicy makes a unary call under its method's config: its
+// timeout, wait-for-ready and message limits, and its retry or hedging
+// policy.
+func invokeWithPolicy(ctx context.Context, method string, req, reply any, cc *ClientConn, opts ...CallOption) error {
+	sc := cc.sc.Load()
+	mc := sc.lookup(method)
+	if mc == nil {
+		return invoke(ctx, method, req, reply, cc, opts...)
+	}
+	if mc.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, mc.timeout)
+		defer cancel()
+	}
+	opts = append([]CallOption{withMethodConfig(mc)}, opts...)
+	if mc.retry == nil && mc.hedge == nil {
+		return invoke(ctx, method, req, reply, cc, opts...)
+	}
+	ci := cc.callInfo(opts)
+	body, err := ci.codec.Marshal(req)
+	if err != nil {
+		return statusf(Internal, "grpc: error while marshaling: %v", err)
+	}
+	if len(body) > maxRetryRequest || cc.retryBuffered.Add(int64(len(body))) > maxRetryBuffered {
+		if len(body) <= maxRetryRequest {
+			cc.retryBuffered.Add(-int64(len(body)))
+		}
+		// Too large to keep: the call commits at once.
+		return invoke(ctx, method, req, reply, cc, opts...)
+	}
+	defer cc.retryBuffered.Add(-int64(len(body)))
+	opts = append(opts, CallCodec(bytesCodec{ci.codec.Name()}))
+	thr := cc.throttle(sc)
+	var raw []byte
+	if mc.hedge != nil {
+		raw, err = hedge(ctx, method, body, cc, mc.hedge, thr, opts)
+	} else {
+		raw, err = retry(ctx, method, body, cc, mc.retry, thr, opts)
+	}
+	if err != nil {
+		return err
+	}
+	if err := ci.codec.Unmarshal(raw, reply); err != nil {
+		return statusf(Internal, "grpc: failed to unmarshal the response: %v", err)
+	}
+	return nil
+}
+
+// retry makes the attempts of a call with a retry policy (A6, "Retry
+// Policy"): an attempt that fails with a retryable code, before response
+// headers, is made again after a backoff (random between 0 and
+// initialBackoff×backoffMultiplier^(n-1), at most maxBackoff) or after the
+// server's pushback, up to maxAttempts, while the retry budget allows.
+func retry(ctx context.Context, method string, body []byte, cc *ClientConn, rp *retryPolicy, thr *retryThrottle, opts []CallOption) ([]byte, error) {
+	backoff := rp.initialBackoff
+	for n := 0; ; n++ {
+		a := &attemptInfo{prev: n}
+		var raw []byte
+		err := invoke(ctx, method, body, &raw, cc, append(opts, withAttempt(a))...)
+		if err == nil {
+			thr.success()
+			return raw, nil
+		}
+		code := CodeOf(err)
+		retryable := rp.retryable.has(code)
+		if retryable || a.noRetry {
+			thr.failure()
+		}
+		if !retryable || a.headers || a.noRetry || n+1 >= rp.maxAttempts || ctxEnded(ctx) != nil || !thr.allow() {
+			return nil, err
+		}
+		var wait time.Duration
+		if a.pushed {
+			wait, backoff = a.pushback, rp.initialBackoff
+		} else {
+			wait = time.Duration(rand.Float64() * float64(backoff))
+			backoff = min(time.Duration(float64(backoff)*rp.multiplier), rp.maxBackoff)
+		}
+		if !sleep(ctx, wait) {
+			return nil, err
+		}
+	}
+}
+
+// sleep waits d, or until ctx ends (false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func withAttempt(a *attemptInfo) CallOption { return func(ci *callInfo) { ci.attempt = a } }
+
+// hedge makes the attempts of a call with a hedging policy (A6, "Hedging
+// Policy"): one at once, another each hedgingDelay while none has
+// answered, up to maxAttempts, each to a backend the others did not go to
+// when the balancer has one. The first response wins and the others are
+// cancelled (RST_STREAM CANCEL); a fatal status ends the call at once; a
+// non-fatal one sends the next attempt now (or after the server's
+// pushback).
+func hedge(ctx context.Context, method string, body []byte, cc *ClientConn, hp *hedgingPolicy, thr *retryThrottle, opts []CallOption) ([]byte, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		raw []byte
+		err error
+		a   *attemptInfo
+	}
+	results := make(chan result, hp.maxAttempts)
+	backends := new(hedgeBackends)
+	started, pending := 0, 0
+	start := func() {
+		a := &attemptInfo{prev: started, hedge: backends}
+		started++
+		pending++
+		aopts := append(opts[:len(opts):len(opts)], withAttempt(a))
+		go func() {
+			var raw []byte
+			err := invoke(ctx, method, body, &raw, cc, aopts...)
+			results <- result{raw, err, a}
+		}()
+	}
+	// drain waits for the attempts still running, cancelled: each
+	// attempt's goroutine ends before the call returns.
+	drain := func() {
+		cancel()
+		for ; pending > 0; pending-- {
+			<-results
+		}
+	}
+	defer drain()
+	start()
+	timer := time.NewTimer(hp.delay)
+	defer timer.Stop()
+	stopped := false // pushback said no more attempts
+	var lastErr error
+	for {
+		select {
+		case r := <-results:
+			pending--
+			if r.err == nil {
+				thr.success()
+				return r.raw, nil
+			}
+			if !hp.nonFatal.has(CodeOf(r.err)) {
+				return nil, r.err
+			}
+			thr.failure()
+			lastErr = r.err
+			switch {
+			case r.a.noRetry:
+				stopped = true
+			case r.a.pushed:
+				timer.Reset(r.a.pushback)
+			default:
+				timer.Reset(0)
+			}
+			if pending == 0 && (stopped || started >= hp.maxAttempts || !thr.allow()) {
+				return nil, lastErr
+			}
+		case <-timer.C:
+			if !stopped && started < hp.maxAttempts && thr.allow() {
+				start()
+				timer.Reset(hp.delay)
+			}
+		case <-ctx.Done():
+			return nil, contextStatus(ctx)
+		}
+	}
+}
+
+// bytesCodec sends and receives the bytes of messages marshalled once, under
+// the name of the call's codec.
+type bytesCodec struct{ name string }
+
+func (c bytesCodec) Name() string                { return c.name }
+func (bytesCodec) Marshal(v any) ([]byte, error) { return v.([]byte), nil }
+func (bytesCodec) Unmarshal(data []byte, v any) error {
+	*v.(*[]byte) = append([]byte(nil), data...)
+	return nil
+}
+
+// retryThrottle is the retry budget of one server name (A6, "Throttling
+// Retry Attempts and Hedged RPCs"), shared by the ClientConns to it: a
+// failed attempt with a retryable (or non-fatal) code takes a token, a
+// success gives tokenRatio back, and while the tokens are at or below half
+// of maxTokens no call is retried or hedged. Counted in thousandths, as A6
+// allows tokenRatio three decimals.
+type retryThrottle struct {
+	cfg    throttleConfig
+	mu     sync.Mutex
+	tokens int64 // thousandths; guarded by mu
+}
+
+var (
+	throttlesMu sync.Mutex
+	throttles   = map[string]*retryThrottle{} // by server name
+)
+
+// throttle returns the retry budget of the ClientConn's server name under
+// sc's retryThrottling, nil if it has none.
+func (cc *ClientConn) throttle(sc *serviceConfig) *retryThrottle {
+	if sc.throttle == nil {
+		return nil
+	}
+	throttlesMu.Lock()
+	defer throttlesMu.Unlock()
+	t := throttles[cc.authority]
+	if t == nil || t.cfg != *sc.throttle {
+		t = &retryThrottle{cfg: *sc.throttle, tokens: int64(sc.throttle.maxTokens * 1000)}
+		throttles[cc.authority] = t
+	}
+	return t
+}
+
+func (t *retryThrottle) failure() {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.tokens = max(t.tokens-1000, 0)
+	t.mu.Unlock()
+}
+
+func (t *retryThrottle) success() {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.tokens = min(t.tokens+int64(t.cfg.tokenRatio*1000), int64(t.cfg.maxTokens*1000))
+	t.mu.Unlock()
+}
+
+// allow reports whether a call may be retried or hedged now: the tokens
+// are above half of maxTokens.
+func (t *retryThrottle) allow() bool {
+	if t == nil {
+		return true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.tokens*2 > int64(t.cfg.maxTokens*1000)
+}
+
+// RetryTokens reports the retry budget of the ClientConn's server name:
+// the tokens left and the most it holds (retryThrottling's maxTokens); no
+// retry or hedge is made while tokens ≤ max/2. Both are 0 when the service
+// config has no retryThrottling.
+func (cc *ClientConn) RetryTokens() (tokens, max float64) {
+	sc := cc.sc.Load()
+	if sc == nil || sc.throttle == nil {
+		return 0, 0
+	}
+	t := cc.throttle(sc)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return float64(t.tokens) / 1000, t.cfg.maxTokens
+}
