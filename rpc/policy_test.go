@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -423,5 +424,77 @@ func TestServiceConfigFromResolver(t *testing.T) {
 				t.Errorf("%d attempts after the resolver's config went, want 4", n)
 			}
 		})
+	}
+}
+
+const hedgeConfig = `{
+  "methodConfig": [{
+    "name": [{"service": "test.Echo"}],
+    "hedgingPolicy": {"maxAttempts": 3, "hedgingDelay": "0.05s", "nonFatalStatusCodes": ["UNAVAILABLE"]}
+  }]
+}`
+
+func TestHedgingFirstResponseWinsLoserCancelled(t *testing.T) {
+	var calls atomic.Int32
+	loserEnded := make(chan error, 1)
+	e := newEnv(t, &echoServer{unary: func(ctx context.Context, req []byte) ([]byte, error) {
+		md, _ := FromIncomingContext(ctx)
+		if calls.Add(1) == 1 {
+			// The first attempt hangs until the client cancels it.
+			if md["grpc-previous-rpc-attempts"] != nil {
+				t.Errorf("the first attempt says %v previous attempts", md["grpc-previous-rpc-attempts"])
+			}
+			<-ctx.Done()
+			loserEnded <- ctx.Err()
+			return nil, ctx.Err()
+		}
+		if got := strings.Join(md["grpc-previous-rpc-attempts"], ","); got != "1" {
+			t.Errorf("the hedged attempt says %q previous attempts, want 1", got)
+		}
+		return req, nil
+	}}, nil, WithServiceConfig(hedgeConfig))
+	if err := call(e); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-loserEnded:
+		if err != context.Canceled {
+			t.Errorf("the loser's context ended with %v, want Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the losing attempt's handler never saw its context end")
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d attempts, want 2 (the second hedged after 50ms)", n)
+	}
+}
+
+func TestHedgingFatalAndNonFatal(t *testing.T) {
+	e, f := faultEnv(t, hedgeConfig)
+	// A non-fatal code sends the next attempt at once: the third wins.
+	f.set(func(f *faultServer) { f.failFirst = 2 })
+	if err := call(e); err != nil {
+		t.Fatal(err)
+	}
+	if n, prev := f.seen(); n != 3 || strings.Join(prev, " ") != " 1 2" {
+		t.Errorf("%d attempts (%q), want 3", n, prev)
+	}
+	// All fail non-fatally: maxAttempts, then the last error.
+	f.set(func(f *faultServer) { f.failAll = true })
+	wantCode(t, call(e), Unavailable)
+	if n, _ := f.seen(); n != 3 {
+		t.Errorf("%d attempts, want 3", n)
+	}
+	// A fatal code ends the call.
+	f.set(func(f *faultServer) { f.failAll, f.code = true, Internal })
+	wantCode(t, call(e), Internal)
+	if n, _ := f.seen(); n != 1 {
+		t.Errorf("%d attempts after a fatal code, want 1", n)
+	}
+	// Pushback "do not retry" stops hedging.
+	f.set(func(f *faultServer) { f.failAll, f.code, f.pushback = true, Unavailable, "-1" })
+	wantCode(t, call(e), Unavailable)
+	if n, _ := f.seen(); n != 1 {
+		t.Errorf("%d attempts after pushback -1, want 1", n)
 	}
 }
