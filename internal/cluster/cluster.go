@@ -39,6 +39,8 @@ type Backend struct {
 	served chan error // Serve's result
 
 	calls     atomic.Int64
+	started   atomic.Int64
+	cancelled atomic.Int64
 	inflight  atomic.Int64
 	delay     atomic.Int64 // time.Duration
 	failing   atomic.Bool
@@ -88,6 +90,7 @@ func (c *Cluster) Add() (*Backend, error) {
 
 func (b *Backend) call(ctx context.Context, req []byte) ([]byte, error) {
 	b.inflight.Add(1)
+	b.started.Add(1)
 	defer b.inflight.Add(-1)
 	if d := time.Duration(b.delay.Load()); d > 0 {
 		t := time.NewTimer(d)
@@ -95,6 +98,7 @@ func (b *Backend) call(ctx context.Context, req []byte) ([]byte, error) {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
+			b.cancelled.Add(1)
 			return nil, ctx.Err()
 		}
 	}
@@ -115,8 +119,20 @@ func (b *Backend) Addr() string { return b.addr }
 // Calls returns how many calls the backend served (failed ones included).
 func (b *Backend) Calls() int64 { return b.calls.Load() }
 
-// ResetCalls zeroes the count of calls served.
-func (b *Backend) ResetCalls() { b.calls.Store(0) }
+// Started returns how many calls reached the backend's handler, served or
+// not.
+func (b *Backend) Started() int64 { return b.started.Load() }
+
+// Cancelled returns how many calls ended while the backend delayed them:
+// their context ended (the client cancelled them, or their deadline came).
+func (b *Backend) Cancelled() int64 { return b.cancelled.Load() }
+
+// ResetCalls zeroes the counts of calls served, started and cancelled.
+func (b *Backend) ResetCalls() {
+	b.calls.Store(0)
+	b.started.Store(0)
+	b.cancelled.Store(0)
+}
 
 // SetDelay makes every call wait d before it is answered.
 func (b *Backend) SetDelay(d time.Duration) { b.delay.Store(int64(d)) }
