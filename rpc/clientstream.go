@@ -143,17 +143,27 @@ func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, meth
 		md, _ := FromOutgoingContext(ctx)
 		stats, ctx = beginCall(ctx, h, method, true, md)
 	}
+	var pol streamPolicy
+	if sc := cc.sc.Load(); sc != nil {
+		ctx, opts, pol = cc.streamPolicy(ctx, sc, method, opts) // retry.go
+	}
 	ci := cc.callInfo(opts)
 	comp, err := ci.compressorFor()
+	if err == nil && pol.retry != nil {
+		ci.attempt = new(attemptInfo)
+	}
+	var cs *clientStream
+	if err == nil {
+		cs, err = cc.openStream(ctx, ci, comp, desc, method, nil)
+	}
 	if err != nil {
 		stats.end(err)
+		if pol.cancel != nil {
+			pol.cancel()
+		}
 		return nil, err
 	}
-	cs, err := cc.openStream(ctx, ci, comp, desc, method, nil)
-	if err != nil {
-		stats.end(err)
-		return nil, err
-	}
+	cs.policy = pol
 	if stats != nil {
 		cs.stats = stats
 		stats.header(OutHeader, nil)
@@ -240,6 +250,9 @@ type clientStream struct {
 	headerOut, trailerOut *MD
 
 	stats *callStats // nil without a StatsHandler
+
+	// policy is the service config's for a streaming call (retry.go).
+	policy streamPolicy
 }
 
 // openStream starts a call: it opens its stream (see newAttempt). A unary
@@ -528,11 +541,20 @@ func (cs *clientStream) Trailer() MD { return cs.trailer }
 func (cs *clientStream) readHeaders() {
 	st := cs.stream()
 	fields, err := st.ReadHeaders()
-	for err != nil {
-		if err = cs.retry(st, err); err != nil {
-			cs.commit()
-			cs.headerErr = clientErr(cs.ctx, err)
-			return
+	for {
+		for err != nil {
+			if err = cs.retry(st, err); err != nil {
+				cs.commit()
+				cs.headerErr = clientErr(cs.ctx, err)
+				return
+			}
+			st = cs.stream()
+			fields, err = st.ReadHeaders()
+		}
+		// A Trailers-Only failure of a call with a retry policy may be
+		// retried while the call has not committed (retry.go).
+		if cs.policy.retry == nil || !st.TrailersOnly() || !cs.retryByPolicy(st) {
+			break
 		}
 		st = cs.stream()
 		fields, err = st.ReadHeaders()
@@ -717,6 +739,9 @@ func (cs *clientStream) finish(err error) {
 	}
 	cs.commit() // no retry now: the backend is final
 	cs.backend.done(cs.finalErr, cs.trailer)
+	if cs.policy.retry != nil || cs.policy.cancel != nil {
+		cs.policy.finish(cs.finalErr)
+	}
 	if cs.desc != unaryDesc { // Invoke stores a unary call's metadata itself
 		if cs.headerOut != nil {
 			*cs.headerOut = cs.headerMD

@@ -498,3 +498,101 @@ func TestHedgingFatalAndNonFatal(t *testing.T) {
 		t.Errorf("%d attempts after pushback -1, want 1", n)
 	}
 }
+
+func TestStreamRetriedWhileUncommitted(t *testing.T) {
+	var mu sync.Mutex
+	var prev []string
+	failFirst := 2
+	e := newEnv(t, &echoServer{stream: func(ss ServerStream) error {
+		md, _ := FromIncomingContext(ss.Context())
+		mu.Lock()
+		prev = append(prev, strings.Join(md["grpc-previous-rpc-attempts"], ","))
+		fail := len(prev) <= failFirst
+		mu.Unlock()
+		// Read the whole request stream, then fail before any response:
+		// a Trailers-Only UNAVAILABLE.
+		var got []string
+		for {
+			var m []byte
+			if err := ss.RecvMsg(&m); err != nil {
+				break
+			}
+			got = append(got, string(m))
+		}
+		if fail {
+			return Errorf(Unavailable, "not now")
+		}
+		return ss.SendMsg([]byte(strings.Join(got, "+")))
+	}}, nil, WithServiceConfig(strings.Replace(retryConfig, `"method": "Unary"`, `"method": "ClientStream"`, 1)))
+	s, err := e.cc.NewStream(context.Background(), clientStreamDesc, "/test.Echo/ClientStream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"a", "b", "c"} {
+		if err := s.SendMsg([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.CloseSend()
+	var reply []byte
+	if err := s.RecvMsg(&reply); err != nil {
+		t.Fatal(err)
+	}
+	if string(reply) != "a+b+c" {
+		t.Errorf("reply %q: the retried attempt did not get every message sent", reply)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(prev, " ") != " 1 2" {
+		t.Errorf("attempts with grpc-previous-rpc-attempts %q, want \"\", 1, 2", prev)
+	}
+}
+
+func TestStreamNotRetriedOnceCommitted(t *testing.T) {
+	var mu sync.Mutex
+	attempts := 0
+	e := newEnv(t, &echoServer{stream: func(ss ServerStream) error {
+		mu.Lock()
+		attempts++
+		mu.Unlock()
+		var m []byte
+		if err := ss.RecvMsg(&m); err != nil {
+			return err
+		}
+		// A response message first: the call commits.
+		if err := ss.SendMsg(m); err != nil {
+			return err
+		}
+		return Errorf(Unavailable, "gone after the first message")
+	}}, nil, WithServiceConfig(strings.Replace(retryConfig, `"method": "Unary"`, `"method": "ServerStream"`, 1)))
+	s, err := e.cc.NewStream(context.Background(), serverStreamDesc, "/test.Echo/ServerStream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SendMsg([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	var m []byte
+	if err := s.RecvMsg(&m); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, s.RecvMsg(&m), Unavailable)
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts != 1 {
+		t.Errorf("%d attempts, want 1: the call had committed", attempts)
+	}
+}
+
+func TestStreamTimeoutFromConfig(t *testing.T) {
+	e := newEnv(t, &echoServer{stream: func(ss ServerStream) error {
+		<-ss.Context().Done()
+		return ss.Context().Err()
+	}}, nil, WithServiceConfig(`{"methodConfig": [{"name": [{"service": "test.Echo", "method": "Bidi"}], "timeout": "0.1s"}]}`))
+	s, err := e.cc.NewStream(context.Background(), bidiDesc, "/test.Echo/Bidi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m []byte
+	wantCode(t, s.RecvMsg(&m), DeadlineExceeded)
+}

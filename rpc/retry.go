@@ -2,10 +2,14 @@ package rpc
 
 import (
 	"context"
+	"io"
 	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/h2rpc/h2rpc/conn"
+	"github.com/h2rpc/h2rpc/frame"
 )
 
 // Retries and hedging, as grpc proposal A6 specifies them, for unary
@@ -19,9 +23,10 @@ import (
 // A call commits, and is not retried again, once an attempt receives
 // response headers (the server has the call), or when its request is
 // larger than maxRetryRequest, or when the ClientConn already keeps
-// maxRetryBuffered bytes of requests for retries. Streaming calls are not
-// retried by policy; every call keeps its transparent retry (a stream the
-// server never processed, clientstream.go).
+// maxRetryBuffered bytes of requests for retries. Streaming calls are
+// retried too, while uncommitted (streamPolicy, below), and every call
+// keeps its transparent retry (a stream the server never processed,
+// clientstream.go).
 
 const (
 	// maxRetryRequest is the largest request a call keeps to send again
@@ -360,4 +365,115 @@ func (cc *ClientConn) RetryTokens() (tokens, max float64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return float64(t.tokens) / 1000, t.cfg.maxTokens
+}
+
+// streamPolicy is what a streaming call takes from its method's config:
+// its timeout, whose cancel ends the call's context when the call is over,
+// and its retry policy. Streaming calls are retried while they have not
+// committed: a Trailers-Only response with a retryable code (the server
+// failed the call before any response) opens the call again and sends
+// again what was sent, which the call keeps until it commits (the
+// transparent retry's buffer, clientstream.go). They are not hedged.
+type streamPolicy struct {
+	cancel   context.CancelFunc
+	retry    *retryPolicy
+	thr      *retryThrottle
+	attempts int           // made so far, after the first; guarded by retryMu
+	backoff  time.Duration // the next backoff's bound; used by the receiving goroutine
+	counted  bool          // the last failure was counted against the budget
+}
+
+// streamPolicy applies the config of method, if any, to a new streaming
+// call: its context and call options, and its retry policy.
+func (cc *ClientConn) streamPolicy(ctx context.Context, sc *serviceConfig, method string, opts []CallOption) (context.Context, []CallOption, streamPolicy) {
+	mc := sc.lookup(method)
+	if mc == nil {
+		return ctx, opts, streamPolicy{}
+	}
+	var p streamPolicy
+	if mc.timeout > 0 {
+		ctx, p.cancel = context.WithTimeout(ctx, mc.timeout)
+	}
+	if mc.retry != nil {
+		p.retry, p.thr, p.backoff = mc.retry, cc.throttle(sc), mc.retry.initialBackoff
+	}
+	return ctx, append([]CallOption{withMethodConfig(mc)}, opts...), p
+}
+
+// finish settles a finished streaming call with the budget and ends its
+// timeout.
+func (p *streamPolicy) finish(err error) {
+	if p.retry != nil && !p.counted {
+		if err == io.EOF {
+			p.thr.success()
+		} else if p.retry.retryable.has(CodeOf(err)) {
+			p.thr.failure()
+		}
+	}
+	if p.cancel != nil {
+		p.cancel()
+	}
+}
+
+// retryByPolicy is called when failed, the call's stream, ended with a
+// Trailers-Only response. If its status is retryable, the call has not
+// committed, and the policy, the server's pushback and the budget allow,
+// it waits the backoff and opens the call again (see retry): true means the
+// call goes on, on cs.st.
+func (cs *clientStream) retryByPolicy(failed *conn.Stream) bool {
+	p := &cs.policy
+	code, pushed, noRetry, pushback := OK, false, false, time.Duration(0)
+	for _, f := range failed.Trailers() {
+		switch f.Name {
+		case "grpc-status":
+			code, _ = parseCode(f.Value)
+		case "grpc-retry-pushback-ms":
+			pushed = true
+			ms, err := strconv.ParseInt(f.Value, 10, 64)
+			if err != nil || ms < 0 {
+				noRetry = true
+			} else {
+				pushback = time.Duration(min(ms, int64(time.Hour/time.Millisecond))) * time.Millisecond
+			}
+		}
+	}
+	retryable := p.retry.retryable.has(code)
+	p.counted = false
+	if retryable || noRetry {
+		p.thr.failure()
+		p.counted = true
+	}
+	cs.retryMu.Lock()
+	attempts := p.attempts
+	cs.retryMu.Unlock()
+	if !retryable || noRetry || cs.committed.Load() || attempts+2 > p.retry.maxAttempts || ctxEnded(cs.ctx) != nil || !p.thr.allow() {
+		return false
+	}
+	wait := pushback
+	if !pushed {
+		wait = time.Duration(rand.Float64() * float64(p.backoff))
+		p.backoff = min(time.Duration(float64(p.backoff)*p.retry.multiplier), p.retry.maxBackoff)
+	} else {
+		p.backoff = p.retry.initialBackoff
+	}
+	if !sleep(cs.ctx, wait) {
+		return false
+	}
+	cs.retryMu.Lock()
+	defer cs.retryMu.Unlock()
+	if cs.st != failed || cs.committed.Load() {
+		return false
+	}
+	p.attempts++
+	cs.ci.attempt.prev = p.attempts
+	st, b, err := cs.cc.newAttempt(cs.ctx, cs.ci, cs.comp, cs.desc, cs.method, cs.replay, cs.replayEnd)
+	if err != nil {
+		return false // the call fails with the status it had
+	}
+	// The server ended the old stream; a client still sending resets it.
+	failed.Reset(frame.ErrCodeNo)
+	cs.backend.done(statusf(code, "retried"), nil)
+	cs.st, cs.backend = st, b
+	p.counted = false
+	return true
 }
