@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -439,17 +440,15 @@ func TestHedgingFirstResponseWinsLoserCancelled(t *testing.T) {
 	loserEnded := make(chan error, 1)
 	e := newEnv(t, &echoServer{unary: func(ctx context.Context, req []byte) ([]byte, error) {
 		md, _ := FromIncomingContext(ctx)
-		if calls.Add(1) == 1 {
+		calls.Add(1)
+		if md["grpc-previous-rpc-attempts"] == nil {
 			// The first attempt hangs until the client cancels it.
-			if md["grpc-previous-rpc-attempts"] != nil {
-				t.Errorf("the first attempt says %v previous attempts", md["grpc-previous-rpc-attempts"])
-			}
 			<-ctx.Done()
 			loserEnded <- ctx.Err()
 			return nil, ctx.Err()
 		}
-		if got := strings.Join(md["grpc-previous-rpc-attempts"], ","); got != "1" {
-			t.Errorf("the hedged attempt says %q previous attempts, want 1", got)
+		if got := strings.Join(md["grpc-previous-rpc-attempts"], ","); got != "1" && got != "2" {
+			t.Errorf("a hedged attempt says %q previous attempts, want 1 (or 2)", got)
 		}
 		return req, nil
 	}}, nil, WithServiceConfig(hedgeConfig))
@@ -464,7 +463,9 @@ func TestHedgingFirstResponseWinsLoserCancelled(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the losing attempt's handler never saw its context end")
 	}
-	if n := calls.Load(); n != 2 {
+	// The second attempt goes after 50ms; a third only if the second took
+	// 50ms more on a loaded machine.
+	if n := calls.Load(); n != 2 && n != 3 {
 		t.Errorf("%d attempts, want 2 (the second hedged after 50ms)", n)
 	}
 }
@@ -476,7 +477,9 @@ func TestHedgingFatalAndNonFatal(t *testing.T) {
 	if err := call(e); err != nil {
 		t.Fatal(err)
 	}
-	if n, prev := f.seen(); n != 3 || strings.Join(prev, " ") != " 1 2" {
+	// (Sorted: an attempt hedged after 50ms may overtake the one before
+	// on a loaded machine.)
+	if n, prev := f.seen(); n != 3 || strings.Join(slices.Sorted(slices.Values(prev)), " ") != " 1 2" {
 		t.Errorf("%d attempts (%q), want 3", n, prev)
 	}
 	// All fail non-fatally: maxAttempts, then the last error.
