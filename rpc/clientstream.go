@@ -164,6 +164,11 @@ func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, meth
 		return nil, err
 	}
 	cs.policy = pol
+	if pol.retry != nil {
+		// A caller that ends the call by its context, without RecvMsg,
+		// still gives its retry buffer back.
+		cs.policy.stop = context.AfterFunc(ctx, cs.commit)
+	}
 	if stats != nil {
 		cs.stats = stats
 		stats.header(OutHeader, nil)
@@ -388,7 +393,7 @@ func (cs *clientStream) write(pre, p []byte, end bool) error {
 	}
 	cs.retryMu.Lock()
 	if !cs.committed.Load() {
-		if len(cs.replay)+len(pre)+len(p) > maxReplay {
+		if len(cs.replay)+len(pre)+len(p) > maxReplay || !cs.policy.hold(cs.cc, len(pre)+len(p)) {
 			cs.commitLocked()
 		} else {
 			cs.replay = append(append(cs.replay, pre...), p...)
@@ -425,6 +430,7 @@ func (cs *clientStream) commit() {
 }
 
 func (cs *clientStream) commitLocked() {
+	cs.policy.release(cs.cc)
 	cs.committed.Store(true)
 	cs.replay = nil // a copy of ours, or Invoke's buffer, which it recycles
 }

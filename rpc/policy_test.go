@@ -599,3 +599,41 @@ func TestStreamTimeoutFromConfig(t *testing.T) {
 	var m []byte
 	wantCode(t, s.RecvMsg(&m), DeadlineExceeded)
 }
+
+func TestStreamRetryBufferReleased(t *testing.T) {
+	e := newEnv(t, &echoServer{stream: func(ss ServerStream) error {
+		for {
+			var m []byte
+			if err := ss.RecvMsg(&m); err != nil {
+				return nil
+			}
+		}
+	}}, nil, WithServiceConfig(strings.Replace(retryConfig, `"method": "Unary"`, `"method": "ClientStream"`, 1)))
+	// One call finished by RecvMsg, one by its context only.
+	for _, byCtx := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		s, err := e.cc.NewStream(ctx, clientStreamDesc, "/test.Echo/ClientStream")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SendMsg(make([]byte, 1000)); err != nil {
+			t.Fatal(err)
+		}
+		if b := e.cc.retryBuffered.Load(); b < 1000 {
+			t.Errorf("%d bytes counted as kept for a retry, want the 1005 sent", b)
+		}
+		if !byCtx {
+			s.CloseSend()
+			var m []byte
+			s.RecvMsg(&m)
+		}
+		cancel()
+		deadline := time.Now().Add(5 * time.Second)
+		for e.cc.retryBuffered.Load() != 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if b := e.cc.retryBuffered.Load(); b != 0 {
+			t.Errorf("byCtx=%v: %d bytes still counted after the call ended", byCtx, b)
+		}
+	}
+}

@@ -381,6 +381,36 @@ type streamPolicy struct {
 	attempts int           // made so far, after the first; guarded by retryMu
 	backoff  time.Duration // the next backoff's bound; used by the receiving goroutine
 	counted  bool          // the last failure was counted against the budget
+	// stop unregisters the commit that runs when the call's context ends
+	// before RecvMsg finishes the call.
+	stop func() bool
+	// buffered is what the call's replay buffer counts against the
+	// ClientConn's maxRetryBuffered; guarded by retryMu.
+	buffered int
+}
+
+// hold counts n more bytes kept for a retry against the ClientConn's
+// total; false means the total is reached and the call must commit. A call
+// without a retry policy counts nothing (its transparent retry's buffer is
+// bounded per call).
+func (p *streamPolicy) hold(cc *ClientConn, n int) bool {
+	if p.retry == nil {
+		return true
+	}
+	if cc.retryBuffered.Add(int64(n)) > maxRetryBuffered {
+		cc.retryBuffered.Add(-int64(n))
+		return false
+	}
+	p.buffered += n
+	return true
+}
+
+// release gives the call's bytes back when it commits.
+func (p *streamPolicy) release(cc *ClientConn) {
+	if p.buffered > 0 {
+		cc.retryBuffered.Add(-int64(p.buffered))
+		p.buffered = 0
+	}
 }
 
 // streamPolicy applies the config of method, if any, to a new streaming
@@ -409,6 +439,9 @@ func (p *streamPolicy) finish(err error) {
 		} else if p.retry.retryable.has(CodeOf(err)) {
 			p.thr.failure()
 		}
+	}
+	if p.stop != nil {
+		p.stop()
 	}
 	if p.cancel != nil {
 		p.cancel()
