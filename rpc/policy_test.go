@@ -637,3 +637,15 @@ func TestStreamRetryBufferReleased(t *testing.T) {
 		}
 	}
 }
+
+func TestHedgingCommittedByHeaders(t *testing.T) {
+	// The attempt fails non-fatally after response headers: the call
+	// committed to it, and no other attempt is made (the next hedge would
+	// wait 5s).
+	e, f := faultEnv(t, strings.Replace(hedgeConfig, `"0.05s"`, `"5s"`, 1))
+	f.set(func(f *faultServer) { f.failFirst, f.headersFirst = 1, true })
+	wantCode(t, call(e), Unavailable)
+	if n, _ := f.seen(); n != 1 {
+		t.Errorf("%d attempts after response headers, want 1", n)
+	}
+}

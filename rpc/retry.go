@@ -205,7 +205,8 @@ func withAttempt(a *attemptInfo) CallOption { return func(ci *callInfo) { ci.att
 // Policy"): one at once, another each hedgingDelay while none has
 // answered, up to maxAttempts, each to a backend the others did not go to
 // when the balancer has one. The first response wins and the others are
-// cancelled (RST_STREAM CANCEL); a fatal status ends the call at once; a
+// cancelled (RST_STREAM CANCEL); a fatal status, or any failure after
+// response headers (the call committed), ends the call at once; a
 // non-fatal one sends the next attempt now (or after the server's
 // pushback).
 func hedge(ctx context.Context, method string, body []byte, cc *ClientConn, hp *hedgingPolicy, thr *retryThrottle, opts []CallOption) ([]byte, error) {
@@ -252,10 +253,15 @@ func hedge(ctx context.Context, method string, body []byte, cc *ClientConn, hp *
 				thr.success()
 				return r.raw, nil
 			}
-			if !hp.nonFatal.has(CodeOf(r.err)) {
+			nonFatal := hp.nonFatal.has(CodeOf(r.err))
+			if nonFatal {
+				thr.failure()
+			}
+			if !nonFatal || r.a.headers {
+				// A fatal code ends the call; so does any failure after
+				// response headers, which committed it to this attempt.
 				return nil, r.err
 			}
-			thr.failure()
 			lastErr = r.err
 			switch {
 			case r.a.noRetry:
