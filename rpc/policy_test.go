@@ -649,3 +649,40 @@ func TestHedgingCommittedByHeaders(t *testing.T) {
 		t.Errorf("%d attempts after response headers, want 1", n)
 	}
 }
+
+func TestRetryBackoffBound(t *testing.T) {
+	rp := &retryPolicy{initialBackoff: time.Second, maxBackoff: 3 * time.Second, multiplier: 1e300}
+	if b := rp.next(time.Second); b != 3*time.Second {
+		t.Errorf("next after 1s with a huge multiplier: %v, want maxBackoff 3s", b)
+	}
+	rp.multiplier = 2
+	if b := rp.next(time.Second); b != 2*time.Second {
+		t.Errorf("next after 1s: %v, want 2s", b)
+	}
+}
+
+// A service config comes from a resolver, so from the network (DNS):
+// whatever it says, parsing returns a config or an error.
+func FuzzServiceConfig(f *testing.F) {
+	f.Add(retryConfig)
+	f.Add(hedgeConfig)
+	f.Add(`{"loadBalancingConfig": [{"pick_first": {"shuffleAddressList": true}}], "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}}`)
+	f.Add(`{"methodConfig": [{"name": [{}], "timeout": "99999999999.999999999s", "maxRequestMessageBytes": "9223372036854775807"}]}`)
+	f.Fuzz(func(t *testing.T, js string) {
+		sc, err := parseServiceConfig(js)
+		if err != nil {
+			return
+		}
+		for _, mc := range sc.methods {
+			if mc.timeout < 0 || mc.maxReq < 0 || mc.maxResp < 0 {
+				t.Errorf("%q: negative limits %+v", js, mc)
+			}
+			if mc.retry != nil && (mc.retry.maxAttempts < 2 || mc.retry.maxAttempts > maxPolicyAttempts || mc.retry.initialBackoff <= 0) {
+				t.Errorf("%q: retry policy %+v", js, mc.retry)
+			}
+			if mc.hedge != nil && (mc.hedge.maxAttempts < 2 || mc.hedge.maxAttempts > maxPolicyAttempts || mc.hedge.delay < 0) {
+				t.Errorf("%q: hedging policy %+v", js, mc.hedge)
+			}
+		}
+	})
+}

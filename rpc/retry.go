@@ -176,12 +176,22 @@ func retry(ctx context.Context, method string, body []byte, cc *ClientConn, rp *
 			wait, backoff = a.pushback, rp.initialBackoff
 		} else {
 			wait = time.Duration(rand.Float64() * float64(backoff))
-			backoff = min(time.Duration(float64(backoff)*rp.multiplier), rp.maxBackoff)
+			backoff = rp.next(backoff)
 		}
 		if !sleep(ctx, wait) {
 			return nil, err
 		}
 	}
+}
+
+// next returns the backoff bound after b: b×backoffMultiplier, at most
+// maxBackoff (computed in floating point: a large multiplier must not
+// overflow into a negative duration).
+func (rp *retryPolicy) next(b time.Duration) time.Duration {
+	if f := float64(b) * rp.multiplier; f < float64(rp.maxBackoff) {
+		return time.Duration(f)
+	}
+	return rp.maxBackoff
 }
 
 // sleep waits d, or until ctx ends (false).
@@ -491,7 +501,7 @@ func (cs *clientStream) retryByPolicy(failed *conn.Stream) bool {
 	wait := pushback
 	if !pushed {
 		wait = time.Duration(rand.Float64() * float64(p.backoff))
-		p.backoff = min(time.Duration(float64(p.backoff)*p.retry.multiplier), p.retry.maxBackoff)
+		p.backoff = p.retry.next(p.backoff)
 	} else {
 		p.backoff = p.retry.initialBackoff
 	}
