@@ -77,6 +77,15 @@ func Matrix(quick bool, scenarios []string, conns int) []Cell {
 			cells = append(cells, Cell{Scenario: ScenarioUnary, Size: s, Concurrency: c})
 		}
 	}
+	if !quick {
+		// Large messages, where copies and window sizes show more than
+		// syscalls and wake-ups do.
+		for _, s := range []int{64 << 10, 1 << 20} {
+			for _, c := range []int{1, 16} {
+				cells = append(cells, Cell{Scenario: ScenarioUnary, Size: s, Concurrency: c})
+			}
+		}
+	}
 	cells = append(cells,
 		Cell{Scenario: ScenarioStreamSmall, Size: 16, Concurrency: 1},
 		Cell{Scenario: ScenarioStreamBulk, Size: 64 << 10, Concurrency: 1},

@@ -45,7 +45,7 @@ func baselineOf(system string) string {
 }
 
 // DefaultOrder is the report order of the systems this package registers.
-var DefaultOrder = []string{"h2rpc", "grpc", "drpc", "xnet", "tcp", "h2rpc-tls", "grpc-tls"}
+var DefaultOrder = []string{"h2rpc", "grpc", "grpc-perf", "drpc", "xnet", "tcp", "h2rpc-tls", "grpc-tls"}
 
 // Config is what Run measures.
 type Config struct {

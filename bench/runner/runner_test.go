@@ -49,9 +49,13 @@ func TestEachSystem(t *testing.T) {
 			defer c.Close()
 			ctx := context.Background()
 
-			for _, size := range []int{0, 16, 1024, 100_000} {
-				req := bytes.Repeat([]byte{byte(size)}, size)
-				req = append(req[:0:0], req...)
+			// Sizes either side of the tcp floor's copy limit and its read
+			// buffers, up to the largest cell's.
+			for _, size := range []int{0, 16, 1024, tcpCopyMax, tcpCopyMax + 1, 100_000, 1 << 20} {
+				req := make([]byte, size)
+				for i := range req {
+					req[i] = byte(i % 251)
+				}
 				resp := []byte("stale contents")
 				if err := c.Unary(ctx, req, &resp); err != nil {
 					t.Fatalf("Unary(%d bytes): %v", size, err)
@@ -68,6 +72,13 @@ func TestEachSystem(t *testing.T) {
 					t.Fatalf("ServerStream: %v", err)
 				}
 				if want := []int{100, 100, 100, 100, 100, 100, 100}; !slices.Equal(sizes, want) {
+					t.Fatalf("ServerStream delivered messages of %v bytes, want %v", sizes, want)
+				}
+				sizes = sizes[:0]
+				if err := c.ServerStream(ctx, 64<<10, 9, func(n int) { sizes = append(sizes, n) }); err != nil {
+					t.Fatalf("ServerStream of 64 KiB messages: %v", err)
+				}
+				if want := slices.Repeat([]int{64 << 10}, 9); !slices.Equal(sizes, want) {
 					t.Fatalf("ServerStream delivered messages of %v bytes, want %v", sizes, want)
 				}
 			} else if !errors.Is(err, ErrUnsupported) {
@@ -120,8 +131,8 @@ func TestParseStreamRequest(t *testing.T) {
 
 func TestMatrix(t *testing.T) {
 	all := Matrix(false, nil, 1000)
-	if n := len(all); n != 11 {
-		t.Fatalf("default matrix has %d cells, want 11: %v", n, all)
+	if n := len(all); n != 15 {
+		t.Fatalf("default matrix has %d cells, want 15: %v", n, all)
 	}
 	names := map[string]bool{}
 	for _, c := range all {
@@ -130,7 +141,7 @@ func TestMatrix(t *testing.T) {
 		}
 		names[c.String()] = true
 	}
-	for _, want := range []string{"unary/size=16/conc=1", "unary/size=1024/conc=256", "stream-bulk/size=65536", "conns/size=16/conns=1000", "handshakes/size=16/conc=4"} {
+	for _, want := range []string{"unary/size=16/conc=1", "unary/size=1024/conc=256", "unary/size=1048576/conc=16", "stream-bulk/size=65536", "conns/size=16/conns=1000", "handshakes/size=16/conc=4"} {
 		if !names[want] {
 			t.Errorf("default matrix lacks %s", want)
 		}

@@ -140,19 +140,20 @@ func grpcDial(addr string) (*grpc.ClientConn, error) {
 	return grpcDialWith(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 }
 
-// grpcDialWith dials with creds (the transport credentials option).
-func grpcDialWith(addr string, creds grpc.DialOption) (*grpc.ClientConn, error) {
-	return grpc.NewClient("passthrough:///"+addr, creds,
-		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(rawCodec{})))
+// grpcDialWith dials with opts (the transport credentials option first).
+func grpcDialWith(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	return grpc.NewClient("passthrough:///"+addr,
+		append(opts, grpc.WithDefaultCallOptions(grpc.ForceCodecV2(rawCodec{})))...)
 }
 
 func (grpcSystem) Dial(addr string, _ DialOptions) (Client, error) {
 	return dialGRPC(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 }
 
-// dialGRPC connects a bench client with creds.
-func dialGRPC(addr string, creds grpc.DialOption) (Client, error) {
-	cc, err := grpcDialWith(addr, creds)
+// dialGRPC connects a bench client with opts (the transport credentials
+// option first).
+func dialGRPC(addr string, opts ...grpc.DialOption) (Client, error) {
+	cc, err := grpcDialWith(addr, opts...)
 	if err != nil {
 		return nil, err
 	}

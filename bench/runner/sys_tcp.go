@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -16,7 +15,11 @@ func init() { Register(tcpSystem{}) }
 // tcpSystem is raw loopback TCP: frames of a 4-byte big-endian length, a
 // kind byte and the payload, no multiplexing beyond pipelining (answers come
 // back in request order), no flow control, no headers. It is the floor the
-// others are measured against.
+// others are measured against, so it moves bytes as cheaply as loopback
+// allows: large payloads go out with writev straight from the caller's
+// slice, a run of streamed messages up to 256 KiB per syscall, and come in
+// straight into the caller's buffer (unary) or are read 256 KiB per syscall
+// (streamed messages, whose bytes the client only counts).
 type tcpSystem struct{}
 
 func (tcpSystem) Name() string        { return "tcp" }
@@ -32,55 +35,171 @@ const (
 
 const tcpHeaderLen = 5
 
-// tcpBufSize is the size of each buffered reader and writer: large
-// payloads bypass the buffers, small ones batch into it.
-const tcpBufSize = 16 << 10
+const (
+	// tcpSmallBuf is the size a connection's read buffer starts at (an
+	// idle connection holds little); tcpBigBuf the size it grows to when a
+	// frame larger than it arrives, and the most a writer queues before
+	// one writev.
+	tcpSmallBuf = 16 << 10
+	tcpBigBuf   = 256 << 10
+	// tcpCopyMax is the largest payload copied into the write batch;
+	// larger ones are written from the caller's slice.
+	tcpCopyMax = 4 << 10
+)
 
-// readTCPFrame reads one frame into buf (reusing its capacity). The header
-// is peeked in r's buffer, so reading allocates nothing.
-func readTCPFrame(r *bufio.Reader, buf []byte) (kind byte, payload []byte, err error) {
-	hdr, err := r.Peek(tcpHeaderLen)
-	if err != nil {
-		if err == io.EOF && len(hdr) > 0 {
-			err = io.ErrUnexpectedEOF
-		}
-		return 0, nil, err
-	}
-	n := binary.BigEndian.Uint32(hdr[:4])
-	kind = hdr[4]
-	if n > maxStreamMsg {
-		return 0, nil, fmt.Errorf("tcp: frame of %d bytes over the limit %d", n, maxStreamMsg)
-	}
-	r.Discard(tcpHeaderLen) //nolint:errcheck // the bytes were peeked
-	if cap(buf) < int(n) {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return 0, nil, err
-	}
-	return kind, buf, nil
+// A tcpReader reads frames through its own buffer.
+type tcpReader struct {
+	c    io.Reader
+	buf  []byte
+	r, w int // buf[r:w] is buffered
 }
 
-func appendTCPFrame(b []byte, kind byte, payload []byte) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
-	b = append(b, kind)
-	return append(b, payload...)
+func newTCPReader(c io.Reader) *tcpReader { return &tcpReader{c: c, buf: make([]byte, tcpSmallBuf)} }
+
+func eofIsUnexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
-// writeTCPFrame writes one frame through w; the header goes into w's free
-// buffer, so writing allocates nothing.
-func writeTCPFrame(w *bufio.Writer, kind byte, payload []byte) error {
-	if w.Available() < tcpHeaderLen {
-		if err := w.Flush(); err != nil {
+// fill reads until at least n ≤ len(buf) bytes are buffered.
+func (t *tcpReader) fill(n int) error {
+	if len(t.buf)-t.r < n {
+		t.w = copy(t.buf, t.buf[t.r:t.w])
+		t.r = 0
+	}
+	for t.w-t.r < n {
+		k, err := t.c.Read(t.buf[t.w:])
+		t.w += k
+		if err != nil && t.w-t.r < n {
 			return err
 		}
 	}
-	hdr := binary.BigEndian.AppendUint32(w.AvailableBuffer(), uint32(len(payload)))
-	if _, err := w.Write(append(hdr, kind)); err != nil {
-		return err
+	return nil
+}
+
+// header reads a frame's header: its kind and payload length. The first
+// frame larger than the buffer grows it to tcpBigBuf.
+func (t *tcpReader) header() (kind byte, n int, err error) {
+	if err := t.fill(tcpHeaderLen); err != nil {
+		if t.w > t.r {
+			err = eofIsUnexpected(err)
+		}
+		return 0, 0, err
 	}
-	_, err := w.Write(payload)
+	n = int(binary.BigEndian.Uint32(t.buf[t.r:]))
+	kind = t.buf[t.r+4]
+	t.r += tcpHeaderLen
+	if n > maxStreamMsg {
+		return 0, 0, fmt.Errorf("tcp: frame of %d bytes over the limit %d", n, maxStreamMsg)
+	}
+	if n > len(t.buf) && len(t.buf) < tcpBigBuf {
+		nb := make([]byte, tcpBigBuf)
+		t.w = copy(nb, t.buf[t.r:t.w])
+		t.r, t.buf = 0, nb
+	}
+	return kind, n, nil
+}
+
+// read reads a payload into dst: the buffered part is copied, a remainder
+// of more than half the buffer is read straight into dst.
+func (t *tcpReader) read(dst []byte) error {
+	k := copy(dst, t.buf[t.r:t.w])
+	t.r += k
+	rest := dst[k:]
+	if len(rest) == 0 {
+		return nil
+	}
+	if len(rest) > len(t.buf)/2 {
+		t.r, t.w = 0, 0
+		_, err := io.ReadFull(t.c, rest)
+		return eofIsUnexpected(err)
+	}
+	if err := t.fill(len(rest)); err != nil {
+		return eofIsUnexpected(err)
+	}
+	t.r += copy(rest, t.buf[t.r:t.w])
+	return nil
+}
+
+// skip discards a payload of n bytes.
+func (t *tcpReader) skip(n int) error {
+	for {
+		d := min(n, t.w-t.r)
+		t.r += d
+		n -= d
+		if n == 0 {
+			return nil
+		}
+		k, err := t.c.Read(t.buf)
+		t.r, t.w = 0, k
+		if err != nil && k == 0 {
+			return eofIsUnexpected(err)
+		}
+	}
+}
+
+// readTCPFrame reads one frame into buf (reusing its capacity).
+func readTCPFrame(r *tcpReader, buf []byte) (kind byte, payload []byte, err error) {
+	kind, n, err := r.header()
+	if err != nil {
+		return 0, nil, err
+	}
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	return kind, buf, r.read(buf)
+}
+
+// A tcpWriter batches frames for one writev: headers and small payloads
+// are copied into buf, larger payloads are referenced where they are, so
+// they must stay unchanged until the next flush.
+type tcpWriter struct {
+	c      net.Conn
+	buf    []byte // never grows past its capacity: iov points into it
+	mark   int    // buf[mark:] is not in iov yet
+	iov    net.Buffers
+	out    net.Buffers // iov as handed to WriteTo, which consumes it
+	queued int
+}
+
+func newTCPWriter(c net.Conn) *tcpWriter { return &tcpWriter{c: c, buf: make([]byte, 0, tcpSmallBuf)} }
+
+func (w *tcpWriter) frame(kind byte, payload []byte) error {
+	need := tcpHeaderLen
+	if len(payload) <= tcpCopyMax {
+		need += len(payload)
+	}
+	if len(w.buf)+need > cap(w.buf) {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(len(payload)))
+	w.buf = append(w.buf, kind)
+	if len(payload) <= tcpCopyMax {
+		w.buf = append(w.buf, payload...)
+	} else {
+		w.iov = append(w.iov, w.buf[w.mark:len(w.buf):len(w.buf)], payload)
+		w.mark = len(w.buf)
+	}
+	w.queued += tcpHeaderLen + len(payload)
+	return nil
+}
+
+func (w *tcpWriter) flush() error {
+	if len(w.buf) > w.mark {
+		w.iov = append(w.iov, w.buf[w.mark:])
+	}
+	var err error
+	if len(w.iov) > 0 {
+		w.out = w.iov
+		_, err = w.out.WriteTo(w.c)
+	}
+	clear(w.iov)
+	w.iov, w.buf, w.mark, w.queued = w.iov[:0], w.buf[:0], 0, 0
 	return err
 }
 
@@ -121,11 +240,12 @@ func (tcpSystem) Start() (Server, error) {
 }
 
 // serveTCP answers one connection's frames in order, flushing when no
-// further request is already buffered: answers to pipelined requests go out
-// in one write.
+// further request is already buffered (answers to pipelined requests go out
+// in one write), when tcpBigBuf is queued, and after echoing a payload too
+// large to copy (the next read reuses its buffer).
 func serveTCP(c net.Conn) error {
-	r := bufio.NewReaderSize(c, tcpBufSize)
-	w := bufio.NewWriterSize(c, tcpBufSize)
+	r := newTCPReader(c)
+	w := newTCPWriter(c)
 	var buf []byte
 	for {
 		kind, p, err := readTCPFrame(r, buf)
@@ -135,18 +255,23 @@ func serveTCP(c net.Conn) error {
 		buf = p
 		switch kind {
 		case tcpUnary:
-			err = writeTCPFrame(w, tcpUnary, p)
+			err = w.frame(tcpUnary, p)
+			if err == nil && len(p) > tcpCopyMax {
+				err = w.flush()
+			}
 		case tcpStream:
 			var req StreamRequest
 			if req, err = ParseStreamRequest(p); err != nil {
 				return err
 			}
-			msg := streamPayload(req.Size)
+			msg := streamPayload(req.Size) // read-only: safe to reference
 			for i := 0; i < req.Count && err == nil; i++ {
-				err = writeTCPFrame(w, tcpStreamMsg, msg)
+				if err = w.frame(tcpStreamMsg, msg); err == nil && w.queued >= tcpBigBuf {
+					err = w.flush()
+				}
 			}
 			if err == nil {
-				err = writeTCPFrame(w, tcpStreamEnd, nil)
+				err = w.frame(tcpStreamEnd, nil)
 			}
 		default:
 			return fmt.Errorf("tcp: unknown frame kind %q", kind)
@@ -154,8 +279,8 @@ func serveTCP(c net.Conn) error {
 		if err != nil {
 			return err
 		}
-		if r.Buffered() == 0 {
-			if err := w.Flush(); err != nil {
+		if r.w == r.r {
+			if err := w.flush(); err != nil {
 				return err
 			}
 		}
@@ -198,14 +323,17 @@ type tcpWaiter struct {
 	resp  *[]byte   // unary: where the answer goes
 	onMsg func(int) // stream: called per message
 	errc  chan error
-	frame []byte // the request frame, reused
+	frame []byte      // the request's header, and its payload if small
+	iov   net.Buffers // the request as written
+	out   net.Buffers // iov as handed to WriteTo, which consumes it
 }
 
 var tcpWaiters = sync.Pool{New: func() any { return &tcpWaiter{errc: make(chan error, 1)} }}
 
 // tcpClient pipelines calls on one connection: a caller queues its waiter
 // and writes its frame under wmu; readLoop (the connection's only reader)
-// hands each answer to the waiter at the head of the queue.
+// reads each answer straight into the buffer of the waiter at the head of
+// the queue and wakes it.
 type tcpClient struct {
 	c    net.Conn
 	wmu  sync.Mutex // serializes writes and queueing, so the queue is in wire order
@@ -222,7 +350,14 @@ func (c *tcpClient) Close() error {
 }
 
 func (c *tcpClient) call(ctx context.Context, w *tcpWaiter, kind byte, payload []byte) error {
-	w.frame = appendTCPFrame(w.frame[:0], kind, payload)
+	w.frame = binary.BigEndian.AppendUint32(w.frame[:0], uint32(len(payload)))
+	w.frame = append(w.frame, kind)
+	if len(payload) <= tcpCopyMax {
+		w.frame = append(w.frame, payload...)
+		w.iov = append(w.iov[:0], w.frame)
+	} else {
+		w.iov = append(w.iov[:0], w.frame, payload) // one writev, no copy
+	}
 	c.wmu.Lock()
 	c.qmu.Lock()
 	if c.err != nil {
@@ -232,8 +367,15 @@ func (c *tcpClient) call(ctx context.Context, w *tcpWaiter, kind byte, payload [
 	}
 	c.q = append(c.q, w)
 	c.qmu.Unlock()
-	_, err := c.c.Write(w.frame)
+	var err error
+	if len(w.iov) == 1 {
+		_, err = c.c.Write(w.frame)
+	} else {
+		w.out = w.iov
+		_, err = w.out.WriteTo(c.c)
+	}
 	c.wmu.Unlock()
+	clear(w.iov)
 	if err != nil {
 		c.c.Close() // readLoop fails every waiter, this one included
 	}
@@ -250,17 +392,14 @@ func (c *tcpClient) call(ctx context.Context, w *tcpWaiter, kind byte, payload [
 
 func (c *tcpClient) readLoop() {
 	defer close(c.done)
-	r := bufio.NewReaderSize(c.c, tcpBufSize)
-	var buf []byte
+	r := newTCPReader(c.c)
 	var err error
 	for {
 		var kind byte
-		var p []byte
-		kind, p, err = readTCPFrame(r, buf)
-		if err != nil {
+		var n int
+		if kind, n, err = r.header(); err != nil {
 			break
 		}
-		buf = p
 		c.qmu.Lock()
 		if len(c.q) == 0 {
 			c.qmu.Unlock()
@@ -270,8 +409,11 @@ func (c *tcpClient) readLoop() {
 		w := c.q[0]
 		if kind == tcpStreamMsg {
 			c.qmu.Unlock()
+			if err = r.skip(n); err != nil {
+				break
+			}
 			if w.onMsg != nil {
-				w.onMsg(len(p))
+				w.onMsg(n)
 			}
 			continue
 		}
@@ -282,7 +424,19 @@ func (c *tcpClient) readLoop() {
 		c.q = c.q[:len(c.q)-1]
 		c.qmu.Unlock()
 		if w.resp != nil {
-			*w.resp = append((*w.resp)[:0], p...)
+			b := *w.resp
+			if cap(b) < n {
+				b = make([]byte, n)
+			}
+			b = b[:n]
+			err = r.read(b)
+			*w.resp = b
+		} else {
+			err = r.skip(n)
+		}
+		if err != nil {
+			w.errc <- err
+			break
 		}
 		w.errc <- nil
 	}
