@@ -8,11 +8,12 @@ import (
 func init() { Register(grpcPerfSystem{}) }
 
 // grpcPerfSystem is grpcSystem tuned the way grpc-go's own benchmarks and
-// performance guides tune it: one write buffer shared by the connection's
-// writes instead of one per stream, larger read and write buffers, and
-// large fixed flow-control windows (setting them turns off grpc-go's BDP
-// estimator, whose windows stop growing at 16 MiB anyway). Ratios are
-// still taken to plain grpc, its defaults being what users get.
+// performance guides tune it: larger read and write buffers and large
+// fixed flow-control windows (setting them turns off grpc-go's BDP
+// estimator, whose windows stop growing at 16 MiB anyway). The shared
+// write buffer, the other option those guides name, is grpc-go's default
+// since v1.85. Ratios are still taken to plain grpc, its defaults being
+// what users get.
 type grpcPerfSystem struct{}
 
 func (grpcPerfSystem) Name() string        { return "grpc-perf" }
@@ -27,7 +28,6 @@ const (
 
 func (grpcPerfSystem) Start() (Server, error) {
 	return startGRPC(
-		grpc.SharedWriteBuffer(true),
 		grpc.InitialWindowSize(grpcPerfStreamWindow),
 		grpc.InitialConnWindowSize(grpcPerfConnWindow),
 		grpc.ReadBufferSize(grpcPerfBuffer),
@@ -38,7 +38,6 @@ func (grpcPerfSystem) Start() (Server, error) {
 func (grpcPerfSystem) Dial(addr string, _ DialOptions) (Client, error) {
 	return dialGRPC(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithSharedWriteBuffer(true),
 		grpc.WithInitialWindowSize(grpcPerfStreamWindow),
 		grpc.WithInitialConnWindowSize(grpcPerfConnWindow),
 		grpc.WithReadBufferSize(grpcPerfBuffer),
