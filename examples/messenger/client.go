@@ -10,17 +10,17 @@ import (
 	"github.com/h2rpc/h2rpc/examples/messenger/pb"
 )
 
-// Client is the lab's client.py: four run functions, one per call shape,
-// printing exactly the lines client.py prints.
+// Client runs the example's four calls: four run functions, one per call
+// shape, each printing a line per message sent and received.
 type Client struct {
 	Stub LearningMessengerClient
 	Out  io.Writer
-	// Delay is waited before each streamed item the client sends (the
-	// lab's time.sleep(1)).
+	// Delay is waited before each streamed item the client sends, to
+	// make the streaming visible.
 	Delay time.Duration
 }
 
-// The requests client.py sends.
+// The requests the client sends.
 var (
 	labNotes = []string{
 		"Note 1: gRPC uses HTTP/2 Multiplexing",
@@ -35,7 +35,7 @@ var (
 	}
 )
 
-// RunAll runs the four shapes in client.py's order, stopping at the first
+// RunAll runs the four shapes in order (unary, server, client, bidi streaming), stopping at the first
 // error.
 func (c *Client) RunAll(ctx context.Context) error {
 	for _, run := range []func(context.Context) error{

@@ -11,20 +11,18 @@ import (
 	"github.com/h2rpc/h2rpc/examples/messenger/pb"
 )
 
-// LabDelay is the lab's simulated latency: the server waits this long before
+// LabDelay is the example's simulated latency: the server waits this long before
 // each StreamLearnings update and the client before each streamed item.
 const LabDelay = time.Second
 
-// Server implements LearningMessengerServer with the semantics of the lab's
-// server.py. Its zero value works (no delay, no log); it is safe for
+// Server implements LearningMessengerServer. Its zero value works (no delay, no log); it is safe for
 // concurrent calls.
 type Server struct {
 	UnimplementedLearningMessengerServer
 
-	// Delay is waited before each StreamLearnings update (the lab's
-	// time.sleep(1)); the wait ends early if the call is cancelled.
+	// Delay is waited before each StreamLearnings update; the wait ends early if the call is cancelled.
 	Delay time.Duration
-	// Log, if not nil, receives the lines server.py prints, one Write per
+	// Log, if not nil, receives the lines the server prints, one Write per
 	// line.
 	Log io.Writer
 	// Now returns the time stamped on updates; nil means time.Now.
@@ -44,7 +42,7 @@ func (s *Server) logf(format string, args ...any) {
 	io.WriteString(s.Log, line)
 }
 
-// GetLearningStatus is the lab's readiness handshake: a fixed answer.
+// GetLearningStatus is a readiness handshake: a fixed answer.
 func (s *Server) GetLearningStatus(ctx context.Context, req *pb.StatusRequest) (*pb.StatusResponse, error) {
 	s.logf("📡 Unary Request from: %s", req.UserId)
 	return &pb.StatusResponse{
