@@ -565,3 +565,70 @@ func TestChildServer(t *testing.T) {
 		t.Error("startChild in a child process succeeded")
 	}
 }
+
+// TestSVGColoursDistinct checks that no two registered systems share a
+// colour, so every chart can be read from its legend.
+func TestSVGColoursDistinct(t *testing.T) {
+	seen := map[string]string{}
+	for _, s := range Systems() {
+		c := systemColor(s.Name())
+		if other, ok := seen[c]; ok {
+			t.Errorf("%s and %s share the colour %s", other, s.Name(), c)
+		}
+		seen[c] = s.Name()
+	}
+	if len(seen) < 8 {
+		t.Errorf("%d systems registered, want the runner's 8 (this test would prove nothing)", len(seen))
+	}
+}
+
+// TestSVGLegendUnderTitle checks that, with every registered system in the
+// report, each legend row sits below its chart's title rather than beside
+// it, where a long title and many systems overlapped.
+func TestSVGLegendUnderTitle(t *testing.T) {
+	rep := fakeReport()
+	rep.Systems = nil
+	for _, s := range Systems() {
+		rep.Systems = append(rep.Systems, s.Name())
+	}
+	var b bytes.Buffer
+	if err := WriteSVG(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	// Titles are bold text; legend swatches are 10×10 rects. Every swatch
+	// must be lower than the title above it and higher than the next one.
+	var titles []float64
+	var swatches int
+	dec := xml.NewDecoder(&b)
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		attr := map[string]string{}
+		for _, a := range se.Attr {
+			attr[a.Name.Local] = a.Value
+		}
+		switch {
+		case se.Name.Local == "text" && attr["font-size"] == "14":
+			y, _ := strconv.ParseFloat(attr["y"], 64)
+			titles = append(titles, y)
+		case se.Name.Local == "rect" && attr["width"] == "10" && attr["height"] == "10":
+			swatches++
+			y, _ := strconv.ParseFloat(attr["y"], 64)
+			if len(titles) == 0 {
+				t.Fatalf("a legend swatch at y=%v comes before any title", y)
+			}
+			if title := titles[len(titles)-1]; y <= title {
+				t.Errorf("legend swatch at y=%v is not under its title at y=%v", y, title)
+			}
+		}
+	}
+	if want := 2 * len(rep.Systems); swatches != want {
+		t.Errorf("%d legend swatches, want %d (two legends, one per system each)", swatches, want)
+	}
+}

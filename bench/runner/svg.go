@@ -8,13 +8,22 @@ import (
 	"strings"
 )
 
-// systemColor gives each system the same colour in every chart.
+// palette gives each system the runner knows its own colour, the same in
+// every chart; a TLS variant is a lighter shade of its h2c system's.
+var palette = map[string]string{
+	"h2rpc": "#d62728", "h2rpc-tls": "#ff9896",
+	"grpc": "#1f77b4", "grpc-tls": "#aec7e8", "grpc-perf": "#17becf",
+	"drpc": "#2ca02c", "xnet": "#9467bd", "tcp": "#7f7f7f",
+}
+
+// systemColor gives each system the same colour in every chart: its
+// palette colour, or for a system the palette lacks, one picked by a hash
+// of its name.
 func systemColor(name string) string {
-	palette := map[string]string{"h2rpc": "#d62728", "grpc": "#1f77b4", "drpc": "#2ca02c", "xnet": "#9467bd", "tcp": "#7f7f7f"}
 	if c, ok := palette[name]; ok {
 		return c
 	}
-	extra := []string{"#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22"}
+	extra := []string{"#ff7f0e", "#8c564b", "#e377c2", "#bcbd22"}
 	h := 0
 	for _, r := range name {
 		h = h*31 + int(r)
@@ -81,7 +90,7 @@ func drawRatios(b *strings.Builder, rep *Report, top int) int {
 		return top
 	}
 	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="14" font-weight="bold">Throughput ÷ grpc (same run, median of %d)</text>`+"\n", svgLeft, top-20, rep.Repeat)
-	legend(b, rep.Systems, svgWidth-svgRight-80*len(rep.Systems), top-22)
+	top += legend(b, rep.Systems, svgLeft, top)
 
 	// A log2 axis spanning at least 0.5× to 2×, its floor a power of two
 	// strictly under the smallest ratio so that every bar has a height.
@@ -182,8 +191,7 @@ func drawLatencies(b *strings.Builder, rep *Report, top int) int {
 		return top
 	}
 	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="14" font-weight="bold">Latency distribution, one cell per scenario</text>`+"\n", svgLeft, top)
-	legend(b, rep.Systems, svgWidth-svgRight-80*len(rep.Systems), top)
-	top += 40
+	top += 40 + legend(b, rep.Systems, svgLeft, top+20)
 	for i, cr := range cells {
 		x := cdfLeft + (i%2)*cdfPitchX
 		y := top + (i/2)*cdfPitchY
@@ -266,11 +274,27 @@ func tickNanos(ns float64) string {
 	return fmt.Sprintf("%gns", ns)
 }
 
-func legend(b *strings.Builder, systems []string, x, y int) {
-	for i, s := range systems {
-		fmt.Fprintf(b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n", x+i*80, y-9, systemColor(s), x+i*80+14, y, html.EscapeString(s))
+// legendH is the height of the legend's row, which sits under a chart's
+// title, never beside it, so that no count of systems makes them overlap.
+const legendH = 20
+
+// legend draws one swatch and name per system in rows whose first text
+// baseline is y, starting at x, wrapping before the right margin, and
+// returns the height of its rows.
+func legend(b *strings.Builder, systems []string, x, y int) int {
+	cx, h := x, legendH
+	for _, s := range systems {
+		if cx+legendItemW > svgWidth-svgRight {
+			cx, y, h = x, y+legendH, h+legendH
+		}
+		fmt.Fprintf(b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n", cx, y-9, systemColor(s), cx+14, y, html.EscapeString(s))
+		cx += legendItemW
 	}
+	return h
 }
+
+// legendItemW is the width one system takes in a legend's row.
+const legendItemW = 90
 
 // cdfCell picks the cell of scenario the latency charts show: the first
 // with latencies, or nil.
