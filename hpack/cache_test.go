@@ -88,3 +88,14 @@ func TestAllIndexed(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmRequestBlockSize checks what docs/hpack.md says of the wire cost
+// of a repeated gRPC request: once the dynamic table is warm, each field is
+// one byte, an indexed reference.
+func TestWarmRequestBlockSize(t *testing.T) {
+	enc := NewEncoder()
+	enc.AppendBlock(nil, grpcRequest...)
+	if n := len(enc.AppendBlock(nil, grpcRequest...)); n != len(grpcRequest) {
+		t.Fatalf("warm request block is %d bytes, want %d (one per field)", n, len(grpcRequest))
+	}
+}

@@ -150,10 +150,7 @@ func allIndexed(block []byte) bool {
 }
 
 // startBlock appends the start of a new header block to dst: the pending
-// dynamic table size update, if any, else nothing. Use it with appendFields
-// and preencoded runs to build a block in parts; AppendBlock does both.
-// Only AppendBlock and the tests build blocks in parts today: conn's
-// NewStream takes fields, so there is no caller for the parts outside.
+// dynamic table size update, if any, else nothing.
 func (e *Encoder) startBlock(dst []byte) []byte {
 	if !e.pending {
 		return dst
@@ -169,18 +166,6 @@ func (e *Encoder) startBlock(dst []byte) []byte {
 	return dst
 }
 
-// appendFields appends fields to a block begun with startBlock, using and
-// updating the dynamic table. It panics if a size update is pending, that
-// is if SetMaxTableSize was called and startBlock was not called since: the
-// update must open the block (RFC 7541 §4.2).
-func (e *Encoder) appendFields(dst []byte, fields ...Field) []byte {
-	if e.pending {
-		panic("hpack: appendFields without startBlock after SetMaxTableSize")
-	}
-	e.gen++ // the fields may change the table; cached blocks must not outlive that
-	return e.writeFields(dst, fields)
-}
-
 func (e *Encoder) writeFields(dst []byte, fields []Field) []byte {
 	e.w.b = dst
 	for _, f := range fields {
@@ -191,39 +176,3 @@ func (e *Encoder) writeFields(dst []byte, fields []Field) []byte {
 	e.w.b = nil // do not keep the caller's buffer
 	return dst
 }
-
-// preencoded is a run of header fields encoded once, ahead of time, in
-// representations that neither read nor change the dynamic table: an
-// indexed static entry (RFC 7541 §6.1) when name and value are both in the
-// static table, else a literal without indexing (§6.2.2; never indexed,
-// §6.2.3, if Sensitive) with the name from the static table when it is
-// there. Appending it to a block is a copy, so it suits the fixed fields of
-// every gRPC call, and one preencoded may serve every connection. It costs
-// more bytes on the wire than dynamic table references once those are warm;
-// it saves the table lookups (docs/hpack.md has the figures). It is
-// unexported until a caller needs it: conn's NewStream takes fields only.
-type preencoded struct {
-	b      []byte
-	fields []Field
-}
-
-// preencode encodes fields as a preencoded run.
-func preencode(fields ...Field) *preencoded {
-	var w appendWriter
-	he := hpack.NewEncoder(&w)
-	// With no dynamic table x/net's encoder never indexes; the size update
-	// that change asks for is written before the first field: drop it.
-	he.SetMaxDynamicTableSizeLimit(0)
-	_ = he.WriteField(flushField)
-	w.b = w.b[:0]
-	for _, f := range fields {
-		_ = he.WriteField(f)
-	}
-	return &preencoded{b: w.b, fields: append([]Field(nil), fields...)}
-}
-
-// Append appends the run to a block begun with Encoder.startBlock.
-func (p *preencoded) Append(dst []byte) []byte { return append(dst, p.b...) }
-
-// Fields returns a copy of the fields the run encodes.
-func (p *preencoded) Fields() []Field { return append([]Field(nil), p.fields...) }
