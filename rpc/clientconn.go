@@ -51,10 +51,13 @@ type ClientConn struct {
 	sc         atomic.Pointer[serviceConfig]
 	dialConfig *serviceConfig
 	// retryBuffered counts the request bytes calls keep for retries and
-	// hedges (bounded by maxRetryBuffered).
-	retryBuffered atomic.Int64
-	ctx           context.Context // cancelled by Close: ends dials and the resolver
-	cancel        context.CancelFunc
+	// hedges, bounded by retryTotal; a call keeps at most retryCallBuffer
+	// (WithRetryBuffer).
+	retryBuffered   atomic.Int64
+	retryTotal      int64
+	retryCallBuffer int
+	ctx             context.Context // cancelled by Close: ends dials and the resolver
+	cancel          context.CancelFunc
 
 	mu       sync.Mutex
 	state    ConnectivityState   // guarded by mu
@@ -135,6 +138,14 @@ func Dial(target string, opts ...DialOption) (*ClientConn, error) {
 		cc.balancer = PickFirst(false)
 	}
 	cc.maxConns = max(o.maxConns, 1)
+	cc.retryCallBuffer = defaultRetryCallBuffer
+	if o.retryCallBuffer > 0 {
+		cc.retryCallBuffer = o.retryCallBuffer
+	}
+	cc.retryTotal = defaultRetryBuffer
+	if o.retryBuffer > 0 {
+		cc.retryTotal = int64(o.retryBuffer)
+	}
 	cc.extraIdle = orDefault(o.extraIdle, DefaultExtraConnIdle)
 	cc.keepalive = o.keepalive
 	cc.keepaliveTime = o.keepalive.Time

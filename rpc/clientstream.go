@@ -149,8 +149,12 @@ func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, meth
 	}
 	ci := cc.callInfo(opts)
 	comp, err := ci.compressorFor()
-	if err == nil && pol.retry != nil {
+	switch {
+	case err != nil:
+	case pol.retry != nil:
 		ci.attempt = new(attemptInfo)
+	case pol.hedge != nil:
+		ci.attempt = &attemptInfo{hedge: new(hedgeBackends)}
 	}
 	var cs *clientStream
 	if err == nil {
@@ -168,6 +172,9 @@ func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, meth
 		// A caller that ends the call by its context, without RecvMsg,
 		// still gives its retry buffer back.
 		cs.policy.stop = context.AfterFunc(ctx, cs.commit)
+	}
+	if pol.hedge != nil {
+		cs.startHedging() // hedgestream.go; it commits when ctx ends
 	}
 	if stats != nil {
 		cs.stats = stats
@@ -212,7 +219,7 @@ func (ci *callInfo) compressorFor() (Compressor, error) {
 // as long as it has not committed: no response headers came and what it sent
 // is still at hand to send again. Until then the call keeps a copy of the
 // request bytes it sent (a unary call's request is Invoke's own buffer),
-// up to maxReplay; past that, or once the response headers arrive, it
+// up to the per-call retry buffer (WithRetryBuffer); past that, or once the response headers arrive, it
 // commits and its stream is final.
 type clientStream struct {
 	cc      *ClientConn
@@ -258,6 +265,9 @@ type clientStream struct {
 
 	// policy is the service config's for a streaming call (retry.go).
 	policy streamPolicy
+	// hedge is the state of a hedged streaming call (hedgestream.go); nil
+	// for others. Set before NewStream returns.
+	hedge *streamHedge
 }
 
 // openStream starts a call: it opens its stream (see newAttempt). A unary
@@ -376,11 +386,6 @@ func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compres
 	}
 }
 
-// maxReplay bounds the request bytes a streaming call keeps for a
-// transparent retry: past it the call commits (grpc-go's default retry
-// buffer is the same 256 KiB).
-const maxReplay = 256 << 10
-
 // write sends one message, pre followed by p (END_STREAM after it if end),
 // on the call's stream, keeping a copy for a retry until the call commits.
 // It returns io.EOF if the call is over: RecvMsg has the status.
@@ -393,7 +398,7 @@ func (cs *clientStream) write(pre, p []byte, end bool) error {
 	}
 	cs.retryMu.Lock()
 	if !cs.committed.Load() {
-		if len(cs.replay)+len(pre)+len(p) > maxReplay || !cs.policy.hold(cs.cc, len(pre)+len(p)) {
+		if len(cs.replay)+len(pre)+len(p) > cs.cc.retryCallBuffer || !cs.policy.hold(cs.cc, len(pre)+len(p)) {
 			cs.commitLocked()
 		} else {
 			cs.replay = append(append(cs.replay, pre...), p...)
@@ -401,7 +406,21 @@ func (cs *clientStream) write(pre, p []byte, end bool) error {
 		}
 	}
 	st := cs.st
+	var hedged []*conn.Stream
+	undecided := cs.hedge != nil && !cs.hedge.won
+	if undecided {
+		hedged = cs.hedgeStreamsLocked()
+	}
 	cs.retryMu.Unlock()
+	if undecided {
+		// Every open attempt gets the message; an attempt opened later
+		// gets it from the replay buffer. One that fails reports through
+		// its watcher (hedgestream.go).
+		for _, st := range hedged {
+			_ = st.WriteData(pre, p, end)
+		}
+		return nil
+	}
 	if err := st.WriteData(pre, p, end); err != nil && cs.retry(st, err) != nil {
 		return io.EOF
 	}
@@ -430,6 +449,15 @@ func (cs *clientStream) commit() {
 }
 
 func (cs *clientStream) commitLocked() {
+	if h := cs.hedge; h != nil && !h.won {
+		// The oldest open attempt has been sent everything and goes on
+		// (or, with none open, the last that failed ends the call).
+		a := h.last
+		if len(h.live) > 0 {
+			a = h.live[0]
+		}
+		cs.decideLocked(a) // hedgestream.go
+	}
 	cs.policy.release(cs.cc)
 	cs.committed.Store(true)
 	cs.replay = nil // a copy of ours, or Invoke's buffer, which it recycles
@@ -545,6 +573,9 @@ func (cs *clientStream) Trailer() MD { return cs.trailer }
 // readHeaders reads the response headers (once). A Trailers-Only response
 // leaves the call's status for RecvMsg in headerErr's place: see recv.
 func (cs *clientStream) readHeaders() {
+	if cs.hedge != nil {
+		<-cs.hedge.done // the call committed to cs.st, which has its headers or ended
+	}
 	st := cs.stream()
 	fields, err := st.ReadHeaders()
 	for {
@@ -745,7 +776,7 @@ func (cs *clientStream) finish(err error) {
 	}
 	cs.commit() // no retry now: the backend is final
 	cs.backend.done(cs.finalErr, cs.trailer)
-	if cs.policy.retry != nil || cs.policy.cancel != nil {
+	if cs.policy.retry != nil || cs.policy.hedge != nil || cs.policy.cancel != nil {
 		cs.policy.finish(cs.finalErr)
 	}
 	if cs.desc != unaryDesc { // Invoke stores a unary call's metadata itself

@@ -116,6 +116,9 @@ type dialOptions struct {
 	// ignores the resolver's.
 	serviceConfig    *string
 	noResolverConfig bool
+	// noRetry: WithDisableRetry; the retry buffers: WithRetryBuffer.
+	noRetry                      bool
+	retryCallBuffer, retryBuffer int
 }
 
 // WithResolver makes the ClientConn resolve its target with r instead of

@@ -10,6 +10,7 @@ import (
 
 	"github.com/h2rpc/h2rpc/conn"
 	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/hpack"
 )
 
 // Retries and hedging, as grpc proposal A6 specifies them, for unary
@@ -22,20 +23,40 @@ import (
 //
 // A call commits, and is not retried again, once an attempt receives
 // response headers (the server has the call), or when its request is
-// larger than maxRetryRequest, or when the ClientConn already keeps
-// maxRetryBuffered bytes of requests for retries. Streaming calls are
-// retried too, while uncommitted (streamPolicy, below), and every call
-// keeps its transparent retry (a stream the server never processed,
-// clientstream.go).
+// larger than the per-call retry buffer, or when the ClientConn's calls
+// already keep the per-ClientConn total for retries (WithRetryBuffer).
+// Streaming calls are retried and hedged too, while uncommitted
+// (streamPolicy, below, and hedgestream.go), and every call keeps its
+// transparent retry (a stream the server never processed,
+// clientstream.go). WithDisableRetry turns the policies off; the
+// transparent retry stays.
 
 const (
-	// maxRetryRequest is the largest request a call keeps to send again
-	// (A6's per-RPC retry buffer; grpc-go's default).
-	maxRetryRequest = 256 << 10
-	// maxRetryBuffered bounds the request bytes all the calls of a
+	// defaultRetryCallBuffer is the largest request a call keeps to send
+	// again (A6's per-RPC retry buffer; grpc-go's default).
+	defaultRetryCallBuffer = 256 << 10
+	// defaultRetryBuffer bounds the request bytes all the calls of a
 	// ClientConn keep for retries (A6's per-channel retry buffer).
-	maxRetryBuffered = 16 << 20
+	defaultRetryBuffer = 16 << 20
 )
+
+// WithRetryBuffer bounds the request bytes kept to send again, A6's two
+// retry buffers: perCall for one call (default 256 KiB, as grpc-go's
+// MaxRetryRPCBufferSize) and total for all the calls of the ClientConn
+// (default 16 MiB). A call whose request outgrows either commits: it is
+// not retried or hedged again, and a streaming call outgrowing perCall
+// loses its transparent retry too. A value of 0 or less keeps the default.
+func WithRetryBuffer(perCall, total int) DialOption {
+	return func(o *dialOptions) { o.retryCallBuffer, o.retryBuffer = perCall, total }
+}
+
+// WithDisableRetry turns off the retry and hedging policies of the service
+// config: every call is one attempt, but for the transparent retry of a
+// stream the server never processed. For libraries that retry themselves
+// (grpc-go's option of the same name).
+func WithDisableRetry() DialOption {
+	return func(o *dialOptions) { o.noRetry = true }
+}
 
 // attemptInfo is what one attempt of a retried or hedged call reports
 // back, through its callInfo.
@@ -55,18 +76,36 @@ type attemptInfo struct {
 // ended records how the attempt on cs ended.
 func (a *attemptInfo) ended(cs *clientStream) {
 	a.headers = cs.headerErr == nil && !cs.trailersOnly
-	for _, f := range cs.st.Trailers() {
-		if f.Name != "grpc-retry-pushback-ms" {
-			continue
-		}
-		a.pushed = true
-		ms, err := strconv.ParseInt(f.Value, 10, 64)
-		if err != nil || ms < 0 {
-			a.noRetry = true // "do not retry"
-		} else {
-			a.pushback = time.Duration(min(ms, int64(time.Hour/time.Millisecond))) * time.Millisecond
+	ri := parseRetryInfo(cs.st.Trailers())
+	a.pushed, a.noRetry, a.pushback = ri.pushed, ri.noRetry, ri.pushback
+}
+
+// retryInfo is what an attempt's trailers say about retrying it.
+type retryInfo struct {
+	code     Code          // grpc-status
+	pushback time.Duration // grpc-retry-pushback-ms
+	// pushed: the server sent grpc-retry-pushback-ms; noRetry: its value
+	// was negative or not a number, which means "do not retry".
+	pushed, noRetry bool
+}
+
+func parseRetryInfo(trailers []hpack.Field) retryInfo {
+	var ri retryInfo
+	for _, f := range trailers {
+		switch f.Name {
+		case "grpc-status":
+			ri.code, _ = parseCode(f.Value)
+		case "grpc-retry-pushback-ms":
+			ri.pushed = true
+			ms, err := strconv.ParseInt(f.Value, 10, 64)
+			if err != nil || ms < 0 {
+				ri.noRetry = true // "do not retry"
+			} else {
+				ri.pushback = time.Duration(min(ms, int64(time.Hour/time.Millisecond))) * time.Millisecond
+			}
 		}
 	}
+	return ri
 }
 
 // hedgeBackends are the backends a hedged call's attempts went to.
@@ -115,7 +154,7 @@ func invokeWithPolicy(ctx context.Context, method string, req, reply any, cc *Cl
 		defer cancel()
 	}
 	opts = append([]CallOption{withMethodConfig(mc)}, opts...)
-	if mc.retry == nil && mc.hedge == nil {
+	if mc.retry == nil && mc.hedge == nil || cc.opts.noRetry {
 		return invoke(ctx, method, req, reply, cc, opts...)
 	}
 	ci := cc.callInfo(opts)
@@ -123,8 +162,8 @@ func invokeWithPolicy(ctx context.Context, method string, req, reply any, cc *Cl
 	if err != nil {
 		return statusf(Internal, "grpc: error while marshaling: %v", err)
 	}
-	if len(body) > maxRetryRequest || cc.retryBuffered.Add(int64(len(body))) > maxRetryBuffered {
-		if len(body) <= maxRetryRequest {
+	if len(body) > cc.retryCallBuffer || cc.retryBuffered.Add(int64(len(body))) > cc.retryTotal {
+		if len(body) <= cc.retryCallBuffer {
 			cc.retryBuffered.Add(-int64(len(body)))
 		}
 		// Too large to keep: the call commits at once.
@@ -385,35 +424,40 @@ func (cc *ClientConn) RetryTokens() (tokens, max float64) {
 
 // streamPolicy is what a streaming call takes from its method's config:
 // its timeout, whose cancel ends the call's context when the call is over,
-// and its retry policy. Streaming calls are retried while they have not
-// committed: a Trailers-Only response with a retryable code (the server
-// failed the call before any response) opens the call again and sends
-// again what was sent, which the call keeps until it commits (the
-// transparent retry's buffer, clientstream.go). They are not hedged.
+// and its retry or hedging policy. Streaming calls are retried while they
+// have not committed: a Trailers-Only response with a retryable code (the
+// server failed the call before any response) opens the call again and
+// sends again what was sent, which the call keeps until it commits (the
+// transparent retry's buffer, clientstream.go). They are hedged the same
+// way, while uncommitted (hedgestream.go).
 type streamPolicy struct {
 	cancel   context.CancelFunc
 	retry    *retryPolicy
+	hedge    *hedgingPolicy
 	thr      *retryThrottle
 	attempts int           // made so far, after the first; guarded by retryMu
 	backoff  time.Duration // the next backoff's bound; used by the receiving goroutine
-	counted  bool          // the last failure was counted against the budget
+	// counted: the last failure was counted against the budget. Set by the
+	// receiving goroutine, or by hedgeLoop before the receiving goroutine
+	// reads the response.
+	counted bool
 	// stop unregisters the commit that runs when the call's context ends
 	// before RecvMsg finishes the call.
 	stop func() bool
 	// buffered is what the call's replay buffer counts against the
-	// ClientConn's maxRetryBuffered; guarded by retryMu.
+	// ClientConn's retry buffer; guarded by retryMu.
 	buffered int
 }
 
 // hold counts n more bytes kept for a retry against the ClientConn's
 // total; false means the total is reached and the call must commit. A call
-// without a retry policy counts nothing (its transparent retry's buffer is
+// without a policy counts nothing (its transparent retry's buffer is
 // bounded per call).
 func (p *streamPolicy) hold(cc *ClientConn, n int) bool {
-	if p.retry == nil {
+	if p.retry == nil && p.hedge == nil {
 		return true
 	}
-	if cc.retryBuffered.Add(int64(n)) > maxRetryBuffered {
+	if cc.retryBuffered.Add(int64(n)) > cc.retryTotal {
 		cc.retryBuffered.Add(-int64(n))
 		return false
 	}
@@ -430,7 +474,8 @@ func (p *streamPolicy) release(cc *ClientConn) {
 }
 
 // streamPolicy applies the config of method, if any, to a new streaming
-// call: its context and call options, and its retry policy.
+// call: its context and call options, and its retry or hedging policy
+// (none with WithDisableRetry).
 func (cc *ClientConn) streamPolicy(ctx context.Context, sc *serviceConfig, method string, opts []CallOption) (context.Context, []CallOption, streamPolicy) {
 	mc := sc.lookup(method)
 	if mc == nil {
@@ -440,8 +485,12 @@ func (cc *ClientConn) streamPolicy(ctx context.Context, sc *serviceConfig, metho
 	if mc.timeout > 0 {
 		ctx, p.cancel = context.WithTimeout(ctx, mc.timeout)
 	}
-	if mc.retry != nil {
+	switch {
+	case cc.opts.noRetry:
+	case mc.retry != nil:
 		p.retry, p.thr, p.backoff = mc.retry, cc.throttle(sc), mc.retry.initialBackoff
+	case mc.hedge != nil:
+		p.hedge, p.thr = mc.hedge, cc.throttle(sc)
 	}
 	return ctx, append([]CallOption{withMethodConfig(mc)}, opts...), p
 }
@@ -449,10 +498,17 @@ func (cc *ClientConn) streamPolicy(ctx context.Context, sc *serviceConfig, metho
 // finish settles a finished streaming call with the budget and ends its
 // timeout.
 func (p *streamPolicy) finish(err error) {
-	if p.retry != nil && !p.counted {
+	var counts codeSet
+	switch {
+	case p.retry != nil:
+		counts = p.retry.retryable
+	case p.hedge != nil:
+		counts = p.hedge.nonFatal
+	}
+	if counts != 0 && !p.counted {
 		if err == io.EOF {
 			p.thr.success()
-		} else if p.retry.retryable.has(CodeOf(err)) {
+		} else if counts.has(CodeOf(err)) {
 			p.thr.failure()
 		}
 	}
@@ -471,21 +527,8 @@ func (p *streamPolicy) finish(err error) {
 // call goes on, on cs.st.
 func (cs *clientStream) retryByPolicy(failed *conn.Stream) bool {
 	p := &cs.policy
-	code, pushed, noRetry, pushback := OK, false, false, time.Duration(0)
-	for _, f := range failed.Trailers() {
-		switch f.Name {
-		case "grpc-status":
-			code, _ = parseCode(f.Value)
-		case "grpc-retry-pushback-ms":
-			pushed = true
-			ms, err := strconv.ParseInt(f.Value, 10, 64)
-			if err != nil || ms < 0 {
-				noRetry = true
-			} else {
-				pushback = time.Duration(min(ms, int64(time.Hour/time.Millisecond))) * time.Millisecond
-			}
-		}
-	}
+	ri := parseRetryInfo(failed.Trailers())
+	code, pushed, noRetry, pushback := ri.code, ri.pushed, ri.noRetry, ri.pushback
 	retryable := p.retry.retryable.has(code)
 	p.counted = false
 	if retryable || noRetry {
