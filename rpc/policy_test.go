@@ -3,12 +3,15 @@ package rpc
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/h2rpc/h2rpc/frame"
 )
 
 // faultServer fails the first failFirst calls with code (sending pushback
@@ -309,7 +312,7 @@ func TestRetryLargeRequestCommits(t *testing.T) {
 	e, f := faultEnv(t, retryConfig)
 	f.set(func(f *faultServer) { f.failFirst = 1 })
 	var reply []byte
-	wantCode(t, e.cc.Invoke(context.Background(), "/test.Echo/Unary", make([]byte, maxRetryRequest+1), &reply), Unavailable)
+	wantCode(t, e.cc.Invoke(context.Background(), "/test.Echo/Unary", make([]byte, defaultRetryCallBuffer+1), &reply), Unavailable)
 	if n, _ := f.seen(); n != 1 {
 		t.Errorf("%d attempts, want 1", n)
 	}
@@ -685,4 +688,122 @@ func FuzzServiceConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDisableRetry(t *testing.T) {
+	// Neither the retry nor the hedging policy makes a second attempt,
+	// for unary and streaming calls alike.
+	for _, c := range []struct{ name, config string }{
+		{"retry", strings.Replace(retryConfig, `"method": "Unary"`, `"method": ""`, 1)},
+		{"hedging", hedgeConfig},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var mu sync.Mutex
+			attempts := 0
+			count := func() int {
+				mu.Lock()
+				defer mu.Unlock()
+				n := attempts
+				attempts = 0
+				return n
+			}
+			e := newEnv(t, &echoServer{
+				unary: func(ctx context.Context, req []byte) ([]byte, error) {
+					mu.Lock()
+					attempts++
+					mu.Unlock()
+					return nil, Errorf(Unavailable, "down")
+				},
+				stream: func(ss ServerStream) error {
+					mu.Lock()
+					attempts++
+					mu.Unlock()
+					return Errorf(Unavailable, "down")
+				},
+			}, nil, WithServiceConfig(c.config), WithDisableRetry())
+			wantCode(t, call(e), Unavailable)
+			if n := count(); n != 1 {
+				t.Errorf("unary: %d attempts, want 1", n)
+			}
+			s, err := e.cc.NewStream(context.Background(), clientStreamDesc, "/test.Echo/ClientStream")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.SendMsg([]byte("x"))
+			s.CloseSend()
+			var m []byte
+			wantCode(t, s.RecvMsg(&m), Unavailable)
+			if n := count(); n != 1 {
+				t.Errorf("streaming: %d attempts, want 1", n)
+			}
+		})
+	}
+	// The transparent retry of a stream the server never processed stays.
+	cc, peers := scriptedServers(t, WithServiceConfig(retryConfig), WithDisableRetry())
+	errc := make(chan error, 1)
+	go func() { errc <- shapes[0].call(context.Background(), cc) }()
+	p := nextPeer(t, peers)
+	readRequest(t, p, 1, true)
+	p.WriteRaw(frame.AppendRSTStream(nil, 1, frame.ErrCodeRefusedStream))
+	readRequest(t, p, 3, true)
+	respond(t, p, 3, shapes[0].resp...)
+	if err := <-errc; err != nil {
+		t.Fatalf("the transparently retried call failed: %v", err)
+	}
+}
+
+func TestRetryBufferLimits(t *testing.T) {
+	// Per call: a request of 100 bytes is kept and retried, one of 101
+	// commits at once.
+	f := &faultServer{code: Unavailable}
+	e := newEnv(t, &echoServer{unary: f.unary, stream: func(ss ServerStream) error {
+		readAll(ss)
+		return nil
+	}}, nil, WithServiceConfig(retryConfig), WithRetryBuffer(100, 150))
+	for _, c := range []struct{ size, want int }{{100, 2}, {101, 1}} {
+		f.set(func(f *faultServer) { f.failFirst = 1 })
+		var reply []byte
+		err := e.cc.Invoke(context.Background(), "/test.Echo/Unary", make([]byte, c.size), &reply)
+		if n, _ := f.seen(); n != c.want {
+			t.Errorf("a %d-byte request: %d attempts (%v), want %d", c.size, n, err, c.want)
+		}
+	}
+	// In all: while a streaming call with a retry policy keeps 100 bytes,
+	// a 100-byte request does not fit in the 150 and commits.
+	cfg := strings.Replace(retryConfig, `"method": "Unary"`, `"method": ""`, 1)
+	e2 := newEnv(t, &echoServer{unary: f.unary, stream: func(ss ServerStream) error {
+		readAll(ss)
+		return ss.SendMsg([]byte("ok"))
+	}}, nil, WithServiceConfig(cfg), WithRetryBuffer(1000, 150))
+	s, err := e2.cc.NewStream(context.Background(), clientStreamDesc, "/test.Echo/ClientStream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SendMsg(make([]byte, 95)); err != nil { // 100 bytes with the prefix
+		t.Fatal(err)
+	}
+	if b := e2.cc.retryBuffered.Load(); b != 100 {
+		t.Fatalf("%d bytes kept, want 100", b)
+	}
+	f.set(func(f *faultServer) { f.failFirst = 1 })
+	var reply []byte
+	wantCode(t, e2.cc.Invoke(context.Background(), "/test.Echo/Unary", make([]byte, 100), &reply), Unavailable)
+	if n, _ := f.seen(); n != 1 {
+		t.Errorf("over the ClientConn's total: %d attempts, want 1", n)
+	}
+	s.CloseSend()
+	var m []byte
+	if err := s.RecvMsg(&m); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecvMsg(&m); err != io.EOF {
+		t.Fatal(err)
+	}
+	f.set(func(f *faultServer) { f.failFirst = 1 })
+	if err := e2.cc.Invoke(context.Background(), "/test.Echo/Unary", make([]byte, 100), &reply); err != nil {
+		t.Errorf("with the total free again: %v", err)
+	}
+	if n, _ := f.seen(); n != 2 {
+		t.Errorf("with the total free again: %d attempts, want 2", n)
+	}
 }

@@ -17,9 +17,9 @@ import (
 
 // scriptedServers returns a ClientConn whose every dial reaches a new
 // scripted server, handed to the test on the returned channel.
-func scriptedServers(t *testing.T) (*ClientConn, chan *h2test.Peer) {
+func scriptedServers(t *testing.T, opts ...DialOption) (*ClientConn, chan *h2test.Peer) {
 	peers := make(chan *h2test.Peer, 4)
-	cc, err := Dial("h2test:80", WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+	cc, err := Dial("h2test:80", append(opts, WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 		nc, p := h2test.NewClientPipe(t)
 		select {
 		case peers <- p:
@@ -27,7 +27,7 @@ func scriptedServers(t *testing.T) (*ClientConn, chan *h2test.Peer) {
 		default:
 			return nil, net.ErrClosed // more dials than the test expects
 		}
-	}))
+	}))...)
 	if err != nil {
 		t.Fatal(err)
 	}
