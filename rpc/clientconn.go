@@ -37,6 +37,8 @@ type ClientConn struct {
 	defaults  callInfo // opts.callOpts applied
 	rtarget   Target   // the target as the resolver sees it
 	resolver  Resolver
+	// balancer picks the backends; guarded by mu (a service config from
+	// the resolver may replace it: see setResolverConfig).
 	balancer  Balancer
 	maxConns  int           // connections per backend (WithMaxConnsPerBackend)
 	extraIdle time.Duration // how long an extra connection may sit idle
@@ -460,27 +462,34 @@ func (cc *ClientConn) updateAddresses(addrs []Address) {
 	}
 	cc.backends = backends
 	cc.resolved = true
-	if cc.pickFirst() {
-		cc.pfIndex = max(slices.Index(backends, cur), 0)
-		if i := slices.IndexFunc(backends, func(b *Backend) bool { return b.state == Ready }); i >= 0 {
-			cc.pfIndex = i
-		}
-		// Backends other than the current one keep no connection.
-		for i, b := range backends {
-			if i != cc.pfIndex && len(b.conns) > 0 {
-				for _, c := range b.conns {
-					cc.retireLocked(c)
-				}
-				b.conns, b.idleSince, b.state = nil, nil, Idle
-			}
-		}
-		cc.pickFirstKickLocked()
-	} else {
-		for _, b := range backends {
+	cc.balanceLocked(cur)
+	cc.updateStateLocked()
+}
+
+// balanceLocked connects the backends the balancer wants: pick_first
+// keeps one, cur if it is still listed, or better a ready one, and retires
+// the other backends' connections (their calls finish first); the other
+// balancers connect every backend.
+func (cc *ClientConn) balanceLocked(cur *Backend) {
+	if !cc.pickFirst() {
+		for _, b := range cc.backends {
 			b.connectLocked()
 		}
+		return
 	}
-	cc.updateStateLocked()
+	cc.pfIndex = max(slices.Index(cc.backends, cur), 0)
+	if i := slices.IndexFunc(cc.backends, func(b *Backend) bool { return b.state == Ready }); i >= 0 {
+		cc.pfIndex = i
+	}
+	for i, b := range cc.backends {
+		if i != cc.pfIndex && len(b.conns) > 0 {
+			for _, c := range b.conns {
+				cc.retireLocked(c)
+			}
+			b.conns, b.idleSince, b.state = nil, nil, Idle
+		}
+	}
+	cc.pickFirstKickLocked()
 }
 
 // resolverFailed records a failed resolution: it matters only while there

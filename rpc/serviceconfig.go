@@ -373,7 +373,9 @@ func WithDisableResolverServiceConfig() DialOption {
 // "" means none (the WithServiceConfig one applies again). An invalid
 // config is returned as an error and the ClientConn keeps the config it
 // had, as grpc-go does. With WithDisableResolverServiceConfig the config is
-// checked and ignored. A config's balancer applies only at Dial.
+// checked and ignored. A config's loadBalancingConfig replaces the
+// balancer at once, gracefully (calls in flight finish where they are),
+// unless WithBalancer set one; a config without one means pick_first.
 func (r *Resolution) UpdateServiceConfig(js string) error {
 	var sc *serviceConfig
 	if js != "" {
@@ -389,12 +391,59 @@ func (r *Resolution) UpdateServiceConfig(js string) error {
 }
 
 // setResolverConfig installs the resolver's config (nil: the dial
-// option's again).
+// option's again), and its balancer unless WithBalancer set one.
 func (cc *ClientConn) setResolverConfig(sc *serviceConfig) {
 	if sc == nil {
 		sc = cc.dialConfig
 	}
 	cc.sc.Store(sc)
+	if cc.opts.balancer != nil {
+		return
+	}
+	var b Balancer
+	if sc != nil {
+		b = sc.balancer
+	}
+	if b == nil {
+		b = PickFirst(false)
+	}
+	cc.switchBalancer(b)
+}
+
+// switchBalancer makes b the ClientConn's balancer, if it is not the same
+// policy already. The switch is graceful: b picks from the backends as
+// they are (those connected stay ready), a backend b wants is connected,
+// and the connections it does not want (pick_first keeps one backend's)
+// finish their calls before they close. A call in flight keeps its
+// stream; the next call is b's.
+func (cc *ClientConn) switchBalancer(b Balancer) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.closed || sameBalancer(cc.balancer, b) {
+		return
+	}
+	cc.balancer = b
+	if cc.resolved {
+		cc.balanceLocked(nil)
+		cc.updateStateLocked()
+	}
+}
+
+// sameBalancer reports whether a and b are the same policy with the same
+// config (a balancer's state, like round_robin's position, does not count).
+func sameBalancer(a, b Balancer) bool {
+	switch a := a.(type) {
+	case *pickFirst:
+		b, ok := b.(*pickFirst)
+		return ok && *a == *b
+	case *roundRobin:
+		_, ok := b.(*roundRobin)
+		return ok
+	case *leastRequest:
+		b, ok := b.(*leastRequest)
+		return ok && *a == *b
+	}
+	return a == b
 }
 
 // withMethodConfig is the first option of a call of a method with a
