@@ -58,8 +58,11 @@ type ClientConn struct {
 	retryBuffered   atomic.Int64
 	retryTotal      int64
 	retryCallBuffer int
-	ctx             context.Context // cancelled by Close: ends dials and the resolver
-	cancel          context.CancelFunc
+	// throttleHeld: the ClientConn holds its server name's retry budget;
+	// throttleDone: it closed. Both guarded by throttlesMu (retry.go).
+	throttleHeld, throttleDone bool
+	ctx                        context.Context // cancelled by Close: ends dials and the resolver
+	cancel                     context.CancelFunc
 
 	mu       sync.Mutex
 	state    ConnectivityState   // guarded by mu
@@ -279,6 +282,7 @@ func (cc *ClientConn) Close() error {
 	}
 	cc.setStateLocked(Shutdown)
 	cc.mu.Unlock()
+	cc.dropThrottle()
 	for _, c := range conns {
 		c.Close()
 	}

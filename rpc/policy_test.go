@@ -807,3 +807,53 @@ func TestRetryBufferLimits(t *testing.T) {
 		t.Errorf("with the total free again: %d attempts, want 2", n)
 	}
 }
+
+// The retry budget is per server name: ClientConns to the same one share
+// it, and the last of them to close drops it.
+func TestRetryBudgetSharedAndDropped(t *testing.T) {
+	cfg := strings.Replace(retryConfig, `"methodConfig"`, `"retryThrottling": {"maxTokens": 10, "tokenRatio": 1}, "methodConfig"`, 1)
+	cfg = strings.Replace(cfg, `"maxAttempts": 4`, `"maxAttempts": 2`, 1)
+	e, f := faultEnv(t, cfg)
+	held := func() (int, bool) {
+		throttlesMu.Lock()
+		defer throttlesMu.Unlock()
+		s, ok := throttles[e.cc.authority]
+		if !ok {
+			return 0, false
+		}
+		return s.refs, true
+	}
+	if _, ok := held(); ok {
+		t.Fatal("a budget held before any call")
+	}
+	cc2, err := Dial(e.lis.Addr().String(), WithServiceConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc2.Close()
+	// A ClientConn that never needs the budget holds nothing.
+	cc3, err := Dial(e.lis.Addr().String(), WithServiceConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc3.Close()
+	f.set(func(f *faultServer) { f.failAll = true })
+	wantCode(t, call(e), Unavailable) // two failures: 10 → 8
+	if tok, _ := cc2.RetryTokens(); tok != 8 {
+		t.Errorf("the other ClientConn sees %v tokens, want 8", tok)
+	}
+	if refs, _ := held(); refs != 2 {
+		t.Errorf("the budget is held %d times, want 2", refs)
+	}
+	e.cc.Close()
+	if refs, ok := held(); !ok || refs != 1 {
+		t.Errorf("after one Close: held %d times (%v), want 1", refs, ok)
+	}
+	if tok, _ := e.cc.RetryTokens(); tok != 10 {
+		t.Errorf("a closed ClientConn reports %v tokens, want a budget of its own, full", tok)
+	}
+	cc2.Close()
+	if _, ok := held(); ok {
+		t.Error("the budget outlived the last ClientConn to its server name")
+	}
+}

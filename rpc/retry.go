@@ -346,10 +346,11 @@ func (bytesCodec) Unmarshal(data []byte, v any) error {
 }
 
 // retryThrottle is the retry budget of one server name (A6, "Throttling
-// Retry Attempts and Hedged RPCs"), shared by the ClientConns to it: a
-// failed attempt with a retryable (or non-fatal) code takes a token, a
-// success gives tokenRatio back, and while the tokens are at or below half
-// of maxTokens no call is retried or hedged. Counted in thousandths, as A6
+// Retry Attempts and Hedged RPCs": "For each server name, the gRPC client
+// maintains a token_count"), shared by the ClientConns to it: a failed
+// attempt with a retryable (or non-fatal) code takes a token, a success
+// gives tokenRatio back, and while the tokens are at or below half of
+// maxTokens no call is retried or hedged. Counted in thousandths, as A6
 // allows tokenRatio three decimals.
 type retryThrottle struct {
 	cfg    throttleConfig
@@ -357,25 +358,66 @@ type retryThrottle struct {
 	tokens int64 // thousandths; guarded by mu
 }
 
+// throttles holds the budgets by server name while a ClientConn to that
+// name holds one: the last to close drops it, so a process that dials
+// many names keeps only the budgets in use.
 var (
 	throttlesMu sync.Mutex
-	throttles   = map[string]*retryThrottle{} // by server name
+	throttles   = map[string]*sharedThrottle{} // guarded by throttlesMu
 )
 
+// sharedThrottle is the budget of one server name and the number of
+// ClientConns holding it.
+type sharedThrottle struct {
+	t    *retryThrottle
+	refs int
+}
+
 // throttle returns the retry budget of the ClientConn's server name under
-// sc's retryThrottling, nil if it has none.
+// sc's retryThrottling, nil if it has none. A config that changes
+// retryThrottling starts a new budget, full.
 func (cc *ClientConn) throttle(sc *serviceConfig) *retryThrottle {
 	if sc.throttle == nil {
 		return nil
 	}
+	fresh := func() *retryThrottle {
+		return &retryThrottle{cfg: *sc.throttle, tokens: int64(sc.throttle.maxTokens * 1000)}
+	}
 	throttlesMu.Lock()
 	defer throttlesMu.Unlock()
-	t := throttles[cc.authority]
-	if t == nil || t.cfg != *sc.throttle {
-		t = &retryThrottle{cfg: *sc.throttle, tokens: int64(sc.throttle.maxTokens * 1000)}
-		throttles[cc.authority] = t
+	if cc.throttleDone {
+		return fresh() // closed: its calls fail anyway, and it holds nothing
 	}
-	return t
+	s := throttles[cc.authority]
+	if s == nil {
+		s = &sharedThrottle{}
+		throttles[cc.authority] = s
+	}
+	if !cc.throttleHeld {
+		cc.throttleHeld = true
+		s.refs++
+	}
+	if s.t == nil || s.t.cfg != *sc.throttle {
+		s.t = fresh()
+	}
+	return s.t
+}
+
+// dropThrottle lets go of the ClientConn's hold on its server name's
+// budget, when it closes.
+func (cc *ClientConn) dropThrottle() {
+	throttlesMu.Lock()
+	defer throttlesMu.Unlock()
+	cc.throttleDone = true
+	if !cc.throttleHeld {
+		return
+	}
+	cc.throttleHeld = false
+	if s := throttles[cc.authority]; s != nil {
+		if s.refs--; s.refs <= 0 {
+			delete(throttles, cc.authority)
+		}
+	}
 }
 
 func (t *retryThrottle) failure() {
