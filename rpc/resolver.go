@@ -204,6 +204,14 @@ func (m *ManualResolver) Watch(ctx context.Context, _ Target, r *Resolution) {
 // system's resolver, or with the DNS server the target names. It looks
 // again every Interval, and when a connection fails, but not more often than
 // MinInterval. A target whose host is an IP address is reported once.
+//
+// With each lookup of the addresses it looks up the service config in the
+// TXT record "_grpc_config.<host>" (grpc proposal A2: the attribute
+// grpc_config=, a JSON list of choices selected by clientLanguage,
+// percentage and clientHostname), unless the ClientConn ignores its
+// resolver's configs (WithDisableResolverServiceConfig). No record means
+// no config; a failed lookup or an invalid record keeps the config the
+// ClientConn has.
 type DNSResolver struct {
 	// Interval is the period of re-resolution. Default 30 minutes.
 	Interval time.Duration
@@ -213,6 +221,10 @@ type DNSResolver struct {
 	// Lookup, if set, replaces the lookup (for tests): it returns the IP
 	// addresses of host.
 	Lookup func(ctx context.Context, host string) ([]string, error)
+	// LookupTXT, if set, replaces the lookup of TXT records (for tests):
+	// it returns the records of name, each record's strings joined. With
+	// Lookup set and LookupTXT nil, no TXT record is looked up.
+	LookupTXT func(ctx context.Context, name string) ([]string, error)
 }
 
 // Default DNSResolver intervals.
@@ -232,7 +244,7 @@ func (d *DNSResolver) Watch(ctx context.Context, t Target, r *Resolution) {
 		r.Update([]Address{{Addr: net.JoinHostPort(host, port)}})
 		return
 	}
-	lookup := d.Lookup
+	lookup, lookupTXT := d.Lookup, d.LookupTXT
 	if lookup == nil {
 		res := net.DefaultResolver
 		if t.Authority != "" {
@@ -251,6 +263,13 @@ func (d *DNSResolver) Watch(ctx context.Context, t Target, r *Resolution) {
 			}
 		}
 		lookup = res.LookupHost
+		if lookupTXT == nil {
+			lookupTXT = res.LookupTXT
+		}
+	}
+	var config *dnsConfig // dnsconfig.go
+	if lookupTXT != nil && r.setConfig != nil {
+		config = &dnsConfig{lookupTXT: lookupTXT, sel: newDNSConfigSelector()}
 	}
 	interval := orDefault(d.Interval, DefaultDNSInterval)
 	minInterval := orDefault(d.MinInterval, DefaultDNSMinInterval)
@@ -281,6 +300,11 @@ func (d *DNSResolver) Watch(ctx context.Context, t Target, r *Resolution) {
 		addrs := make([]Address, len(ips))
 		for i, ip := range ips {
 			addrs[i] = Address{Addr: net.JoinHostPort(ip, port)}
+		}
+		if config != nil {
+			// Before the addresses: their backends are made under the
+			// config's balancer.
+			config.update(ctx, host, r)
 		}
 		r.Update(addrs)
 		timer.Reset(interval)

@@ -364,7 +364,8 @@ func WithServiceConfig(js string) DialOption {
 }
 
 // WithDisableResolverServiceConfig makes the ClientConn ignore the service
-// configs its resolver reports: only WithServiceConfig's applies.
+// configs its resolver reports: only WithServiceConfig's applies. The DNS
+// resolver then does not look up the TXT record of the config.
 func WithDisableResolverServiceConfig() DialOption {
 	return func(o *dialOptions) { o.noResolverConfig = true }
 }
