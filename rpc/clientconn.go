@@ -64,6 +64,9 @@ type ClientConn struct {
 	ctx                        context.Context // cancelled by Close: ends dials and the resolver
 	cancel                     context.CancelFunc
 
+	// resolvedOnce: the resolver has reported (resolved, read without mu).
+	resolvedOnce atomic.Bool
+
 	mu       sync.Mutex
 	state    ConnectivityState   // guarded by mu
 	changed  chan struct{}       // guarded by mu: closed and replaced when state or ready changes
@@ -408,6 +411,31 @@ func (cc *ClientConn) pick(ctx context.Context, ci *callInfo) (*conn.Conn, *Back
 	}
 }
 
+// awaitResolution makes a call before the resolver's first report wait
+// for it (within ctx), so that the service config the resolver reports
+// with the addresses applies to the first calls too. A ClientConn that
+// ignores its resolver's configs does not wait here (pick waits for a
+// backend anyway).
+func (cc *ClientConn) awaitResolution(ctx context.Context) {
+	if cc.res.setConfig == nil {
+		return
+	}
+	for {
+		cc.mu.Lock()
+		cc.exitIdleLocked()
+		done, ch := cc.resolved || cc.closed, cc.changed
+		cc.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return // the call reports it
+		}
+	}
+}
+
 // exitIdleLocked starts the resolver on the first call.
 func (cc *ClientConn) exitIdleLocked() {
 	if cc.started || cc.closed {
@@ -466,6 +494,7 @@ func (cc *ClientConn) updateAddresses(addrs []Address) {
 	}
 	cc.backends = backends
 	cc.resolved = true
+	cc.resolvedOnce.Store(true)
 	cc.balanceLocked(cur)
 	cc.updateStateLocked()
 }
@@ -506,6 +535,7 @@ func (cc *ClientConn) resolverFailed(err error) {
 	}
 	cc.lastErr = fmt.Errorf("resolving %s: %w", cc.target, err)
 	cc.resolved = true
+	cc.resolvedOnce.Store(true)
 	cc.sticky = true
 	cc.updateStateLocked()
 	// Ask again after the backoff a dial would wait.

@@ -50,6 +50,9 @@ var fieldsPool = sync.Pool{New: func() any { s := make([]hpack.Field, 0, 16); re
 // With a service config (WithServiceConfig), the call follows its method's
 // policy (retry.go), under the interceptors.
 func (cc *ClientConn) Invoke(ctx context.Context, method string, req, reply any, opts ...CallOption) error {
+	if !cc.resolvedOnce.Load() {
+		cc.awaitResolution(ctx)
+	}
 	next := UnaryInvoker(invoke)
 	if cc.sc.Load() != nil {
 		next = invokeWithPolicy
@@ -142,6 +145,9 @@ func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, meth
 	if h := cc.opts.stats; h != nil {
 		md, _ := FromOutgoingContext(ctx)
 		stats, ctx = beginCall(ctx, h, method, true, md)
+	}
+	if !cc.resolvedOnce.Load() {
+		cc.awaitResolution(ctx)
 	}
 	var pol streamPolicy
 	if sc := cc.sc.Load(); sc != nil {

@@ -76,9 +76,6 @@ func TestDNSServiceConfig(t *testing.T) {
 		}
 		// The first call waits for the resolution, which reports the
 		// config first.
-		if err := cc.Connect(context.Background()); err != nil {
-			t.Fatal(err)
-		}
 		f.set(func(f *faultServer) { f.failFirst = 2 })
 		var reply []byte
 		err = cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("hi"), &reply)

@@ -377,6 +377,8 @@ func WithDisableResolverServiceConfig() DialOption {
 // checked and ignored. A config's loadBalancingConfig replaces the
 // balancer at once, gracefully (calls in flight finish where they are),
 // unless WithBalancer set one; a config without one means pick_first.
+// Calls made before the resolver's first Update (or Fail) wait for it: a
+// config reported before the addresses applies to them.
 func (r *Resolution) UpdateServiceConfig(js string) error {
 	var sc *serviceConfig
 	if js != "" {
