@@ -8,6 +8,7 @@ package h2rpc_test
 import (
 	"go/build"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -29,8 +30,11 @@ var allowed = map[string][]string{
 	// trace records and draws frames; conn's tracer hook is an interface
 	// it satisfies, so conn does not import it.
 	"trace": {"frame", "hpack", "internal/h2test", "internal/leakcheck"},
-	"conn":  {"frame", "hpack", "flowcontrol", "stream", "internal/h2test", "internal/leakcheck", "internal/devcert"},
+	"conn":  {"frame", "hpack", "flowcontrol", "stream", "internal/h2test", "internal/leakcheck"},
 	"rpc":   {"conn", "hpack", "wire", "frame", "internal/h2test", "internal/leakcheck", "internal/devcert"},
+	// h2tls is TLS for conn and rpc, apart so that they do not link
+	// crypto/tls (TestNoTLSWithoutH2TLS).
+	"h2tls": {"conn", "rpc", "frame", "hpack", "internal/leakcheck", "internal/devcert"},
 	// health and reflection are services on rpc, messages encoded with wire.
 	"health":                        {"rpc", "wire", "internal/leakcheck"},
 	"reflection":                    {"rpc", "wire", "reflection/internal/wellknown", "internal/leakcheck"},
@@ -42,7 +46,7 @@ var allowed = map[string][]string{
 	"fuzz":                          {"*"},
 	"cmd/h2rpc":                     {"*"},
 	"cmd/h2rpc-soak":                {"rpc", "internal/leakcheck"},
-	"examples/*":                    {"rpc", "wire", "reflection", "examples/*", "internal/leakcheck", "internal/devcert"},
+	"examples/*":                    {"rpc", "h2tls", "wire", "reflection", "examples/*", "internal/leakcheck", "internal/devcert"},
 }
 
 func allowedFor(dir string) ([]string, bool) {
@@ -135,6 +139,26 @@ func TestDependencyDirection(t *testing.T) {
 			default:
 				t.Errorf("%s imports %s: the core module allows only the standard library, golang.org/x/net and (tests) go-cmp", dir, imp)
 			}
+		}
+	}
+}
+
+// TestNoTLSWithoutH2TLS: the packages a program needs for HTTP/2 and gRPC
+// without TLS do not import crypto/tls or crypto/x509, even indirectly:
+// importing them links their ciphers and self-tests (about a megabyte
+// stripped) into every program, TLS or not. TLS lives in h2tls.
+func TestNoTLSWithoutH2TLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	pkgs := []string{"./frame", "./hpack", "./flowcontrol", "./stream", "./wire", "./conn", "./rpc", "./health", "./reflection"}
+	out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "crypto/tls" || dep == "crypto/x509" {
+			t.Errorf("one of %v imports %s: a program without TLS would link it", pkgs, dep)
 		}
 	}
 }

@@ -207,10 +207,6 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	if nc == nil {
 		return nil, errors.New("conn: nil net.Conn")
 	}
-	insecure, err := checkTLS(nc) // tls.go
-	if err != nil {
-		return nil, err
-	}
 	s := cfg.resolve()
 	s.tracer = s.newTracer(r == roleClient, nc)
 	c := &Conn{
@@ -262,9 +258,6 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	go c.readLoop()
 	c.mu.Lock()
 	c.w.kickLocked() // the preface and SETTINGS
-	if insecure != nil {
-		c.failLocked(insecure) // after them, GOAWAY INADEQUATE_SECURITY
-	}
 	c.mu.Unlock()
 	return c, nil
 }

@@ -19,13 +19,13 @@
 //
 // # TLS
 //
-// Over TLS (RFC 9113 §3.2, §9.2) Client and Server take the *tls.Conn after
-// its handshake (ServerHandshake and ClientHandshake run it with errors
-// that name the cause; ConfigureTLS makes a tls.Config fit for HTTP/2).
-// They refuse a connection that did not negotiate ALPN "h2", and end one
-// below TLS 1.2 or on a prohibited TLS 1.2 cipher suite with GOAWAY
-// INADEQUATE_SECURITY. Without TLS the connection is h2c with prior
-// knowledge, for loopback, tests and proxies that terminate TLS.
+// conn knows nothing of TLS, so that a program that never uses it does not
+// link crypto/tls: Client and Server run HTTP/2 on any net.Conn, h2c with
+// prior knowledge on a plain one (for loopback, tests and proxies that
+// terminate TLS). Over TLS (RFC 9113 §3.2, §9.2) give them the connection
+// package h2tls's handshakes return: those refuse a peer that did not
+// negotiate ALPN "h2", and end one below TLS 1.2 or on a prohibited TLS 1.2
+// cipher suite with GOAWAY INADEQUATE_SECURITY.
 //
 // # Goroutines, locks and ownership
 //

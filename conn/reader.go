@@ -139,7 +139,7 @@ func (c *Conn) readErr(err error, doing string) error {
 	case c.goAwayRecv != nil && (err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)):
 		return fmt.Errorf("conn: peer closed the connection after GOAWAY: %w", c.goAwayRecv)
 	case doing != "":
-		return fmt.Errorf("conn: %s: %w", doing, explainTLS(err, c.role == roleClient)) // tls.go
+		return fmt.Errorf("conn: %s: %w", doing, err)
 	}
 	return fmt.Errorf("conn: read: %w", err)
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/h2rpc/h2rpc/examples/authz"
 	"github.com/h2rpc/h2rpc/examples/messenger"
+	"github.com/h2rpc/h2rpc/h2tls"
 	"github.com/h2rpc/h2rpc/internal/devcert"
 	"github.com/h2rpc/h2rpc/interop/testservice"
 	"github.com/h2rpc/h2rpc/rpc"
@@ -92,7 +93,7 @@ func TestGRPCInteropTLS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := rpc.NewServer(rpc.ServerCodec(testservice.Codec), rpc.ServerTLS(&tls.Config{Certificates: []tls.Certificate{p.cert}}))
+		s := rpc.NewServer(rpc.ServerCodec(testservice.Codec), h2tls.Server(&tls.Config{Certificates: []tls.Certificate{p.cert}}))
 		testservice.Register(s, &testservice.Server{})
 		served := make(chan error, 1)
 		go func() { served <- s.Serve(lis) }()
@@ -119,7 +120,7 @@ func TestGRPCInteropTLS(t *testing.T) {
 		summaries = append(summaries, ty)
 		addr := startProcessServer(t, grpcServer, "--use_tls=true", "--tls_cert_file="+p.certFile, "--tls_key_file="+p.keyFile)
 		dial := func() (*rpc.ClientConn, error) {
-			return testservice.Dial(addr, rpc.WithTLS(&tls.Config{RootCAs: p.ca.Pool(), ServerName: tlsServerName}))
+			return testservice.Dial(addr, h2tls.Client(&tls.Config{RootCAs: p.ca.Pool(), ServerName: tlsServerName}))
 		}
 		cc, err := dial()
 		if err != nil {
@@ -217,7 +218,7 @@ func TestAuthzGRPCGoClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := rpc.NewServer(append(policy.ServerOptions(), rpc.ServerTLS(&tls.Config{
+	srv := rpc.NewServer(append(policy.ServerOptions(), h2tls.Server(&tls.Config{
 		Certificates: []tls.Certificate{p.cert},
 		ClientCAs:    p.ca.Pool(),
 		ClientAuth:   tls.RequireAndVerifyClientCert,

@@ -45,7 +45,7 @@ type callCreds struct {
 var errCredsOverH2C = errors.New("rpc: per-call credentials are not sent over h2c (cleartext): dial WithTLS, or use WithInsecureCallCredentials for a link that is safe")
 
 func (c callCreds) apply(ctx context.Context, cc *ClientConn, method string) (context.Context, error) {
-	if cc.opts.sec.tls == nil && !c.insecure {
+	if cc.opts.sec.handshake == nil && !c.insecure {
 		return nil, &Status{Code: Unauthenticated, Message: errCredsOverH2C.Error(), cause: errCredsOverH2C}
 	}
 	md, err := c.f(ctx, method)

@@ -131,7 +131,7 @@ func TestRequestCountFrames(t *testing.T) {
 		return ss.SendMsg(m)
 	}})
 	nc, p := h2test.NewPipe(t)
-	srv.serveConn(nc)
+	srv.serveConn(nc, AuthInfo{})
 	defer srv.Stop()
 	p.ClientHandshake()
 	msg := mustEncode(t, []byte("hi"), nil)

@@ -61,8 +61,11 @@ type ClientConn struct {
 	// throttleHeld: the ClientConn holds its server name's retry budget;
 	// throttleDone: it closed. Both guarded by throttlesMu (retry.go).
 	throttleHeld, throttleDone bool
-	ctx                        context.Context // cancelled by Close: ends dials and the resolver
-	cancel                     context.CancelFunc
+	// auth holds, by *conn.Conn, what the handshake of a connection that
+	// had one learnt of the server (CallPeer), until the connection ends.
+	auth   sync.Map
+	ctx    context.Context // cancelled by Close: ends dials and the resolver
+	cancel context.CancelFunc
 
 	// resolvedOnce: the resolver has reported (resolved, read without mu).
 	resolvedOnce atomic.Bool
@@ -656,20 +659,25 @@ func (cc *ClientConn) dialAddr(ctx context.Context, a Address) (c *conn.Conn, rc
 		var d net.Dialer
 		nc, err = d.DialContext(ctx, a.network(), a.Addr)
 	}
-	if err == nil && cc.keepalive.Time > 0 {
-		rc = newReadClock(nc) // keepalive.go
-		nc = rc
-	}
+	var auth AuthInfo
 	if err == nil {
-		nc, err = cc.secure(ctx, nc) // credentials.go
+		nc, auth, err = cc.secure(ctx, nc) // credentials.go
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	if cc.keepalive.Time > 0 {
+		rc = newReadClock(nc) // keepalive.go
+		nc = rc
 	}
 	c, err = conn.Client(nc, cc.opts.connConfig)
 	if err != nil {
 		nc.Close()
 		return nil, nil, err
+	}
+	if auth.State != nil || auth.Identity != "" {
+		cc.auth.Store(c, auth)
+		context.AfterFunc(c.Context(), func() { cc.auth.Delete(c) })
 	}
 	if h := cc.opts.stats; h != nil {
 		local, remote := nc.LocalAddr(), nc.RemoteAddr()

@@ -377,7 +377,7 @@ func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compres
 		st, err = c.OpenStream(ctx, fields, body, flags)
 		if err == nil {
 			if ci.peer != nil {
-				*ci.peer = *peerOfConn(c) // peer.go
+				*ci.peer = *cc.peerOfConn(c) // peer.go
 			}
 			return st, b, nil
 		}

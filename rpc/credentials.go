@@ -2,111 +2,118 @@ package rpc
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
 	"sync"
 	"time"
-
-	"github.com/h2rpc/h2rpc/conn"
 )
 
-// Transport credentials: TLS on both sides (docs/security.md).
+// Transport security (docs/security.md).
 //
-// A Server with ServerTLS runs a TLS handshake on every accepted
+// A Server with ServerHandshake runs the handshake on every accepted
 // connection, on a goroutine of its own so that a slow client holds up no
-// one else, and serves HTTP/2 only over ALPN "h2". A ClientConn with WithTLS
-// runs the handshake on every connection it dials and sends :scheme https.
-// Without either, both speak h2c with prior knowledge.
+// one else. A ClientConn with WithHandshake runs it on every connection it
+// dials and sends :scheme https. Package h2tls makes the TLS ones
+// (h2tls.Server, h2tls.Client). A server without one speaks h2c with prior
+// knowledge; a client must say that it means to (WithInsecure).
+//
+// The handshake is a function the option installs, not a *tls.Config that
+// the connection code looks at, and rpc does not import crypto/tls: a
+// program that never asks for TLS links none of it (a hello-world server
+// is half the size).
 
-// ServerTLS makes the server speak TLS only, with cfg made fit for HTTP/2
-// (conn.ConfigureTLS: ALPN h2, TLS 1.2 or later, §9.2.2 cipher suites).
-// cfg holds the certificate (Certificates, or GetCertificate to rotate it
-// without a restart: see KeyPairReloader) and, for mutual TLS, ClientCAs
-// with ClientAuth tls.RequireAndVerifyClientCert. A plaintext client gets
-// a GOAWAY saying that the port requires TLS. Handshake failures are logged
-// to the ServerLogger at WARN, at most one a second (the others are
-// counted in the next).
-func ServerTLS(cfg *tls.Config) ServerOption {
-	return func(o *serverOptions) { o.sec.tls = conn.ConfigureTLS(cfg) }
+// A Handshake secures a connection before HTTP/2 runs on it. authority is
+// the name the client dials (the name of the server to verify); "" on a
+// server. It returns the connection HTTP/2 is to run on and what it learnt
+// of the peer. It fails with an error that names the cause; its caller
+// then closes nc.
+type Handshake func(ctx context.Context, nc net.Conn, authority string) (net.Conn, AuthInfo, error)
+
+// AuthInfo is what a Handshake learnt of the peer (Peer carries it).
+type AuthInfo struct {
+	// State is the security layer's record of the connection: a
+	// *tls.ConnectionState for package h2tls's handshakes (whose
+	// VerifiedChains hold the peer's verified certificate chains); nil
+	// over h2c.
+	State any
+	// Identity is the peer's workload identity ("" when it proved none):
+	// for h2tls, h2tls.WorkloadIdentity of the first certificate of its
+	// first verified chain.
+	Identity string
 }
 
-// WithTLS makes the ClientConn connect over TLS, with cfg made fit for
-// HTTP/2 (conn.ConfigureTLS). A nil cfg verifies the server against the
-// system roots; cfg.RootCAs names another pool. The name verified is
-// cfg.ServerName, or else the host of the call authority (the target's, or
-// WithAuthority's). For mutual TLS set cfg.Certificates, or
-// GetClientCertificate. Calls send :scheme https. A handshake that fails
-// fails the call with UNAVAILABLE and a message naming the cause.
-func WithTLS(cfg *tls.Config) DialOption {
-	return func(o *dialOptions) { o.sec.tls, o.sec.insecure = conn.ConfigureTLS(cfg), false }
+// ServerHandshake makes the server run h on every connection it accepts
+// (or is given, ServeConn) and serve HTTP/2 on the connection h returns.
+// h2tls.Server is the TLS one. Failures are logged to the ServerLogger at
+// WARN, at most one a second (the others are counted in the next).
+func ServerHandshake(h Handshake) ServerOption {
+	return func(o *serverOptions) { o.sec.handshake = h }
+}
+
+// WithHandshake makes the ClientConn run h on every connection it dials,
+// and send :scheme https. h2tls.Client is the TLS one. A handshake that
+// fails fails the call with UNAVAILABLE and its error's message.
+func WithHandshake(h Handshake) DialOption {
+	return func(o *dialOptions) { o.sec.handshake, o.sec.insecure = h, false }
 }
 
 // WithInsecure makes the ClientConn speak h2c (HTTP/2 in cleartext, with
-// prior knowledge), as it does without WithTLS: it says so where the dial
-// is written. Per-call credentials are refused over it (see
-// WithCallCredentials).
+// prior knowledge): for loopback, tests, and a proxy that terminates TLS.
+// Per-call credentials are refused over it (see WithCallCredentials).
 func WithInsecure() DialOption {
-	return func(o *dialOptions) { o.sec.tls, o.sec.insecure = nil, true }
+	return func(o *dialOptions) { o.sec.handshake, o.sec.insecure = nil, true }
 }
 
 // clientSecurity is the DialOptions' part on transport security.
 type clientSecurity struct {
-	tls      *tls.Config // nil: h2c
-	insecure bool        // WithInsecure was given
+	handshake Handshake // nil: h2c
+	insecure  bool      // WithInsecure was given
 }
 
 // serverSecurity is the ServerOptions' part on transport security.
 type serverSecurity struct {
-	tls   *tls.Config     // nil: h2c
-	trust map[string]bool // identities trusted to assert an original caller
+	handshake Handshake       // nil: h2c
+	trust     map[string]bool // identities trusted to assert an original caller
 }
 
 // scheme is the :scheme of the ClientConn's requests.
 func (cc *ClientConn) scheme() string {
-	if cc.opts.sec.tls != nil {
+	if cc.opts.sec.handshake != nil {
 		return "https"
 	}
 	return "http"
 }
 
-// secure turns a dialled connection into the one HTTP/2 runs on: a TLS
-// handshake when WithTLS was given, nc itself otherwise. It closes nc when
-// it fails.
-func (cc *ClientConn) secure(ctx context.Context, nc net.Conn) (net.Conn, error) {
-	cfg := cc.opts.sec.tls
-	if cfg == nil {
-		return nc, nil
+// secure turns a dialled connection into the one HTTP/2 runs on: the
+// handshake when one was given, nc itself otherwise. It closes nc when it
+// fails.
+func (cc *ClientConn) secure(ctx context.Context, nc net.Conn) (net.Conn, AuthInfo, error) {
+	handshake := cc.opts.sec.handshake
+	if handshake == nil {
+		return nc, AuthInfo{}, nil
 	}
-	if cfg.ServerName == "" {
-		cfg = cfg.Clone()
-		cfg.ServerName = cc.authority
-		if host, _, err := net.SplitHostPort(cc.authority); err == nil {
-			cfg.ServerName = host
-		}
-	}
-	tc, err := conn.ClientHandshake(ctx, nc, cfg)
+	sc, auth, err := handshake(ctx, nc, cc.authority)
 	if err != nil {
 		nc.Close()
-		return nil, err
+		return nil, AuthInfo{}, err
 	}
-	return tc, nil
+	return sc, auth, nil
 }
 
 // acceptConn serves a connection Serve accepted: at once for h2c; for TLS
 // after a handshake on a goroutine of its own.
 func (s *Server) acceptConn(nc net.Conn) {
-	if s.opts.sec.tls == nil {
-		s.serveConn(nc)
+	if s.opts.sec.handshake == nil {
+		s.serveConn(nc, AuthInfo{})
 		return
 	}
 	if !s.startHandshake(nc) {
 		return
 	}
 	go func() {
-		if tc, err := s.handshake(nc); err == nil {
-			s.serveConn(tc)
+		if sc, auth, err := s.handshake(nc); err == nil {
+			s.serveConn(sc, auth)
 		}
 	}()
 }
@@ -129,20 +136,20 @@ func (s *Server) startHandshake(nc net.Conn) bool {
 	return true
 }
 
-// handshake runs the server's TLS handshake on nc, started by
+// handshake runs the server's handshake on nc, started by
 // startHandshake, closing nc and logging if it fails.
-func (s *Server) handshake(nc net.Conn) (net.Conn, error) {
+func (s *Server) handshake(nc net.Conn) (net.Conn, AuthInfo, error) {
 	defer s.handshakes.Done()
-	tc, err := conn.ServerHandshake(context.Background(), nc, s.opts.sec.tls)
+	sc, auth, err := s.opts.sec.handshake(context.Background(), nc, "")
 	s.mu.Lock()
 	delete(s.handshaking, nc)
 	s.mu.Unlock()
 	if err != nil {
 		nc.Close()
 		s.logHandshake(nc.RemoteAddr(), err)
-		return nil, err
+		return nil, AuthInfo{}, err
 	}
-	return tc, nil
+	return sc, auth, nil
 }
 
 // closeHandshakesLocked ends the handshakes in progress (Stop).
@@ -183,5 +190,5 @@ func (s *Server) logHandshake(remote net.Addr, err error) {
 	n := l.suppressed
 	l.suppressed = 0
 	l.mu.Unlock()
-	s.log(slog.LevelWarn, "rpc: TLS handshake failed", "remote", remote.String(), "err", err, "suppressed", n)
+	s.log(slog.LevelWarn, "rpc: handshake failed", "remote", remote.String(), "err", err, "suppressed", n)
 }

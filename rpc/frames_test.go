@@ -26,7 +26,7 @@ func TestServerFrames(t *testing.T) {
 	srv := NewServer()
 	srv.RegisterService(&echoDesc, &echoServer{unary: echoBack})
 	nc, p := h2test.NewPipe(t)
-	srv.serveConn(nc)
+	srv.serveConn(nc, AuthInfo{})
 	defer srv.Stop()
 	p.ClientHandshake()
 	msg := mustEncode(t, []byte("hi"), nil)

@@ -2,8 +2,6 @@ package rpc
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"net"
 	"strings"
 
@@ -16,60 +14,24 @@ import (
 type Peer struct {
 	// Addr and LocalAddr are the connection's remote and local addresses.
 	Addr, LocalAddr net.Addr
-	// TLS is the connection's TLS state (VerifiedChains holds the peer's
-	// verified certificate chains); nil over h2c.
-	TLS *tls.ConnectionState
-	// Identity is the peer's workload identity, taken from the first
-	// certificate of its first verified chain: the SPIFFE ID in its URI
-	// SAN (spiffe://trust-domain/path) when there is one, else its subject
-	// common name, else its first DNS name. "" when the peer presented no
-	// certificate we verified (h2c, TLS without a client certificate, or
-	// a client that skips verification).
-	Identity string
+	// AuthInfo is what the connection's handshake learnt of the peer:
+	// over TLS (package h2tls) its *tls.ConnectionState and its workload
+	// identity, taken from the first certificate of its first verified
+	// chain (the SPIFFE ID in its URI SAN when there is one, else its
+	// subject common name, else its first DNS name). Identity is "" when
+	// the peer presented no certificate we verified (h2c, TLS without a
+	// client certificate, or a client that skips verification).
+	AuthInfo
 }
 
-// newPeer describes the peer of nc.
-func newPeer(nc net.Conn) *Peer {
-	p := &Peer{Addr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr()}
-	if tc, ok := nc.(interface{ ConnectionState() tls.ConnectionState }); ok {
-		st := tc.ConnectionState()
-		p.setTLS(&st)
-	}
-	return p
-}
-
-// peerOfConn describes the peer of a client connection.
-func peerOfConn(c *conn.Conn) *Peer {
+// peerOfConn describes the server at the other end of a client
+// connection.
+func (cc *ClientConn) peerOfConn(c *conn.Conn) *Peer {
 	p := &Peer{Addr: c.RemoteAddr(), LocalAddr: c.LocalAddr()}
-	if st, ok := c.TLSConnectionState(); ok {
-		p.setTLS(&st)
+	if auth, ok := cc.auth.Load(c); ok {
+		p.AuthInfo = auth.(AuthInfo)
 	}
 	return p
-}
-
-func (p *Peer) setTLS(st *tls.ConnectionState) {
-	p.TLS = st
-	if len(st.VerifiedChains) > 0 && len(st.VerifiedChains[0]) > 0 {
-		p.Identity = WorkloadIdentity(st.VerifiedChains[0][0])
-	}
-}
-
-// WorkloadIdentity returns the identity a certificate names: its first
-// SPIFFE ID (a URI SAN with the spiffe scheme), else its subject common
-// name, else its first DNS name, else "".
-func WorkloadIdentity(cert *x509.Certificate) string {
-	for _, u := range cert.URIs {
-		if u.Scheme == "spiffe" && u.Host != "" {
-			return u.String()
-		}
-	}
-	if cert.Subject.CommonName != "" {
-		return cert.Subject.CommonName
-	}
-	if len(cert.DNSNames) > 0 {
-		return cert.DNSNames[0]
-	}
-	return ""
 }
 
 type peerKey struct{}

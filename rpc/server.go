@@ -122,25 +122,26 @@ func (s *Server) ServeConn(nc net.Conn) error {
 		nc.Close()
 		return ErrServerStopped
 	}
-	if s.opts.sec.tls != nil {
+	var auth AuthInfo
+	if s.opts.sec.handshake != nil {
 		if !s.startHandshake(nc) {
 			return ErrServerStopped
 		}
-		tc, err := s.handshake(nc)
+		sc, a, err := s.handshake(nc)
 		if err != nil {
 			return nil
 		}
-		nc = tc
+		nc, auth = sc, a
 	}
-	if c := s.serveConn(nc); c != nil {
+	if c := s.serveConn(nc, auth); c != nil {
 		<-c.Done()
 	}
 	return nil
 }
 
 // serveConn starts an HTTP/2 server connection on nc; nil if it could not.
-func (s *Server) serveConn(nc net.Conn) *conn.Conn {
-	p := newPeer(nc)
+func (s *Server) serveConn(nc net.Conn, auth AuthInfo) *conn.Conn {
+	p := &Peer{Addr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), AuthInfo: auth}
 	c, err := conn.Server(nc, s.opts.connConfig, func(st *conn.Stream) { s.handleStream(st, p) })
 	if err != nil {
 		nc.Close()

@@ -13,8 +13,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/h2rpc/h2rpc/h2tls"
 	"github.com/h2rpc/h2rpc/internal/devcert"
-	"github.com/h2rpc/h2rpc/rpc"
 )
 
 // The TLS systems are h2rpc and grpc-go over TLS 1.3 with the same
@@ -104,7 +104,7 @@ func (h2rpcTLSSystem) Start() (Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return startH2RPC(rpc.ServerTLS(cfg))
+	return startH2RPC(h2tls.Server(cfg))
 }
 
 func (h2rpcTLSSystem) Dial(addr string, _ DialOptions) (Client, error) {
@@ -112,7 +112,7 @@ func (h2rpcTLSSystem) Dial(addr string, _ DialOptions) (Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dialH2RPC(addr, rpc.WithTLS(cfg))
+	return dialH2RPC(addr, h2tls.Client(cfg))
 }
 
 // grpcTLSSystem is grpcSystem over TLS.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/h2rpc/h2rpc/examples/messenger"
+	"github.com/h2rpc/h2rpc/h2tls"
 	"github.com/h2rpc/h2rpc/rpc"
 	"github.com/h2rpc/h2rpc/trace"
 )
@@ -73,7 +74,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				}
 				cfg.Certificates = []tls.Certificate{cert}
 			}
-			opts = append(opts, rpc.WithTLS(cfg))
+			opts = append(opts, h2tls.Client(cfg))
 		}
 		err := runDemoClient(ctx, *remote, &lineWriter{w: stdout}, *delay, opts...)
 		if terr := tf.finish(); err == nil {

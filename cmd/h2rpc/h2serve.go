@@ -14,6 +14,7 @@ import (
 
 	"github.com/h2rpc/h2rpc/conn"
 	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/h2tls"
 	"github.com/h2rpc/h2rpc/hpack"
 	"github.com/h2rpc/h2rpc/trace"
 )
@@ -72,7 +73,7 @@ func runH2serve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if reloader != nil {
 		defer reloader.Close()
-		tlsCfg = conn.ConfigureTLS(tlsCfg)
+		tlsCfg = h2tls.Configure(tlsCfg)
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -204,7 +205,7 @@ func (s *h2server) acceptLoop(ln net.Listener) error {
 // handshake runs the TLS handshake of nc, then serves it.
 func (s *h2server) handshake(nc net.Conn) {
 	defer s.watchers.Done()
-	tc, err := conn.ServerHandshake(context.Background(), nc, s.tls)
+	tc, err := h2tls.ServerHandshake(context.Background(), nc, s.tls)
 	s.mu.Lock()
 	delete(s.handshaking, nc)
 	s.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/h2rpc/h2rpc/examples/messenger"
+	"github.com/h2rpc/h2rpc/h2tls"
 	"github.com/h2rpc/h2rpc/health"
 	"github.com/h2rpc/h2rpc/reflection"
 	"github.com/h2rpc/h2rpc/rpc"
@@ -62,7 +63,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var opts []rpc.ServerOption
 	if tlsCfg != nil {
 		defer reloader.Close()
-		opts = append(opts, rpc.ServerTLS(tlsCfg))
+		opts = append(opts, h2tls.Server(tlsCfg))
 	}
 	if tf.clientCA != "" && !*quiet {
 		opts = append(opts, logCaller(stdout))

@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/h2rpc/h2rpc/rpc"
+	"github.com/h2rpc/h2rpc/h2tls"
 )
 
 // tlsFlags are the server TLS flags of serve and h2serve.
@@ -41,11 +41,11 @@ func (f *tlsFlags) check() error {
 
 // serverConfig returns the server's TLS configuration, nil for h2c, and
 // the reloader to Close when the server is done (nil for h2c).
-func (f *tlsFlags) serverConfig() (*tls.Config, *rpc.KeyPairReloader, error) {
+func (f *tlsFlags) serverConfig() (*tls.Config, *h2tls.KeyPairReloader, error) {
 	if f.cert == "" {
 		return nil, nil, nil
 	}
-	r, err := rpc.NewKeyPairReloader(f.cert, f.key, reloadEvery)
+	r, err := h2tls.NewKeyPairReloader(f.cert, f.key, reloadEvery)
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading -tls-cert and -tls-key: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/h2rpc/h2rpc/conn"
+	"github.com/h2rpc/h2rpc/h2tls"
 )
 
 // makeCerts runs h2rpc certs into a temporary directory.
@@ -92,7 +93,7 @@ func TestH2serveTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := conn.ClientHandshake(ctx, nc, conn.ConfigureTLS(&tls.Config{RootCAs: pool, ServerName: "localhost"}))
+	tc, err := h2tls.ClientHandshake(ctx, nc, h2tls.Configure(&tls.Config{RootCAs: pool, ServerName: "localhost"}))
 	if err != nil {
 		nc.Close()
 		t.Fatal(err)

@@ -15,7 +15,7 @@
 //		"spiffe://example.org/researcher": {"/messenger.LearningMessenger/*"},
 //		"spiffe://example.org/intern":     {"/messenger.LearningMessenger/GetLearningStatus"},
 //	}
-//	srv := rpc.NewServer(append(policy.ServerOptions(), rpc.ServerTLS(mtlsConfig))...)
+//	srv := rpc.NewServer(append(policy.ServerOptions(), h2tls.Server(mtlsConfig))...)
 package authz
 
 import (

@@ -10,6 +10,7 @@ import (
 	"github.com/h2rpc/h2rpc/examples/authz"
 	"github.com/h2rpc/h2rpc/examples/messenger"
 	"github.com/h2rpc/h2rpc/examples/messenger/pb"
+	"github.com/h2rpc/h2rpc/h2tls"
 	"github.com/h2rpc/h2rpc/internal/devcert"
 	"github.com/h2rpc/h2rpc/internal/leakcheck"
 	"github.com/h2rpc/h2rpc/rpc"
@@ -58,7 +59,7 @@ func TestPolicyOverMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := rpc.NewServer(append(policy.ServerOptions(), rpc.ServerTLS(&tls.Config{
+	srv := rpc.NewServer(append(policy.ServerOptions(), h2tls.Server(&tls.Config{
 		Certificates: []tls.Certificate{serverCert},
 		ClientCAs:    ca.Pool(),
 		// Certificates are checked when given; the policy refuses calls
@@ -78,7 +79,7 @@ func TestPolicyOverMutualTLS(t *testing.T) {
 		if id != "" {
 			cfg.Certificates = []tls.Certificate{ca.MustIssue(devcert.Leaf{URIs: []string{id}, Client: true})}
 		}
-		cc, err := rpc.Dial(lis.Addr().String(), rpc.WithTLS(cfg))
+		cc, err := rpc.Dial(lis.Addr().String(), h2tls.Client(cfg))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,7 @@
 //	Importer   idempotent batches: retries with backoff and a budget, big messages, gzip, wait-for-ready
 //
 // TLS is left out of the examples (they run on loopback); inside a fleet
-// every one of them dials with rpc.WithTLS and a client certificate, as
+// every one of them dials with h2tls.Client and a client certificate, as
 // docs/security.md describes.
 package canvas
 

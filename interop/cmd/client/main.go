@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/h2rpc/h2rpc/h2tls"
 	"github.com/h2rpc/h2rpc/interop/testservice"
 	"github.com/h2rpc/h2rpc/rpc"
 )
@@ -65,7 +66,7 @@ func main() {
 				fail("--ca_file " + *caFile + ": no PEM certificate in it")
 			}
 		}
-		opts = append(opts, rpc.WithTLS(cfg))
+		opts = append(opts, h2tls.Client(cfg))
 	}
 	dial := func() (*rpc.ClientConn, error) { return testservice.Dial(addr, opts...) }
 	cc, err := dial()

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/h2rpc/h2rpc/h2tls"
 	"github.com/h2rpc/h2rpc/interop/testservice"
 	"github.com/h2rpc/h2rpc/rpc"
 )
@@ -39,7 +40,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "server: --use_tls needs --tls_cert_file and --tls_key_file:", err)
 			os.Exit(2)
 		}
-		opts = append(opts, rpc.ServerTLS(&tls.Config{Certificates: []tls.Certificate{cert}}))
+		opts = append(opts, h2tls.Server(&tls.Config{Certificates: []tls.Certificate{cert}}))
 	}
 	lis, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
 	if err != nil {

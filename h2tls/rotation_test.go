@@ -1,4 +1,4 @@
-package rpc
+package h2tls
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/h2rpc/h2rpc/internal/devcert"
+	"github.com/h2rpc/h2rpc/rpc"
 )
 
 // writePair writes a key pair over certFile and keyFile, each by a rename,
@@ -52,10 +53,10 @@ func TestCertificateRotation(t *testing.T) {
 	defer r.Close()
 
 	e := newEnv(t, &echoServer{unary: echoBack},
-		[]ServerOption{ServerTLS(&tls.Config{GetCertificate: r.GetCertificate})},
-		WithTLS(&tls.Config{RootCAs: ca.Pool()}))
-	var first Peer
-	if _, err := callEcho(e.cc, context.Background(), "x", CallPeer(&first)); err != nil {
+		[]rpc.ServerOption{Server(&tls.Config{GetCertificate: r.GetCertificate})},
+		Client(&tls.Config{RootCAs: ca.Pool()}))
+	var first rpc.Peer
+	if _, err := callEcho(e.cc, context.Background(), "x", rpc.CallPeer(&first)); err != nil {
 		t.Fatal(err)
 	}
 	if first.Identity != spiffe("server-v1") {
@@ -87,12 +88,12 @@ func TestCertificateRotation(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	var dials int
 	for {
-		cc, err := Dial(e.lis.Addr().String(), WithTLS(&tls.Config{RootCAs: ca.Pool()}))
+		cc, err := rpc.Dial(e.lis.Addr().String(), Client(&tls.Config{RootCAs: ca.Pool()}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var p Peer
-		_, err = callEcho(cc, context.Background(), "new", CallPeer(&p))
+		var p rpc.Peer
+		_, err = callEcho(cc, context.Background(), "new", rpc.CallPeer(&p))
 		cc.Close()
 		dials++
 		if err != nil {
@@ -118,8 +119,8 @@ func TestCertificateRotation(t *testing.T) {
 		t.Errorf("reloader's last error: %v", r.Err())
 	}
 	// The connection made before keeps its certificate.
-	var still Peer
-	if _, err := callEcho(e.cc, context.Background(), "after", CallPeer(&still)); err != nil || still.Identity != spiffe("server-v1") {
+	var still rpc.Peer
+	if _, err := callEcho(e.cc, context.Background(), "after", rpc.CallPeer(&still)); err != nil || still.Identity != spiffe("server-v1") {
 		t.Errorf("old connection after the swap: %q, %v", still.Identity, err)
 	}
 	t.Logf("%d calls during the rotation, %d new connections until the new certificate", calls.Load(), dials)

@@ -1,4 +1,4 @@
-package rpc
+package h2tls
 
 import (
 	"bytes"

@@ -1,10 +1,12 @@
-package conn
+package h2tls
 
 import (
 	"crypto/tls"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // crypto/tls writes every record of a Write with a write of its own: a
@@ -127,11 +129,27 @@ func (c *coalescer) release(failed error) error {
 }
 
 // tlsConn is a *tls.Conn whose Write makes one write on the raw
-// connection. Everything else is the tls.Conn's, ConnectionState
-// included.
+// connection, and whose first reads explain their failures. Everything
+// else is the tls.Conn's, ConnectionState included.
 type tlsConn struct {
 	*tls.Conn
-	raw *coalescer
+	raw    *coalescer
+	client bool        // the client's side
+	spoke  atomic.Bool // a Read has returned data: the handshake is well over
+}
+
+// Read is the tls.Conn's. Until one has returned data, a failure may be
+// the end of the handshake (TLS 1.3 ends the client's side before the
+// server checks the client's certificate, and the refusal comes with the
+// first read): it says so, as the handshake's errors do.
+func (t *tlsConn) Read(b []byte) (int, error) {
+	n, err := t.Conn.Read(b)
+	if n > 0 {
+		t.spoke.Store(true)
+	} else if err != nil && !t.spoke.Load() {
+		err = explainTLS(err, t.client)
+	}
+	return n, err
 }
 
 // Write seals b into records and writes them at once (coalescer.batch).
@@ -141,3 +159,18 @@ func (t *tlsConn) Write(b []byte) (int, error) { return t.raw.batch(t.Conn, b) }
 
 // maxCoalesceBuf is the largest gathering buffer kept between writes.
 const maxCoalesceBuf = 256 << 10
+
+// linger half-closes nc and reads and drops what the peer still sends until
+// it closes too, for at most d, so that what we wrote last (an alert, a
+// GOAWAY) reaches the peer instead of being lost to the RST a close with
+// unread data makes. It does not close nc. A net.Conn that cannot
+// half-close is left as it is. (conn lingers the same way after GOAWAY.)
+func linger(nc net.Conn, d time.Duration) {
+	cw, ok := nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	if nc.SetReadDeadline(time.Now().Add(d)) == nil {
+		io.Copy(io.Discard, nc)
+	}
+}

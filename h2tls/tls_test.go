@@ -1,4 +1,4 @@
-package conn_test
+package h2tls_test
 
 import (
 	"bytes"
@@ -15,18 +15,19 @@ import (
 
 	"github.com/h2rpc/h2rpc/conn"
 	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/h2tls"
 	"github.com/h2rpc/h2rpc/internal/devcert"
 )
 
 // tlsConfigs returns a server and a client TLS configuration, through
-// ConfigureTLS, for a server certificate of a fresh authority valid for
+// Configure, for a server certificate of a fresh authority valid for
 // "localhost".
 func tlsConfigs(t testing.TB) (server, client *tls.Config) {
 	t.Helper()
 	ca := devcert.MustAuthority("test CA")
 	cert := ca.MustIssue(devcert.Leaf{CommonName: "server", Names: []string{"localhost"}, Server: true})
-	server = conn.ConfigureTLS(&tls.Config{Certificates: []tls.Certificate{cert}})
-	client = conn.ConfigureTLS(&tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"})
+	server = h2tls.Configure(&tls.Config{Certificates: []tls.Certificate{cert}})
+	client = h2tls.Configure(&tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"})
 	return server, client
 }
 
@@ -39,14 +40,14 @@ func handshake(t testing.TB, serverCfg, clientCfg *tls.Config) (client, server n
 	go func() {
 		defer close(done)
 		var tc net.Conn
-		tc, serverErr = conn.ServerHandshake(ctx, sn, serverCfg)
+		tc, serverErr = h2tls.ServerHandshake(ctx, sn, serverCfg)
 		if serverErr != nil {
 			sn.Close()
 			return
 		}
 		server = tc
 	}()
-	tc, err := conn.ClientHandshake(ctx, cn, clientCfg)
+	tc, err := h2tls.ClientHandshake(ctx, cn, clientCfg)
 	if err != nil {
 		cn.Close()
 		clientErr = err
@@ -78,102 +79,91 @@ func TestTLSRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st, ok := client.TLSConnectionState()
-	if !ok || st.NegotiatedProtocol != "h2" || st.Version != tls.VersionTLS13 {
-		t.Errorf("client TLS state: ok %v, ALPN %q, version %x", ok, st.NegotiatedProtocol, st.Version)
-	}
-	if _, ok := server.TLSConnectionState(); !ok {
-		t.Error("server TLSConnectionState: not TLS")
+	st := cn.(interface{ ConnectionState() tls.ConnectionState }).ConnectionState()
+	if st.NegotiatedProtocol != "h2" || st.Version != tls.VersionTLS13 {
+		t.Errorf("client TLS state: ALPN %q, version %x", st.NegotiatedProtocol, st.Version)
 	}
 }
 
+// TestTLSWithoutALPNIsRefused: a peer that did not agree to speak HTTP/2
+// (RFC 9113 §3.2) fails the handshake on both sides.
 func TestTLSWithoutALPNIsRefused(t *testing.T) {
 	scfg, ccfg := tlsConfigs(t)
 	scfg.NextProtos = []string{"http/1.1"}
 	ccfg.NextProtos = nil
-	cn, sn, cerr, serr := handshake(t, scfg, ccfg)
-	if cerr != nil || serr != nil {
-		t.Fatalf("handshake: client %v, server %v", cerr, serr)
-	}
-	defer cn.Close()
-	defer sn.Close()
-	for _, start := range []func() error{
-		func() error { _, err := conn.Server(sn, nil, hashEcho); return err },
-		func() error { _, err := conn.Client(cn, nil); return err },
-	} {
-		err := start()
+	_, _, cerr, serr := handshake(t, scfg, ccfg)
+	for side, err := range map[string]error{"client": cerr, "server": serr} {
 		if err == nil || !strings.Contains(err.Error(), `ALPN protocol "", not "h2"`) {
-			t.Errorf("start without ALPN h2: %v, want the ALPN refusal", err)
+			t.Errorf("%s handshake without ALPN h2: %v, want the ALPN refusal", side, err)
 		}
 	}
 }
 
-func TestTLSHandshakeNotDoneIsRefused(t *testing.T) {
-	scfg, _ := tlsConfigs(t)
-	cn, sn := loopback(t)
-	defer cn.Close()
-	tc := tls.Server(sn, scfg)
-	defer tc.Close()
-	if _, err := conn.Server(tc, nil, hashEcho); err == nil || !strings.Contains(err.Error(), "handshake is not complete") {
-		t.Fatalf("Server on a fresh tls.Conn: %v", err)
-	}
-}
-
 // TestTLS12ProhibitedCipher: a TLS 1.2 connection on a cipher suite of the
-// RFC 9113 Appendix A block list ends with INADEQUATE_SECURITY (§9.2.2).
+// RFC 9113 Appendix A block list fails the handshake with
+// INADEQUATE_SECURITY (§9.2.2), and the peer, even one that does not
+// check, learns it from a GOAWAY.
 func TestTLS12ProhibitedCipher(t *testing.T) {
 	scfg, ccfg := tlsConfigs(t)
-	// Bypass ConfigureTLS's cipher filter to negotiate a CBC suite.
+	// Bypass Configure's cipher filter to negotiate a CBC suite.
 	scfg.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}
 	scfg.MaxVersion = tls.VersionTLS12
 	ccfg.CipherSuites = scfg.CipherSuites
-	cn, sn, cerr, serr := handshake(t, scfg, ccfg)
-	if cerr != nil || serr != nil {
-		t.Fatalf("handshake: client %v, server %v", cerr, serr)
+
+	_, _, cerr, serr := handshake(t, scfg, ccfg)
+	for side, err := range map[string]error{"client": cerr, "server": serr} {
+		var ce *frame.ConnError
+		if !errors.As(err, &ce) || ce.Code != frame.ErrCodeInadequateSecurity || !strings.Contains(ce.Reason, "0xC009") && !strings.Contains(ce.Reason, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA") {
+			t.Errorf("%s handshake: %v, want INADEQUATE_SECURITY naming the suite", side, err)
+		}
 	}
-	server, err := conn.Server(sn, nil, hashEcho)
-	if err != nil {
+
+	// A client that runs crypto/tls itself and starts HTTP/2 unchecked.
+	cn, sn := loopback(t)
+	serrc := make(chan error, 1)
+	go func() {
+		_, err := h2tls.ServerHandshake(context.Background(), sn, scfg)
+		sn.Close()
+		serrc <- err
+	}()
+	tc := tls.Client(cn, ccfg)
+	if err := tc.Handshake(); err != nil {
 		t.Fatal(err)
 	}
-	defer server.Close()
-	client, err := conn.Client(cn, nil)
+	client, err := conn.Client(tc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer client.Close()
 	<-client.Done()
-	<-server.Done()
-	var ce *frame.ConnError
-	if !errors.As(server.Err(), &ce) || ce.Code != frame.ErrCodeInadequateSecurity {
-		t.Errorf("server ended with %v, want INADEQUATE_SECURITY", server.Err())
-	}
-	// The client ends the same way: by the server's GOAWAY, or by its own
-	// check if that ran first.
 	var ga *conn.GoAwayError
-	if !(errors.As(client.Err(), &ga) && ga.Code == frame.ErrCodeInadequateSecurity) &&
-		!(errors.As(client.Err(), &ce) && ce.Code == frame.ErrCodeInadequateSecurity) {
-		t.Errorf("client ended with %v, want INADEQUATE_SECURITY", client.Err())
+	if !errors.As(client.Err(), &ga) || ga.Code != frame.ErrCodeInadequateSecurity {
+		t.Errorf("unchecking client ended with %v, want GOAWAY INADEQUATE_SECURITY", client.Err())
+	}
+	client.Close()
+	if err := <-serrc; err == nil {
+		t.Error("ServerHandshake succeeded on a prohibited cipher suite")
 	}
 }
 
-func TestConfigureTLS(t *testing.T) {
+func TestConfigure(t *testing.T) {
 	in := &tls.Config{
 		NextProtos:   []string{"http/1.1"},
 		CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256},
 		MinVersion:   tls.VersionTLS10,
 		ServerName:   "keep.me",
 	}
-	out := conn.ConfigureTLS(in)
+	out := h2tls.Configure(in)
 	if !slices.Equal(out.NextProtos, []string{"h2", "http/1.1"}) || out.MinVersion != tls.VersionTLS12 ||
 		!slices.Equal(out.CipherSuites, []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}) ||
 		out.ServerName != "keep.me" || out.Renegotiation != tls.RenegotiateNever {
-		t.Errorf("ConfigureTLS = ALPN %v, min %x, suites %v, name %q, renegotiation %v", out.NextProtos, out.MinVersion, out.CipherSuites, out.ServerName, out.Renegotiation)
+		t.Errorf("Configure = ALPN %v, min %x, suites %v, name %q, renegotiation %v", out.NextProtos, out.MinVersion, out.CipherSuites, out.ServerName, out.Renegotiation)
 	}
 	if len(in.NextProtos) != 1 || in.MinVersion != tls.VersionTLS10 || len(in.CipherSuites) != 2 {
-		t.Error("ConfigureTLS changed its argument")
+		t.Error("Configure changed its argument")
 	}
-	if nilOut := conn.ConfigureTLS(nil); !slices.Equal(nilOut.NextProtos, []string{"h2"}) {
-		t.Errorf("ConfigureTLS(nil).NextProtos = %v", nilOut.NextProtos)
+	if nilOut := h2tls.Configure(nil); !slices.Equal(nilOut.NextProtos, []string{"h2"}) {
+		t.Errorf("Configure(nil).NextProtos = %v", nilOut.NextProtos)
 	}
 }
 
@@ -184,7 +174,7 @@ func TestH2CToTLSPort(t *testing.T) {
 	cn, sn := loopback(t)
 	serr := make(chan error, 1)
 	go func() {
-		_, err := conn.ServerHandshake(context.Background(), sn, scfg)
+		_, err := h2tls.ServerHandshake(context.Background(), sn, scfg)
 		sn.Close()
 		serr <- err
 	}()
@@ -193,8 +183,8 @@ func TestH2CToTLSPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	if err := <-serr; !errors.Is(err, conn.ErrTLSRequired) {
-		t.Errorf("ServerHandshake: %v, want ErrTLSRequired", err)
+	if err := <-serr; !errors.Is(err, h2tls.ErrRequired) {
+		t.Errorf("ServerHandshake: %v, want ErrRequired", err)
 	}
 	_, err = client.OpenStream(context.Background(), request("/x"), nil, conn.EndStream)
 	<-client.Done()
@@ -213,7 +203,7 @@ func TestTLSToH2CPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer server.Close()
-	_, err = conn.ClientHandshake(context.Background(), cn, ccfg)
+	_, err = h2tls.ClientHandshake(context.Background(), cn, ccfg)
 	cn.Close()
 	if err == nil || !strings.Contains(err.Error(), "plaintext") {
 		t.Errorf("ClientHandshake against h2c: %v, want it to say the server answered in plaintext", err)
@@ -239,8 +229,8 @@ func TestTLSHandshakeErrorsNameTheCause(t *testing.T) {
 		{"expired", expired, &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"}, "expired"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			scfg := conn.ConfigureTLS(&tls.Config{Certificates: []tls.Certificate{tc.cert}})
-			_, _, cerr, serr := handshake(t, scfg, conn.ConfigureTLS(tc.clientCfg))
+			scfg := h2tls.Configure(&tls.Config{Certificates: []tls.Certificate{tc.cert}})
+			_, _, cerr, serr := handshake(t, scfg, h2tls.Configure(tc.clientCfg))
 			if cerr == nil || !strings.Contains(cerr.Error(), tc.wantClient) {
 				t.Errorf("client: %v, want %q", cerr, tc.wantClient)
 			}
@@ -270,7 +260,7 @@ func TestTLSWriteIsOneSyscall(t *testing.T) {
 	counted := &writeCounter{Conn: cn}
 	done := make(chan net.Conn, 1)
 	go func() {
-		tc, err := conn.ServerHandshake(context.Background(), sn, scfg)
+		tc, err := h2tls.ServerHandshake(context.Background(), sn, scfg)
 		if err != nil {
 			sn.Close()
 			done <- nil
@@ -278,7 +268,7 @@ func TestTLSWriteIsOneSyscall(t *testing.T) {
 		}
 		done <- tc
 	}()
-	tc, err := conn.ClientHandshake(context.Background(), counted, ccfg)
+	tc, err := h2tls.ClientHandshake(context.Background(), counted, ccfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,13 +300,13 @@ func TestTLSWriteIsOneSyscall(t *testing.T) {
 	}
 }
 
-// TestConfigureTLSWrapsGetConfigForClient: a config chosen per client
+// TestConfigureWrapsGetConfigForClient: a config chosen per client
 // hello negotiates h2 too.
-func TestConfigureTLSWrapsGetConfigForClient(t *testing.T) {
+func TestConfigureWrapsGetConfigForClient(t *testing.T) {
 	scfg, ccfg := tlsConfigs(t)
 	inner := &tls.Config{Certificates: scfg.Certificates} // no ALPN of its own
 	var calls atomic.Int32
-	outer := conn.ConfigureTLS(&tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+	outer := h2tls.Configure(&tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 		calls.Add(1)
 		return inner, nil
 	}})
@@ -343,7 +333,7 @@ func TestTLSAlertWhileWriting(t *testing.T) {
 		cn, sn := loopback(t)
 		accepted := make(chan net.Conn, 1)
 		go func() {
-			tc, err := conn.ServerHandshake(context.Background(), sn, scfg)
+			tc, err := h2tls.ServerHandshake(context.Background(), sn, scfg)
 			if err != nil {
 				sn.Close()
 				tc = nil

@@ -1,4 +1,4 @@
-package conn
+package h2tls
 
 import (
 	"encoding/binary"

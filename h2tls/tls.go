@@ -1,4 +1,4 @@
-package conn
+package h2tls
 
 import (
 	"context"
@@ -15,53 +15,23 @@ import (
 	"github.com/h2rpc/h2rpc/frame"
 )
 
-// HTTP/2 over TLS (RFC 9113 §3.2, §9.2).
-//
-// Client and Server accept a *tls.Conn (or any net.Conn with a
-// ConnectionState method) whose handshake is complete. They refuse one
-// that did not negotiate ALPN "h2": the peer never agreed to speak HTTP/2.
-// A connection that did, but breaks a §9.2 rule (a version below TLS 1.2,
-// or a TLS 1.2 cipher suite on the §9.2.2 block list), starts and ends at
-// once with GOAWAY INADEQUATE_SECURITY, as §9.2 allows. Compression and
-// renegotiation, the other §9.2 rules, crypto/tls never does on a server,
-// and ConfigureTLS turns off on a client.
-
 // ALPNProtocol is the ALPN protocol id of HTTP/2 over TLS (RFC 9113 §3.2).
 const ALPNProtocol = "h2"
 
-// tlsStater is what a TLS connection tells about itself: *tls.Conn, or a
-// wrapper of one.
-type tlsStater interface {
-	ConnectionState() tls.ConnectionState
-}
+// errNotH2 is the error of a handshake whose peer did not agree to speak
+// HTTP/2.
+var errNotH2 = errors.New("the peer did not agree to speak HTTP/2 (RFC 9113 §3.2)")
 
-// errTLSHandshakeIncomplete is the error Client and Server return for a
-// TLS connection whose handshake has not run.
-var errTLSHandshakeIncomplete = errors.New("conn: the TLS handshake is not complete: run it (tls.Conn.HandshakeContext, or ServerHandshake / ClientHandshake) before starting HTTP/2")
-
-// checkTLS looks at nc's TLS state, if it has one. err means HTTP/2 must
-// not start at all; insecure, a §9.2 violation the connection is to end
-// with once started.
-func checkTLS(nc net.Conn) (insecure *frame.ConnError, err error) {
-	ts, ok := nc.(tlsStater)
-	if !ok {
-		return nil, nil // h2c with prior knowledge
-	}
-	st := ts.ConnectionState()
-	if !st.HandshakeComplete {
-		return nil, errTLSHandshakeIncomplete
-	}
+// checkHTTP2 applies RFC 9113's rules to a negotiated connection. err
+// means HTTP/2 must not start at all; insecure, a §9.2 violation that the
+// connection is to start and end with at once.
+func checkHTTP2(st *tls.ConnectionState) (insecure *frame.ConnError, err error) {
 	if st.NegotiatedProtocol != ALPNProtocol {
 		// RFC 9113 §3.2: "HTTP/2 over TLS uses the "h2" protocol
 		// identifier"; §3.3: a client over TLS "MUST use the TLS-ALPN
 		// extension".
-		return nil, fmt.Errorf("conn: the TLS connection negotiated ALPN protocol %q, not %q: the peer did not agree to speak HTTP/2 (RFC 9113 §3.2)", st.NegotiatedProtocol, ALPNProtocol)
+		return nil, fmt.Errorf("the TLS connection negotiated ALPN protocol %q, not %q: %w", st.NegotiatedProtocol, ALPNProtocol, errNotH2)
 	}
-	return checkTLSState(&st), nil
-}
-
-// checkTLSState applies the §9.2 rules to a negotiated connection.
-func checkTLSState(st *tls.ConnectionState) *frame.ConnError {
 	// RFC 9113 §9.2: "Implementations of HTTP/2 MUST use TLS version 1.2
 	// or higher"; §9.2.1 "... MUST disable compression" (crypto/tls has
 	// none); §9.2.2 "A deployment of HTTP/2 over TLS 1.2 SHOULD NOT use
@@ -69,12 +39,27 @@ func checkTLSState(st *tls.ConnectionState) *frame.ConnError {
 	// generate a connection error ... of type INADEQUATE_SECURITY if one
 	// of the prohibited cipher suites is negotiated."
 	if st.Version < tls.VersionTLS12 {
-		return &frame.ConnError{Code: frame.ErrCodeInadequateSecurity, Reason: fmt.Sprintf("TLS version %s is below TLS 1.2 (RFC 9113 §9.2)", tls.VersionName(st.Version))}
+		return &frame.ConnError{Code: frame.ErrCodeInadequateSecurity, Reason: fmt.Sprintf("TLS version %s is below TLS 1.2 (RFC 9113 §9.2)", tls.VersionName(st.Version))}, nil
 	}
 	if st.Version == tls.VersionTLS12 && !http2CipherSuite(st.CipherSuite) {
-		return &frame.ConnError{Code: frame.ErrCodeInadequateSecurity, Reason: fmt.Sprintf("TLS 1.2 cipher suite %s is prohibited (RFC 9113 §9.2.2)", tls.CipherSuiteName(st.CipherSuite))}
+		return &frame.ConnError{Code: frame.ErrCodeInadequateSecurity, Reason: fmt.Sprintf("TLS 1.2 cipher suite %s is prohibited (RFC 9113 §9.2.2)", tls.CipherSuiteName(st.CipherSuite))}, nil
 	}
-	return nil
+	return nil, nil
+}
+
+// refuseInsecure starts HTTP/2 on tc only to end it, as §9.2 allows: the
+// client's preface (client), an empty SETTINGS, and GOAWAY with ce, so that
+// the peer learns why. It returns the handshake's error.
+func refuseInsecure(tc net.Conn, ce *frame.ConnError, client bool) error {
+	var b []byte
+	if client {
+		b = append(b, frame.ClientPreface...)
+	}
+	b = frame.AppendSettings(b)
+	b = frame.AppendGoAway(b, 0, ce.Code, []byte(ce.Reason))
+	tc.SetWriteDeadline(time.Now().Add(time.Second))
+	tc.Write(b) // best effort: the peer learns why
+	return ce
 }
 
 // http2CipherSuites are the TLS 1.2 suites crypto/tls implements that are
@@ -91,14 +76,14 @@ var http2CipherSuites = []uint16{
 
 func http2CipherSuite(id uint16) bool { return slices.Contains(http2CipherSuites, id) }
 
-// ConfigureTLS returns a copy of cfg (nil: an empty one) made fit for
+// Configure returns a copy of cfg (nil: an empty one) made fit for
 // HTTP/2: ALPN offers "h2" (first, if cfg already offers others), the
 // minimum version is TLS 1.2, the TLS 1.2 cipher suites are those §9.2.2
 // allows (cfg's own, filtered, or all that crypto/tls implements), and a
 // client never renegotiates. Everything else (certificates, roots, client
 // authentication, GetCertificate) is kept. A GetConfigForClient is wrapped
 // so that the configs it returns are made fit the same way.
-func ConfigureTLS(cfg *tls.Config) *tls.Config {
+func Configure(cfg *tls.Config) *tls.Config {
 	if cfg == nil {
 		cfg = &tls.Config{}
 	}
@@ -124,7 +109,7 @@ func ConfigureTLS(cfg *tls.Config) *tls.Config {
 			if cfg == nil || err != nil {
 				return cfg, err
 			}
-			return ConfigureTLS(cfg), nil
+			return Configure(cfg), nil
 		}
 	}
 	return c
@@ -135,15 +120,22 @@ func ConfigureTLS(cfg *tls.Config) *tls.Config {
 const DefaultHandshakeTimeout = 10 * time.Second
 
 // ServerHandshake runs the server side of a TLS handshake on nc with cfg
-// (see ConfigureTLS) and returns the connection to give Server: a
+// (see Configure) and returns the connection to give conn.Server. It has a
 // *tls.Conn's methods (ConnectionState too), but each Write goes out in one
-// write on nc, not one per TLS record (tlswrite.go). It fails,
-// with an error naming the cause, if ctx ends or DefaultHandshakeTimeout
-// passes first, or if the handshake fails. A client that sent the HTTP/2
-// cleartext preface instead of a TLS ClientHello (h2c to a TLS port) is
-// answered in its own language: an empty SETTINGS and a GOAWAY
-// INADEQUATE_SECURITY saying that the port requires TLS, so that it can say
-// why. The caller closes nc when ServerHandshake fails.
+// write on nc, not one per TLS record (tlswrite.go), and a failed read
+// before the first that succeeds (the client's preface) says why, as the
+// handshake's errors do.
+//
+// It fails, with an error naming the cause, if ctx ends or
+// DefaultHandshakeTimeout passes first, if the handshake fails, or if the
+// client did not agree to speak HTTP/2 (ALPN "h2", RFC 9113 §3.2). A
+// connection below TLS 1.2 or on a TLS 1.2 cipher suite that RFC 9113
+// §9.2.2 prohibits is answered with GOAWAY INADEQUATE_SECURITY, and fails
+// with the *frame.ConnError sent. A client that sent the HTTP/2 cleartext
+// preface instead of a TLS ClientHello (h2c to a TLS port) is answered in
+// its own language: an empty SETTINGS and a GOAWAY INADEQUATE_SECURITY
+// saying that the port requires TLS (ErrRequired). The caller closes nc
+// when ServerHandshake fails.
 func ServerHandshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, DefaultHandshakeTimeout)
 	defer cancel()
@@ -151,48 +143,66 @@ func ServerHandshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (net.Con
 	tc := tls.Server(raw, cfg)
 	err := tc.HandshakeContext(ctx)
 	if err == nil {
-		return &tlsConn{Conn: tc, raw: raw}, nil
+		return checked(&tlsConn{Conn: tc, raw: raw, client: false})
 	}
 	var rhe tls.RecordHeaderError
 	if errors.As(err, &rhe) && rhe.Conn != nil && string(rhe.RecordHeader[:]) == string(frame.ClientPreface[:5]) {
 		b := frame.AppendSettings(nil)
-		b = frame.AppendGoAway(b, 0, frame.ErrCodeInadequateSecurity, []byte(ErrTLSRequired.Error()))
+		b = frame.AppendGoAway(b, 0, frame.ErrCodeInadequateSecurity, []byte(ErrRequired.Error()))
 		rhe.Conn.SetWriteDeadline(time.Now().Add(time.Second))
 		rhe.Conn.Write(b) // best effort: the client learns why
-		return nil, fmt.Errorf("conn: TLS handshake: the client sent the HTTP/2 cleartext preface (h2c) to a TLS port: %w", ErrTLSRequired)
+		return nil, fmt.Errorf("h2tls: TLS handshake: the client sent the HTTP/2 cleartext preface (h2c) to a TLS port: %w", ErrRequired)
 	}
 	// The client may have finished its side (TLS 1.3 does before the
 	// server checks its certificate) and sent its preface behind it:
 	// closing now, with that unread, would make the kernel send RST and
 	// could drop our alert before the client reads the reason.
 	linger(nc, handshakeLinger)
-	return nil, fmt.Errorf("conn: TLS handshake: %w", explainTLS(err, false))
+	return nil, fmt.Errorf("h2tls: TLS handshake: %w", explainTLS(err, false))
+}
+
+// checked returns tc if HTTP/2 may run on it (checkHTTP2), else the error
+// why, after a GOAWAY that says it for a §9.2 violation.
+func checked(tc *tlsConn) (net.Conn, error) {
+	st := tc.ConnectionState()
+	insecure, err := checkHTTP2(&st)
+	if err != nil {
+		return nil, fmt.Errorf("h2tls: %w", err)
+	}
+	if insecure != nil {
+		err := refuseInsecure(tc, insecure, tc.client)
+		linger(tc.raw.Conn, handshakeLinger)
+		return nil, fmt.Errorf("h2tls: %w", err)
+	}
+	return tc, nil
 }
 
 // handshakeLinger bounds how long a failed server handshake waits for the
 // client to close after our alert (see linger).
 const handshakeLinger = time.Second
 
-// ErrTLSRequired is the GOAWAY debug text ServerHandshake sends to an h2c
+// ErrRequired is the GOAWAY debug text ServerHandshake sends to an h2c
 // client, and the error it returns then.
-var ErrTLSRequired = errors.New("this port requires TLS: connect with TLS (https)")
+var ErrRequired = errors.New("this port requires TLS: connect with TLS (https)")
 
 // ClientHandshake runs the client side of a TLS handshake on nc with cfg
-// (see ConfigureTLS; cfg.ServerName names the server to verify) and returns
-// the connection to give Client (as ServerHandshake's, one write per
-// Write). Its errors say what went wrong in words a user can act on: a
-// server that answered in plaintext (an h2c port), an unknown certificate
-// authority, a name mismatch, an expired certificate, a client certificate
-// the server refused. The caller closes nc when it fails.
+// (see Configure; cfg.ServerName names the server to verify) and returns
+// the connection to give conn.Client (as ServerHandshake's: one write per
+// Write, and a failed first read that says why). Its errors say what went
+// wrong in words a user can act on: a server that answered in plaintext (an
+// h2c port), an unknown certificate authority, a name mismatch, an expired
+// certificate, a client certificate the server refused, a server that did
+// not agree to speak HTTP/2. It fails as ServerHandshake does on a §9.2
+// violation. The caller closes nc when it fails.
 func ClientHandshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, DefaultHandshakeTimeout)
 	defer cancel()
 	raw := newCoalescer(nc)
 	tc := tls.Client(raw, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, fmt.Errorf("conn: TLS handshake with %s: %w", nc.RemoteAddr(), explainTLS(err, true))
+		return nil, fmt.Errorf("h2tls: TLS handshake with %s: %w", nc.RemoteAddr(), explainTLS(err, true))
 	}
-	return &tlsConn{Conn: tc, raw: raw}, nil
+	return checked(&tlsConn{Conn: tc, raw: raw, client: true})
 }
 
 // explainTLS adds to a handshake error, or a first read's after it, the
@@ -235,14 +245,4 @@ func explainTLS(err error, client bool) error {
 		return fmt.Errorf("the client sent no certificate, and one is required: %w", err)
 	}
 	return err
-}
-
-// TLSConnectionState returns the TLS state of the connection, and false
-// for h2c.
-func (c *Conn) TLSConnectionState() (tls.ConnectionState, bool) {
-	ts, ok := c.nc.(tlsStater)
-	if !ok {
-		return tls.ConnectionState{}, false
-	}
-	return ts.ConnectionState(), true
 }
