@@ -110,16 +110,29 @@ func RegisterResolver(scheme string, r Resolver) {
 	resolvers[scheme] = r
 }
 
+// registeredResolver returns the resolver of scheme: RegisterResolver's,
+// else a built-in one, else nil. The built-in ones are not registered at
+// init: that would link the DNS resolver and the service-config parser
+// behind it (encoding/json's decoder among them) into every program, a
+// server that never dials included.
 func registeredResolver(scheme string) Resolver {
 	resolversMu.RLock()
-	defer resolversMu.RUnlock()
-	return resolvers[scheme]
+	r, ok := resolvers[scheme]
+	resolversMu.RUnlock()
+	if ok {
+		return r
+	}
+	switch scheme {
+	case "dns":
+		return defaultDNS
+	case "static":
+		return staticScheme{}
+	}
+	return nil
 }
 
-func init() {
-	RegisterResolver("dns", &DNSResolver{})
-	RegisterResolver("static", staticScheme{})
-}
+// defaultDNS is the "dns" scheme's resolver unless one is registered.
+var defaultDNS = &DNSResolver{}
 
 // fixedResolver reports one list of addresses and is done: passthrough,
 // unix, unix-abstract, an IP literal, and StaticResolver.
