@@ -33,10 +33,9 @@ func build(t *testing.T, pkg string) (path string, size int64) {
 }
 
 // The stripped h2rpc hello-world server with wire messages holds no
-// protobuf-go and is well under grpc-go's size. It was 0.32 of it before rpc
-// and conn linked crypto/tls and crypto/x509 for TLS (which every h2rpc
-// binary now carries, plaintext or not); it is about 0.57 now, and the bound
-// here, 0.6, guards against growth from the message side.
+// protobuf-go and is at most a third of grpc-go's size. It links no
+// crypto/tls or crypto/x509 (TLS is in package h2tls, which it does not
+// import), and no client code (rpc registers no resolver at init).
 func TestBinarySize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds two servers")
@@ -50,10 +49,20 @@ func TestBinarySize(t *testing.T) {
 	if strings.Contains(string(out), "google.golang.org/protobuf") {
 		t.Errorf("the h2rpc server's binary holds protobuf-go:\n%s", out)
 	}
-	t.Logf("stripped: h2rpc + wire messages %d bytes (%.1f MB), grpc-go + protobuf-go %d bytes (%.1f MB), ratio %.2f",
+	t.Logf("stripped: h2rpc + wire messages %d bytes (%.1f MB), grpc-go + protobuf-go %d bytes (%.1f MB), ratio %.3f",
 		ourSize, float64(ourSize)/1e6, grpcSize, float64(grpcSize)/1e6, float64(ourSize)/float64(grpcSize))
-	if ourSize*10 > grpcSize*6 {
-		t.Errorf("h2rpc server %d bytes, more than 0.6 of grpc-go's %d", ourSize, grpcSize)
+	if ourSize*3 > grpcSize {
+		t.Errorf("h2rpc server %d bytes, more than a third of grpc-go's %d", ourSize, grpcSize)
+	}
+	// An import is enough to link a package's init and what it reaches.
+	deps, err := exec.Command("go", "list", "-deps", "github.com/h2rpc/h2rpc/bench/helloworld/h2rpc-server").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, deps)
+	}
+	for _, dep := range strings.Fields(string(deps)) {
+		if dep == "crypto/tls" || dep == "crypto/x509" {
+			t.Errorf("the h2rpc server imports %s, with no TLS asked for", dep)
+		}
 	}
 }
 
