@@ -26,7 +26,7 @@ func dial(t *testing.T, hs *health.Server) *rpc.ClientConn {
 	health.Register(s, hs)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(lis) }()
-	cc, err := rpc.Dial(lis.Addr().String())
+	cc, err := rpc.Dial(lis.Addr().String(), rpc.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

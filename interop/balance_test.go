@@ -99,7 +99,7 @@ func TestH2RPCClientBalancesOverGRPCGo(t *testing.T) {
 		backends = append(backends, b)
 		addrs = append(addrs, b.addr)
 	}
-	cc, err := rpc.Dial("static:///"+strings.Join(addrs, ","), rpc.WithBalancer(rpc.RoundRobin()))
+	cc, err := rpc.Dial("static:///"+strings.Join(addrs, ","), rpc.WithInsecure(), rpc.WithBalancer(rpc.RoundRobin()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestH2RPCClientBalancesOverGRPCGo(t *testing.T) {
 		}
 	}
 
-	lr, err := rpc.Dial("static:///"+strings.Join(addrs, ","), rpc.WithBalancer(rpc.LeastRequest(false)),
+	lr, err := rpc.Dial("static:///"+strings.Join(addrs, ","), rpc.WithInsecure(), rpc.WithBalancer(rpc.LeastRequest(false)),
 		rpc.WithBackoff(rpc.BackoffConfig{BaseDelay: 10 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)

@@ -149,7 +149,7 @@ func TestGRPCGoServerWrongResponseCount(t *testing.T) {
 			t.Errorf("grpc-go Serve: %v", err)
 		}
 	})
-	cc, err := rpc.Dial(lis.Addr().String(), rpc.WithCodec(testservice.Codec))
+	cc, err := rpc.Dial(lis.Addr().String(), rpc.WithInsecure(), rpc.WithCodec(testservice.Codec))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestGRPCGoServerWrongResponseCount(t *testing.T) {
 // UNIMPLEMENTED), and our client reports the server's status as it came.
 func TestOurClientWrongRequestCountToGRPCGo(t *testing.T) {
 	addr, _ := startGRPCGoPeer(t)
-	cc, err := rpc.Dial(addr, rpc.WithCodec(testservice.Codec))
+	cc, err := rpc.Dial(addr, rpc.WithInsecure(), rpc.WithCodec(testservice.Codec))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,7 +125,7 @@ func TestH2RPCClientRetriesAgainstGRPCGo(t *testing.T) {
 		srv.Stop()
 		<-served
 	}()
-	cc, err := rpc.Dial(lis.Addr().String(), rpc.WithServiceConfig(interopRetryConfig))
+	cc, err := rpc.Dial(lis.Addr().String(), rpc.WithInsecure(), rpc.WithServiceConfig(interopRetryConfig))
 	if err != nil {
 		t.Fatal(err)
 	}

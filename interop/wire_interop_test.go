@@ -177,7 +177,7 @@ func TestWireMessagesCallGRPCGoServer(t *testing.T) {
 	go gs.Serve(lis)
 	defer gs.Stop()
 
-	cc, err := rpc.Dial(lis.Addr().String())
+	cc, err := rpc.Dial(lis.Addr().String(), rpc.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

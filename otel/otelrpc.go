@@ -8,7 +8,7 @@
 //
 //	h := otelrpc.NewHandler()
 //	srv := rpc.NewServer(rpc.ServerStats(h))
-//	cc, err := rpc.Dial(target, rpc.WithStats(h))
+//	cc, err := rpc.Dial(target, rpc.WithInsecure(), rpc.WithStats(h))
 //
 // It lives in a module of its own so that h2rpc's core does not depend on
 // OpenTelemetry.

@@ -105,7 +105,7 @@ func waitSpans(t *testing.T, tel *telemetry, n int) tracetest.SpanStubs {
 func TestSpansAndMetrics(t *testing.T) {
 	tel := newTelemetry(t)
 	addr := serve(t, rpc.ServerStats(tel.h))
-	cc, err := rpc.Dial(addr, rpc.WithStats(tel.h))
+	cc, err := rpc.Dial(addr, rpc.WithInsecure(), rpc.WithStats(tel.h))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestTraceToGRPCGoServer(t *testing.T) {
 		gs.Stop()
 		<-served
 	}()
-	cc, err := rpc.Dial(ln.Addr().String(), rpc.WithStats(tel.h))
+	cc, err := rpc.Dial(ln.Addr().String(), rpc.WithInsecure(), rpc.WithStats(tel.h))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -216,7 +216,7 @@ func serveGRPC(t *testing.T) string {
 
 func dialH2(t *testing.T, addr string) *rpc.ClientConn {
 	t.Helper()
-	cc, err := rpc.Dial(addr)
+	cc, err := rpc.Dial(addr, rpc.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,7 +112,7 @@ func stream(t *testing.T, src reflection.Source, method string) rpc.ClientStream
 	reflection.RegisterSource(s, src)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(lis) }()
-	cc, err := rpc.Dial(lis.Addr().String())
+	cc, err := rpc.Dial(lis.Addr().String(), rpc.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func listenEcho(t *testing.T) (string, *Server) {
 // and SHUTDOWN on Close; WaitForStateChange sees each change.
 func TestClientConnStates(t *testing.T) {
 	addr, _ := listenEcho(t)
-	cc, err := Dial(addr)
+	cc, err := Dial(addr, WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestTransientFailureAndWaitForReady(t *testing.T) {
 	}
 	addr := lis.Addr().String()
 	lis.Close() // nothing listens there now
-	cc, err := Dial(addr, WithBackoff(BackoffConfig{BaseDelay: 10 * time.Millisecond, MaxDelay: 20 * time.Millisecond}))
+	cc, err := Dial(addr, WithInsecure(), WithBackoff(BackoffConfig{BaseDelay: 10 * time.Millisecond, MaxDelay: 20 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestPickFirstSkipsDeadAddress(t *testing.T) {
 	dead := lis.Addr().String()
 	lis.Close()
 	live, _ := listenEcho(t)
-	cc, err := Dial("static:///" + dead + "," + live)
+	cc, err := Dial("static:///"+dead+","+live, WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestManualResolverUpdates(t *testing.T) {
 	a, srvA := listenEcho(t)
 	b, _ := listenEcho(t)
 	m := NewManualResolver(a)
-	cc, err := Dial("manual:///", WithResolver(m), WithBalancer(RoundRobin()))
+	cc, err := Dial("manual:///", WithInsecure(), WithResolver(m), WithBalancer(RoundRobin()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestDNSResolverRefresh(t *testing.T) {
 func TestRegisteredScheme(t *testing.T) {
 	addr, _ := listenEcho(t)
 	RegisterResolver("test-registry", StaticResolver(addr))
-	cc, err := Dial("test-registry:///my-service")
+	cc, err := Dial("test-registry:///my-service", WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestRegisteredScheme(t *testing.T) {
 		t.Errorf(":authority %q, want the endpoint", cc.authority)
 	}
 	// A host named like a scheme, with a port, is a host.
-	hostCC, err := Dial("test-registry:8080")
+	hostCC, err := Dial("test-registry:8080", WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestFixedSchemesStayFixed(t *testing.T) {
 		delete(resolvers, "passthrough")
 		resolversMu.Unlock()
 	}()
-	cc, err := Dial("passthrough:///" + addr)
+	cc, err := Dial("passthrough:///"+addr, WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

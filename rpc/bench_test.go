@@ -52,7 +52,7 @@ func countingEcho(tb testing.TB, impl *echoServer) (cc *ClientConn, server, clie
 		srv.Stop()
 		<-served
 	})
-	cc, err = Dial(lis.Addr().String(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+	cc, err = Dial(lis.Addr().String(), WithInsecure(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 		var d net.Dialer
 		nc, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {

@@ -112,10 +112,19 @@ type ClientConn struct {
 // (WithAuthority overrides it). Dial does not connect: the first call does
 // (or Connect). A target it cannot parse, or one with a scheme it does not
 // know, fails Dial with INVALID_ARGUMENT.
+//
+// The transport's security must be chosen: TLS (h2tls.Client, or another
+// WithHandshake), or h2c in cleartext (WithInsecure). Dial with neither
+// fails with INVALID_ARGUMENT and ErrNoTransportSecurity, as grpc-go's
+// does: a client that silently spoke cleartext would send its calls, and
+// its tokens, to anyone on the path.
 func Dial(target string, opts ...DialOption) (*ClientConn, error) {
 	o := dialOptions{backoff: DefaultBackoffConfig}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.sec.handshake == nil && !o.sec.insecure {
+		return nil, &Status{Code: InvalidArgument, Message: ErrNoTransportSecurity.Error(), cause: ErrNoTransportSecurity}
 	}
 	rt, r, authority, err := resolverFor(target, &o)
 	if err != nil {

@@ -15,7 +15,7 @@ func dialScripted(t *testing.T) (*ClientConn, *h2test.Peer) {
 	t.Helper()
 	nc, p := h2test.NewClientPipe(t)
 	dialed := false
-	cc, err := Dial("h2test:80", WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+	cc, err := Dial("h2test:80", WithInsecure(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 		if dialed {
 			return nil, net.ErrClosed
 		}

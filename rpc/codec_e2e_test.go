@@ -98,7 +98,7 @@ func serveOn(t *testing.T, srv *Server) *ClientConn {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
-	cc, err := Dial(lis.Addr().String())
+	cc, err := Dial(lis.Addr().String(), WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,8 @@ import (
 // one else. A ClientConn with WithHandshake runs it on every connection it
 // dials and sends :scheme https. Package h2tls makes the TLS ones
 // (h2tls.Server, h2tls.Client). A server without one speaks h2c with prior
-// knowledge; a client must say that it means to (WithInsecure).
+// knowledge; a client must say that it means to (WithInsecure): Dial with
+// neither fails (ErrNoTransportSecurity).
 //
 // The handshake is a function the option installs, not a *tls.Config that
 // the connection code looks at, and rpc does not import crypto/tls: a
@@ -58,8 +59,13 @@ func WithHandshake(h Handshake) DialOption {
 	return func(o *dialOptions) { o.sec.handshake, o.sec.insecure = h, false }
 }
 
+// ErrNoTransportSecurity is why Dial fails when given neither a handshake
+// (h2tls.Client, WithHandshake) nor WithInsecure.
+var ErrNoTransportSecurity = errors.New("rpc: no transport security set: add h2tls.Client(cfg) to dial over TLS, or rpc.WithInsecure() to speak h2c in cleartext")
+
 // WithInsecure makes the ClientConn speak h2c (HTTP/2 in cleartext, with
 // prior knowledge): for loopback, tests, and a proxy that terminates TLS.
+// Of WithInsecure and WithHandshake (h2tls.Client), the last given wins.
 // Per-call credentials are refused over it (see WithCallCredentials).
 func WithInsecure() DialOption {
 	return func(o *dialOptions) { o.sec.handshake, o.sec.insecure = nil, true }

@@ -35,7 +35,7 @@ func timerDialer(ctx context.Context, _ string) (net.Conn, error) {
 // ClientConn each time, so that each call dials.
 func TestDeadlineDuringDial(t *testing.T) {
 	for i := range 200 {
-		cc, err := Dial("slow:80", WithDialer(timerDialer))
+		cc, err := Dial("slow:80", WithInsecure(), WithDialer(timerDialer))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +49,7 @@ func TestDeadlineDuringDial(t *testing.T) {
 		}
 	}
 	// And a stream, and with WaitForReady (which waits out backoff too).
-	cc, err := Dial("slow:80", WithDialer(timerDialer))
+	cc, err := Dial("slow:80", WithInsecure(), WithDialer(timerDialer))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestDeadlineDuringDial(t *testing.T) {
 // rather than dialling again.
 func TestCancelDuringDial(t *testing.T) {
 	started := make(chan struct{}, 2)
-	cc, err := Dial("slow:80", WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+	cc, err := Dial("slow:80", WithInsecure(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 		started <- struct{}{}
 		return timerDialer(ctx, addr)
 	}))
@@ -117,7 +117,7 @@ func TestDeadlineOnFreshConnection(t *testing.T) {
 	}, nil)
 	target := e.lis.Addr().String()
 	for i := range 200 {
-		cc, err := Dial(target)
+		cc, err := Dial(target, WithInsecure())
 		if err != nil {
 			t.Fatal(err)
 		}

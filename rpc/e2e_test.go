@@ -77,7 +77,7 @@ func newEnv(t *testing.T, impl *echoServer, sopts []ServerOption, dopts ...DialO
 		t.Fatal(err)
 	}
 	srv, served := startServer(t, lis, impl, sopts...)
-	cc, err := Dial(lis.Addr().String(), dopts...)
+	cc, err := Dial(lis.Addr().String(), append([]DialOption{WithInsecure()}, dopts...)...) // dopts may ask for TLS
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -678,7 +678,7 @@ func TestServeConnOverPipe(t *testing.T) {
 	srv := NewServer()
 	srv.RegisterService(&echoDesc, &echoServer{unary: echoBack})
 	served := make(chan error, 1)
-	cc, err := Dial("pipe:0", WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+	cc, err := Dial("pipe:0", WithInsecure(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 		a, b := net.Pipe()
 		go func() { served <- srv.ServeConn(b) }()
 		return a, nil

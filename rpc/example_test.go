@@ -87,7 +87,7 @@ func Example() {
 	addr, stop := serve()
 	defer stop()
 
-	cc, err := rpc.Dial(addr)
+	cc, err := rpc.Dial(addr, rpc.WithInsecure())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func Example() {
 func ExampleClientConn_NewStream() {
 	addr, stop := serve()
 	defer stop()
-	cc, err := rpc.Dial(addr)
+	cc, err := rpc.Dial(addr, rpc.WithInsecure())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func ExampleWithBalancer() {
 		defer stop()
 		addrs = append(addrs, addr)
 	}
-	cc, err := rpc.Dial("static:///"+strings.Join(addrs, ","),
+	cc, err := rpc.Dial("static:///"+strings.Join(addrs, ","), rpc.WithInsecure(),
 		rpc.WithBalancer(rpc.RoundRobin()),
 		rpc.WithOutlierDetection(rpc.OutlierConfig{ConsecutiveFailures: 5}))
 	if err != nil {

@@ -83,7 +83,7 @@ func TestServerFrames(t *testing.T) {
 func TestClientFrames(t *testing.T) {
 	nc, p := h2test.NewClientPipe(t)
 	dialed := false
-	cc, err := Dial("h2test:80", WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+	cc, err := Dial("h2test:80", WithInsecure(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 		if dialed {
 			return nil, net.ErrClosed
 		}

@@ -86,7 +86,7 @@ func TestHealthCheckedBackends(t *testing.T) {
 	sick := &healthServer{status: 2, changed: make(chan struct{})} // NOT_SERVING
 	addrSick, callsSick := countingServer(t, sick)
 	addrPlain, callsPlain := countingServer(t, nil) // no health service
-	cc, err := Dial("static:///"+addrSick+","+addrPlain, WithBalancer(RoundRobin()), WithHealthCheck(""))
+	cc, err := Dial("static:///"+addrSick+","+addrPlain, WithInsecure(), WithBalancer(RoundRobin()), WithHealthCheck(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestHealthWatchEndsWithItsBackend(t *testing.T) {
 	addr, _ := countingServer(t, h)
 	other, _ := countingServer(t, nil)
 	m := NewManualResolver(addr)
-	cc, err := Dial("manual:///", WithResolver(m), WithHealthCheck(""))
+	cc, err := Dial("manual:///", WithInsecure(), WithResolver(m), WithHealthCheck(""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func TestCallCredentials(t *testing.T) {
 	var calls atomic.Int32
 
 	dial := func(opts ...DialOption) *ClientConn {
-		cc, err := Dial(e.lis.Addr().String(), opts...)
+		cc, err := Dial(e.lis.Addr().String(), append([]DialOption{WithInsecure()}, opts...)...) // opts may ask for TLS
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +145,7 @@ func TestCallCredentials(t *testing.T) {
 	// Over h2c the credentials are never asked for, and the call fails.
 	h2c := newEnv(t, impl, []ServerOption{CheckCallCredentials(bearerCheck("s3cret"))})
 	calls.Store(0)
-	cc, err := Dial(h2c.lis.Addr().String(), WithCallCredentials(bearer("s3cret", &calls)))
+	cc, err := Dial(h2c.lis.Addr().String(), WithInsecure(), WithCallCredentials(bearer("s3cret", &calls)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestCallCredentials(t *testing.T) {
 		t.Errorf("h2c: %q, credentials asked %d times", st.Message, calls.Load())
 	}
 	// Unless allowed.
-	allowed, err := Dial(h2c.lis.Addr().String(), WithInsecureCallCredentials(bearer("s3cret", &calls)))
+	allowed, err := Dial(h2c.lis.Addr().String(), WithInsecure(), WithInsecureCallCredentials(bearer("s3cret", &calls)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func TestKeepaliveDetectsDeadPeer(t *testing.T) {
 	addr, _ := listenEcho(t)
 	p := newBlackholeProxy(t, addr)
 	ka := KeepaliveParams{Time: 100 * time.Millisecond, Timeout: 100 * time.Millisecond, PermitWithoutStream: true}
-	cc, err := Dial(p.addr(), WithKeepalive(ka))
+	cc, err := Dial(p.addr(), WithInsecure(), WithKeepalive(ka))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestTooManyPings(t *testing.T) {
 		srv.Stop()
 		<-served
 	}()
-	cc, err := Dial(lis.Addr().String(), WithBalancer(RoundRobin()),
+	cc, err := Dial(lis.Addr().String(), WithInsecure(), WithBalancer(RoundRobin()),
 		WithKeepalive(KeepaliveParams{Time: 30 * time.Millisecond, PermitWithoutStream: true}),
 		WithBackoff(BackoffConfig{BaseDelay: 10 * time.Millisecond}))
 	if err != nil {
@@ -194,7 +194,7 @@ func TestMaxConnectionAgeRotates(t *testing.T) {
 		<-served
 	}()
 	var dials atomic.Int32
-	cc, err := Dial(lis.Addr().String(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+	cc, err := Dial(lis.Addr().String(), WithInsecure(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 		dials.Add(1)
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", addr)
@@ -238,7 +238,7 @@ func TestMaxConnectionIdle(t *testing.T) {
 		srv.Stop()
 		<-served
 	}()
-	cc, err := Dial(lis.Addr().String())
+	cc, err := Dial(lis.Addr().String(), WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestKeepaliveSparesBusyConnection(t *testing.T) {
 		srv.Stop()
 		<-served
 	}()
-	cc, err := Dial(lis.Addr().String(), WithKeepalive(KeepaliveParams{Time: 100 * time.Millisecond}))
+	cc, err := Dial(lis.Addr().String(), WithInsecure(), WithKeepalive(KeepaliveParams{Time: 100 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -201,7 +201,7 @@ func TestGracefulStopDrainsInFlightCall(t *testing.T) {
 		<-release
 		return req, nil
 	}})
-	cc, err := Dial(lis.Addr().String())
+	cc, err := Dial(lis.Addr().String(), WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	addr := lis.Addr().String()
 	impl := &echoServer{unary: echoBack}
 	srv, served := startServer(t, lis, impl)
-	cc, err := Dial(addr, WithBackoff(BackoffConfig{BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}))
+	cc, err := Dial(addr, WithInsecure(), WithBackoff(BackoffConfig{BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}

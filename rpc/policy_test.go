@@ -120,7 +120,7 @@ func TestInvalidServiceConfigFailsDial(t *testing.T) {
 		`{"loadBalancingConfig": [{"round_robin": {}, "pick_first": {}}]}`,
 		`{"loadBalancingPolicy": "nope"}`,
 	} {
-		_, err := Dial("localhost:1", WithServiceConfig(c))
+		_, err := Dial("localhost:1", WithInsecure(), WithServiceConfig(c))
 		if CodeOf(err) != InvalidArgument || !strings.Contains(err.Error(), "service config") {
 			t.Errorf("Dial with %s: %v, want INVALID_ARGUMENT naming the service config", c, err)
 		}
@@ -200,7 +200,7 @@ func TestMethodConfigDefaults(t *testing.T) {
 func TestMethodConfigWaitForReady(t *testing.T) {
 	// Nothing listens: without waitForReady a call fails fast; with it
 	// from the config, the call waits out its context.
-	cc, err := Dial("127.0.0.1:1", WithBackoff(BackoffConfig{BaseDelay: time.Hour}),
+	cc, err := Dial("127.0.0.1:1", WithInsecure(), WithBackoff(BackoffConfig{BaseDelay: time.Hour}),
 		WithServiceConfig(`{"methodConfig": [{"name": [{"service": "w.S"}], "waitForReady": true}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -382,7 +382,7 @@ func TestServiceConfigFromResolver(t *testing.T) {
 		t.Run(fmt.Sprint("disabled=", disabled), func(t *testing.T) {
 			e, f := faultEnv(t, "")
 			r := configResolver{addr: e.lis.Addr().String(), res: make(chan *Resolution, 1)}
-			opts := []DialOption{WithResolver(r), WithServiceConfig(retryConfig)}
+			opts := []DialOption{WithInsecure(), WithResolver(r), WithServiceConfig(retryConfig)}
 			if disabled {
 				opts = append(opts, WithDisableResolverServiceConfig())
 			}

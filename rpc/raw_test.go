@@ -183,7 +183,7 @@ func TestClientMapsNonGRPCResponses(t *testing.T) {
 			c.Close()
 		}
 	}()
-	cc, err := Dial(lis.Addr().String())
+	cc, err := Dial(lis.Addr().String(), WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestRefusedStreamIsRetriedOnce(t *testing.T) {
 			c.Close()
 		}
 	}()
-	cc, err := Dial(lis.Addr().String())
+	cc, err := Dial(lis.Addr().String(), WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

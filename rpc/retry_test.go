@@ -19,7 +19,7 @@ import (
 // scripted server, handed to the test on the returned channel.
 func scriptedServers(t *testing.T, opts ...DialOption) (*ClientConn, chan *h2test.Peer) {
 	peers := make(chan *h2test.Peer, 4)
-	cc, err := Dial("h2test:80", append(opts, WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+	cc, err := Dial("h2test:80", append(opts, WithInsecure(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 		nc, p := h2test.NewClientPipe(t)
 		select {
 		case peers <- p:

@@ -30,7 +30,7 @@ func TestCallsWaitingForServerSettingsEndWithTheirContext(t *testing.T) {
 		defer nc.Close()
 		io.Copy(io.Discard, nc)
 	})
-	cc, err := Dial(lis.Addr().String())
+	cc, err := Dial(lis.Addr().String(), WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

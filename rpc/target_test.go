@@ -83,19 +83,19 @@ func TestDialRejectsBadTargets(t *testing.T) {
 		"dns:///example.com:80:90",    // too many colons
 		"passthrough://x/10.0.0.1:80", // passthrough takes no authority
 	} {
-		cc, err := Dial(in)
+		cc, err := Dial(in, WithInsecure())
 		if err == nil {
 			cc.Close()
-			t.Errorf("Dial(%q) succeeded", in)
+			t.Errorf("Dial(%q, WithInsecure()) succeeded", in)
 			continue
 		}
 		st := wantCode(t, err, InvalidArgument)
 		if !strings.Contains(st.Message, "invalid target") {
-			t.Errorf("Dial(%q): %q does not say the target is invalid", in, st.Message)
+			t.Errorf("Dial(%q, WithInsecure()): %q does not say the target is invalid", in, st.Message)
 		}
 	}
 	// A dialer of the application's may take addresses TCP would not.
-	cc, err := Dial("passthrough:///bufnet", WithDialer(func(context.Context, string) (net.Conn, error) { return nil, net.ErrClosed }))
+	cc, err := Dial("passthrough:///bufnet", WithInsecure(), WithDialer(func(context.Context, string) (net.Conn, error) { return nil, net.ErrClosed }))
 	if err != nil {
 		t.Fatalf("passthrough with a custom dialer: %v", err)
 	}
@@ -138,9 +138,9 @@ func TestDialUnixSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, target := range []string{"unix:" + path, "unix://" + path, "unix:" + rel} {
-		cc, err := Dial(target)
+		cc, err := Dial(target, WithInsecure())
 		if err != nil {
-			t.Fatalf("Dial(%q): %v", target, err)
+			t.Fatalf("Dial(%q, WithInsecure()): %v", target, err)
 		}
 		var reply []byte
 		err = cc.Invoke(context.Background(), "/test.Echo/Unary", []byte(target), &reply)
@@ -165,7 +165,7 @@ func TestDialUnixAbstractSocket(t *testing.T) {
 		srv.Stop()
 		<-served
 	}()
-	cc, err := Dial("unix-abstract:" + name)
+	cc, err := Dial("unix-abstract:"+name, WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestTargetAuthority(t *testing.T) {
 		}
 		<-c.Done()
 	}()
-	cc, err := Dial("unix://" + path)
+	cc, err := Dial("unix://"+path, WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestDialDNSServer(t *testing.T) {
 	dnsAddr, aQueries := fakeDNS(t)
 	e := newEnv(t, &echoServer{unary: echoBack}, nil)
 	_, port, _ := net.SplitHostPort(e.lis.Addr().String())
-	cc, err := Dial("dns://" + dnsAddr + "/h2rpc-fake-dns.test:" + port)
+	cc, err := Dial("dns://"+dnsAddr+"/h2rpc-fake-dns.test:"+port, WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

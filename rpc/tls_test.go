@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -170,7 +171,7 @@ func TestTLSSchemeIsHTTPS(t *testing.T) {
 		if secure {
 			opt = p.clientTLS("")
 		}
-		cc, err := Dial(lis.Addr().String(), opt)
+		cc, err := Dial(lis.Addr().String(), WithInsecure(), opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,5 +299,48 @@ func TestTLSStopEndsHandshakes(t *testing.T) {
 	defer srv.mu.Unlock()
 	if len(srv.handshaking) != 0 {
 		t.Errorf("%d handshakes left after Stop", len(srv.handshaking))
+	}
+}
+
+// TestDialNeedsTransportSecurity: Dial without a handshake or WithInsecure
+// fails and says what to add; a dialer is no answer to the question.
+func TestDialNeedsTransportSecurity(t *testing.T) {
+	dialer := WithDialer(func(ctx context.Context, addr string) (net.Conn, error) { return nil, net.ErrClosed })
+	for name, opts := range map[string][]DialOption{
+		"none":           nil,
+		"dialer":         {dialer},
+		"nil handshake":  {WithHandshake(nil)},
+		"insecure, then": {WithInsecure(), WithHandshake(nil)},
+	} {
+		cc, err := Dial("127.0.0.1:1", opts...)
+		if err == nil {
+			cc.Close()
+			t.Errorf("%s: Dial succeeded", name)
+			continue
+		}
+		if CodeOf(err) != InvalidArgument || !errors.Is(err, ErrNoTransportSecurity) ||
+			!strings.Contains(err.Error(), "rpc.WithInsecure()") || !strings.Contains(err.Error(), "h2tls.Client") {
+			t.Errorf("%s: Dial: %v (code %v), want INVALID_ARGUMENT naming the options to add", name, err, CodeOf(err))
+		}
+	}
+	// The last of WithInsecure and WithHandshake wins.
+	hs := WithHandshake(func(ctx context.Context, nc net.Conn, authority string) (net.Conn, AuthInfo, error) {
+		return nil, AuthInfo{}, errors.New("refused")
+	})
+	for name, tc := range map[string]struct {
+		opts   []DialOption
+		scheme string
+	}{
+		"insecure last":  {[]DialOption{hs, WithInsecure()}, "http"},
+		"handshake last": {[]DialOption{WithInsecure(), hs}, "https"},
+	} {
+		cc, err := Dial("127.0.0.1:1", append(tc.opts, dialer)...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := cc.scheme(); got != tc.scheme {
+			t.Errorf("%s: scheme %q, want %q", name, got, tc.scheme)
+		}
+		cc.Close()
 	}
 }

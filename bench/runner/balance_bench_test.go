@@ -82,7 +82,7 @@ func dialBalanced(sys System, addrs []string) (balancedClient, error) {
 		}
 		return grpcBalanced{cc}, nil
 	}
-	cc, err := rpc.Dial("static:///"+strings.Join(addrs, ","), rpc.WithBalancer(rpc.RoundRobin()))
+	cc, err := rpc.Dial("static:///"+strings.Join(addrs, ","), rpc.WithInsecure(), rpc.WithBalancer(rpc.RoundRobin()))
 	if err != nil {
 		return nil, err
 	}

@@ -98,9 +98,12 @@ func (s *h2rpcServer) Close() error {
 	return nil
 }
 
-func (h2rpcSystem) Dial(addr string, _ DialOptions) (Client, error) { return dialH2RPC(addr) }
+func (h2rpcSystem) Dial(addr string, _ DialOptions) (Client, error) {
+	return dialH2RPC(addr, rpc.WithInsecure())
+}
 
-// dialH2RPC connects a bench client with opts (TLS, say).
+// dialH2RPC connects a bench client with opts (its transport security
+// among them).
 func dialH2RPC(addr string, opts ...rpc.DialOption) (Client, error) {
 	cc, err := rpc.Dial(addr, opts...)
 	if err != nil {
@@ -165,7 +168,7 @@ func (c *h2rpcClient) PingPong(ctx context.Context) (PingPonger, error) {
 // DialTarget implements targetDialer: a load-generator client for any gRPC
 // server.
 func (h2rpcSystem) DialTarget(target string) (TargetClient, error) {
-	cc, err := rpc.Dial(target)
+	cc, err := rpc.Dial(target, rpc.WithInsecure())
 	if err != nil {
 		return nil, err
 	}

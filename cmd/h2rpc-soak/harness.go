@@ -183,7 +183,7 @@ func freeAddr() (string, error) {
 }
 
 func (h *harness) dial(opts ...rpc.DialOption) *rpc.ClientConn {
-	cc, err := rpc.Dial(h.addr, append([]rpc.DialOption{rpc.WithBackoff(backoff)}, opts...)...)
+	cc, err := rpc.Dial(h.addr, append([]rpc.DialOption{rpc.WithInsecure(), rpc.WithBackoff(backoff)}, opts...)...)
 	if err != nil {
 		panic(err) // Dial does not connect; it fails only on a malformed target, which freeAddr does not make
 	}

@@ -60,7 +60,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if *remote != "" {
-		opts := []rpc.DialOption{rpc.WithConnConfig(tf.config(nil))}
+		opts := []rpc.DialOption{rpc.WithConnConfig(tf.config(nil)), rpc.WithInsecure()}
 		if *caFile != "" {
 			pool, err := loadPool(*caFile)
 			if err != nil {
@@ -74,7 +74,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				}
 				cfg.Certificates = []tls.Certificate{cert}
 			}
-			opts = append(opts, h2tls.Client(cfg))
+			opts = append(opts, h2tls.Client(cfg)) // instead of h2c
 		}
 		err := runDemoClient(ctx, *remote, &lineWriter{w: stdout}, *delay, opts...)
 		if terr := tf.finish(); err == nil {
@@ -100,7 +100,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(impl.Log, "🚀 gRPC server logic running on %s...\n", ln.Addr())
 	}
 
-	runErr := runDemoClient(ctx, ln.Addr().String(), out, *delay, rpc.WithConnConfig(tf.config(nil)))
+	runErr := runDemoClient(ctx, ln.Addr().String(), out, *delay, rpc.WithInsecure(), rpc.WithConnConfig(tf.config(nil)))
 	if runErr != nil {
 		srv.Stop() // a failed call may leave a handler waiting
 	} else {

@@ -87,7 +87,7 @@ func TestDemoTraceMatchesTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	tf.w = hw
-	runErr := runDemoClient(context.Background(), pln.Addr().String(), io.Discard, 1, rpc.WithConnConfig(tf.config(nil)))
+	runErr := runDemoClient(context.Background(), pln.Addr().String(), io.Discard, 1, rpc.WithInsecure(), rpc.WithConnConfig(tf.config(nil)))
 	srv.GracefulStop()
 	<-served
 	<-upClosed // the relay saw the connection end both ways: it has every frame

@@ -117,7 +117,7 @@ func serveMessenger(t *testing.T, delay time.Duration, opts ...rpc.ServerOption)
 func TestPictureCallShapes(t *testing.T) {
 	rec := newRecording(t, trace.Client, "The four call shapes on one connection")
 	addr := serveMessenger(t, 5*time.Millisecond)
-	if err := runDemoClient(context.Background(), addr, io.Discard, 5*time.Millisecond, rpc.WithConnConfig(rec.config(nil))); err != nil {
+	if err := runDemoClient(context.Background(), addr, io.Discard, 5*time.Millisecond, rpc.WithInsecure(), rpc.WithConnConfig(rec.config(nil))); err != nil {
 		t.Fatal(err)
 	}
 	tr := rec.finish(t, "trace-call-shapes", nil)
@@ -162,7 +162,7 @@ func TestPictureMultiplexed(t *testing.T) {
 		return handler(ctx, req)
 	}
 	addr := serveMessenger(t, 0, rpc.ChainUnaryInterceptor(barrier))
-	cc, err := rpc.Dial(addr, rpc.WithConnConfig(rec.config(nil)))
+	cc, err := rpc.Dial(addr, rpc.WithInsecure(), rpc.WithConnConfig(rec.config(nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,7 +432,7 @@ func TestPictureHeadOfLineBlocking(t *testing.T) {
 		}
 		return &holdingConn{Conn: nc, after: 120 * time.Millisecond, hold: rto, start: time.Now(), held: held}, nil
 	}
-	cc, err := rpc.Dial(ln.Addr().String(), rpc.WithDialer(dial), rpc.WithConnConfig(rec.config(nil)))
+	cc, err := rpc.Dial(ln.Addr().String(), rpc.WithInsecure(), rpc.WithDialer(dial), rpc.WithConnConfig(rec.config(nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

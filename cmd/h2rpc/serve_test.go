@@ -72,7 +72,7 @@ func serveInProcess(t *testing.T, args ...string) (addr string, logLines func() 
 
 func dialMessenger(t *testing.T, addr string) messenger.LearningMessengerClient {
 	t.Helper()
-	cc, err := rpc.Dial(addr)
+	cc, err := rpc.Dial(addr, rpc.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func healthStatus(t *testing.T, b []byte) health.Status {
 // before the server goes: a Watch begun before it sees NOT_SERVING.
 func TestServeHealth(t *testing.T) {
 	addr, _, stop, wait := serveInProcess(t, "-q")
-	cc, err := rpc.Dial(addr)
+	cc, err := rpc.Dial(addr, rpc.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestServeHealth(t *testing.T) {
 // register.
 func TestServeReflection(t *testing.T) {
 	addr, _, _, _ := serveInProcess(t, "-q")
-	cc, err := rpc.Dial(addr)
+	cc, err := rpc.Dial(addr, rpc.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

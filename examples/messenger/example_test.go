@@ -26,7 +26,7 @@ func Example() {
 		<-done
 	}()
 
-	cc, err := rpc.Dial(lis.Addr().String())
+	cc, err := rpc.Dial(lis.Addr().String(), rpc.WithInsecure())
 	if err != nil {
 		log.Fatal(err)
 	}

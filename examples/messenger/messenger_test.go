@@ -51,7 +51,7 @@ func start(t *testing.T, srv messenger.LearningMessengerServer) messenger.Learni
 	messenger.RegisterLearningMessengerServer(s, srv)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(lis) }()
-	cc, err := rpc.Dial(lis.Addr().String())
+	cc, err := rpc.Dial(lis.Addr().String(), rpc.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

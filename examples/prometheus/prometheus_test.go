@@ -44,7 +44,7 @@ func TestScrape(t *testing.T) {
 		srv.Stop()
 		<-served
 	}()
-	cc, err := rpc.Dial(ln.Addr().String(), rpc.WithStats(m))
+	cc, err := rpc.Dial(ln.Addr().String(), rpc.WithInsecure(), rpc.WithStats(m))
 	if err != nil {
 		t.Fatal(err)
 	}

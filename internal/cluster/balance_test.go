@@ -27,7 +27,7 @@ func newCluster(t *testing.T, n int) *cluster.Cluster {
 
 func dial(t *testing.T, target string, opts ...rpc.DialOption) *rpc.ClientConn {
 	t.Helper()
-	cc, err := rpc.Dial(target, opts...)
+	cc, err := rpc.Dial(target, append([]rpc.DialOption{rpc.WithInsecure()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ var (
 // Dial returns a ClientConn for a TestService server at addr ("host:port"),
 // with Codec installed.
 func Dial(addr string, opts ...rpc.DialOption) (*rpc.ClientConn, error) {
-	return rpc.Dial(addr, append([]rpc.DialOption{rpc.WithCodec(Codec)}, opts...)...)
+	return rpc.Dial(addr, append([]rpc.DialOption{rpc.WithInsecure(), rpc.WithCodec(Codec)}, opts...)...)
 }
 
 // Config holds the knobs of the cases that have any; the zero value gives

@@ -195,7 +195,7 @@ func TestShutdownThenGracefulStop(t *testing.T) {
 // A malformed request is INVALID_ARGUMENT, not a crash.
 func TestMalformedRequest(t *testing.T) {
 	addr, _ := serve(t, health.NewServer())
-	cc, err := rpc.Dial(addr)
+	cc, err := rpc.Dial(addr, rpc.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestGRPCHealthProbe(t *testing.T) {
 func TestClientSideHealthChecking(t *testing.T) {
 	hs := health.NewServer()
 	addr, _ := serve(t, hs)
-	cc, err := rpc.Dial(addr, rpc.WithHealthCheck(""))
+	cc, err := rpc.Dial(addr, rpc.WithInsecure(), rpc.WithHealthCheck(""))
 	if err != nil {
 		t.Fatal(err)
 	}

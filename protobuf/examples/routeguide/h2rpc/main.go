@@ -175,7 +175,7 @@ func main() {
 	go s.Serve(lis)
 	defer s.Stop()
 
-	conn, err := rpc.Dial(lis.Addr().String())
+	conn, err := rpc.Dial(lis.Addr().String(), rpc.WithInsecure())
 	if err != nil {
 		log.Fatal(err)
 	}
