@@ -78,6 +78,20 @@ func TestServerFrames(t *testing.T) {
 	p.WriteHeaders(17, true, hf(":method", "GET", ":scheme", "http", ":path", "/test.Echo/Unary", ":authority", "x")...)
 	p.WantHeaders("GET without content-type", 17, true, hf(":status", "415", "content-type", "application/grpc",
 		"grpc-status", "3", "grpc-message", `grpc: invalid gRPC request content-type ""`))
+
+	// A 405 echoes the request's gRPC content-type, as grpc-go's does.
+	p.WriteHeaders(19, true, hf(":method", "PUT", ":scheme", "http", ":path", "/test.Echo/Unary", ":authority", "x", "content-type", "application/grpc+json")...)
+	p.WantHeaders("405 with a subtype", 19, true, hf(":status", "405", "content-type", "application/grpc+json",
+		"grpc-status", "13", "grpc-message", `grpc: invalid :method "PUT": gRPC requires POST`))
+
+	// A malformed grpc-timeout, or -bin metadata that does not decode, is a
+	// bad request: 400 with grpc-status INTERNAL, as grpc-go answers.
+	p.WriteHeaders(21, true, grpcRequest("/test.Echo/Unary", "application/grpc+proto", hpack.Field{Name: "grpc-timeout", Value: "1 hour"})...)
+	p.WantHeaders("malformed grpc-timeout", 21, true, hf(":status", "400", "content-type", "application/grpc+proto",
+		"grpc-status", "13", "grpc-message", `grpc: malformed grpc-timeout "1 hour"`))
+	p.WriteHeaders(23, true, grpcRequest("/test.Echo/Unary", "application/grpc", hpack.Field{Name: "x-id-bin", Value: "not base64!"})...)
+	p.WantHeaders("malformed -bin", 23, true, hf(":status", "400", "content-type", "application/grpc",
+		"grpc-status", "13", "grpc-message", `grpc: malformed base64 in metadata "x-id-bin": illegal base64 data at input byte 3`))
 }
 
 func TestClientFrames(t *testing.T) {

@@ -31,6 +31,9 @@ type request struct {
 type rejection struct {
 	httpStatus int // 200: a gRPC Trailers-Only answer
 	status     *Status
+	// contentType is the request's, echoed as a call's answer echoes it
+	// (and as grpc-go's does); "" for one that is not gRPC's.
+	contentType string
 }
 
 // parseRequest checks a request's header block (hpack has already applied
@@ -81,23 +84,26 @@ func parseRequest(fields []hpack.Field) (request, *rejection) {
 		// servers SHOULD respond with HTTP status of 415 (Unsupported Media
 		// Type)" (PROTOCOL-HTTP2.md, Requests). The grpc-status is
 		// INVALID_ARGUMENT, as grpc-go sends.
-		return r, &rejection{415, statusf(InvalidArgument, "grpc: invalid gRPC request content-type %q", r.contentType)}
+		return r, &rejection{415, statusf(InvalidArgument, "grpc: invalid gRPC request content-type %q", r.contentType), ""}
 	}
 	r.subtype = sub
 	if method != "POST" {
 		// Request-Headers: "Method → ":method POST"" (PROTOCOL-HTTP2.md);
 		// anything else is not a gRPC call: 405 Method Not Allowed.
-		return r, &rejection{405, statusf(Internal, "grpc: invalid :method %q: gRPC requires POST", method)}
+		return r, &rejection{405, statusf(Internal, "grpc: invalid :method %q: gRPC requires POST", method), r.contentType}
 	}
+	// A malformed grpc-timeout or -bin value is a bad request: HTTP 400
+	// with grpc-status INTERNAL, as grpc-go answers (its clients map a 400
+	// without grpc-status to INTERNAL too: http-grpc-status-mapping.md).
 	if sawTimeout {
 		d, err := decodeTimeout(timeout)
 		if err != nil {
-			return r, &rejection{200, statusf(Internal, "grpc: malformed grpc-timeout %q", timeout)}
+			return r, &rejection{400, statusf(Internal, "grpc: malformed grpc-timeout %q", timeout), r.contentType}
 		}
 		r.hasTimeout, r.timeout, r.arrival = true, d, time.Now()
 	}
 	if mdErr != nil {
-		return r, &rejection{200, statusf(Internal, "grpc: %v", mdErr)}
+		return r, &rejection{400, statusf(Internal, "grpc: %v", mdErr), r.contentType}
 	}
 	return r, nil
 }
@@ -603,9 +609,13 @@ func (ss *serverStream) reject(r *rejection) {
 	ss.mu.Lock()
 	ss.done, ss.headerSent = true, true
 	ss.mu.Unlock()
+	ct := r.contentType
+	if ct == "" {
+		ct = "application/grpc"
+	}
 	fields := []hpack.Field{
 		{Name: ":status", Value: strconv.Itoa(r.httpStatus)},
-		{Name: "content-type", Value: "application/grpc"},
+		{Name: "content-type", Value: ct},
 	}
 	fields = appendStatus(fields, r.status, nil)
 	ss.st.WriteAll(nil, nil, fields)
