@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"math"
 	"time"
 
 	"github.com/h2rpc/h2rpc/frame"
@@ -92,8 +93,11 @@ type Config struct {
 	// HEADERS and CONTINUATION frames, and MaxContinuations the number of
 	// CONTINUATION frames in one block (CVE-2023-45288). Either exceeded ends
 	// the connection with ENHANCE_YOUR_CALM: such a block is not decoded, so
-	// the HPACK state is lost. Keep MaxHeaderBlockSize well above
-	// MaxHeaderListSize. Defaults 64 KiB and 32.
+	// the HPACK state is lost, so MaxHeaderBlockSize must stay well above
+	// MaxHeaderListSize: a list over that limit fails only its stream if
+	// its block can still be decoded. Its default follows: four times
+	// MaxHeaderListSize, and at least 64 KiB. MaxContinuations defaults to
+	// 32.
 	MaxHeaderBlockSize uint32
 	MaxContinuations   uint32
 	// MaxEmptyDataFrames bounds consecutive DATA frames that carry no data
@@ -171,6 +175,14 @@ func orDefault[T comparable](v, def T) T {
 	return v
 }
 
+// defaultHeaderBlockSize is MaxHeaderBlockSize's default for a
+// MaxHeaderListSize of listSize (0: its default): four times it, as the
+// defaults are, and never below DefaultMaxHeaderBlockSize.
+func defaultHeaderBlockSize(listSize uint32) uint32 {
+	n := 4 * uint64(orDefault(listSize, DefaultMaxHeaderListSize))
+	return uint32(min(max(n, DefaultMaxHeaderBlockSize), math.MaxUint32))
+}
+
 func (cfg *Config) resolve() settings {
 	if cfg == nil {
 		cfg = &Config{}
@@ -188,7 +200,7 @@ func (cfg *Config) resolve() settings {
 		maxControlBytes:      orDefault(cfg.MaxControlBytes, DefaultMaxControlBytes),
 		maxPeerResets:        orDefault(cfg.MaxPeerResets, DefaultMaxPeerResets),
 		resetInterval:        orDefault(cfg.ResetInterval, DefaultResetInterval),
-		maxHeaderBlockSize:   orDefault(cfg.MaxHeaderBlockSize, DefaultMaxHeaderBlockSize),
+		maxHeaderBlockSize:   orDefault(cfg.MaxHeaderBlockSize, defaultHeaderBlockSize(cfg.MaxHeaderListSize)),
 		maxContinuations:     orDefault(cfg.MaxContinuations, DefaultMaxContinuations),
 		maxEmptyDataFrames:   orDefault(cfg.MaxEmptyDataFrames, DefaultMaxEmptyDataFrames),
 		trace:                cfg.Trace,

@@ -139,3 +139,24 @@ func TestHeaderBlockHardCap(t *testing.T) {
 		})
 	})
 }
+
+// TestHeaderBlockSizeFollowsListSize: raising MaxHeaderListSize raises the
+// default MaxHeaderBlockSize with it, so a header list under the new limit
+// is served, and one over it fails only its stream, as with the defaults.
+func TestHeaderBlockSizeFollowsListSize(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startServer(t, &conn.Config{MaxHeaderListSize: 256 << 10}, echo)
+		// ~88 KiB Huffman-coded: past the 64 KiB default block size.
+		big := f("x-big", strings.Repeat("v", 100<<10))
+		writeBlock(p, 1, true, p.EncodeHeaders(append(request("/big"), big)...))
+		p.WantHeaders("a 100 KiB list under a 256 KiB limit is served", 1, false, status200)
+		p.WantHeaders("its trailers", 1, true, trailerOK)
+		// ~265 KiB coded (a block under 1 MiB), over the list limit: 431.
+		over := f("x-over", strings.Repeat("v", 300<<10))
+		writeBlock(p, 3, true, p.EncodeHeaders(append(request("/over"), over)...))
+		p.WantHeaders("431 for a list over the raised limit", 3, true, h431)
+		if err := c.Err(); err != nil {
+			t.Fatalf("the connection ended: %v", err)
+		}
+	})
+}
