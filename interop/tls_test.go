@@ -2,7 +2,7 @@ package interop
 
 // gRPC interoperability over TLS, both ways, every standard case: grpc-go's
 // interop client (--use_tls --use_test_ca --server_host_override) against
-// our TestService on rpc.Server with ServerTLS, and our client (WithTLS)
+// our TestService on rpc.Server with h2tls.Server, and our client (h2tls.Client)
 // against grpc-go's interop server (--use_tls --tls_cert_file). Both sides
 // use the same throwaway authority and a server certificate for a name
 // that is not the address dialled, so that the name override is what makes

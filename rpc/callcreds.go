@@ -42,7 +42,7 @@ type callCreds struct {
 }
 
 // errCredsOverH2C fails a call whose credentials would go in cleartext.
-var errCredsOverH2C = errors.New("rpc: per-call credentials are not sent over h2c (cleartext): dial WithTLS, or use WithInsecureCallCredentials for a link that is safe")
+var errCredsOverH2C = errors.New("rpc: per-call credentials are not sent over h2c (cleartext): dial with h2tls.Client, or use WithInsecureCallCredentials for a link that is safe")
 
 func (c callCreds) apply(ctx context.Context, cc *ClientConn, method string) (context.Context, error) {
 	if cc.opts.sec.handshake == nil && !c.insecure {
