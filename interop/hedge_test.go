@@ -69,7 +69,7 @@ func TestH2RPCClientHedgesStreamAgainstGRPCGo(t *testing.T) {
 		srv.Stop()
 		<-served
 	}()
-	cc, err := rpc.Dial(lis.Addr().String(), rpc.WithServiceConfig(`{"methodConfig": [{
+	cc, err := rpc.Dial(lis.Addr().String(), rpc.WithInsecure(), rpc.WithServiceConfig(`{"methodConfig": [{
 	  "name": [{"service": "hedge.Echo"}],
 	  "hedgingPolicy": {"maxAttempts": 2, "hedgingDelay": "0.05s", "nonFatalStatusCodes": ["UNAVAILABLE"]}}]}`))
 	if err != nil {

@@ -59,7 +59,7 @@ func TestBalancerSwitchFromResolverConfig(t *testing.T) {
 		})
 		r.addrs = append(r.addrs, Address{Addr: lis.Addr().String()})
 	}
-	cc, err := Dial("switch", WithResolver(r))
+	cc, err := Dial("switch", WithInsecure(), WithResolver(r))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestBalancerSwitchFromResolverConfig(t *testing.T) {
 // WithBalancer's balancer stays whatever the resolver's config names.
 func TestBalancerOptionOverridesResolverConfig(t *testing.T) {
 	r := listResolver{addrs: []Address{{Addr: "127.0.0.1:1"}}, res: make(chan *Resolution, 1)}
-	cc, err := Dial("x", WithResolver(r), WithBalancer(RoundRobin()), WithBackoff(BackoffConfig{BaseDelay: time.Hour}))
+	cc, err := Dial("x", WithInsecure(), WithResolver(r), WithBalancer(RoundRobin()), WithBackoff(BackoffConfig{BaseDelay: time.Hour}))
 	if err != nil {
 		t.Fatal(err)
 	}

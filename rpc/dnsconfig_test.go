@@ -66,7 +66,7 @@ func TestDNSServiceConfig(t *testing.T) {
 				return []string{"other=1", `grpc_config=[{"clientLanguage": ["java"], "serviceConfig": {}}, {"serviceConfig": ` + js + `}]`}, nil
 			},
 		}
-		opts := []DialOption{WithResolver(d)}
+		opts := []DialOption{WithInsecure(), WithResolver(d)}
 		if disabled {
 			opts = append(opts, WithDisableResolverServiceConfig())
 		}

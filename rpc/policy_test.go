@@ -826,13 +826,13 @@ func TestRetryBudgetSharedAndDropped(t *testing.T) {
 	if _, ok := held(); ok {
 		t.Fatal("a budget held before any call")
 	}
-	cc2, err := Dial(e.lis.Addr().String(), WithServiceConfig(cfg))
+	cc2, err := Dial(e.lis.Addr().String(), WithInsecure(), WithServiceConfig(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cc2.Close()
 	// A ClientConn that never needs the budget holds nothing.
-	cc3, err := Dial(e.lis.Addr().String(), WithServiceConfig(cfg))
+	cc3, err := Dial(e.lis.Addr().String(), WithInsecure(), WithServiceConfig(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
