@@ -12,7 +12,6 @@ import (
 	math "math"
 	slices "slices"
 	strconv "strconv"
-	utf8 "unicode/utf8"
 )
 
 // PayloadType is the enum grpc.testing.PayloadType.
@@ -141,7 +140,10 @@ func (m *BoolValue) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0)
 		}
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -301,7 +303,10 @@ func (m *Payload) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.Body)))
 		b = append(b, m.Body...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -479,14 +484,17 @@ func (m *EchoStatus) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(m.Code))
 	}
 	if len(m.Message) != 0 {
-		if !utf8.ValidString(m.Message) {
+		if !wire.ValidUTF8(m.Message) {
 			return b, wire.FieldError("grpc.testing.EchoStatus", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.Message)))
 		b = append(b, m.Message...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -552,7 +560,7 @@ func (m *EchoStatus) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.EchoStatus", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -772,7 +780,7 @@ func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x1a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Payload.AppendWire(b); err != nil {
+		if b, err = m.Payload.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -797,7 +805,7 @@ func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x32)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.ResponseCompressed.AppendWire(b); err != nil {
+		if b, err = m.ResponseCompressed.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -806,7 +814,7 @@ func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x3a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.ResponseStatus.AppendWire(b); err != nil {
+		if b, err = m.ResponseStatus.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -815,7 +823,7 @@ func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x42)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.ExpectCompressed.AppendWire(b); err != nil {
+		if b, err = m.ExpectCompressed.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -840,12 +848,15 @@ func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x5a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.OrcaPerQueryReport.AppendWire(b); err != nil {
+		if b, err = m.OrcaPerQueryReport.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -1283,13 +1294,13 @@ func (m *SimpleResponse) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x0a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Payload.AppendWire(b); err != nil {
+		if b, err = m.Payload.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
 	}
 	if len(m.Username) != 0 {
-		if !utf8.ValidString(m.Username) {
+		if !wire.ValidUTF8(m.Username) {
 			return b, wire.FieldError("grpc.testing.SimpleResponse", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
@@ -1297,7 +1308,7 @@ func (m *SimpleResponse) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, m.Username...)
 	}
 	if len(m.OauthScope) != 0 {
-		if !utf8.ValidString(m.OauthScope) {
+		if !wire.ValidUTF8(m.OauthScope) {
 			return b, wire.FieldError("grpc.testing.SimpleResponse", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
@@ -1305,7 +1316,7 @@ func (m *SimpleResponse) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, m.OauthScope...)
 	}
 	if len(m.ServerId) != 0 {
-		if !utf8.ValidString(m.ServerId) {
+		if !wire.ValidUTF8(m.ServerId) {
 			return b, wire.FieldError("grpc.testing.SimpleResponse", 4, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x22)
@@ -1317,14 +1328,17 @@ func (m *SimpleResponse) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(m.GrpclbRouteType))
 	}
 	if len(m.Hostname) != 0 {
-		if !utf8.ValidString(m.Hostname) {
+		if !wire.ValidUTF8(m.Hostname) {
 			return b, wire.FieldError("grpc.testing.SimpleResponse", 6, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x32)
 		b = wire.AppendVarint(b, uint64(len(m.Hostname)))
 		b = append(b, m.Hostname...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -1397,7 +1411,7 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.SimpleResponse", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1419,7 +1433,7 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.SimpleResponse", 3, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1441,7 +1455,7 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.SimpleResponse", 4, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1480,7 +1494,7 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.SimpleResponse", 6, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1606,7 +1620,7 @@ func (m *StreamingInputCallRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x0a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Payload.AppendWire(b); err != nil {
+		if b, err = m.Payload.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -1615,12 +1629,15 @@ func (m *StreamingInputCallRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x12)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.ExpectCompressed.AppendWire(b); err != nil {
+		if b, err = m.ExpectCompressed.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -1799,7 +1816,10 @@ func (m *StreamingInputCallResponse) appendWire(b []byte) (_ []byte, err error) 
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.AggregatedPayloadSize))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -1983,7 +2003,7 @@ func (m *ResponseParameters) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x1a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Compressed.AppendWire(b); err != nil {
+		if b, err = m.Compressed.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -1992,12 +2012,15 @@ func (m *ResponseParameters) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x22)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.FillPeerSocketAddress.AppendWire(b); err != nil {
+		if b, err = m.FillPeerSocketAddress.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -2266,7 +2289,7 @@ func (m *StreamingOutputCallRequest) appendWire(b []byte) (_ []byte, err error) 
 		b = append(b, 0x12)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.AppendWire(b); err != nil {
+		if b, err = v.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -2275,7 +2298,7 @@ func (m *StreamingOutputCallRequest) appendWire(b []byte) (_ []byte, err error) 
 		b = append(b, 0x1a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Payload.AppendWire(b); err != nil {
+		if b, err = m.Payload.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -2284,7 +2307,7 @@ func (m *StreamingOutputCallRequest) appendWire(b []byte) (_ []byte, err error) 
 		b = append(b, 0x3a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.ResponseStatus.AppendWire(b); err != nil {
+		if b, err = m.ResponseStatus.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -2293,12 +2316,15 @@ func (m *StreamingOutputCallRequest) appendWire(b []byte) (_ []byte, err error) 
 		b = append(b, 0x42)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.OrcaOobReport.AppendWire(b); err != nil {
+		if b, err = m.OrcaOobReport.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -2584,20 +2610,23 @@ func (m *StreamingOutputCallResponse) appendWire(b []byte) (_ []byte, err error)
 		b = append(b, 0x0a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Payload.AppendWire(b); err != nil {
+		if b, err = m.Payload.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
 	}
 	if len(m.PeerSocketAddress) != 0 {
-		if !utf8.ValidString(m.PeerSocketAddress) {
+		if !wire.ValidUTF8(m.PeerSocketAddress) {
 			return b, wire.FieldError("grpc.testing.StreamingOutputCallResponse", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.PeerSocketAddress)))
 		b = append(b, m.PeerSocketAddress...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -2670,7 +2699,7 @@ func (m *StreamingOutputCallResponse) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.StreamingOutputCallResponse", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -2773,7 +2802,10 @@ func (m *ReconnectParams) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.MaxReconnectBackoffMs))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -2948,7 +2980,10 @@ func (m *ReconnectInfo) appendWire(b []byte) (_ []byte, err error) {
 			b = wire.AppendVarint(b, uint64(v))
 		}
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -3183,14 +3218,17 @@ func (m *LoadBalancerStatsRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(m.TimeoutSec))
 	}
 	for _, v := range m.MetadataKeys {
-		if !utf8.ValidString(v) {
+		if !wire.ValidUTF8(v) {
 			return b, wire.FieldError("grpc.testing.LoadBalancerStatsRequest", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
 		b = wire.AppendVarint(b, uint64(len(v)))
 		b = append(b, v...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -3273,7 +3311,7 @@ func (m *LoadBalancerStatsRequest) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsRequest", 3, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -3429,22 +3467,42 @@ func (m *LoadBalancerStatsResponse) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.RpcsByPeer) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.RpcsByPeer {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v int32
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.RpcsByPeer[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.RpcsByPeer {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(k))+1+wire.SizeVarint(uint64(v))))
-			if !utf8.ValidString(k) {
+			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
+			if !wire.ValidUTF8(e.k) {
 				return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
 			b = append(b, 0x10)
 			b = wire.AppendVarint(b, uint64(v))
 		}
@@ -3454,27 +3512,47 @@ func (m *LoadBalancerStatsResponse) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(m.NumFailures))
 	}
 	if len(m.RpcsByMethod) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.RpcsByMethod {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v *LoadBalancerStatsResponse_RpcsByPeer
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.RpcsByMethod[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.RpcsByMethod {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x1a)
 			entry := len(b)
 			b = append(b, 0)
-			if !utf8.ValidString(k) {
+			if !wire.ValidUTF8(e.k) {
 				return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
 			b = append(b, 0x12)
 			at := len(b)
 			b = append(b, 0)
-			if b, err = v.AppendWire(b); err != nil {
+			if b, err = v.appendWire(b); err != nil {
 				return b, err
 			}
 			b = wire.FinishLen(b, at)
@@ -3482,34 +3560,57 @@ func (m *LoadBalancerStatsResponse) appendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.MetadatasByPeer) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.MetadatasByPeer {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v *LoadBalancerStatsResponse_MetadataByPeer
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.MetadatasByPeer[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.MetadatasByPeer {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x22)
 			entry := len(b)
 			b = append(b, 0)
-			if !utf8.ValidString(k) {
+			if !wire.ValidUTF8(e.k) {
 				return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
 			b = append(b, 0x12)
 			at := len(b)
 			b = append(b, 0)
-			if b, err = v.AppendWire(b); err != nil {
+			if b, err = v.appendWire(b); err != nil {
 				return b, err
 			}
 			b = wire.FinishLen(b, at)
 			b = wire.FinishLen(b, entry)
 		}
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -3583,7 +3684,7 @@ func (m *LoadBalancerStatsResponse) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -3677,7 +3778,7 @@ func (m *LoadBalancerStatsResponse) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 3, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -3764,7 +3865,7 @@ func (m *LoadBalancerStatsResponse) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 4, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -4006,7 +4107,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) appendWire(b []byte) (_ []byte
 	}
 	_ = err
 	if len(m.Key) != 0 {
-		if !utf8.ValidString(m.Key) {
+		if !wire.ValidUTF8(m.Key) {
 			return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
@@ -4014,7 +4115,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) appendWire(b []byte) (_ []byte
 		b = append(b, m.Key...)
 	}
 	if len(m.Value) != 0 {
-		if !utf8.ValidString(m.Value) {
+		if !wire.ValidUTF8(m.Value) {
 			return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
@@ -4025,7 +4126,10 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) appendWire(b []byte) (_ []byte
 		b = append(b, 0x18)
 		b = wire.AppendVarint(b, uint64(m.Type))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -4074,7 +4178,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -4096,7 +4200,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -4220,12 +4324,15 @@ func (m *LoadBalancerStatsResponse_RpcMetadata) appendWire(b []byte) (_ []byte, 
 		b = append(b, 0x0a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.AppendWire(b); err != nil {
+		if b, err = v.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -4400,12 +4507,15 @@ func (m *LoadBalancerStatsResponse_MetadataByPeer) appendWire(b []byte) (_ []byt
 		b = append(b, 0x0a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.AppendWire(b); err != nil {
+		if b, err = v.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -4578,27 +4688,50 @@ func (m *LoadBalancerStatsResponse_RpcsByPeer) appendWire(b []byte) (_ []byte, e
 	}
 	_ = err
 	if len(m.RpcsByPeer) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.RpcsByPeer {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v int32
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.RpcsByPeer[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.RpcsByPeer {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(k))+1+wire.SizeVarint(uint64(v))))
-			if !utf8.ValidString(k) {
+			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
+			if !wire.ValidUTF8(e.k) {
 				return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
 			b = append(b, 0x10)
 			b = wire.AppendVarint(b, uint64(v))
 		}
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -4672,7 +4805,7 @@ func (m *LoadBalancerStatsResponse_RpcsByPeer) MergeWire(b []byte, depth int) er
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", 1, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -4797,7 +4930,10 @@ func (m *LoadBalancerAccumulatedStatsRequest) appendWire(b []byte) (_ []byte, er
 		return b, nil
 	}
 	_ = err
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -4970,97 +5106,180 @@ func (m *LoadBalancerAccumulatedStatsResponse) appendWire(b []byte) (_ []byte, e
 	}
 	_ = err
 	if len(m.NumRpcsStartedByMethod) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.NumRpcsStartedByMethod {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v int32
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.NumRpcsStartedByMethod[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.NumRpcsStartedByMethod {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(k))+1+wire.SizeVarint(uint64(v))))
-			if !utf8.ValidString(k) {
+			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
+			if !wire.ValidUTF8(e.k) {
 				return b, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
 			b = append(b, 0x10)
 			b = wire.AppendVarint(b, uint64(v))
 		}
 	}
 	if len(m.NumRpcsSucceededByMethod) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.NumRpcsSucceededByMethod {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v int32
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.NumRpcsSucceededByMethod[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.NumRpcsSucceededByMethod {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x12)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(k))+1+wire.SizeVarint(uint64(v))))
-			if !utf8.ValidString(k) {
+			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
+			if !wire.ValidUTF8(e.k) {
 				return b, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
 			b = append(b, 0x10)
 			b = wire.AppendVarint(b, uint64(v))
 		}
 	}
 	if len(m.NumRpcsFailedByMethod) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.NumRpcsFailedByMethod {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v int32
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.NumRpcsFailedByMethod[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.NumRpcsFailedByMethod {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x1a)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(k))+1+wire.SizeVarint(uint64(v))))
-			if !utf8.ValidString(k) {
+			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
+			if !wire.ValidUTF8(e.k) {
 				return b, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
 			b = append(b, 0x10)
 			b = wire.AppendVarint(b, uint64(v))
 		}
 	}
 	if len(m.StatsPerMethod) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.StatsPerMethod {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v *LoadBalancerAccumulatedStatsResponse_MethodStats
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.StatsPerMethod[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.StatsPerMethod {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x22)
 			entry := len(b)
 			b = append(b, 0)
-			if !utf8.ValidString(k) {
+			if !wire.ValidUTF8(e.k) {
 				return b, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
 			b = append(b, 0x12)
 			at := len(b)
 			b = append(b, 0)
-			if b, err = v.AppendWire(b); err != nil {
+			if b, err = v.appendWire(b); err != nil {
 				return b, err
 			}
 			b = wire.FinishLen(b, at)
 			b = wire.FinishLen(b, entry)
 		}
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -5134,7 +5353,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -5211,7 +5430,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 2, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -5288,7 +5507,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 3, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -5365,7 +5584,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 4, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -5580,23 +5799,46 @@ func (m *LoadBalancerAccumulatedStatsResponse_MethodStats) appendWire(b []byte) 
 		b = wire.AppendVarint(b, uint64(m.RpcsStarted))
 	}
 	if len(m.Result) > 0 {
-		var a [16]int32
-		keys := a[:0]
-		for k := range m.Result {
-			keys = append(keys, k)
+		type pair struct {
+			k int32
+			v int32
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.Result[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.Result {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x12)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(uint64(k))+1+wire.SizeVarint(uint64(v))))
+			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(uint64(e.k))+1+wire.SizeVarint(uint64(v))))
 			b = append(b, 0x08)
-			b = wire.AppendVarint(b, uint64(k))
+			b = wire.AppendVarint(b, uint64(e.k))
 			b = append(b, 0x10)
 			b = wire.AppendVarint(b, uint64(v))
 		}
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -5867,7 +6109,7 @@ func (m *ClientConfigureRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x12)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.AppendWire(b); err != nil {
+		if b, err = v.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -5876,7 +6118,10 @@ func (m *ClientConfigureRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x18)
 		b = wire.AppendVarint(b, uint64(m.TimeoutSec))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -6185,7 +6430,7 @@ func (m *ClientConfigureRequest_Metadata) appendWire(b []byte) (_ []byte, err er
 		b = wire.AppendVarint(b, uint64(m.Type))
 	}
 	if len(m.Key) != 0 {
-		if !utf8.ValidString(m.Key) {
+		if !wire.ValidUTF8(m.Key) {
 			return b, wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
@@ -6193,14 +6438,17 @@ func (m *ClientConfigureRequest_Metadata) appendWire(b []byte) (_ []byte, err er
 		b = append(b, m.Key...)
 	}
 	if len(m.Value) != 0 {
-		if !utf8.ValidString(m.Value) {
+		if !wire.ValidUTF8(m.Value) {
 			return b, wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
 		b = wire.AppendVarint(b, uint64(len(m.Value)))
 		b = append(b, m.Value...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -6266,7 +6514,7 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -6288,7 +6536,7 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -6377,7 +6625,10 @@ func (m *ClientConfigureResponse) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -6500,7 +6751,10 @@ func (m *MemorySize) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Rss))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -6691,48 +6945,91 @@ func (m *TestOrcaReport) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendFixed64(b, math.Float64bits(m.MemoryUtilization))
 	}
 	if len(m.RequestCost) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.RequestCost {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v float64
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.RequestCost[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.RequestCost {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x1a)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(k))+1+8))
-			if !utf8.ValidString(k) {
+			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+8))
+			if !wire.ValidUTF8(e.k) {
 				return b, wire.FieldError("grpc.testing.TestOrcaReport", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
 			b = append(b, 0x11)
 			b = wire.AppendFixed64(b, math.Float64bits(v))
 		}
 	}
 	if len(m.Utilization) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.Utilization {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v float64
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.Utilization[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.Utilization {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x22)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(k))+1+8))
-			if !utf8.ValidString(k) {
+			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+8))
+			if !wire.ValidUTF8(e.k) {
 				return b, wire.FieldError("grpc.testing.TestOrcaReport", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
 			b = append(b, 0x11)
 			b = wire.AppendFixed64(b, math.Float64bits(v))
 		}
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -6830,7 +7127,7 @@ func (m *TestOrcaReport) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.TestOrcaReport", 3, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -6902,7 +7199,7 @@ func (m *TestOrcaReport) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.TestOrcaReport", 4, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -7071,14 +7368,17 @@ func (m *SetReturnStatusRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(m.GrpcCodeToReturn))
 	}
 	if len(m.GrpcStatusDescription) != 0 {
-		if !utf8.ValidString(m.GrpcStatusDescription) {
+		if !wire.ValidUTF8(m.GrpcStatusDescription) {
 			return b, wire.FieldError("grpc.testing.SetReturnStatusRequest", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.GrpcStatusDescription)))
 		b = append(b, m.GrpcStatusDescription...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -7144,7 +7444,7 @@ func (m *SetReturnStatusRequest) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.SetReturnStatusRequest", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -7284,7 +7584,7 @@ func (m *HookRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(m.GrpcCodeToReturn))
 	}
 	if len(m.GrpcStatusDescription) != 0 {
-		if !utf8.ValidString(m.GrpcStatusDescription) {
+		if !wire.ValidUTF8(m.GrpcStatusDescription) {
 			return b, wire.FieldError("grpc.testing.HookRequest", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
@@ -7295,7 +7595,10 @@ func (m *HookRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x20)
 		b = wire.AppendVarint(b, uint64(m.ServerPort))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -7378,7 +7681,7 @@ func (m *HookRequest) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.HookRequest", 3, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -7525,7 +7828,10 @@ func (m *HookResponse) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It

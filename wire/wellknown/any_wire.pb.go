@@ -9,7 +9,6 @@ package wellknown
 import (
 	bytes "bytes"
 	wire "github.com/h2rpc/h2rpc/wire"
-	utf8 "unicode/utf8"
 )
 
 // Any is the message google.protobuf.Any.
@@ -79,7 +78,7 @@ func (m *Any) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.TypeUrl) != 0 {
-		if !utf8.ValidString(m.TypeUrl) {
+		if !wire.ValidUTF8(m.TypeUrl) {
 			return b, wire.FieldError("google.protobuf.Any", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
@@ -91,7 +90,10 @@ func (m *Any) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.Value)))
 		b = append(b, m.Value...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -140,7 +142,7 @@ func (m *Any) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("google.protobuf.Any", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)

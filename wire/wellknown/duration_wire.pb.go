@@ -84,7 +84,10 @@ func (m *Duration) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x10)
 		b = wire.AppendVarint(b, uint64(m.Nanos))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It

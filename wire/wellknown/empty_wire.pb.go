@@ -53,7 +53,10 @@ func (m *Empty) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It

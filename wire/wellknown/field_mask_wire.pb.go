@@ -10,7 +10,6 @@ import (
 	bytes "bytes"
 	wire "github.com/h2rpc/h2rpc/wire"
 	slices "slices"
-	utf8 "unicode/utf8"
 )
 
 // FieldMask is the message google.protobuf.FieldMask.
@@ -70,14 +69,17 @@ func (m *FieldMask) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	for _, v := range m.Paths {
-		if !utf8.ValidString(v) {
+		if !wire.ValidUTF8(v) {
 			return b, wire.FieldError("google.protobuf.FieldMask", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(v)))
 		b = append(b, v...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -126,7 +128,7 @@ func (m *FieldMask) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("google.protobuf.FieldMask", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)

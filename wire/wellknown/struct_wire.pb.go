@@ -12,7 +12,6 @@ import (
 	math "math"
 	slices "slices"
 	strconv "strconv"
-	utf8 "unicode/utf8"
 )
 
 // NullValue is the enum google.protobuf.NullValue.
@@ -104,34 +103,57 @@ func (m *Struct) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.Fields) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.Fields {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v *Value
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.Fields[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.Fields {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x0a)
 			entry := len(b)
 			b = append(b, 0)
-			if !utf8.ValidString(k) {
+			if !wire.ValidUTF8(e.k) {
 				return b, wire.FieldError("google.protobuf.Struct", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
 			b = append(b, 0x12)
 			at := len(b)
 			b = append(b, 0)
-			if b, err = v.AppendWire(b); err != nil {
+			if b, err = v.appendWire(b); err != nil {
 				return b, err
 			}
 			b = wire.FinishLen(b, at)
 			b = wire.FinishLen(b, entry)
 		}
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -205,7 +227,7 @@ func (m *Struct) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("google.protobuf.Struct", 1, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -470,7 +492,7 @@ func (m *Value) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendFixed64(b, math.Float64bits(x.NumberValue))
 	}
 	if x, ok := m.Kind.(*Value_StringValue); ok {
-		if !utf8.ValidString(x.StringValue) {
+		if !wire.ValidUTF8(x.StringValue) {
 			return b, wire.FieldError("google.protobuf.Value", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
@@ -489,7 +511,7 @@ func (m *Value) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x2a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = x.StructValue.AppendWire(b); err != nil {
+		if b, err = x.StructValue.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -498,12 +520,15 @@ func (m *Value) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x32)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = x.ListValue.AppendWire(b); err != nil {
+		if b, err = x.ListValue.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -581,7 +606,7 @@ func (m *Value) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("google.protobuf.Value", 3, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -798,12 +823,15 @@ func (m *ListValue) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x0a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.AppendWire(b); err != nil {
+		if b, err = v.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It

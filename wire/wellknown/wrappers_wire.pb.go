@@ -10,7 +10,6 @@ import (
 	bytes "bytes"
 	wire "github.com/h2rpc/h2rpc/wire"
 	math "math"
-	utf8 "unicode/utf8"
 )
 
 // DoubleValue is the message google.protobuf.DoubleValue.
@@ -71,7 +70,10 @@ func (m *DoubleValue) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x09)
 		b = wire.AppendFixed64(b, math.Float64bits(m.Value))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -209,7 +211,10 @@ func (m *FloatValue) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x0d)
 		b = wire.AppendFixed32(b, math.Float32bits(m.Value))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -347,7 +352,10 @@ func (m *Int64Value) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Value))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -490,7 +498,10 @@ func (m *UInt64Value) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, m.Value)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -633,7 +644,10 @@ func (m *Int32Value) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Value))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -776,7 +790,10 @@ func (m *UInt32Value) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Value))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -923,7 +940,10 @@ func (m *BoolValue) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0)
 		}
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -1063,14 +1083,17 @@ func (m *StringValue) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.Value) != 0 {
-		if !utf8.ValidString(m.Value) {
+		if !wire.ValidUTF8(m.Value) {
 			return b, wire.FieldError("google.protobuf.StringValue", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Value)))
 		b = append(b, m.Value...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -1119,7 +1142,7 @@ func (m *StringValue) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("google.protobuf.StringValue", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1220,7 +1243,10 @@ func (m *BytesValue) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.Value)))
 		b = append(b, m.Value...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It

@@ -12,7 +12,6 @@ import (
 	math "math"
 	slices "slices"
 	strconv "strconv"
-	utf8 "unicode/utf8"
 )
 
 // Kind is the enum h2rpc.bench.Kind.
@@ -127,7 +126,7 @@ func (m *Small) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.Content) != 0 {
-		if !utf8.ValidString(m.Content) {
+		if !wire.ValidUTF8(m.Content) {
 			return b, wire.FieldError("h2rpc.bench.Small", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
@@ -139,14 +138,17 @@ func (m *Small) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(m.Progress))
 	}
 	if len(m.Timestamp) != 0 {
-		if !utf8.ValidString(m.Timestamp) {
+		if !wire.ValidUTF8(m.Timestamp) {
 			return b, wire.FieldError("h2rpc.bench.Small", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
 		b = wire.AppendVarint(b, uint64(len(m.Timestamp)))
 		b = append(b, m.Timestamp...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -195,7 +197,7 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Small", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -234,7 +236,7 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Small", 3, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -366,14 +368,17 @@ func (m *Point) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendFixed64(b, math.Float64bits(m.Y))
 	}
 	if len(m.Label) != 0 {
-		if !utf8.ValidString(m.Label) {
+		if !wire.ValidUTF8(m.Label) {
 			return b, wire.FieldError("h2rpc.bench.Point", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
 		b = wire.AppendVarint(b, uint64(len(m.Label)))
 		b = append(b, m.Label...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -446,7 +451,7 @@ func (m *Point) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Point", 3, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -709,7 +714,7 @@ func (m *Medium) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, m.Id)
 	}
 	if len(m.Name) != 0 {
-		if !utf8.ValidString(m.Name) {
+		if !wire.ValidUTF8(m.Name) {
 			return b, wire.FieldError("h2rpc.bench.Medium", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
@@ -717,7 +722,7 @@ func (m *Medium) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, m.Name...)
 	}
 	if len(m.Email) != 0 {
-		if !utf8.ValidString(m.Email) {
+		if !wire.ValidUTF8(m.Email) {
 			return b, wire.FieldError("h2rpc.bench.Medium", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
@@ -753,7 +758,7 @@ func (m *Medium) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(m.Kind))
 	}
 	for _, v := range m.Tags {
-		if !utf8.ValidString(v) {
+		if !wire.ValidUTF8(v) {
 			return b, wire.FieldError("h2rpc.bench.Medium", 10, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x52)
@@ -775,29 +780,49 @@ func (m *Medium) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x62)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Location.AppendWire(b); err != nil {
+		if b, err = m.Location.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
 	}
 	if len(m.Labels) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.Labels {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v string
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.Labels[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.Labels {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x6a)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(k))+1+wire.SizeBytes(len(v))))
-			if !utf8.ValidString(k) {
+			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeBytes(len(v))))
+			if !wire.ValidUTF8(e.k) {
 				return b, wire.FieldError("h2rpc.bench.Medium", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
-			if !utf8.ValidString(v) {
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
+			if !wire.ValidUTF8(v) {
 				return b, wire.FieldError("h2rpc.bench.Medium", 2, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x12)
@@ -810,7 +835,10 @@ func (m *Medium) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(m.Token)))
 		b = append(b, m.Token...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -876,7 +904,7 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Medium", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -898,7 +926,7 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Medium", 3, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1012,7 +1040,7 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Medium", 10, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1137,7 +1165,7 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.bench.Medium", 13, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -1156,7 +1184,7 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.bench.Medium", 13, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -1389,7 +1417,7 @@ func (m *Large) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.Name) != 0 {
-		if !utf8.ValidString(m.Name) {
+		if !wire.ValidUTF8(m.Name) {
 			return b, wire.FieldError("h2rpc.bench.Large", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
@@ -1400,7 +1428,7 @@ func (m *Large) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x12)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.AppendWire(b); err != nil {
+		if b, err = v.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -1417,7 +1445,10 @@ func (m *Large) appendWire(b []byte) (_ []byte, err error) {
 			b = wire.AppendFixed64(b, math.Float64bits(v))
 		}
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -1466,7 +1497,7 @@ func (m *Large) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Large", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)

@@ -9,7 +9,6 @@ package wirepb
 import (
 	bytes "bytes"
 	wire "github.com/h2rpc/h2rpc/wire"
-	utf8 "unicode/utf8"
 )
 
 // HelloRequest is the message helloworld.HelloRequest.
@@ -67,14 +66,17 @@ func (m *HelloRequest) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.Name) != 0 {
-		if !utf8.ValidString(m.Name) {
+		if !wire.ValidUTF8(m.Name) {
 			return b, wire.FieldError("helloworld.HelloRequest", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Name)))
 		b = append(b, m.Name...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -123,7 +125,7 @@ func (m *HelloRequest) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("helloworld.HelloRequest", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -219,14 +221,17 @@ func (m *HelloReply) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.Message) != 0 {
-		if !utf8.ValidString(m.Message) {
+		if !wire.ValidUTF8(m.Message) {
 			return b, wire.FieldError("helloworld.HelloReply", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Message)))
 		b = append(b, m.Message...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -275,7 +280,7 @@ func (m *HelloReply) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("helloworld.HelloReply", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)

@@ -9,7 +9,6 @@ package pb
 import (
 	bytes "bytes"
 	wire "github.com/h2rpc/h2rpc/wire"
-	utf8 "unicode/utf8"
 )
 
 // StatusRequest is the message messenger.StatusRequest.
@@ -67,14 +66,17 @@ func (m *StatusRequest) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.UserId) != 0 {
-		if !utf8.ValidString(m.UserId) {
+		if !wire.ValidUTF8(m.UserId) {
 			return b, wire.FieldError("messenger.StatusRequest", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.UserId)))
 		b = append(b, m.UserId...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -123,7 +125,7 @@ func (m *StatusRequest) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.StatusRequest", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -230,7 +232,7 @@ func (m *StatusResponse) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.Message) != 0 {
-		if !utf8.ValidString(m.Message) {
+		if !wire.ValidUTF8(m.Message) {
 			return b, wire.FieldError("messenger.StatusResponse", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
@@ -245,7 +247,10 @@ func (m *StatusResponse) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0)
 		}
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -294,7 +299,7 @@ func (m *StatusResponse) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.StatusResponse", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -410,14 +415,17 @@ func (m *TopicRequest) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.Topic) != 0 {
-		if !utf8.ValidString(m.Topic) {
+		if !wire.ValidUTF8(m.Topic) {
 			return b, wire.FieldError("messenger.TopicRequest", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Topic)))
 		b = append(b, m.Topic...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -466,7 +474,7 @@ func (m *TopicRequest) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.TopicRequest", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -584,7 +592,7 @@ func (m *LearningUpdate) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.Content) != 0 {
-		if !utf8.ValidString(m.Content) {
+		if !wire.ValidUTF8(m.Content) {
 			return b, wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
@@ -596,14 +604,17 @@ func (m *LearningUpdate) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(m.Progress))
 	}
 	if len(m.Timestamp) != 0 {
-		if !utf8.ValidString(m.Timestamp) {
+		if !wire.ValidUTF8(m.Timestamp) {
 			return b, wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
 		b = wire.AppendVarint(b, uint64(len(m.Timestamp)))
 		b = append(b, m.Timestamp...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -652,7 +663,7 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -691,7 +702,7 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -793,14 +804,17 @@ func (m *ResearchNote) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.Text) != 0 {
-		if !utf8.ValidString(m.Text) {
+		if !wire.ValidUTF8(m.Text) {
 			return b, wire.FieldError("messenger.ResearchNote", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Text)))
 		b = append(b, m.Text...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -849,7 +863,7 @@ func (m *ResearchNote) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.ResearchNote", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -960,14 +974,17 @@ func (m *SummaryResponse) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(m.Count))
 	}
 	if len(m.FinalSummary) != 0 {
-		if !utf8.ValidString(m.FinalSummary) {
+		if !wire.ValidUTF8(m.FinalSummary) {
 			return b, wire.FieldError("messenger.SummaryResponse", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.FinalSummary)))
 		b = append(b, m.FinalSummary...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -1033,7 +1050,7 @@ func (m *SummaryResponse) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.SummaryResponse", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1143,7 +1160,7 @@ func (m *FeedUpdate) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.User) != 0 {
-		if !utf8.ValidString(m.User) {
+		if !wire.ValidUTF8(m.User) {
 			return b, wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
@@ -1151,14 +1168,17 @@ func (m *FeedUpdate) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, m.User...)
 	}
 	if len(m.Message) != 0 {
-		if !utf8.ValidString(m.Message) {
+		if !wire.ValidUTF8(m.Message) {
 			return b, wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.Message)))
 		b = append(b, m.Message...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -1207,7 +1227,7 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1229,7 +1249,7 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)

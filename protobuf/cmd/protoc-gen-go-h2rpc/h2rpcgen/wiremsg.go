@@ -19,7 +19,6 @@ import (
 const (
 	wirePackage  = protogen.GoImportPath("github.com/h2rpc/h2rpc/wire")
 	mathPackage  = protogen.GoImportPath("math")
-	utf8Package  = protogen.GoImportPath("unicode/utf8")
 	bytesPackage = protogen.GoImportPath("bytes")
 	slicesPkg    = protogen.GoImportPath("slices")
 )
@@ -83,11 +82,12 @@ const unknownField = "unknownFields"
 
 type msgGen struct {
 	g *protogen.GeneratedFile
+	// local holds the messages generated in the same Go package as g.
+	local map[protoreflect.FullName]bool
 }
 
 func (w *msgGen) wire(name string) string { return w.g.QualifiedGoIdent(wirePackage.Ident(name)) }
 func (w *msgGen) math(name string) string { return w.g.QualifiedGoIdent(mathPackage.Ident(name)) }
-func (w *msgGen) utf8(name string) string { return w.g.QualifiedGoIdent(utf8Package.Ident(name)) }
 func (w *msgGen) bytes(name string) string {
 	return w.g.QualifiedGoIdent(bytesPackage.Ident(name))
 }
@@ -140,7 +140,15 @@ func (o *Options) messagesFile(p *protogen.Plugin, f *protogen.File) error {
 	g.P()
 	g.P("package ", f.GoPackageName)
 	g.P()
-	w := &msgGen{g: g}
+	w := &msgGen{g: g, local: make(map[protoreflect.FullName]bool)}
+	var local func(ms []*protogen.Message)
+	local = func(ms []*protogen.Message) {
+		for _, m := range ms {
+			w.local[m.Desc.FullName()] = true
+			local(m.Messages)
+		}
+	}
+	local(f.Messages)
 	for _, e := range f.Enums {
 		w.enum(e)
 	}
@@ -437,7 +445,7 @@ func (w *msgGen) decodeValue(f protoreflect.FieldDescriptor, msg, goType, ret st
 		s += "v := " + w.math("Float64frombits") + "(x)"
 	case protoreflect.StringKind:
 		if enforceUTF8(f) {
-			s += "if !" + w.utf8("Valid") + "(x) { return " + ret + w.wire("FieldError") + "(" + strconv.Quote(msg) + ", " + num + ", " + w.wire("ErrInvalidUTF8") + ") }\n"
+			s += "if !" + w.wire("ValidUTF8") + "(x) { return " + ret + w.wire("FieldError") + "(" + strconv.Quote(msg) + ", " + num + ", " + w.wire("ErrInvalidUTF8") + ") }\n"
 		}
 		s += "v := string(x)"
 	case protoreflect.BytesKind:
@@ -739,15 +747,25 @@ func (w *msgGen) appendField(f protoreflect.FieldDescriptor, msg, v string) stri
 	case protoreflect.MessageKind:
 		// One byte reserved for the length, fixed up after: no sizing pass.
 		s += "at := len(b)\nb = append(b, 0)\n"
-		s += "if b, err = " + v + ".AppendWire(b); err != nil { return b, err }\n"
+		s += "if b, err = " + v + "." + w.appendMethod(f.Message()) + "(b); err != nil { return b, err }\n"
 		s += "b = " + w.wire("FinishLen") + "(b, at)"
 		return s
 	case protoreflect.StringKind:
 		if enforceUTF8(f) {
-			s = "if !" + w.utf8("ValidString") + "(" + v + ") { return b, " + w.wire("FieldError") + "(" + strconv.Quote(msg) + ", " + strconv.Itoa(int(f.Number())) + ", " + w.wire("ErrInvalidUTF8") + ") }\n" + s
+			s = "if !" + w.wire("ValidUTF8") + "(" + v + ") { return b, " + w.wire("FieldError") + "(" + strconv.Quote(msg) + ", " + strconv.Itoa(int(f.Number())) + ", " + w.wire("ErrInvalidUTF8") + ") }\n" + s
 		}
 	}
 	return s + w.appendValue(f, v)
+}
+
+// appendMethod is the method that appends a nested message of type m: the
+// unexported appendWire, which leaves undoing a failed write to the
+// outermost AppendWire, when m is generated in the same package.
+func (w *msgGen) appendMethod(m protoreflect.MessageDescriptor) string {
+	if w.local[m.FullName()] {
+		return "appendWire"
+	}
+	return "AppendWire"
 }
 
 func (w *msgGen) marshal(m *protogen.Message) {
@@ -775,8 +793,8 @@ func (w *msgGen) marshal(m *protogen.Message) {
 			k, v := f.Message.Fields[0], f.Message.Fields[1]
 			tb, _ := tagBytes(f.Desc.Number(), protowire.BytesType)
 			g.P("if len(", fv, ") > 0 {")
-			entry := func(kv string) {
-				g.P("v := ", fv, "[", kv, "]")
+			entry := func(kv, vv string) {
+				g.P("v := ", vv)
 				g.P("b = append(b, ", tb, ")")
 				if v.Desc.Kind() == protoreflect.MessageKind {
 					g.P("entry := len(b)")
@@ -790,7 +808,7 @@ func (w *msgGen) marshal(m *protogen.Message) {
 					g.P("b = append(b, ", tv, ")")
 					g.P("at := len(b)")
 					g.P("b = append(b, 0)")
-					g.P("if b, err = v.AppendWire(b); err != nil { return b, err }")
+					g.P("if b, err = v.", w.appendMethod(v.Message.Desc), "(b); err != nil { return b, err }")
 					g.P("b = ", w.wire("FinishLen"), "(b, at)")
 					g.P("b = ", w.wire("FinishLen"), "(b, entry)")
 				} else {
@@ -799,16 +817,31 @@ func (w *msgGen) marshal(m *protogen.Message) {
 			}
 			if k.Desc.Kind() == protoreflect.BoolKind {
 				g.P("for _, k := range [2]bool{false, true} {")
-				g.P("if _, ok := ", fv, "[k]; !ok { continue }")
-				entry("k")
+				g.P("mv, ok := ", fv, "[k]")
+				g.P("if !ok { continue }")
+				entry("k", "mv")
 				g.P("}")
 			} else {
-				g.P("var a [16]", w.goType(k))
-				g.P("keys := a[:0]")
-				g.P("for k := range ", fv, " { keys = append(keys, k) }")
-				g.P(w.slices("Sort"), "(keys)")
-				g.P("for _, k := range keys {")
-				entry("k")
+				// The entries are copied out with their values (no lookup
+				// after sorting) and sorted by key, by insertion for the
+				// few a message usually holds, on the stack.
+				g.P("type pair struct { k ", w.goType(k), "; v ", w.goType(v), " }")
+				g.P("var a [16]pair")
+				g.P("es := a[:0]")
+				g.P("for k, v := range ", fv, " { es = append(es, pair{k, v}) }")
+				g.P("if len(es) <= len(a) {")
+				g.P("for i := 1; i < len(es); i++ {")
+				g.P("for j := i; j > 0 && es[j].k < es[j-1].k; j-- { es[j], es[j-1] = es[j-1], es[j] }")
+				g.P("}")
+				g.P("} else {")
+				g.P(w.slices("SortFunc"), "(es, func(x, y pair) int {")
+				g.P("if x.k < y.k { return -1 }")
+				g.P("if x.k > y.k { return 1 }")
+				g.P("return 0")
+				g.P("})")
+				g.P("}")
+				g.P("for _, e := range es {")
+				entry("e.k", "e.v")
 				g.P("}")
 			}
 			g.P("}")
@@ -865,7 +898,8 @@ func (w *msgGen) marshal(m *protogen.Message) {
 			g.P("if ", fv, " == nil { return b, ", w.wire("FieldError"), "(", strconv.Quote(full), ", ", f.Desc.Number(), ", ", w.wire("ErrRequired"), ") }")
 		}
 	}
-	g.P("return append(b, m.", unknownField, "...), nil")
+	g.P("if len(m.", unknownField, ") > 0 { b = append(b, m.", unknownField, "...) }")
+	g.P("return b, nil")
 	g.P("}")
 	g.P()
 }

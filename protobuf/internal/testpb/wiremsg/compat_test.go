@@ -13,6 +13,7 @@ import (
 	"github.com/h2rpc/h2rpc/wire"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // wireMsg is the method set of a generated message type *T.
@@ -219,5 +220,33 @@ func TestRequired(t *testing.T) {
 	var m p3.All
 	if err := m.UnmarshalWire(b); !errors.Is(err, wire.ErrMessageDepth) {
 		t.Errorf("UnmarshalWire of %d nested messages = %v, want ErrMessageDepth", 2*wire.MaxMessageDepth, err)
+	}
+}
+
+// Maps are written sorted by key whatever their size: the few entries a map
+// usually holds are sorted on the stack, more than 16 another way.
+func TestMapSizes(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 2, 15, 16, 17, 40} {
+		pm := new(p3go.Maps)
+		fields := pm.ProtoReflect().Descriptor().Fields()
+		for i := range fields.Len() {
+			fd := fields.Get(i)
+			mp := pm.ProtoReflect().Mutable(fd).Map()
+			for tries := 0; mp.Len() < n && tries < 100*n; tries++ {
+				k := randomValue(r, fd.MapKey(), nil, 0).MapKey()
+				if fd.MapValue().Kind() == protoreflect.MessageKind {
+					v := mp.NewValue()
+					populate(r, v.Message(), 1)
+					mp.Set(k, v)
+				} else {
+					mp.Set(k, randomValue(r, fd.MapValue(), nil, 0))
+				}
+			}
+		}
+		same[p3.Maps](t, pm)
+		if t.Failed() {
+			t.Fatalf("maps of %d entries", n)
+		}
 	}
 }

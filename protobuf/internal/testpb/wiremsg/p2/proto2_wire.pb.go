@@ -248,7 +248,10 @@ func (m *Defaults) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x51)
 		b = wire.AppendFixed64(b, math.Float64bits(*m.DNan))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -707,19 +710,39 @@ func (m *Closeds) appendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.CMap) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.CMap {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v Closed
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.CMap[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.CMap {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x22)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(k))+1+wire.SizeVarint(uint64(v))))
+			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
 			b = append(b, 0x10)
 			b = wire.AppendVarint(b, uint64(v))
 		}
@@ -733,7 +756,10 @@ func (m *Closeds) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(len(x.OString)))
 		b = append(b, x.OString...)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -1254,7 +1280,7 @@ func (m *Proto2) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x22)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Child.AppendWire(b); err != nil {
+		if b, err = m.Child.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -1264,18 +1290,38 @@ func (m *Proto2) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(v))
 	}
 	if len(m.M) > 0 {
-		var a [16]int32
-		keys := a[:0]
-		for k := range m.M {
-			keys = append(keys, k)
+		type pair struct {
+			k int32
+			v string
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.M[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.M {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x32)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(uint64(k))+1+wire.SizeBytes(len(v))))
+			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(uint64(e.k))+1+wire.SizeBytes(len(v))))
 			b = append(b, 0x08)
-			b = wire.AppendVarint(b, uint64(k))
+			b = wire.AppendVarint(b, uint64(e.k))
 			b = append(b, 0x12)
 			b = wire.AppendVarint(b, uint64(len(v)))
 			b = append(b, v...)
@@ -1285,7 +1331,7 @@ func (m *Proto2) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x3a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Defaults.AppendWire(b); err != nil {
+		if b, err = m.Defaults.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -1294,12 +1340,15 @@ func (m *Proto2) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x42)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Closeds.AppendWire(b); err != nil {
+		if b, err = m.Closeds.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It

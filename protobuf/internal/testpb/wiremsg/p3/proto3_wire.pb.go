@@ -13,7 +13,6 @@ import (
 	math "math"
 	slices "slices"
 	strconv "strconv"
-	utf8 "unicode/utf8"
 )
 
 // Color is the enum h2rpc.test.wiremsg3.Color.
@@ -331,7 +330,7 @@ func (m *Scalars) appendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.FString) != 0 {
-		if !utf8.ValidString(m.FString) {
+		if !wire.ValidUTF8(m.FString) {
 			return b, wire.FieldError("h2rpc.test.wiremsg3.Scalars", 14, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x72)
@@ -347,7 +346,10 @@ func (m *Scalars) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x80, 0x01)
 		b = wire.AppendVarint(b, uint64(m.FColor))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -587,7 +589,7 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 14, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -997,7 +999,7 @@ func (m *Optionals) appendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if m.OString != nil {
-		if !utf8.ValidString(*m.OString) {
+		if !wire.ValidUTF8(*m.OString) {
 			return b, wire.FieldError("h2rpc.test.wiremsg3.Optionals", 14, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x72)
@@ -1017,12 +1019,15 @@ func (m *Optionals) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x8a, 0x01)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.OMessage.AppendWire(b); err != nil {
+		if b, err = m.OMessage.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -1262,7 +1267,7 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 14, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1949,7 +1954,7 @@ func (m *Repeated) appendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	for _, v := range m.RString {
-		if !utf8.ValidString(v) {
+		if !wire.ValidUTF8(v) {
 			return b, wire.FieldError("h2rpc.test.wiremsg3.Repeated", 14, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x72)
@@ -1976,7 +1981,7 @@ func (m *Repeated) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x8a, 0x01)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.AppendWire(b); err != nil {
+		if b, err = v.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -2001,7 +2006,10 @@ func (m *Repeated) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0xb0, 0x01)
 		b = wire.AppendVarint(b, uint64(v))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -2674,7 +2682,7 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 14, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -3523,19 +3531,39 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.MInt32) > 0 {
-		var a [16]int32
-		keys := a[:0]
-		for k := range m.MInt32 {
-			keys = append(keys, k)
+		type pair struct {
+			k int32
+			v string
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.MInt32[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.MInt32 {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(uint64(k))+1+wire.SizeBytes(len(v))))
+			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(uint64(e.k))+1+wire.SizeBytes(len(v))))
 			b = append(b, 0x08)
-			b = wire.AppendVarint(b, uint64(k))
-			if !utf8.ValidString(v) {
+			b = wire.AppendVarint(b, uint64(e.k))
+			if !wire.ValidUTF8(v) {
 				return b, wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x12)
@@ -3544,58 +3572,118 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.MInt64) > 0 {
-		var a [16]int64
-		keys := a[:0]
-		for k := range m.MInt64 {
-			keys = append(keys, k)
+		type pair struct {
+			k int64
+			v []byte
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.MInt64[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.MInt64 {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x12)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(uint64(k))+1+wire.SizeBytes(len(v))))
+			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(uint64(e.k))+1+wire.SizeBytes(len(v))))
 			b = append(b, 0x08)
-			b = wire.AppendVarint(b, uint64(k))
+			b = wire.AppendVarint(b, uint64(e.k))
 			b = append(b, 0x12)
 			b = wire.AppendVarint(b, uint64(len(v)))
 			b = append(b, v...)
 		}
 	}
 	if len(m.MUint32) > 0 {
-		var a [16]uint32
-		keys := a[:0]
-		for k := range m.MUint32 {
-			keys = append(keys, k)
+		type pair struct {
+			k uint32
+			v Color
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.MUint32[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.MUint32 {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x1a)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(uint64(k))+1+wire.SizeVarint(uint64(v))))
+			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(uint64(e.k))+1+wire.SizeVarint(uint64(v))))
 			b = append(b, 0x08)
-			b = wire.AppendVarint(b, uint64(k))
+			b = wire.AppendVarint(b, uint64(e.k))
 			b = append(b, 0x10)
 			b = wire.AppendVarint(b, uint64(v))
 		}
 	}
 	if len(m.MUint64) > 0 {
-		var a [16]uint64
-		keys := a[:0]
-		for k := range m.MUint64 {
-			keys = append(keys, k)
+		type pair struct {
+			k uint64
+			v *Scalars
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.MUint64[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.MUint64 {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x22)
 			entry := len(b)
 			b = append(b, 0)
 			b = append(b, 0x08)
-			b = wire.AppendVarint(b, k)
+			b = wire.AppendVarint(b, e.k)
 			b = append(b, 0x12)
 			at := len(b)
 			b = append(b, 0)
-			if b, err = v.AppendWire(b); err != nil {
+			if b, err = v.appendWire(b); err != nil {
 				return b, err
 			}
 			b = wire.FinishLen(b, at)
@@ -3603,52 +3691,112 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.MSint32) > 0 {
-		var a [16]int32
-		keys := a[:0]
-		for k := range m.MSint32 {
-			keys = append(keys, k)
+		type pair struct {
+			k int32
+			v float64
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.MSint32[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.MSint32 {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x2a)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(wire.EncodeZigZag(int64(k)))+1+8))
+			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(wire.EncodeZigZag(int64(e.k)))+1+8))
 			b = append(b, 0x08)
-			b = wire.AppendVarint(b, wire.EncodeZigZag(int64(k)))
+			b = wire.AppendVarint(b, wire.EncodeZigZag(int64(e.k)))
 			b = append(b, 0x11)
 			b = wire.AppendFixed64(b, math.Float64bits(v))
 		}
 	}
 	if len(m.MSint64) > 0 {
-		var a [16]int64
-		keys := a[:0]
-		for k := range m.MSint64 {
-			keys = append(keys, k)
+		type pair struct {
+			k int64
+			v float32
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.MSint64[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.MSint64 {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x32)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(wire.EncodeZigZag(int64(k)))+1+4))
+			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(wire.EncodeZigZag(int64(e.k)))+1+4))
 			b = append(b, 0x08)
-			b = wire.AppendVarint(b, wire.EncodeZigZag(int64(k)))
+			b = wire.AppendVarint(b, wire.EncodeZigZag(int64(e.k)))
 			b = append(b, 0x15)
 			b = wire.AppendFixed32(b, math.Float32bits(v))
 		}
 	}
 	if len(m.MFixed32) > 0 {
-		var a [16]uint32
-		keys := a[:0]
-		for k := range m.MFixed32 {
-			keys = append(keys, k)
+		type pair struct {
+			k uint32
+			v bool
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.MFixed32[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.MFixed32 {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x3a)
 			b = wire.AppendVarint(b, uint64(1+4+1+1))
 			b = append(b, 0x0d)
-			b = wire.AppendFixed32(b, uint32(k))
+			b = wire.AppendFixed32(b, uint32(e.k))
 			b = append(b, 0x10)
 			if v {
 				b = append(b, 1)
@@ -3658,62 +3806,123 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.MFixed64) > 0 {
-		var a [16]uint64
-		keys := a[:0]
-		for k := range m.MFixed64 {
-			keys = append(keys, k)
+		type pair struct {
+			k uint64
+			v int64
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.MFixed64[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.MFixed64 {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x42)
 			b = wire.AppendVarint(b, uint64(1+8+1+wire.SizeVarint(uint64(v))))
 			b = append(b, 0x09)
-			b = wire.AppendFixed64(b, uint64(k))
+			b = wire.AppendFixed64(b, uint64(e.k))
 			b = append(b, 0x10)
 			b = wire.AppendVarint(b, uint64(v))
 		}
 	}
 	if len(m.MSfixed32) > 0 {
-		var a [16]int32
-		keys := a[:0]
-		for k := range m.MSfixed32 {
-			keys = append(keys, k)
+		type pair struct {
+			k int32
+			v int32
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.MSfixed32[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.MSfixed32 {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x4a)
 			b = wire.AppendVarint(b, uint64(1+4+1+wire.SizeVarint(wire.EncodeZigZag(int64(v)))))
 			b = append(b, 0x0d)
-			b = wire.AppendFixed32(b, uint32(k))
+			b = wire.AppendFixed32(b, uint32(e.k))
 			b = append(b, 0x10)
 			b = wire.AppendVarint(b, wire.EncodeZigZag(int64(v)))
 		}
 	}
 	if len(m.MSfixed64) > 0 {
-		var a [16]int64
-		keys := a[:0]
-		for k := range m.MSfixed64 {
-			keys = append(keys, k)
+		type pair struct {
+			k int64
+			v uint64
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.MSfixed64[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.MSfixed64 {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x52)
 			b = wire.AppendVarint(b, uint64(1+8+1+8))
 			b = append(b, 0x09)
-			b = wire.AppendFixed64(b, uint64(k))
+			b = wire.AppendFixed64(b, uint64(e.k))
 			b = append(b, 0x11)
 			b = wire.AppendFixed64(b, uint64(v))
 		}
 	}
 	if len(m.MBool) > 0 {
 		for _, k := range [2]bool{false, true} {
-			if _, ok := m.MBool[k]; !ok {
+			mv, ok := m.MBool[k]
+			if !ok {
 				continue
 			}
-			v := m.MBool[k]
+			v := mv
 			b = append(b, 0x5a)
 			b = wire.AppendVarint(b, uint64(1+1+1+wire.SizeBytes(len(v))))
 			b = append(b, 0x08)
@@ -3722,7 +3931,7 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 			} else {
 				b = append(b, 0)
 			}
-			if !utf8.ValidString(v) {
+			if !wire.ValidUTF8(v) {
 				return b, wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x12)
@@ -3731,27 +3940,47 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.MString) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.MString {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v *Scalars
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.MString[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.MString {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x62)
 			entry := len(b)
 			b = append(b, 0)
-			if !utf8.ValidString(k) {
+			if !wire.ValidUTF8(e.k) {
 				return b, wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
 			b = append(b, 0x12)
 			at := len(b)
 			b = append(b, 0)
-			if b, err = v.AppendWire(b); err != nil {
+			if b, err = v.appendWire(b); err != nil {
 				return b, err
 			}
 			b = wire.FinishLen(b, at)
@@ -3759,23 +3988,43 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.MStringString) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.MStringString {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v string
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.MStringString[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.MStringString {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x6a)
-			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(k))+1+wire.SizeBytes(len(v))))
-			if !utf8.ValidString(k) {
+			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeBytes(len(v))))
+			if !wire.ValidUTF8(e.k) {
 				return b, wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
-			if !utf8.ValidString(v) {
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
+			if !wire.ValidUTF8(v) {
 				return b, wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x12)
@@ -3783,7 +4032,10 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, v...)
 		}
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -3871,7 +4123,7 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -4576,7 +4828,7 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 11, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -4639,7 +4891,7 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 12, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -4726,7 +4978,7 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 13, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -4745,7 +4997,7 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 13, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -5235,7 +5487,7 @@ func (m *Oneofs) appendWire(b []byte) (_ []byte, err error) {
 	}
 	_ = err
 	if len(m.After) != 0 {
-		if !utf8.ValidString(m.After) {
+		if !wire.ValidUTF8(m.After) {
 			return b, wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 8, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x42)
@@ -5247,7 +5499,7 @@ func (m *Oneofs) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendVarint(b, uint64(x.KInt32))
 	}
 	if x, ok := m.Kind.(*Oneofs_KString); ok {
-		if !utf8.ValidString(x.KString) {
+		if !wire.ValidUTF8(x.KString) {
 			return b, wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
@@ -5267,7 +5519,7 @@ func (m *Oneofs) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x2a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = x.KMessage.AppendWire(b); err != nil {
+		if b, err = x.KMessage.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -5292,7 +5544,10 @@ func (m *Oneofs) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x51)
 		b = wire.AppendFixed64(b, uint64(x.OFixed64))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -5341,7 +5596,7 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 8, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -5380,7 +5635,7 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !utf8.Valid(x) {
+			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -5768,7 +6023,7 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x0a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Scalars.AppendWire(b); err != nil {
+		if b, err = m.Scalars.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -5777,7 +6032,7 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x12)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Optionals.AppendWire(b); err != nil {
+		if b, err = m.Optionals.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -5786,7 +6041,7 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x1a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Repeated.AppendWire(b); err != nil {
+		if b, err = m.Repeated.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -5795,7 +6050,7 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x22)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Maps.AppendWire(b); err != nil {
+		if b, err = m.Maps.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -5804,7 +6059,7 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x2a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Oneofs.AppendWire(b); err != nil {
+		if b, err = m.Oneofs.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -5813,7 +6068,7 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x32)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Inner.AppendWire(b); err != nil {
+		if b, err = m.Inner.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -5822,7 +6077,7 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x3a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.AppendWire(b); err != nil {
+		if b, err = v.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -5831,7 +6086,7 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x42)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.WellKnown.AppendWire(b); err != nil {
+		if b, err = m.WellKnown.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -5840,7 +6095,10 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0xf8, 0xff, 0xff, 0xff, 0x0f)
 		b = wire.AppendVarint(b, uint64(m.HighNumber))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -6253,7 +6511,7 @@ func (m *All_Inner) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x12)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Child.AppendWire(b); err != nil {
+		if b, err = m.Child.appendWire(b); err != nil {
 			return b, err
 		}
 		b = wire.FinishLen(b, at)
@@ -6262,7 +6520,10 @@ func (m *All_Inner) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x18)
 		b = wire.AppendVarint(b, uint64(m.Mood))
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -6703,23 +6964,43 @@ func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
 		b = wire.FinishLen(b, at)
 	}
 	if len(m.Lists) > 0 {
-		var a [16]string
-		keys := a[:0]
-		for k := range m.Lists {
-			keys = append(keys, k)
+		type pair struct {
+			k string
+			v *wellknown.ListValue
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			v := m.Lists[k]
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.Lists {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
 			b = append(b, 0x52)
 			entry := len(b)
 			b = append(b, 0)
-			if !utf8.ValidString(k) {
+			if !wire.ValidUTF8(e.k) {
 				return b, wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(k)))
-			b = append(b, k...)
+			b = wire.AppendVarint(b, uint64(len(e.k)))
+			b = append(b, e.k...)
 			b = append(b, 0x12)
 			at := len(b)
 			b = append(b, 0)
@@ -6757,7 +7038,10 @@ func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
 		}
 		b = wire.FinishLen(b, at)
 	}
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
@@ -7057,7 +7341,7 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !utf8.Valid(x) {
+						if !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 10, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -7322,7 +7606,10 @@ func (m *Empty) appendWire(b []byte) (_ []byte, err error) {
 		return b, nil
 	}
 	_ = err
-	return append(b, m.unknownFields...), nil
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
 }
 
 // UnmarshalWire replaces the contents of m with those decoded from b. It
