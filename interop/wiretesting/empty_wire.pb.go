@@ -8,6 +8,7 @@ package wiretesting
 
 import (
 	bytes "bytes"
+	reflection "github.com/h2rpc/h2rpc/reflection"
 	wire "github.com/h2rpc/h2rpc/wire"
 )
 
@@ -119,4 +120,13 @@ func (m *Empty) Clone() *Empty {
 	c := *m
 	c.unknownFields = bytes.Clone(m.unknownFields)
 	return &c
+}
+
+// file_grpc_testing_empty_proto_descriptor is the serialized FileDescriptorProto of grpc/testing/empty.proto, for the reflection service.
+const file_grpc_testing_empty_proto_descriptor = "\n\x18grpc/testing/empty.proto\x12\fgrpc.testing\"\a\n\x05EmptyB*\n\x1bio.grpc.testing.integrationB\vEmptyProtosb\x06proto3"
+
+func init() {
+	// A file registered already by other code keeps its first descriptor:
+	// reflection is no reason to stop the program.
+	_ = reflection.RegisterFile([]byte(file_grpc_testing_empty_proto_descriptor))
 }

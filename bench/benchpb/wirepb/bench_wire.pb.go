@@ -8,6 +8,7 @@ package wirepb
 
 import (
 	bytes "bytes"
+	reflection "github.com/h2rpc/h2rpc/reflection"
 	wire "github.com/h2rpc/h2rpc/wire"
 	math "math"
 	slices "slices"
@@ -1657,4 +1658,13 @@ func (m *Large) Clone() *Large {
 	c.Samples = slices.Clone(m.Samples)
 	c.unknownFields = bytes.Clone(m.unknownFields)
 	return &c
+}
+
+// file_bench_proto_descriptor is the serialized FileDescriptorProto of bench.proto, for the reflection service.
+const file_bench_proto_descriptor = "\n\vbench.proto\x12\vh2rpc.bench\"[\n\x05Small\x12\x18\n\acontent\x18\x01 \x01(\tR\acontent\x12\x1a\n\bprogress\x18\x02 \x01(\x05R\bprogress\x12\x1c\n\ttimestamp\x18\x03 \x01(\tR\ttimestamp\"9\n\x05Point\x12\f\n\x01x\x18\x01 \x01(\x01R\x01x\x12\f\n\x01y\x18\x02 \x01(\x01R\x01y\x12\x14\n\x05label\x18\x03 \x01(\tR\x05label\"\xcc\x03\n\x06Medium\x12\x0e\n\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n\x05email\x18\x03 \x01(\tR\x05email\x12\x10\n\x03age\x18\x04 \x01(\x05R\x03age\x12\x16\n\x06active\x18\x05 \x01(\bR\x06active\x12\x14\n\x05score\x18\x06 \x01(\x01R\x05score\x12!\n\fcreated_unix\x18\a \x01(\x06R\vcreatedUnix\x12\x18\n\abalance\x18\b \x01(\x12R\abalance\x12%\n\x04kind\x18\t \x01(\x0e2\x11.h2rpc.bench.KindR\x04kind\x12\x12\n\x04tags\x18\n \x03(\tR\x04tags\x12\x16\n\x06counts\x18\v \x03(\x05R\x06counts\x12.\n\blocation\x18\f \x01(\v2\x12.h2rpc.bench.PointR\blocation\x127\n\x06labels\x18\r \x03(\v2\x1f.h2rpc.bench.Medium.LabelsEntryR\x06labels\x12\x14\n\x05token\x18\x0e \x01(\fR\x05token\x1a9\n\vLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"t\n\x05Large\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12)\n\x05items\x18\x02 \x03(\v2\x13.h2rpc.bench.MediumR\x05items\x12\x12\n\x04blob\x18\x03 \x01(\fR\x04blob\x12\x18\n\asamples\x18\x04 \x03(\x01R\asamples*=\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\r\n\tKIND_USER\x10\x01\x12\x10\n\fKIND_SERVICE\x10\x02B-Z+github.com/h2rpc/h2rpc/bench/benchpb/wirepbb\x06proto3"
+
+func init() {
+	// A file registered already by other code keeps its first descriptor:
+	// reflection is no reason to stop the program.
+	_ = reflection.RegisterFile([]byte(file_bench_proto_descriptor))
 }

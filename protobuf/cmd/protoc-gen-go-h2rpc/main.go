@@ -28,7 +28,9 @@
 //	                                     github.com/h2rpc/h2rpc/reflection
 //	messages=generate                    also write the message types, on
 //	                                     package wire, in <name>_wire.pb.go
-//	                                     (no protoc-gen-go needed)
+//	                                     (no protoc-gen-go needed); that of a
+//	                                     file without services registers its
+//	                                     descriptor, as stubs register theirs
 //	import_path=example.com/x/stubs      stubs in that Go package, the
 //	                                     messages imported from theirs
 package main

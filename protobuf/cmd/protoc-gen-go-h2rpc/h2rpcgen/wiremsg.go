@@ -166,6 +166,14 @@ func (o *Options) messagesFile(p *protogen.Plugin, f *protogen.File) error {
 		}
 	}
 	walk(f.Messages)
+	// A file with services registers its descriptor from its stubs; one
+	// with messages only registers it here, so that the reflection service
+	// can describe the services that import it. The well-known types'
+	// package stays on wire alone.
+	if len(f.Services) == 0 && f.GoImportPath != WellKnownPackage {
+		g.P()
+		descriptor(g, f)
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ package p2
 
 import (
 	bytes "bytes"
+	reflection "github.com/h2rpc/h2rpc/reflection"
 	wire "github.com/h2rpc/h2rpc/wire"
 	math "math"
 	slices "slices"
@@ -1724,4 +1725,13 @@ func (m *Proto2) Clone() *Proto2 {
 	c.Closeds = m.Closeds.Clone()
 	c.unknownFields = bytes.Clone(m.unknownFields)
 	return &c
+}
+
+// file_wiremsg_proto2_proto_descriptor is the serialized FileDescriptorProto of wiremsg/proto2.proto, for the reflection service.
+const file_wiremsg_proto2_proto_descriptor = "\n\x14wiremsg/proto2.proto\x12\x13h2rpc.test.wiremsg2\"\xf3\x02\n\bDefaults\x12\x1c\n\ad_int32\x18\x01 \x01(\x05:\x03-42R\x06dInt32\x12/\n\bd_uint64\x18\x02 \x01(\x04:\x1418446744073709551615R\adUint64\x12\x1e\n\bd_double\x18\x03 \x01(\x01:\x03infR\adDouble\x12\x1d\n\ad_float\x18\x04 \x01(\x02:\x04-1.5R\x06dFloat\x12\x1b\n\x06d_bool\x18\x05 \x01(\b:\x04trueR\x05dBool\x12\x1f\n\bd_string\x18\x06 \x01(\t:\x04h\"i\nR\adString\x12!\n\ad_bytes\x18\a \x01(\f:\b\\001\\377R\x06dBytes\x12?\n\x06d_enum\x18\b \x01(\x0e2\x1b.h2rpc.test.wiremsg2.Closed:\vCLOSED_FIVER\x05dEnum\x12\x1d\n\bd_sint32\x18\t \x01(\x11:\x02-7R\adSint32\x12\x18\n\x05d_nan\x18\n \x01(\x01:\x03nanR\x04dNan\"\xa6\x03\n\aCloseds\x126\n\bc_single\x18\x01 \x01(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedR\acSingle\x12:\n\nc_unpacked\x18\x02 \x03(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedR\tcUnpacked\x12:\n\bc_packed\x18\x03 \x03(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedB\x02\x10\x01R\acPacked\x12;\n\x05c_map\x18\x04 \x03(\v2&.h2rpc.test.wiremsg2.Closeds.CMapEntryR\x04cMap\x126\n\ac_oneof\x18\x05 \x01(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedH\x00R\x06cOneof\x12\x1b\n\bo_string\x18\x06 \x01(\tH\x00R\aoString\x1aT\n\tCMapEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x121\n\x05value\x18\x02 \x01(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedR\x05value:\x028\x01B\x03\n\x01o\"\xde\x02\n\x06Proto2\x12\f\n\x01s\x18\x01 \x01(\tR\x01s\x12\f\n\x01b\x18\x02 \x01(\fR\x01b\x12\x0e\n\x02rs\x18\x03 \x03(\tR\x02rs\x121\n\x05child\x18\x04 \x01(\v2\x1b.h2rpc.test.wiremsg2.Proto2R\x05child\x12\x1a\n\bunpacked\x18\x05 \x03(\x05R\bunpacked\x120\n\x01m\x18\x06 \x03(\v2\".h2rpc.test.wiremsg2.Proto2.MEntryR\x01m\x129\n\bdefaults\x18\a \x01(\v2\x1d.h2rpc.test.wiremsg2.DefaultsR\bdefaults\x126\n\acloseds\x18\b \x01(\v2\x1c.h2rpc.test.wiremsg2.ClosedsR\acloseds\x1a4\n\x06MEntry\x12\x10\n\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*:\n\x06Closed\x12\x0f\n\vCLOSED_ZERO\x10\x00\x12\x0e\n\nCLOSED_ONE\x10\x01\x12\x0f\n\vCLOSED_FIVE\x10\x05B<Z:github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p2"
+
+func init() {
+	// A file registered already by other code keeps its first descriptor:
+	// reflection is no reason to stop the program.
+	_ = reflection.RegisterFile([]byte(file_wiremsg_proto2_proto_descriptor))
 }
