@@ -13,6 +13,7 @@ import (
 	math "math"
 	slices "slices"
 	strconv "strconv"
+	strings "strings"
 )
 
 // PayloadType is the enum grpc.testing.PayloadType.
@@ -119,20 +120,12 @@ func (m *BoolValue) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *BoolValue) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *BoolValue) appendWire(b []byte) (_ []byte, err error) {
+func (m *BoolValue) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Value {
 		b = append(b, 0x08)
 		if m.Value {
@@ -281,20 +274,12 @@ func (m *Payload) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Payload) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Payload) appendWire(b []byte) (_ []byte, err error) {
+func (m *Payload) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Type != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Type))
@@ -466,27 +451,19 @@ func (m *EchoStatus) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *EchoStatus) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *EchoStatus) appendWire(b []byte) (_ []byte, err error) {
+func (m *EchoStatus) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Code != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Code))
 	}
 	if len(m.Message) != 0 {
 		if !wire.ValidUTF8(m.Message) {
-			return b, wire.FieldError("grpc.testing.EchoStatus", 2, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("grpc.testing.EchoStatus", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.Message)))
@@ -755,20 +732,12 @@ func (m *SimpleRequest) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *SimpleRequest) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
+func (m *SimpleRequest) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.ResponseType != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.ResponseType))
@@ -781,8 +750,8 @@ func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x1a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Payload.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Payload.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -806,8 +775,8 @@ func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x32)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.ResponseCompressed.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.ResponseCompressed.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -815,8 +784,8 @@ func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x3a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.ResponseStatus.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.ResponseStatus.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -824,8 +793,8 @@ func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x42)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.ExpectCompressed.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.ExpectCompressed.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -849,8 +818,8 @@ func (m *SimpleRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x5a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.OrcaPerQueryReport.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.OrcaPerQueryReport.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -1277,32 +1246,24 @@ func (m *SimpleResponse) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *SimpleResponse) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *SimpleResponse) appendWire(b []byte) (_ []byte, err error) {
+func (m *SimpleResponse) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Payload != nil {
 		b = append(b, 0x0a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Payload.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Payload.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
 	if len(m.Username) != 0 {
 		if !wire.ValidUTF8(m.Username) {
-			return b, wire.FieldError("grpc.testing.SimpleResponse", 2, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("grpc.testing.SimpleResponse", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.Username)))
@@ -1310,7 +1271,7 @@ func (m *SimpleResponse) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if len(m.OauthScope) != 0 {
 		if !wire.ValidUTF8(m.OauthScope) {
-			return b, wire.FieldError("grpc.testing.SimpleResponse", 3, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("grpc.testing.SimpleResponse", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
 		b = wire.AppendVarint(b, uint64(len(m.OauthScope)))
@@ -1318,7 +1279,7 @@ func (m *SimpleResponse) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if len(m.ServerId) != 0 {
 		if !wire.ValidUTF8(m.ServerId) {
-			return b, wire.FieldError("grpc.testing.SimpleResponse", 4, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("grpc.testing.SimpleResponse", 4, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x22)
 		b = wire.AppendVarint(b, uint64(len(m.ServerId)))
@@ -1330,7 +1291,7 @@ func (m *SimpleResponse) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if len(m.Hostname) != 0 {
 		if !wire.ValidUTF8(m.Hostname) {
-			return b, wire.FieldError("grpc.testing.SimpleResponse", 6, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("grpc.testing.SimpleResponse", 6, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x32)
 		b = wire.AppendVarint(b, uint64(len(m.Hostname)))
@@ -1603,26 +1564,18 @@ func (m *StreamingInputCallRequest) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *StreamingInputCallRequest) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *StreamingInputCallRequest) appendWire(b []byte) (_ []byte, err error) {
+func (m *StreamingInputCallRequest) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Payload != nil {
 		b = append(b, 0x0a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Payload.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Payload.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -1630,8 +1583,8 @@ func (m *StreamingInputCallRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x12)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.ExpectCompressed.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.ExpectCompressed.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -1799,20 +1752,12 @@ func (m *StreamingInputCallResponse) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *StreamingInputCallResponse) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *StreamingInputCallResponse) appendWire(b []byte) (_ []byte, err error) {
+func (m *StreamingInputCallResponse) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.AggregatedPayloadSize != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.AggregatedPayloadSize))
@@ -1978,20 +1923,12 @@ func (m *ResponseParameters) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *ResponseParameters) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *ResponseParameters) appendWire(b []byte) (_ []byte, err error) {
+func (m *ResponseParameters) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Size != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Size))
@@ -2004,8 +1941,8 @@ func (m *ResponseParameters) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x1a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Compressed.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Compressed.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -2013,8 +1950,8 @@ func (m *ResponseParameters) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x22)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.FillPeerSocketAddress.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.FillPeerSocketAddress.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -2268,20 +2205,12 @@ func (m *StreamingOutputCallRequest) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *StreamingOutputCallRequest) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *StreamingOutputCallRequest) appendWire(b []byte) (_ []byte, err error) {
+func (m *StreamingOutputCallRequest) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.ResponseType != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.ResponseType))
@@ -2290,8 +2219,8 @@ func (m *StreamingOutputCallRequest) appendWire(b []byte) (_ []byte, err error) 
 		b = append(b, 0x12)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.appendWire(b); err != nil {
-			return b, err
+		if b, err = v.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -2299,8 +2228,8 @@ func (m *StreamingOutputCallRequest) appendWire(b []byte) (_ []byte, err error) 
 		b = append(b, 0x1a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Payload.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Payload.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -2308,8 +2237,8 @@ func (m *StreamingOutputCallRequest) appendWire(b []byte) (_ []byte, err error) 
 		b = append(b, 0x3a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.ResponseStatus.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.ResponseStatus.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -2317,8 +2246,8 @@ func (m *StreamingOutputCallRequest) appendWire(b []byte) (_ []byte, err error) 
 		b = append(b, 0x42)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.OrcaOobReport.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.OrcaOobReport.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -2593,32 +2522,24 @@ func (m *StreamingOutputCallResponse) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *StreamingOutputCallResponse) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *StreamingOutputCallResponse) appendWire(b []byte) (_ []byte, err error) {
+func (m *StreamingOutputCallResponse) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Payload != nil {
 		b = append(b, 0x0a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Payload.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Payload.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
 	if len(m.PeerSocketAddress) != 0 {
 		if !wire.ValidUTF8(m.PeerSocketAddress) {
-			return b, wire.FieldError("grpc.testing.StreamingOutputCallResponse", 2, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("grpc.testing.StreamingOutputCallResponse", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.PeerSocketAddress)))
@@ -2785,20 +2706,12 @@ func (m *ReconnectParams) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *ReconnectParams) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *ReconnectParams) appendWire(b []byte) (_ []byte, err error) {
+func (m *ReconnectParams) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.MaxReconnectBackoffMs != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.MaxReconnectBackoffMs))
@@ -2948,20 +2861,12 @@ func (m *ReconnectInfo) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *ReconnectInfo) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *ReconnectInfo) appendWire(b []byte) (_ []byte, err error) {
+func (m *ReconnectInfo) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Passed {
 		b = append(b, 0x08)
 		if m.Passed {
@@ -3196,20 +3101,12 @@ func (m *LoadBalancerStatsRequest) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *LoadBalancerStatsRequest) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *LoadBalancerStatsRequest) appendWire(b []byte) (_ []byte, err error) {
+func (m *LoadBalancerStatsRequest) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.NumRpcs != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.NumRpcs))
@@ -3220,7 +3117,7 @@ func (m *LoadBalancerStatsRequest) appendWire(b []byte) (_ []byte, err error) {
 	}
 	for _, v := range m.MetadataKeys {
 		if !wire.ValidUTF8(v) {
-			return b, wire.FieldError("grpc.testing.LoadBalancerStatsRequest", 3, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsRequest", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
 		b = wire.AppendVarint(b, uint64(len(v)))
@@ -3453,20 +3350,12 @@ func (m *LoadBalancerStatsResponse) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *LoadBalancerStatsResponse) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *LoadBalancerStatsResponse) appendWire(b []byte) (_ []byte, err error) {
+func (m *LoadBalancerStatsResponse) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.RpcsByPeer) > 0 {
 		type pair struct {
 			k string
@@ -3499,7 +3388,7 @@ func (m *LoadBalancerStatsResponse) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
 			if !wire.ValidUTF8(e.k) {
-				return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(len(e.k)))
@@ -3545,7 +3434,7 @@ func (m *LoadBalancerStatsResponse) appendWire(b []byte) (_ []byte, err error) {
 			entry := len(b)
 			b = append(b, 0)
 			if !wire.ValidUTF8(e.k) {
-				return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(len(e.k)))
@@ -3553,8 +3442,8 @@ func (m *LoadBalancerStatsResponse) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x12)
 			at := len(b)
 			b = append(b, 0)
-			if b, err = v.appendWire(b); err != nil {
-				return b, err
+			if b, err = v.AppendWire(b); err != nil {
+				return b[:orig], err
 			}
 			b = wire.FinishLen(b, at)
 			b = wire.FinishLen(b, entry)
@@ -3593,7 +3482,7 @@ func (m *LoadBalancerStatsResponse) appendWire(b []byte) (_ []byte, err error) {
 			entry := len(b)
 			b = append(b, 0)
 			if !wire.ValidUTF8(e.k) {
-				return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(len(e.k)))
@@ -3601,8 +3490,8 @@ func (m *LoadBalancerStatsResponse) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x12)
 			at := len(b)
 			b = append(b, 0)
-			if b, err = v.appendWire(b); err != nil {
-				return b, err
+			if b, err = v.AppendWire(b); err != nil {
+				return b[:orig], err
 			}
 			b = wire.FinishLen(b, at)
 			b = wire.FinishLen(b, entry)
@@ -4093,23 +3982,15 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *LoadBalancerStatsResponse_MetadataEntry) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *LoadBalancerStatsResponse_MetadataEntry) appendWire(b []byte) (_ []byte, err error) {
+func (m *LoadBalancerStatsResponse_MetadataEntry) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.Key) != 0 {
 		if !wire.ValidUTF8(m.Key) {
-			return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Key)))
@@ -4117,7 +3998,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) appendWire(b []byte) (_ []byte
 	}
 	if len(m.Value) != 0 {
 		if !wire.ValidUTF8(m.Value) {
-			return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.Value)))
@@ -4154,6 +4035,9 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", wire.ErrMessageDepth)
 	}
+	// The strings of m share one allocation, sized at the first of them.
+	var arena strings.Builder
+	sized := false
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -4182,7 +4066,13 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
 			}
-			v := string(x)
+			if !sized {
+				arena.Grow(len(x) + wire.LenBytes(b, 0x6))
+				sized = true
+			}
+			at := arena.Len()
+			arena.Write(x)
+			v := arena.String()[at:]
 			m.Key = v
 			continue
 		case 2:
@@ -4204,7 +4094,13 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
 			}
-			v := string(x)
+			if !sized {
+				arena.Grow(len(x) + wire.LenBytes(b, 0x6))
+				sized = true
+			}
+			at := arena.Len()
+			arena.Write(x)
+			v := arena.String()[at:]
 			m.Value = v
 			continue
 		case 3:
@@ -4307,26 +4203,18 @@ func (m *LoadBalancerStatsResponse_RpcMetadata) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *LoadBalancerStatsResponse_RpcMetadata) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *LoadBalancerStatsResponse_RpcMetadata) appendWire(b []byte) (_ []byte, err error) {
+func (m *LoadBalancerStatsResponse_RpcMetadata) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	for _, v := range m.Metadata {
 		b = append(b, 0x0a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.appendWire(b); err != nil {
-			return b, err
+		if b, err = v.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -4490,26 +4378,18 @@ func (m *LoadBalancerStatsResponse_MetadataByPeer) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *LoadBalancerStatsResponse_MetadataByPeer) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *LoadBalancerStatsResponse_MetadataByPeer) appendWire(b []byte) (_ []byte, err error) {
+func (m *LoadBalancerStatsResponse_MetadataByPeer) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	for _, v := range m.RpcMetadata {
 		b = append(b, 0x0a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.appendWire(b); err != nil {
-			return b, err
+		if b, err = v.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -4674,20 +4554,12 @@ func (m *LoadBalancerStatsResponse_RpcsByPeer) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *LoadBalancerStatsResponse_RpcsByPeer) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *LoadBalancerStatsResponse_RpcsByPeer) appendWire(b []byte) (_ []byte, err error) {
+func (m *LoadBalancerStatsResponse_RpcsByPeer) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.RpcsByPeer) > 0 {
 		type pair struct {
 			k string
@@ -4720,7 +4592,7 @@ func (m *LoadBalancerStatsResponse_RpcsByPeer) appendWire(b []byte) (_ []byte, e
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
 			if !wire.ValidUTF8(e.k) {
-				return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", 1, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(len(e.k)))
@@ -4917,20 +4789,12 @@ func (m *LoadBalancerAccumulatedStatsRequest) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *LoadBalancerAccumulatedStatsRequest) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *LoadBalancerAccumulatedStatsRequest) appendWire(b []byte) (_ []byte, err error) {
+func (m *LoadBalancerAccumulatedStatsRequest) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
 	}
@@ -5092,20 +4956,12 @@ func (m *LoadBalancerAccumulatedStatsResponse) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *LoadBalancerAccumulatedStatsResponse) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *LoadBalancerAccumulatedStatsResponse) appendWire(b []byte) (_ []byte, err error) {
+func (m *LoadBalancerAccumulatedStatsResponse) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.NumRpcsStartedByMethod) > 0 {
 		type pair struct {
 			k string
@@ -5138,7 +4994,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) appendWire(b []byte) (_ []byte, e
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
 			if !wire.ValidUTF8(e.k) {
-				return b, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(len(e.k)))
@@ -5179,7 +5035,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) appendWire(b []byte) (_ []byte, e
 			b = append(b, 0x12)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
 			if !wire.ValidUTF8(e.k) {
-				return b, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(len(e.k)))
@@ -5220,7 +5076,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) appendWire(b []byte) (_ []byte, e
 			b = append(b, 0x1a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
 			if !wire.ValidUTF8(e.k) {
-				return b, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(len(e.k)))
@@ -5262,7 +5118,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) appendWire(b []byte) (_ []byte, e
 			entry := len(b)
 			b = append(b, 0)
 			if !wire.ValidUTF8(e.k) {
-				return b, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(len(e.k)))
@@ -5270,8 +5126,8 @@ func (m *LoadBalancerAccumulatedStatsResponse) appendWire(b []byte) (_ []byte, e
 			b = append(b, 0x12)
 			at := len(b)
 			b = append(b, 0)
-			if b, err = v.appendWire(b); err != nil {
-				return b, err
+			if b, err = v.AppendWire(b); err != nil {
+				return b[:orig], err
 			}
 			b = wire.FinishLen(b, at)
 			b = wire.FinishLen(b, entry)
@@ -5781,20 +5637,12 @@ func (m *LoadBalancerAccumulatedStatsResponse_MethodStats) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *LoadBalancerAccumulatedStatsResponse_MethodStats) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *LoadBalancerAccumulatedStatsResponse_MethodStats) appendWire(b []byte) (_ []byte, err error) {
+func (m *LoadBalancerAccumulatedStatsResponse_MethodStats) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.RpcsStarted != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.RpcsStarted))
@@ -6081,20 +5929,12 @@ func (m *ClientConfigureRequest) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *ClientConfigureRequest) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *ClientConfigureRequest) appendWire(b []byte) (_ []byte, err error) {
+func (m *ClientConfigureRequest) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.Types) > 0 {
 		b = append(b, 0x0a)
 		p := 0
@@ -6110,8 +5950,8 @@ func (m *ClientConfigureRequest) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x12)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.appendWire(b); err != nil {
-			return b, err
+		if b, err = v.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6412,27 +6252,19 @@ func (m *ClientConfigureRequest_Metadata) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *ClientConfigureRequest_Metadata) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *ClientConfigureRequest_Metadata) appendWire(b []byte) (_ []byte, err error) {
+func (m *ClientConfigureRequest_Metadata) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Type != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Type))
 	}
 	if len(m.Key) != 0 {
 		if !wire.ValidUTF8(m.Key) {
-			return b, wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.Key)))
@@ -6440,7 +6272,7 @@ func (m *ClientConfigureRequest_Metadata) appendWire(b []byte) (_ []byte, err er
 	}
 	if len(m.Value) != 0 {
 		if !wire.ValidUTF8(m.Value) {
-			return b, wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
 		b = wire.AppendVarint(b, uint64(len(m.Value)))
@@ -6473,6 +6305,9 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.ClientConfigureRequest.Metadata", wire.ErrMessageDepth)
 	}
+	// The strings of m share one allocation, sized at the first of them.
+	var arena strings.Builder
+	sized := false
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -6518,7 +6353,13 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
 			}
-			v := string(x)
+			if !sized {
+				arena.Grow(len(x) + wire.LenBytes(b, 0xc))
+				sized = true
+			}
+			at := arena.Len()
+			arena.Write(x)
+			v := arena.String()[at:]
 			m.Key = v
 			continue
 		case 3:
@@ -6540,7 +6381,13 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
 			}
-			v := string(x)
+			if !sized {
+				arena.Grow(len(x) + wire.LenBytes(b, 0xc))
+				sized = true
+			}
+			at := arena.Len()
+			arena.Write(x)
+			v := arena.String()[at:]
 			m.Value = v
 			continue
 		}
@@ -6612,20 +6459,12 @@ func (m *ClientConfigureResponse) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *ClientConfigureResponse) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *ClientConfigureResponse) appendWire(b []byte) (_ []byte, err error) {
+func (m *ClientConfigureResponse) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
 	}
@@ -6734,20 +6573,12 @@ func (m *MemorySize) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *MemorySize) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *MemorySize) appendWire(b []byte) (_ []byte, err error) {
+func (m *MemorySize) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Rss != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Rss))
@@ -6923,20 +6754,12 @@ func (m *TestOrcaReport) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *TestOrcaReport) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *TestOrcaReport) appendWire(b []byte) (_ []byte, err error) {
+func (m *TestOrcaReport) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if math.Float64bits(m.CpuUtilization) != 0 {
 		b = append(b, 0x09)
 		b = wire.AppendFixed64(b, math.Float64bits(m.CpuUtilization))
@@ -6977,7 +6800,7 @@ func (m *TestOrcaReport) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x1a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+8))
 			if !wire.ValidUTF8(e.k) {
-				return b, wire.FieldError("grpc.testing.TestOrcaReport", 1, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("grpc.testing.TestOrcaReport", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(len(e.k)))
@@ -7018,7 +6841,7 @@ func (m *TestOrcaReport) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x22)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+8))
 			if !wire.ValidUTF8(e.k) {
-				return b, wire.FieldError("grpc.testing.TestOrcaReport", 1, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("grpc.testing.TestOrcaReport", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(len(e.k)))
@@ -7350,27 +7173,19 @@ func (m *SetReturnStatusRequest) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *SetReturnStatusRequest) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *SetReturnStatusRequest) appendWire(b []byte) (_ []byte, err error) {
+func (m *SetReturnStatusRequest) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.GrpcCodeToReturn != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.GrpcCodeToReturn))
 	}
 	if len(m.GrpcStatusDescription) != 0 {
 		if !wire.ValidUTF8(m.GrpcStatusDescription) {
-			return b, wire.FieldError("grpc.testing.SetReturnStatusRequest", 2, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("grpc.testing.SetReturnStatusRequest", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.GrpcStatusDescription)))
@@ -7562,20 +7377,12 @@ func (m *HookRequest) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *HookRequest) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *HookRequest) appendWire(b []byte) (_ []byte, err error) {
+func (m *HookRequest) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Command != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Command))
@@ -7586,7 +7393,7 @@ func (m *HookRequest) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if len(m.GrpcStatusDescription) != 0 {
 		if !wire.ValidUTF8(m.GrpcStatusDescription) {
-			return b, wire.FieldError("grpc.testing.HookRequest", 3, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("grpc.testing.HookRequest", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
 		b = wire.AppendVarint(b, uint64(len(m.GrpcStatusDescription)))
@@ -7815,20 +7622,12 @@ func (m *HookResponse) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *HookResponse) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *HookResponse) appendWire(b []byte) (_ []byte, err error) {
+func (m *HookResponse) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
 	}

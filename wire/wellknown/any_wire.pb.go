@@ -63,23 +63,15 @@ func (m *Any) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Any) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Any) appendWire(b []byte) (_ []byte, err error) {
+func (m *Any) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.TypeUrl) != 0 {
 		if !wire.ValidUTF8(m.TypeUrl) {
-			return b, wire.FieldError("google.protobuf.Any", 1, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("google.protobuf.Any", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.TypeUrl)))

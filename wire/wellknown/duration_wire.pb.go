@@ -62,20 +62,12 @@ func (m *Duration) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Duration) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Duration) appendWire(b []byte) (_ []byte, err error) {
+func (m *Duration) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Seconds != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Seconds))

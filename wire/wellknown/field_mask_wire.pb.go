@@ -54,23 +54,15 @@ func (m *FieldMask) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *FieldMask) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *FieldMask) appendWire(b []byte) (_ []byte, err error) {
+func (m *FieldMask) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	for _, v := range m.Paths {
 		if !wire.ValidUTF8(v) {
-			return b, wire.FieldError("google.protobuf.FieldMask", 1, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("google.protobuf.FieldMask", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(v)))

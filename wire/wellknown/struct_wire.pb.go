@@ -88,20 +88,12 @@ func (m *Struct) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Struct) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Struct) appendWire(b []byte) (_ []byte, err error) {
+func (m *Struct) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.Fields) > 0 {
 		type pair struct {
 			k string
@@ -135,7 +127,7 @@ func (m *Struct) appendWire(b []byte) (_ []byte, err error) {
 			entry := len(b)
 			b = append(b, 0)
 			if !wire.ValidUTF8(e.k) {
-				return b, wire.FieldError("google.protobuf.Struct", 1, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("google.protobuf.Struct", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(len(e.k)))
@@ -143,8 +135,8 @@ func (m *Struct) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x12)
 			at := len(b)
 			b = append(b, 0)
-			if b, err = v.appendWire(b); err != nil {
-				return b, err
+			if b, err = v.AppendWire(b); err != nil {
+				return b[:orig], err
 			}
 			b = wire.FinishLen(b, at)
 			b = wire.FinishLen(b, entry)
@@ -469,20 +461,12 @@ func (m *Value) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Value) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Value) appendWire(b []byte) (_ []byte, err error) {
+func (m *Value) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if x, ok := m.Kind.(*Value_NullValue); ok {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(x.NullValue))
@@ -493,7 +477,7 @@ func (m *Value) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if x, ok := m.Kind.(*Value_StringValue); ok {
 		if !wire.ValidUTF8(x.StringValue) {
-			return b, wire.FieldError("google.protobuf.Value", 3, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("google.protobuf.Value", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
 		b = wire.AppendVarint(b, uint64(len(x.StringValue)))
@@ -511,8 +495,8 @@ func (m *Value) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x2a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = x.StructValue.appendWire(b); err != nil {
-			return b, err
+		if b, err = x.StructValue.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -520,8 +504,8 @@ func (m *Value) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x32)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = x.ListValue.appendWire(b); err != nil {
-			return b, err
+		if b, err = x.ListValue.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -805,26 +789,18 @@ func (m *ListValue) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *ListValue) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *ListValue) appendWire(b []byte) (_ []byte, err error) {
+func (m *ListValue) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	for _, v := range m.Values {
 		b = append(b, 0x0a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.appendWire(b); err != nil {
-			return b, err
+		if b, err = v.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}

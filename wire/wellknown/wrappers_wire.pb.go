@@ -52,20 +52,12 @@ func (m *DoubleValue) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *DoubleValue) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *DoubleValue) appendWire(b []byte) (_ []byte, err error) {
+func (m *DoubleValue) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if math.Float64bits(m.Value) != 0 {
 		b = append(b, 0x09)
 		b = wire.AppendFixed64(b, math.Float64bits(m.Value))
@@ -193,20 +185,12 @@ func (m *FloatValue) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *FloatValue) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *FloatValue) appendWire(b []byte) (_ []byte, err error) {
+func (m *FloatValue) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if math.Float32bits(m.Value) != 0 {
 		b = append(b, 0x0d)
 		b = wire.AppendFixed32(b, math.Float32bits(m.Value))
@@ -334,20 +318,12 @@ func (m *Int64Value) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Int64Value) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Int64Value) appendWire(b []byte) (_ []byte, err error) {
+func (m *Int64Value) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Value != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Value))
@@ -480,20 +456,12 @@ func (m *UInt64Value) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *UInt64Value) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *UInt64Value) appendWire(b []byte) (_ []byte, err error) {
+func (m *UInt64Value) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Value != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, m.Value)
@@ -626,20 +594,12 @@ func (m *Int32Value) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Int32Value) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Int32Value) appendWire(b []byte) (_ []byte, err error) {
+func (m *Int32Value) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Value != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Value))
@@ -772,20 +732,12 @@ func (m *UInt32Value) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *UInt32Value) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *UInt32Value) appendWire(b []byte) (_ []byte, err error) {
+func (m *UInt32Value) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Value != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Value))
@@ -918,20 +870,12 @@ func (m *BoolValue) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *BoolValue) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *BoolValue) appendWire(b []byte) (_ []byte, err error) {
+func (m *BoolValue) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Value {
 		b = append(b, 0x08)
 		if m.Value {
@@ -1068,23 +1012,15 @@ func (m *StringValue) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *StringValue) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *StringValue) appendWire(b []byte) (_ []byte, err error) {
+func (m *StringValue) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.Value) != 0 {
 		if !wire.ValidUTF8(m.Value) {
-			return b, wire.FieldError("google.protobuf.StringValue", 1, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("google.protobuf.StringValue", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Value)))
@@ -1224,20 +1160,12 @@ func (m *BytesValue) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *BytesValue) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *BytesValue) appendWire(b []byte) (_ []byte, err error) {
+func (m *BytesValue) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.Value) != 0 {
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Value)))

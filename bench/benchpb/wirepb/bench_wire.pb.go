@@ -13,6 +13,7 @@ import (
 	math "math"
 	slices "slices"
 	strconv "strconv"
+	strings "strings"
 )
 
 // Kind is the enum h2rpc.bench.Kind.
@@ -112,23 +113,15 @@ func (m *Small) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Small) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Small) appendWire(b []byte) (_ []byte, err error) {
+func (m *Small) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.Content) != 0 {
 		if !wire.ValidUTF8(m.Content) {
-			return b, wire.FieldError("h2rpc.bench.Small", 1, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("h2rpc.bench.Small", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Content)))
@@ -140,7 +133,7 @@ func (m *Small) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if len(m.Timestamp) != 0 {
 		if !wire.ValidUTF8(m.Timestamp) {
-			return b, wire.FieldError("h2rpc.bench.Small", 3, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("h2rpc.bench.Small", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
 		b = wire.AppendVarint(b, uint64(len(m.Timestamp)))
@@ -173,6 +166,9 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.bench.Small", wire.ErrMessageDepth)
 	}
+	// The strings of m share one allocation, sized at the first of them.
+	var arena strings.Builder
+	sized := false
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -201,7 +197,13 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Small", 1, wire.ErrInvalidUTF8)
 			}
-			v := string(x)
+			if !sized {
+				arena.Grow(len(x) + wire.LenBytes(b, 0xa))
+				sized = true
+			}
+			at := arena.Len()
+			arena.Write(x)
+			v := arena.String()[at:]
 			m.Content = v
 			continue
 		case 2:
@@ -240,7 +242,13 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Small", 3, wire.ErrInvalidUTF8)
 			}
-			v := string(x)
+			if !sized {
+				arena.Grow(len(x) + wire.LenBytes(b, 0xa))
+				sized = true
+			}
+			at := arena.Len()
+			arena.Write(x)
+			v := arena.String()[at:]
 			m.Timestamp = v
 			continue
 		}
@@ -346,20 +354,12 @@ func (m *Point) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Point) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Point) appendWire(b []byte) (_ []byte, err error) {
+func (m *Point) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if math.Float64bits(m.X) != 0 {
 		b = append(b, 0x09)
 		b = wire.AppendFixed64(b, math.Float64bits(m.X))
@@ -370,7 +370,7 @@ func (m *Point) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if len(m.Label) != 0 {
 		if !wire.ValidUTF8(m.Label) {
-			return b, wire.FieldError("h2rpc.bench.Point", 3, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("h2rpc.bench.Point", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
 		b = wire.AppendVarint(b, uint64(len(m.Label)))
@@ -696,27 +696,19 @@ func (m *Medium) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Medium) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Medium) appendWire(b []byte) (_ []byte, err error) {
+func (m *Medium) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Id != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, m.Id)
 	}
 	if len(m.Name) != 0 {
 		if !wire.ValidUTF8(m.Name) {
-			return b, wire.FieldError("h2rpc.bench.Medium", 2, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("h2rpc.bench.Medium", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.Name)))
@@ -724,7 +716,7 @@ func (m *Medium) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if len(m.Email) != 0 {
 		if !wire.ValidUTF8(m.Email) {
-			return b, wire.FieldError("h2rpc.bench.Medium", 3, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("h2rpc.bench.Medium", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
 		b = wire.AppendVarint(b, uint64(len(m.Email)))
@@ -760,7 +752,7 @@ func (m *Medium) appendWire(b []byte) (_ []byte, err error) {
 	}
 	for _, v := range m.Tags {
 		if !wire.ValidUTF8(v) {
-			return b, wire.FieldError("h2rpc.bench.Medium", 10, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("h2rpc.bench.Medium", 10, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x52)
 		b = wire.AppendVarint(b, uint64(len(v)))
@@ -781,8 +773,8 @@ func (m *Medium) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x62)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Location.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Location.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -818,13 +810,13 @@ func (m *Medium) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x6a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeBytes(len(v))))
 			if !wire.ValidUTF8(e.k) {
-				return b, wire.FieldError("h2rpc.bench.Medium", 1, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("h2rpc.bench.Medium", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(len(e.k)))
 			b = append(b, e.k...)
 			if !wire.ValidUTF8(v) {
-				return b, wire.FieldError("h2rpc.bench.Medium", 2, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("h2rpc.bench.Medium", 2, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x12)
 			b = wire.AppendVarint(b, uint64(len(v)))
@@ -1403,23 +1395,15 @@ func (m *Large) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Large) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Large) appendWire(b []byte) (_ []byte, err error) {
+func (m *Large) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.Name) != 0 {
 		if !wire.ValidUTF8(m.Name) {
-			return b, wire.FieldError("h2rpc.bench.Large", 1, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("h2rpc.bench.Large", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Name)))
@@ -1429,8 +1413,8 @@ func (m *Large) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x12)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.appendWire(b); err != nil {
-			return b, err
+		if b, err = v.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}

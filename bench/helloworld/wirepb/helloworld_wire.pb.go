@@ -51,23 +51,15 @@ func (m *HelloRequest) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *HelloRequest) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *HelloRequest) appendWire(b []byte) (_ []byte, err error) {
+func (m *HelloRequest) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.Name) != 0 {
 		if !wire.ValidUTF8(m.Name) {
-			return b, wire.FieldError("helloworld.HelloRequest", 1, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("helloworld.HelloRequest", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Name)))
@@ -206,23 +198,15 @@ func (m *HelloReply) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *HelloReply) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *HelloReply) appendWire(b []byte) (_ []byte, err error) {
+func (m *HelloReply) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.Message) != 0 {
 		if !wire.ValidUTF8(m.Message) {
-			return b, wire.FieldError("helloworld.HelloReply", 1, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("helloworld.HelloReply", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Message)))

@@ -9,6 +9,7 @@ package pb
 import (
 	bytes "bytes"
 	wire "github.com/h2rpc/h2rpc/wire"
+	strings "strings"
 )
 
 // StatusRequest is the message messenger.StatusRequest.
@@ -51,23 +52,15 @@ func (m *StatusRequest) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *StatusRequest) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *StatusRequest) appendWire(b []byte) (_ []byte, err error) {
+func (m *StatusRequest) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.UserId) != 0 {
 		if !wire.ValidUTF8(m.UserId) {
-			return b, wire.FieldError("messenger.StatusRequest", 1, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("messenger.StatusRequest", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.UserId)))
@@ -217,23 +210,15 @@ func (m *StatusResponse) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *StatusResponse) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *StatusResponse) appendWire(b []byte) (_ []byte, err error) {
+func (m *StatusResponse) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.Message) != 0 {
 		if !wire.ValidUTF8(m.Message) {
-			return b, wire.FieldError("messenger.StatusResponse", 1, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("messenger.StatusResponse", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Message)))
@@ -400,23 +385,15 @@ func (m *TopicRequest) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *TopicRequest) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *TopicRequest) appendWire(b []byte) (_ []byte, err error) {
+func (m *TopicRequest) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.Topic) != 0 {
 		if !wire.ValidUTF8(m.Topic) {
-			return b, wire.FieldError("messenger.TopicRequest", 1, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("messenger.TopicRequest", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Topic)))
@@ -577,23 +554,15 @@ func (m *LearningUpdate) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *LearningUpdate) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *LearningUpdate) appendWire(b []byte) (_ []byte, err error) {
+func (m *LearningUpdate) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.Content) != 0 {
 		if !wire.ValidUTF8(m.Content) {
-			return b, wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Content)))
@@ -605,7 +574,7 @@ func (m *LearningUpdate) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if len(m.Timestamp) != 0 {
 		if !wire.ValidUTF8(m.Timestamp) {
-			return b, wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x1a)
 		b = wire.AppendVarint(b, uint64(len(m.Timestamp)))
@@ -638,6 +607,9 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("messenger.LearningUpdate", wire.ErrMessageDepth)
 	}
+	// The strings of m share one allocation, sized at the first of them.
+	var arena strings.Builder
+	sized := false
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -666,7 +638,13 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
 			}
-			v := string(x)
+			if !sized {
+				arena.Grow(len(x) + wire.LenBytes(b, 0xa))
+				sized = true
+			}
+			at := arena.Len()
+			arena.Write(x)
+			v := arena.String()[at:]
 			m.Content = v
 			continue
 		case 2:
@@ -705,7 +683,13 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
 			}
-			v := string(x)
+			if !sized {
+				arena.Grow(len(x) + wire.LenBytes(b, 0xa))
+				sized = true
+			}
+			at := arena.Len()
+			arena.Write(x)
+			v := arena.String()[at:]
 			m.Timestamp = v
 			continue
 		}
@@ -789,23 +773,15 @@ func (m *ResearchNote) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *ResearchNote) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *ResearchNote) appendWire(b []byte) (_ []byte, err error) {
+func (m *ResearchNote) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.Text) != 0 {
 		if !wire.ValidUTF8(m.Text) {
-			return b, wire.FieldError("messenger.ResearchNote", 1, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("messenger.ResearchNote", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.Text)))
@@ -955,27 +931,19 @@ func (m *SummaryResponse) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *SummaryResponse) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *SummaryResponse) appendWire(b []byte) (_ []byte, err error) {
+func (m *SummaryResponse) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Count != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Count))
 	}
 	if len(m.FinalSummary) != 0 {
 		if !wire.ValidUTF8(m.FinalSummary) {
-			return b, wire.FieldError("messenger.SummaryResponse", 2, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("messenger.SummaryResponse", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.FinalSummary)))
@@ -1145,23 +1113,15 @@ func (m *FeedUpdate) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *FeedUpdate) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *FeedUpdate) appendWire(b []byte) (_ []byte, err error) {
+func (m *FeedUpdate) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.User) != 0 {
 		if !wire.ValidUTF8(m.User) {
-			return b, wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(m.User)))
@@ -1169,7 +1129,7 @@ func (m *FeedUpdate) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if len(m.Message) != 0 {
 		if !wire.ValidUTF8(m.Message) {
-			return b, wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(m.Message)))
@@ -1202,6 +1162,9 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("messenger.FeedUpdate", wire.ErrMessageDepth)
 	}
+	// The strings of m share one allocation, sized at the first of them.
+	var arena strings.Builder
+	sized := false
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -1230,7 +1193,13 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
 			}
-			v := string(x)
+			if !sized {
+				arena.Grow(len(x) + wire.LenBytes(b, 0x6))
+				sized = true
+			}
+			at := arena.Len()
+			arena.Write(x)
+			v := arena.String()[at:]
 			m.User = v
 			continue
 		case 2:
@@ -1252,7 +1221,13 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
 			}
-			v := string(x)
+			if !sized {
+				arena.Grow(len(x) + wire.LenBytes(b, 0x6))
+				sized = true
+			}
+			at := arena.Len()
+			arena.Write(x)
+			v := arena.String()[at:]
 			m.Message = v
 			continue
 		}

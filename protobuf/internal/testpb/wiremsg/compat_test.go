@@ -3,7 +3,9 @@ package wiremsg_test
 import (
 	"bytes"
 	"errors"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p2"
@@ -248,5 +250,58 @@ func TestMapSizes(t *testing.T) {
 		if t.Failed() {
 			t.Fatalf("maps of %d entries", n)
 		}
+	}
+}
+
+// A flat message's strings share one allocation: never the input's memory,
+// never the memory of strings decoded before.
+func TestFlatStrings(t *testing.T) {
+	pm := &p3go.Flat{A: "first string", N: 7, B: "second, wörld", C: proto.String(""), O: &p3go.Flat_D{D: "oneof"}, G: 9, Last: "sixty-three"}
+	same[p3.Flat](t, pm)
+	in, err := deterministic.Marshal(pm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m p3.Flat
+	if err := m.UnmarshalWire(in); err != nil {
+		t.Fatal(err)
+	}
+	kept := []string{m.A, m.B, *m.C, m.O.(*p3.Flat_D).D, m.Last}
+	if n := testing.AllocsPerRun(100, func() { _ = m.UnmarshalWire(in) }); n != 3 {
+		// The strings, the optional's pointer, the oneof's wrapper.
+		t.Errorf("UnmarshalWire: %v allocs, want 3", n)
+	}
+	for i := range in {
+		in[i] = 'X'
+	}
+	want := []string{"first string", "second, wörld", "", "oneof", "sixty-three"}
+	if !slices.Equal(kept, want) {
+		t.Errorf("strings after the input changed and the message was decoded again: %q, want %q", kept, want)
+	}
+	if m.A != "first string" || m.Last != "sixty-three" {
+		t.Errorf("decoded strings alias the input: %q %q", m.A, m.Last)
+	}
+	// A field given twice keeps the last value; strings of other types of
+	// input (a oneof switching members) decode the same as protobuf-go's.
+	b := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "one")
+	b = protowire.AppendString(protowire.AppendTag(b, 1, protowire.BytesType), "two")
+	b = protowire.AppendString(protowire.AppendTag(b, 5, protowire.BytesType), "d")
+	b = protowire.AppendVarint(protowire.AppendTag(b, 6, protowire.VarintType), 3)
+	if err := m.UnmarshalWire(b); err != nil || m.A != "two" || m.O.(*p3.Flat_E).E != -2 {
+		t.Errorf("UnmarshalWire = %v, %+v", err, &m)
+	}
+}
+
+// protobuf-go sets the quiet bit of a signaling NaN held as a map's float
+// value (it passes through a float64); so do generated encoders.
+func TestMapFloatNaN(t *testing.T) {
+	snan := math.Float32frombits(0x7f800001)
+	want, err := deterministic.Marshal(&p3go.Maps{MSint64: map[int64]float32{1: snan}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := (&p3.Maps{MSint64: map[int64]float32{1: snan}}).AppendWire(nil)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("AppendWire = %x, %v; protobuf-go writes %x", got, err, want)
 	}
 }

@@ -189,20 +189,12 @@ func (m *Defaults) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Defaults) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Defaults) appendWire(b []byte) (_ []byte, err error) {
+func (m *Defaults) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.DInt32 != nil {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(*m.DInt32))
@@ -677,20 +669,12 @@ func (m *Closeds) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Closeds) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Closeds) appendWire(b []byte) (_ []byte, err error) {
+func (m *Closeds) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.CSingle != nil {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(*m.CSingle))
@@ -1248,20 +1232,12 @@ func (m *Proto2) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Proto2) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Proto2) appendWire(b []byte) (_ []byte, err error) {
+func (m *Proto2) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.S != nil {
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(len(*m.S)))
@@ -1281,8 +1257,8 @@ func (m *Proto2) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x22)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Child.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Child.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -1332,8 +1308,8 @@ func (m *Proto2) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x3a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Defaults.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Defaults.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -1341,8 +1317,8 @@ func (m *Proto2) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x42)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Closeds.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Closeds.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}

@@ -14,6 +14,7 @@ import (
 	math "math"
 	slices "slices"
 	strconv "strconv"
+	strings "strings"
 )
 
 // Color is the enum h2rpc.test.wiremsg3.Color.
@@ -260,20 +261,12 @@ func (m *Scalars) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Scalars) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Scalars) appendWire(b []byte) (_ []byte, err error) {
+func (m *Scalars) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if math.Float64bits(m.FDouble) != 0 {
 		b = append(b, 0x09)
 		b = wire.AppendFixed64(b, math.Float64bits(m.FDouble))
@@ -332,7 +325,7 @@ func (m *Scalars) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if len(m.FString) != 0 {
 		if !wire.ValidUTF8(m.FString) {
-			return b, wire.FieldError("h2rpc.test.wiremsg3.Scalars", 14, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Scalars", 14, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x72)
 		b = wire.AppendVarint(b, uint64(len(m.FString)))
@@ -929,20 +922,12 @@ func (m *Optionals) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Optionals) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Optionals) appendWire(b []byte) (_ []byte, err error) {
+func (m *Optionals) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.ODouble != nil {
 		b = append(b, 0x09)
 		b = wire.AppendFixed64(b, math.Float64bits(*m.ODouble))
@@ -1001,7 +986,7 @@ func (m *Optionals) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if m.OString != nil {
 		if !wire.ValidUTF8(*m.OString) {
-			return b, wire.FieldError("h2rpc.test.wiremsg3.Optionals", 14, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Optionals", 14, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x72)
 		b = wire.AppendVarint(b, uint64(len(*m.OString)))
@@ -1020,8 +1005,8 @@ func (m *Optionals) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x8a, 0x01)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.OMessage.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.OMessage.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -1820,20 +1805,12 @@ func (m *Repeated) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Repeated) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Repeated) appendWire(b []byte) (_ []byte, err error) {
+func (m *Repeated) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.RDouble) > 0 {
 		b = append(b, 0x0a)
 		b = wire.AppendVarint(b, uint64(8*len(m.RDouble)))
@@ -1956,7 +1933,7 @@ func (m *Repeated) appendWire(b []byte) (_ []byte, err error) {
 	}
 	for _, v := range m.RString {
 		if !wire.ValidUTF8(v) {
-			return b, wire.FieldError("h2rpc.test.wiremsg3.Repeated", 14, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Repeated", 14, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x72)
 		b = wire.AppendVarint(b, uint64(len(v)))
@@ -1982,8 +1959,8 @@ func (m *Repeated) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x8a, 0x01)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.appendWire(b); err != nil {
-			return b, err
+		if b, err = v.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -3517,20 +3494,12 @@ func (m *Maps) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Maps) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
+func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.MInt32) > 0 {
 		type pair struct {
 			k int32
@@ -3565,7 +3534,7 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x08)
 			b = wire.AppendVarint(b, uint64(e.k))
 			if !wire.ValidUTF8(v) {
-				return b, wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x12)
 			b = wire.AppendVarint(b, uint64(len(v)))
@@ -3684,8 +3653,8 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x12)
 			at := len(b)
 			b = append(b, 0)
-			if b, err = v.appendWire(b); err != nil {
-				return b, err
+			if b, err = v.AppendWire(b); err != nil {
+				return b[:orig], err
 			}
 			b = wire.FinishLen(b, at)
 			b = wire.FinishLen(b, entry)
@@ -3757,6 +3726,9 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 		}
 		for _, e := range es {
 			v := e.v
+			if u := math.Float32bits(v); u&0x7fc00000 == 0x7f800000 && u&0x003fffff != 0 {
+				v = math.Float32frombits(u | 0x00400000)
+			}
 			b = append(b, 0x32)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(wire.EncodeZigZag(int64(e.k)))+1+4))
 			b = append(b, 0x08)
@@ -3933,7 +3905,7 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 				b = append(b, 0)
 			}
 			if !wire.ValidUTF8(v) {
-				return b, wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x12)
 			b = wire.AppendVarint(b, uint64(len(v)))
@@ -3973,7 +3945,7 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 			entry := len(b)
 			b = append(b, 0)
 			if !wire.ValidUTF8(e.k) {
-				return b, wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(len(e.k)))
@@ -3981,8 +3953,8 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x12)
 			at := len(b)
 			b = append(b, 0)
-			if b, err = v.appendWire(b); err != nil {
-				return b, err
+			if b, err = v.AppendWire(b); err != nil {
+				return b[:orig], err
 			}
 			b = wire.FinishLen(b, at)
 			b = wire.FinishLen(b, entry)
@@ -4020,13 +3992,13 @@ func (m *Maps) appendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x6a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeBytes(len(v))))
 			if !wire.ValidUTF8(e.k) {
-				return b, wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(len(e.k)))
 			b = append(b, e.k...)
 			if !wire.ValidUTF8(v) {
-				return b, wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x12)
 			b = wire.AppendVarint(b, uint64(len(v)))
@@ -5473,23 +5445,15 @@ func (m *Oneofs) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Oneofs) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Oneofs) appendWire(b []byte) (_ []byte, err error) {
+func (m *Oneofs) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.After) != 0 {
 		if !wire.ValidUTF8(m.After) {
-			return b, wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 8, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 8, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x42)
 		b = wire.AppendVarint(b, uint64(len(m.After)))
@@ -5501,7 +5465,7 @@ func (m *Oneofs) appendWire(b []byte) (_ []byte, err error) {
 	}
 	if x, ok := m.Kind.(*Oneofs_KString); ok {
 		if !wire.ValidUTF8(x.KString) {
-			return b, wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 2, wire.ErrInvalidUTF8)
+			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 2, wire.ErrInvalidUTF8)
 		}
 		b = append(b, 0x12)
 		b = wire.AppendVarint(b, uint64(len(x.KString)))
@@ -5520,8 +5484,8 @@ func (m *Oneofs) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x2a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = x.KMessage.appendWire(b); err != nil {
-			return b, err
+		if b, err = x.KMessage.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -5887,6 +5851,7 @@ type All struct {
 	Inners     []*All_Inner
 	HighNumber int32
 	WellKnown  *WellKnown
+	Flat       *Flat
 
 	unknownFields []byte
 }
@@ -5956,6 +5921,13 @@ func (m *All) GetWellKnown() *WellKnown {
 	return nil
 }
 
+func (m *All) GetFlat() *Flat {
+	if m != nil {
+		return m.Flat
+	}
+	return nil
+}
+
 // Reset sets every field of m to its zero value.
 func (m *All) Reset() { *m = All{} }
 
@@ -5996,6 +5968,9 @@ func (m *All) SizeWire() (n int) {
 	if m.WellKnown != nil {
 		n += 1 + wire.SizeBytes(m.WellKnown.SizeWire())
 	}
+	if m.Flat != nil {
+		n += 1 + wire.SizeBytes(m.Flat.SizeWire())
+	}
 	if m.HighNumber != 0 {
 		n += 5 + wire.SizeVarint(uint64(m.HighNumber))
 	}
@@ -6006,26 +5981,18 @@ func (m *All) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *All) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *All) appendWire(b []byte) (_ []byte, err error) {
+func (m *All) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Scalars != nil {
 		b = append(b, 0x0a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Scalars.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Scalars.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6033,8 +6000,8 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x12)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Optionals.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Optionals.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6042,8 +6009,8 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x1a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Repeated.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Repeated.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6051,8 +6018,8 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x22)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Maps.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Maps.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6060,8 +6027,8 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x2a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Oneofs.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Oneofs.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6069,8 +6036,8 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x32)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Inner.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Inner.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6078,8 +6045,8 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x3a)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = v.appendWire(b); err != nil {
-			return b, err
+		if b, err = v.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6087,8 +6054,17 @@ func (m *All) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x42)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.WellKnown.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.WellKnown.AppendWire(b); err != nil {
+			return b[:orig], err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	if m.Flat != nil {
+		b = append(b, 0x4a)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = m.Flat.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6334,6 +6310,30 @@ func (m *All) MergeWire(b []byte, depth int) error {
 				return err
 			}
 			continue
+		case 9:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.All", 9, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			if m.Flat == nil {
+				m.Flat = new(Flat)
+			}
+			if err := m.Flat.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
 		case 536870911:
 			if typ != wire.TypeVarint {
 				break
@@ -6402,6 +6402,9 @@ func (m *All) Equal(o *All) bool {
 	if !(m.WellKnown.Equal(o.WellKnown)) {
 		return false
 	}
+	if !(m.Flat.Equal(o.Flat)) {
+		return false
+	}
 	return bytes.Equal(m.unknownFields, o.unknownFields)
 }
 
@@ -6424,6 +6427,7 @@ func (m *All) Clone() *All {
 		}
 	}
 	c.WellKnown = m.WellKnown.Clone()
+	c.Flat = m.Flat.Clone()
 	c.unknownFields = bytes.Clone(m.unknownFields)
 	return &c
 }
@@ -6490,20 +6494,12 @@ func (m *All_Inner) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *All_Inner) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *All_Inner) appendWire(b []byte) (_ []byte, err error) {
+func (m *All_Inner) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Depth != 0 {
 		b = append(b, 0x08)
 		b = wire.AppendVarint(b, uint64(m.Depth))
@@ -6512,8 +6508,8 @@ func (m *All_Inner) appendWire(b []byte) (_ []byte, err error) {
 		b = append(b, 0x12)
 		at := len(b)
 		b = append(b, 0)
-		if b, err = m.Child.appendWire(b); err != nil {
-			return b, err
+		if b, err = m.Child.AppendWire(b); err != nil {
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6688,6 +6684,509 @@ func (x All_Inner_Mood) Known() bool {
 
 // Enum returns a pointer to a copy of x, for optional fields.
 func (x All_Inner_Mood) Enum() *All_Inner_Mood { return &x }
+
+// Scalars and strings only: its decoder copies all its strings into one
+// allocation.
+type Flat struct {
+	A string
+	N int32
+	B string
+	C *string
+	// Types that are valid to be assigned to O:
+	//
+	//	*Flat_D
+	//	*Flat_E
+	O    isFlat_O
+	G    uint64
+	Last string
+
+	unknownFields []byte
+}
+
+var _ wire.Message = (*Flat)(nil)
+
+type isFlat_O interface{ isFlat_O() }
+
+// Flat_D holds field d of oneof o.
+type Flat_D struct {
+	D string
+}
+
+func (*Flat_D) isFlat_O() {}
+
+// Flat_E holds field e of oneof o.
+type Flat_E struct {
+	E int64
+}
+
+func (*Flat_E) isFlat_O() {}
+
+func (m *Flat) GetA() string {
+	if m != nil {
+		return m.A
+	}
+	return ""
+}
+
+func (m *Flat) GetN() int32 {
+	if m != nil {
+		return m.N
+	}
+	return 0
+}
+
+func (m *Flat) GetB() string {
+	if m != nil {
+		return m.B
+	}
+	return ""
+}
+
+func (m *Flat) GetC() string {
+	if m != nil && m.C != nil {
+		return *m.C
+	}
+	return ""
+}
+
+func (m *Flat) GetO() isFlat_O {
+	if m != nil {
+		return m.O
+	}
+	return nil
+}
+
+func (m *Flat) GetD() string {
+	if x, ok := m.GetO().(*Flat_D); ok {
+		return x.D
+	}
+	return ""
+}
+
+func (m *Flat) GetE() int64 {
+	if x, ok := m.GetO().(*Flat_E); ok {
+		return x.E
+	}
+	return 0
+}
+
+func (m *Flat) GetG() uint64 {
+	if m != nil {
+		return m.G
+	}
+	return 0
+}
+
+func (m *Flat) GetLast() string {
+	if m != nil {
+		return m.Last
+	}
+	return ""
+}
+
+// Reset sets every field of m to its zero value.
+func (m *Flat) Reset() { *m = Flat{} }
+
+func (m *Flat) reuse() {
+	*m = Flat{
+		unknownFields: m.unknownFields[:0],
+	}
+}
+
+// SizeWire returns the length of m's encoding.
+func (m *Flat) SizeWire() (n int) {
+	if m == nil {
+		return 0
+	}
+	if len(m.A) != 0 {
+		n += 1 + wire.SizeBytes(len(m.A))
+	}
+	if m.N != 0 {
+		n += 1 + wire.SizeVarint(uint64(m.N))
+	}
+	if len(m.B) != 0 {
+		n += 1 + wire.SizeBytes(len(m.B))
+	}
+	if m.C != nil {
+		n += 1 + wire.SizeBytes(len(*m.C))
+	}
+	if m.G != 0 {
+		n += 1 + 8
+	}
+	if len(m.Last) != 0 {
+		n += 2 + wire.SizeBytes(len(m.Last))
+	}
+	if x, ok := m.O.(*Flat_D); ok {
+		n += 1 + wire.SizeBytes(len(x.D))
+	}
+	if x, ok := m.O.(*Flat_E); ok {
+		n += 1 + wire.SizeVarint(wire.EncodeZigZag(int64(x.E)))
+	}
+	return n + len(m.unknownFields)
+}
+
+// AppendWire appends the encoding of m to b: fields in number order,
+// map entries by key, then the unknown fields m keeps. It allocates only if
+// b lacks capacity (and for maps of more than 16 entries, to sort them).
+// On error it returns b as it was.
+func (m *Flat) AppendWire(b []byte) (_ []byte, err error) {
+	if m == nil {
+		return b, nil
+	}
+	orig := len(b)
+	_, _ = orig, err
+	if len(m.A) != 0 {
+		if !wire.ValidUTF8(m.A) {
+			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Flat", 1, wire.ErrInvalidUTF8)
+		}
+		b = append(b, 0x0a)
+		b = wire.AppendVarint(b, uint64(len(m.A)))
+		b = append(b, m.A...)
+	}
+	if m.N != 0 {
+		b = append(b, 0x10)
+		b = wire.AppendVarint(b, uint64(m.N))
+	}
+	if len(m.B) != 0 {
+		if !wire.ValidUTF8(m.B) {
+			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Flat", 3, wire.ErrInvalidUTF8)
+		}
+		b = append(b, 0x1a)
+		b = wire.AppendVarint(b, uint64(len(m.B)))
+		b = append(b, m.B...)
+	}
+	if m.C != nil {
+		if !wire.ValidUTF8(*m.C) {
+			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Flat", 4, wire.ErrInvalidUTF8)
+		}
+		b = append(b, 0x22)
+		b = wire.AppendVarint(b, uint64(len(*m.C)))
+		b = append(b, *m.C...)
+	}
+	if m.G != 0 {
+		b = append(b, 0x39)
+		b = wire.AppendFixed64(b, uint64(m.G))
+	}
+	if len(m.Last) != 0 {
+		if !wire.ValidUTF8(m.Last) {
+			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Flat", 63, wire.ErrInvalidUTF8)
+		}
+		b = append(b, 0xfa, 0x03)
+		b = wire.AppendVarint(b, uint64(len(m.Last)))
+		b = append(b, m.Last...)
+	}
+	if x, ok := m.O.(*Flat_D); ok {
+		if !wire.ValidUTF8(x.D) {
+			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ErrInvalidUTF8)
+		}
+		b = append(b, 0x2a)
+		b = wire.AppendVarint(b, uint64(len(x.D)))
+		b = append(b, x.D...)
+	}
+	if x, ok := m.O.(*Flat_E); ok {
+		b = append(b, 0x30)
+		b = wire.AppendVarint(b, wire.EncodeZigZag(int64(x.E)))
+	}
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
+}
+
+// UnmarshalWire replaces the contents of m with those decoded from b. It
+// reuses the memory of m's lists, maps and bytes fields, so values taken
+// from m before the call may change; it does not retain b. On error m is
+// left empty.
+func (m *Flat) UnmarshalWire(b []byte) error {
+	m.reuse()
+	if err := m.MergeWire(b, 0); err != nil {
+		m.Reset()
+		return err
+	}
+	return nil
+}
+
+// MergeWire decodes b into m as protobuf merges: singular fields are
+// replaced, messages merged, lists appended to. depth is the number of
+// messages around m (0 for a top-level one), bounded by
+// wire.MaxMessageDepth. On error m holds part of b.
+func (m *Flat) MergeWire(b []byte, depth int) error {
+	if depth > wire.MaxMessageDepth {
+		return wire.MessageError("h2rpc.test.wiremsg3.Flat", wire.ErrMessageDepth)
+	}
+	// The strings of m share one allocation, sized at the first of them.
+	var arena strings.Builder
+	sized := false
+	for len(b) > 0 {
+		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
+		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+				return wire.MessageError("h2rpc.test.wiremsg3.Flat", wire.ParseError(n))
+			}
+		}
+		b = b[n:]
+		switch num {
+		case 1:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Flat", 1, wire.ParseError(n))
+				}
+			}
+			b = b[n:]
+			if !wire.ValidUTF8(x) {
+				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 1, wire.ErrInvalidUTF8)
+			}
+			if !sized {
+				arena.Grow(len(x) + wire.LenBytes(b, 0x800000000000003a))
+				sized = true
+			}
+			at := arena.Len()
+			arena.Write(x)
+			v := arena.String()[at:]
+			m.A = v
+			continue
+		case 2:
+			if typ != wire.TypeVarint {
+				break
+			}
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Flat", 2, wire.ParseError(n))
+				}
+			}
+			b = b[n:]
+			v := int32(x)
+			m.N = v
+			continue
+		case 3:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Flat", 3, wire.ParseError(n))
+				}
+			}
+			b = b[n:]
+			if !wire.ValidUTF8(x) {
+				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 3, wire.ErrInvalidUTF8)
+			}
+			if !sized {
+				arena.Grow(len(x) + wire.LenBytes(b, 0x800000000000003a))
+				sized = true
+			}
+			at := arena.Len()
+			arena.Write(x)
+			v := arena.String()[at:]
+			m.B = v
+			continue
+		case 4:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Flat", 4, wire.ParseError(n))
+				}
+			}
+			b = b[n:]
+			if !wire.ValidUTF8(x) {
+				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 4, wire.ErrInvalidUTF8)
+			}
+			if !sized {
+				arena.Grow(len(x) + wire.LenBytes(b, 0x800000000000003a))
+				sized = true
+			}
+			at := arena.Len()
+			arena.Write(x)
+			v := arena.String()[at:]
+			m.C = &v
+			continue
+		case 7:
+			if typ != wire.TypeI64 {
+				break
+			}
+			x, n := wire.ConsumeFixed64(b)
+			if n < 0 {
+				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 7, wire.ParseError(n))
+			}
+			b = b[n:]
+			v := x
+			m.G = v
+			continue
+		case 63:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Flat", 63, wire.ParseError(n))
+				}
+			}
+			b = b[n:]
+			if !wire.ValidUTF8(x) {
+				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 63, wire.ErrInvalidUTF8)
+			}
+			if !sized {
+				arena.Grow(len(x) + wire.LenBytes(b, 0x800000000000003a))
+				sized = true
+			}
+			at := arena.Len()
+			arena.Write(x)
+			v := arena.String()[at:]
+			m.Last = v
+			continue
+		case 5:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ParseError(n))
+				}
+			}
+			b = b[n:]
+			if !wire.ValidUTF8(x) {
+				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ErrInvalidUTF8)
+			}
+			if !sized {
+				arena.Grow(len(x) + wire.LenBytes(b, 0x800000000000003a))
+				sized = true
+			}
+			at := arena.Len()
+			arena.Write(x)
+			v := arena.String()[at:]
+			m.O = &Flat_D{D: v}
+			continue
+		case 6:
+			if typ != wire.TypeVarint {
+				break
+			}
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.Flat", 6, wire.ParseError(n))
+				}
+			}
+			b = b[n:]
+			v := wire.DecodeZigZag(x)
+			m.O = &Flat_E{E: v}
+			continue
+		}
+		n = wire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return wire.FieldError("h2rpc.test.wiremsg3.Flat", num, wire.ParseError(n))
+		}
+		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
+		b = b[n:]
+	}
+	return nil
+}
+
+// Equal reports whether m and o hold the same fields, unknown fields
+// included. Two nil messages are equal; nil and non-nil are not. Floating
+// point fields compare with ==.
+func (m *Flat) Equal(o *Flat) bool {
+	if m == nil || o == nil {
+		return m == o
+	}
+	if !(m.A == o.A) {
+		return false
+	}
+	if !(m.N == o.N) {
+		return false
+	}
+	if !(m.B == o.B) {
+		return false
+	}
+	if (m.C == nil) != (o.C == nil) || (m.C != nil && *m.C != *o.C) {
+		return false
+	}
+	switch x := m.O.(type) {
+	case nil:
+		if o.O != nil {
+			return false
+		}
+	case *Flat_D:
+		y, ok := o.O.(*Flat_D)
+		if !ok || !(x.D == y.D) {
+			return false
+		}
+	case *Flat_E:
+		y, ok := o.O.(*Flat_E)
+		if !ok || !(x.E == y.E) {
+			return false
+		}
+	}
+	if !(m.G == o.G) {
+		return false
+	}
+	if !(m.Last == o.Last) {
+		return false
+	}
+	return bytes.Equal(m.unknownFields, o.unknownFields)
+}
+
+// Clone returns a deep copy of m (nil for nil).
+func (m *Flat) Clone() *Flat {
+	if m == nil {
+		return nil
+	}
+	c := *m
+	if m.C != nil {
+		v := *m.C
+		c.C = &v
+	}
+	switch x := m.O.(type) {
+	case *Flat_D:
+		c.O = &Flat_D{D: x.D}
+	case *Flat_E:
+		c.O = &Flat_E{E: x.E}
+	}
+	c.unknownFields = bytes.Clone(m.unknownFields)
+	return &c
+}
 
 // Fields of the well-known types: on package wire, they come from
 // github.com/h2rpc/h2rpc/wire/wellknown.
@@ -6869,26 +7368,18 @@ func (m *WellKnown) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *WellKnown) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
+func (m *WellKnown) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if m.Ts != nil {
 		b = append(b, 0x0a)
 		at := len(b)
 		b = append(b, 0)
 		if b, err = m.Ts.AppendWire(b); err != nil {
-			return b, err
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6897,7 +7388,7 @@ func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
 		at := len(b)
 		b = append(b, 0)
 		if b, err = m.Dur.AppendWire(b); err != nil {
-			return b, err
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6906,7 +7397,7 @@ func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
 		at := len(b)
 		b = append(b, 0)
 		if b, err = m.Empty.AppendWire(b); err != nil {
-			return b, err
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6915,7 +7406,7 @@ func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
 		at := len(b)
 		b = append(b, 0)
 		if b, err = m.Any.AppendWire(b); err != nil {
-			return b, err
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6924,7 +7415,7 @@ func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
 		at := len(b)
 		b = append(b, 0)
 		if b, err = m.Struct.AppendWire(b); err != nil {
-			return b, err
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6933,7 +7424,7 @@ func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
 		at := len(b)
 		b = append(b, 0)
 		if b, err = m.Value.AppendWire(b); err != nil {
-			return b, err
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6942,7 +7433,7 @@ func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
 		at := len(b)
 		b = append(b, 0)
 		if b, err = m.Mask.AppendWire(b); err != nil {
-			return b, err
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6951,7 +7442,7 @@ func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
 		at := len(b)
 		b = append(b, 0)
 		if b, err = m.Name.AppendWire(b); err != nil {
-			return b, err
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6960,7 +7451,7 @@ func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
 		at := len(b)
 		b = append(b, 0)
 		if b, err = v.AppendWire(b); err != nil {
-			return b, err
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -6997,7 +7488,7 @@ func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
 			entry := len(b)
 			b = append(b, 0)
 			if !wire.ValidUTF8(e.k) {
-				return b, wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 1, wire.ErrInvalidUTF8)
+				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 1, wire.ErrInvalidUTF8)
 			}
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(len(e.k)))
@@ -7006,7 +7497,7 @@ func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
 			at := len(b)
 			b = append(b, 0)
 			if b, err = v.AppendWire(b); err != nil {
-				return b, err
+				return b[:orig], err
 			}
 			b = wire.FinishLen(b, at)
 			b = wire.FinishLen(b, entry)
@@ -7017,7 +7508,7 @@ func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
 		at := len(b)
 		b = append(b, 0)
 		if b, err = m.Raw.AppendWire(b); err != nil {
-			return b, err
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -7026,7 +7517,7 @@ func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
 		at := len(b)
 		b = append(b, 0)
 		if b, err = m.Ratio.AppendWire(b); err != nil {
-			return b, err
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -7035,7 +7526,7 @@ func (m *WellKnown) appendWire(b []byte) (_ []byte, err error) {
 		at := len(b)
 		b = append(b, 0)
 		if b, err = m.Flag.AppendWire(b); err != nil {
-			return b, err
+			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
 	}
@@ -7593,20 +8084,12 @@ func (m *Empty) SizeWire() (n int) {
 // map entries by key, then the unknown fields m keeps. It allocates only if
 // b lacks capacity (and for maps of more than 16 entries, to sort them).
 // On error it returns b as it was.
-func (m *Empty) AppendWire(b []byte) ([]byte, error) {
-	n := len(b)
-	b, err := m.appendWire(b)
-	if err != nil {
-		return b[:n], err
-	}
-	return b, nil
-}
-
-func (m *Empty) appendWire(b []byte) (_ []byte, err error) {
+func (m *Empty) AppendWire(b []byte) (_ []byte, err error) {
 	if m == nil {
 		return b, nil
 	}
-	_ = err
+	orig := len(b)
+	_, _ = orig, err
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
 	}
@@ -7676,7 +8159,7 @@ func (m *Empty) Clone() *Empty {
 }
 
 // file_wiremsg_proto3_proto_descriptor is the serialized FileDescriptorProto of wiremsg/proto3.proto, for the reflection service.
-const file_wiremsg_proto3_proto_descriptor = "\n\x14wiremsg/proto3.proto\x12\x13h2rpc.test.wiremsg3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xd3\x03\n\aScalars\x12\x19\n\bf_double\x18\x01 \x01(\x01R\afDouble\x12\x17\n\af_float\x18\x02 \x01(\x02R\x06fFloat\x12\x17\n\af_int32\x18\x03 \x01(\x05R\x06fInt32\x12\x17\n\af_int64\x18\x04 \x01(\x03R\x06fInt64\x12\x19\n\bf_uint32\x18\x05 \x01(\rR\afUint32\x12\x19\n\bf_uint64\x18\x06 \x01(\x04R\afUint64\x12\x19\n\bf_sint32\x18\a \x01(\x11R\afSint32\x12\x19\n\bf_sint64\x18\b \x01(\x12R\afSint64\x12\x1b\n\tf_fixed32\x18\t \x01(\aR\bfFixed32\x12\x1b\n\tf_fixed64\x18\n \x01(\x06R\bfFixed64\x12\x1d\n\nf_sfixed32\x18\v \x01(\x0fR\tfSfixed32\x12\x1d\n\nf_sfixed64\x18\f \x01(\x10R\tfSfixed64\x12\x15\n\x06f_bool\x18\r \x01(\bR\x05fBool\x12\x19\n\bf_string\x18\x0e \x01(\tR\afString\x12\x17\n\af_bytes\x18\x0f \x01(\fR\x06fBytes\x123\n\af_color\x18\x10 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorR\x06fColor\"\xc2\x06\n\tOptionals\x12\x1e\n\bo_double\x18\x01 \x01(\x01H\x00R\aoDouble\x88\x01\x01\x12\x1c\n\ao_float\x18\x02 \x01(\x02H\x01R\x06oFloat\x88\x01\x01\x12\x1c\n\ao_int32\x18\x03 \x01(\x05H\x02R\x06oInt32\x88\x01\x01\x12\x1c\n\ao_int64\x18\x04 \x01(\x03H\x03R\x06oInt64\x88\x01\x01\x12\x1e\n\bo_uint32\x18\x05 \x01(\rH\x04R\aoUint32\x88\x01\x01\x12\x1e\n\bo_uint64\x18\x06 \x01(\x04H\x05R\aoUint64\x88\x01\x01\x12\x1e\n\bo_sint32\x18\a \x01(\x11H\x06R\aoSint32\x88\x01\x01\x12\x1e\n\bo_sint64\x18\b \x01(\x12H\aR\aoSint64\x88\x01\x01\x12 \n\to_fixed32\x18\t \x01(\aH\bR\boFixed32\x88\x01\x01\x12 \n\to_fixed64\x18\n \x01(\x06H\tR\boFixed64\x88\x01\x01\x12\"\n\no_sfixed32\x18\v \x01(\x0fH\nR\toSfixed32\x88\x01\x01\x12\"\n\no_sfixed64\x18\f \x01(\x10H\vR\toSfixed64\x88\x01\x01\x12\x1a\n\x06o_bool\x18\r \x01(\bH\fR\x05oBool\x88\x01\x01\x12\x1e\n\bo_string\x18\x0e \x01(\tH\rR\aoString\x88\x01\x01\x12\x1c\n\ao_bytes\x18\x0f \x01(\fH\x0eR\x06oBytes\x88\x01\x01\x128\n\ao_color\x18\x10 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorH\x0fR\x06oColor\x88\x01\x01\x12>\n\to_message\x18\x11 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsH\x10R\boMessage\x88\x01\x01B\v\n\t_o_doubleB\n\n\b_o_floatB\n\n\b_o_int32B\n\n\b_o_int64B\v\n\t_o_uint32B\v\n\t_o_uint64B\v\n\t_o_sint32B\v\n\t_o_sint64B\f\n\n_o_fixed32B\f\n\n_o_fixed64B\r\n\v_o_sfixed32B\r\n\v_o_sfixed64B\t\n\a_o_boolB\v\n\t_o_stringB\n\n\b_o_bytesB\n\n\b_o_colorB\f\n\n_o_message\"\xc4\x05\n\bRepeated\x12\x19\n\br_double\x18\x01 \x03(\x01R\arDouble\x12\x17\n\ar_float\x18\x02 \x03(\x02R\x06rFloat\x12\x17\n\ar_int32\x18\x03 \x03(\x05R\x06rInt32\x12\x17\n\ar_int64\x18\x04 \x03(\x03R\x06rInt64\x12\x19\n\br_uint32\x18\x05 \x03(\rR\arUint32\x12\x19\n\br_uint64\x18\x06 \x03(\x04R\arUint64\x12\x19\n\br_sint32\x18\a \x03(\x11R\arSint32\x12\x19\n\br_sint64\x18\b \x03(\x12R\arSint64\x12\x1b\n\tr_fixed32\x18\t \x03(\aR\brFixed32\x12\x1b\n\tr_fixed64\x18\n \x03(\x06R\brFixed64\x12\x1d\n\nr_sfixed32\x18\v \x03(\x0fR\trSfixed32\x12\x1d\n\nr_sfixed64\x18\f \x03(\x10R\trSfixed64\x12\x15\n\x06r_bool\x18\r \x03(\bR\x05rBool\x12\x19\n\br_string\x18\x0e \x03(\tR\arString\x12\x17\n\ar_bytes\x18\x0f \x03(\fR\x06rBytes\x123\n\ar_color\x18\x10 \x03(\x0e2\x1a.h2rpc.test.wiremsg3.ColorR\x06rColor\x129\n\tr_message\x18\x11 \x03(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\brMessage\x12\x1b\n\au_int32\x18\x12 \x03(\x05B\x02\x10\x00R\x06uInt32\x12\x1d\n\bu_sint64\x18\x13 \x03(\x12B\x02\x10\x00R\auSint64\x12\x1f\n\tu_fixed32\x18\x14 \x03(\aB\x02\x10\x00R\buFixed32\x12\x1d\n\bu_double\x18\x15 \x03(\x01B\x02\x10\x00R\auDouble\x127\n\au_color\x18\x16 \x03(\x0e2\x1a.h2rpc.test.wiremsg3.ColorB\x02\x10\x00R\x06uColor\"\xf2\r\n\x04Maps\x12>\n\am_int32\x18\x01 \x03(\v2%.h2rpc.test.wiremsg3.Maps.MInt32EntryR\x06mInt32\x12>\n\am_int64\x18\x02 \x03(\v2%.h2rpc.test.wiremsg3.Maps.MInt64EntryR\x06mInt64\x12A\n\bm_uint32\x18\x03 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MUint32EntryR\amUint32\x12A\n\bm_uint64\x18\x04 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MUint64EntryR\amUint64\x12A\n\bm_sint32\x18\x05 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MSint32EntryR\amSint32\x12A\n\bm_sint64\x18\x06 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MSint64EntryR\amSint64\x12D\n\tm_fixed32\x18\a \x03(\v2'.h2rpc.test.wiremsg3.Maps.MFixed32EntryR\bmFixed32\x12D\n\tm_fixed64\x18\b \x03(\v2'.h2rpc.test.wiremsg3.Maps.MFixed64EntryR\bmFixed64\x12G\n\nm_sfixed32\x18\t \x03(\v2(.h2rpc.test.wiremsg3.Maps.MSfixed32EntryR\tmSfixed32\x12G\n\nm_sfixed64\x18\n \x03(\v2(.h2rpc.test.wiremsg3.Maps.MSfixed64EntryR\tmSfixed64\x12;\n\x06m_bool\x18\v \x03(\v2$.h2rpc.test.wiremsg3.Maps.MBoolEntryR\x05mBool\x12A\n\bm_string\x18\f \x03(\v2&.h2rpc.test.wiremsg3.Maps.MStringEntryR\amString\x12T\n\x0fm_string_string\x18\r \x03(\v2,.h2rpc.test.wiremsg3.Maps.MStringStringEntryR\rmStringString\x1a9\n\vMInt32Entry\x12\x10\n\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n\vMInt64Entry\x12\x10\n\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1aV\n\fMUint32Entry\x12\x10\n\x03key\x18\x01 \x01(\rR\x03key\x120\n\x05value\x18\x02 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorR\x05value:\x028\x01\x1aX\n\fMUint64Entry\x12\x10\n\x03key\x18\x01 \x01(\x04R\x03key\x122\n\x05value\x18\x02 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\x05value:\x028\x01\x1a:\n\fMSint32Entry\x12\x10\n\x03key\x18\x01 \x01(\x11R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a:\n\fMSint64Entry\x12\x10\n\x03key\x18\x01 \x01(\x12R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x02R\x05value:\x028\x01\x1a;\n\rMFixed32Entry\x12\x10\n\x03key\x18\x01 \x01(\aR\x03key\x12\x14\n\x05value\x18\x02 \x01(\bR\x05value:\x028\x01\x1a;\n\rMFixed64Entry\x12\x10\n\x03key\x18\x01 \x01(\x06R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a<\n\x0eMSfixed32Entry\x12\x10\n\x03key\x18\x01 \x01(\x0fR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x11R\x05value:\x028\x01\x1a<\n\x0eMSfixed64Entry\x12\x10\n\x03key\x18\x01 \x01(\x10R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x06R\x05value:\x028\x01\x1a8\n\nMBoolEntry\x12\x10\n\x03key\x18\x01 \x01(\bR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aX\n\fMStringEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x122\n\x05value\x18\x02 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\x05value:\x028\x01\x1a@\n\x12MStringStringEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe8\x02\n\x06Oneofs\x12\x19\n\ak_int32\x18\x01 \x01(\x05H\x00R\x06kInt32\x12\x1b\n\bk_string\x18\x02 \x01(\tH\x00R\akString\x12\x19\n\ak_bytes\x18\x03 \x01(\fH\x00R\x06kBytes\x125\n\ak_color\x18\x04 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorH\x00R\x06kColor\x12;\n\tk_message\x18\x05 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsH\x00R\bkMessage\x12\x1b\n\bk_double\x18\x06 \x01(\x01H\x00R\akDouble\x12\x1b\n\bk_sint64\x18\a \x01(\x12H\x00R\akSint64\x12\x14\n\x05after\x18\b \x01(\tR\x05after\x12\x17\n\x06o_bool\x18\t \x01(\bH\x01R\x05oBool\x12\x1d\n\to_fixed64\x18\n \x01(\x06H\x01R\boFixed64B\x06\n\x04kindB\a\n\x05other\"\xa3\x05\n\x03All\x126\n\ascalars\x18\x01 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\ascalars\x12<\n\toptionals\x18\x02 \x01(\v2\x1e.h2rpc.test.wiremsg3.OptionalsR\toptionals\x129\n\brepeated\x18\x03 \x01(\v2\x1d.h2rpc.test.wiremsg3.RepeatedR\brepeated\x12-\n\x04maps\x18\x04 \x01(\v2\x19.h2rpc.test.wiremsg3.MapsR\x04maps\x123\n\x06oneofs\x18\x05 \x01(\v2\x1b.h2rpc.test.wiremsg3.OneofsR\x06oneofs\x124\n\x05inner\x18\x06 \x01(\v2\x1e.h2rpc.test.wiremsg3.All.InnerR\x05inner\x126\n\x06inners\x18\a \x03(\v2\x1e.h2rpc.test.wiremsg3.All.InnerR\x06inners\x12#\n\vhigh_number\x18\xff\xff\xff\xff\x01 \x01(\x05R\nhighNumber\x12=\n\nwell_known\x18\b \x01(\v2\x1e.h2rpc.test.wiremsg3.WellKnownR\twellKnown\x1a\xb4\x01\n\x05Inner\x12\x14\n\x05depth\x18\x01 \x01(\x05R\x05depth\x12.\n\x05child\x18\x02 \x01(\v2\x18.h2rpc.test.wiremsg3.AllR\x05child\x127\n\x04mood\x18\x03 \x01(\x0e2#.h2rpc.test.wiremsg3.All.Inner.MoodR\x04mood\",\n\x04Mood\x12\x14\n\x10MOOD_UNSPECIFIED\x10\x00\x12\x0e\n\nMOOD_HAPPY\x10\x01\"\xd4\x05\n\tWellKnown\x12*\n\x02ts\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02ts\x12+\n\x03dur\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03dur\x12,\n\x05empty\x18\x03 \x01(\v2\x16.google.protobuf.EmptyR\x05empty\x12&\n\x03any\x18\x04 \x01(\v2\x14.google.protobuf.AnyR\x03any\x12/\n\x06struct\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x06struct\x12,\n\x05value\x18\x06 \x01(\v2\x16.google.protobuf.ValueR\x05value\x12.\n\x04mask\x18\a \x01(\v2\x1a.google.protobuf.FieldMaskR\x04mask\x120\n\x04name\x18\b \x01(\v2\x1c.google.protobuf.StringValueR\x04name\x12-\n\x03ids\x18\t \x03(\v2\x1b.google.protobuf.Int64ValueR\x03ids\x12?\n\x05lists\x18\n \x03(\v2).h2rpc.test.wiremsg3.WellKnown.ListsEntryR\x05lists\x12-\n\x03raw\x18\v \x01(\v2\x1b.google.protobuf.BytesValueR\x03raw\x122\n\x05ratio\x18\f \x01(\v2\x1c.google.protobuf.DoubleValueR\x05ratio\x12.\n\x04flag\x18\r \x01(\v2\x1a.google.protobuf.BoolValueR\x04flag\x1aT\n\nListsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x120\n\x05value\x18\x02 \x01(\v2\x1a.google.protobuf.ListValueR\x05value:\x028\x01\"\a\n\x05Empty*[\n\x05Color\x12\x15\n\x11COLOR_UNSPECIFIED\x10\x00\x12\r\n\tCOLOR_RED\x10\x01\x12\x0f\n\vCOLOR_GREEN\x10\x02\x12\x1b\n\x0eCOLOR_NEGATIVE\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01B<Z:github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p3b\x06proto3"
+const file_wiremsg_proto3_proto_descriptor = "\n\x14wiremsg/proto3.proto\x12\x13h2rpc.test.wiremsg3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xd3\x03\n\aScalars\x12\x19\n\bf_double\x18\x01 \x01(\x01R\afDouble\x12\x17\n\af_float\x18\x02 \x01(\x02R\x06fFloat\x12\x17\n\af_int32\x18\x03 \x01(\x05R\x06fInt32\x12\x17\n\af_int64\x18\x04 \x01(\x03R\x06fInt64\x12\x19\n\bf_uint32\x18\x05 \x01(\rR\afUint32\x12\x19\n\bf_uint64\x18\x06 \x01(\x04R\afUint64\x12\x19\n\bf_sint32\x18\a \x01(\x11R\afSint32\x12\x19\n\bf_sint64\x18\b \x01(\x12R\afSint64\x12\x1b\n\tf_fixed32\x18\t \x01(\aR\bfFixed32\x12\x1b\n\tf_fixed64\x18\n \x01(\x06R\bfFixed64\x12\x1d\n\nf_sfixed32\x18\v \x01(\x0fR\tfSfixed32\x12\x1d\n\nf_sfixed64\x18\f \x01(\x10R\tfSfixed64\x12\x15\n\x06f_bool\x18\r \x01(\bR\x05fBool\x12\x19\n\bf_string\x18\x0e \x01(\tR\afString\x12\x17\n\af_bytes\x18\x0f \x01(\fR\x06fBytes\x123\n\af_color\x18\x10 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorR\x06fColor\"\xc2\x06\n\tOptionals\x12\x1e\n\bo_double\x18\x01 \x01(\x01H\x00R\aoDouble\x88\x01\x01\x12\x1c\n\ao_float\x18\x02 \x01(\x02H\x01R\x06oFloat\x88\x01\x01\x12\x1c\n\ao_int32\x18\x03 \x01(\x05H\x02R\x06oInt32\x88\x01\x01\x12\x1c\n\ao_int64\x18\x04 \x01(\x03H\x03R\x06oInt64\x88\x01\x01\x12\x1e\n\bo_uint32\x18\x05 \x01(\rH\x04R\aoUint32\x88\x01\x01\x12\x1e\n\bo_uint64\x18\x06 \x01(\x04H\x05R\aoUint64\x88\x01\x01\x12\x1e\n\bo_sint32\x18\a \x01(\x11H\x06R\aoSint32\x88\x01\x01\x12\x1e\n\bo_sint64\x18\b \x01(\x12H\aR\aoSint64\x88\x01\x01\x12 \n\to_fixed32\x18\t \x01(\aH\bR\boFixed32\x88\x01\x01\x12 \n\to_fixed64\x18\n \x01(\x06H\tR\boFixed64\x88\x01\x01\x12\"\n\no_sfixed32\x18\v \x01(\x0fH\nR\toSfixed32\x88\x01\x01\x12\"\n\no_sfixed64\x18\f \x01(\x10H\vR\toSfixed64\x88\x01\x01\x12\x1a\n\x06o_bool\x18\r \x01(\bH\fR\x05oBool\x88\x01\x01\x12\x1e\n\bo_string\x18\x0e \x01(\tH\rR\aoString\x88\x01\x01\x12\x1c\n\ao_bytes\x18\x0f \x01(\fH\x0eR\x06oBytes\x88\x01\x01\x128\n\ao_color\x18\x10 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorH\x0fR\x06oColor\x88\x01\x01\x12>\n\to_message\x18\x11 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsH\x10R\boMessage\x88\x01\x01B\v\n\t_o_doubleB\n\n\b_o_floatB\n\n\b_o_int32B\n\n\b_o_int64B\v\n\t_o_uint32B\v\n\t_o_uint64B\v\n\t_o_sint32B\v\n\t_o_sint64B\f\n\n_o_fixed32B\f\n\n_o_fixed64B\r\n\v_o_sfixed32B\r\n\v_o_sfixed64B\t\n\a_o_boolB\v\n\t_o_stringB\n\n\b_o_bytesB\n\n\b_o_colorB\f\n\n_o_message\"\xc4\x05\n\bRepeated\x12\x19\n\br_double\x18\x01 \x03(\x01R\arDouble\x12\x17\n\ar_float\x18\x02 \x03(\x02R\x06rFloat\x12\x17\n\ar_int32\x18\x03 \x03(\x05R\x06rInt32\x12\x17\n\ar_int64\x18\x04 \x03(\x03R\x06rInt64\x12\x19\n\br_uint32\x18\x05 \x03(\rR\arUint32\x12\x19\n\br_uint64\x18\x06 \x03(\x04R\arUint64\x12\x19\n\br_sint32\x18\a \x03(\x11R\arSint32\x12\x19\n\br_sint64\x18\b \x03(\x12R\arSint64\x12\x1b\n\tr_fixed32\x18\t \x03(\aR\brFixed32\x12\x1b\n\tr_fixed64\x18\n \x03(\x06R\brFixed64\x12\x1d\n\nr_sfixed32\x18\v \x03(\x0fR\trSfixed32\x12\x1d\n\nr_sfixed64\x18\f \x03(\x10R\trSfixed64\x12\x15\n\x06r_bool\x18\r \x03(\bR\x05rBool\x12\x19\n\br_string\x18\x0e \x03(\tR\arString\x12\x17\n\ar_bytes\x18\x0f \x03(\fR\x06rBytes\x123\n\ar_color\x18\x10 \x03(\x0e2\x1a.h2rpc.test.wiremsg3.ColorR\x06rColor\x129\n\tr_message\x18\x11 \x03(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\brMessage\x12\x1b\n\au_int32\x18\x12 \x03(\x05B\x02\x10\x00R\x06uInt32\x12\x1d\n\bu_sint64\x18\x13 \x03(\x12B\x02\x10\x00R\auSint64\x12\x1f\n\tu_fixed32\x18\x14 \x03(\aB\x02\x10\x00R\buFixed32\x12\x1d\n\bu_double\x18\x15 \x03(\x01B\x02\x10\x00R\auDouble\x127\n\au_color\x18\x16 \x03(\x0e2\x1a.h2rpc.test.wiremsg3.ColorB\x02\x10\x00R\x06uColor\"\xf2\r\n\x04Maps\x12>\n\am_int32\x18\x01 \x03(\v2%.h2rpc.test.wiremsg3.Maps.MInt32EntryR\x06mInt32\x12>\n\am_int64\x18\x02 \x03(\v2%.h2rpc.test.wiremsg3.Maps.MInt64EntryR\x06mInt64\x12A\n\bm_uint32\x18\x03 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MUint32EntryR\amUint32\x12A\n\bm_uint64\x18\x04 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MUint64EntryR\amUint64\x12A\n\bm_sint32\x18\x05 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MSint32EntryR\amSint32\x12A\n\bm_sint64\x18\x06 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MSint64EntryR\amSint64\x12D\n\tm_fixed32\x18\a \x03(\v2'.h2rpc.test.wiremsg3.Maps.MFixed32EntryR\bmFixed32\x12D\n\tm_fixed64\x18\b \x03(\v2'.h2rpc.test.wiremsg3.Maps.MFixed64EntryR\bmFixed64\x12G\n\nm_sfixed32\x18\t \x03(\v2(.h2rpc.test.wiremsg3.Maps.MSfixed32EntryR\tmSfixed32\x12G\n\nm_sfixed64\x18\n \x03(\v2(.h2rpc.test.wiremsg3.Maps.MSfixed64EntryR\tmSfixed64\x12;\n\x06m_bool\x18\v \x03(\v2$.h2rpc.test.wiremsg3.Maps.MBoolEntryR\x05mBool\x12A\n\bm_string\x18\f \x03(\v2&.h2rpc.test.wiremsg3.Maps.MStringEntryR\amString\x12T\n\x0fm_string_string\x18\r \x03(\v2,.h2rpc.test.wiremsg3.Maps.MStringStringEntryR\rmStringString\x1a9\n\vMInt32Entry\x12\x10\n\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n\vMInt64Entry\x12\x10\n\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1aV\n\fMUint32Entry\x12\x10\n\x03key\x18\x01 \x01(\rR\x03key\x120\n\x05value\x18\x02 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorR\x05value:\x028\x01\x1aX\n\fMUint64Entry\x12\x10\n\x03key\x18\x01 \x01(\x04R\x03key\x122\n\x05value\x18\x02 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\x05value:\x028\x01\x1a:\n\fMSint32Entry\x12\x10\n\x03key\x18\x01 \x01(\x11R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a:\n\fMSint64Entry\x12\x10\n\x03key\x18\x01 \x01(\x12R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x02R\x05value:\x028\x01\x1a;\n\rMFixed32Entry\x12\x10\n\x03key\x18\x01 \x01(\aR\x03key\x12\x14\n\x05value\x18\x02 \x01(\bR\x05value:\x028\x01\x1a;\n\rMFixed64Entry\x12\x10\n\x03key\x18\x01 \x01(\x06R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a<\n\x0eMSfixed32Entry\x12\x10\n\x03key\x18\x01 \x01(\x0fR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x11R\x05value:\x028\x01\x1a<\n\x0eMSfixed64Entry\x12\x10\n\x03key\x18\x01 \x01(\x10R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x06R\x05value:\x028\x01\x1a8\n\nMBoolEntry\x12\x10\n\x03key\x18\x01 \x01(\bR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aX\n\fMStringEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x122\n\x05value\x18\x02 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\x05value:\x028\x01\x1a@\n\x12MStringStringEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe8\x02\n\x06Oneofs\x12\x19\n\ak_int32\x18\x01 \x01(\x05H\x00R\x06kInt32\x12\x1b\n\bk_string\x18\x02 \x01(\tH\x00R\akString\x12\x19\n\ak_bytes\x18\x03 \x01(\fH\x00R\x06kBytes\x125\n\ak_color\x18\x04 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorH\x00R\x06kColor\x12;\n\tk_message\x18\x05 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsH\x00R\bkMessage\x12\x1b\n\bk_double\x18\x06 \x01(\x01H\x00R\akDouble\x12\x1b\n\bk_sint64\x18\a \x01(\x12H\x00R\akSint64\x12\x14\n\x05after\x18\b \x01(\tR\x05after\x12\x17\n\x06o_bool\x18\t \x01(\bH\x01R\x05oBool\x12\x1d\n\to_fixed64\x18\n \x01(\x06H\x01R\boFixed64B\x06\n\x04kindB\a\n\x05other\"\xd2\x05\n\x03All\x126\n\ascalars\x18\x01 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\ascalars\x12<\n\toptionals\x18\x02 \x01(\v2\x1e.h2rpc.test.wiremsg3.OptionalsR\toptionals\x129\n\brepeated\x18\x03 \x01(\v2\x1d.h2rpc.test.wiremsg3.RepeatedR\brepeated\x12-\n\x04maps\x18\x04 \x01(\v2\x19.h2rpc.test.wiremsg3.MapsR\x04maps\x123\n\x06oneofs\x18\x05 \x01(\v2\x1b.h2rpc.test.wiremsg3.OneofsR\x06oneofs\x124\n\x05inner\x18\x06 \x01(\v2\x1e.h2rpc.test.wiremsg3.All.InnerR\x05inner\x126\n\x06inners\x18\a \x03(\v2\x1e.h2rpc.test.wiremsg3.All.InnerR\x06inners\x12#\n\vhigh_number\x18\xff\xff\xff\xff\x01 \x01(\x05R\nhighNumber\x12=\n\nwell_known\x18\b \x01(\v2\x1e.h2rpc.test.wiremsg3.WellKnownR\twellKnown\x12-\n\x04flat\x18\t \x01(\v2\x19.h2rpc.test.wiremsg3.FlatR\x04flat\x1a\xb4\x01\n\x05Inner\x12\x14\n\x05depth\x18\x01 \x01(\x05R\x05depth\x12.\n\x05child\x18\x02 \x01(\v2\x18.h2rpc.test.wiremsg3.AllR\x05child\x127\n\x04mood\x18\x03 \x01(\x0e2#.h2rpc.test.wiremsg3.All.Inner.MoodR\x04mood\",\n\x04Mood\x12\x14\n\x10MOOD_UNSPECIFIED\x10\x00\x12\x0e\n\nMOOD_HAPPY\x10\x01\"\x90\x01\n\x04Flat\x12\f\n\x01a\x18\x01 \x01(\tR\x01a\x12\f\n\x01n\x18\x02 \x01(\x05R\x01n\x12\f\n\x01b\x18\x03 \x01(\tR\x01b\x12\x11\n\x01c\x18\x04 \x01(\tH\x01R\x01c\x88\x01\x01\x12\x0e\n\x01d\x18\x05 \x01(\tH\x00R\x01d\x12\x0e\n\x01e\x18\x06 \x01(\x12H\x00R\x01e\x12\f\n\x01g\x18\a \x01(\x06R\x01g\x12\x12\n\x04last\x18? \x01(\tR\x04lastB\x03\n\x01oB\x04\n\x02_c\"\xd4\x05\n\tWellKnown\x12*\n\x02ts\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02ts\x12+\n\x03dur\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03dur\x12,\n\x05empty\x18\x03 \x01(\v2\x16.google.protobuf.EmptyR\x05empty\x12&\n\x03any\x18\x04 \x01(\v2\x14.google.protobuf.AnyR\x03any\x12/\n\x06struct\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x06struct\x12,\n\x05value\x18\x06 \x01(\v2\x16.google.protobuf.ValueR\x05value\x12.\n\x04mask\x18\a \x01(\v2\x1a.google.protobuf.FieldMaskR\x04mask\x120\n\x04name\x18\b \x01(\v2\x1c.google.protobuf.StringValueR\x04name\x12-\n\x03ids\x18\t \x03(\v2\x1b.google.protobuf.Int64ValueR\x03ids\x12?\n\x05lists\x18\n \x03(\v2).h2rpc.test.wiremsg3.WellKnown.ListsEntryR\x05lists\x12-\n\x03raw\x18\v \x01(\v2\x1b.google.protobuf.BytesValueR\x03raw\x122\n\x05ratio\x18\f \x01(\v2\x1c.google.protobuf.DoubleValueR\x05ratio\x12.\n\x04flag\x18\r \x01(\v2\x1a.google.protobuf.BoolValueR\x04flag\x1aT\n\nListsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x120\n\x05value\x18\x02 \x01(\v2\x1a.google.protobuf.ListValueR\x05value:\x028\x01\"\a\n\x05Empty*[\n\x05Color\x12\x15\n\x11COLOR_UNSPECIFIED\x10\x00\x12\r\n\tCOLOR_RED\x10\x01\x12\x0f\n\vCOLOR_GREEN\x10\x02\x12\x1b\n\x0eCOLOR_NEGATIVE\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01B<Z:github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p3b\x06proto3"
 
 func init() {
 	// A file registered already by other code keeps its first descriptor:

@@ -1044,6 +1044,7 @@ type All struct {
 	Inners        []*All_Inner           `protobuf:"bytes,7,rep,name=inners,proto3" json:"inners,omitempty"`
 	HighNumber    int32                  `protobuf:"varint,536870911,opt,name=high_number,json=highNumber,proto3" json:"high_number,omitempty"`
 	WellKnown     *WellKnown             `protobuf:"bytes,8,opt,name=well_known,json=wellKnown,proto3" json:"well_known,omitempty"`
+	Flat          *Flat                  `protobuf:"bytes,9,opt,name=flat,proto3" json:"flat,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1141,6 +1142,145 @@ func (x *All) GetWellKnown() *WellKnown {
 	return nil
 }
 
+func (x *All) GetFlat() *Flat {
+	if x != nil {
+		return x.Flat
+	}
+	return nil
+}
+
+// Scalars and strings only: its decoder copies all its strings into one
+// allocation.
+type Flat struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	A     string                 `protobuf:"bytes,1,opt,name=a,proto3" json:"a,omitempty"`
+	N     int32                  `protobuf:"varint,2,opt,name=n,proto3" json:"n,omitempty"`
+	B     string                 `protobuf:"bytes,3,opt,name=b,proto3" json:"b,omitempty"`
+	C     *string                `protobuf:"bytes,4,opt,name=c,proto3,oneof" json:"c,omitempty"`
+	// Types that are valid to be assigned to O:
+	//
+	//	*Flat_D
+	//	*Flat_E
+	O             isFlat_O `protobuf_oneof:"o"`
+	G             uint64   `protobuf:"fixed64,7,opt,name=g,proto3" json:"g,omitempty"`
+	Last          string   `protobuf:"bytes,63,opt,name=last,proto3" json:"last,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Flat) Reset() {
+	*x = Flat{}
+	mi := &file_wiremsg_proto3_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Flat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Flat) ProtoMessage() {}
+
+func (x *Flat) ProtoReflect() protoreflect.Message {
+	mi := &file_wiremsg_proto3_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Flat.ProtoReflect.Descriptor instead.
+func (*Flat) Descriptor() ([]byte, []int) {
+	return file_wiremsg_proto3_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Flat) GetA() string {
+	if x != nil {
+		return x.A
+	}
+	return ""
+}
+
+func (x *Flat) GetN() int32 {
+	if x != nil {
+		return x.N
+	}
+	return 0
+}
+
+func (x *Flat) GetB() string {
+	if x != nil {
+		return x.B
+	}
+	return ""
+}
+
+func (x *Flat) GetC() string {
+	if x != nil && x.C != nil {
+		return *x.C
+	}
+	return ""
+}
+
+func (x *Flat) GetO() isFlat_O {
+	if x != nil {
+		return x.O
+	}
+	return nil
+}
+
+func (x *Flat) GetD() string {
+	if x != nil {
+		if x, ok := x.O.(*Flat_D); ok {
+			return x.D
+		}
+	}
+	return ""
+}
+
+func (x *Flat) GetE() int64 {
+	if x != nil {
+		if x, ok := x.O.(*Flat_E); ok {
+			return x.E
+		}
+	}
+	return 0
+}
+
+func (x *Flat) GetG() uint64 {
+	if x != nil {
+		return x.G
+	}
+	return 0
+}
+
+func (x *Flat) GetLast() string {
+	if x != nil {
+		return x.Last
+	}
+	return ""
+}
+
+type isFlat_O interface {
+	isFlat_O()
+}
+
+type Flat_D struct {
+	D string `protobuf:"bytes,5,opt,name=d,proto3,oneof"`
+}
+
+type Flat_E struct {
+	E int64 `protobuf:"zigzag64,6,opt,name=e,proto3,oneof"`
+}
+
+func (*Flat_D) isFlat_O() {}
+
+func (*Flat_E) isFlat_O() {}
+
 // Fields of the well-known types: on package wire, they come from
 // github.com/h2rpc/h2rpc/wire/wellknown.
 type WellKnown struct {
@@ -1164,7 +1304,7 @@ type WellKnown struct {
 
 func (x *WellKnown) Reset() {
 	*x = WellKnown{}
-	mi := &file_wiremsg_proto3_proto_msgTypes[6]
+	mi := &file_wiremsg_proto3_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1316,7 @@ func (x *WellKnown) String() string {
 func (*WellKnown) ProtoMessage() {}
 
 func (x *WellKnown) ProtoReflect() protoreflect.Message {
-	mi := &file_wiremsg_proto3_proto_msgTypes[6]
+	mi := &file_wiremsg_proto3_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1329,7 @@ func (x *WellKnown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WellKnown.ProtoReflect.Descriptor instead.
 func (*WellKnown) Descriptor() ([]byte, []int) {
-	return file_wiremsg_proto3_proto_rawDescGZIP(), []int{6}
+	return file_wiremsg_proto3_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WellKnown) GetTs() *timestamppb.Timestamp {
@@ -1291,7 +1431,7 @@ type Empty struct {
 
 func (x *Empty) Reset() {
 	*x = Empty{}
-	mi := &file_wiremsg_proto3_proto_msgTypes[7]
+	mi := &file_wiremsg_proto3_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1303,7 +1443,7 @@ func (x *Empty) String() string {
 func (*Empty) ProtoMessage() {}
 
 func (x *Empty) ProtoReflect() protoreflect.Message {
-	mi := &file_wiremsg_proto3_proto_msgTypes[7]
+	mi := &file_wiremsg_proto3_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1456,7 @@ func (x *Empty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Empty.ProtoReflect.Descriptor instead.
 func (*Empty) Descriptor() ([]byte, []int) {
-	return file_wiremsg_proto3_proto_rawDescGZIP(), []int{7}
+	return file_wiremsg_proto3_proto_rawDescGZIP(), []int{8}
 }
 
 type All_Inner struct {
@@ -1330,7 +1470,7 @@ type All_Inner struct {
 
 func (x *All_Inner) Reset() {
 	*x = All_Inner{}
-	mi := &file_wiremsg_proto3_proto_msgTypes[21]
+	mi := &file_wiremsg_proto3_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1482,7 @@ func (x *All_Inner) String() string {
 func (*All_Inner) ProtoMessage() {}
 
 func (x *All_Inner) ProtoReflect() protoreflect.Message {
-	mi := &file_wiremsg_proto3_proto_msgTypes[21]
+	mi := &file_wiremsg_proto3_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1547,7 +1687,7 @@ const file_wiremsg_proto3_proto_rawDesc = "" +
 	"\to_fixed64\x18\n" +
 	" \x01(\x06H\x01R\boFixed64B\x06\n" +
 	"\x04kindB\a\n" +
-	"\x05other\"\xa3\x05\n" +
+	"\x05other\"\xd2\x05\n" +
 	"\x03All\x126\n" +
 	"\ascalars\x18\x01 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\ascalars\x12<\n" +
 	"\toptionals\x18\x02 \x01(\v2\x1e.h2rpc.test.wiremsg3.OptionalsR\toptionals\x129\n" +
@@ -1559,7 +1699,8 @@ const file_wiremsg_proto3_proto_rawDesc = "" +
 	"\vhigh_number\x18\xff\xff\xff\xff\x01 \x01(\x05R\n" +
 	"highNumber\x12=\n" +
 	"\n" +
-	"well_known\x18\b \x01(\v2\x1e.h2rpc.test.wiremsg3.WellKnownR\twellKnown\x1a\xb4\x01\n" +
+	"well_known\x18\b \x01(\v2\x1e.h2rpc.test.wiremsg3.WellKnownR\twellKnown\x12-\n" +
+	"\x04flat\x18\t \x01(\v2\x19.h2rpc.test.wiremsg3.FlatR\x04flat\x1a\xb4\x01\n" +
 	"\x05Inner\x12\x14\n" +
 	"\x05depth\x18\x01 \x01(\x05R\x05depth\x12.\n" +
 	"\x05child\x18\x02 \x01(\v2\x18.h2rpc.test.wiremsg3.AllR\x05child\x127\n" +
@@ -1567,7 +1708,18 @@ const file_wiremsg_proto3_proto_rawDesc = "" +
 	"\x04Mood\x12\x14\n" +
 	"\x10MOOD_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
-	"MOOD_HAPPY\x10\x01\"\xd4\x05\n" +
+	"MOOD_HAPPY\x10\x01\"\x90\x01\n" +
+	"\x04Flat\x12\f\n" +
+	"\x01a\x18\x01 \x01(\tR\x01a\x12\f\n" +
+	"\x01n\x18\x02 \x01(\x05R\x01n\x12\f\n" +
+	"\x01b\x18\x03 \x01(\tR\x01b\x12\x11\n" +
+	"\x01c\x18\x04 \x01(\tH\x01R\x01c\x88\x01\x01\x12\x0e\n" +
+	"\x01d\x18\x05 \x01(\tH\x00R\x01d\x12\x0e\n" +
+	"\x01e\x18\x06 \x01(\x12H\x00R\x01e\x12\f\n" +
+	"\x01g\x18\a \x01(\x06R\x01g\x12\x12\n" +
+	"\x04last\x18? \x01(\tR\x04lastB\x03\n" +
+	"\x01oB\x04\n" +
+	"\x02_c\"\xd4\x05\n" +
 	"\tWellKnown\x12*\n" +
 	"\x02ts\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02ts\x12+\n" +
 	"\x03dur\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03dur\x12,\n" +
@@ -1607,7 +1759,7 @@ func file_wiremsg_proto3_proto_rawDescGZIP() []byte {
 }
 
 var file_wiremsg_proto3_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_wiremsg_proto3_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_wiremsg_proto3_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_wiremsg_proto3_proto_goTypes = []any{
 	(Color)(0),                     // 0: h2rpc.test.wiremsg3.Color
 	(All_Inner_Mood)(0),            // 1: h2rpc.test.wiremsg3.All.Inner.Mood
@@ -1617,36 +1769,37 @@ var file_wiremsg_proto3_proto_goTypes = []any{
 	(*Maps)(nil),                   // 5: h2rpc.test.wiremsg3.Maps
 	(*Oneofs)(nil),                 // 6: h2rpc.test.wiremsg3.Oneofs
 	(*All)(nil),                    // 7: h2rpc.test.wiremsg3.All
-	(*WellKnown)(nil),              // 8: h2rpc.test.wiremsg3.WellKnown
-	(*Empty)(nil),                  // 9: h2rpc.test.wiremsg3.Empty
-	nil,                            // 10: h2rpc.test.wiremsg3.Maps.MInt32Entry
-	nil,                            // 11: h2rpc.test.wiremsg3.Maps.MInt64Entry
-	nil,                            // 12: h2rpc.test.wiremsg3.Maps.MUint32Entry
-	nil,                            // 13: h2rpc.test.wiremsg3.Maps.MUint64Entry
-	nil,                            // 14: h2rpc.test.wiremsg3.Maps.MSint32Entry
-	nil,                            // 15: h2rpc.test.wiremsg3.Maps.MSint64Entry
-	nil,                            // 16: h2rpc.test.wiremsg3.Maps.MFixed32Entry
-	nil,                            // 17: h2rpc.test.wiremsg3.Maps.MFixed64Entry
-	nil,                            // 18: h2rpc.test.wiremsg3.Maps.MSfixed32Entry
-	nil,                            // 19: h2rpc.test.wiremsg3.Maps.MSfixed64Entry
-	nil,                            // 20: h2rpc.test.wiremsg3.Maps.MBoolEntry
-	nil,                            // 21: h2rpc.test.wiremsg3.Maps.MStringEntry
-	nil,                            // 22: h2rpc.test.wiremsg3.Maps.MStringStringEntry
-	(*All_Inner)(nil),              // 23: h2rpc.test.wiremsg3.All.Inner
-	nil,                            // 24: h2rpc.test.wiremsg3.WellKnown.ListsEntry
-	(*timestamppb.Timestamp)(nil),  // 25: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 26: google.protobuf.Duration
-	(*emptypb.Empty)(nil),          // 27: google.protobuf.Empty
-	(*anypb.Any)(nil),              // 28: google.protobuf.Any
-	(*structpb.Struct)(nil),        // 29: google.protobuf.Struct
-	(*structpb.Value)(nil),         // 30: google.protobuf.Value
-	(*fieldmaskpb.FieldMask)(nil),  // 31: google.protobuf.FieldMask
-	(*wrapperspb.StringValue)(nil), // 32: google.protobuf.StringValue
-	(*wrapperspb.Int64Value)(nil),  // 33: google.protobuf.Int64Value
-	(*wrapperspb.BytesValue)(nil),  // 34: google.protobuf.BytesValue
-	(*wrapperspb.DoubleValue)(nil), // 35: google.protobuf.DoubleValue
-	(*wrapperspb.BoolValue)(nil),   // 36: google.protobuf.BoolValue
-	(*structpb.ListValue)(nil),     // 37: google.protobuf.ListValue
+	(*Flat)(nil),                   // 8: h2rpc.test.wiremsg3.Flat
+	(*WellKnown)(nil),              // 9: h2rpc.test.wiremsg3.WellKnown
+	(*Empty)(nil),                  // 10: h2rpc.test.wiremsg3.Empty
+	nil,                            // 11: h2rpc.test.wiremsg3.Maps.MInt32Entry
+	nil,                            // 12: h2rpc.test.wiremsg3.Maps.MInt64Entry
+	nil,                            // 13: h2rpc.test.wiremsg3.Maps.MUint32Entry
+	nil,                            // 14: h2rpc.test.wiremsg3.Maps.MUint64Entry
+	nil,                            // 15: h2rpc.test.wiremsg3.Maps.MSint32Entry
+	nil,                            // 16: h2rpc.test.wiremsg3.Maps.MSint64Entry
+	nil,                            // 17: h2rpc.test.wiremsg3.Maps.MFixed32Entry
+	nil,                            // 18: h2rpc.test.wiremsg3.Maps.MFixed64Entry
+	nil,                            // 19: h2rpc.test.wiremsg3.Maps.MSfixed32Entry
+	nil,                            // 20: h2rpc.test.wiremsg3.Maps.MSfixed64Entry
+	nil,                            // 21: h2rpc.test.wiremsg3.Maps.MBoolEntry
+	nil,                            // 22: h2rpc.test.wiremsg3.Maps.MStringEntry
+	nil,                            // 23: h2rpc.test.wiremsg3.Maps.MStringStringEntry
+	(*All_Inner)(nil),              // 24: h2rpc.test.wiremsg3.All.Inner
+	nil,                            // 25: h2rpc.test.wiremsg3.WellKnown.ListsEntry
+	(*timestamppb.Timestamp)(nil),  // 26: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 27: google.protobuf.Duration
+	(*emptypb.Empty)(nil),          // 28: google.protobuf.Empty
+	(*anypb.Any)(nil),              // 29: google.protobuf.Any
+	(*structpb.Struct)(nil),        // 30: google.protobuf.Struct
+	(*structpb.Value)(nil),         // 31: google.protobuf.Value
+	(*fieldmaskpb.FieldMask)(nil),  // 32: google.protobuf.FieldMask
+	(*wrapperspb.StringValue)(nil), // 33: google.protobuf.StringValue
+	(*wrapperspb.Int64Value)(nil),  // 34: google.protobuf.Int64Value
+	(*wrapperspb.BytesValue)(nil),  // 35: google.protobuf.BytesValue
+	(*wrapperspb.DoubleValue)(nil), // 36: google.protobuf.DoubleValue
+	(*wrapperspb.BoolValue)(nil),   // 37: google.protobuf.BoolValue
+	(*structpb.ListValue)(nil),     // 38: google.protobuf.ListValue
 }
 var file_wiremsg_proto3_proto_depIdxs = []int32{
 	0,  // 0: h2rpc.test.wiremsg3.Scalars.f_color:type_name -> h2rpc.test.wiremsg3.Color
@@ -1655,19 +1808,19 @@ var file_wiremsg_proto3_proto_depIdxs = []int32{
 	0,  // 3: h2rpc.test.wiremsg3.Repeated.r_color:type_name -> h2rpc.test.wiremsg3.Color
 	2,  // 4: h2rpc.test.wiremsg3.Repeated.r_message:type_name -> h2rpc.test.wiremsg3.Scalars
 	0,  // 5: h2rpc.test.wiremsg3.Repeated.u_color:type_name -> h2rpc.test.wiremsg3.Color
-	10, // 6: h2rpc.test.wiremsg3.Maps.m_int32:type_name -> h2rpc.test.wiremsg3.Maps.MInt32Entry
-	11, // 7: h2rpc.test.wiremsg3.Maps.m_int64:type_name -> h2rpc.test.wiremsg3.Maps.MInt64Entry
-	12, // 8: h2rpc.test.wiremsg3.Maps.m_uint32:type_name -> h2rpc.test.wiremsg3.Maps.MUint32Entry
-	13, // 9: h2rpc.test.wiremsg3.Maps.m_uint64:type_name -> h2rpc.test.wiremsg3.Maps.MUint64Entry
-	14, // 10: h2rpc.test.wiremsg3.Maps.m_sint32:type_name -> h2rpc.test.wiremsg3.Maps.MSint32Entry
-	15, // 11: h2rpc.test.wiremsg3.Maps.m_sint64:type_name -> h2rpc.test.wiremsg3.Maps.MSint64Entry
-	16, // 12: h2rpc.test.wiremsg3.Maps.m_fixed32:type_name -> h2rpc.test.wiremsg3.Maps.MFixed32Entry
-	17, // 13: h2rpc.test.wiremsg3.Maps.m_fixed64:type_name -> h2rpc.test.wiremsg3.Maps.MFixed64Entry
-	18, // 14: h2rpc.test.wiremsg3.Maps.m_sfixed32:type_name -> h2rpc.test.wiremsg3.Maps.MSfixed32Entry
-	19, // 15: h2rpc.test.wiremsg3.Maps.m_sfixed64:type_name -> h2rpc.test.wiremsg3.Maps.MSfixed64Entry
-	20, // 16: h2rpc.test.wiremsg3.Maps.m_bool:type_name -> h2rpc.test.wiremsg3.Maps.MBoolEntry
-	21, // 17: h2rpc.test.wiremsg3.Maps.m_string:type_name -> h2rpc.test.wiremsg3.Maps.MStringEntry
-	22, // 18: h2rpc.test.wiremsg3.Maps.m_string_string:type_name -> h2rpc.test.wiremsg3.Maps.MStringStringEntry
+	11, // 6: h2rpc.test.wiremsg3.Maps.m_int32:type_name -> h2rpc.test.wiremsg3.Maps.MInt32Entry
+	12, // 7: h2rpc.test.wiremsg3.Maps.m_int64:type_name -> h2rpc.test.wiremsg3.Maps.MInt64Entry
+	13, // 8: h2rpc.test.wiremsg3.Maps.m_uint32:type_name -> h2rpc.test.wiremsg3.Maps.MUint32Entry
+	14, // 9: h2rpc.test.wiremsg3.Maps.m_uint64:type_name -> h2rpc.test.wiremsg3.Maps.MUint64Entry
+	15, // 10: h2rpc.test.wiremsg3.Maps.m_sint32:type_name -> h2rpc.test.wiremsg3.Maps.MSint32Entry
+	16, // 11: h2rpc.test.wiremsg3.Maps.m_sint64:type_name -> h2rpc.test.wiremsg3.Maps.MSint64Entry
+	17, // 12: h2rpc.test.wiremsg3.Maps.m_fixed32:type_name -> h2rpc.test.wiremsg3.Maps.MFixed32Entry
+	18, // 13: h2rpc.test.wiremsg3.Maps.m_fixed64:type_name -> h2rpc.test.wiremsg3.Maps.MFixed64Entry
+	19, // 14: h2rpc.test.wiremsg3.Maps.m_sfixed32:type_name -> h2rpc.test.wiremsg3.Maps.MSfixed32Entry
+	20, // 15: h2rpc.test.wiremsg3.Maps.m_sfixed64:type_name -> h2rpc.test.wiremsg3.Maps.MSfixed64Entry
+	21, // 16: h2rpc.test.wiremsg3.Maps.m_bool:type_name -> h2rpc.test.wiremsg3.Maps.MBoolEntry
+	22, // 17: h2rpc.test.wiremsg3.Maps.m_string:type_name -> h2rpc.test.wiremsg3.Maps.MStringEntry
+	23, // 18: h2rpc.test.wiremsg3.Maps.m_string_string:type_name -> h2rpc.test.wiremsg3.Maps.MStringStringEntry
 	0,  // 19: h2rpc.test.wiremsg3.Oneofs.k_color:type_name -> h2rpc.test.wiremsg3.Color
 	2,  // 20: h2rpc.test.wiremsg3.Oneofs.k_message:type_name -> h2rpc.test.wiremsg3.Scalars
 	2,  // 21: h2rpc.test.wiremsg3.All.scalars:type_name -> h2rpc.test.wiremsg3.Scalars
@@ -1675,33 +1828,34 @@ var file_wiremsg_proto3_proto_depIdxs = []int32{
 	4,  // 23: h2rpc.test.wiremsg3.All.repeated:type_name -> h2rpc.test.wiremsg3.Repeated
 	5,  // 24: h2rpc.test.wiremsg3.All.maps:type_name -> h2rpc.test.wiremsg3.Maps
 	6,  // 25: h2rpc.test.wiremsg3.All.oneofs:type_name -> h2rpc.test.wiremsg3.Oneofs
-	23, // 26: h2rpc.test.wiremsg3.All.inner:type_name -> h2rpc.test.wiremsg3.All.Inner
-	23, // 27: h2rpc.test.wiremsg3.All.inners:type_name -> h2rpc.test.wiremsg3.All.Inner
-	8,  // 28: h2rpc.test.wiremsg3.All.well_known:type_name -> h2rpc.test.wiremsg3.WellKnown
-	25, // 29: h2rpc.test.wiremsg3.WellKnown.ts:type_name -> google.protobuf.Timestamp
-	26, // 30: h2rpc.test.wiremsg3.WellKnown.dur:type_name -> google.protobuf.Duration
-	27, // 31: h2rpc.test.wiremsg3.WellKnown.empty:type_name -> google.protobuf.Empty
-	28, // 32: h2rpc.test.wiremsg3.WellKnown.any:type_name -> google.protobuf.Any
-	29, // 33: h2rpc.test.wiremsg3.WellKnown.struct:type_name -> google.protobuf.Struct
-	30, // 34: h2rpc.test.wiremsg3.WellKnown.value:type_name -> google.protobuf.Value
-	31, // 35: h2rpc.test.wiremsg3.WellKnown.mask:type_name -> google.protobuf.FieldMask
-	32, // 36: h2rpc.test.wiremsg3.WellKnown.name:type_name -> google.protobuf.StringValue
-	33, // 37: h2rpc.test.wiremsg3.WellKnown.ids:type_name -> google.protobuf.Int64Value
-	24, // 38: h2rpc.test.wiremsg3.WellKnown.lists:type_name -> h2rpc.test.wiremsg3.WellKnown.ListsEntry
-	34, // 39: h2rpc.test.wiremsg3.WellKnown.raw:type_name -> google.protobuf.BytesValue
-	35, // 40: h2rpc.test.wiremsg3.WellKnown.ratio:type_name -> google.protobuf.DoubleValue
-	36, // 41: h2rpc.test.wiremsg3.WellKnown.flag:type_name -> google.protobuf.BoolValue
-	0,  // 42: h2rpc.test.wiremsg3.Maps.MUint32Entry.value:type_name -> h2rpc.test.wiremsg3.Color
-	2,  // 43: h2rpc.test.wiremsg3.Maps.MUint64Entry.value:type_name -> h2rpc.test.wiremsg3.Scalars
-	2,  // 44: h2rpc.test.wiremsg3.Maps.MStringEntry.value:type_name -> h2rpc.test.wiremsg3.Scalars
-	7,  // 45: h2rpc.test.wiremsg3.All.Inner.child:type_name -> h2rpc.test.wiremsg3.All
-	1,  // 46: h2rpc.test.wiremsg3.All.Inner.mood:type_name -> h2rpc.test.wiremsg3.All.Inner.Mood
-	37, // 47: h2rpc.test.wiremsg3.WellKnown.ListsEntry.value:type_name -> google.protobuf.ListValue
-	48, // [48:48] is the sub-list for method output_type
-	48, // [48:48] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	24, // 26: h2rpc.test.wiremsg3.All.inner:type_name -> h2rpc.test.wiremsg3.All.Inner
+	24, // 27: h2rpc.test.wiremsg3.All.inners:type_name -> h2rpc.test.wiremsg3.All.Inner
+	9,  // 28: h2rpc.test.wiremsg3.All.well_known:type_name -> h2rpc.test.wiremsg3.WellKnown
+	8,  // 29: h2rpc.test.wiremsg3.All.flat:type_name -> h2rpc.test.wiremsg3.Flat
+	26, // 30: h2rpc.test.wiremsg3.WellKnown.ts:type_name -> google.protobuf.Timestamp
+	27, // 31: h2rpc.test.wiremsg3.WellKnown.dur:type_name -> google.protobuf.Duration
+	28, // 32: h2rpc.test.wiremsg3.WellKnown.empty:type_name -> google.protobuf.Empty
+	29, // 33: h2rpc.test.wiremsg3.WellKnown.any:type_name -> google.protobuf.Any
+	30, // 34: h2rpc.test.wiremsg3.WellKnown.struct:type_name -> google.protobuf.Struct
+	31, // 35: h2rpc.test.wiremsg3.WellKnown.value:type_name -> google.protobuf.Value
+	32, // 36: h2rpc.test.wiremsg3.WellKnown.mask:type_name -> google.protobuf.FieldMask
+	33, // 37: h2rpc.test.wiremsg3.WellKnown.name:type_name -> google.protobuf.StringValue
+	34, // 38: h2rpc.test.wiremsg3.WellKnown.ids:type_name -> google.protobuf.Int64Value
+	25, // 39: h2rpc.test.wiremsg3.WellKnown.lists:type_name -> h2rpc.test.wiremsg3.WellKnown.ListsEntry
+	35, // 40: h2rpc.test.wiremsg3.WellKnown.raw:type_name -> google.protobuf.BytesValue
+	36, // 41: h2rpc.test.wiremsg3.WellKnown.ratio:type_name -> google.protobuf.DoubleValue
+	37, // 42: h2rpc.test.wiremsg3.WellKnown.flag:type_name -> google.protobuf.BoolValue
+	0,  // 43: h2rpc.test.wiremsg3.Maps.MUint32Entry.value:type_name -> h2rpc.test.wiremsg3.Color
+	2,  // 44: h2rpc.test.wiremsg3.Maps.MUint64Entry.value:type_name -> h2rpc.test.wiremsg3.Scalars
+	2,  // 45: h2rpc.test.wiremsg3.Maps.MStringEntry.value:type_name -> h2rpc.test.wiremsg3.Scalars
+	7,  // 46: h2rpc.test.wiremsg3.All.Inner.child:type_name -> h2rpc.test.wiremsg3.All
+	1,  // 47: h2rpc.test.wiremsg3.All.Inner.mood:type_name -> h2rpc.test.wiremsg3.All.Inner.Mood
+	38, // 48: h2rpc.test.wiremsg3.WellKnown.ListsEntry.value:type_name -> google.protobuf.ListValue
+	49, // [49:49] is the sub-list for method output_type
+	49, // [49:49] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_wiremsg_proto3_proto_init() }
@@ -1721,13 +1875,17 @@ func file_wiremsg_proto3_proto_init() {
 		(*Oneofs_OBool)(nil),
 		(*Oneofs_OFixed64)(nil),
 	}
+	file_wiremsg_proto3_proto_msgTypes[6].OneofWrappers = []any{
+		(*Flat_D)(nil),
+		(*Flat_E)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wiremsg_proto3_proto_rawDesc), len(file_wiremsg_proto3_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
