@@ -83,6 +83,8 @@ const unknownField = "unknownFields"
 
 type msgGen struct {
 	g *protogen.GeneratedFile
+	// checks memoizes needsCheck.
+	checks map[*protogen.Message]bool
 }
 
 func (w *msgGen) wire(name string) string { return w.g.QualifiedGoIdent(wirePackage.Ident(name)) }
@@ -908,9 +910,18 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 	g.P("m.Reset()")
 	g.P("return err")
 	g.P("}")
+	if w.needsCheck(m) {
+		g.P("if err := m.checkRequired(); err != nil {")
+		g.P("m.Reset()")
+		g.P("return err")
+		g.P("}")
+	}
 	g.P("return nil")
 	g.P("}")
 	g.P()
+	if w.needsCheck(m) {
+		w.checkRequired(m)
+	}
 	g.P("// MergeWire decodes b into m as protobuf merges: singular fields are")
 	g.P("// replaced, messages merged, lists appended to. depth is the number of")
 	g.P("// messages around m (0 for a top-level one), bounded by")
@@ -1135,6 +1146,80 @@ func (w *msgGen) decodeOwn(f *protogen.Field, msg string, mask uint64) string {
 		"at := arena.Len()\n" +
 		"arena.Write(x)\n" +
 		"v := arena.String()[at:]"
+}
+
+// needsCheck reports whether m, or a message it holds, has required fields:
+// then UnmarshalWire checks them all, as protobuf-go's Unmarshal does. Only
+// messages of the same Go package count (the check is an unexported method).
+func (w *msgGen) needsCheck(m *protogen.Message) bool {
+	if w.checks == nil {
+		w.checks = make(map[*protogen.Message]bool)
+	}
+	if v, ok := w.checks[m]; ok {
+		return v
+	}
+	// A walk of the messages m reaches, each once.
+	seen := map[*protogen.Message]bool{}
+	var reaches func(m *protogen.Message) bool
+	reaches = func(m *protogen.Message) bool {
+		if seen[m] {
+			return false
+		}
+		seen[m] = true
+		for _, f := range m.Fields {
+			if f.Desc.Cardinality() == protoreflect.Required {
+				return true
+			}
+			if t := held(f); t != nil && t.GoIdent.GoImportPath == m.GoIdent.GoImportPath && reaches(t) {
+				return true
+			}
+		}
+		return false
+	}
+	w.checks[m] = reaches(m)
+	return w.checks[m]
+}
+
+// held is the message type a field holds (itself, as a list element or as a
+// map's value), or nil.
+func held(f *protogen.Field) *protogen.Message {
+	if f.Desc.IsMap() {
+		return f.Message.Fields[1].Message
+	}
+	return f.Message
+}
+
+// checkRequired writes m's checkRequired method: the first required field
+// not set in m or in a message it holds, as an error wrapping
+// wire.ErrRequired.
+func (w *msgGen) checkRequired(m *protogen.Message) {
+	g := w.g
+	full := strconv.Quote(string(m.Desc.FullName()))
+	g.P("// checkRequired returns an error naming the first required field not set")
+	g.P("// in m or in the messages it holds.")
+	g.P("func (m *", m.GoIdent.GoName, ") checkRequired() error {")
+	g.P("if m == nil { return nil }")
+	for _, f := range sortedFields(m) {
+		fv := "m." + f.GoName
+		if f.Desc.Cardinality() == protoreflect.Required {
+			g.P("if ", fv, " == nil { return ", w.wire("FieldError"), "(", full, ", ", f.Desc.Number(), ", ", w.wire("ErrRequired"), ") }")
+		}
+		t := held(f)
+		if t == nil || t.GoIdent.GoImportPath != m.GoIdent.GoImportPath || !w.needsCheck(t) {
+			continue
+		}
+		switch {
+		case f.Desc.IsMap() || f.Desc.IsList():
+			g.P("for _, v := range ", fv, " { if err := v.checkRequired(); err != nil { return err } }")
+		case isOneof(f):
+			g.P("if x, ok := m.", f.Oneof.GoName, ".(*", f.GoIdent.GoName, "); ok { if err := x.", f.GoName, ".checkRequired(); err != nil { return err } }")
+		default:
+			g.P("if err := ", fv, ".checkRequired(); err != nil { return err }")
+		}
+	}
+	g.P("return nil")
+	g.P("}")
+	g.P()
 }
 
 // numbered is a field descriptor reporting another field's number, so that

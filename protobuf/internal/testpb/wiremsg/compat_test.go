@@ -210,9 +210,49 @@ func TestClosedEnum(t *testing.T) {
 	}
 }
 
+// A required field missing anywhere in the tree fails decoding, as with
+// protobuf-go, and encoding.
 func TestRequired(t *testing.T) {
-	// proto2 has no required field in the corpus; the generated check is
-	// covered by the golden files. Messages nested too deeply fail cleanly.
+	full := &p2go.Req{Id: proto.Int32(1), Name: proto.String("n")}
+	for _, c := range []struct {
+		name string
+		m    *p2go.Proto2
+		ok   bool
+	}{
+		{"all set", &p2go.Proto2{Req: &p2go.Req{Id: proto.Int32(1), Name: proto.String(""), Next: full, List: []*p2go.Req{full}, ById: map[int32]*p2go.Req{1: full}, O: &p2go.Req_InOneof{InOneof: full}}}, true},
+		{"top", &p2go.Proto2{Req: &p2go.Req{Id: proto.Int32(1)}}, false},
+		{"next", &p2go.Proto2{Req: &p2go.Req{Id: proto.Int32(1), Name: proto.String("n"), Next: &p2go.Req{Name: proto.String("x")}}}, false},
+		{"list", &p2go.Proto2{Req: &p2go.Req{Id: proto.Int32(1), Name: proto.String("n"), List: []*p2go.Req{full, {}}}}, false},
+		{"map", &p2go.Proto2{Req: &p2go.Req{Id: proto.Int32(1), Name: proto.String("n"), ById: map[int32]*p2go.Req{3: {Id: proto.Int32(3)}}}}, false},
+		{"oneof", &p2go.Proto2{Req: &p2go.Req{Id: proto.Int32(1), Name: proto.String("n"), O: &p2go.Req_InOneof{InOneof: &p2go.Req{}}}}, false},
+		{"in a child", &p2go.Proto2{Child: &p2go.Proto2{Req: &p2go.Req{Name: proto.String("n")}}}, false},
+	} {
+		b, err := proto.MarshalOptions{AllowPartial: true, Deterministic: true}.Marshal(c.m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		perr := proto.Unmarshal(b, new(p2go.Proto2))
+		var m p2.Proto2
+		werr := m.UnmarshalWire(b)
+		if (perr == nil) != c.ok || (werr == nil) != c.ok {
+			t.Errorf("%s: UnmarshalWire = %v, protobuf-go = %v; want success %v", c.name, werr, perr, c.ok)
+		}
+		if !c.ok && !errors.Is(werr, wire.ErrRequired) {
+			t.Errorf("%s: UnmarshalWire = %v, want wire.ErrRequired", c.name, werr)
+		}
+		if !c.ok && m.SizeWire() != 0 {
+			t.Errorf("%s: a message that failed the check is not empty", c.name)
+		}
+		// MergeWire decodes without the check.
+		if err := m.MergeWire(b, 0); err != nil {
+			t.Errorf("%s: MergeWire = %v", c.name, err)
+		}
+		if _, err := m.AppendWire(nil); (err == nil) != c.ok {
+			t.Errorf("%s: AppendWire of the merged message = %v, want success %v", c.name, err, c.ok)
+		}
+	}
+
+	// Messages nested too deeply fail cleanly.
 	var b []byte
 	for range wire.MaxMessageDepth + 2 {
 		// All.inner (6) -> Inner.child (2) -> All ...: wrap twice per level.

@@ -14,10 +14,12 @@ func populate(r *rand.Rand, m protoreflect.Message, depth int) {
 	fields := m.Descriptor().Fields()
 	for i := range fields.Len() {
 		fd := fields.Get(i)
-		if r.IntN(3) == 0 {
+		if r.IntN(3) == 0 && fd.Cardinality() != protoreflect.Required {
 			continue
 		}
-		if fd.Kind() == protoreflect.MessageKind && !fd.IsMap() && depth <= 0 {
+		// Past depth, no messages: not even as map values, which could be
+		// left without their required fields.
+		if fd.Kind() == protoreflect.MessageKind && depth <= 0 {
 			continue
 		}
 		switch {
@@ -27,9 +29,7 @@ func populate(r *rand.Rand, m protoreflect.Message, depth int) {
 				k := randomValue(r, fd.MapKey(), nil, 0).MapKey()
 				if fd.MapValue().Kind() == protoreflect.MessageKind {
 					v := mp.NewValue()
-					if depth > 0 {
-						populate(r, v.Message(), depth-1)
-					}
+					populate(r, v.Message(), depth-1)
 					mp.Set(k, v)
 				} else {
 					mp.Set(k, randomValue(r, fd.MapValue(), nil, 0))

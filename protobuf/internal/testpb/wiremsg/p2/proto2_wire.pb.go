@@ -1116,6 +1116,7 @@ type Proto2 struct {
 	M        map[int32]string
 	Defaults *Defaults
 	Closeds  *Closeds
+	Req      *Req
 
 	unknownFields []byte
 }
@@ -1178,6 +1179,13 @@ func (m *Proto2) GetCloseds() *Closeds {
 	return nil
 }
 
+func (m *Proto2) GetReq() *Req {
+	if m != nil {
+		return m.Req
+	}
+	return nil
+}
+
 // Reset sets every field of m to its zero value.
 func (m *Proto2) Reset() { *m = Proto2{} }
 
@@ -1224,6 +1232,9 @@ func (m *Proto2) SizeWire() (n int) {
 	}
 	if m.Closeds != nil {
 		n += 1 + wire.SizeBytes(m.Closeds.SizeWire())
+	}
+	if m.Req != nil {
+		n += 1 + wire.SizeBytes(m.Req.SizeWire())
 	}
 	return n + len(m.unknownFields)
 }
@@ -1322,6 +1333,15 @@ func (m *Proto2) AppendWire(b []byte) (_ []byte, err error) {
 		}
 		b = wire.FinishLen(b, at)
 	}
+	if m.Req != nil {
+		b = append(b, 0x4a)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = m.Req.AppendWire(b); err != nil {
+			return b[:orig], err
+		}
+		b = wire.FinishLen(b, at)
+	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
 	}
@@ -1336,6 +1356,25 @@ func (m *Proto2) UnmarshalWire(b []byte) error {
 	m.reuse()
 	if err := m.MergeWire(b, 0); err != nil {
 		m.Reset()
+		return err
+	}
+	if err := m.checkRequired(); err != nil {
+		m.Reset()
+		return err
+	}
+	return nil
+}
+
+// checkRequired returns an error naming the first required field not set
+// in m or in the messages it holds.
+func (m *Proto2) checkRequired() error {
+	if m == nil {
+		return nil
+	}
+	if err := m.Child.checkRequired(); err != nil {
+		return err
+	}
+	if err := m.Req.checkRequired(); err != nil {
 		return err
 	}
 	return nil
@@ -1615,6 +1654,30 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 				return err
 			}
 			continue
+		case 9:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 9, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			if m.Req == nil {
+				m.Req = new(Req)
+			}
+			if err := m.Req.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
 		}
 		n = wire.ConsumeFieldValue(num, typ, b)
 		if n < 0 {
@@ -1674,6 +1737,9 @@ func (m *Proto2) Equal(o *Proto2) bool {
 	if !(m.Closeds.Equal(o.Closeds)) {
 		return false
 	}
+	if !(m.Req.Equal(o.Req)) {
+		return false
+	}
 	return bytes.Equal(m.unknownFields, o.unknownFields)
 }
 
@@ -1699,12 +1765,642 @@ func (m *Proto2) Clone() *Proto2 {
 	}
 	c.Defaults = m.Defaults.Clone()
 	c.Closeds = m.Closeds.Clone()
+	c.Req = m.Req.Clone()
+	c.unknownFields = bytes.Clone(m.unknownFields)
+	return &c
+}
+
+// Required fields: protobuf-go refuses to decode a message that lacks one,
+// anywhere in the tree.
+type Req struct {
+	Id   *int32
+	Name *string
+	Next *Req
+	List []*Req
+	ById map[int32]*Req
+	// Types that are valid to be assigned to O:
+	//
+	//	*Req_InOneof
+	//	*Req_Other
+	O isReq_O
+
+	unknownFields []byte
+}
+
+var _ wire.Message = (*Req)(nil)
+
+type isReq_O interface{ isReq_O() }
+
+// Req_InOneof holds field in_oneof of oneof o.
+type Req_InOneof struct {
+	InOneof *Req
+}
+
+func (*Req_InOneof) isReq_O() {}
+
+// Req_Other holds field other of oneof o.
+type Req_Other struct {
+	Other int32
+}
+
+func (*Req_Other) isReq_O() {}
+
+func (m *Req) GetId() int32 {
+	if m != nil && m.Id != nil {
+		return *m.Id
+	}
+	return 0
+}
+
+func (m *Req) GetName() string {
+	if m != nil && m.Name != nil {
+		return *m.Name
+	}
+	return ""
+}
+
+func (m *Req) GetNext() *Req {
+	if m != nil {
+		return m.Next
+	}
+	return nil
+}
+
+func (m *Req) GetList() []*Req {
+	if m != nil {
+		return m.List
+	}
+	return nil
+}
+
+func (m *Req) GetById() map[int32]*Req {
+	if m != nil {
+		return m.ById
+	}
+	return nil
+}
+
+func (m *Req) GetO() isReq_O {
+	if m != nil {
+		return m.O
+	}
+	return nil
+}
+
+func (m *Req) GetInOneof() *Req {
+	if x, ok := m.GetO().(*Req_InOneof); ok {
+		return x.InOneof
+	}
+	return nil
+}
+
+func (m *Req) GetOther() int32 {
+	if x, ok := m.GetO().(*Req_Other); ok {
+		return x.Other
+	}
+	return 0
+}
+
+// Reset sets every field of m to its zero value.
+func (m *Req) Reset() { *m = Req{} }
+
+func (m *Req) reuse() {
+	*m = Req{
+		List:          m.List[:0],
+		ById:          m.ById,
+		unknownFields: m.unknownFields[:0],
+	}
+	clear(m.ById)
+}
+
+// SizeWire returns the length of m's encoding.
+func (m *Req) SizeWire() (n int) {
+	if m == nil {
+		return 0
+	}
+	if m.Id != nil {
+		n += 1 + wire.SizeVarint(uint64(*m.Id))
+	}
+	if m.Name != nil {
+		n += 1 + wire.SizeBytes(len(*m.Name))
+	}
+	if m.Next != nil {
+		n += 1 + wire.SizeBytes(m.Next.SizeWire())
+	}
+	for _, v := range m.List {
+		_ = v
+		n += 1 + wire.SizeBytes(v.SizeWire())
+	}
+	for k, v := range m.ById {
+		_ = k
+		_ = v
+		e := 1 + wire.SizeVarint(uint64(k)) + 1 + wire.SizeBytes(v.SizeWire())
+		n += 1 + wire.SizeBytes(e)
+	}
+	if x, ok := m.O.(*Req_InOneof); ok {
+		n += 1 + wire.SizeBytes(x.InOneof.SizeWire())
+	}
+	if x, ok := m.O.(*Req_Other); ok {
+		n += 1 + wire.SizeVarint(uint64(x.Other))
+	}
+	return n + len(m.unknownFields)
+}
+
+// AppendWire appends the encoding of m to b: fields in number order,
+// map entries by key, then the unknown fields m keeps. It allocates only if
+// b lacks capacity (and for maps of more than 16 entries, to sort them).
+// On error it returns b as it was.
+func (m *Req) AppendWire(b []byte) (_ []byte, err error) {
+	if m == nil {
+		return b, nil
+	}
+	orig := len(b)
+	_, _ = orig, err
+	if m.Id != nil {
+		b = append(b, 0x08)
+		b = wire.AppendVarint(b, uint64(*m.Id))
+	}
+	if m.Id == nil {
+		return b[:orig], wire.FieldError("h2rpc.test.wiremsg2.Req", 1, wire.ErrRequired)
+	}
+	if m.Name != nil {
+		b = append(b, 0x12)
+		b = wire.AppendVarint(b, uint64(len(*m.Name)))
+		b = append(b, *m.Name...)
+	}
+	if m.Name == nil {
+		return b[:orig], wire.FieldError("h2rpc.test.wiremsg2.Req", 2, wire.ErrRequired)
+	}
+	if m.Next != nil {
+		b = append(b, 0x1a)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = m.Next.AppendWire(b); err != nil {
+			return b[:orig], err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	for _, v := range m.List {
+		b = append(b, 0x22)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = v.AppendWire(b); err != nil {
+			return b[:orig], err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	if len(m.ById) > 0 {
+		type pair struct {
+			k int32
+			v *Req
+		}
+		var a [16]pair
+		es := a[:0]
+		for k, v := range m.ById {
+			es = append(es, pair{k, v})
+		}
+		if len(es) <= len(a) {
+			for i := 1; i < len(es); i++ {
+				for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+					es[j], es[j-1] = es[j-1], es[j]
+				}
+			}
+		} else {
+			slices.SortFunc(es, func(x, y pair) int {
+				if x.k < y.k {
+					return -1
+				}
+				if x.k > y.k {
+					return 1
+				}
+				return 0
+			})
+		}
+		for _, e := range es {
+			v := e.v
+			b = append(b, 0x2a)
+			entry := len(b)
+			b = append(b, 0)
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, uint64(e.k))
+			b = append(b, 0x12)
+			at := len(b)
+			b = append(b, 0)
+			if b, err = v.AppendWire(b); err != nil {
+				return b[:orig], err
+			}
+			b = wire.FinishLen(b, at)
+			b = wire.FinishLen(b, entry)
+		}
+	}
+	if x, ok := m.O.(*Req_InOneof); ok {
+		b = append(b, 0x32)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = x.InOneof.AppendWire(b); err != nil {
+			return b[:orig], err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	if x, ok := m.O.(*Req_Other); ok {
+		b = append(b, 0x38)
+		b = wire.AppendVarint(b, uint64(x.Other))
+	}
+	if len(m.unknownFields) > 0 {
+		b = append(b, m.unknownFields...)
+	}
+	return b, nil
+}
+
+// UnmarshalWire replaces the contents of m with those decoded from b. It
+// reuses the memory of m's lists, maps and bytes fields, so values taken
+// from m before the call may change; it does not retain b. On error m is
+// left empty.
+func (m *Req) UnmarshalWire(b []byte) error {
+	m.reuse()
+	if err := m.MergeWire(b, 0); err != nil {
+		m.Reset()
+		return err
+	}
+	if err := m.checkRequired(); err != nil {
+		m.Reset()
+		return err
+	}
+	return nil
+}
+
+// checkRequired returns an error naming the first required field not set
+// in m or in the messages it holds.
+func (m *Req) checkRequired() error {
+	if m == nil {
+		return nil
+	}
+	if m.Id == nil {
+		return wire.FieldError("h2rpc.test.wiremsg2.Req", 1, wire.ErrRequired)
+	}
+	if m.Name == nil {
+		return wire.FieldError("h2rpc.test.wiremsg2.Req", 2, wire.ErrRequired)
+	}
+	if err := m.Next.checkRequired(); err != nil {
+		return err
+	}
+	for _, v := range m.List {
+		if err := v.checkRequired(); err != nil {
+			return err
+		}
+	}
+	for _, v := range m.ById {
+		if err := v.checkRequired(); err != nil {
+			return err
+		}
+	}
+	if x, ok := m.O.(*Req_InOneof); ok {
+		if err := x.InOneof.checkRequired(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MergeWire decodes b into m as protobuf merges: singular fields are
+// replaced, messages merged, lists appended to. depth is the number of
+// messages around m (0 for a top-level one), bounded by
+// wire.MaxMessageDepth. On error m holds part of b.
+func (m *Req) MergeWire(b []byte, depth int) error {
+	if depth > wire.MaxMessageDepth {
+		return wire.MessageError("h2rpc.test.wiremsg2.Req", wire.ErrMessageDepth)
+	}
+	for len(b) > 0 {
+		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
+		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+				return wire.MessageError("h2rpc.test.wiremsg2.Req", wire.ParseError(n))
+			}
+		}
+		b = b[n:]
+		switch num {
+		case 1:
+			if typ != wire.TypeVarint {
+				break
+			}
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Req", 1, wire.ParseError(n))
+				}
+			}
+			b = b[n:]
+			v := int32(x)
+			m.Id = &v
+			continue
+		case 2:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Req", 2, wire.ParseError(n))
+				}
+			}
+			b = b[n:]
+			v := string(x)
+			m.Name = &v
+			continue
+		case 3:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Req", 3, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			if m.Next == nil {
+				m.Next = new(Req)
+			}
+			if err := m.Next.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
+		case 4:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Req", 4, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			var e *Req
+			if l := len(m.List); l < cap(m.List) {
+				m.List = m.List[:l+1]
+				if e = m.List[l]; e == nil {
+					e = new(Req)
+					m.List[l] = e
+				} else {
+					e.reuse()
+				}
+			} else {
+				e = new(Req)
+				m.List = append(m.List, e)
+			}
+			if err := e.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
+		case 5:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Req", 5, wire.ParseError(n))
+				}
+			}
+
+			e := x
+			b = b[n:]
+			var mk int32
+			var mv *Req
+			if _, err := func(b []byte) (bool, error) {
+				for len(b) > 0 {
+					num, typ, n := wire.ConsumeTag(b)
+					if n < 0 {
+						return false, wire.FieldError("h2rpc.test.wiremsg2.Req", 5, wire.ParseError(n))
+					}
+					b = b[n:]
+					switch {
+					case num == 1 && typ == wire.TypeVarint:
+						x, n := uint64(0), 1
+						if len(b) > 0 && b[0] < 0x80 {
+							x = uint64(b[0])
+						} else {
+							x, n = wire.ConsumeVarint(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg2.Req", 5, wire.ParseError(n))
+							}
+						}
+						b = b[n:]
+						v := int32(x)
+						mk = v
+						continue
+					case num == 2 && typ == wire.TypeLen:
+						var x []byte
+						n := 0
+						if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+							n = 1 + int(b[0])
+							x = b[1:n:n]
+						} else {
+							x, n = wire.ConsumeBytes(b)
+							if n < 0 {
+								return false, wire.FieldError("h2rpc.test.wiremsg2.Req", 5, wire.ParseError(n))
+							}
+						}
+
+						b = b[n:]
+						if mv == nil {
+							mv = new(Req)
+						}
+						if err := mv.MergeWire(x, depth+1); err != nil {
+							return false, err
+						}
+						continue
+					}
+					n = wire.ConsumeFieldValue(num, typ, b)
+					if n < 0 {
+						return false, wire.FieldError("h2rpc.test.wiremsg2.Req", 5, wire.ParseError(n))
+					}
+					b = b[n:]
+				}
+				return false, nil
+			}(e); err != nil {
+				return err
+			}
+			if mv == nil {
+				mv = new(Req)
+			}
+			if m.ById == nil {
+				m.ById = make(map[int32]*Req)
+			}
+			m.ById[mk] = mv
+			continue
+		case 6:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				n = 1 + int(b[0])
+				x = b[1:n:n]
+			} else {
+				x, n = wire.ConsumeBytes(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Req", 6, wire.ParseError(n))
+				}
+			}
+
+			b = b[n:]
+			o, ok := m.O.(*Req_InOneof)
+			if !ok || o.InOneof == nil {
+				o = &Req_InOneof{InOneof: new(Req)}
+				m.O = o
+			}
+			if err := o.InOneof.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
+		case 7:
+			if typ != wire.TypeVarint {
+				break
+			}
+			x, n := uint64(0), 1
+			if len(b) > 0 && b[0] < 0x80 {
+				x = uint64(b[0])
+			} else {
+				x, n = wire.ConsumeVarint(b)
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg2.Req", 7, wire.ParseError(n))
+				}
+			}
+			b = b[n:]
+			v := int32(x)
+			m.O = &Req_Other{Other: v}
+			continue
+		}
+		n = wire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return wire.FieldError("h2rpc.test.wiremsg2.Req", num, wire.ParseError(n))
+		}
+		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
+		b = b[n:]
+	}
+	return nil
+}
+
+// Equal reports whether m and o hold the same fields, unknown fields
+// included. Two nil messages are equal; nil and non-nil are not. Floating
+// point fields compare with ==.
+func (m *Req) Equal(o *Req) bool {
+	if m == nil || o == nil {
+		return m == o
+	}
+	if (m.Id == nil) != (o.Id == nil) || (m.Id != nil && *m.Id != *o.Id) {
+		return false
+	}
+	if (m.Name == nil) != (o.Name == nil) || (m.Name != nil && *m.Name != *o.Name) {
+		return false
+	}
+	if !(m.Next.Equal(o.Next)) {
+		return false
+	}
+	if len(m.List) != len(o.List) {
+		return false
+	}
+	for i, v := range m.List {
+		if !(v.Equal(o.List[i])) {
+			return false
+		}
+	}
+	if len(m.ById) != len(o.ById) {
+		return false
+	}
+	for k, v := range m.ById {
+		w, ok := o.ById[k]
+		if !ok || !(v.Equal(w)) {
+			return false
+		}
+	}
+	switch x := m.O.(type) {
+	case nil:
+		if o.O != nil {
+			return false
+		}
+	case *Req_InOneof:
+		y, ok := o.O.(*Req_InOneof)
+		if !ok || !(x.InOneof.Equal(y.InOneof)) {
+			return false
+		}
+	case *Req_Other:
+		y, ok := o.O.(*Req_Other)
+		if !ok || !(x.Other == y.Other) {
+			return false
+		}
+	}
+	return bytes.Equal(m.unknownFields, o.unknownFields)
+}
+
+// Clone returns a deep copy of m (nil for nil).
+func (m *Req) Clone() *Req {
+	if m == nil {
+		return nil
+	}
+	c := *m
+	if m.Id != nil {
+		v := *m.Id
+		c.Id = &v
+	}
+	if m.Name != nil {
+		v := *m.Name
+		c.Name = &v
+	}
+	c.Next = m.Next.Clone()
+	if m.List != nil {
+		c.List = make([]*Req, len(m.List))
+		for i, v := range m.List {
+			c.List[i] = v.Clone()
+		}
+	}
+	if m.ById != nil {
+		c.ById = make(map[int32]*Req, len(m.ById))
+		for k, v := range m.ById {
+			c.ById[k] = v.Clone()
+		}
+	}
+	switch x := m.O.(type) {
+	case *Req_InOneof:
+		c.O = &Req_InOneof{InOneof: x.InOneof.Clone()}
+	case *Req_Other:
+		c.O = &Req_Other{Other: x.Other}
+	}
 	c.unknownFields = bytes.Clone(m.unknownFields)
 	return &c
 }
 
 // file_wiremsg_proto2_proto_descriptor is the serialized FileDescriptorProto of wiremsg/proto2.proto, for the reflection service.
-const file_wiremsg_proto2_proto_descriptor = "\n\x14wiremsg/proto2.proto\x12\x13h2rpc.test.wiremsg2\"\xf3\x02\n\bDefaults\x12\x1c\n\ad_int32\x18\x01 \x01(\x05:\x03-42R\x06dInt32\x12/\n\bd_uint64\x18\x02 \x01(\x04:\x1418446744073709551615R\adUint64\x12\x1e\n\bd_double\x18\x03 \x01(\x01:\x03infR\adDouble\x12\x1d\n\ad_float\x18\x04 \x01(\x02:\x04-1.5R\x06dFloat\x12\x1b\n\x06d_bool\x18\x05 \x01(\b:\x04trueR\x05dBool\x12\x1f\n\bd_string\x18\x06 \x01(\t:\x04h\"i\nR\adString\x12!\n\ad_bytes\x18\a \x01(\f:\b\\001\\377R\x06dBytes\x12?\n\x06d_enum\x18\b \x01(\x0e2\x1b.h2rpc.test.wiremsg2.Closed:\vCLOSED_FIVER\x05dEnum\x12\x1d\n\bd_sint32\x18\t \x01(\x11:\x02-7R\adSint32\x12\x18\n\x05d_nan\x18\n \x01(\x01:\x03nanR\x04dNan\"\xa6\x03\n\aCloseds\x126\n\bc_single\x18\x01 \x01(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedR\acSingle\x12:\n\nc_unpacked\x18\x02 \x03(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedR\tcUnpacked\x12:\n\bc_packed\x18\x03 \x03(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedB\x02\x10\x01R\acPacked\x12;\n\x05c_map\x18\x04 \x03(\v2&.h2rpc.test.wiremsg2.Closeds.CMapEntryR\x04cMap\x126\n\ac_oneof\x18\x05 \x01(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedH\x00R\x06cOneof\x12\x1b\n\bo_string\x18\x06 \x01(\tH\x00R\aoString\x1aT\n\tCMapEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x121\n\x05value\x18\x02 \x01(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedR\x05value:\x028\x01B\x03\n\x01o\"\xde\x02\n\x06Proto2\x12\f\n\x01s\x18\x01 \x01(\tR\x01s\x12\f\n\x01b\x18\x02 \x01(\fR\x01b\x12\x0e\n\x02rs\x18\x03 \x03(\tR\x02rs\x121\n\x05child\x18\x04 \x01(\v2\x1b.h2rpc.test.wiremsg2.Proto2R\x05child\x12\x1a\n\bunpacked\x18\x05 \x03(\x05R\bunpacked\x120\n\x01m\x18\x06 \x03(\v2\".h2rpc.test.wiremsg2.Proto2.MEntryR\x01m\x129\n\bdefaults\x18\a \x01(\v2\x1d.h2rpc.test.wiremsg2.DefaultsR\bdefaults\x126\n\acloseds\x18\b \x01(\v2\x1c.h2rpc.test.wiremsg2.ClosedsR\acloseds\x1a4\n\x06MEntry\x12\x10\n\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*:\n\x06Closed\x12\x0f\n\vCLOSED_ZERO\x10\x00\x12\x0e\n\nCLOSED_ONE\x10\x01\x12\x0f\n\vCLOSED_FIVE\x10\x05B<Z:github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p2"
+const file_wiremsg_proto2_proto_descriptor = "\n\x14wiremsg/proto2.proto\x12\x13h2rpc.test.wiremsg2\"\xf3\x02\n\bDefaults\x12\x1c\n\ad_int32\x18\x01 \x01(\x05:\x03-42R\x06dInt32\x12/\n\bd_uint64\x18\x02 \x01(\x04:\x1418446744073709551615R\adUint64\x12\x1e\n\bd_double\x18\x03 \x01(\x01:\x03infR\adDouble\x12\x1d\n\ad_float\x18\x04 \x01(\x02:\x04-1.5R\x06dFloat\x12\x1b\n\x06d_bool\x18\x05 \x01(\b:\x04trueR\x05dBool\x12\x1f\n\bd_string\x18\x06 \x01(\t:\x04h\"i\nR\adString\x12!\n\ad_bytes\x18\a \x01(\f:\b\\001\\377R\x06dBytes\x12?\n\x06d_enum\x18\b \x01(\x0e2\x1b.h2rpc.test.wiremsg2.Closed:\vCLOSED_FIVER\x05dEnum\x12\x1d\n\bd_sint32\x18\t \x01(\x11:\x02-7R\adSint32\x12\x18\n\x05d_nan\x18\n \x01(\x01:\x03nanR\x04dNan\"\xa6\x03\n\aCloseds\x126\n\bc_single\x18\x01 \x01(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedR\acSingle\x12:\n\nc_unpacked\x18\x02 \x03(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedR\tcUnpacked\x12:\n\bc_packed\x18\x03 \x03(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedB\x02\x10\x01R\acPacked\x12;\n\x05c_map\x18\x04 \x03(\v2&.h2rpc.test.wiremsg2.Closeds.CMapEntryR\x04cMap\x126\n\ac_oneof\x18\x05 \x01(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedH\x00R\x06cOneof\x12\x1b\n\bo_string\x18\x06 \x01(\tH\x00R\aoString\x1aT\n\tCMapEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x121\n\x05value\x18\x02 \x01(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedR\x05value:\x028\x01B\x03\n\x01o\"\x8a\x03\n\x06Proto2\x12\f\n\x01s\x18\x01 \x01(\tR\x01s\x12\f\n\x01b\x18\x02 \x01(\fR\x01b\x12\x0e\n\x02rs\x18\x03 \x03(\tR\x02rs\x121\n\x05child\x18\x04 \x01(\v2\x1b.h2rpc.test.wiremsg2.Proto2R\x05child\x12\x1a\n\bunpacked\x18\x05 \x03(\x05R\bunpacked\x120\n\x01m\x18\x06 \x03(\v2\".h2rpc.test.wiremsg2.Proto2.MEntryR\x01m\x129\n\bdefaults\x18\a \x01(\v2\x1d.h2rpc.test.wiremsg2.DefaultsR\bdefaults\x126\n\acloseds\x18\b \x01(\v2\x1c.h2rpc.test.wiremsg2.ClosedsR\acloseds\x12*\n\x03req\x18\t \x01(\v2\x18.h2rpc.test.wiremsg2.ReqR\x03req\x1a4\n\x06MEntry\x12\x10\n\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe5\x02\n\x03Req\x12\x0e\n\x02id\x18\x01 \x02(\x05R\x02id\x12\x12\n\x04name\x18\x02 \x02(\tR\x04name\x12,\n\x04next\x18\x03 \x01(\v2\x18.h2rpc.test.wiremsg2.ReqR\x04next\x12,\n\x04list\x18\x04 \x03(\v2\x18.h2rpc.test.wiremsg2.ReqR\x04list\x127\n\x05by_id\x18\x05 \x03(\v2\".h2rpc.test.wiremsg2.Req.ByIdEntryR\x04byId\x125\n\bin_oneof\x18\x06 \x01(\v2\x18.h2rpc.test.wiremsg2.ReqH\x00R\ainOneof\x12\x16\n\x05other\x18\a \x01(\x05H\x00R\x05other\x1aQ\n\tByIdEntry\x12\x10\n\x03key\x18\x01 \x01(\x05R\x03key\x12.\n\x05value\x18\x02 \x01(\v2\x18.h2rpc.test.wiremsg2.ReqR\x05value:\x028\x01B\x03\n\x01o*:\n\x06Closed\x12\x0f\n\vCLOSED_ZERO\x10\x00\x12\x0e\n\nCLOSED_ONE\x10\x01\x12\x0f\n\vCLOSED_FIVE\x10\x05B<Z:github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p2"
 
 func init() {
 	// A file registered already by other code keeps its first descriptor:

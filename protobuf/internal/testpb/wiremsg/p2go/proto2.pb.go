@@ -341,6 +341,7 @@ type Proto2 struct {
 	M             map[int32]string       `protobuf:"bytes,6,rep,name=m" json:"m,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Defaults      *Defaults              `protobuf:"bytes,7,opt,name=defaults" json:"defaults,omitempty"`
 	Closeds       *Closeds               `protobuf:"bytes,8,opt,name=closeds" json:"closeds,omitempty"`
+	Req           *Req                   `protobuf:"bytes,9,opt,name=req" json:"req,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -431,6 +432,137 @@ func (x *Proto2) GetCloseds() *Closeds {
 	return nil
 }
 
+func (x *Proto2) GetReq() *Req {
+	if x != nil {
+		return x.Req
+	}
+	return nil
+}
+
+// Required fields: protobuf-go refuses to decode a message that lacks one,
+// anywhere in the tree.
+type Req struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    *int32                 `protobuf:"varint,1,req,name=id" json:"id,omitempty"`
+	Name  *string                `protobuf:"bytes,2,req,name=name" json:"name,omitempty"`
+	Next  *Req                   `protobuf:"bytes,3,opt,name=next" json:"next,omitempty"`
+	List  []*Req                 `protobuf:"bytes,4,rep,name=list" json:"list,omitempty"`
+	ById  map[int32]*Req         `protobuf:"bytes,5,rep,name=by_id,json=byId" json:"by_id,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Types that are valid to be assigned to O:
+	//
+	//	*Req_InOneof
+	//	*Req_Other
+	O             isReq_O `protobuf_oneof:"o"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Req) Reset() {
+	*x = Req{}
+	mi := &file_wiremsg_proto2_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Req) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Req) ProtoMessage() {}
+
+func (x *Req) ProtoReflect() protoreflect.Message {
+	mi := &file_wiremsg_proto2_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Req.ProtoReflect.Descriptor instead.
+func (*Req) Descriptor() ([]byte, []int) {
+	return file_wiremsg_proto2_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Req) GetId() int32 {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return 0
+}
+
+func (x *Req) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *Req) GetNext() *Req {
+	if x != nil {
+		return x.Next
+	}
+	return nil
+}
+
+func (x *Req) GetList() []*Req {
+	if x != nil {
+		return x.List
+	}
+	return nil
+}
+
+func (x *Req) GetById() map[int32]*Req {
+	if x != nil {
+		return x.ById
+	}
+	return nil
+}
+
+func (x *Req) GetO() isReq_O {
+	if x != nil {
+		return x.O
+	}
+	return nil
+}
+
+func (x *Req) GetInOneof() *Req {
+	if x != nil {
+		if x, ok := x.O.(*Req_InOneof); ok {
+			return x.InOneof
+		}
+	}
+	return nil
+}
+
+func (x *Req) GetOther() int32 {
+	if x != nil {
+		if x, ok := x.O.(*Req_Other); ok {
+			return x.Other
+		}
+	}
+	return 0
+}
+
+type isReq_O interface {
+	isReq_O()
+}
+
+type Req_InOneof struct {
+	InOneof *Req `protobuf:"bytes,6,opt,name=in_oneof,json=inOneof,oneof"`
+}
+
+type Req_Other struct {
+	Other int32 `protobuf:"varint,7,opt,name=other,oneof"`
+}
+
+func (*Req_InOneof) isReq_O() {}
+
+func (*Req_Other) isReq_O() {}
+
 var File_wiremsg_proto2_proto protoreflect.FileDescriptor
 
 const file_wiremsg_proto2_proto_rawDesc = "" +
@@ -460,7 +592,7 @@ const file_wiremsg_proto2_proto_rawDesc = "" +
 	"\tCMapEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x121\n" +
 	"\x05value\x18\x02 \x01(\x0e2\x1b.h2rpc.test.wiremsg2.ClosedR\x05value:\x028\x01B\x03\n" +
-	"\x01o\"\xde\x02\n" +
+	"\x01o\"\x8a\x03\n" +
 	"\x06Proto2\x12\f\n" +
 	"\x01s\x18\x01 \x01(\tR\x01s\x12\f\n" +
 	"\x01b\x18\x02 \x01(\fR\x01b\x12\x0e\n" +
@@ -469,10 +601,23 @@ const file_wiremsg_proto2_proto_rawDesc = "" +
 	"\bunpacked\x18\x05 \x03(\x05R\bunpacked\x120\n" +
 	"\x01m\x18\x06 \x03(\v2\".h2rpc.test.wiremsg2.Proto2.MEntryR\x01m\x129\n" +
 	"\bdefaults\x18\a \x01(\v2\x1d.h2rpc.test.wiremsg2.DefaultsR\bdefaults\x126\n" +
-	"\acloseds\x18\b \x01(\v2\x1c.h2rpc.test.wiremsg2.ClosedsR\acloseds\x1a4\n" +
+	"\acloseds\x18\b \x01(\v2\x1c.h2rpc.test.wiremsg2.ClosedsR\acloseds\x12*\n" +
+	"\x03req\x18\t \x01(\v2\x18.h2rpc.test.wiremsg2.ReqR\x03req\x1a4\n" +
 	"\x06MEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*:\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe5\x02\n" +
+	"\x03Req\x12\x0e\n" +
+	"\x02id\x18\x01 \x02(\x05R\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x02(\tR\x04name\x12,\n" +
+	"\x04next\x18\x03 \x01(\v2\x18.h2rpc.test.wiremsg2.ReqR\x04next\x12,\n" +
+	"\x04list\x18\x04 \x03(\v2\x18.h2rpc.test.wiremsg2.ReqR\x04list\x127\n" +
+	"\x05by_id\x18\x05 \x03(\v2\".h2rpc.test.wiremsg2.Req.ByIdEntryR\x04byId\x125\n" +
+	"\bin_oneof\x18\x06 \x01(\v2\x18.h2rpc.test.wiremsg2.ReqH\x00R\ainOneof\x12\x16\n" +
+	"\x05other\x18\a \x01(\x05H\x00R\x05other\x1aQ\n" +
+	"\tByIdEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x05R\x03key\x12.\n" +
+	"\x05value\x18\x02 \x01(\v2\x18.h2rpc.test.wiremsg2.ReqR\x05value:\x028\x01B\x03\n" +
+	"\x01o*:\n" +
 	"\x06Closed\x12\x0f\n" +
 	"\vCLOSED_ZERO\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -492,32 +637,40 @@ func file_wiremsg_proto2_proto_rawDescGZIP() []byte {
 }
 
 var file_wiremsg_proto2_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_wiremsg_proto2_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_wiremsg_proto2_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_wiremsg_proto2_proto_goTypes = []any{
 	(Closed)(0),      // 0: h2rpc.test.wiremsg2.Closed
 	(*Defaults)(nil), // 1: h2rpc.test.wiremsg2.Defaults
 	(*Closeds)(nil),  // 2: h2rpc.test.wiremsg2.Closeds
 	(*Proto2)(nil),   // 3: h2rpc.test.wiremsg2.Proto2
-	nil,              // 4: h2rpc.test.wiremsg2.Closeds.CMapEntry
-	nil,              // 5: h2rpc.test.wiremsg2.Proto2.MEntry
+	(*Req)(nil),      // 4: h2rpc.test.wiremsg2.Req
+	nil,              // 5: h2rpc.test.wiremsg2.Closeds.CMapEntry
+	nil,              // 6: h2rpc.test.wiremsg2.Proto2.MEntry
+	nil,              // 7: h2rpc.test.wiremsg2.Req.ByIdEntry
 }
 var file_wiremsg_proto2_proto_depIdxs = []int32{
 	0,  // 0: h2rpc.test.wiremsg2.Defaults.d_enum:type_name -> h2rpc.test.wiremsg2.Closed
 	0,  // 1: h2rpc.test.wiremsg2.Closeds.c_single:type_name -> h2rpc.test.wiremsg2.Closed
 	0,  // 2: h2rpc.test.wiremsg2.Closeds.c_unpacked:type_name -> h2rpc.test.wiremsg2.Closed
 	0,  // 3: h2rpc.test.wiremsg2.Closeds.c_packed:type_name -> h2rpc.test.wiremsg2.Closed
-	4,  // 4: h2rpc.test.wiremsg2.Closeds.c_map:type_name -> h2rpc.test.wiremsg2.Closeds.CMapEntry
+	5,  // 4: h2rpc.test.wiremsg2.Closeds.c_map:type_name -> h2rpc.test.wiremsg2.Closeds.CMapEntry
 	0,  // 5: h2rpc.test.wiremsg2.Closeds.c_oneof:type_name -> h2rpc.test.wiremsg2.Closed
 	3,  // 6: h2rpc.test.wiremsg2.Proto2.child:type_name -> h2rpc.test.wiremsg2.Proto2
-	5,  // 7: h2rpc.test.wiremsg2.Proto2.m:type_name -> h2rpc.test.wiremsg2.Proto2.MEntry
+	6,  // 7: h2rpc.test.wiremsg2.Proto2.m:type_name -> h2rpc.test.wiremsg2.Proto2.MEntry
 	1,  // 8: h2rpc.test.wiremsg2.Proto2.defaults:type_name -> h2rpc.test.wiremsg2.Defaults
 	2,  // 9: h2rpc.test.wiremsg2.Proto2.closeds:type_name -> h2rpc.test.wiremsg2.Closeds
-	0,  // 10: h2rpc.test.wiremsg2.Closeds.CMapEntry.value:type_name -> h2rpc.test.wiremsg2.Closed
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	4,  // 10: h2rpc.test.wiremsg2.Proto2.req:type_name -> h2rpc.test.wiremsg2.Req
+	4,  // 11: h2rpc.test.wiremsg2.Req.next:type_name -> h2rpc.test.wiremsg2.Req
+	4,  // 12: h2rpc.test.wiremsg2.Req.list:type_name -> h2rpc.test.wiremsg2.Req
+	7,  // 13: h2rpc.test.wiremsg2.Req.by_id:type_name -> h2rpc.test.wiremsg2.Req.ByIdEntry
+	4,  // 14: h2rpc.test.wiremsg2.Req.in_oneof:type_name -> h2rpc.test.wiremsg2.Req
+	0,  // 15: h2rpc.test.wiremsg2.Closeds.CMapEntry.value:type_name -> h2rpc.test.wiremsg2.Closed
+	4,  // 16: h2rpc.test.wiremsg2.Req.ByIdEntry.value:type_name -> h2rpc.test.wiremsg2.Req
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_wiremsg_proto2_proto_init() }
@@ -529,13 +682,17 @@ func file_wiremsg_proto2_proto_init() {
 		(*Closeds_COneof)(nil),
 		(*Closeds_OString)(nil),
 	}
+	file_wiremsg_proto2_proto_msgTypes[3].OneofWrappers = []any{
+		(*Req_InOneof)(nil),
+		(*Req_Other)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wiremsg_proto2_proto_rawDesc), len(file_wiremsg_proto2_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
