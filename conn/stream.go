@@ -178,6 +178,15 @@ const (
 // connection, or ErrClosed on a closed one; such requests were not sent and
 // are safe to retry elsewhere. On a server connection it fails at once.
 func (c *Conn) OpenStream(ctx context.Context, fields []hpack.Field, body []byte, flags OpenFlags) (*Stream, error) {
+	return c.OpenStreamPrefixed(ctx, fields, nil, body, flags)
+}
+
+// OpenStreamPrefixed is OpenStream with a body of prefix followed by body,
+// as one byte sequence (as WriteData's prefix): a message goes out behind
+// its length prefix without being copied next to it. A large body may be
+// written straight from its slice, so neither may change until
+// OpenStreamPrefixed returns.
+func (c *Conn) OpenStreamPrefixed(ctx context.Context, fields []hpack.Field, prefix, body []byte, flags OpenFlags) (*Stream, error) {
 	endStream, watch := flags&EndStream != 0, flags&Unwatched == 0
 	if c.role != roleClient {
 		return nil, errors.New("conn: OpenStream on a server connection")
@@ -215,7 +224,7 @@ func (c *Conn) OpenStream(ctx context.Context, fields []hpack.Field, body []byte
 			s.headMethod = true
 		}
 	}
-	headersEnd := endStream && len(body) == 0
+	headersEnd := endStream && len(prefix)+len(body) == 0
 	s.state, _ = stream.Idle.Send(frame.TypeHeaders, headersEnd)
 	c.w.headersLocked(id, fields, headersEnd)
 	c.streams[id] = s
@@ -224,7 +233,7 @@ func (c *Conn) OpenStream(ctx context.Context, fields []hpack.Field, body []byte
 	}
 	if !headersEnd {
 		// An error here ends the stream, which Read and ReadHeaders report.
-		_ = s.writePartsLocked(nil, body, endStream)
+		_ = s.writePartsLocked(prefix, body, endStream)
 	}
 	inline := c.w.claimLocked()
 	c.mu.Unlock()
@@ -428,16 +437,23 @@ func (s *Stream) unlockAfterWrite() {
 // header list limit before it queues anything, so an error other than the
 // stream's end means nothing was sent.
 func (s *Stream) WriteAll(headers []hpack.Field, data []byte, trailers []hpack.Field) error {
+	return s.WriteAllPrefixed(headers, nil, data, trailers)
+}
+
+// WriteAllPrefixed is WriteAll with data preceded by prefix, as one byte
+// sequence (as WriteData's prefix): a message goes out behind its length
+// prefix without being copied next to it.
+func (s *Stream) WriteAllPrefixed(headers []hpack.Field, prefix, data []byte, trailers []hpack.Field) error {
 	c := s.c
 	c.mu.Lock()
-	err := s.writeAllLocked(headers, data, trailers)
+	err := s.writeAllLocked(headers, prefix, data, trailers)
 	s.unlockAfterWrite()
 	return err
 }
 
 // writeAllLocked checks everything before it queues anything, so an error
 // other than the stream's end means nothing was sent.
-func (s *Stream) writeAllLocked(headers []hpack.Field, data []byte, trailers []hpack.Field) error {
+func (s *Stream) writeAllLocked(headers []hpack.Field, prefix, data []byte, trailers []hpack.Field) error {
 	c := s.c
 	if err := s.writableLocked(); err != nil {
 		return err
@@ -447,7 +463,7 @@ func (s *Stream) writeAllLocked(headers []hpack.Field, data []byte, trailers []h
 		// END_STREAM flag set"; a second block without it is malformed.
 		return errors.New("conn: trailers must end the stream (endStream=true)")
 	}
-	if len(data) > 0 && headers == nil && c.role == roleServer && !s.headersSent {
+	if len(prefix)+len(data) > 0 && headers == nil && c.role == roleServer && !s.headersSent {
 		return errors.New("conn: WriteData before the response headers")
 	}
 	if err := c.checkHeaderListLocked(headers); err != nil {
@@ -460,7 +476,7 @@ func (s *Stream) writeAllLocked(headers []hpack.Field, data []byte, trailers []h
 		s.headersSent = true
 		c.w.headersLocked(s.id, headers, false)
 	}
-	if err := s.writePartsLocked(nil, data, false); err != nil {
+	if err := s.writePartsLocked(prefix, data, false); err != nil {
 		return err
 	}
 	if trailers != nil {

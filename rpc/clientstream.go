@@ -77,18 +77,31 @@ func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, 
 	}
 	// Marshal before opening the stream: a request that cannot be encoded
 	// costs the server nothing.
-	buf := getBuf()
-	defer putBuf(buf)
-	b, plain, err := encodeMsgLen((*buf)[:0], ci.codec, req, comp, nil, ci.maxSend)
-	*buf = b[:0]
-	if err != nil {
-		stats.end(err)
-		return err
+	var b []byte
+	var hdr *[msgHeaderLen]byte
+	var rawHdr [msgHeaderLen]byte
+	plain := -1
+	if stats == nil {
+		// A large []byte goes out behind its prefix, not copied after it
+		// (stats see the encoded message, so they take the copy).
+		if data, ok := rawMsg(&rawHdr, ci.codec, req, comp, ci.maxSend); ok {
+			hdr, b = &rawHdr, data
+		}
+	}
+	if b == nil {
+		buf := getBuf()
+		defer putBuf(buf)
+		b, plain, err = encodeMsgLen((*buf)[:0], ci.codec, req, comp, nil, ci.maxSend)
+		*buf = b[:0]
+		if err != nil {
+			stats.end(err)
+			return err
+		}
 	}
 	// The request goes with the headers, in one write, and stays at hand
 	// for a transparent retry. A write error means the stream ended:
 	// RecvMsg reports why.
-	cs, err := cc.openStream(ctx, ci, comp, unaryDesc, method, b)
+	cs, err := cc.openStream(ctx, ci, comp, unaryDesc, method, hdr, b)
 	if err != nil {
 		stats.end(err)
 		return err
@@ -164,7 +177,7 @@ func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, meth
 	}
 	var cs *clientStream
 	if err == nil {
-		cs, err = cc.openStream(ctx, ci, comp, desc, method, nil)
+		cs, err = cc.openStream(ctx, ci, comp, desc, method, nil, nil)
 	}
 	if err != nil {
 		stats.end(err)
@@ -243,6 +256,7 @@ type clientStream struct {
 	committed atomic.Bool // stored under retryMu: no retry any more, st is final
 	retried   bool        // guarded by retryMu: the one transparent retry was made
 	replay    []byte      // guarded by retryMu: the request bytes sent, until committed
+	replayPre []byte      // guarded by retryMu: a unary call's message prefix, sent before replay when rawMsg left it apart
 	replayEnd bool        // guarded by retryMu: END_STREAM was sent
 
 	sendClosed atomic.Bool        // END_STREAM sent (or the call is over)
@@ -277,21 +291,32 @@ type clientStream struct {
 }
 
 // openStream starts a call: it opens its stream (see newAttempt). A unary
-// call's whole request, msg, goes with the headers and ends the stream; nil
+// call's whole request, hdr (if not nil, the prefix rawMsg left apart)
+// followed by msg, goes with the headers and ends the stream; a nil msg
 // sends headers only.
-func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compressor, desc *StreamDesc, method string, msg []byte) (*clientStream, error) {
-	st, b, err := cc.newAttempt(ctx, ci, comp, desc, method, msg, msg != nil)
-	if err != nil {
-		return nil, err
-	}
+func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compressor, desc *StreamDesc, method string, hdr *[msgHeaderLen]byte, msg []byte) (*clientStream, error) {
 	var cs *clientStream
 	if desc == unaryDesc {
 		cs = unaryStreams.Get().(*clientStream)
 	} else {
 		cs = new(clientStream)
 	}
+	// The prefix lives in cs, which the call keeps (for a retry) to its end.
+	var pre []byte
+	if hdr != nil {
+		cs.sendHdr = *hdr
+		pre = cs.sendHdr[:]
+	}
+	st, b, err := cc.newAttempt(ctx, ci, comp, desc, method, pre, msg, msg != nil)
+	if err != nil {
+		if desc == unaryDesc {
+			*cs = clientStream{}
+			unaryStreams.Put(cs)
+		}
+		return nil, err
+	}
 	*cs = clientStream{cc: cc, ctx: ctx, ci: ci, method: method, st: st, backend: b, desc: desc, codec: ci.codec, comp: comp, maxSend: ci.maxSend,
-		headerOut: ci.header, trailerOut: ci.trailer, replay: msg, replayEnd: msg != nil}
+		headerOut: ci.header, trailerOut: ci.trailer, sendHdr: cs.sendHdr, replayPre: pre, replay: msg, replayEnd: msg != nil}
 	cs.rd.r = st
 	cs.rd.maxSize = ci.maxRecv
 	return cs, nil
@@ -299,10 +324,10 @@ func (cc *ClientConn) openStream(ctx context.Context, ci *callInfo, comp Compres
 
 // newAttempt opens a stream for a call and sends the request headers:
 // "Request-Headers → Call-Definition *Custom-Metadata" (PROTOCOL-HTTP2.md,
-// Requests), then body (END_STREAM after it if end), in one batch, on a
+// Requests), then pre followed by body (END_STREAM after it if end), in one batch, on a
 // connection of the backend the balancer picks, which counts the call as
 // outstanding until its done is called.
-func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compressor, desc *StreamDesc, method string, body []byte, end bool) (*conn.Stream, *Backend, error) {
+func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compressor, desc *StreamDesc, method string, pre, body []byte, end bool) (*conn.Stream, *Backend, error) {
 	if ctx.Err() != nil {
 		return nil, nil, contextStatus(ctx)
 	}
@@ -374,7 +399,7 @@ func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compres
 			// need not watch ctx in between.
 			flags |= conn.Unwatched
 		}
-		st, err = c.OpenStream(ctx, fields, body, flags)
+		st, err = c.OpenStreamPrefixed(ctx, fields, pre, body, flags)
 		if err == nil {
 			if ci.peer != nil {
 				*ci.peer = *cc.peerOfConn(c) // peer.go
@@ -466,7 +491,7 @@ func (cs *clientStream) commitLocked() {
 	}
 	cs.policy.release(cs.cc)
 	cs.committed.Store(true)
-	cs.replay = nil // a copy of ours, or Invoke's buffer, which it recycles
+	cs.replayPre, cs.replay = nil, nil // a copy of ours, or Invoke's buffer (or message), which it recycles
 }
 
 // retry is called when a write on failed, or the wait for its response
@@ -494,7 +519,7 @@ func (cs *clientStream) retry(failed *conn.Stream, err error) error {
 		return st
 	}
 	cs.retried = true
-	st, b, nerr := cs.cc.newAttempt(cs.ctx, cs.ci, cs.comp, cs.desc, cs.method, cs.replay, cs.replayEnd)
+	st, b, nerr := cs.cc.newAttempt(cs.ctx, cs.ci, cs.comp, cs.desc, cs.method, cs.replayPre, cs.replay, cs.replayEnd)
 	if nerr != nil {
 		cs.commitLocked()
 		return nerr

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -748,5 +749,55 @@ func TestLargeBytesMessages(t *testing.T) {
 	}
 	if err := cs.RecvMsg(&got); err != io.EOF {
 		t.Fatalf("after the last message: %v, want io.EOF", err)
+	}
+}
+
+// TestLargeBytesUnary sends unary requests and responses that are []byte
+// large enough to go out behind their prefix without a copy (rawMsg), from
+// several goroutines at once, with small ones in between; each caller
+// refills its request buffer for its next call as soon as Invoke returns.
+func TestLargeBytesUnary(t *testing.T) {
+	impl := &echoServer{unary: func(_ context.Context, req []byte) ([]byte, error) {
+		// A response of its own, so the echo does not share the request's
+		// bytes: the reversed request.
+		resp := make([]byte, len(req))
+		for i, b := range req {
+			resp[len(req)-1-i] = b
+		}
+		return resp, nil
+	}}
+	e := newEnv(t, impl, nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		wg.Go(func() {
+			req := make([]byte, 300000)
+			var got []byte
+			for i, size := range []int{minRawMsg, 10, 200000, minRawMsg - 1, 70000, 300000} {
+				req = req[:size]
+				for k := range req {
+					req[k] = byte(k*7 + i + g)
+				}
+				if err := e.cc.Invoke(context.Background(), "/test.Echo/Unary", req, &got); err != nil {
+					errs <- fmt.Errorf("goroutine %d, call %d: %v", g, i, err)
+					return
+				}
+				for k := range got {
+					if k >= size || got[k] != byte((size-1-k)*7+i+g) {
+						errs <- fmt.Errorf("goroutine %d, call %d: %d bytes back, wrong from byte %d", g, i, len(got), k)
+						return
+					}
+				}
+				if len(got) != size {
+					errs <- fmt.Errorf("goroutine %d, call %d: %d bytes back, want %d", g, i, len(got), size)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -151,7 +151,7 @@ func (cs *clientStream) hedgeStartLocked() bool {
 	h := cs.hedge
 	cs.ci.attempt.prev = h.started
 	h.started++
-	st, b, err := cs.cc.newAttempt(cs.ctx, cs.ci, cs.comp, cs.desc, cs.method, cs.replay, cs.replayEnd)
+	st, b, err := cs.cc.newAttempt(cs.ctx, cs.ci, cs.comp, cs.desc, cs.method, cs.replayPre, cs.replay, cs.replayEnd)
 	if err != nil {
 		return false
 	}

@@ -600,7 +600,7 @@ func (cs *clientStream) retryByPolicy(failed *conn.Stream) bool {
 	}
 	p.attempts++
 	cs.ci.attempt.prev = p.attempts
-	st, b, err := cs.cc.newAttempt(cs.ctx, cs.ci, cs.comp, cs.desc, cs.method, cs.replay, cs.replayEnd)
+	st, b, err := cs.cc.newAttempt(cs.ctx, cs.ci, cs.comp, cs.desc, cs.method, cs.replayPre, cs.replay, cs.replayEnd)
 	if err != nil {
 		return false // the call fails with the status it had
 	}

@@ -103,6 +103,9 @@ type shape struct {
 
 var shapes = []shape{
 	{"unary", unaryDesc, [][]byte{[]byte("q")}, [][]byte{[]byte("r")}},
+	// A request large enough to go out behind its prefix (rawMsg), kept
+	// apart from it for the retry.
+	{"unary-large", unaryDesc, [][]byte{bytes.Repeat([]byte("q"), minRawMsg)}, [][]byte{[]byte("r")}},
 	{"server-streaming", serverStreamDesc, [][]byte{[]byte("q")}, [][]byte{[]byte("r1"), []byte("r2")}},
 	{"client-streaming", clientStreamDesc, [][]byte{[]byte("q1"), []byte("q2"), []byte("q3")}, [][]byte{[]byte("r")}},
 	{"bidi", bidiDesc, [][]byte{[]byte("q1"), []byte("q2")}, [][]byte{[]byte("r1"), []byte("r2")}},

@@ -406,6 +406,13 @@ func (ss *serverStream) sendUnaryResponse(resp any) error {
 	ss.mu.Lock()
 	comp := ss.sendComp
 	ss.mu.Unlock()
+	if ss.stats() == nil {
+		// A large []byte goes out behind its prefix, not copied after it.
+		if data, ok := rawMsg(&ss.sendHdr, ss.codec, resp, comp, ss.maxSend); ok {
+			ss.writeFinal(ss.sendHdr[:], data, nil)
+			return nil
+		}
+	}
 	buf := getBuf()
 	defer putBuf(buf)
 	b, plain, err := encodeMsgLen((*buf)[:0], ss.codec, resp, comp, nil, ss.maxSend)
@@ -417,7 +424,7 @@ func (ss *serverStream) sendUnaryResponse(resp any) error {
 	if cs := ss.stats(); cs != nil {
 		cs.plain = plain
 	}
-	ss.writeFinal(b, nil)
+	ss.writeFinal(nil, b, nil)
 	return nil
 }
 
@@ -455,12 +462,13 @@ func (ss *serverStream) transportErr(err error) error {
 // writeStatus ends the call with st (nil is OK): trailers after headers, or a
 // Trailers-Only response if nothing was sent yet ("Trailers-Only is permitted
 // for calls that produce an immediate error", PROTOCOL-HTTP2.md).
-func (ss *serverStream) writeStatus(st *Status) { ss.writeFinal(nil, st) }
+func (ss *serverStream) writeStatus(st *Status) { ss.writeFinal(nil, nil, st) }
 
 // writeFinal ends the call: the response headers if they are due and not
-// sent yet, msg (an encoded response message, if not nil), then st in the
+// sent yet, pre followed by msg (an encoded response message, if msg is
+// not nil; pre is its prefix when rawMsg left it apart), then st in the
 // trailers, all as one batch: a unary response takes one write.
-func (ss *serverStream) writeFinal(msg []byte, st *Status) {
+func (ss *serverStream) writeFinal(pre, msg []byte, st *Status) {
 	defer func() {
 		if ss.sendBuf != nil {
 			putBuf(ss.sendBuf)
@@ -486,7 +494,7 @@ func (ss *serverStream) writeFinal(msg []byte, st *Status) {
 	if sendHeaders {
 		var err error
 		if headers, err = responseHeaders(ss.ct, comp, header); err != nil {
-			msg, st = nil, StatusOf(err)
+			pre, msg, st = nil, nil, StatusOf(err)
 		} else {
 			headerSent = true
 		}
@@ -500,7 +508,7 @@ func (ss *serverStream) writeFinal(msg []byte, st *Status) {
 		}
 		fields = appendStatus(fields, st, trailer)
 	}
-	if err := ss.st.WriteAll(headers, msg, fields); err != nil && !streamGone(err) {
+	if err := ss.st.WriteAllPrefixed(headers, pre, msg, fields); err != nil && !streamGone(err) {
 		// conn refused a block (over the client's header list limit) and
 		// sent nothing: end the call with a status that fits.
 		fields = fields[:0]
