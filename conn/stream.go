@@ -183,9 +183,8 @@ func (c *Conn) OpenStream(ctx context.Context, fields []hpack.Field, body []byte
 
 // OpenStreamPrefixed is OpenStream with a body of prefix followed by body,
 // as one byte sequence (as WriteData's prefix): a message goes out behind
-// its length prefix without being copied next to it. A large body may be
-// written straight from its slice, so neither may change until
-// OpenStreamPrefixed returns.
+// its length prefix without being copied next to it. Both may be reused
+// when OpenStreamPrefixed returns.
 func (c *Conn) OpenStreamPrefixed(ctx context.Context, fields []hpack.Field, prefix, body []byte, flags OpenFlags) (*Stream, error) {
 	endStream, watch := flags&EndStream != 0, flags&Unwatched == 0
 	if c.role != roleClient {
