@@ -178,7 +178,7 @@ type handshakeLog struct {
 }
 
 func (s *Server) logHandshake(remote net.Addr, err error) {
-	if s.opts.logger == nil {
+	if s.opts.logf == nil {
 		return
 	}
 	if errors.Is(err, net.ErrClosed) {

@@ -23,7 +23,7 @@ type serverOptions struct {
 	maxSend    int
 	unaryInt   UnaryServerInterceptor
 	streamInt  StreamServerInterceptor
-	logger     *slog.Logger // nil: log nothing
+	logf       logFunc // nil: log nothing
 	sec        serverSecurity
 	stats      StatsHandler // nil: report nothing
 	keepalive  ServerKeepaliveParams
@@ -45,8 +45,21 @@ func ServerKeepalive(p ServerKeepaliveParams) ServerOption {
 // either side, DEBUG for a connection that just ended). Default nil: the
 // server logs nothing.
 func ServerLogger(l *slog.Logger) ServerOption {
-	return func(o *serverOptions) { o.logger = l }
+	return func(o *serverOptions) {
+		o.logf = nil
+		if l != nil {
+			o.logf = func(level slog.Level, msg string, args ...any) {
+				l.Log(context.Background(), level, msg, args...)
+			}
+		}
+	}
 }
+
+// A logFunc logs one record. The server holds the ServerLogger as this
+// closure, not as the *slog.Logger, so that only a program that sets a
+// logger links slog's handlers (and the JSON encoder behind them); the
+// default server logs nothing and calls none of it.
+type logFunc func(level slog.Level, msg string, args ...any)
 
 // ServerConnConfig sets the HTTP/2 settings and limits of the server's
 // connections (see conn.Config; nil means conn's defaults).

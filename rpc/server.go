@@ -179,8 +179,8 @@ func (s *Server) serveConn(nc net.Conn, auth AuthInfo) *conn.Conn {
 
 // log logs to the ServerLogger, if any.
 func (s *Server) log(level slog.Level, msg string, args ...any) {
-	if s.opts.logger != nil {
-		s.opts.logger.Log(context.Background(), level, msg, args...)
+	if s.opts.logf != nil {
+		s.opts.logf(level, msg, args...)
 	}
 }
 
@@ -188,7 +188,7 @@ func (s *Server) log(level slog.Level, msg string, args ...any) {
 // either side detected is a WARN, with the HTTP/2 error code; a connection
 // that ended otherwise (closed by either side, the client gone) a DEBUG.
 func (s *Server) logConnEnd(remote net.Addr, err error) {
-	if s.opts.logger == nil {
+	if s.opts.logf == nil {
 		return
 	}
 	var ce *frame.ConnError
@@ -462,7 +462,7 @@ func (s *Server) runStream(ss *serverStream, e *methodEntry) (err error) {
 // call of the server, and the log keeps it from passing unseen. It runs in
 // the deferred function that recovered, so the stack is the panic's.
 func (s *Server) handlerPanic(ss *serverStream, p any) error {
-	if s.opts.logger != nil {
+	if s.opts.logf != nil {
 		s.log(slog.LevelError, "rpc: handler panicked", "method", ss.method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 	}
 	return &Status{Code: Unknown, Message: fmt.Sprintf("rpc: handler panicked: %v", p)}
