@@ -27,7 +27,9 @@ const maxIdleGates = 64
 // in a testing/synctest bubble keeps its channels there.)
 func (c *Conn) waitLocked(s *Stream, gate *chan struct{}) {
 	var ctxDone <-chan struct{} // nil (never ready) unless a client stream's context can end
-	if c.role == roleClient {
+	if c.role == roleClient && !(gate == &s.writeWake && s.inflight) {
+		// (A write whose data is being written waits for that write to
+		// end, whatever the context: the kernel may still read its slice.)
 		ctxDone = s.ctx.Done()
 	}
 	var ch chan struct{}

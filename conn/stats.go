@@ -49,23 +49,48 @@ type counters struct {
 
 // wrote counts a batch handed to the socket. The batch is whole frames
 // (after the client preface, on a client's first write): their headers are
-// walked, not parsed.
-func (n *counters) wrote(b []byte) {
-	n.bytesSent.Add(int64(len(b)))
+// walked, not parsed. segs are the payloads written from elsewhere, each
+// before b's byte at its offset (writer.writeVec); frame headers are all
+// in b.
+func (n *counters) wrote(b []byte, segs []seg) {
+	total := len(b)
+	for _, sg := range segs {
+		total += len(sg.p)
+	}
+	n.bytesSent.Add(int64(total))
+	pos := 0
 	if len(b) >= len(frame.ClientPreface) && string(b[:len(frame.ClientPreface)]) == frame.ClientPreface {
-		b = b[len(frame.ClientPreface):]
+		pos = len(frame.ClientPreface)
 	}
 	var frames, goAways int64
-	for len(b) >= frame.HeaderLen {
+	for len(b)-pos >= frame.HeaderLen {
 		frames++
-		if frame.Type(b[3]) == frame.TypeGoAway {
+		if frame.Type(b[pos+3]) == frame.TypeGoAway {
 			goAways++
 		}
-		l := frame.HeaderLen + int(binary.BigEndian.Uint32(b[:4])>>8)
-		if l > len(b) {
+		l := int(binary.BigEndian.Uint32(b[pos:pos+4]) >> 8)
+		pos += frame.HeaderLen
+		// Skip the payload: bytes of b, and the segs placed among them.
+		for l > 0 {
+			if len(segs) > 0 && segs[0].off == pos {
+				l -= len(segs[0].p)
+				segs = segs[1:]
+				continue
+			}
+			next := len(b)
+			if len(segs) > 0 {
+				next = segs[0].off
+			}
+			k := min(l, next-pos)
+			if k <= 0 {
+				break
+			}
+			pos += k
+			l -= k
+		}
+		if l > 0 {
 			break
 		}
-		b = b[l:]
 	}
 	n.framesSent.Add(frames)
 	if goAways > 0 {

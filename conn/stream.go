@@ -73,6 +73,7 @@ type Stream struct {
 	headersSent  bool  // server: the response headers were queued
 	pendingEnd   bool
 	writing      bool
+	inflight     bool // the batch being written refers to this stream's data (writer.go, Vectored writes)
 	inReady      bool // in c.ready
 	removed      bool // no longer in c.streams
 	dropped      bool // client: the context ended with received data unread, and the data was dropped
@@ -491,22 +492,26 @@ func (s *Stream) writeAllLocked(headers []hpack.Field, prefix, data []byte, trai
 
 // writePartsLocked queues pre followed by p as DATA (END_STREAM on the
 // last frame if endStream): framed at once, or handed to the writer's
-// round-robin, and then it waits, releasing mu, until all of it is framed.
-// The caller checked that the stream may send.
+// round-robin, and then it waits, releasing mu, until all of it is framed
+// and no batch being written refers to it any more. The caller checked that
+// the stream may send.
 func (s *Stream) writePartsLocked(pre, p []byte, endStream bool) error {
 	c := s.c
 	if !c.w.dataLocked(s, pre, p, endStream) {
 		return nil
 	}
-	for s.writing {
-		c.waitLocked(s, &s.writeWake)
+	var err error
+	for {
 		if s.err != nil && s.writing {
 			c.w.dropLocked(s)
 			s.writing = false
-			return s.err
+			err = s.err
 		}
+		if !s.writing && !s.inflight {
+			return err
+		}
+		c.waitLocked(s, &s.writeWake)
 	}
-	return nil
 }
 
 // writableLocked says why the stream cannot send, or nil.

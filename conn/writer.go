@@ -58,6 +58,25 @@ type writer struct {
 	flusher func()
 	// done is closed when the final flush closed the net.Conn.
 	done chan struct{}
+
+	// vec is set when DATA payloads may be written straight from the
+	// application's buffers (see Vectored writes). Immutable.
+	vec bool
+	// segs are the payloads the batch being built or written refers to
+	// instead of copying them, each with its place in wbuf; segBytes is
+	// their total length; pinned are the streams whose data they are; iov
+	// is the batch as handed to writev. Owned by the holder of the right.
+	segs     []seg
+	segBytes int
+	pinned   []*Stream
+	iov      net.Buffers
+}
+
+// seg is a payload written from the application's buffer: p goes on the
+// wire before the batch's byte at offset off.
+type seg struct {
+	off int
+	p   []byte
 }
 
 // maxBatch is about how many bytes one write carries: a batch takes no
@@ -68,10 +87,32 @@ const maxBatch = 128 << 10
 // ordered queue without waiting for a batch (see dataLocked).
 const fastWriteLimit = 64 << 10
 
+// Vectored writes. A DATA payload framed from the round-robin (a write
+// larger than fastWriteLimit, or one that waited for credit) is not copied
+// into the batch buffer when it is at least vecMin bytes and the socket
+// takes a vector of buffers (writev): the frame header goes in the batch
+// buffer and the payload is written straight from the application's slice.
+// The application's write then returns only once the batch holding its last
+// frame has been written, not once it is framed (Stream.inflight), since
+// until then the kernel may still read its slice. Over TLS every byte is
+// sealed into records anyway, so the batch is copied as before; so it is
+// with a tracer, which sees each batch as one slice.
+const vecMin = 4 << 10
+
 func (w *writer) init(c *Conn) {
 	w.c = c
 	w.flusher = w.flushAll
 	w.done = make(chan struct{})
+	w.vec = c.cfg.tracer == nil && vectorConn(c.nc)
+}
+
+// vectorConn reports whether nc writes a net.Buffers with one writev.
+func vectorConn(nc net.Conn) bool {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
 }
 
 // Queueing. Every method below runs with c.mu held; none writes.
@@ -159,7 +200,7 @@ func (w *writer) dataLocked(s *Stream, pre, p []byte, endStream bool) (wait bool
 	n := int64(total)
 	if n == 0 || (w.ready.len() == 0 && len(w.ordered)+total <= fastWriteLimit &&
 		n <= s.sendWin.Available() && n <= c.sendWin.Available()) {
-		w.ordered, _, _ = w.frameDataLocked(w.ordered, s, pre, p, total, endStream)
+		w.ordered, _, _ = w.frameDataLocked(w.ordered, s, pre, p, total, endStream, false)
 		return false
 	}
 	s.pendingPre, s.pending, s.pendingEnd, s.writing = pre, p, endStream, true
@@ -173,13 +214,19 @@ func (w *writer) dataLocked(s *Stream, pre, p []byte, endStream bool) (wait bool
 // connection's send windows, which the caller checked cover n. If
 // endStream and nothing is left, the last frame carries END_STREAM (an
 // empty one if n is 0). It returns b and what is left of pre and p. This is
-// the one place DATA is framed and credit spent.
-func (w *writer) frameDataLocked(b []byte, s *Stream, pre, p []byte, n int, endStream bool) ([]byte, []byte, []byte) {
+// the one place DATA is framed and credit spent. With ref, b is the batch
+// being built and payloads of at least vecMin bytes are referred to, not
+// copied (see Vectored writes).
+func (w *writer) frameDataLocked(b []byte, s *Stream, pre, p []byte, n int, endStream, ref bool) ([]byte, []byte, []byte) {
 	c := w.c
 	end := endStream && n == len(pre)+len(p)
 	for first := true; first || n > 0; first = false {
 		k := min(n, int(c.peer.maxFrameSize))
-		b, pre, p = appendDataParts(b, s.id, end && k == n, pre, p, k)
+		if ref && k-min(k, len(pre)) >= vecMin {
+			b, pre, p = w.appendDataRef(b, s, end && k == n, pre, p, k)
+		} else {
+			b, pre, p = appendDataParts(b, s.id, end && k == n, pre, p, k)
+		}
 		s.sendWin.Consume(uint32(k))
 		c.sendWin.Consume(uint32(k))
 		n -= k
@@ -206,6 +253,40 @@ func appendDataParts(b []byte, id uint32, end bool, pre, p []byte, n int) ([]byt
 	b = append(b, pre[:k]...)
 	b = append(b, p[:n-k]...)
 	return b, pre[k:], p[n-k:]
+}
+
+// appendDataRef is appendDataParts for the batch buffer: it appends the
+// frame header and the part of pre the frame carries, and refers to the
+// part of p (in w.segs), pinning s until the batch is written.
+func (w *writer) appendDataRef(b []byte, s *Stream, end bool, pre, p []byte, n int) ([]byte, []byte, []byte) {
+	var flags frame.Flags
+	if end {
+		flags = frame.FlagEndStream
+	}
+	b = frame.AppendFrameHeader(b, frame.Header{Length: uint32(n), Type: frame.TypeData, Flags: flags, StreamID: s.id})
+	k := min(n, len(pre))
+	b = append(b, pre[:k]...)
+	w.segs = append(w.segs, seg{off: len(b), p: p[:n-k]})
+	w.segBytes += n - k
+	if !s.inflight {
+		s.inflight = true
+		w.pinned = append(w.pinned, s)
+	}
+	return b, pre[k:], p[n-k:]
+}
+
+// unpinLocked runs once the batch was written (or failed): the streams
+// whose data it referred to may reuse their buffers, and a write whose
+// last frame it held returns.
+func (w *writer) unpinLocked() {
+	for i, s := range w.pinned {
+		s.inflight = false
+		if !s.writing {
+			s.wakeWrite()
+		}
+		w.pinned[i] = nil
+	}
+	w.pinned = w.pinned[:0]
 }
 
 // scheduleLocked puts s in the round-robin if it has a pending write and
@@ -306,6 +387,7 @@ func (w *writer) write(inline int) {
 	}
 	for n := 0; ; n++ {
 		c.mu.Lock()
+		w.unpinLocked()
 		ended := c.err != nil
 		if inline > 0 && n == inline && !ended && w.hasOutputLocked() {
 			go w.flusher() // the right passes to the flusher
@@ -330,23 +412,54 @@ func (w *writer) write(inline int) {
 			return
 		}
 		c.mu.Unlock()
-		if c.cfg.tracer != nil {
-			c.cfg.tracer.TraceWrite(batch)
+		var err error
+		if len(w.segs) > 0 {
+			err = w.writeVec(batch)
+		} else {
+			if c.cfg.tracer != nil {
+				c.cfg.tracer.TraceWrite(batch)
+			}
+			c.counters.wrote(batch, nil)
+			_, err = c.nc.Write(batch)
 		}
-		c.counters.wrote(batch)
-		_, err := c.nc.Write(batch)
 		if cap(batch) > 4*maxBatch {
 			batch = nil // do not keep a burst's buffer forever
 		}
 		*w.wbuf = batch[:0]
 		if err != nil {
 			c.mu.Lock()
+			w.unpinLocked()
 			c.failLocked(fmt.Errorf("conn: write: %w", err))
 			c.mu.Unlock()
 			w.close()
 			return
 		}
 	}
+}
+
+// writeVec writes batch with the payloads of w.segs in their places, in
+// one writev, and forgets the payloads.
+func (w *writer) writeVec(batch []byte) error {
+	w.c.counters.wrote(batch, w.segs)
+	iov := w.iov[:0]
+	prev := 0
+	for _, sg := range w.segs {
+		if sg.off > prev {
+			iov = append(iov, batch[prev:sg.off])
+		}
+		iov = append(iov, sg.p)
+		prev = sg.off
+	}
+	if prev < len(batch) {
+		iov = append(iov, batch[prev:])
+	}
+	w.iov = iov
+	_, err := w.iov.WriteTo(w.c.nc)
+	clear(iov) // WriteTo consumed w.iov; iov still holds the slices
+	w.iov = iov[:0]
+	clear(w.segs)
+	w.segs, w.segBytes = w.segs[:0], 0
+	return err
 }
 
 // close ends the write side for good: the holder of the right calls it
@@ -375,7 +488,7 @@ func (w *writer) batchLocked(b []byte) []byte {
 	if c.err != nil {
 		return b
 	}
-	for len(b) < maxBatch && w.ready.len() > 0 && c.sendWin.Available() > 0 {
+	for len(b)+w.segBytes < maxBatch && w.ready.len() > 0 && c.sendWin.Available() > 0 {
 		s := w.ready.pop()
 		s.inReady = false
 		if !s.writing || s.removed {
@@ -386,13 +499,15 @@ func (w *writer) batchLocked(b []byte) []byte {
 		if n <= 0 && left > 0 {
 			continue // no stream credit: a WINDOW_UPDATE reschedules it
 		}
-		b, s.pendingPre, s.pending = w.frameDataLocked(b, s, s.pendingPre, s.pending, int(n), s.pendingEnd)
+		b, s.pendingPre, s.pending = w.frameDataLocked(b, s, s.pendingPre, s.pending, int(n), s.pendingEnd, w.vec)
 		if len(s.pendingPre)+len(s.pending) > 0 {
 			w.scheduleLocked(s)
 			continue
 		}
 		s.pendingPre, s.pending, s.writing = nil, nil, false
-		s.wakeWrite()
+		if !s.inflight { // else unpinLocked wakes it once the batch is written
+			s.wakeWrite()
+		}
 	}
 	return b
 }
