@@ -155,6 +155,20 @@ type Conn struct {
 	// drained is set when a draining connection closed because its last
 	// stream ended (linger.go). Guarded by mu.
 	drained bool
+	// The read role (lead.go). readRole says who holds it; leader is the
+	// stream of the goroutine leading, inRead set while it is in Read,
+	// interrupted once its Read was interrupted by a read deadline in the
+	// past; waiters counts the goroutines in waitLocked; woken is the last
+	// stream whose waiting goroutine, one that may lead, was woken. The
+	// background reader parks on readerWake and readerTimer. Guarded by mu.
+	readRole            uint8
+	leader, woken       *Stream
+	inRead, interrupted bool
+	waiters             int
+	leads               int64 // times a goroutine took the read role, for tests
+	readerWake          chan struct{}
+	readerTimer         *time.Timer
+	leadIdle            time.Duration // immutable
 }
 
 // initialPeerMaxStreams is how many streams a client opens before the
@@ -210,13 +224,15 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	s := cfg.resolve()
 	s.tracer = s.newTracer(r == roleClient, nc)
 	c := &Conn{
-		nc:      nc,
-		role:    r,
-		cfg:     s,
-		handler: h,
-		done:    make(chan struct{}),
-		streams: make(map[uint32]*Stream),
-		enc:     hpack.NewEncoder(),
+		nc:         nc,
+		role:       r,
+		cfg:        s,
+		handler:    h,
+		done:       make(chan struct{}),
+		streams:    make(map[uint32]*Stream),
+		readerWake: make(chan struct{}, 1),
+		leadIdle:   leadIdle,
+		enc:        hpack.NewEncoder(),
 		peer: peerSettings{
 			headerTableSize:      4096,
 			maxConcurrentStreams: initialPeerMaxStreams,
@@ -367,6 +383,7 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 		c.startDrainLocked()
 		c.closeIfDrainedLocked()
 	}
+	c.needReaderLocked()
 	c.mu.Unlock()
 	select {
 	case <-c.done:
@@ -402,6 +419,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 	c.pings[data] = ack
 	c.w.pingLocked(false, data)
 	c.w.kickLocked()
+	c.needReaderLocked()
 	c.mu.Unlock()
 	select {
 	case <-ack:
@@ -501,6 +519,10 @@ func (c *Conn) failLocked(cause error) {
 		c.baseCancel() // first, so that Context is done once Done is
 	}
 	close(c.done)
+	c.needReaderLocked() // lead.go: the background reader sees the end
+	if c.leader != nil && c.inRead {
+		c.interruptLeaderLocked()
+	}
 	c.startDrainLocked()
 	if c.settingsTimer != nil {
 		c.settingsTimer.Stop()
@@ -551,6 +573,7 @@ func (c *Conn) acquireSlotLocked(ctx context.Context) error {
 	w := &slotWaiter{ch: make(chan struct{}, 1)}
 	e := c.slotWaiters.PushBack(w)
 	drained := c.drainChanLocked()
+	c.needReaderLocked()
 	c.mu.Unlock()
 	var werr error
 	select {

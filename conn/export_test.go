@@ -1,6 +1,10 @@
 package conn
 
-import "fmt"
+import (
+	"fmt"
+	"testing"
+	"time"
+)
 
 // SetStreamIDLimit makes OpenStream treat ids above n as exhausted, so tests
 // can reach the end of the id space (RFC 9113 §5.1.1) in a few streams.
@@ -51,4 +55,28 @@ func BufferedData(c *Conn) (int64, error) {
 		return c.unread, fmt.Errorf("connection window: %d bytes received and not credited back, want %d (%d unread)", got, want, c.unread)
 	}
 	return c.unread, nil
+}
+
+// Leads reports how many times a waiting goroutine took c's read role
+// (lead.go), and whether one holds it now.
+func Leads(c *Conn) (n int64, leading bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leads, c.readRole == roleLeader
+}
+
+// Waiters reports how many goroutines wait on c's stream gates.
+func Waiters(c *Conn) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waiters
+}
+
+// SetLeadIdle sets how long the read role of connections started from now
+// on may stay free, until t ends: tests that need a parked reader to stay
+// parked lengthen it.
+func SetLeadIdle(t testing.TB, d time.Duration) {
+	old := leadIdle
+	leadIdle = d
+	t.Cleanup(func() { leadIdle = old })
 }

@@ -40,14 +40,26 @@ func (c *Conn) waitLocked(s *Stream, gate *chan struct{}) {
 		ch = make(chan struct{}, 1)
 	}
 	*gate = ch
-	c.mu.Unlock()
+	c.waiters++
 	ended := false
-	select {
-	case <-ch:
-	case <-ctxDone:
-		ended = true
+	lead := false
+	if gate == &s.readWake {
+		s.mayLead, s.readWoken = c.canLeadLocked(s), false
+		lead = s.mayLead && c.readRole == roleFree
 	}
-	c.mu.Lock()
+	if lead {
+		c.leadLocked(s, ch) // lead.go: read until ch is signalled
+	} else {
+		c.needReaderLocked()
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctxDone:
+			ended = true
+		}
+		c.mu.Lock()
+	}
+	c.waiters--
 	*gate = nil
 	if ended {
 		s.onContextDoneLocked()

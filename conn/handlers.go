@@ -107,6 +107,9 @@ func (c *Conn) handlerReturned(s *Stream, returned bool) *Stream {
 	}
 	c.discardLocked(s)
 	s.sctx.cancel()
+	// A handler that led (lead.go) will not wait again: the background
+	// reader reads for the next streams.
+	c.needReaderLocked()
 	for returned && len(c.waiting) > 0 {
 		next := c.waiting[0]
 		c.waiting[0] = nil

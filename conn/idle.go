@@ -36,7 +36,7 @@ var errMoved = errors.New("conn: reader moved to a fresh goroutine")
 // noteIdleLocked arms the idle deadline if the connection has no stream
 // (it runs when a stream closes, and after the handshake).
 func (c *Conn) noteIdleLocked() {
-	if c.idleArmed || c.err != nil || len(c.streams) > 0 || c.nLocal > 0 {
+	if c.idleArmed || c.err != nil || len(c.streams) > 0 || c.nLocal > 0 || c.interrupted {
 		return
 	}
 	now := time.Now()
@@ -55,7 +55,9 @@ func (c *Conn) noteIdleLocked() {
 func (c *Conn) noteBusyLocked() {
 	if c.idleArmed {
 		c.idleArmed = false
-		c.nc.SetReadDeadline(time.Time{})
+		if !c.interrupted { // a leader's interrupt must stand (lead.go)
+			c.nc.SetReadDeadline(time.Time{})
+		}
 	}
 }
 

@@ -93,13 +93,7 @@ func (c *Conn) readPreface() error {
 // should move (errMoved).
 func (c *Conn) readFrames() error {
 	for {
-		f, err := c.fr.ReadFrame()
-		if f != nil {
-			c.counters.read(f.FrameHeader())
-			if c.cfg.tracer != nil {
-				c.cfg.tracer.TraceRead(f)
-			}
-		}
+		f, err := c.readFrame()
 		if err != nil && isTimeout(err) {
 			if move, ours := c.idleTimeout(); move {
 				return errMoved
@@ -107,18 +101,15 @@ func (c *Conn) readFrames() error {
 				continue
 			}
 		}
-		if err != nil {
-			var se *frame.StreamError
-			if errors.As(err, &se) && f != nil {
-				err = c.onStreamErrorFrame(f, se)
-			} else {
-				err = c.readErr(err, "")
-			}
-		} else {
-			err = c.onFrame(f)
-		}
-		if err != nil {
+		if err := c.applyFrame(f, err); err != nil {
 			return err
+		}
+		if !c.fr.Ready() {
+			// About to Read: a caller may read its own frames instead
+			// (lead.go).
+			c.mu.Lock()
+			c.parkReaderLocked()
+			c.mu.Unlock()
 		}
 	}
 }

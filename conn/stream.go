@@ -37,6 +37,10 @@ type Stream struct {
 	// Each is set only while a call waits on it (see waitLocked), nil
 	// otherwise.
 	readWake, writeWake chan struct{}
+	// mayLead says whether the goroutine waiting on readWake may take the
+	// read role (lead.go); readWoken that its gate was signalled since its
+	// wait began. Guarded by mu.
+	mayLead, readWoken bool
 
 	// sendWin is the credit the peer gave this stream; recvWin the credit we
 	// gave it.
@@ -147,7 +151,19 @@ func (s *Stream) Context() context.Context { return s.ctx }
 func (s *Stream) RequestHeaders() []hpack.Field { return s.reqHeaders }
 
 // wakeRead and wakeWrite signal a waiting reader or writer; c.mu is held.
-func (s *Stream) wakeRead() { signal(s.readWake) }
+func (s *Stream) wakeRead() {
+	if s.readWake == nil {
+		return
+	}
+	signal(s.readWake)
+	if c := s.c; c.leader == s {
+		if c.inRead {
+			c.interruptLeaderLocked() // lead.go
+		}
+	} else if s.mayLead {
+		c.woken, s.readWoken = s, true
+	}
+}
 
 func (s *Stream) wakeWrite() { signal(s.writeWake) }
 

@@ -435,3 +435,46 @@ func TestOneReadManyFrames(t *testing.T) {
 		t.Errorf("%d Reads for %d octets, want at most %d", cr.reads, len(stream), want)
 	}
 }
+
+// TestReady checks that Ready reports exactly when ReadFrame would return
+// without reading: a whole frame buffered, or an error pending.
+func TestReady(t *testing.T) {
+	ping := AppendPing(nil, false, [8]byte{1})
+	data := AppendData(nil, 1, false, []byte("hello"))
+	timeout := errors.New("timeout")
+	r := &scriptReader{
+		{data: append(append([]byte{}, ping...), data[:HeaderLen+2]...)}, // PING and part of DATA
+		{err: timeout},
+		{data: data[HeaderLen+2:]},
+	}
+	fr := NewReader(r)
+	if fr.Ready() {
+		t.Fatal("Ready before any read")
+	}
+	if _, err := fr.ReadFrame(); err != nil {
+		t.Fatal(err)
+	}
+	if fr.Ready() {
+		t.Fatal("Ready with only part of the DATA frame buffered")
+	}
+	if _, err := fr.ReadFrame(); err != timeout {
+		t.Fatalf("ReadFrame: %v, want the read error", err)
+	}
+	if fr.Ready() {
+		t.Fatal("Ready after the error was reported")
+	}
+	if _, err := fr.ReadFrame(); err != nil {
+		t.Fatalf("ReadFrame after the error: %v", err)
+	}
+	if fr.Ready() {
+		t.Fatal("Ready with nothing buffered")
+	}
+
+	fr = NewReader(bytes.NewReader(append(append([]byte{}, ping...), ping...)))
+	if _, err := fr.ReadFrame(); err != nil {
+		t.Fatal(err)
+	}
+	if !fr.Ready() {
+		t.Fatal("not Ready with a whole PING buffered")
+	}
+}

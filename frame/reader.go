@@ -123,6 +123,18 @@ func NewReader(r io.Reader) *Reader {
 	return fr
 }
 
+// Ready reports whether ReadFrame would return without reading from the
+// underlying reader: a whole frame is buffered, or an error is pending. A
+// connection whose readers take turns uses it to hand over at a point where
+// the buffered frames have all been applied.
+func (fr *Reader) Ready() bool {
+	if fr.err != nil || fr.rerr != nil {
+		return true
+	}
+	n := fr.end - fr.start
+	return n >= HeaderLen && n >= HeaderLen+int(parseHeader(fr.buf[fr.start:fr.start+HeaderLen]).Length)
+}
+
 // Release returns the Reader's pooled buffer, if it holds one, to the pool.
 // Frames returned earlier become invalid; the Reader may still be used.
 // A connection calls it when it ends.

@@ -1,0 +1,245 @@
+package conn
+
+import (
+	"errors"
+	"time"
+
+	"github.com/h2rpc/h2rpc/frame"
+)
+
+// The read role: a caller that waits reads its own frames.
+//
+// One goroutine at a time holds the read role: it owns c.fr and the
+// decoding state (the fields "owned by the reader goroutine" in Conn) and
+// reads and applies frames. Usually that is the background reader
+// (readLoop). But when a goroutine is about to wait on its stream's read
+// gate and nobody reads, it takes the role itself, a leader: it reads and
+// applies frames (for every stream, control frames included) until its own
+// gate is signalled, applies what whole frames are left buffered, and lets
+// go. The message it waits for then reaches it without a goroutine
+// hand-off: the netpoller wakes the goroutine that needs the data.
+//
+// Nobody reads (roleFree) only after the background reader parked itself,
+// which it does when the frame it just applied woke the one goroutine
+// waiting on the connection, one that may lead, and no whole frame is left
+// buffered: that goroutine is likely to wait again soon (the next message
+// of a ping-pong, the next unary call) and lead then. The background
+// reader takes the role back
+//
+//   - at once when a goroutine starts to wait and may not lead (a write
+//     gate, a slot under MAX_CONCURRENT_STREAMS, a PING, a client stream
+//     whose context can end unwatched), or when a leader lets go while
+//     others wait or the connection ended;
+//   - otherwise after leadIdle without a leader (its park timer), so PINGs,
+//     SETTINGS, GOAWAY, new streams and the connection's end are seen
+//     within leadIdle even when nobody waits.
+//
+// A leader blocked in Read whose gate is signalled by another goroutine
+// (its context ended, the server deadline passed, Reset, Close) is
+// interrupted with a read deadline in the past: the frame reader keeps a
+// partly read frame across the timeout, so no frame is lost or split, and
+// the deadline is cleared (or the idle deadline re-armed) before anyone
+// reads again.
+
+// leadIdle bounds how long the read role stays free while nobody leads.
+// A connection copies it when it starts (tests lengthen it).
+var leadIdle = time.Millisecond
+
+// Who holds the read role (Conn.readRole).
+const (
+	roleReader uint8 = iota // the background reader
+	roleFree                // nobody: the background reader is parked
+	roleLeader              // a goroutine waiting in waitLocked
+)
+
+// aLongTimeAgo is a read deadline that interrupts a blocked Read at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// canLeadLocked reports whether the goroutine about to wait on s's read
+// gate may take the read role: its wait must end only by frames it reads
+// or by a signal of the gate (which interrupts its Read). A client stream
+// whose context can end without a watcher (Unwatched) is left to follow.
+func (c *Conn) canLeadLocked(s *Stream) bool {
+	return c.role == roleServer || s.stopWatch != nil || s.ctx.Done() == nil
+}
+
+// needReaderLocked makes sure somebody reads: a goroutine is about to wait
+// for something only the peer's frames can bring, without leading.
+func (c *Conn) needReaderLocked() {
+	if c.readRole == roleFree {
+		c.readRole = roleReader
+		signal(c.readerWake)
+	}
+}
+
+// leadLocked reads and applies frames as the leader until ch (the caller's
+// read gate, published in s) is signalled or the connection ends. It is
+// called and returns with c.mu held, releasing it while it reads.
+func (c *Conn) leadLocked(s *Stream, ch chan struct{}) {
+	c.readRole, c.leader = roleLeader, s
+	c.leads++
+	for c.err == nil {
+		if len(ch) > 0 {
+			break // waitLocked takes the token
+		}
+		c.inRead = true
+		c.mu.Unlock()
+		f, err := c.readFrame()
+		c.mu.Lock()
+		c.inRead = false
+		if err != nil && isTimeout(err) && c.readTimeoutLocked() {
+			continue
+		}
+		c.mu.Unlock()
+		err = c.applyFrame(f, err)
+		c.mu.Lock()
+		if err != nil {
+			if err != errEnded {
+				c.failLocked(err)
+			}
+			break
+		}
+	}
+	// Whole frames already buffered are applied now: they may be this
+	// stream's next frames (a unary response's DATA and trailers), and
+	// nobody would read them before the next leader.
+	for c.err == nil && c.fr.Ready() {
+		c.mu.Unlock()
+		f, err := c.readFrame()
+		err = c.applyFrame(f, err)
+		c.mu.Lock()
+		if err != nil {
+			if err != errEnded {
+				c.failLocked(err)
+			}
+			break
+		}
+	}
+	c.clearInterruptLocked()
+	c.leader = nil
+	if c.waiters > 1 || c.othersWaitLocked() {
+		// Others wait for their frames, or the background reader must see
+		// the connection end.
+		c.readRole = roleReader
+		signal(c.readerWake)
+		return
+	}
+	c.readRole = roleFree
+	c.readerTimer.Reset(c.leadIdle)
+}
+
+// interruptLeaderLocked stops a leader blocked in Read: another goroutine
+// signalled its gate.
+func (c *Conn) interruptLeaderLocked() {
+	if c.interrupted {
+		return
+	}
+	c.interrupted = true
+	c.nc.SetReadDeadline(aLongTimeAgo)
+}
+
+// clearInterruptLocked undoes interruptLeaderLocked's deadline, re-arming
+// the idle deadline it may have replaced.
+func (c *Conn) clearInterruptLocked() {
+	if !c.interrupted {
+		return
+	}
+	c.interrupted = false
+	c.nc.SetReadDeadline(time.Time{})
+	c.idleArmed, c.idleDeadline = false, false
+	c.noteIdleLocked()
+}
+
+// readTimeoutLocked handles a read that timed out on a leader: an
+// interrupt, or the idle deadline (a leader does not move). It reports
+// whether the timeout was one of ours.
+func (c *Conn) readTimeoutLocked() bool {
+	if c.interrupted {
+		c.clearInterruptLocked()
+		return true
+	}
+	if !c.idleDeadline || c.err != nil {
+		return false
+	}
+	c.idleArmed, c.idleDeadline = false, false
+	c.nc.SetReadDeadline(time.Time{})
+	return true
+}
+
+// parkReaderLocked is the background reader's choice after applying a
+// frame: if that frame woke the only goroutine waiting on the connection,
+// one that may lead, and no whole frame is left buffered, the reader lets
+// the read role go and parks until it is given back or leadIdle passes
+// without a leader. It is called and returns with c.mu held.
+func (c *Conn) parkReaderLocked() {
+	woken := c.woken
+	c.woken = nil
+	// The goroutine just woken may already have returned (no waiter);
+	// otherwise it must be the one waiter, and woken since its wait began:
+	// a waiter still blocked needs someone to read.
+	if woken == nil || c.othersWaitLocked() || c.interrupted || c.fr.Ready() {
+		return
+	}
+	if c.role == roleServer && woken.endRecv {
+		// The handler has its whole request and will not wait to read
+		// again: the reader reads on for the connection's next streams.
+		return
+	}
+	if c.waiters > 1 || c.waiters == 1 && (woken.readWake == nil || !woken.readWoken) {
+		return
+	}
+	if c.readerTimer == nil {
+		c.readerTimer = time.NewTimer(c.leadIdle)
+	} else {
+		c.readerTimer.Reset(c.leadIdle)
+	}
+	c.readRole = roleFree
+	for c.readRole != roleReader {
+		c.mu.Unlock()
+		select {
+		case <-c.readerWake:
+		case <-c.readerTimer.C:
+		}
+		c.mu.Lock()
+		if c.readRole == roleFree {
+			// Nobody led for leadIdle: the timer goes (an idle connection
+			// keeps none) and the reader reads on.
+			c.readRole = roleReader
+			c.readerTimer = nil
+			return
+		}
+	}
+	c.readerTimer.Stop()
+}
+
+// othersWaitLocked reports whether something other than the goroutines in
+// waitLocked waits for the peer's frames, or the connection is ending.
+func (c *Conn) othersWaitLocked() bool {
+	return c.err != nil || c.draining || c.slotWaiters.Len() > 0 || len(c.pings) > 0
+}
+
+// readFrame reads the next frame, counting and tracing it; the caller holds
+// the read role.
+func (c *Conn) readFrame() (frame.Frame, error) {
+	f, err := c.fr.ReadFrame()
+	if f != nil {
+		c.counters.read(f.FrameHeader())
+		if c.cfg.tracer != nil {
+			c.cfg.tracer.TraceRead(f)
+		}
+	}
+	return f, err
+}
+
+// applyFrame applies what readFrame returned: a frame, a frame with a
+// stream error, or a read error (turned into the connection's cause).
+func (c *Conn) applyFrame(f frame.Frame, err error) error {
+	if err != nil {
+		var se *frame.StreamError
+		if errors.As(err, &se) && f != nil {
+			return c.onStreamErrorFrame(f, se)
+		}
+		return c.readErr(err, "")
+	}
+	return c.onFrame(f)
+}
