@@ -35,7 +35,9 @@ func (r role) String() string {
 
 // Conn is one HTTP/2 connection in the client or the server role.
 //
-// Concurrency: the reader goroutine (readLoop) reads and applies frames;
+// Concurrency: the reader goroutine (readLoop) reads and applies frames,
+// or a goroutine waiting for its stream's frames does while the reader is
+// parked (lead.go);
 // frames are queued on w, the writer (writer.go), and written by whoever
 // holds its right to write: an application goroutine inline, or a flusher
 // goroutine that lives while there is something to write. Every mutable
@@ -56,7 +58,8 @@ type Conn struct {
 	baseCtx    context.Context
 	baseCancel context.CancelFunc
 
-	// Owned by the reader goroutine.
+	// Owned by the holder of the read role: the reader goroutine, or a
+	// leading goroutine (lead.go), one at a time, handed over under mu.
 	fr        *frame.Reader
 	dec       *hpack.Decoder
 	block     *hpack.BlockBuffer // the HEADERS+CONTINUATION block being assembled

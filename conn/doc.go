@@ -32,7 +32,11 @@
 // A connection has one goroutine of its own for good, the reader: it reads
 // and parses frames and applies them, and owns the frame reader and the
 // HPACK decoder (an idle connection's reader hands over to a fresh goroutine
-// with a small stack, see docs/connection.md). Nothing writes on a goroutine
+// with a small stack, see docs/connection.md). When a goroutine is about to
+// wait for its stream's frames while nobody reads (the reader parks after it
+// woke the connection's one waiter), that goroutine reads and applies frames
+// itself until its own arrive, then lets go (lead.go): its message reaches
+// it without a hand-off between goroutines. Nothing writes on a goroutine
 // of its own while nothing is queued: frames are queued on the connection's
 // writer, and either the goroutine that queued a request, a reply or the
 // WINDOW_UPDATEs its Read owes writes the batch itself, inline, or a
