@@ -162,16 +162,16 @@ type Conn struct {
 	// stream of the goroutine leading, inRead set while it is in Read,
 	// interrupted once its Read was interrupted by a read deadline in the
 	// past; waiters counts the goroutines in waitLocked; woken is the last
-	// stream whose waiting goroutine, one that may lead, was woken. The
-	// background reader parks on readerWake and readerTimer. Guarded by mu.
+	// stream whose waiting goroutine, one that may lead, was woken; leads
+	// counts the leads (for tests). The background reader parks on park,
+	// made when it first parks and dropped when it takes the role back
+	// after a quiet spell. Guarded by mu.
 	readRole            uint8
-	leader, woken       *Stream
 	inRead, interrupted bool
-	waiters             int
-	leads               int64 // times a goroutine took the read role, for tests
-	readerWake          chan struct{}
-	readerTimer         *time.Timer
-	leadIdle            time.Duration // immutable
+	waiters             int32
+	leads               uint32
+	leader, woken       *Stream
+	park                *readerPark
 }
 
 // initialPeerMaxStreams is how many streams a client opens before the
@@ -227,15 +227,13 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	s := cfg.resolve()
 	s.tracer = s.newTracer(r == roleClient, nc)
 	c := &Conn{
-		nc:         nc,
-		role:       r,
-		cfg:        s,
-		handler:    h,
-		done:       make(chan struct{}),
-		streams:    make(map[uint32]*Stream),
-		readerWake: make(chan struct{}, 1),
-		leadIdle:   leadIdle,
-		enc:        hpack.NewEncoder(),
+		nc:      nc,
+		role:    r,
+		cfg:     s,
+		handler: h,
+		done:    make(chan struct{}),
+		streams: make(map[uint32]*Stream),
+		enc:     hpack.NewEncoder(),
 		peer: peerSettings{
 			headerTableSize:      4096,
 			maxConcurrentStreams: initialPeerMaxStreams,

@@ -59,17 +59,17 @@ func BufferedData(c *Conn) (int64, error) {
 
 // Leads reports how many times a waiting goroutine took c's read role
 // (lead.go), and whether one holds it now.
-func Leads(c *Conn) (n int64, leading bool) {
+func Leads(c *Conn) (n int, leading bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.leads, c.readRole == roleLeader
+	return int(c.leads), c.readRole == roleLeader
 }
 
 // Waiters reports how many goroutines wait on c's stream gates.
 func Waiters(c *Conn) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.waiters
+	return int(c.waiters)
 }
 
 // SetLeadIdle sets how long the read role of connections started from now

@@ -28,8 +28,10 @@ import (
 //
 //   - at once when a goroutine starts to wait and may not lead (a write
 //     gate, a slot under MAX_CONCURRENT_STREAMS, a PING, a client stream
-//     whose context can end unwatched), or when a leader lets go while
-//     others wait or the connection ended;
+//     whose context can end unwatched), when a leader lets go while
+//     others wait or the connection ended, and when a server handler
+//     returns (the reader does not park at all for a handler that has its
+//     whole request: it will not wait to read again);
 //   - otherwise after leadIdle without a leader (its park timer), so PINGs,
 //     SETTINGS, GOAWAY, new streams and the connection's end are seen
 //     within leadIdle even when nobody waits.
@@ -41,9 +43,18 @@ import (
 // the deadline is cleared (or the idle deadline re-armed) before anyone
 // reads again.
 
-// leadIdle bounds how long the read role stays free while nobody leads.
-// A connection copies it when it starts (tests lengthen it).
+// leadIdle bounds how long the read role stays free while nobody leads
+// (tests lengthen it).
 var leadIdle = time.Millisecond
+
+// readerPark is where the background reader waits while it does not hold
+// the read role: wake is signalled when the role is given back to it, and
+// timer fires idle after the role was last let go.
+type readerPark struct {
+	wake  chan struct{}
+	timer *time.Timer
+	idle  time.Duration
+}
 
 // Who holds the read role (Conn.readRole).
 const (
@@ -68,7 +79,7 @@ func (c *Conn) canLeadLocked(s *Stream) bool {
 func (c *Conn) needReaderLocked() {
 	if c.readRole == roleFree {
 		c.readRole = roleReader
-		signal(c.readerWake)
+		signal(c.park.wake)
 	}
 }
 
@@ -121,11 +132,11 @@ func (c *Conn) leadLocked(s *Stream, ch chan struct{}) {
 		// Others wait for their frames, or the background reader must see
 		// the connection end.
 		c.readRole = roleReader
-		signal(c.readerWake)
+		signal(c.park.wake)
 		return
 	}
 	c.readRole = roleFree
-	c.readerTimer.Reset(c.leadIdle)
+	c.park.timer.Reset(c.park.idle)
 }
 
 // interruptLeaderLocked stops a leader blocked in Read: another goroutine
@@ -188,28 +199,35 @@ func (c *Conn) parkReaderLocked() {
 	if c.waiters > 1 || c.waiters == 1 && (woken.readWake == nil || !woken.readWoken) {
 		return
 	}
-	if c.readerTimer == nil {
-		c.readerTimer = time.NewTimer(c.leadIdle)
+	p := c.park
+	if p == nil {
+		p = &readerPark{wake: make(chan struct{}, 1), idle: leadIdle}
+		p.timer = time.NewTimer(p.idle)
+		c.park = p
 	} else {
-		c.readerTimer.Reset(c.leadIdle)
+		select {
+		case <-p.wake: // a signal that lost the race with the timer
+		default:
+		}
+		p.timer.Reset(p.idle)
 	}
 	c.readRole = roleFree
 	for c.readRole != roleReader {
 		c.mu.Unlock()
 		select {
-		case <-c.readerWake:
-		case <-c.readerTimer.C:
+		case <-p.wake:
+		case <-p.timer.C:
 		}
 		c.mu.Lock()
 		if c.readRole == roleFree {
-			// Nobody led for leadIdle: the timer goes (an idle connection
-			// keeps none) and the reader reads on.
+			// Nobody led for leadIdle: the reader reads on, and drops its
+			// park (an idle connection keeps none).
 			c.readRole = roleReader
-			c.readerTimer = nil
+			c.park = nil
 			return
 		}
 	}
-	c.readerTimer.Stop()
+	p.timer.Stop()
 }
 
 // othersWaitLocked reports whether something other than the goroutines in
