@@ -75,7 +75,11 @@ func (c *Conn) canLeadLocked(s *Stream) bool {
 }
 
 // needReaderLocked makes sure somebody reads: a goroutine is about to wait
-// for something only the peer's frames can bring, without leading.
+// for something only the peer's frames can bring, without leading. It is
+// kept out of line: six call sites, none of them hot, and the hello-world
+// binary's size has a budget (bench/helloworld).
+//
+//go:noinline
 func (c *Conn) needReaderLocked() {
 	if c.readRole == roleFree {
 		c.readRole = roleReader
@@ -90,10 +94,15 @@ func (c *Conn) leadLocked(s *Stream, ch chan struct{}) {
 	c.readRole, c.leader = roleLeader, s
 	c.leads++
 	for c.err == nil {
-		if len(ch) > 0 {
-			break // waitLocked takes the token
+		// Once the token is in, whole frames already buffered are still
+		// applied: they may be this stream's next frames (a unary
+		// response's DATA and trailers), and nobody would read them before
+		// the next leader.
+		got := len(ch) > 0 // waitLocked takes the token
+		if got && !c.fr.Ready() {
+			break
 		}
-		c.inRead = true
+		c.inRead = !got
 		c.mu.Unlock()
 		f, err := c.readFrame()
 		c.mu.Lock()
@@ -102,21 +111,6 @@ func (c *Conn) leadLocked(s *Stream, ch chan struct{}) {
 			continue
 		}
 		c.mu.Unlock()
-		err = c.applyFrame(f, err)
-		c.mu.Lock()
-		if err != nil {
-			if err != errEnded {
-				c.failLocked(err)
-			}
-			break
-		}
-	}
-	// Whole frames already buffered are applied now: they may be this
-	// stream's next frames (a unary response's DATA and trailers), and
-	// nobody would read them before the next leader.
-	for c.err == nil && c.fr.Ready() {
-		c.mu.Unlock()
-		f, err := c.readFrame()
 		err = c.applyFrame(f, err)
 		c.mu.Lock()
 		if err != nil {
