@@ -31,7 +31,9 @@ type ClientStream interface {
 	// Context returns the call's context.
 	Context() context.Context
 	// SendMsg sends one request message. If the server already ended the
-	// call it returns io.EOF: RecvMsg then reports the status.
+	// call it returns io.EOF, or nil if this is the one request of a call
+	// whose StreamDesc has no ClientStreams: RecvMsg then reports the
+	// status.
 	SendMsg(m any) error
 	// RecvMsg receives one response message into m. At the end of the call
 	// it returns io.EOF if the status is OK, the status error otherwise.
@@ -538,6 +540,21 @@ var unaryStreams = sync.Pool{New: func() any { return new(clientStream) }}
 func (cs *clientStream) Context() context.Context { return cs.ctx }
 
 func (cs *clientStream) SendMsg(m any) error {
+	only := !cs.desc.ClientStreams && !cs.sendClosed.Load()
+	err := cs.sendMsg(m)
+	if err == io.EOF && only {
+		// The call's one request found the call over (the server may
+		// answer before reading it, as an interceptor denying the call
+		// does). The generated code of a server-streaming method returns
+		// SendMsg's error as the method's own, where io.EOF would hide
+		// the status: report success and leave the status to RecvMsg,
+		// as grpc-go does.
+		return nil
+	}
+	return err
+}
+
+func (cs *clientStream) sendMsg(m any) error {
 	if cs.over.Load() {
 		return io.EOF // the call is over: RecvMsg has the status
 	}

@@ -160,3 +160,48 @@ func TestClientFrames(t *testing.T) {
 	var m []byte
 	wantCode(t, cs.RecvMsg(&m), Canceled)
 }
+
+// A server that refuses a server-streaming call before reading its request
+// (an interceptor denying it) answers Trailers-Only and resets the stream
+// with NO_ERROR. If the client's request message comes after the reset,
+// SendMsg must not fail the call: the generated code returns SendMsg's
+// error from the method as it is, so io.EOF there would surface as
+// Unknown in place of the status. SendMsg reports success and RecvMsg the
+// status, as in grpc-go.
+func TestServerStreamingRequestAfterServerEnded(t *testing.T) {
+	nc, p := h2test.NewClientPipe(t)
+	cc, err := Dial("h2test:80", WithInsecure(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+		return nc, nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if err := cc.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.ServerHandshake()
+
+	cs, err := cc.NewStream(context.Background(), serverStreamDesc, "/test.Echo/ServerStream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ReadHeaders("request headers")
+	p.WriteHeaders(1, true, hf(":status", "200", "content-type", "application/grpc", "grpc-status", "7", "grpc-message", "denied")...)
+	p.WriteRaw(frame.AppendRSTStream(nil, 1, frame.ErrCodeNo))
+	// The client reads frames in order: once it acknowledges the PING it
+	// has seen the reset, so the request below finds the stream closed.
+	p.WriteRaw(frame.AppendPing(nil, false, [8]byte{1}))
+	p.WantFrame("ping ack", &frame.PingFrame{Header: frame.Header{Type: frame.TypePing, Flags: frame.FlagAck, Length: 8}, Data: [8]byte{1}})
+
+	if err := cs.SendMsg([]byte("req")); err != nil {
+		t.Fatalf("SendMsg after the server ended the call: %v, want nil (RecvMsg has the status)", err)
+	}
+	if err := cs.CloseSend(); err != nil {
+		t.Fatalf("CloseSend: %v", err)
+	}
+	var m []byte
+	if st := wantCode(t, cs.RecvMsg(&m), PermissionDenied); st.Message != "denied" {
+		t.Fatalf("message %q", st.Message)
+	}
+}
