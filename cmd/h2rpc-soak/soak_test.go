@@ -45,11 +45,12 @@ func TestSoak(t *testing.T) {
 	cfg.seed = 1
 	// The stall phase also leaves streams unread on a workload connection
 	// and checks that a call beside them goes on (conn returns connection
-	// credit on arrival up to Config.MaxBufferedData) before they are
-	// cancelled, at three quarters of the phase. Under the race detector
-	// the stall phase's 1 MiB messages cost that call hundreds of
+	// credit on arrival up to Config.MaxBufferedData): they are cancelled
+	// only after that call ends, so a call that waited for them would end
+	// at its deadline, while a call that is merely slow passes. Under the
+	// race detector the stall phase's 1 MiB messages cost hundreds of
 	// milliseconds of CPU on a loaded 2-core machine: the phases are
-	// longer there.
+	// longer there, for the unread streams to fill their windows first.
 	cfg.shared = true
 	if raceEnabled {
 		cfg.phase = 2 * time.Second

@@ -58,8 +58,9 @@ const (
 // stallPeers runs the stalled peers for about d and returns the records of
 // their calls. shared, if not nil, is a workload ClientConn that also gets
 // unread streams, so that the workload's calls there run beside them, and
-// a probe call whose deadline is when the unread streams are cancelled: a
-// call that waited for them would wait at least that long.
+// a probe call. The unread streams are cancelled at three quarters of d,
+// or once the probe ended if later: a probe that waited for them would
+// wait until its own deadline and end DEADLINE_EXCEEDED.
 func stallPeers(h *harness, d time.Duration, shared *rpc.ClientConn) []record {
 	var (
 		mu      sync.Mutex
@@ -109,6 +110,7 @@ func stallPeers(h *harness, d time.Duration, shared *rpc.ClientConn) []record {
 		ccs = append(ccs, shared)
 	}
 	cancelAt := time.Now().Add(d * 3 / 4)
+	release := make(chan struct{}) // closed when the unread streams are cancelled
 	for _, cc := range ccs {
 		w := h.worker(cc, 0)
 		for range stallStreams {
@@ -119,7 +121,7 @@ func stallPeers(h *harness, d time.Duration, shared *rpc.ClientConn) []record {
 				req := msg{call: h.ids.Add(1), count: stallMessages, size: stallSize}
 				cs := w.startDownload(ctx, &r, req, nil)
 				if cs != nil {
-					time.Sleep(time.Until(cancelAt))
+					<-release
 					cancel()
 					receive(cs, &r, req, nil)
 				}
@@ -134,10 +136,10 @@ func stallPeers(h *harness, d time.Duration, shared *rpc.ClientConn) []record {
 		// streams beside them: probe once those have had time to fill
 		// their windows.
 		time.Sleep(d / 8)
-		w := h.worker(shared, 0)
-		w.deadline = time.Until(cancelAt)
-		add(w.one(besideUnreadKind))
+		add(h.worker(shared, 0).one(besideUnreadKind))
 	}
+	time.Sleep(time.Until(cancelAt))
+	close(release)
 	wg.Wait()
 	return records
 }
