@@ -23,8 +23,11 @@ type Config struct {
 	InitialWindowSize uint32
 	// ConnWindowSize is the connection's receive window, announced with a
 	// WINDOW_UPDATE on stream 0 after the preface: how much DATA the peer
-	// may send ahead of the credit we return. Default 1 MiB; at least
-	// 65535.
+	// may send ahead of the credit we return; at least 65535. Zero (the
+	// default) sizes it by the bandwidth-delay product the connection
+	// measures with timed PINGs: it starts at 256 KiB and grows, as the
+	// link's round trips show it limits a transfer, up to 1 MiB
+	// (DefaultConnWindowSize). Any other value holds the window fixed.
 	ConnWindowSize uint32
 	// MaxBufferedData bounds the DATA received and not yet read, summed
 	// over the connection's streams. While the unread total stays under
@@ -32,7 +35,8 @@ type Config struct {
 	// peer as DATA arrives, so streams nobody reads (each holds at most a
 	// stream window) do not starve the others; past it, credit goes back
 	// only as the application reads, so the total never exceeds
-	// MaxBufferedData. Default 4 × ConnWindowSize (4 MiB); values below
+	// MaxBufferedData. Default 4 × ConnWindowSize (4 MiB; with the
+	// measured window, 4 × the most it grows to); values below
 	// ConnWindowSize are raised to it, which returns connection credit
 	// only as the application reads.
 	MaxBufferedData int
@@ -125,7 +129,7 @@ type Config struct {
 const (
 	DefaultMaxConcurrentStreams = 250
 	DefaultInitialWindowSize    = 256 << 10
-	DefaultConnWindowSize       = 1 << 20
+	DefaultConnWindowSize       = 1 << 20 // the most a measured connection window grows to
 	DefaultMaxBufferedData      = 4 * DefaultConnWindowSize // with the default ConnWindowSize
 	DefaultMaxFrameSize         = frame.DefaultMaxFrameSize
 	DefaultMaxHeaderListSize    = 16 << 10
@@ -141,12 +145,18 @@ const (
 	DefaultMaxEmptyDataFrames   = 100
 )
 
+// bdpStartWindow is the connection window a measured one starts at: about
+// what a fast local link needs, so that less data waits in the sockets (see
+// flowcontrol.BDP).
+const bdpStartWindow = 256 << 10
+
 // settings is a Config with the defaults filled in and the values clamped to
 // what RFC 9113 allows.
 type settings struct {
 	maxConcurrentStreams uint32
 	initialWindowSize    uint32
-	connWindowSize       uint32
+	connWindowSize       uint32 // the connection window we start with
+	connWindowMax        uint32 // the most it grows to; connWindowSize: held fixed
 	arrivalCredit        int64 // MaxBufferedData - ConnWindowSize: unread bytes whose credit returns on arrival
 	maxFrameSize         uint32
 	maxHeaderListSize    uint32
@@ -208,12 +218,16 @@ func (cfg *Config) resolve() settings {
 	if cfg.DisableHeaderTable {
 		s.headerTableSize = 0
 	}
+	s.connWindowMax = s.connWindowSize
+	if cfg.ConnWindowSize == 0 {
+		s.connWindowSize = bdpStartWindow
+	}
 	s.pingPolicy = pingPolicy{minInterval: cfg.MinPingInterval, withoutStreams: cfg.PermitPingsWithoutStreams}
 	maxBuffered := int64(cfg.MaxBufferedData)
 	if maxBuffered <= 0 {
-		maxBuffered = 4 * int64(s.connWindowSize)
+		maxBuffered = 4 * int64(s.connWindowMax)
 	}
-	s.arrivalCredit = max(maxBuffered-int64(s.connWindowSize), 0)
+	s.arrivalCredit = max(maxBuffered-int64(s.connWindowMax), 0)
 	streams := int(min(s.maxConcurrentStreams, 1<<20))
 	s.maxHandlers = max(orDefault(cfg.MaxHandlers, streams+max(streams/4, 1)), 1)
 	return s

@@ -140,6 +140,10 @@ type Conn struct {
 	// Guarded by mu.
 	pings   map[[8]byte]chan struct{}
 	pingSeq uint64
+	// bdp grows the connection receive window by the measured
+	// bandwidth-delay product, unless Config.ConnWindowSize fixed it
+	// (cfg.connWindowMax == cfg.connWindowSize). Guarded by mu.
+	bdp flowcontrol.BDP
 	// gates holds idle wait gates for reuse (see waitLocked). Guarded by mu.
 	gates []chan struct{}
 	// resetCount counts peer resets (and stream errors we sent) since
@@ -261,6 +265,7 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	// changed using WINDOW_UPDATE frames": announce the rest after SETTINGS.
 	c.recvWin.Init(flowcontrol.DefaultWindow)
 	connInc := c.recvWin.Resize(int32(s.connWindowSize))
+	c.bdp.Init(s.connWindowSize, s.connWindowMax)
 	// Servers never open streams (we do not push): their IDAllocator stays
 	// zero, which hands out nothing.
 	c.peerIDs = stream.NewPeerIDs(r == roleServer)

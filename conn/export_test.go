@@ -80,3 +80,14 @@ func SetLeadIdle(t testing.TB, d time.Duration) {
 	leadIdle = d
 	t.Cleanup(func() { leadIdle = old })
 }
+
+// BDPStartWindow is the connection receive window a measured one starts at.
+const BDPStartWindow = bdpStartWindow
+
+// RecvWindowSize is c's connection receive window: the credit it gives the
+// peer when nothing is buffered.
+func RecvWindowSize(c *Conn) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.recvWin.Size()
+}

@@ -29,6 +29,11 @@ type pingPolicy struct {
 type pingStrikes struct {
 	last    time.Time // when the last PING came
 	strikes int       // PINGs in a row that came too early
+	// dataSent is set when we sent DATA since the last PING: a PING that
+	// follows our DATA is never too early, as a peer measuring the
+	// bandwidth-delay product sends one per round trip of DATA (grpc-go's
+	// server forgives such PINGs too).
+	dataSent bool
 }
 
 // checkPingLocked applies the ping policy to a PING (not an ACK) that just
@@ -44,7 +49,10 @@ func (c *Conn) checkPingLocked() error {
 		least = max(least, idlePingInterval)
 	}
 	ps := &c.pingStrikes
-	if !ps.last.IsZero() && now.Sub(ps.last) < least {
+	if ps.dataSent {
+		ps.dataSent = false
+		ps.strikes = 0
+	} else if !ps.last.IsZero() && now.Sub(ps.last) < least {
 		ps.strikes++
 	} else {
 		ps.strikes = 0

@@ -362,7 +362,9 @@ func TestClosedStreamRules(t *testing.T) {
 
 func TestFramesAfterOurResetIgnored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		_, p := startServer(t, nil, func(s *conn.Stream) { s.Reset(frame.ErrCodeInternal) })
+		// A fixed connection window: a measured one would time the DATA
+		// with a PING.
+		_, p := startServer(t, &conn.Config{ConnWindowSize: conn.DefaultConnWindowSize}, func(s *conn.Stream) { s.Reset(frame.ErrCodeInternal) })
 		p.WriteHeaders(1, false, request("/")...)
 		p.WantRST("handler's reset", 1, frame.ErrCodeInternal)
 		// §5.1: frames in flight after our RST_STREAM are ignored, but DATA

@@ -294,6 +294,11 @@ func (c *Conn) onData(f *frame.DataFrame) error {
 	if err := c.recvWin.Receive(n); err != nil {
 		return connErr(frame.ErrCodeFlowControl, "DATA on stream %d exceeds the connection window: %v", id, err)
 	}
+	if c.bdp.Received(n) {
+		c.bdp.Sent(time.Now())
+		c.w.pingLocked(false, bdpPing)
+		c.w.kickLocked()
+	}
 	s := c.streams[id]
 	if s == nil {
 		// The data never reaches an application: return its credit now, or
@@ -743,6 +748,10 @@ func (c *Conn) onPing(f *frame.PingFrame) error {
 		return errEnded
 	}
 	if f.IsAck() {
+		if f.Data == bdpPing && c.bdp.Pinging() {
+			c.bdpAckedLocked()
+			return nil
+		}
 		if ch, ok := c.pings[f.Data]; ok {
 			delete(c.pings, f.Data)
 			close(ch)
@@ -758,6 +767,23 @@ func (c *Conn) onPing(f *frame.PingFrame) error {
 	c.w.pingLocked(true, f.Data)
 	c.w.kickLocked()
 	return nil
+}
+
+// bdpPing is the payload of the PINGs that time a bandwidth-delay sample;
+// Ping's payloads are a counter that never reaches it.
+var bdpPing = [8]byte{'h', '2', 'r', 'p', 'c', 'b', 'd', 'p'}
+
+// bdpAckedLocked ends a bandwidth-delay sample and grows the connection
+// receive window if the sample says the window limited the transfer.
+func (c *Conn) bdpAckedLocked() {
+	w := c.bdp.Acked(time.Now())
+	if w == 0 {
+		return
+	}
+	if inc := c.recvWin.Resize(int32(w)); inc > 0 {
+		c.w.windowUpdateLocked(0, inc)
+		c.w.kickLocked()
+	}
 }
 
 // maxGoAwayDebug bounds the GOAWAY debug data we keep.

@@ -63,7 +63,9 @@ func TestStats(t *testing.T) {
 	if c.FramesSent < 5 || c.FramesReceived < 5 || c.RTT <= 0 {
 		t.Errorf("client stats %+v", c)
 	}
-	if c.SendWindow != conn.DefaultConnWindowSize-100 || s.SendWindow != conn.DefaultConnWindowSize-10 {
+	// The connection windows start at BDPStartWindow; 110 bytes measure
+	// no bandwidth-delay product.
+	if c.SendWindow != conn.BDPStartWindow-100 || s.SendWindow != conn.BDPStartWindow-10 {
 		t.Errorf("send windows: client %d, server %d", c.SendWindow, s.SendWindow)
 	}
 	if s.StreamsOpen != 0 || c.GoAwaysSent != 0 {

@@ -212,12 +212,17 @@ func TestUnreadDataBoundedPerConnection(t *testing.T) {
 		name string
 		cfg  *conn.Config
 		want int // the bound
+		// reach is what this peer fills: the bound, less what the window
+		// could still grow by. The peer never acknowledges the PINGs that
+		// measure the bandwidth-delay product, so a measured window stays
+		// at its start, BDPStartWindow.
+		reach int
 	}{
-		{"defaults", nil, 4 * conn.DefaultConnWindowSize},
-		{"small", &conn.Config{InitialWindowSize: 40000, ConnWindowSize: 100000, MaxBufferedData: 300000}, 300000},
+		{"defaults", nil, 4 * conn.DefaultConnWindowSize, 3*conn.DefaultConnWindowSize + conn.BDPStartWindow},
+		{"small", &conn.Config{InitialWindowSize: 40000, ConnWindowSize: 100000, MaxBufferedData: 300000}, 300000, 300000},
 		// At the connection window, credit comes back only as the
 		// application reads.
-		{"read only", &conn.Config{InitialWindowSize: 40000, ConnWindowSize: 100000, MaxBufferedData: 1}, 100000},
+		{"read only", &conn.Config{InitialWindowSize: 40000, ConnWindowSize: 100000, MaxBufferedData: 1}, 100000, 100000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -283,12 +288,9 @@ func TestUnreadDataBoundedPerConnection(t *testing.T) {
 				// Credit on arrival goes on up to the bound, less what the
 				// batching of WINDOW_UPDATEs (a quarter of the connection
 				// window) holds back.
-				connWindow := conn.DefaultConnWindowSize
-				if tc.cfg != nil {
-					connWindow = int(tc.cfg.ConnWindowSize)
-				}
-				if sent < tc.want-connWindow/4 {
-					t.Fatalf("only %d bytes buffered before the peer stalled, want about %d", sent, tc.want)
+				connWindow := 65535 + int(inc)
+				if sent < tc.reach-connWindow/4 {
+					t.Fatalf("only %d bytes buffered before the peer stalled, want about %d", sent, tc.reach)
 				}
 				if len(started) != nStreams {
 					t.Fatalf("%d handlers started, want %d", len(started), nStreams)

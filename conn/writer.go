@@ -220,6 +220,7 @@ func (w *writer) dataLocked(s *Stream, pre, p []byte, endStream bool) (wait bool
 func (w *writer) frameDataLocked(b []byte, s *Stream, pre, p []byte, n int, endStream, ref bool) ([]byte, []byte, []byte) {
 	c := w.c
 	end := endStream && n == len(pre)+len(p)
+	c.pingStrikes.dataSent = true
 	for first := true; first || n > 0; first = false {
 		k := min(n, int(c.peer.maxFrameSize))
 		if ref && k-min(k, len(pre)) >= vecMin {
