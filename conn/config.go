@@ -129,7 +129,7 @@ type Config struct {
 const (
 	DefaultMaxConcurrentStreams = 250
 	DefaultInitialWindowSize    = 256 << 10
-	DefaultConnWindowSize       = 1 << 20 // the most a measured connection window grows to
+	DefaultConnWindowSize       = 1 << 20                   // the most a measured connection window grows to
 	DefaultMaxBufferedData      = 4 * DefaultConnWindowSize // with the default ConnWindowSize
 	DefaultMaxFrameSize         = frame.DefaultMaxFrameSize
 	DefaultMaxHeaderListSize    = 16 << 10
@@ -157,7 +157,7 @@ type settings struct {
 	initialWindowSize    uint32
 	connWindowSize       uint32 // the connection window we start with
 	connWindowMax        uint32 // the most it grows to; connWindowSize: held fixed
-	arrivalCredit        int64 // MaxBufferedData - ConnWindowSize: unread bytes whose credit returns on arrival
+	arrivalCredit        int64  // MaxBufferedData - ConnWindowSize: unread bytes whose credit returns on arrival
 	maxFrameSize         uint32
 	maxHeaderListSize    uint32
 	headerTableSize      uint32
