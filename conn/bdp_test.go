@@ -142,7 +142,7 @@ func download(t *testing.T, cfg *conn.Config, streams, size int) (time.Duration,
 }
 
 // On a link whose round trip the connection window limits, the measured
-// window grows (to the cap, here) and the transfer takes fewer round trips
+// window grows (at least doubles, within the cap) and the transfer takes fewer round trips
 // than with the window held at its start.
 func TestBDPGrowsOnDelayedLink(t *testing.T) {
 	const streams, size = 4, 4 << 20
@@ -158,8 +158,8 @@ func TestBDPGrowsOnDelayedLink(t *testing.T) {
 	if fixedWin != conn.BDPStartWindow {
 		t.Errorf("fixed window ended at %d, want %d", fixedWin, conn.BDPStartWindow)
 	}
-	if grownWin != conn.DefaultConnWindowSize {
-		t.Errorf("measured window ended at %d, want the cap %d", grownWin, conn.DefaultConnWindowSize)
+	if grownWin < 2*conn.BDPStartWindow || grownWin > conn.DefaultConnWindowSize {
+		t.Errorf("measured window ended at %d, want %d..%d", grownWin, 2*conn.BDPStartWindow, conn.DefaultConnWindowSize)
 	}
 	// 16 MiB at 256 KiB per 50 ms round trip is at least 64 round trips;
 	// four 256 KiB stream windows per round trip need 16.

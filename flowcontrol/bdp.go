@@ -14,9 +14,11 @@ import "time"
 // not count) are what the link carried in one round trip. When that is at
 // least two thirds of the window, the window limited the transfer: it grows
 // to twice the sample, capped. A sample starts only after a quarter of the
-// window's worth of DATA arrived since the last one ended, so a connection
-// that carries little data sends few PINGs, and none once the window
-// reached the cap.
+// window's worth of DATA arrived since the last one ended, and each sample
+// that does not grow the window doubles that gap, up to 16 windows (growth
+// resets it): a connection that carries little data sends few PINGs, one
+// whose window already fits its link (a local one) soon sends one per 16
+// windows of DATA, and none once the window reached the cap.
 //
 // One sample is outstanding at a time; a peer that never acknowledges stops
 // the growth and nothing else. The zero value never asks for a PING; call
@@ -24,11 +26,15 @@ import "time"
 type BDP struct {
 	window, max int64
 	idle        int64 // DATA bytes since the last sample ended
+	misses      uint  // samples in a row that did not grow the window
 	sample      int64 // DATA bytes since the sample's PING was sent
 	pinging     bool
 	sent        time.Time
 	minRTT      time.Duration
 }
+
+// maxMisses bounds the gap between samples at a quarter window << maxMisses.
+const maxMisses = 6
 
 // Init starts the estimator with the window the peer was given and the
 // most it may grow to.
@@ -47,7 +53,7 @@ func (b *BDP) Received(n uint32) (ping bool) {
 		return false
 	}
 	b.idle += int64(n)
-	return b.idle >= b.window/4
+	return b.idle >= b.window/4<<b.misses
 }
 
 // Sent records that the sample's PING was sent at now.
@@ -71,8 +77,10 @@ func (b *BDP) Acked(now time.Time) (window uint32) {
 	}
 	carried := b.sample * int64(b.minRTT) / int64(rtt)
 	if b.window >= b.max || 3*carried < 2*b.window {
+		b.misses = min(b.misses+1, maxMisses)
 		return 0
 	}
+	b.misses = 0
 	b.window = min(b.max, max(2*carried, b.window))
 	return uint32(b.window)
 }

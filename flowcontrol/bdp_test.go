@@ -77,8 +77,21 @@ func TestBDPIdleConnectionPingsRarely(t *testing.T) {
 			b.Acked(time.Unix(0, 1000))
 		}
 	}
-	if pings != 4 {
-		t.Fatalf("%d PINGs for 256 KiB of DATA, want 4 (one per quarter window)", pings)
+	// No sample grows the window, so the gaps double: samples after 64
+	// and 192 KiB, then 448 KiB.
+	if pings != 2 {
+		t.Fatalf("%d PINGs for 256 KiB of DATA, want 2", pings)
+	}
+	for range 1 << 18 { // 4 MiB more
+		if b.Received(16) {
+			pings++
+			b.Sent(time.Unix(0, 0))
+			b.Acked(time.Unix(0, 1000))
+		}
+	}
+	// At 448, 960, 1984 and 4032 KiB.
+	if pings != 6 {
+		t.Fatalf("%d PINGs after 4.25 MiB, want 6", pings)
 	}
 }
 
