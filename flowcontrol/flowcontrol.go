@@ -1,6 +1,7 @@
 // Package flowcontrol does the credit accounting of HTTP/2 flow control
 // (RFC 9113 §5.2 and §6.9) as two small value types: SendWindow, the credit
-// the peer gave us, and RecvWindow, the credit we gave the peer.
+// the peer gave us, and RecvWindow, the credit we gave the peer; BDP sizes a
+// receive window by the bandwidth-delay product measured with timed PINGs.
 //
 // The types do no I/O, start no goroutines and take no locks: the connection
 // goroutine that owns them synchronises them. A connection keeps one of each
