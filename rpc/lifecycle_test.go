@@ -381,8 +381,12 @@ func TestServerForgetsEndedConnection(t *testing.T) {
 	if err := e.cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("m"), &reply); err != nil {
 		t.Fatal(err)
 	}
-	if n := conns(); n != 1 {
-		t.Fatalf("%d server connections while one client is connected", n)
+	// conn.Server serves the connection before Serve's goroutine records
+	// it, so the call can finish first: wait for the record.
+	for deadline := time.Now().Add(10 * time.Second); conns() != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d server connections while one client is connected", conns())
+		}
 	}
 	e.cc.Close()
 	for conns() != 0 { // the test's own timeout bounds a failure
