@@ -57,6 +57,7 @@ type Conn struct {
 	// from then), on demand by Context on the client (guarded by mu).
 	baseCtx    context.Context
 	baseCancel context.CancelFunc
+	onEnd      []func() // guarded by mu: OnEnd's functions, started by failLocked
 
 	// Owned by the holder of the read role: the reader goroutine, or a
 	// leading goroutine (lead.go), one at a time, handed over under mu.
@@ -319,9 +320,24 @@ func (c *Conn) onSettingsTimeout() {
 // Done returns a channel closed when the connection has ended.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
+// OnEnd arranges for f to run in a goroutine of its own once the
+// connection ends (once Done is closed), or at once if it has ended. It
+// does what context.AfterFunc on Context does without the context: a
+// connection that lives long holds f, not a context, its channel and the
+// map of its children.
+func (c *Conn) OnEnd(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		go f()
+		return
+	}
+	c.onEnd = append(c.onEnd, f)
+}
+
 // Context returns a context that is cancelled when the connection ends
-// (when Done is closed): context.AfterFunc on it runs cleanup without a
-// goroutine waiting. A server's stream contexts derive from it.
+// (when Done is closed). A server's stream contexts derive from it. For
+// cleanup when the connection ends, OnEnd costs less.
 func (c *Conn) Context() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -525,6 +541,10 @@ func (c *Conn) failLocked(cause error) {
 		c.baseCancel() // first, so that Context is done once Done is
 	}
 	close(c.done)
+	for _, f := range c.onEnd {
+		go f()
+	}
+	c.onEnd = nil
 	c.needReaderLocked() // lead.go: the background reader sees the end
 	if c.leader != nil && c.inRead {
 		c.interruptLeaderLocked()

@@ -133,3 +133,47 @@ func TestServerContextDerivedNoGoroutine(t *testing.T) {
 		t.Fatalf("100 derived contexts started %d goroutines", n)
 	}
 }
+
+// TestOnEnd checks that OnEnd's functions run once the connection ends,
+// after Done is closed, each once; that one given after the end runs at
+// once; and that OnEnd does not make the context Context returns (an idle
+// client connection holds none).
+func TestOnEnd(t *testing.T) {
+	c, p := startClient(t, nil)
+	ran := make(chan bool, 3)
+	for range 2 {
+		c.OnEnd(func() {
+			select {
+			case <-c.Done():
+				ran <- true
+			default:
+				ran <- false
+			}
+		})
+	}
+	if conn.ContextMade(c) {
+		t.Error("OnEnd made the connection's context")
+	}
+	select {
+	case <-ran:
+		t.Fatal("an OnEnd function ran before the connection ended")
+	default:
+	}
+	c.Close()
+	p.WantGoAway("GOAWAY on Close", frame.ErrCodeNo)
+	for range 2 {
+		if done := <-ran; !done {
+			t.Error("an OnEnd function ran before Done was closed")
+		}
+	}
+	c.OnEnd(func() { ran <- true })
+	<-ran
+	select {
+	case <-ran:
+		t.Error("an OnEnd function ran twice")
+	default:
+	}
+	if conn.ContextMade(c) {
+		t.Error("the connection's context made without Context")
+	}
+}

@@ -91,3 +91,10 @@ func RecvWindowSize(c *Conn) int64 {
 	defer c.mu.Unlock()
 	return c.recvWin.Size()
 }
+
+// ContextMade reports whether c made the context Context returns.
+func ContextMade(c *Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.baseCtx != nil
+}

@@ -105,7 +105,7 @@ func (b *Backend) startDialLocked() {
 func (b *Backend) dial() {
 	cc := b.cc
 	defer cc.goroutines.Done()
-	c, rc, err := cc.dialAddr(cc.ctx, b.addr)
+	c, rc, err := cc.dialAddr(b.addr)
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	b.dialing--
@@ -148,7 +148,7 @@ func (b *Backend) dial() {
 		}
 	}
 	b.state = Ready
-	context.AfterFunc(c.Context(), func() { cc.connEnded(b, c) })
+	c.OnEnd(func() { cc.connEnded(b, c) })
 	if cc.healthService != nil && b.healthConn == nil {
 		b.startHealthWatchLocked(c)
 	}

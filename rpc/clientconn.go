@@ -82,6 +82,11 @@ type ClientConn struct {
 	lastErr  error               // guarded by mu: why the last dial (or resolution) failed
 	closed   bool                // guarded by mu
 	draining map[*conn.Conn]bool // guarded by mu: connections finishing their calls; nil until one is
+	// dials holds the cancel functions of the dials in flight, which Close
+	// calls; nil while none is. A dial's context is not derived from ctx:
+	// a child would leave ctx's map of children and its channel allocated
+	// for as long as the ClientConn lives. Guarded by mu.
+	dials map[*context.CancelFunc]struct{}
 	// keepaliveTime is the client's current keepalive interval: doubled
 	// each time a server complains of too many pings. Guarded by mu.
 	keepaliveTime time.Duration
@@ -282,6 +287,9 @@ func (cc *ClientConn) Close() error {
 	}
 	cc.closed = true
 	cc.cancel()
+	for cancel := range cc.dials {
+		(*cancel)()
+	}
 	var conns []*conn.Conn
 	for _, b := range cc.backends {
 		conns = append(conns, b.conns...)
@@ -658,9 +666,27 @@ const DefaultMinConnectTimeout = 20 * time.Second
 // made and becomes an HTTP/2 one.
 // With keepalive on, the network connection is wrapped to note when it
 // last read (rc, else nil).
-func (cc *ClientConn) dialAddr(ctx context.Context, a Address) (c *conn.Conn, rc *readClock, err error) {
-	ctx, cancel := context.WithTimeout(ctx, orDefault(cc.opts.backoff.MinConnectTimeout, DefaultMinConnectTimeout))
+func (cc *ClientConn) dialAddr(a Address) (c *conn.Conn, rc *readClock, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), orDefault(cc.opts.backoff.MinConnectTimeout, DefaultMinConnectTimeout))
 	defer cancel()
+	cc.mu.Lock()
+	if cc.closed {
+		cc.mu.Unlock()
+		return nil, nil, context.Canceled
+	}
+	if cc.dials == nil {
+		cc.dials = make(map[*context.CancelFunc]struct{}, 1)
+	}
+	cc.dials[&cancel] = struct{}{}
+	cc.mu.Unlock()
+	defer func() {
+		cc.mu.Lock()
+		delete(cc.dials, &cancel)
+		if len(cc.dials) == 0 {
+			cc.dials = nil // drops the map's table with it
+		}
+		cc.mu.Unlock()
+	}()
 	var nc net.Conn
 	if cc.opts.dialer != nil {
 		nc, err = cc.opts.dialer(ctx, customAddr(a))
@@ -686,12 +712,12 @@ func (cc *ClientConn) dialAddr(ctx context.Context, a Address) (c *conn.Conn, rc
 	}
 	if auth.State != nil || auth.Identity != "" {
 		cc.auth.Store(c, auth)
-		context.AfterFunc(c.Context(), func() { cc.auth.Delete(c) })
+		c.OnEnd(func() { cc.auth.Delete(c) })
 	}
 	if h := cc.opts.stats; h != nil {
 		local, remote := nc.LocalAddr(), nc.RemoteAddr()
 		h.HandleConn(&ConnEvent{Begin: true, Client: true, Local: local, Remote: remote})
-		context.AfterFunc(c.Context(), func() {
+		c.OnEnd(func() {
 			h.HandleConn(&ConnEvent{Client: true, Local: local, Remote: remote, Err: c.Err()})
 		})
 	}

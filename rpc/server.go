@@ -164,7 +164,7 @@ func (s *Server) serveConn(nc net.Conn, auth AuthInfo) *conn.Conn {
 	if h := s.opts.stats; h != nil {
 		h.HandleConn(&ConnEvent{Begin: true, Local: nc.LocalAddr(), Remote: nc.RemoteAddr()})
 	}
-	context.AfterFunc(c.Context(), func() {
+	c.OnEnd(func() {
 		defer s.watchers.Done()
 		if h := s.opts.stats; h != nil {
 			h.HandleConn(&ConnEvent{Local: nc.LocalAddr(), Remote: nc.RemoteAddr(), Err: c.Err()})
