@@ -98,3 +98,10 @@ func ContextMade(c *Conn) bool {
 	defer c.mu.Unlock()
 	return c.baseCtx != nil
 }
+
+// SpareGates returns how many gates c keeps for its next waits.
+func SpareGates(c *Conn) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.gates)
+}

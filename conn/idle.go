@@ -78,6 +78,9 @@ func (c *Conn) idleTimeout() (move, ours bool) {
 			c.movesFullAt = now
 		}
 		c.movesFullAt = c.movesFullAt.Add(idleMoveEvery)
+		// An idle connection keeps no spare gates (gate.go): the next
+		// wait makes one, at most once per move.
+		c.gates = nil
 	}
 	c.nc.SetReadDeadline(time.Time{})
 	return move, true

@@ -113,3 +113,49 @@ func TestIdleReaderMoves(t *testing.T) {
 		p.WantClosed("closed")
 	})
 }
+
+// A connection whose reader moves drops its spare gates: the channel a
+// call that waited for its response left for the next wait.
+func TestIdleMoveDropsGates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		s, err := c.OpenStream(context.Background(), request("/unary"), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.WantHeaders("request headers", 1, false, request("/unary"))
+		if err := s.WriteData(nil, []byte("ping"), true); err != nil {
+			t.Fatal(err)
+		}
+		p.WantData("request body", 1, true, []byte("ping"))
+		got := make(chan error, 1)
+		go func() {
+			_, err := s.ReadHeaders()
+			got <- err
+		}()
+		synctest.Wait() // waiting for the response headers
+		p.WriteHeaders(1, false, status200...)
+		p.WriteHeaders(1, true, trailerOK...)
+		if err := <-got; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadAll(s); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if n := conn.SpareGates(c); n == 0 {
+			t.Fatal("no spare gate after a call that waited for its response")
+		}
+		time.Sleep(2 * conn.IdleMoveDelay)
+		synctest.Wait()
+		if _, moved := readers(); len(moved) != 1 {
+			t.Fatalf("moved readers %q after an idle spell, want one", moved)
+		}
+		if n := conn.SpareGates(c); n != 0 {
+			t.Errorf("%d spare gates kept after the reader moved, want none", n)
+		}
+		c.Close()
+		p.WantGoAway("GOAWAY on Close", frame.ErrCodeNo)
+		p.WantClosed("closed")
+	})
+}
