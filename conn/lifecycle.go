@@ -12,18 +12,32 @@ import (
 // closed, so frames arriving late on them get the §5.1 answer for the way
 // they closed. A stream it no longer knows reads as stream.Idle. The ring
 // grows as streams close, so a connection that carried few streams holds
-// little.
+// little: up to closedFew, the states sit in few, alongside the ring, and
+// a lookup scans them; past that, in the map.
 type closedStreams struct {
 	ring  []uint32 // ids in closing order; full at closedMemory, then overwritten from next
 	next  int
+	few   []stream.State // while state is nil: the state of ring[i]
 	state map[uint32]stream.State
 }
 
-const closedMemory = 1024
+const (
+	closedMemory = 1024
+	closedFew    = 8
+)
 
 func (cs *closedStreams) add(id uint32, st stream.State) {
 	if cs.state == nil {
-		cs.state = make(map[uint32]stream.State)
+		if len(cs.ring) < closedFew {
+			cs.ring = append(cs.ring, id)
+			cs.few = append(cs.few, st)
+			return
+		}
+		cs.state = make(map[uint32]stream.State, 2*closedFew)
+		for i, id := range cs.ring {
+			cs.state[id] = cs.few[i]
+		}
+		cs.few = nil
 	}
 	if len(cs.ring) < closedMemory {
 		cs.ring = append(cs.ring, id)
@@ -35,7 +49,17 @@ func (cs *closedStreams) add(id uint32, st stream.State) {
 	cs.state[id] = st
 }
 
-func (cs *closedStreams) get(id uint32) stream.State { return cs.state[id] }
+func (cs *closedStreams) get(id uint32) stream.State {
+	if cs.state == nil {
+		for i := len(cs.ring) - 1; i >= 0; i-- { // the latest first
+			if cs.ring[i] == id {
+				return cs.few[i]
+			}
+		}
+		return stream.Idle
+	}
+	return cs.state[id]
+}
 
 // Connection credit for DATA that waits in a stream's buffer goes back to
 // the peer on arrival while the unread total (c.unread) stays within
