@@ -85,6 +85,9 @@ func TestTracerSeesEveryFrame(t *testing.T) {
 	}
 	c.Close()
 	<-c.Done()
+	// The peer's reader may still be queueing the last frame it read (the
+	// GOAWAY): Close waits for it to end before the queue is taken.
+	p.Close()
 	for _, f := range p.Drain() {
 		peerSaw = append(peerSaw, line(f.FrameHeader()))
 	}
