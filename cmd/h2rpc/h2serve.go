@@ -55,7 +55,7 @@ func runH2serve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var cfg conn.Config
 	fs.Var((*uint32Flag)(&cfg.MaxConcurrentStreams), "max-concurrent-streams", "SETTINGS_MAX_CONCURRENT_STREAMS to advertise: `n` streams the client may open at once (0: conn's default)")
 	fs.Var((*uint32Flag)(&cfg.InitialWindowSize), "initial-window-size", "per-stream receive window to advertise, in `bytes` (0: conn's default)")
-	fs.Var((*uint32Flag)(&cfg.ConnWindowSize), "conn-window-size", "connection receive window, in `bytes` (0: conn's default)")
+	fs.Var((*uint32Flag)(&cfg.ConnWindowSize), "conn-window-size", "connection receive window, in `bytes` (0: measured, from 256 KiB growing with the bandwidth-delay product up to 1 MiB)")
 	fs.Var((*uint32Flag)(&cfg.MaxFrameSize), "max-frame-size", "SETTINGS_MAX_FRAME_SIZE to advertise, in `bytes` (0: conn's default)")
 	fs.Var((*uint32Flag)(&cfg.MaxHeaderListSize), "max-header-list-size", "SETTINGS_MAX_HEADER_LIST_SIZE to advertise and enforce, in `bytes` (0: conn's default)")
 	fs.Var((*uint32Flag)(&cfg.HeaderTableSize), "header-table-size", "SETTINGS_HEADER_TABLE_SIZE to advertise, in `bytes` (0: conn's default)")
