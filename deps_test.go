@@ -30,17 +30,18 @@ var allowed = map[string][]string{
 	// trace records and draws frames; conn's tracer hook is an interface
 	// it satisfies, so conn does not import it.
 	"trace": {"frame", "hpack", "internal/h2test", "internal/leakcheck"},
-	"conn":  {"frame", "hpack", "flowcontrol", "stream", "internal/h2test", "internal/leakcheck"},
+	"conn":  {"frame", "hpack", "flowcontrol", "stream", "internal/linger", "internal/h2test", "internal/leakcheck"},
 	"rpc":   {"conn", "hpack", "wire", "frame", "internal/h2test", "internal/leakcheck", "internal/devcert"},
 	// h2tls is TLS for conn and rpc, apart so that they do not link
 	// crypto/tls (TestNoTLSWithoutH2TLS).
-	"h2tls": {"conn", "rpc", "frame", "hpack", "internal/leakcheck", "internal/devcert"},
+	"h2tls": {"conn", "rpc", "frame", "hpack", "internal/linger", "internal/leakcheck", "internal/devcert"},
 	// health and reflection are services on rpc, messages encoded with wire.
 	"health":                        {"rpc", "wire", "internal/leakcheck"},
 	"reflection":                    {"rpc", "wire", "reflection/internal/wellknown", "internal/leakcheck"},
 	"reflection/internal/wellknown": nil,
 	"internal/h2test":               {"frame", "hpack"},
 	"internal/leakcheck":            nil,
+	"internal/linger":               nil,
 	"internal/devcert":              nil,
 	"internal/cluster":              {"rpc", "conn", "internal/leakcheck"},
 	"fuzz":                          {"*"},

@@ -2,9 +2,8 @@ package conn
 
 import (
 	"errors"
-	"io"
-	"net"
-	"time"
+
+	"github.com/h2rpc/h2rpc/internal/linger"
 )
 
 // closeNetConn closes the net.Conn after the final flush. A server that
@@ -22,21 +21,7 @@ func (c *Conn) closeNetConn() {
 	if graceful {
 		// The reader goroutine, if still running, reads too; either way
 		// the bytes are dropped (the connection has ended).
-		linger(c.nc, c.cfg.closeTimeout)
+		linger.Linger(c.nc, c.cfg.closeTimeout)
 	}
 	c.nc.Close()
-}
-
-// linger half-closes nc and reads and drops what the peer still sends until
-// it closes too, for at most d, so that what we wrote last reaches the peer
-// instead of being lost to the RST a close with unread data makes. It does
-// not close nc. A net.Conn that cannot half-close is left as it is.
-func linger(nc net.Conn, d time.Duration) {
-	cw, ok := nc.(interface{ CloseWrite() error })
-	if !ok || cw.CloseWrite() != nil {
-		return
-	}
-	if nc.SetReadDeadline(time.Now().Add(d)) == nil {
-		io.Copy(io.Discard, nc)
-	}
 }

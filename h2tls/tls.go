@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/internal/linger"
 )
 
 // ALPNProtocol is the ALPN protocol id of HTTP/2 over TLS (RFC 9113 §3.2).
@@ -157,7 +158,7 @@ func ServerHandshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (net.Con
 	// server checks its certificate) and sent its preface behind it:
 	// closing now, with that unread, would make the kernel send RST and
 	// could drop our alert before the client reads the reason.
-	linger(nc, handshakeLinger)
+	linger.Linger(nc, handshakeLinger)
 	return nil, fmt.Errorf("h2tls: TLS handshake: %w", explainTLS(err, false))
 }
 
@@ -171,7 +172,7 @@ func checked(tc *tlsConn) (net.Conn, error) {
 	}
 	if insecure != nil {
 		err := refuseInsecure(tc, insecure, tc.client)
-		linger(tc.raw.Conn, handshakeLinger)
+		linger.Linger(tc.raw.Conn, handshakeLinger)
 		return nil, fmt.Errorf("h2tls: %w", err)
 	}
 	return tc, nil

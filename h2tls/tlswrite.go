@@ -6,7 +6,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // crypto/tls writes every record of a Write with a write of its own: a
@@ -159,18 +158,3 @@ func (t *tlsConn) Write(b []byte) (int, error) { return t.raw.batch(t.Conn, b) }
 
 // maxCoalesceBuf is the largest gathering buffer kept between writes.
 const maxCoalesceBuf = 256 << 10
-
-// linger half-closes nc and reads and drops what the peer still sends until
-// it closes too, for at most d, so that what we wrote last (an alert, a
-// GOAWAY) reaches the peer instead of being lost to the RST a close with
-// unread data makes. It does not close nc. A net.Conn that cannot
-// half-close is left as it is. (conn lingers the same way after GOAWAY.)
-func linger(nc net.Conn, d time.Duration) {
-	cw, ok := nc.(interface{ CloseWrite() error })
-	if !ok || cw.CloseWrite() != nil {
-		return
-	}
-	if nc.SetReadDeadline(time.Now().Add(d)) == nil {
-		io.Copy(io.Discard, nc)
-	}
-}
