@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/h2rpc/h2rpc/bench/runner/hist"
 )
@@ -23,7 +24,11 @@ import (
 // and p99 latency, streams MB/s, and conns the heap per idle client
 // connection (heap-B/conn) and per server connection (srv-heap-B/conn):
 // there the server runs in a child process, and ns/op and allocs/op are
-// the client side's.
+// the client side's. Every other cell also reports cpu-ns/op: the CPU time
+// (user and system, getrusage) the process spent per op while measuring,
+// both sides together. On a shared machine it moves far less with the load
+// than ns/op does, so it is the figure to compare when a change should
+// save work rather than time spent waiting.
 // drpc runs concurrent unary cells both on one connection and on a pool
 // (…/pool=N).
 func BenchmarkRPC(b *testing.B) {
@@ -90,11 +95,20 @@ func benchCell(b *testing.B, sys System, cell Cell, pool int) {
 	}
 	req := make([]byte, cell.Size)
 	b.ReportAllocs()
+	var cpu0 time.Duration // the process's CPU time when the measured part began
+	if cell.Scenario != ScenarioConns {
+		defer func() {
+			if t := processCPU(); t > 0 && b.N > 0 {
+				b.ReportMetric(float64(t-cpu0)/float64(b.N), "cpu-ns/op")
+			}
+		}()
+	}
 
 	switch cell.Shape() {
 	case ShapeServerStream:
 		b.SetBytes(int64(cell.Size))
 		b.ResetTimer()
+		cpu0 = processCPU()
 		got := 0
 		if err := clients[0].ServerStream(ctx, cell.Size, b.N, func(int) { got++ }); err != nil {
 			b.Fatal(err)
@@ -109,6 +123,7 @@ func benchCell(b *testing.B, sys System, cell Cell, pool int) {
 		}
 		var resp []byte
 		b.ResetTimer()
+		cpu0 = processCPU()
 		for range b.N {
 			if err := pp.Exchange(req, &resp); err != nil {
 				b.Fatal(err)
@@ -128,6 +143,7 @@ func benchCell(b *testing.B, sys System, cell Cell, pool int) {
 		errs := make([]error, n)
 		runtime.GC()
 		b.ResetTimer()
+		cpu0 = processCPU()
 		for i := range n {
 			c := clients[i%len(clients)]
 			h, errp := &hs[i], &errs[i]
