@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// MaxTurn is the most DATA the round-robin sends of one stream per turn.
+const MaxTurn = maxTurn
+
 // SetStreamIDLimit makes OpenStream treat ids above n as exhausted, so tests
 // can reach the end of the id space (RFC 9113 §5.1.1) in a few streams.
 func SetStreamIDLimit(c *Conn, n uint32) {

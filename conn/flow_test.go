@@ -2,6 +2,7 @@ package conn_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/h2rpc/h2rpc/conn"
 	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/internal/h2test"
 )
 
 // wantDataBytes reads DATA frames on stream id until n bytes arrived,
@@ -224,8 +226,10 @@ func pipePair(t *testing.T, serverCfg *conn.Config, h conn.Handler) (server, cli
 	return server, client
 }
 
-// Streams with data waiting are served round-robin, one frame each per
-// turn: a large write does not hold back a small one that comes later.
+// Streams with data waiting are served round-robin, up to maxTurn (128
+// KiB) each per turn: a large write does not hold back a small one that
+// comes later by more than a turn, and the small one, under a turn, goes
+// out in one piece.
 func TestFairScheduling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil, frame.Setting{ID: frame.SettingInitialWindowSize, Val: 1 << 20})
@@ -244,32 +248,85 @@ func TestFairScheduling(t *testing.T) {
 		go small.WriteData(nil, make([]byte, 20000), true)
 		synctest.Wait()
 		p.ResumeReading()
-		var order []uint32
-		bigLeft, smallLeft := 400000, 20000
-		for bigLeft > 0 || smallLeft > 0 {
-			d := p.WantType("DATA", frame.TypeData).(*frame.DataFrame)
-			order = append(order, d.StreamID)
-			if d.StreamID == 1 {
-				bigLeft -= len(d.Data)
-			} else {
-				smallLeft -= len(d.Data)
-			}
-			if smallLeft == 0 && d.StreamID == 3 && bigLeft == 0 {
-				t.Fatalf("the small stream finished last; frame order %v", order)
-			}
+		runs := readRuns(t, p, map[uint32]int{1: 400000, 3: 20000})
+		t.Logf("runs (stream: bytes): %v", runs)
+		// The batch in flight (one turn of the big stream, a second if
+		// the small one was not there yet) goes first, then the small
+		// stream's turn: all of it in one run, before the big one ends.
+		if len(runs) < 3 || runs[1].id != 3 || runs[1].n != 20000 {
+			t.Fatalf("the small write did not go out in one run after the big stream's first batch: %v", runs)
 		}
-		t.Logf("frame order: %v", order)
-		// After the batch that was in flight, the two alternate until the
-		// small one is done.
-		first3 := -1
-		for i, id := range order {
-			if id == 3 {
-				first3 = i
-				break
-			}
-		}
-		if first3 < 0 || first3+2 >= len(order) || order[first3+1] != 1 || order[first3+2] != 3 {
-			t.Fatalf("frames not interleaved one by one: %v", order)
+		if runs[0].n > 2*conn.MaxTurn {
+			t.Errorf("the big stream sent %d bytes before the small one, want at most %d", runs[0].n, 2*conn.MaxTurn)
 		}
 	})
+}
+
+// Two large writes share the connection a turn at a time: neither runs
+// more than maxTurn bytes ahead of the other (the first batch aside, and
+// the last run, once the other is done), so neither starves.
+func TestFairSchedulingLargeWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil, frame.Setting{ID: frame.SettingInitialWindowSize, Val: 1 << 20})
+		p.WriteRaw(frame.AppendWindowUpdate(nil, 0, 4<<20))
+		synctest.Wait()
+		ctx := context.Background()
+		a, _ := c.OpenStream(ctx, request("/a"), nil, 0)
+		b, _ := c.OpenStream(ctx, request("/b"), nil, 0)
+		p.WantHeaders("a's request", 1, false, request("/a"))
+		p.WantHeaders("b's request", 3, false, request("/b"))
+		p.StopReading()
+		const size = 600000
+		go a.WriteData(nil, make([]byte, size), true)
+		synctest.Wait()
+		go b.WriteData(nil, make([]byte, size), true)
+		synctest.Wait()
+		p.ResumeReading()
+		runs := readRuns(t, p, map[uint32]int{1: size, 3: size})
+		t.Logf("runs (stream: bytes): %v", runs)
+		if len(runs) < 6 {
+			t.Fatalf("two %d-byte writes went out in %d runs, want them to alternate: %v", size, len(runs), runs)
+		}
+		for i, r := range runs[:len(runs)-1] { // the last runs alone
+			limit := conn.MaxTurn
+			if i == 0 {
+				limit = 2 * conn.MaxTurn // the batch in flight when b came
+			}
+			if r.n > limit {
+				t.Errorf("run %d: stream %d sent %d bytes in a row, want at most %d", i, r.id, r.n, limit)
+			}
+		}
+	})
+}
+
+// run is a stretch of consecutive DATA bytes of one stream.
+type run struct {
+	id uint32
+	n  int
+}
+
+func (r run) String() string { return fmt.Sprintf("%d: %d", r.id, r.n) }
+
+// readRuns reads DATA frames until each stream of want has sent its bytes
+// and returns them as runs.
+func readRuns(t *testing.T, p *h2test.Peer, want map[uint32]int) []run {
+	t.Helper()
+	var runs []run
+	left := 0
+	for _, n := range want {
+		left += n
+	}
+	for left > 0 {
+		d := p.WantType("DATA", frame.TypeData).(*frame.DataFrame)
+		if _, ok := want[d.StreamID]; !ok {
+			t.Fatalf("DATA on stream %d, want only %v", d.StreamID, want)
+		}
+		left -= len(d.Data)
+		if k := len(runs); k > 0 && runs[k-1].id == d.StreamID {
+			runs[k-1].n += len(d.Data)
+		} else {
+			runs = append(runs, run{d.StreamID, len(d.Data)})
+		}
+	}
+	return runs
 }

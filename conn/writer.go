@@ -83,6 +83,14 @@ type seg struct {
 // more DATA frames past it.
 const maxBatch = 128 << 10
 
+// maxTurn is the most DATA the round-robin frames of one stream per turn
+// (split at the peer's SETTINGS_MAX_FRAME_SIZE). A message up to it goes
+// out in one piece, not one frame per stream in turn, which would
+// interleave the messages of all the waiting streams so that each one's
+// last frame, which its reader waits for, comes late; a larger write lets
+// the others have a turn every maxTurn bytes.
+const maxTurn = 128 << 10
+
 // fastWriteLimit bounds the DATA a write may frame straight into the
 // ordered queue without waiting for a batch (see dataLocked).
 const fastWriteLimit = 64 << 10
@@ -471,9 +479,9 @@ func (w *writer) close() {
 }
 
 // batchLocked appends the next batch to b: control frames first, then the
-// ordered queue, then DATA of the streams in the round-robin, one frame per
-// stream in turn, as far as flow control allows, so a large message does
-// not hold back the small ones.
+// ordered queue, then DATA of the streams in the round-robin, up to maxTurn
+// bytes per stream in turn, as far as flow control allows, so a large
+// message holds back the others by at most maxTurn.
 func (w *writer) batchLocked(b []byte) []byte {
 	c := w.c
 	b = append(b, w.ctrl...)
@@ -496,7 +504,7 @@ func (w *writer) batchLocked(b []byte) []byte {
 			continue
 		}
 		left := len(s.pendingPre) + len(s.pending)
-		n := min(int64(left), int64(c.peer.maxFrameSize), s.sendWin.Available(), c.sendWin.Available())
+		n := min(int64(left), maxTurn, s.sendWin.Available(), c.sendWin.Available())
 		if n <= 0 && left > 0 {
 			continue // no stream credit: a WINDOW_UPDATE reschedules it
 		}
