@@ -511,10 +511,25 @@ func (s *Stream) writeAllLocked(headers []hpack.Field, prefix, data []byte, trai
 // round-robin, and then it waits, releasing mu, until all of it is framed
 // and no batch being written refers to it any more. The caller checked that
 // the stream may send.
+//
+// Data handed to the round-robin by the first write since the application
+// last read (a request, a reply; see unlockAfterWrite) is written by the
+// caller itself when nobody else writes: one batch, inline, releasing mu.
+// A message that fits in it (up to maxTurn, within the windows) is then
+// written when the caller gets mu back, and it returns without waiting for
+// a flusher goroutine to start, write and wake it. The later writes of a
+// run go to a flusher, as small ones do.
 func (s *Stream) writePartsLocked(pre, p []byte, endStream bool) error {
 	c := s.c
 	if !c.w.dataLocked(s, pre, p, endStream) {
 		return nil
+	}
+	if s.writeRun == 0 && c.w.claimLocked() {
+		c.mu.Unlock()
+		c.w.flushInline()
+		c.mu.Lock()
+	} else {
+		c.w.kickLocked()
 	}
 	var err error
 	for {

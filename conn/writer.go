@@ -196,8 +196,9 @@ func (w *writer) headersLocked(id uint32, fields []hpack.Field, endStream bool) 
 // while no other stream waits for credit and small enough, is framed into
 // the ordered queue at once and dataLocked reports false. Otherwise s
 // joins the round-robin with the data as its pending write (s.writing) and
-// dataLocked reports true: the caller must keep pre and p unchanged and
-// wait until s.writing is cleared (or s.err set; then it calls dropLocked).
+// dataLocked reports true: the caller must write the batch itself
+// (claimLocked) or kick a flusher, keep pre and p unchanged and wait until
+// s.writing is cleared (or s.err set; then it calls dropLocked).
 // The caller checked that s may send.
 func (w *writer) dataLocked(s *Stream, pre, p []byte, endStream bool) (wait bool) {
 	c := w.c
@@ -212,7 +213,7 @@ func (w *writer) dataLocked(s *Stream, pre, p []byte, endStream bool) (wait bool
 		return false
 	}
 	s.pendingPre, s.pending, s.pendingEnd, s.writing = pre, p, endStream, true
-	w.scheduleLocked(s)
+	w.enqueueLocked(s) // the caller writes it or kicks a flusher
 	return true
 }
 
@@ -302,12 +303,20 @@ func (w *writer) unpinLocked() {
 // stream credit (or only END_STREAM to send), and kicks a flusher. It is
 // called when s's credit may have grown.
 func (w *writer) scheduleLocked(s *Stream) {
+	if w.enqueueLocked(s) {
+		w.kickLocked()
+	}
+}
+
+// enqueueLocked is scheduleLocked without the kick; it reports whether s
+// joined the round-robin.
+func (w *writer) enqueueLocked(s *Stream) bool {
 	if s.inReady || !s.writing || s.removed || s.sendWin.Available() <= 0 && len(s.pendingPre)+len(s.pending) > 0 {
-		return
+		return false
 	}
 	s.inReady = true
 	w.ready.push(s)
-	w.kickLocked()
+	return true
 }
 
 // dropLocked forgets the pending write of a stream that failed; a stream

@@ -3,6 +3,9 @@ package conn_test
 import (
 	"context"
 	"io"
+	"net"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -126,5 +129,104 @@ func TestConcurrentWritesBatched(t *testing.T) {
 		t.Errorf("the server made %d writes for %d exchanges, want at most %d", n, workers*each, limit)
 	} else {
 		t.Logf("%d server writes for %d exchanges", n, workers*each)
+	}
+}
+
+// stackConn records, for every Write of at least 64 KiB, whether a flusher
+// goroutine made it (conn's writer.flushAll on its stack) or the
+// application's goroutine that queued the data.
+type stackConn struct {
+	net.Conn
+	mu      sync.Mutex
+	flusher int
+	caller  int
+}
+
+func (c *stackConn) Write(p []byte) (int, error) {
+	if len(p) >= 64<<10 {
+		buf := make([]byte, 16<<10)
+		stack := string(buf[:runtime.Stack(buf, false)])
+		c.mu.Lock()
+		switch {
+		case strings.Contains(stack, "(*writer).flushAll"):
+			c.flusher++
+		case strings.Contains(stack, "writePartsLocked"):
+			c.caller++
+		}
+		c.mu.Unlock()
+	}
+	return c.Conn.Write(p)
+}
+
+// counts returns the counts so far and starts new ones.
+func (c *stackConn) counts() (flusher, caller int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	flusher, caller = c.flusher, c.caller
+	c.flusher, c.caller = 0, 0
+	return flusher, caller
+}
+
+// TestLargeWriteInline: a request or reply too large to be framed at once
+// (it goes through the round-robin) is written by the goroutine that makes
+// it when nobody else writes, as a small one is, not handed to a flusher
+// goroutine that must start, write and wake the caller. Fixed connection
+// windows far above what the calls carry keep the reader goroutines from
+// queueing anything (a BDP PING, a connection WINDOW_UPDATE) whose flusher
+// could hold the right to write when a large write comes.
+func TestLargeWriteInline(t *testing.T) {
+	cn, sn := loopback(t)
+	cs, ss := &stackConn{Conn: cn}, &stackConn{Conn: sn}
+	const size = 100 << 10 // over fastWriteLimit, under maxTurn and the windows
+	cfg := &conn.Config{ConnWindowSize: 4 << 20}
+	server, err := conn.Server(ss, cfg, func(s *conn.Stream) {
+		if _, err := io.Copy(io.Discard, s); err != nil {
+			return
+		}
+		s.WriteAll(status200, make([]byte, size), trailerOK)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := conn.Client(cs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	defer client.Close()
+	// A PING each way settles the handshake (SETTINGS, their ACKs, the
+	// connection windows' increments: each side's reader has seen all the
+	// other sent before its PING ACK); then the flushers that wrote the
+	// ACKs end.
+	for _, c := range []*conn.Conn{client, server} {
+		if err := c.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for conn.Writing(client) || conn.Writing(server) {
+		runtime.Gosched()
+	}
+	const calls = 2
+	for range calls {
+		s, err := client.OpenStream(context.Background(), request("/big"), make([]byte, size), conn.EndStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ReadHeaders(); err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, s)
+		if err != nil || n != size {
+			t.Fatalf("read %d bytes (%v), want %d", n, err, size)
+		}
+	}
+	for _, side := range []struct {
+		name string
+		c    *stackConn
+	}{{"client", cs}, {"server", ss}} {
+		flusher, caller := side.c.counts()
+		if flusher != 0 || caller != calls {
+			t.Errorf("%s: %d large writes by a flusher and %d by the caller, want 0 and %d", side.name, flusher, caller, calls)
+		}
 	}
 }
