@@ -43,10 +43,12 @@ var chunkPool = sync.Pool{New: func() any { return new(chunk) }}
 // be copied after its first Write: its queue starts in an array inside it.
 type RecvBuffer struct {
 	chunks []*chunk // queue of chunks; chunks[head:] are live
-	// inline backs chunks while at most two are queued, which covers a
-	// message in one or two frames: a stream that never buffers more
-	// allocates nothing for the queue.
-	inline [2]*chunk
+	// inline backs chunks while at most six are queued, which covers a
+	// message of up to 96 KiB (a 64 KiB one and its gRPC prefix take five)
+	// buffered whole before it is read, as a writer that sends a message in
+	// one piece makes it: a stream that never buffers more allocates
+	// nothing for the queue.
+	inline [6]*chunk
 	head   int // index of the first live chunk
 	off    int // read offset in chunks[head]
 	end    int // write offset in the last chunk
