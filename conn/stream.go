@@ -29,7 +29,7 @@ type Stream struct {
 	stopWatch func() bool
 
 	// All fields below but id are guarded by c.mu. (The small ones are
-	// grouped at the end, so the struct packs into a 768-byte size class.)
+	// grouped at the end, so the struct packs into an 896-byte size class.)
 
 	// readWake and writeWake are the gates of a blocked reader and writer
 	// (capacity 1, signalled without blocking): headers, data, the end or an
