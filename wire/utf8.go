@@ -10,18 +10,14 @@ import "unicode/utf8"
 // then checked rune by rune by package utf8.
 func ValidUTF8[T string | []byte](s T) bool {
 	var acc uint64
-	if t := s; len(t) >= 8 {
-		acc = word(t[len(t)-8:]) // the tail, overlapping the last full word
-		for len(t) >= 16 {
-			acc |= word(t) | word(t[8:16])
-			t = t[16:]
-		}
-		if len(t) >= 8 {
-			acc |= word(t)
+	if n := len(s); n >= 8 {
+		acc = word(s[n-8:]) // the tail, overlapping the last full word
+		for i := 0; i < n-8; i += 8 {
+			acc |= word(s[i:])
 		}
 	} else {
-		for i := 0; i < len(t); i++ {
-			acc |= uint64(t[i])
+		for i := 0; i < n; i++ {
+			acc |= uint64(s[i])
 		}
 	}
 	if acc&0x8080808080808080 == 0 {
