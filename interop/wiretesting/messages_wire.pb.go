@@ -4035,9 +4035,8 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", wire.ErrMessageDepth)
 	}
-	// The strings of m share one allocation, sized at the first of them.
-	var arena strings.Builder
-	sized := false
+	// The strings' bytes in b, copied into one allocation at the end.
+	var str1, str2 []byte
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -4066,14 +4065,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
 			}
-			if !sized {
-				arena.Grow(len(x) + wire.LenBytes(b, 0x6))
-				sized = true
-			}
-			at := arena.Len()
-			arena.Write(x)
-			v := arena.String()[at:]
-			m.Key = v
+			str1 = x
 			continue
 		case 2:
 			if typ != wire.TypeLen {
@@ -4094,14 +4086,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
 			}
-			if !sized {
-				arena.Grow(len(x) + wire.LenBytes(b, 0x6))
-				sized = true
-			}
-			at := arena.Len()
-			arena.Write(x)
-			v := arena.String()[at:]
-			m.Value = v
+			str2 = x
 			continue
 		case 3:
 			if typ != wire.TypeVarint {
@@ -4128,6 +4113,18 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
 		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
 		b = b[n:]
+	}
+	var arena strings.Builder
+	arena.Grow(len(str1) + len(str2))
+	arena.Write(str1)
+	arena.Write(str2)
+	all := arena.String()
+	if str1 != nil {
+		m.Key = all[:len(str1)]
+	}
+	all = all[len(str1):]
+	if str2 != nil {
+		m.Value = all[:len(str2)]
 	}
 	return nil
 }
@@ -6305,9 +6302,8 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.ClientConfigureRequest.Metadata", wire.ErrMessageDepth)
 	}
-	// The strings of m share one allocation, sized at the first of them.
-	var arena strings.Builder
-	sized := false
+	// The strings' bytes in b, copied into one allocation at the end.
+	var str2, str3 []byte
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -6353,14 +6349,7 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
 			}
-			if !sized {
-				arena.Grow(len(x) + wire.LenBytes(b, 0xc))
-				sized = true
-			}
-			at := arena.Len()
-			arena.Write(x)
-			v := arena.String()[at:]
-			m.Key = v
+			str2 = x
 			continue
 		case 3:
 			if typ != wire.TypeLen {
@@ -6381,14 +6370,7 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
 			}
-			if !sized {
-				arena.Grow(len(x) + wire.LenBytes(b, 0xc))
-				sized = true
-			}
-			at := arena.Len()
-			arena.Write(x)
-			v := arena.String()[at:]
-			m.Value = v
+			str3 = x
 			continue
 		}
 		n = wire.ConsumeFieldValue(num, typ, b)
@@ -6398,6 +6380,18 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
 		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
 		b = b[n:]
+	}
+	var arena strings.Builder
+	arena.Grow(len(str2) + len(str3))
+	arena.Write(str2)
+	arena.Write(str3)
+	all := arena.String()
+	if str2 != nil {
+		m.Key = all[:len(str2)]
+	}
+	all = all[len(str2):]
+	if str3 != nil {
+		m.Value = all[:len(str3)]
 	}
 	return nil
 }

@@ -607,9 +607,8 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("messenger.LearningUpdate", wire.ErrMessageDepth)
 	}
-	// The strings of m share one allocation, sized at the first of them.
-	var arena strings.Builder
-	sized := false
+	// The strings' bytes in b, copied into one allocation at the end.
+	var str1, str3 []byte
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -638,14 +637,7 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
 			}
-			if !sized {
-				arena.Grow(len(x) + wire.LenBytes(b, 0xa))
-				sized = true
-			}
-			at := arena.Len()
-			arena.Write(x)
-			v := arena.String()[at:]
-			m.Content = v
+			str1 = x
 			continue
 		case 2:
 			if typ != wire.TypeVarint {
@@ -683,14 +675,7 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
 			}
-			if !sized {
-				arena.Grow(len(x) + wire.LenBytes(b, 0xa))
-				sized = true
-			}
-			at := arena.Len()
-			arena.Write(x)
-			v := arena.String()[at:]
-			m.Timestamp = v
+			str3 = x
 			continue
 		}
 		n = wire.ConsumeFieldValue(num, typ, b)
@@ -700,6 +685,18 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
 		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
 		b = b[n:]
+	}
+	var arena strings.Builder
+	arena.Grow(len(str1) + len(str3))
+	arena.Write(str1)
+	arena.Write(str3)
+	all := arena.String()
+	if str1 != nil {
+		m.Content = all[:len(str1)]
+	}
+	all = all[len(str1):]
+	if str3 != nil {
+		m.Timestamp = all[:len(str3)]
 	}
 	return nil
 }
@@ -1162,9 +1159,8 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("messenger.FeedUpdate", wire.ErrMessageDepth)
 	}
-	// The strings of m share one allocation, sized at the first of them.
-	var arena strings.Builder
-	sized := false
+	// The strings' bytes in b, copied into one allocation at the end.
+	var str1, str2 []byte
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -1193,14 +1189,7 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
 			}
-			if !sized {
-				arena.Grow(len(x) + wire.LenBytes(b, 0x6))
-				sized = true
-			}
-			at := arena.Len()
-			arena.Write(x)
-			v := arena.String()[at:]
-			m.User = v
+			str1 = x
 			continue
 		case 2:
 			if typ != wire.TypeLen {
@@ -1221,14 +1210,7 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
 			}
-			if !sized {
-				arena.Grow(len(x) + wire.LenBytes(b, 0x6))
-				sized = true
-			}
-			at := arena.Len()
-			arena.Write(x)
-			v := arena.String()[at:]
-			m.Message = v
+			str2 = x
 			continue
 		}
 		n = wire.ConsumeFieldValue(num, typ, b)
@@ -1238,6 +1220,18 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
 		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
 		b = b[n:]
+	}
+	var arena strings.Builder
+	arena.Grow(len(str1) + len(str2))
+	arena.Write(str1)
+	arena.Write(str2)
+	all := arena.String()
+	if str1 != nil {
+		m.User = all[:len(str1)]
+	}
+	all = all[len(str1):]
+	if str2 != nil {
+		m.Message = all[:len(str2)]
 	}
 	return nil
 }

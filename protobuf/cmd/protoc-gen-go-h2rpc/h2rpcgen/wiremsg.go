@@ -3,6 +3,7 @@ package h2rpcgen
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -928,11 +929,14 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 	g.P("// wire.MaxMessageDepth. On error m holds part of b.")
 	g.P("func (m *", name, ") MergeWire(b []byte, depth int) error {")
 	g.P("if depth > ", w.wire("MaxMessageDepth"), " { return ", w.wire("MessageError"), "(", q, ", ", w.wire("ErrMessageDepth"), ") }")
-	mask := stringFields(m)
-	if mask != 0 {
-		g.P("// The strings of m share one allocation, sized at the first of them.")
-		g.P("var arena ", w.g.QualifiedGoIdent(stringsPackage.Ident("Builder")))
-		g.P("sized := false")
+	deferred := deferredStrings(m)
+	if len(deferred) > 0 {
+		g.P("// The strings' bytes in b, copied into one allocation at the end.")
+		var names []string
+		for _, f := range deferred {
+			names = append(names, deferredName(f))
+		}
+		g.P("var ", strings.Join(names, ", "), " []byte")
 	}
 	g.P("for len(b) > 0 {")
 	g.P("num, typ, n := ", w.wire("Number"), "(b[0]>>3), ", w.wire("Type"), "(b[0]&7), 1")
@@ -1042,14 +1046,14 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 					g.P(fv, " = ", w.slices("Grow"), "(", fv, ", c)")
 				}
 				g.P("for b := x; len(b) > 0; {")
-				g.P(w.decodeOwn(f, full, mask))
+				g.P(w.decodeOwn(f, full))
 				g.P(store)
 				g.P("}")
 				g.P("continue")
 				g.P("}")
 			}
 			g.P("if typ != ", wt, " { break }")
-			g.P(w.decodeOwn(f, full, mask))
+			g.P(w.decodeOwn(f, full))
 			g.P(store)
 			g.P("continue")
 		case f.Desc.Kind() == protoreflect.MessageKind:
@@ -1070,9 +1074,11 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 			g.P("continue")
 		default:
 			g.P("if typ != ", wt, " { break }")
-			g.P(w.decodeOwn(f, full, mask))
+			g.P(w.decodeOwn(f, full))
 			kind := f.Desc.Kind()
 			switch {
+			case slices.Contains(deferred, f):
+				// Stored after the loop.
 			case isOneof(f) && kind == protoreflect.BytesKind:
 				g.P("m.", f.Oneof.GoName, " = &", f.GoIdent.GoName, "{", f.GoName, ": append([]byte{}, v...)}")
 			case isOneof(f):
@@ -1086,6 +1092,14 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 			default:
 				g.P(fv, " = v")
 			}
+			if isOneof(f) {
+				// The last member read wins: forget a string member read before.
+				for _, d := range deferred {
+					if d != f && d.Oneof == f.Oneof {
+						g.P(deferredName(d), " = nil")
+					}
+				}
+			}
 			g.P("continue")
 		}
 	}
@@ -1096,56 +1110,84 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 	g.P("m.", unknownField, " = append(", w.wire("AppendTag"), "(m.", unknownField, ", num, typ), b[:n]...)")
 	g.P("b = b[n:]")
 	g.P("}")
+	if len(deferred) > 0 {
+		var lens []string
+		for _, f := range deferred {
+			lens = append(lens, "len("+deferredName(f)+")")
+		}
+		g.P("var arena ", w.g.QualifiedGoIdent(stringsPackage.Ident("Builder")))
+		g.P("arena.Grow(", strings.Join(lens, " + "), ")")
+		for _, f := range deferred {
+			g.P("arena.Write(", deferredName(f), ")")
+		}
+		g.P("all := arena.String()")
+		for i, f := range deferred {
+			x := deferredName(f)
+			g.P("if ", x, " != nil {")
+			if isOneof(f) {
+				g.P("m.", f.Oneof.GoName, " = &", f.GoIdent.GoName, "{", f.GoName, ": all[:len(", x, ")]}")
+			} else if isPointerScalar(f) {
+				g.P("v := all[:len(", x, ")]")
+				g.P("m.", f.GoName, " = &v")
+			} else {
+				g.P("m.", f.GoName, " = all[:len(", x, ")]")
+			}
+			g.P("}")
+			if i < len(deferred)-1 {
+				g.P("all = all[len(", x, "):]")
+			}
+		}
+	}
 	g.P("return nil")
 	g.P("}")
 	g.P()
 }
 
-// stringFields is the set of string fields (bit n for field n) whose values
-// a decoder of m copies into one allocation, or 0. That pays (one malloc
-// fewer per string, against a walk over the rest of the message to size the
-// allocation and a builder's bookkeeping) for a flat message of two or more
-// strings: scalars and strings only, numbered below 64. In larger messages
-// the walk cost more than it saved (the codec benchmarks' medium message:
-// about 12% more instructions for 4 allocations fewer, its short strings
-// coming from the runtime's tiny allocator anyway).
-func stringFields(m *protogen.Message) uint64 {
-	var mask uint64
-	count := 0
+// deferredStrings are the string fields of m whose values a decoder copies
+// into one allocation once the whole message is read, or none. That pays
+// (one malloc fewer per string, against a builder's bookkeeping) for a flat
+// message of two or more strings: scalars and strings only. While decoding,
+// each such field keeps the bytes of its last occurrence in b (each
+// occurrence checked for UTF-8 as it is read; a oneof member read forgets
+// the other members' bytes), so no walk ahead is needed to size the
+// allocation. A kept string keeps the others' bytes alive too, never b.
+func deferredStrings(m *protogen.Message) []*protogen.Field {
+	var fs []*protogen.Field
 	for _, f := range m.Fields {
 		switch {
-		case f.Desc.IsList() || f.Desc.IsMap() || f.Desc.Number() >= 64:
-			return 0
+		case f.Desc.IsList() || f.Desc.IsMap():
+			return nil
 		case f.Desc.Kind() == protoreflect.MessageKind || f.Desc.Kind() == protoreflect.GroupKind || f.Desc.Kind() == protoreflect.BytesKind:
-			return 0
+			return nil
 		case f.Desc.Kind() == protoreflect.StringKind:
-			mask |= 1 << f.Desc.Number()
-			count++
+			fs = append(fs, f)
 		}
 	}
-	if count < 2 {
-		return 0
+	if len(fs) < 2 {
+		return nil
 	}
-	return mask
+	return fs
+}
+
+// deferredName is the local variable that holds the bytes of a deferred
+// string field while its message is decoded.
+func deferredName(f *protogen.Field) string {
+	return "str" + strconv.Itoa(int(f.Desc.Number()))
 }
 
 // decodeOwn is decodeValue for a field of the message itself (not a map's
-// key or value); a string in mask is copied into the message's arena, which
-// the first string sizes for the string fields of the rest of b.
-func (w *msgGen) decodeOwn(f *protogen.Field, msg string, mask uint64) string {
+// key or value); a string of deferredStrings keeps its bytes in its local
+// instead of becoming a string.
+func (w *msgGen) decodeOwn(f *protogen.Field, msg string) string {
 	s := w.decodeValue(f.Desc, msg, w.goType(f), "")
-	if f.Desc.Kind() != protoreflect.StringKind || f.Desc.Number() >= 64 || mask&(1<<f.Desc.Number()) == 0 {
+	if f.Desc.Kind() != protoreflect.StringKind || !slices.Contains(deferredStrings(f.Parent), f) {
 		return s
 	}
 	const plain = "v := string(x)"
 	if !strings.HasSuffix(s, plain) {
 		panic("decodeOwn: decodeValue of a string ends otherwise")
 	}
-	return strings.TrimSuffix(s, plain) +
-		"if !sized { arena.Grow(len(x) + " + w.wire("LenBytes") + "(b, " + fmt.Sprintf("%#x", mask) + ")); sized = true }\n" +
-		"at := arena.Len()\n" +
-		"arena.Write(x)\n" +
-		"v := arena.String()[at:]"
+	return strings.TrimSuffix(s, plain) + deferredName(f) + " = x"
 }
 
 // needsCheck reports whether m, or a message it holds, has required fields:

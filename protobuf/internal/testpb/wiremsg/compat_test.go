@@ -330,6 +330,23 @@ func TestFlatStrings(t *testing.T) {
 	if err := m.UnmarshalWire(b); err != nil || m.A != "two" || m.O.(*p3.Flat_E).E != -2 {
 		t.Errorf("UnmarshalWire = %v, %+v", err, &m)
 	}
+	differ[p3.Flat](t, b, new(p3go.Flat))
+	// The other way round the string member wins, though its bytes are
+	// copied only once the whole message is read.
+	b = protowire.AppendVarint(protowire.AppendTag(nil, 6, protowire.VarintType), 3)
+	b = protowire.AppendString(protowire.AppendTag(b, 5, protowire.BytesType), "d")
+	if err := m.UnmarshalWire(b); err != nil || m.O.(*p3.Flat_D).D != "d" {
+		t.Errorf("UnmarshalWire = %v, %+v", err, &m)
+	}
+	differ[p3.Flat](t, b, new(p3go.Flat))
+	// Every occurrence of a string is checked for UTF-8, not only the last,
+	// which is the one kept.
+	b = protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "\xff")
+	b = protowire.AppendString(protowire.AppendTag(b, 1, protowire.BytesType), "ok")
+	if err := m.UnmarshalWire(b); !errors.Is(err, wire.ErrInvalidUTF8) {
+		t.Errorf("UnmarshalWire of an invalid string then a valid one = %v, want ErrInvalidUTF8", err)
+	}
+	differ[p3.Flat](t, b, new(p3go.Flat))
 }
 
 // protobuf-go sets the quiet bit of a signaling NaN held as a map's float

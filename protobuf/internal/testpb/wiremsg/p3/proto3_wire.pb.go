@@ -6914,9 +6914,8 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.test.wiremsg3.Flat", wire.ErrMessageDepth)
 	}
-	// The strings of m share one allocation, sized at the first of them.
-	var arena strings.Builder
-	sized := false
+	// The strings' bytes in b, copied into one allocation at the end.
+	var str1, str3, str4, str5, str63 []byte
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -6945,14 +6944,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 1, wire.ErrInvalidUTF8)
 			}
-			if !sized {
-				arena.Grow(len(x) + wire.LenBytes(b, 0x800000000000003a))
-				sized = true
-			}
-			at := arena.Len()
-			arena.Write(x)
-			v := arena.String()[at:]
-			m.A = v
+			str1 = x
 			continue
 		case 2:
 			if typ != wire.TypeVarint {
@@ -6990,14 +6982,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 3, wire.ErrInvalidUTF8)
 			}
-			if !sized {
-				arena.Grow(len(x) + wire.LenBytes(b, 0x800000000000003a))
-				sized = true
-			}
-			at := arena.Len()
-			arena.Write(x)
-			v := arena.String()[at:]
-			m.B = v
+			str3 = x
 			continue
 		case 4:
 			if typ != wire.TypeLen {
@@ -7018,14 +7003,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 4, wire.ErrInvalidUTF8)
 			}
-			if !sized {
-				arena.Grow(len(x) + wire.LenBytes(b, 0x800000000000003a))
-				sized = true
-			}
-			at := arena.Len()
-			arena.Write(x)
-			v := arena.String()[at:]
-			m.C = &v
+			str4 = x
 			continue
 		case 7:
 			if typ != wire.TypeI64 {
@@ -7058,14 +7036,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 63, wire.ErrInvalidUTF8)
 			}
-			if !sized {
-				arena.Grow(len(x) + wire.LenBytes(b, 0x800000000000003a))
-				sized = true
-			}
-			at := arena.Len()
-			arena.Write(x)
-			v := arena.String()[at:]
-			m.Last = v
+			str63 = x
 			continue
 		case 5:
 			if typ != wire.TypeLen {
@@ -7086,14 +7057,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			if !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ErrInvalidUTF8)
 			}
-			if !sized {
-				arena.Grow(len(x) + wire.LenBytes(b, 0x800000000000003a))
-				sized = true
-			}
-			at := arena.Len()
-			arena.Write(x)
-			v := arena.String()[at:]
-			m.O = &Flat_D{D: v}
+			str5 = x
 			continue
 		case 6:
 			if typ != wire.TypeVarint {
@@ -7111,6 +7075,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			b = b[n:]
 			v := wire.DecodeZigZag(x)
 			m.O = &Flat_E{E: v}
+			str5 = nil
 			continue
 		}
 		n = wire.ConsumeFieldValue(num, typ, b)
@@ -7120,6 +7085,34 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
 		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
 		b = b[n:]
+	}
+	var arena strings.Builder
+	arena.Grow(len(str1) + len(str3) + len(str4) + len(str5) + len(str63))
+	arena.Write(str1)
+	arena.Write(str3)
+	arena.Write(str4)
+	arena.Write(str5)
+	arena.Write(str63)
+	all := arena.String()
+	if str1 != nil {
+		m.A = all[:len(str1)]
+	}
+	all = all[len(str1):]
+	if str3 != nil {
+		m.B = all[:len(str3)]
+	}
+	all = all[len(str3):]
+	if str4 != nil {
+		v := all[:len(str4)]
+		m.C = &v
+	}
+	all = all[len(str4):]
+	if str5 != nil {
+		m.O = &Flat_D{D: all[:len(str5)]}
+	}
+	all = all[len(str5):]
+	if str63 != nil {
+		m.Last = all[:len(str63)]
 	}
 	return nil
 }
