@@ -281,12 +281,20 @@ func (m *Payload) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.Type != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.Type))
+		if x := uint64(m.Type); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.Body) != 0 {
-		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(len(m.Body)))
+		if l := len(m.Body); l < 0x80 {
+			b = append(b, 0x12, byte(l))
+		} else {
+			b = append(b, 0x12)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Body...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -458,15 +466,23 @@ func (m *EchoStatus) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.Code != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.Code))
+		if x := uint64(m.Code); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.Message) != 0 {
 		if !wire.ValidUTF8(m.Message) {
 			return b[:orig], wire.FieldError("grpc.testing.EchoStatus", 2, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(len(m.Message)))
+		if l := len(m.Message); l < 0x80 {
+			b = append(b, 0x12, byte(l))
+		} else {
+			b = append(b, 0x12)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Message...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -739,12 +755,20 @@ func (m *SimpleRequest) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.ResponseType != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.ResponseType))
+		if x := uint64(m.ResponseType); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.ResponseSize != 0 {
-		b = append(b, 0x10)
-		b = wire.AppendVarint(b, uint64(m.ResponseSize))
+		if x := uint64(m.ResponseSize); x < 0x80 {
+			b = append(b, 0x10, byte(x))
+		} else {
+			b = append(b, 0x10)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.Payload != nil {
 		b = append(b, 0x1a)
@@ -1265,36 +1289,56 @@ func (m *SimpleResponse) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.Username) {
 			return b[:orig], wire.FieldError("grpc.testing.SimpleResponse", 2, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(len(m.Username)))
+		if l := len(m.Username); l < 0x80 {
+			b = append(b, 0x12, byte(l))
+		} else {
+			b = append(b, 0x12)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Username...)
 	}
 	if len(m.OauthScope) != 0 {
 		if !wire.ValidUTF8(m.OauthScope) {
 			return b[:orig], wire.FieldError("grpc.testing.SimpleResponse", 3, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x1a)
-		b = wire.AppendVarint(b, uint64(len(m.OauthScope)))
+		if l := len(m.OauthScope); l < 0x80 {
+			b = append(b, 0x1a, byte(l))
+		} else {
+			b = append(b, 0x1a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.OauthScope...)
 	}
 	if len(m.ServerId) != 0 {
 		if !wire.ValidUTF8(m.ServerId) {
 			return b[:orig], wire.FieldError("grpc.testing.SimpleResponse", 4, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x22)
-		b = wire.AppendVarint(b, uint64(len(m.ServerId)))
+		if l := len(m.ServerId); l < 0x80 {
+			b = append(b, 0x22, byte(l))
+		} else {
+			b = append(b, 0x22)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.ServerId...)
 	}
 	if m.GrpclbRouteType != 0 {
-		b = append(b, 0x28)
-		b = wire.AppendVarint(b, uint64(m.GrpclbRouteType))
+		if x := uint64(m.GrpclbRouteType); x < 0x80 {
+			b = append(b, 0x28, byte(x))
+		} else {
+			b = append(b, 0x28)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.Hostname) != 0 {
 		if !wire.ValidUTF8(m.Hostname) {
 			return b[:orig], wire.FieldError("grpc.testing.SimpleResponse", 6, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x32)
-		b = wire.AppendVarint(b, uint64(len(m.Hostname)))
+		if l := len(m.Hostname); l < 0x80 {
+			b = append(b, 0x32, byte(l))
+		} else {
+			b = append(b, 0x32)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Hostname...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -1759,8 +1803,12 @@ func (m *StreamingInputCallResponse) AppendWire(b []byte) (_ []byte, err error) 
 	orig := len(b)
 	_, _ = orig, err
 	if m.AggregatedPayloadSize != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.AggregatedPayloadSize))
+		if x := uint64(m.AggregatedPayloadSize); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
@@ -1930,12 +1978,20 @@ func (m *ResponseParameters) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.Size != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.Size))
+		if x := uint64(m.Size); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.IntervalUs != 0 {
-		b = append(b, 0x10)
-		b = wire.AppendVarint(b, uint64(m.IntervalUs))
+		if x := uint64(m.IntervalUs); x < 0x80 {
+			b = append(b, 0x10, byte(x))
+		} else {
+			b = append(b, 0x10)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.Compressed != nil {
 		b = append(b, 0x1a)
@@ -2212,8 +2268,12 @@ func (m *StreamingOutputCallRequest) AppendWire(b []byte) (_ []byte, err error) 
 	orig := len(b)
 	_, _ = orig, err
 	if m.ResponseType != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.ResponseType))
+		if x := uint64(m.ResponseType); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	for _, v := range m.ResponseParameters {
 		b = append(b, 0x12)
@@ -2541,8 +2601,12 @@ func (m *StreamingOutputCallResponse) AppendWire(b []byte) (_ []byte, err error)
 		if !wire.ValidUTF8(m.PeerSocketAddress) {
 			return b[:orig], wire.FieldError("grpc.testing.StreamingOutputCallResponse", 2, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(len(m.PeerSocketAddress)))
+		if l := len(m.PeerSocketAddress); l < 0x80 {
+			b = append(b, 0x12, byte(l))
+		} else {
+			b = append(b, 0x12)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.PeerSocketAddress...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -2713,8 +2777,12 @@ func (m *ReconnectParams) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.MaxReconnectBackoffMs != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.MaxReconnectBackoffMs))
+		if x := uint64(m.MaxReconnectBackoffMs); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
@@ -3108,19 +3176,31 @@ func (m *LoadBalancerStatsRequest) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.NumRpcs != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.NumRpcs))
+		if x := uint64(m.NumRpcs); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.TimeoutSec != 0 {
-		b = append(b, 0x10)
-		b = wire.AppendVarint(b, uint64(m.TimeoutSec))
+		if x := uint64(m.TimeoutSec); x < 0x80 {
+			b = append(b, 0x10, byte(x))
+		} else {
+			b = append(b, 0x10)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	for _, v := range m.MetadataKeys {
 		if !wire.ValidUTF8(v) {
 			return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsRequest", 3, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x1a)
-		b = wire.AppendVarint(b, uint64(len(v)))
+		if l := len(v); l < 0x80 {
+			b = append(b, 0x1a, byte(l))
+		} else {
+			b = append(b, 0x1a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, v...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -3390,16 +3470,28 @@ func (m *LoadBalancerStatsResponse) AppendWire(b []byte) (_ []byte, err error) {
 			if !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
-			b = append(b, 0x10)
-			b = wire.AppendVarint(b, uint64(v))
+			if x := uint64(v); x < 0x80 {
+				b = append(b, 0x10, byte(x))
+			} else {
+				b = append(b, 0x10)
+				b = wire.AppendVarint(b, x)
+			}
 		}
 	}
 	if m.NumFailures != 0 {
-		b = append(b, 0x10)
-		b = wire.AppendVarint(b, uint64(m.NumFailures))
+		if x := uint64(m.NumFailures); x < 0x80 {
+			b = append(b, 0x10, byte(x))
+		} else {
+			b = append(b, 0x10)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.RpcsByMethod) > 0 {
 		type pair struct {
@@ -3436,8 +3528,12 @@ func (m *LoadBalancerStatsResponse) AppendWire(b []byte) (_ []byte, err error) {
 			if !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
 			b = append(b, 0x12)
 			at := len(b)
@@ -3484,8 +3580,12 @@ func (m *LoadBalancerStatsResponse) AppendWire(b []byte) (_ []byte, err error) {
 			if !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
 			b = append(b, 0x12)
 			at := len(b)
@@ -3992,21 +4092,33 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) AppendWire(b []byte) (_ []byte
 		if !wire.ValidUTF8(m.Key) {
 			return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(m.Key)))
+		if l := len(m.Key); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Key...)
 	}
 	if len(m.Value) != 0 {
 		if !wire.ValidUTF8(m.Value) {
 			return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(len(m.Value)))
+		if l := len(m.Value); l < 0x80 {
+			b = append(b, 0x12, byte(l))
+		} else {
+			b = append(b, 0x12)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Value...)
 	}
 	if m.Type != 0 {
-		b = append(b, 0x18)
-		b = wire.AppendVarint(b, uint64(m.Type))
+		if x := uint64(m.Type); x < 0x80 {
+			b = append(b, 0x18, byte(x))
+		} else {
+			b = append(b, 0x18)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
@@ -4591,11 +4703,19 @@ func (m *LoadBalancerStatsResponse_RpcsByPeer) AppendWire(b []byte) (_ []byte, e
 			if !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", 1, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
-			b = append(b, 0x10)
-			b = wire.AppendVarint(b, uint64(v))
+			if x := uint64(v); x < 0x80 {
+				b = append(b, 0x10, byte(x))
+			} else {
+				b = append(b, 0x10)
+				b = wire.AppendVarint(b, x)
+			}
 		}
 	}
 	if len(m.unknownFields) > 0 {
@@ -4993,11 +5113,19 @@ func (m *LoadBalancerAccumulatedStatsResponse) AppendWire(b []byte) (_ []byte, e
 			if !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
-			b = append(b, 0x10)
-			b = wire.AppendVarint(b, uint64(v))
+			if x := uint64(v); x < 0x80 {
+				b = append(b, 0x10, byte(x))
+			} else {
+				b = append(b, 0x10)
+				b = wire.AppendVarint(b, x)
+			}
 		}
 	}
 	if len(m.NumRpcsSucceededByMethod) > 0 {
@@ -5034,11 +5162,19 @@ func (m *LoadBalancerAccumulatedStatsResponse) AppendWire(b []byte) (_ []byte, e
 			if !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
-			b = append(b, 0x10)
-			b = wire.AppendVarint(b, uint64(v))
+			if x := uint64(v); x < 0x80 {
+				b = append(b, 0x10, byte(x))
+			} else {
+				b = append(b, 0x10)
+				b = wire.AppendVarint(b, x)
+			}
 		}
 	}
 	if len(m.NumRpcsFailedByMethod) > 0 {
@@ -5075,11 +5211,19 @@ func (m *LoadBalancerAccumulatedStatsResponse) AppendWire(b []byte) (_ []byte, e
 			if !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
-			b = append(b, 0x10)
-			b = wire.AppendVarint(b, uint64(v))
+			if x := uint64(v); x < 0x80 {
+				b = append(b, 0x10, byte(x))
+			} else {
+				b = append(b, 0x10)
+				b = wire.AppendVarint(b, x)
+			}
 		}
 	}
 	if len(m.StatsPerMethod) > 0 {
@@ -5117,8 +5261,12 @@ func (m *LoadBalancerAccumulatedStatsResponse) AppendWire(b []byte) (_ []byte, e
 			if !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
 			b = append(b, 0x12)
 			at := len(b)
@@ -5641,8 +5789,12 @@ func (m *LoadBalancerAccumulatedStatsResponse_MethodStats) AppendWire(b []byte) 
 	orig := len(b)
 	_, _ = orig, err
 	if m.RpcsStarted != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.RpcsStarted))
+		if x := uint64(m.RpcsStarted); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.Result) > 0 {
 		type pair struct {
@@ -5675,10 +5827,18 @@ func (m *LoadBalancerAccumulatedStatsResponse_MethodStats) AppendWire(b []byte) 
 			v := e.v
 			b = append(b, 0x12)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(uint64(e.k))+1+wire.SizeVarint(uint64(v))))
-			b = append(b, 0x08)
-			b = wire.AppendVarint(b, uint64(e.k))
-			b = append(b, 0x10)
-			b = wire.AppendVarint(b, uint64(v))
+			if x := uint64(e.k); x < 0x80 {
+				b = append(b, 0x08, byte(x))
+			} else {
+				b = append(b, 0x08)
+				b = wire.AppendVarint(b, x)
+			}
+			if x := uint64(v); x < 0x80 {
+				b = append(b, 0x10, byte(x))
+			} else {
+				b = append(b, 0x10)
+				b = wire.AppendVarint(b, x)
+			}
 		}
 	}
 	if len(m.unknownFields) > 0 {
@@ -5953,8 +6113,12 @@ func (m *ClientConfigureRequest) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.FinishLen(b, at)
 	}
 	if m.TimeoutSec != 0 {
-		b = append(b, 0x18)
-		b = wire.AppendVarint(b, uint64(m.TimeoutSec))
+		if x := uint64(m.TimeoutSec); x < 0x80 {
+			b = append(b, 0x18, byte(x))
+		} else {
+			b = append(b, 0x18)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
@@ -6256,23 +6420,35 @@ func (m *ClientConfigureRequest_Metadata) AppendWire(b []byte) (_ []byte, err er
 	orig := len(b)
 	_, _ = orig, err
 	if m.Type != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.Type))
+		if x := uint64(m.Type); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.Key) != 0 {
 		if !wire.ValidUTF8(m.Key) {
 			return b[:orig], wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(len(m.Key)))
+		if l := len(m.Key); l < 0x80 {
+			b = append(b, 0x12, byte(l))
+		} else {
+			b = append(b, 0x12)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Key...)
 	}
 	if len(m.Value) != 0 {
 		if !wire.ValidUTF8(m.Value) {
 			return b[:orig], wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x1a)
-		b = wire.AppendVarint(b, uint64(len(m.Value)))
+		if l := len(m.Value); l < 0x80 {
+			b = append(b, 0x1a, byte(l))
+		} else {
+			b = append(b, 0x1a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Value...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -6574,8 +6750,12 @@ func (m *MemorySize) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.Rss != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.Rss))
+		if x := uint64(m.Rss); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
@@ -6796,8 +6976,12 @@ func (m *TestOrcaReport) AppendWire(b []byte) (_ []byte, err error) {
 			if !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.TestOrcaReport", 1, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
 			b = append(b, 0x11)
 			b = wire.AppendFixed64(b, math.Float64bits(v))
@@ -6837,8 +7021,12 @@ func (m *TestOrcaReport) AppendWire(b []byte) (_ []byte, err error) {
 			if !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.TestOrcaReport", 1, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
 			b = append(b, 0x11)
 			b = wire.AppendFixed64(b, math.Float64bits(v))
@@ -7174,15 +7362,23 @@ func (m *SetReturnStatusRequest) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.GrpcCodeToReturn != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.GrpcCodeToReturn))
+		if x := uint64(m.GrpcCodeToReturn); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.GrpcStatusDescription) != 0 {
 		if !wire.ValidUTF8(m.GrpcStatusDescription) {
 			return b[:orig], wire.FieldError("grpc.testing.SetReturnStatusRequest", 2, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(len(m.GrpcStatusDescription)))
+		if l := len(m.GrpcStatusDescription); l < 0x80 {
+			b = append(b, 0x12, byte(l))
+		} else {
+			b = append(b, 0x12)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.GrpcStatusDescription...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -7378,24 +7574,40 @@ func (m *HookRequest) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.Command != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.Command))
+		if x := uint64(m.Command); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.GrpcCodeToReturn != 0 {
-		b = append(b, 0x10)
-		b = wire.AppendVarint(b, uint64(m.GrpcCodeToReturn))
+		if x := uint64(m.GrpcCodeToReturn); x < 0x80 {
+			b = append(b, 0x10, byte(x))
+		} else {
+			b = append(b, 0x10)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.GrpcStatusDescription) != 0 {
 		if !wire.ValidUTF8(m.GrpcStatusDescription) {
 			return b[:orig], wire.FieldError("grpc.testing.HookRequest", 3, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x1a)
-		b = wire.AppendVarint(b, uint64(len(m.GrpcStatusDescription)))
+		if l := len(m.GrpcStatusDescription); l < 0x80 {
+			b = append(b, 0x1a, byte(l))
+		} else {
+			b = append(b, 0x1a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.GrpcStatusDescription...)
 	}
 	if m.ServerPort != 0 {
-		b = append(b, 0x20)
-		b = wire.AppendVarint(b, uint64(m.ServerPort))
+		if x := uint64(m.ServerPort); x < 0x80 {
+			b = append(b, 0x20, byte(x))
+		} else {
+			b = append(b, 0x20)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)

@@ -73,13 +73,21 @@ func (m *Any) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.TypeUrl) {
 			return b[:orig], wire.FieldError("google.protobuf.Any", 1, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(m.TypeUrl)))
+		if l := len(m.TypeUrl); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.TypeUrl...)
 	}
 	if len(m.Value) != 0 {
-		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(len(m.Value)))
+		if l := len(m.Value); l < 0x80 {
+			b = append(b, 0x12, byte(l))
+		} else {
+			b = append(b, 0x12)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Value...)
 	}
 	if len(m.unknownFields) > 0 {

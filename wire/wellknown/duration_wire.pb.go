@@ -69,12 +69,20 @@ func (m *Duration) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.Seconds != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.Seconds))
+		if x := uint64(m.Seconds); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.Nanos != 0 {
-		b = append(b, 0x10)
-		b = wire.AppendVarint(b, uint64(m.Nanos))
+		if x := uint64(m.Nanos); x < 0x80 {
+			b = append(b, 0x10, byte(x))
+		} else {
+			b = append(b, 0x10)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)

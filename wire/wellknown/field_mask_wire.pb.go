@@ -64,8 +64,12 @@ func (m *FieldMask) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(v) {
 			return b[:orig], wire.FieldError("google.protobuf.FieldMask", 1, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(v)))
+		if l := len(v); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, v...)
 	}
 	if len(m.unknownFields) > 0 {

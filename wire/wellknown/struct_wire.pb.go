@@ -129,8 +129,12 @@ func (m *Struct) AppendWire(b []byte) (_ []byte, err error) {
 			if !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("google.protobuf.Struct", 1, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
 			b = append(b, 0x12)
 			at := len(b)
@@ -468,8 +472,12 @@ func (m *Value) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if x, ok := m.Kind.(*Value_NullValue); ok {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(x.NullValue))
+		if x := uint64(x.NullValue); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if x, ok := m.Kind.(*Value_NumberValue); ok {
 		b = append(b, 0x11)
@@ -479,8 +487,12 @@ func (m *Value) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(x.StringValue) {
 			return b[:orig], wire.FieldError("google.protobuf.Value", 3, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x1a)
-		b = wire.AppendVarint(b, uint64(len(x.StringValue)))
+		if l := len(x.StringValue); l < 0x80 {
+			b = append(b, 0x1a, byte(l))
+		} else {
+			b = append(b, 0x1a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, x.StringValue...)
 	}
 	if x, ok := m.Kind.(*Value_BoolValue); ok {

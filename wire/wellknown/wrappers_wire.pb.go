@@ -325,8 +325,12 @@ func (m *Int64Value) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.Value != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.Value))
+		if x := uint64(m.Value); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
@@ -463,8 +467,12 @@ func (m *UInt64Value) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.Value != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, m.Value)
+		if x := uint64(m.Value); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
@@ -601,8 +609,12 @@ func (m *Int32Value) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.Value != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.Value))
+		if x := uint64(m.Value); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
@@ -739,8 +751,12 @@ func (m *UInt32Value) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.Value != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.Value))
+		if x := uint64(m.Value); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
@@ -1022,8 +1038,12 @@ func (m *StringValue) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.Value) {
 			return b[:orig], wire.FieldError("google.protobuf.StringValue", 1, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(m.Value)))
+		if l := len(m.Value); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Value...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -1167,8 +1187,12 @@ func (m *BytesValue) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if len(m.Value) != 0 {
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(m.Value)))
+		if l := len(m.Value); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Value...)
 	}
 	if len(m.unknownFields) > 0 {

@@ -123,20 +123,32 @@ func (m *Small) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.Content) {
 			return b[:orig], wire.FieldError("h2rpc.bench.Small", 1, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(m.Content)))
+		if l := len(m.Content); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Content...)
 	}
 	if m.Progress != 0 {
-		b = append(b, 0x10)
-		b = wire.AppendVarint(b, uint64(m.Progress))
+		if x := uint64(m.Progress); x < 0x80 {
+			b = append(b, 0x10, byte(x))
+		} else {
+			b = append(b, 0x10)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.Timestamp) != 0 {
 		if !wire.ValidUTF8(m.Timestamp) {
 			return b[:orig], wire.FieldError("h2rpc.bench.Small", 3, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x1a)
-		b = wire.AppendVarint(b, uint64(len(m.Timestamp)))
+		if l := len(m.Timestamp); l < 0x80 {
+			b = append(b, 0x1a, byte(l))
+		} else {
+			b = append(b, 0x1a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Timestamp...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -369,8 +381,12 @@ func (m *Point) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.Label) {
 			return b[:orig], wire.FieldError("h2rpc.bench.Point", 3, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x1a)
-		b = wire.AppendVarint(b, uint64(len(m.Label)))
+		if l := len(m.Label); l < 0x80 {
+			b = append(b, 0x1a, byte(l))
+		} else {
+			b = append(b, 0x1a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Label...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -700,28 +716,44 @@ func (m *Medium) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.Id != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, m.Id)
+		if x := uint64(m.Id); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.Name) != 0 {
 		if !wire.ValidUTF8(m.Name) {
 			return b[:orig], wire.FieldError("h2rpc.bench.Medium", 2, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(len(m.Name)))
+		if l := len(m.Name); l < 0x80 {
+			b = append(b, 0x12, byte(l))
+		} else {
+			b = append(b, 0x12)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Name...)
 	}
 	if len(m.Email) != 0 {
 		if !wire.ValidUTF8(m.Email) {
 			return b[:orig], wire.FieldError("h2rpc.bench.Medium", 3, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x1a)
-		b = wire.AppendVarint(b, uint64(len(m.Email)))
+		if l := len(m.Email); l < 0x80 {
+			b = append(b, 0x1a, byte(l))
+		} else {
+			b = append(b, 0x1a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Email...)
 	}
 	if m.Age != 0 {
-		b = append(b, 0x20)
-		b = wire.AppendVarint(b, uint64(m.Age))
+		if x := uint64(m.Age); x < 0x80 {
+			b = append(b, 0x20, byte(x))
+		} else {
+			b = append(b, 0x20)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.Active {
 		b = append(b, 0x28)
@@ -740,19 +772,31 @@ func (m *Medium) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendFixed64(b, uint64(m.CreatedUnix))
 	}
 	if m.Balance != 0 {
-		b = append(b, 0x40)
-		b = wire.AppendVarint(b, wire.EncodeZigZag(int64(m.Balance)))
+		if x := wire.EncodeZigZag(int64(m.Balance)); x < 0x80 {
+			b = append(b, 0x40, byte(x))
+		} else {
+			b = append(b, 0x40)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.Kind != 0 {
-		b = append(b, 0x48)
-		b = wire.AppendVarint(b, uint64(m.Kind))
+		if x := uint64(m.Kind); x < 0x80 {
+			b = append(b, 0x48, byte(x))
+		} else {
+			b = append(b, 0x48)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	for _, v := range m.Tags {
 		if !wire.ValidUTF8(v) {
 			return b[:orig], wire.FieldError("h2rpc.bench.Medium", 10, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x52)
-		b = wire.AppendVarint(b, uint64(len(v)))
+		if l := len(v); l < 0x80 {
+			b = append(b, 0x52, byte(l))
+		} else {
+			b = append(b, 0x52)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, v...)
 	}
 	if len(m.Counts) > 0 {
@@ -809,20 +853,32 @@ func (m *Medium) AppendWire(b []byte) (_ []byte, err error) {
 			if !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("h2rpc.bench.Medium", 1, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
 			if !wire.ValidUTF8(v) {
 				return b[:orig], wire.FieldError("h2rpc.bench.Medium", 2, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x12)
-			b = wire.AppendVarint(b, uint64(len(v)))
+			if l := len(v); l < 0x80 {
+				b = append(b, 0x12, byte(l))
+			} else {
+				b = append(b, 0x12)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, v...)
 		}
 	}
 	if len(m.Token) != 0 {
-		b = append(b, 0x72)
-		b = wire.AppendVarint(b, uint64(len(m.Token)))
+		if l := len(m.Token); l < 0x80 {
+			b = append(b, 0x72, byte(l))
+		} else {
+			b = append(b, 0x72)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Token...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -1402,8 +1458,12 @@ func (m *Large) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.Name) {
 			return b[:orig], wire.FieldError("h2rpc.bench.Large", 1, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(m.Name)))
+		if l := len(m.Name); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Name...)
 	}
 	for _, v := range m.Items {
@@ -1416,8 +1476,12 @@ func (m *Large) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.FinishLen(b, at)
 	}
 	if len(m.Blob) != 0 {
-		b = append(b, 0x1a)
-		b = wire.AppendVarint(b, uint64(len(m.Blob)))
+		if l := len(m.Blob); l < 0x80 {
+			b = append(b, 0x1a, byte(l))
+		} else {
+			b = append(b, 0x1a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Blob...)
 	}
 	if len(m.Samples) > 0 {

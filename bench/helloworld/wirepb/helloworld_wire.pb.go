@@ -61,8 +61,12 @@ func (m *HelloRequest) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.Name) {
 			return b[:orig], wire.FieldError("helloworld.HelloRequest", 1, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(m.Name)))
+		if l := len(m.Name); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Name...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -208,8 +212,12 @@ func (m *HelloReply) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.Message) {
 			return b[:orig], wire.FieldError("helloworld.HelloReply", 1, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(m.Message)))
+		if l := len(m.Message); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Message...)
 	}
 	if len(m.unknownFields) > 0 {

@@ -62,8 +62,12 @@ func (m *StatusRequest) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.UserId) {
 			return b[:orig], wire.FieldError("messenger.StatusRequest", 1, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(m.UserId)))
+		if l := len(m.UserId); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.UserId...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -220,8 +224,12 @@ func (m *StatusResponse) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.Message) {
 			return b[:orig], wire.FieldError("messenger.StatusResponse", 1, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(m.Message)))
+		if l := len(m.Message); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Message...)
 	}
 	if m.Active {
@@ -395,8 +403,12 @@ func (m *TopicRequest) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.Topic) {
 			return b[:orig], wire.FieldError("messenger.TopicRequest", 1, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(m.Topic)))
+		if l := len(m.Topic); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Topic...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -564,20 +576,32 @@ func (m *LearningUpdate) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.Content) {
 			return b[:orig], wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(m.Content)))
+		if l := len(m.Content); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Content...)
 	}
 	if m.Progress != 0 {
-		b = append(b, 0x10)
-		b = wire.AppendVarint(b, uint64(m.Progress))
+		if x := uint64(m.Progress); x < 0x80 {
+			b = append(b, 0x10, byte(x))
+		} else {
+			b = append(b, 0x10)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.Timestamp) != 0 {
 		if !wire.ValidUTF8(m.Timestamp) {
 			return b[:orig], wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x1a)
-		b = wire.AppendVarint(b, uint64(len(m.Timestamp)))
+		if l := len(m.Timestamp); l < 0x80 {
+			b = append(b, 0x1a, byte(l))
+		} else {
+			b = append(b, 0x1a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Timestamp...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -780,8 +804,12 @@ func (m *ResearchNote) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.Text) {
 			return b[:orig], wire.FieldError("messenger.ResearchNote", 1, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(m.Text)))
+		if l := len(m.Text); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Text...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -935,15 +963,23 @@ func (m *SummaryResponse) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.Count != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.Count))
+		if x := uint64(m.Count); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.FinalSummary) != 0 {
 		if !wire.ValidUTF8(m.FinalSummary) {
 			return b[:orig], wire.FieldError("messenger.SummaryResponse", 2, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(len(m.FinalSummary)))
+		if l := len(m.FinalSummary); l < 0x80 {
+			b = append(b, 0x12, byte(l))
+		} else {
+			b = append(b, 0x12)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.FinalSummary...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -1120,16 +1156,24 @@ func (m *FeedUpdate) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.User) {
 			return b[:orig], wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(m.User)))
+		if l := len(m.User); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.User...)
 	}
 	if len(m.Message) != 0 {
 		if !wire.ValidUTF8(m.Message) {
 			return b[:orig], wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(len(m.Message)))
+		if l := len(m.Message); l < 0x80 {
+			b = append(b, 0x12, byte(l))
+		} else {
+			b = append(b, 0x12)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Message...)
 	}
 	if len(m.unknownFields) > 0 {

@@ -752,10 +752,30 @@ func (w *msgGen) appendField(f protoreflect.FieldDescriptor, msg, v string) stri
 		s += "if b, err = " + v + ".AppendWire(b); err != nil { return b[:orig], err }\n"
 		s += "b = " + w.wire("FinishLen") + "(b, at)"
 		return s
-	case protoreflect.StringKind:
+	case protoreflect.EnumKind, protoreflect.Int32Kind, protoreflect.Int64Kind, protoreflect.Uint32Kind, protoreflect.Uint64Kind,
+		protoreflect.Sint32Kind, protoreflect.Sint64Kind:
+		// Tag and a one-byte varint in one append: values under 128.
+		x := "uint64(" + v + ")"
+		if k := f.Kind(); k == protoreflect.Sint32Kind || k == protoreflect.Sint64Kind {
+			x = w.wire("EncodeZigZag") + "(int64(" + v + "))"
+		}
+		return "if x := " + x + "; x < 0x80 {\n" +
+			"b = append(b, " + tb + ", byte(x))\n" +
+			"} else {\n" +
+			s + "b = " + w.wire("AppendVarint") + "(b, x)\n" +
+			"}"
+	case protoreflect.StringKind, protoreflect.BytesKind:
+		// Tag and a one-byte length in one append: values under 128 bytes.
+		s = "if l := len(" + v + "); l < 0x80 {\n" +
+			"b = append(b, " + tb + ", byte(l))\n" +
+			"} else {\n" +
+			s + "b = " + w.wire("AppendVarint") + "(b, uint64(l))\n" +
+			"}\n" +
+			"b = append(b, " + v + "...)"
 		if enforceUTF8(f) {
 			s = "if !" + w.wire("ValidUTF8") + "(" + v + ") { return b[:orig], " + w.wire("FieldError") + "(" + strconv.Quote(msg) + ", " + strconv.Itoa(int(f.Number())) + ", " + w.wire("ErrInvalidUTF8") + ") }\n" + s
 		}
+		return s
 	}
 	return s + w.appendValue(f, v)
 }

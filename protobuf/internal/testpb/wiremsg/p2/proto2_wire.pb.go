@@ -196,12 +196,20 @@ func (m *Defaults) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.DInt32 != nil {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(*m.DInt32))
+		if x := uint64(*m.DInt32); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.DUint64 != nil {
-		b = append(b, 0x10)
-		b = wire.AppendVarint(b, *m.DUint64)
+		if x := uint64(*m.DUint64); x < 0x80 {
+			b = append(b, 0x10, byte(x))
+		} else {
+			b = append(b, 0x10)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.DDouble != nil {
 		b = append(b, 0x19)
@@ -220,22 +228,38 @@ func (m *Defaults) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if m.DString != nil {
-		b = append(b, 0x32)
-		b = wire.AppendVarint(b, uint64(len(*m.DString)))
+		if l := len(*m.DString); l < 0x80 {
+			b = append(b, 0x32, byte(l))
+		} else {
+			b = append(b, 0x32)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, *m.DString...)
 	}
 	if m.DBytes != nil {
-		b = append(b, 0x3a)
-		b = wire.AppendVarint(b, uint64(len(m.DBytes)))
+		if l := len(m.DBytes); l < 0x80 {
+			b = append(b, 0x3a, byte(l))
+		} else {
+			b = append(b, 0x3a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.DBytes...)
 	}
 	if m.DEnum != nil {
-		b = append(b, 0x40)
-		b = wire.AppendVarint(b, uint64(*m.DEnum))
+		if x := uint64(*m.DEnum); x < 0x80 {
+			b = append(b, 0x40, byte(x))
+		} else {
+			b = append(b, 0x40)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.DSint32 != nil {
-		b = append(b, 0x48)
-		b = wire.AppendVarint(b, wire.EncodeZigZag(int64(*m.DSint32)))
+		if x := wire.EncodeZigZag(int64(*m.DSint32)); x < 0x80 {
+			b = append(b, 0x48, byte(x))
+		} else {
+			b = append(b, 0x48)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.DNan != nil {
 		b = append(b, 0x51)
@@ -676,12 +700,20 @@ func (m *Closeds) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.CSingle != nil {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(*m.CSingle))
+		if x := uint64(*m.CSingle); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	for _, v := range m.CUnpacked {
-		b = append(b, 0x10)
-		b = wire.AppendVarint(b, uint64(v))
+		if x := uint64(v); x < 0x80 {
+			b = append(b, 0x10, byte(x))
+		} else {
+			b = append(b, 0x10)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.CPacked) > 0 {
 		b = append(b, 0x1a)
@@ -725,20 +757,36 @@ func (m *Closeds) AppendWire(b []byte) (_ []byte, err error) {
 			v := e.v
 			b = append(b, 0x22)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
-			b = append(b, 0x10)
-			b = wire.AppendVarint(b, uint64(v))
+			if x := uint64(v); x < 0x80 {
+				b = append(b, 0x10, byte(x))
+			} else {
+				b = append(b, 0x10)
+				b = wire.AppendVarint(b, x)
+			}
 		}
 	}
 	if x, ok := m.O.(*Closeds_COneof); ok {
-		b = append(b, 0x28)
-		b = wire.AppendVarint(b, uint64(x.COneof))
+		if x := uint64(x.COneof); x < 0x80 {
+			b = append(b, 0x28, byte(x))
+		} else {
+			b = append(b, 0x28)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if x, ok := m.O.(*Closeds_OString); ok {
-		b = append(b, 0x32)
-		b = wire.AppendVarint(b, uint64(len(x.OString)))
+		if l := len(x.OString); l < 0x80 {
+			b = append(b, 0x32, byte(l))
+		} else {
+			b = append(b, 0x32)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, x.OString...)
 	}
 	if len(m.unknownFields) > 0 {
@@ -1250,18 +1298,30 @@ func (m *Proto2) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.S != nil {
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(*m.S)))
+		if l := len(*m.S); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, *m.S...)
 	}
 	if m.B != nil {
-		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(len(m.B)))
+		if l := len(m.B); l < 0x80 {
+			b = append(b, 0x12, byte(l))
+		} else {
+			b = append(b, 0x12)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.B...)
 	}
 	for _, v := range m.Rs {
-		b = append(b, 0x1a)
-		b = wire.AppendVarint(b, uint64(len(v)))
+		if l := len(v); l < 0x80 {
+			b = append(b, 0x1a, byte(l))
+		} else {
+			b = append(b, 0x1a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, v...)
 	}
 	if m.Child != nil {
@@ -1274,8 +1334,12 @@ func (m *Proto2) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.FinishLen(b, at)
 	}
 	for _, v := range m.Unpacked {
-		b = append(b, 0x28)
-		b = wire.AppendVarint(b, uint64(v))
+		if x := uint64(v); x < 0x80 {
+			b = append(b, 0x28, byte(x))
+		} else {
+			b = append(b, 0x28)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.M) > 0 {
 		type pair struct {
@@ -1308,10 +1372,18 @@ func (m *Proto2) AppendWire(b []byte) (_ []byte, err error) {
 			v := e.v
 			b = append(b, 0x32)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(uint64(e.k))+1+wire.SizeBytes(len(v))))
-			b = append(b, 0x08)
-			b = wire.AppendVarint(b, uint64(e.k))
-			b = append(b, 0x12)
-			b = wire.AppendVarint(b, uint64(len(v)))
+			if x := uint64(e.k); x < 0x80 {
+				b = append(b, 0x08, byte(x))
+			} else {
+				b = append(b, 0x08)
+				b = wire.AppendVarint(b, x)
+			}
+			if l := len(v); l < 0x80 {
+				b = append(b, 0x12, byte(l))
+			} else {
+				b = append(b, 0x12)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, v...)
 		}
 	}
@@ -1917,15 +1989,23 @@ func (m *Req) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.Id != nil {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(*m.Id))
+		if x := uint64(*m.Id); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.Id == nil {
 		return b[:orig], wire.FieldError("h2rpc.test.wiremsg2.Req", 1, wire.ErrRequired)
 	}
 	if m.Name != nil {
-		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(len(*m.Name)))
+		if l := len(*m.Name); l < 0x80 {
+			b = append(b, 0x12, byte(l))
+		} else {
+			b = append(b, 0x12)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, *m.Name...)
 	}
 	if m.Name == nil {
@@ -1981,8 +2061,12 @@ func (m *Req) AppendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x2a)
 			entry := len(b)
 			b = append(b, 0)
-			b = append(b, 0x08)
-			b = wire.AppendVarint(b, uint64(e.k))
+			if x := uint64(e.k); x < 0x80 {
+				b = append(b, 0x08, byte(x))
+			} else {
+				b = append(b, 0x08)
+				b = wire.AppendVarint(b, x)
+			}
 			b = append(b, 0x12)
 			at := len(b)
 			b = append(b, 0)
@@ -2003,8 +2087,12 @@ func (m *Req) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.FinishLen(b, at)
 	}
 	if x, ok := m.O.(*Req_Other); ok {
-		b = append(b, 0x38)
-		b = wire.AppendVarint(b, uint64(x.Other))
+		if x := uint64(x.Other); x < 0x80 {
+			b = append(b, 0x38, byte(x))
+		} else {
+			b = append(b, 0x38)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)

@@ -276,28 +276,52 @@ func (m *Scalars) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendFixed32(b, math.Float32bits(m.FFloat))
 	}
 	if m.FInt32 != 0 {
-		b = append(b, 0x18)
-		b = wire.AppendVarint(b, uint64(m.FInt32))
+		if x := uint64(m.FInt32); x < 0x80 {
+			b = append(b, 0x18, byte(x))
+		} else {
+			b = append(b, 0x18)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.FInt64 != 0 {
-		b = append(b, 0x20)
-		b = wire.AppendVarint(b, uint64(m.FInt64))
+		if x := uint64(m.FInt64); x < 0x80 {
+			b = append(b, 0x20, byte(x))
+		} else {
+			b = append(b, 0x20)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.FUint32 != 0 {
-		b = append(b, 0x28)
-		b = wire.AppendVarint(b, uint64(m.FUint32))
+		if x := uint64(m.FUint32); x < 0x80 {
+			b = append(b, 0x28, byte(x))
+		} else {
+			b = append(b, 0x28)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.FUint64 != 0 {
-		b = append(b, 0x30)
-		b = wire.AppendVarint(b, m.FUint64)
+		if x := uint64(m.FUint64); x < 0x80 {
+			b = append(b, 0x30, byte(x))
+		} else {
+			b = append(b, 0x30)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.FSint32 != 0 {
-		b = append(b, 0x38)
-		b = wire.AppendVarint(b, wire.EncodeZigZag(int64(m.FSint32)))
+		if x := wire.EncodeZigZag(int64(m.FSint32)); x < 0x80 {
+			b = append(b, 0x38, byte(x))
+		} else {
+			b = append(b, 0x38)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.FSint64 != 0 {
-		b = append(b, 0x40)
-		b = wire.AppendVarint(b, wire.EncodeZigZag(int64(m.FSint64)))
+		if x := wire.EncodeZigZag(int64(m.FSint64)); x < 0x80 {
+			b = append(b, 0x40, byte(x))
+		} else {
+			b = append(b, 0x40)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.FFixed32 != 0 {
 		b = append(b, 0x4d)
@@ -327,18 +351,30 @@ func (m *Scalars) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.FString) {
 			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Scalars", 14, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x72)
-		b = wire.AppendVarint(b, uint64(len(m.FString)))
+		if l := len(m.FString); l < 0x80 {
+			b = append(b, 0x72, byte(l))
+		} else {
+			b = append(b, 0x72)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.FString...)
 	}
 	if len(m.FBytes) != 0 {
-		b = append(b, 0x7a)
-		b = wire.AppendVarint(b, uint64(len(m.FBytes)))
+		if l := len(m.FBytes); l < 0x80 {
+			b = append(b, 0x7a, byte(l))
+		} else {
+			b = append(b, 0x7a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.FBytes...)
 	}
 	if m.FColor != 0 {
-		b = append(b, 0x80, 0x01)
-		b = wire.AppendVarint(b, uint64(m.FColor))
+		if x := uint64(m.FColor); x < 0x80 {
+			b = append(b, 0x80, 0x01, byte(x))
+		} else {
+			b = append(b, 0x80, 0x01)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
@@ -937,28 +973,52 @@ func (m *Optionals) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendFixed32(b, math.Float32bits(*m.OFloat))
 	}
 	if m.OInt32 != nil {
-		b = append(b, 0x18)
-		b = wire.AppendVarint(b, uint64(*m.OInt32))
+		if x := uint64(*m.OInt32); x < 0x80 {
+			b = append(b, 0x18, byte(x))
+		} else {
+			b = append(b, 0x18)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.OInt64 != nil {
-		b = append(b, 0x20)
-		b = wire.AppendVarint(b, uint64(*m.OInt64))
+		if x := uint64(*m.OInt64); x < 0x80 {
+			b = append(b, 0x20, byte(x))
+		} else {
+			b = append(b, 0x20)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.OUint32 != nil {
-		b = append(b, 0x28)
-		b = wire.AppendVarint(b, uint64(*m.OUint32))
+		if x := uint64(*m.OUint32); x < 0x80 {
+			b = append(b, 0x28, byte(x))
+		} else {
+			b = append(b, 0x28)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.OUint64 != nil {
-		b = append(b, 0x30)
-		b = wire.AppendVarint(b, *m.OUint64)
+		if x := uint64(*m.OUint64); x < 0x80 {
+			b = append(b, 0x30, byte(x))
+		} else {
+			b = append(b, 0x30)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.OSint32 != nil {
-		b = append(b, 0x38)
-		b = wire.AppendVarint(b, wire.EncodeZigZag(int64(*m.OSint32)))
+		if x := wire.EncodeZigZag(int64(*m.OSint32)); x < 0x80 {
+			b = append(b, 0x38, byte(x))
+		} else {
+			b = append(b, 0x38)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.OSint64 != nil {
-		b = append(b, 0x40)
-		b = wire.AppendVarint(b, wire.EncodeZigZag(int64(*m.OSint64)))
+		if x := wire.EncodeZigZag(int64(*m.OSint64)); x < 0x80 {
+			b = append(b, 0x40, byte(x))
+		} else {
+			b = append(b, 0x40)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.OFixed32 != nil {
 		b = append(b, 0x4d)
@@ -988,18 +1048,30 @@ func (m *Optionals) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(*m.OString) {
 			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Optionals", 14, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x72)
-		b = wire.AppendVarint(b, uint64(len(*m.OString)))
+		if l := len(*m.OString); l < 0x80 {
+			b = append(b, 0x72, byte(l))
+		} else {
+			b = append(b, 0x72)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, *m.OString...)
 	}
 	if m.OBytes != nil {
-		b = append(b, 0x7a)
-		b = wire.AppendVarint(b, uint64(len(m.OBytes)))
+		if l := len(m.OBytes); l < 0x80 {
+			b = append(b, 0x7a, byte(l))
+		} else {
+			b = append(b, 0x7a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.OBytes...)
 	}
 	if m.OColor != nil {
-		b = append(b, 0x80, 0x01)
-		b = wire.AppendVarint(b, uint64(*m.OColor))
+		if x := uint64(*m.OColor); x < 0x80 {
+			b = append(b, 0x80, 0x01, byte(x))
+		} else {
+			b = append(b, 0x80, 0x01)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.OMessage != nil {
 		b = append(b, 0x8a, 0x01)
@@ -1935,13 +2007,21 @@ func (m *Repeated) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(v) {
 			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Repeated", 14, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x72)
-		b = wire.AppendVarint(b, uint64(len(v)))
+		if l := len(v); l < 0x80 {
+			b = append(b, 0x72, byte(l))
+		} else {
+			b = append(b, 0x72)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, v...)
 	}
 	for _, v := range m.RBytes {
-		b = append(b, 0x7a)
-		b = wire.AppendVarint(b, uint64(len(v)))
+		if l := len(v); l < 0x80 {
+			b = append(b, 0x7a, byte(l))
+		} else {
+			b = append(b, 0x7a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, v...)
 	}
 	if len(m.RColor) > 0 {
@@ -1965,12 +2045,20 @@ func (m *Repeated) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.FinishLen(b, at)
 	}
 	for _, v := range m.UInt32 {
-		b = append(b, 0x90, 0x01)
-		b = wire.AppendVarint(b, uint64(v))
+		if x := uint64(v); x < 0x80 {
+			b = append(b, 0x90, 0x01, byte(x))
+		} else {
+			b = append(b, 0x90, 0x01)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	for _, v := range m.USint64 {
-		b = append(b, 0x98, 0x01)
-		b = wire.AppendVarint(b, wire.EncodeZigZag(int64(v)))
+		if x := wire.EncodeZigZag(int64(v)); x < 0x80 {
+			b = append(b, 0x98, 0x01, byte(x))
+		} else {
+			b = append(b, 0x98, 0x01)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	for _, v := range m.UFixed32 {
 		b = append(b, 0xa5, 0x01)
@@ -1981,8 +2069,12 @@ func (m *Repeated) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendFixed64(b, math.Float64bits(v))
 	}
 	for _, v := range m.UColor {
-		b = append(b, 0xb0, 0x01)
-		b = wire.AppendVarint(b, uint64(v))
+		if x := uint64(v); x < 0x80 {
+			b = append(b, 0xb0, 0x01, byte(x))
+		} else {
+			b = append(b, 0xb0, 0x01)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
@@ -3531,13 +3623,21 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 			v := e.v
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(uint64(e.k))+1+wire.SizeBytes(len(v))))
-			b = append(b, 0x08)
-			b = wire.AppendVarint(b, uint64(e.k))
+			if x := uint64(e.k); x < 0x80 {
+				b = append(b, 0x08, byte(x))
+			} else {
+				b = append(b, 0x08)
+				b = wire.AppendVarint(b, x)
+			}
 			if !wire.ValidUTF8(v) {
 				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x12)
-			b = wire.AppendVarint(b, uint64(len(v)))
+			if l := len(v); l < 0x80 {
+				b = append(b, 0x12, byte(l))
+			} else {
+				b = append(b, 0x12)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, v...)
 		}
 	}
@@ -3572,10 +3672,18 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 			v := e.v
 			b = append(b, 0x12)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(uint64(e.k))+1+wire.SizeBytes(len(v))))
-			b = append(b, 0x08)
-			b = wire.AppendVarint(b, uint64(e.k))
-			b = append(b, 0x12)
-			b = wire.AppendVarint(b, uint64(len(v)))
+			if x := uint64(e.k); x < 0x80 {
+				b = append(b, 0x08, byte(x))
+			} else {
+				b = append(b, 0x08)
+				b = wire.AppendVarint(b, x)
+			}
+			if l := len(v); l < 0x80 {
+				b = append(b, 0x12, byte(l))
+			} else {
+				b = append(b, 0x12)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, v...)
 		}
 	}
@@ -3610,10 +3718,18 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 			v := e.v
 			b = append(b, 0x1a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(uint64(e.k))+1+wire.SizeVarint(uint64(v))))
-			b = append(b, 0x08)
-			b = wire.AppendVarint(b, uint64(e.k))
-			b = append(b, 0x10)
-			b = wire.AppendVarint(b, uint64(v))
+			if x := uint64(e.k); x < 0x80 {
+				b = append(b, 0x08, byte(x))
+			} else {
+				b = append(b, 0x08)
+				b = wire.AppendVarint(b, x)
+			}
+			if x := uint64(v); x < 0x80 {
+				b = append(b, 0x10, byte(x))
+			} else {
+				b = append(b, 0x10)
+				b = wire.AppendVarint(b, x)
+			}
 		}
 	}
 	if len(m.MUint64) > 0 {
@@ -3648,8 +3764,12 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x22)
 			entry := len(b)
 			b = append(b, 0)
-			b = append(b, 0x08)
-			b = wire.AppendVarint(b, e.k)
+			if x := uint64(e.k); x < 0x80 {
+				b = append(b, 0x08, byte(x))
+			} else {
+				b = append(b, 0x08)
+				b = wire.AppendVarint(b, x)
+			}
 			b = append(b, 0x12)
 			at := len(b)
 			b = append(b, 0)
@@ -3691,8 +3811,12 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 			v := e.v
 			b = append(b, 0x2a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(wire.EncodeZigZag(int64(e.k)))+1+8))
-			b = append(b, 0x08)
-			b = wire.AppendVarint(b, wire.EncodeZigZag(int64(e.k)))
+			if x := wire.EncodeZigZag(int64(e.k)); x < 0x80 {
+				b = append(b, 0x08, byte(x))
+			} else {
+				b = append(b, 0x08)
+				b = wire.AppendVarint(b, x)
+			}
 			b = append(b, 0x11)
 			b = wire.AppendFixed64(b, math.Float64bits(v))
 		}
@@ -3731,8 +3855,12 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 			}
 			b = append(b, 0x32)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeVarint(wire.EncodeZigZag(int64(e.k)))+1+4))
-			b = append(b, 0x08)
-			b = wire.AppendVarint(b, wire.EncodeZigZag(int64(e.k)))
+			if x := wire.EncodeZigZag(int64(e.k)); x < 0x80 {
+				b = append(b, 0x08, byte(x))
+			} else {
+				b = append(b, 0x08)
+				b = wire.AppendVarint(b, x)
+			}
 			b = append(b, 0x15)
 			b = wire.AppendFixed32(b, math.Float32bits(v))
 		}
@@ -3811,8 +3939,12 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 			b = wire.AppendVarint(b, uint64(1+8+1+wire.SizeVarint(uint64(v))))
 			b = append(b, 0x09)
 			b = wire.AppendFixed64(b, uint64(e.k))
-			b = append(b, 0x10)
-			b = wire.AppendVarint(b, uint64(v))
+			if x := uint64(v); x < 0x80 {
+				b = append(b, 0x10, byte(x))
+			} else {
+				b = append(b, 0x10)
+				b = wire.AppendVarint(b, x)
+			}
 		}
 	}
 	if len(m.MSfixed32) > 0 {
@@ -3848,8 +3980,12 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 			b = wire.AppendVarint(b, uint64(1+4+1+wire.SizeVarint(wire.EncodeZigZag(int64(v)))))
 			b = append(b, 0x0d)
 			b = wire.AppendFixed32(b, uint32(e.k))
-			b = append(b, 0x10)
-			b = wire.AppendVarint(b, wire.EncodeZigZag(int64(v)))
+			if x := wire.EncodeZigZag(int64(v)); x < 0x80 {
+				b = append(b, 0x10, byte(x))
+			} else {
+				b = append(b, 0x10)
+				b = wire.AppendVarint(b, x)
+			}
 		}
 	}
 	if len(m.MSfixed64) > 0 {
@@ -3907,8 +4043,12 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 			if !wire.ValidUTF8(v) {
 				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x12)
-			b = wire.AppendVarint(b, uint64(len(v)))
+			if l := len(v); l < 0x80 {
+				b = append(b, 0x12, byte(l))
+			} else {
+				b = append(b, 0x12)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, v...)
 		}
 	}
@@ -3947,8 +4087,12 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 			if !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
 			b = append(b, 0x12)
 			at := len(b)
@@ -3994,14 +4138,22 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 			if !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
 			if !wire.ValidUTF8(v) {
 				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x12)
-			b = wire.AppendVarint(b, uint64(len(v)))
+			if l := len(v); l < 0x80 {
+				b = append(b, 0x12, byte(l))
+			} else {
+				b = append(b, 0x12)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, v...)
 		}
 	}
@@ -5455,30 +5607,50 @@ func (m *Oneofs) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.After) {
 			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 8, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x42)
-		b = wire.AppendVarint(b, uint64(len(m.After)))
+		if l := len(m.After); l < 0x80 {
+			b = append(b, 0x42, byte(l))
+		} else {
+			b = append(b, 0x42)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.After...)
 	}
 	if x, ok := m.Kind.(*Oneofs_KInt32); ok {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(x.KInt32))
+		if x := uint64(x.KInt32); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if x, ok := m.Kind.(*Oneofs_KString); ok {
 		if !wire.ValidUTF8(x.KString) {
 			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 2, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x12)
-		b = wire.AppendVarint(b, uint64(len(x.KString)))
+		if l := len(x.KString); l < 0x80 {
+			b = append(b, 0x12, byte(l))
+		} else {
+			b = append(b, 0x12)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, x.KString...)
 	}
 	if x, ok := m.Kind.(*Oneofs_KBytes); ok {
-		b = append(b, 0x1a)
-		b = wire.AppendVarint(b, uint64(len(x.KBytes)))
+		if l := len(x.KBytes); l < 0x80 {
+			b = append(b, 0x1a, byte(l))
+		} else {
+			b = append(b, 0x1a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, x.KBytes...)
 	}
 	if x, ok := m.Kind.(*Oneofs_KColor); ok {
-		b = append(b, 0x20)
-		b = wire.AppendVarint(b, uint64(x.KColor))
+		if x := uint64(x.KColor); x < 0x80 {
+			b = append(b, 0x20, byte(x))
+		} else {
+			b = append(b, 0x20)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if x, ok := m.Kind.(*Oneofs_KMessage); ok {
 		b = append(b, 0x2a)
@@ -5494,8 +5666,12 @@ func (m *Oneofs) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendFixed64(b, math.Float64bits(x.KDouble))
 	}
 	if x, ok := m.Kind.(*Oneofs_KSint64); ok {
-		b = append(b, 0x38)
-		b = wire.AppendVarint(b, wire.EncodeZigZag(int64(x.KSint64)))
+		if x := wire.EncodeZigZag(int64(x.KSint64)); x < 0x80 {
+			b = append(b, 0x38, byte(x))
+		} else {
+			b = append(b, 0x38)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if x, ok := m.Other.(*Oneofs_OBool); ok {
 		b = append(b, 0x48)
@@ -6069,8 +6245,12 @@ func (m *All) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.FinishLen(b, at)
 	}
 	if m.HighNumber != 0 {
-		b = append(b, 0xf8, 0xff, 0xff, 0xff, 0x0f)
-		b = wire.AppendVarint(b, uint64(m.HighNumber))
+		if x := uint64(m.HighNumber); x < 0x80 {
+			b = append(b, 0xf8, 0xff, 0xff, 0xff, 0x0f, byte(x))
+		} else {
+			b = append(b, 0xf8, 0xff, 0xff, 0xff, 0x0f)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
@@ -6501,8 +6681,12 @@ func (m *All_Inner) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	if m.Depth != 0 {
-		b = append(b, 0x08)
-		b = wire.AppendVarint(b, uint64(m.Depth))
+		if x := uint64(m.Depth); x < 0x80 {
+			b = append(b, 0x08, byte(x))
+		} else {
+			b = append(b, 0x08)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if m.Child != nil {
 		b = append(b, 0x12)
@@ -6514,8 +6698,12 @@ func (m *All_Inner) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.FinishLen(b, at)
 	}
 	if m.Mood != 0 {
-		b = append(b, 0x18)
-		b = wire.AppendVarint(b, uint64(m.Mood))
+		if x := uint64(m.Mood); x < 0x80 {
+			b = append(b, 0x18, byte(x))
+		} else {
+			b = append(b, 0x18)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
@@ -6839,28 +7027,44 @@ func (m *Flat) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.A) {
 			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Flat", 1, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x0a)
-		b = wire.AppendVarint(b, uint64(len(m.A)))
+		if l := len(m.A); l < 0x80 {
+			b = append(b, 0x0a, byte(l))
+		} else {
+			b = append(b, 0x0a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.A...)
 	}
 	if m.N != 0 {
-		b = append(b, 0x10)
-		b = wire.AppendVarint(b, uint64(m.N))
+		if x := uint64(m.N); x < 0x80 {
+			b = append(b, 0x10, byte(x))
+		} else {
+			b = append(b, 0x10)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.B) != 0 {
 		if !wire.ValidUTF8(m.B) {
 			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Flat", 3, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x1a)
-		b = wire.AppendVarint(b, uint64(len(m.B)))
+		if l := len(m.B); l < 0x80 {
+			b = append(b, 0x1a, byte(l))
+		} else {
+			b = append(b, 0x1a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.B...)
 	}
 	if m.C != nil {
 		if !wire.ValidUTF8(*m.C) {
 			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Flat", 4, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x22)
-		b = wire.AppendVarint(b, uint64(len(*m.C)))
+		if l := len(*m.C); l < 0x80 {
+			b = append(b, 0x22, byte(l))
+		} else {
+			b = append(b, 0x22)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, *m.C...)
 	}
 	if m.G != 0 {
@@ -6871,21 +7075,33 @@ func (m *Flat) AppendWire(b []byte) (_ []byte, err error) {
 		if !wire.ValidUTF8(m.Last) {
 			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Flat", 63, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0xfa, 0x03)
-		b = wire.AppendVarint(b, uint64(len(m.Last)))
+		if l := len(m.Last); l < 0x80 {
+			b = append(b, 0xfa, 0x03, byte(l))
+		} else {
+			b = append(b, 0xfa, 0x03)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, m.Last...)
 	}
 	if x, ok := m.O.(*Flat_D); ok {
 		if !wire.ValidUTF8(x.D) {
 			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ErrInvalidUTF8)
 		}
-		b = append(b, 0x2a)
-		b = wire.AppendVarint(b, uint64(len(x.D)))
+		if l := len(x.D); l < 0x80 {
+			b = append(b, 0x2a, byte(l))
+		} else {
+			b = append(b, 0x2a)
+			b = wire.AppendVarint(b, uint64(l))
+		}
 		b = append(b, x.D...)
 	}
 	if x, ok := m.O.(*Flat_E); ok {
-		b = append(b, 0x30)
-		b = wire.AppendVarint(b, wire.EncodeZigZag(int64(x.E)))
+		if x := wire.EncodeZigZag(int64(x.E)); x < 0x80 {
+			b = append(b, 0x30, byte(x))
+		} else {
+			b = append(b, 0x30)
+			b = wire.AppendVarint(b, x)
+		}
 	}
 	if len(m.unknownFields) > 0 {
 		b = append(b, m.unknownFields...)
@@ -7483,8 +7699,12 @@ func (m *WellKnown) AppendWire(b []byte) (_ []byte, err error) {
 			if !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 1, wire.ErrInvalidUTF8)
 			}
-			b = append(b, 0x0a)
-			b = wire.AppendVarint(b, uint64(len(e.k)))
+			if l := len(e.k); l < 0x80 {
+				b = append(b, 0x0a, byte(l))
+			} else {
+				b = append(b, 0x0a)
+				b = wire.AppendVarint(b, uint64(l))
+			}
 			b = append(b, e.k...)
 			b = append(b, 0x12)
 			at := len(b)
