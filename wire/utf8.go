@@ -10,14 +10,24 @@ import "unicode/utf8"
 // then checked rune by rune by package utf8.
 func ValidUTF8[T string | []byte](s T) bool {
 	var acc uint64
-	if n := len(s); n >= 8 {
+	// Overlapping words by size class, as memmove copies: for a string of
+	// up to 64 bytes no loop, so no exit branch to mispredict.
+	switch n := len(s); {
+	case n < 8:
+		for i := 0; i < n; i++ {
+			acc |= uint64(s[i])
+		}
+	case n <= 16:
+		acc = word(s) | word(s[n-8:])
+	case n <= 32:
+		acc = word(s) | word(s[8:]) | word(s[n-16:]) | word(s[n-8:])
+	case n <= 64:
+		acc = word(s) | word(s[8:]) | word(s[16:]) | word(s[24:]) |
+			word(s[n-32:]) | word(s[n-24:]) | word(s[n-16:]) | word(s[n-8:])
+	default:
 		acc = word(s[n-8:]) // the tail, overlapping the last full word
 		for i := 0; i < n-8; i += 8 {
 			acc |= word(s[i:])
-		}
-	} else {
-		for i := 0; i < n; i++ {
-			acc |= uint64(s[i])
 		}
 	}
 	if acc&0x8080808080808080 == 0 {

@@ -9,10 +9,11 @@ import (
 )
 
 // ValidUTF8 agrees with package utf8 on every length around the word
-// boundaries, with the bad or multi-byte sequence at every position.
+// boundaries and size classes, with the bad or multi-byte sequence at every
+// position.
 func TestValidUTF8(t *testing.T) {
 	inserts := []string{"", "é", "€", "𝄞", "\x80", "\xff", "\xc3", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}
-	for n := 0; n <= 40; n++ {
+	for n := 0; n <= 80; n++ { // the size classes of 8, 16, 32 and 64 bytes, and the loop past them
 		for _, ins := range inserts {
 			for at := 0; at <= n; at++ {
 				s := strings.Repeat("a", at) + ins + strings.Repeat("b", n-at)
