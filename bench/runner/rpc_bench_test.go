@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -71,7 +72,10 @@ func benchCell(b *testing.B, sys System, cell Cell, pool int) {
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	ctx := context.Background()
+	// A context that can end, as the runner's (measure.go): whether calls
+	// carry one changes how a transport waits for its answers.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var clients []Client
 	defer func() {
 		for _, c := range clients {
@@ -103,12 +107,23 @@ func benchCell(b *testing.B, sys System, cell Cell, pool int) {
 			}
 		}()
 	}
+	var sched0 schedCounts
+	defer func() {
+		// After the run (ResetTimer deletes reported metrics), only for
+		// runs whose counters were read when the timer was last reset.
+		if sched0.ok && b.N > 0 {
+			sched := readSched().minus(sched0)
+			b.ReportMetric(float64(sched.started)/float64(b.N), "gostarts/op")
+			b.ReportMetric(float64(sched.runs)/float64(b.N), "goruns/op")
+		}
+	}()
 
 	switch cell.Shape() {
 	case ShapeServerStream:
 		b.SetBytes(int64(cell.Size))
 		b.ResetTimer()
 		cpu0 = processCPU()
+		sched0 = readSched()
 		got := 0
 		if err := clients[0].ServerStream(ctx, cell.Size, b.N, func(int) { got++ }); err != nil {
 			b.Fatal(err)
@@ -124,6 +139,7 @@ func benchCell(b *testing.B, sys System, cell Cell, pool int) {
 		var resp []byte
 		b.ResetTimer()
 		cpu0 = processCPU()
+		sched0 = readSched()
 		for range b.N {
 			if err := pp.Exchange(req, &resp); err != nil {
 				b.Fatal(err)
@@ -144,6 +160,7 @@ func benchCell(b *testing.B, sys System, cell Cell, pool int) {
 		runtime.GC()
 		b.ResetTimer()
 		cpu0 = processCPU()
+		sched0 = readSched()
 		for i := range n {
 			c := clients[i%len(clients)]
 			h, errp := &hs[i], &errs[i]
@@ -173,4 +190,39 @@ func benchCell(b *testing.B, sys System, cell Cell, pool int) {
 		b.ReportMetric(float64(all.Quantile(0.5)), "p50-ns")
 		b.ReportMetric(float64(all.Quantile(0.99)), "p99-ns")
 	}
+}
+
+// schedCounts are the Go scheduler's counters that say how many goroutine
+// hand-offs a benchmark's operations cost, whatever the machine's load.
+type schedCounts struct {
+	ok      bool
+	started uint64 // goroutines created
+	runs    uint64 // goroutines that went from runnable to running
+}
+
+// gTrackingPeriod is how often the runtime samples a goroutine's
+// runnable-to-running transitions for /sched/latencies:seconds: one in 8
+// (runtime/proc.go), so runs is an estimate.
+const gTrackingPeriod = 8
+
+func readSched() schedCounts {
+	samples := []metrics.Sample{
+		{Name: "/sched/goroutines-created:goroutines"},
+		{Name: "/sched/latencies:seconds"},
+	}
+	metrics.Read(samples)
+	var sc schedCounts
+	if samples[0].Value.Kind() != metrics.KindUint64 || samples[1].Value.Kind() != metrics.KindFloat64Histogram {
+		return sc
+	}
+	sc.ok = true
+	sc.started = samples[0].Value.Uint64()
+	for _, n := range samples[1].Value.Float64Histogram().Counts {
+		sc.runs += n * gTrackingPeriod
+	}
+	return sc
+}
+
+func (sc schedCounts) minus(o schedCounts) schedCounts {
+	return schedCounts{ok: sc.ok && o.ok, started: sc.started - o.started, runs: sc.runs - o.runs}
 }
