@@ -61,14 +61,15 @@ type Conn struct {
 
 	// Owned by the holder of the read role: the reader goroutine, or a
 	// leading goroutine (lead.go), one at a time, handed over under mu.
-	fr        *frame.Reader
-	dec       *hpack.Decoder
-	block     *hpack.BlockBuffer // the HEADERS+CONTINUATION block being assembled
-	blockEnd  bool               // the open block's HEADERS had END_STREAM
-	blockErr  *frame.StreamError // the open block's HEADERS had a stream error
-	emptyData int                // consecutive empty DATA frames without END_STREAM
-	fields    []hpack.Field      // scratch space for a decoded block (decodeLocked)
-	readOn    func()             // c.readMoved, made once so that moving allocates nothing (idle.go)
+	fr           *frame.Reader
+	dec          *hpack.Decoder
+	block        *hpack.BlockBuffer // the HEADERS+CONTINUATION block being assembled
+	blockEnd     bool               // the open block's HEADERS had END_STREAM
+	blockErr     *frame.StreamError // the open block's HEADERS had a stream error
+	emptyData    int                // consecutive empty DATA frames without END_STREAM
+	fields       []hpack.Field      // scratch space for a decoded block (decodeLocked)
+	readOn       func()             // c.readMoved, made once so that moving allocates nothing (idle.go)
+	onLeaderDone func()             // c.onLeaderContextDone, made once (lead.go)
 
 	// w is the write side: the queues of frames to send and the right to
 	// write them. Its fields are guarded by mu or owned as it says
@@ -167,12 +168,14 @@ type Conn struct {
 	// stream of the goroutine leading, inRead set while it is in Read,
 	// interrupted once its Read was interrupted by a read deadline in the
 	// past; waiters counts the goroutines in waitLocked; woken is the last
-	// stream whose waiting goroutine, one that may lead, was woken; leads
-	// counts the leads (for tests). The background reader parks on park,
-	// made when it first parks and dropped when it takes the role back
-	// after a quiet spell. Guarded by mu.
+	// stream whose goroutine waiting on its read gate was woken; leads
+	// counts the leads (for tests); leaderCtxDone stops a leader whose
+	// context ended (lead.go, onLeaderContextDone). The background reader
+	// parks on park, made when it first parks and dropped when it takes the
+	// role back after a quiet spell. Guarded by mu.
 	readRole            uint8
 	inRead, interrupted bool
+	leaderCtxDone       bool
 	waiters             int32
 	leads               uint32
 	leader, woken       *Stream
@@ -277,6 +280,7 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	c.w.prefaceLocked(r == roleClient, c.ourSettings(), connInc)
 	c.settingsTimer = time.AfterFunc(s.settingsAckTimeout, c.onSettingsTimeout)
 	c.readOn = c.readMoved
+	c.onLeaderDone = c.onLeaderContextDone
 	c.reading.Add(1)
 	go c.readLoop()
 	c.mu.Lock()

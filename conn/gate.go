@@ -44,11 +44,20 @@ func (c *Conn) waitLocked(s *Stream, gate *chan struct{}) {
 	ended := false
 	lead := false
 	if gate == &s.readWake {
-		s.mayLead, s.readWoken = c.canLeadLocked(s), false
-		lead = s.mayLead && c.readRole == roleFree
+		// Any goroutine waiting for its stream's frames may lead
+		// (lead.go).
+		s.readWoken = false
+		lead = c.readRole == roleFree
 	}
 	if lead {
+		stop := c.leadWatchLocked(s)
 		c.leadLocked(s, ch) // lead.go: read until ch is signalled
+		if stop != nil {
+			stop()
+			// The lead ended without our frames because the context
+			// ended: as for a follower below.
+			ended = len(ch) == 0 && s.ctx.Err() != nil
+		}
 	} else {
 		c.needReaderLocked()
 		c.mu.Unlock()

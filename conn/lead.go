@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -21,17 +22,16 @@ import (
 //
 // Nobody reads (roleFree) only after the background reader parked itself,
 // which it does when the frame it just applied woke the one goroutine
-// waiting on the connection, one that may lead, and no whole frame is left
-// buffered: that goroutine is likely to wait again soon (the next message
-// of a ping-pong, the next unary call) and lead then. The background
-// reader takes the role back
+// waiting on the connection, one waiting for its stream's frames (which
+// may lead), and no whole frame is left buffered: that goroutine is likely
+// to wait again soon (the next message of a ping-pong, the next unary
+// call) and lead then. The background reader takes the role back
 //
 //   - at once when a goroutine starts to wait and may not lead (a write
-//     gate, a slot under MAX_CONCURRENT_STREAMS, a PING, a client stream
-//     whose context can end unwatched), when a leader lets go while
-//     others wait or the connection ended, and when a server handler
-//     returns (the reader does not park at all for a handler that has its
-//     whole request: it will not wait to read again);
+//     gate, a slot under MAX_CONCURRENT_STREAMS, a PING), when a leader
+//     lets go while others wait or the connection ended, and when a server
+//     handler returns (the reader does not park at all for a handler that
+//     has its whole request: it will not wait to read again);
 //   - otherwise after leadIdle without a leader (its park timer), so PINGs,
 //     SETTINGS, GOAWAY, new streams and the connection's end are seen
 //     within leadIdle even when nobody waits.
@@ -41,7 +41,11 @@ import (
 // interrupted with a read deadline in the past: the frame reader keeps a
 // partly read frame across the timeout, so no frame is lost or split, and
 // the deadline is cleared (or the idle deadline re-armed) before anyone
-// reads again.
+// reads again. A client stream opened Unwatched has no watcher on its
+// context: while its goroutine leads, one is registered for the lead
+// (context.AfterFunc, onLeaderContextDone), which interrupts the leader
+// when the context ends; the goroutine then resets the stream as a
+// follower whose context ended would.
 
 // leadIdle bounds how long the read role stays free while nobody leads
 // (tests lengthen it).
@@ -66,12 +70,32 @@ const (
 // aLongTimeAgo is a read deadline that interrupts a blocked Read at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// canLeadLocked reports whether the goroutine about to wait on s's read
-// gate may take the read role: its wait must end only by frames it reads
-// or by a signal of the gate (which interrupts its Read). A client stream
-// whose context can end without a watcher (Unwatched) is left to follow.
-func (c *Conn) canLeadLocked(s *Stream) bool {
-	return c.role == roleServer || s.stopWatch != nil || s.ctx.Done() == nil
+// leadWatchLocked returns what a goroutine about to lead for s must stop
+// once it lets go: a watcher on s's context if nothing else watches it (a
+// client stream opened Unwatched whose context can end), or nil.
+func (c *Conn) leadWatchLocked(s *Stream) (stop func() bool) {
+	if c.role == roleServer || s.stopWatch != nil || s.ctx.Done() == nil {
+		return nil
+	}
+	return context.AfterFunc(s.ctx, c.onLeaderDone)
+}
+
+// onLeaderContextDone runs (on its own goroutine) when the context of a
+// stream whose goroutine leads unwatched ends: if the leader's context has
+// ended, the leader stops reading (leaderCtxDone) and its Read is
+// interrupted. A call that comes late, after that leader let go, finds
+// another leader or none, whose context has not ended, and does nothing.
+func (c *Conn) onLeaderContextDone() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.leader
+	if s == nil || s.ctx.Err() == nil {
+		return
+	}
+	c.leaderCtxDone = true
+	if c.inRead {
+		c.interruptLeaderLocked()
+	}
 }
 
 // needReaderLocked makes sure somebody reads: a goroutine is about to wait
@@ -93,7 +117,7 @@ func (c *Conn) needReaderLocked() {
 func (c *Conn) leadLocked(s *Stream, ch chan struct{}) {
 	c.readRole, c.leader = roleLeader, s
 	c.leads++
-	for c.err == nil {
+	for c.err == nil && !c.leaderCtxDone {
 		// Once the token is in, whole frames already buffered are still
 		// applied: they may be this stream's next frames (a unary
 		// response's DATA and trailers), and nobody would read them before
@@ -121,7 +145,7 @@ func (c *Conn) leadLocked(s *Stream, ch chan struct{}) {
 		}
 	}
 	c.clearInterruptLocked()
-	c.leader = nil
+	c.leader, c.leaderCtxDone = nil, false
 	if c.waiters > 1 || c.othersWaitLocked() {
 		// Others wait for their frames, or the background reader must see
 		// the connection end.
@@ -173,7 +197,7 @@ func (c *Conn) readTimeoutLocked() bool {
 
 // parkReaderLocked is the background reader's choice after applying a
 // frame: if that frame woke the only goroutine waiting on the connection,
-// one that may lead, and no whole frame is left buffered, the reader lets
+// one waiting for its stream's frames, and no whole frame is left buffered, the reader lets
 // the read role go and parks until it is given back or leadIdle passes
 // without a leader. It is called and returns with c.mu held.
 func (c *Conn) parkReaderLocked() {

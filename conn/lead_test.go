@@ -442,3 +442,76 @@ func TestLeaderServerDeadline(t *testing.T) {
 	}
 	p.WantRST("deadline passed", 1, frame.ErrCodeCancel)
 }
+
+// A unary-style caller (Unwatched) whose context can end leads too, and
+// its context still ends its wait while it leads: a cancel, or a
+// deadline, interrupts its Read, the stream is reset with CANCEL, and a
+// frame for another stream that the leader had half read is completed by
+// the next reader.
+func TestUnwatchedLeaderContextEnds(t *testing.T) {
+	for _, how := range []string{"cancel", "deadline"} {
+		t.Run(how, func(t *testing.T) {
+			conn.SetLeadIdle(t, time.Minute)
+			c, p := startClient(t, nil)
+			ctx, cancel := context.WithCancel(context.Background())
+			if how == "deadline" {
+				ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
+			}
+			defer cancel()
+			s1, err := c.OpenStream(ctx, request("/one"), nil, conn.Unwatched)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.WantType("HEADERS of stream 1", frame.TypeHeaders)
+			s3, err := c.OpenStream(context.Background(), request("/three"), nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.WantType("HEADERS of stream 3", frame.TypeHeaders)
+			p.WriteHeaders(3, false, status200...)
+			if _, err := s3.ReadHeaders(); err != nil {
+				t.Fatal(err)
+			}
+			answerWhileWaiting(t, c, p, s1)
+			leadsBefore, _ := conn.Leads(c)
+
+			readErr := make(chan error, 1)
+			go func() {
+				_, err := s1.Read(make([]byte, 10))
+				readErr <- err
+			}()
+			waitLeading(t, c)
+			if leads, _ := conn.Leads(c); leads != leadsBefore+1 {
+				t.Fatalf("leads %d, want %d: the unwatched caller did not lead", leads, leadsBefore+1)
+			}
+			payload := bytes.Repeat([]byte("x"), 100)
+			df := frame.AppendData(nil, 3, true, payload)
+			p.WriteRaw(df[:frame.HeaderLen+40])
+
+			if how == "cancel" {
+				cancel()
+			}
+			var re *conn.ResetError
+			if err := <-readErr; !errors.As(err, &re) || re.Code != frame.ErrCodeCancel {
+				t.Fatalf("Read on the ended stream: %v, want a *ResetError CANCEL", err)
+			}
+			p.WantRST("stream 1 ended", 1, frame.ErrCodeCancel)
+
+			read3 := make(chan []byte, 1)
+			go func() {
+				b, err := io.ReadAll(s3)
+				if err != nil {
+					t.Error(err)
+				}
+				read3 <- b
+			}()
+			p.WriteRaw(df[frame.HeaderLen+40:])
+			if b := <-read3; !bytes.Equal(b, payload) {
+				t.Fatalf("stream 3 read %q; want the whole payload", b)
+			}
+			if err := c.Err(); err != nil {
+				t.Fatalf("connection failed: %v", err)
+			}
+		})
+	}
+}

@@ -37,10 +37,10 @@ type Stream struct {
 	// Each is set only while a call waits on it (see waitLocked), nil
 	// otherwise.
 	readWake, writeWake chan struct{}
-	// mayLead says whether the goroutine waiting on readWake may take the
-	// read role (lead.go); readWoken that its gate was signalled since its
-	// wait began. Guarded by mu.
-	mayLead, readWoken bool
+	// readWoken says that the gate of the goroutine waiting on readWake,
+	// which may take the read role (lead.go), was signalled since its wait
+	// began. Guarded by mu.
+	readWoken bool
 
 	// sendWin is the credit the peer gave this stream; recvWin the credit we
 	// gave it.
@@ -160,7 +160,7 @@ func (s *Stream) wakeRead() {
 		if c.inRead {
 			c.interruptLeaderLocked() // lead.go
 		}
-	} else if s.mayLead {
+	} else {
 		c.woken, s.readWoken = s, true
 	}
 }
