@@ -108,3 +108,10 @@ func SpareGates(c *Conn) int {
 	defer c.mu.Unlock()
 	return len(c.gates)
 }
+
+// InlineRuns reports how many Handlers c ran on its reading goroutine.
+func InlineRuns(c *Conn) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return int(c.inlineSeq)
+}

@@ -45,7 +45,7 @@ func (c *Conn) startHandlerLocked(s *Stream) {
 		// No stream is waiting then: a handler that ends takes a waiting
 		// stream before it gives up its place.
 		c.handlers++
-		go c.serveStreams(s)
+		c.inlineRequestLocked(s) // inline.go
 		return
 	}
 	if len(c.waiting) >= 2*int(min(c.cfg.maxConcurrentStreams, 1<<20)) {
@@ -108,8 +108,11 @@ func (c *Conn) handlerReturned(s *Stream, returned bool) *Stream {
 	c.discardLocked(s)
 	s.sctx.cancel()
 	// A handler that led (lead.go) will not wait again: the background
-	// reader reads for the next streams.
-	c.needReaderLocked()
+	// reader reads for the next streams. (A handler run inline takes the
+	// reader's place back itself, inline.go.)
+	if c.inlineStream != s {
+		c.needReaderLocked()
+	}
 	for returned && len(c.waiting) > 0 {
 		next := c.waiting[0]
 		c.waiting[0] = nil

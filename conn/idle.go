@@ -30,8 +30,13 @@ const (
 	idleMoveEvery = time.Second
 )
 
-// errMoved ends a reader goroutine that handed reading on to a fresh one.
-var errMoved = errors.New("conn: reader moved to a fresh goroutine")
+// errMoved ends a reader goroutine that handed reading on to a fresh one;
+// errReplaced one that ran a Handler inline while a new reader took its
+// place (inline.go).
+var (
+	errMoved    = errors.New("conn: reader moved to a fresh goroutine")
+	errReplaced = errors.New("conn: reader replaced while it ran a handler")
+)
 
 // noteIdleLocked arms the idle deadline if the connection has no stream
 // (it runs when a stream closes, and after the handshake).

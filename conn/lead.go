@@ -107,7 +107,9 @@ func (c *Conn) onLeaderContextDone() {
 func (c *Conn) needReaderLocked() {
 	if c.readRole == roleFree {
 		c.readRole = roleReader
-		signal(c.park.wake)
+		if !c.takeVacantLocked() { // inline.go
+			signal(c.park.wake)
+		}
 	}
 }
 
@@ -146,11 +148,13 @@ func (c *Conn) leadLocked(s *Stream, ch chan struct{}) {
 	}
 	c.clearInterruptLocked()
 	c.leader, c.leaderCtxDone = nil, false
-	if c.waiters > 1 || c.othersWaitLocked() {
+	if c.waiters > 1 || c.othersWaitLocked() || c.inlineStream != nil {
 		// Others wait for their frames, or the background reader must see
-		// the connection end.
+		// the connection end, or its place is vacant (inline.go).
 		c.readRole = roleReader
-		signal(c.park.wake)
+		if !c.takeVacantLocked() {
+			signal(c.park.wake)
+		}
 		return
 	}
 	c.readRole = roleFree
@@ -217,6 +221,14 @@ func (c *Conn) parkReaderLocked() {
 	if c.waiters > 1 || c.waiters == 1 && (woken.readWake == nil || !woken.readWoken) {
 		return
 	}
+	c.readRole = roleFree
+	c.waitRoleLocked()
+}
+
+// waitRoleLocked parks the background reader, which does not hold the
+// read role, until the role is given back to it or, if nobody took it,
+// leadIdle passed. It is called and returns with c.mu held.
+func (c *Conn) waitRoleLocked() {
 	p := c.park
 	if p == nil {
 		p = &readerPark{wake: make(chan struct{}, 1), idle: leadIdle}
@@ -229,7 +241,6 @@ func (c *Conn) parkReaderLocked() {
 		}
 		p.timer.Reset(p.idle)
 	}
-	c.readRole = roleFree
 	for c.readRole != roleReader {
 		c.mu.Unlock()
 		select {

@@ -37,13 +37,17 @@ func (c *Conn) readMoved() { c.endReading(c.readFrames()) }
 // endReading ends a reader goroutine, and the connection with err unless
 // the reader moved.
 func (c *Conn) endReading(err error) {
-	if err == errMoved {
+	switch err {
+	case errMoved:
 		go c.readOn()
 		return
+	case errReplaced:
+		return // the new reader holds the place and its count in c.reading
 	}
 	defer c.reading.Done()
 	c.fr.Release() // nothing holds its frames any more
 	c.mu.Lock()
+	c.startKeptLocked() // inline.go
 	if err != errEnded {
 		c.failLocked(err)
 	}
@@ -105,11 +109,18 @@ func (c *Conn) readFrames() error {
 			return err
 		}
 		if !c.fr.Ready() {
-			// About to Read: a caller may read its own frames instead
-			// (lead.go).
+			// About to Read: a new stream's whole request may be
+			// answered on this goroutine first (inline.go), and a caller
+			// may read its own frames instead (lead.go).
 			c.mu.Lock()
-			c.parkReaderLocked()
+			ran, reader := c.runInlineLocked()
+			if !ran {
+				c.parkReaderLocked()
+			}
 			c.mu.Unlock()
+			if !reader {
+				return errReplaced
+			}
 		}
 	}
 }
