@@ -152,9 +152,10 @@ type Conn struct {
 	// resetStart, for the Rapid Reset defence. Guarded by mu.
 	resetCount int
 	resetStart time.Time
-	// idleArmed is set while the read deadline that moves an idle
-	// connection's reader is armed; idleDeadline once it was armed, until
-	// the reader saw a timeout (see idle.go). Guarded by mu.
+	// idleDeadline is set while the read deadline that moves an idle
+	// connection's reader is set, until a reader saw it pass; idleArmed
+	// while moreover no stream opened since it was set (see idle.go).
+	// Guarded by mu.
 	idleArmed, idleDeadline bool
 	// movesFullAt is when the allowance of reader moves (two, refilled one
 	// per idleMoveEvery) is full again. Guarded by mu.

@@ -13,10 +13,14 @@ import (
 // stream for idleMoveDelay, its reader hands reading on to a fresh
 // goroutine, which waits in the smallest stack (2 KiB, or the runtime's
 // current starting size), and ends. The wait is timed by the read
-// deadline: armed when the last stream closes, cleared when a stream
-// opens, so a busy connection pays two SetReadDeadline calls per idle
-// spell (no wake-up, no goroutine), and an idle one one wake-up and one
-// goroutine start. Moves are rationed: two in quick succession (after the
+// deadline, armed when the last stream closes. A stream that opens does
+// not clear it (that would cost a SetReadDeadline per call, two with the
+// re-arming, at one call in flight): it only marks the spell broken, and a
+// deadline that passes on a broken spell is re-armed from then if the
+// connection is idle again, or cleared if not. So a connection moves
+// between idleMoveDelay and twice that after its last stream closed; a
+// busy one pays one timeout wake-up per idleMoveDelay, an idle one one
+// wake-up and one goroutine start. Moves are rationed: two in quick succession (after the
 // handshake and after the first calls), then one per idleMoveEvery, so a
 // connection whose calls come a little further apart than idleMoveDelay
 // does not pay for a move per call, and still moves within idleMoveEvery
@@ -41,8 +45,8 @@ var (
 // noteIdleLocked arms the idle deadline if the connection has no stream
 // (it runs when a stream closes, and after the handshake).
 func (c *Conn) noteIdleLocked() {
-	if c.idleArmed || c.err != nil || len(c.streams) > 0 || c.nLocal > 0 || c.interrupted {
-		return
+	if c.idleDeadline || c.err != nil || len(c.streams) > 0 || c.nLocal > 0 || c.interrupted {
+		return // (a deadline still set re-arms itself when it passes)
 	}
 	now := time.Now()
 	wait := idleMoveDelay
@@ -56,15 +60,9 @@ func (c *Conn) noteIdleLocked() {
 	}
 }
 
-// noteBusyLocked disarms the idle deadline: a stream opens.
-func (c *Conn) noteBusyLocked() {
-	if c.idleArmed {
-		c.idleArmed = false
-		if !c.interrupted { // a leader's interrupt must stand (lead.go)
-			c.nc.SetReadDeadline(time.Time{})
-		}
-	}
-}
+// noteBusyLocked breaks the idle spell: a stream opens. The deadline stays
+// set; idleTimeout sorts it out when it passes.
+func (c *Conn) noteBusyLocked() { c.idleArmed = false }
 
 // idleTimeout handles a read that timed out, on the reader goroutine. ours
 // reports whether the idle deadline caused it (it may have fired just as a
@@ -88,5 +86,10 @@ func (c *Conn) idleTimeout() (move, ours bool) {
 		c.gates = nil
 	}
 	c.nc.SetReadDeadline(time.Time{})
+	if !move {
+		// Streams came since the deadline was set: a new spell starts
+		// now if none is open.
+		c.noteIdleLocked()
+	}
 	return move, true
 }

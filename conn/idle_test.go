@@ -3,9 +3,11 @@ package conn_test
 import (
 	"context"
 	"io"
+	"net"
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -153,6 +155,79 @@ func TestIdleMoveDropsGates(t *testing.T) {
 		}
 		if n := conn.SpareGates(c); n != 0 {
 			t.Errorf("%d spare gates kept after the reader moved, want none", n)
+		}
+		c.Close()
+		p.WantGoAway("GOAWAY on Close", frame.ErrCodeNo)
+		p.WantClosed("closed")
+	})
+}
+
+// deadlineCounter counts the read deadlines set on a connection.
+type deadlineCounter struct {
+	net.Conn
+	n *atomic.Int32
+}
+
+func (d deadlineCounter) SetReadDeadline(t time.Time) error {
+	d.n.Add(1)
+	return d.Conn.SetReadDeadline(t)
+}
+
+// Calls that come less than IdleMoveDelay apart cost no read deadline
+// each: the idle deadline stays set across them, and when it passes on a
+// spell that calls broke it is re-armed, so the reader moves only a whole
+// IdleMoveDelay after the last call, and then does.
+func TestIdleDeadlineSpansCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nc, p := newClientPipe(t)
+		var deadlines atomic.Int32
+		c, err := conn.Client(deadlineCounter{nc, &deadlines}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		p.ServerHandshake()
+		synctest.Wait()
+		call := func(id uint32) {
+			t.Helper()
+			s, err := c.OpenStream(context.Background(), request("/unary"), nil, conn.EndStream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.WantHeaders("request headers", id, true, request("/unary"))
+			p.WriteHeaders(id, false, status200...)
+			p.WriteHeaders(id, true, trailerOK...)
+			if _, err := s.ReadHeaders(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadAll(s); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+		}
+		before := deadlines.Load()
+		id := uint32(1)
+		for range 10 {
+			call(id)
+			id += 2
+		}
+		if n := deadlines.Load() - before; n != 0 {
+			t.Errorf("%d read deadlines set for 10 calls in a row, want 0", n)
+		}
+		// The deadline armed after the handshake passes on a broken
+		// spell: no move yet.
+		_, before2 := readers()
+		time.Sleep(conn.IdleMoveDelay / 2)
+		call(id)
+		time.Sleep(conn.IdleMoveDelay * 3 / 4)
+		synctest.Wait()
+		if _, moved := readers(); !slices.Equal(moved, before2) {
+			t.Fatalf("readers moved %q less than IdleMoveDelay after the last call, want still %q", moved, before2)
+		}
+		time.Sleep(conn.IdleMoveDelay)
+		synctest.Wait()
+		if first, moved := readers(); len(first) != 0 || len(moved) != 1 || slices.Equal(moved, before2) {
+			t.Fatalf("readers %q, %q a whole IdleMoveDelay after the last call, want one moved", first, moved)
 		}
 		c.Close()
 		p.WantGoAway("GOAWAY on Close", frame.ErrCodeNo)
