@@ -11,8 +11,9 @@ import (
 // TestUnaryExchangeAllocs pins the allocations of one unary-shaped exchange
 // (BenchmarkUnaryExchange's), client and server together, with a
 // cancellable context on an unwatched stream as the RPC layer's unary calls
-// use: today 4 (the two Streams, the handler goroutine, the test handler's
-// buffer), budget 5. The race detector makes sync.Pool drop items, so the
+// use: today 5 (the two Streams, the watcher the caller registers on its
+// context while it reads its own response (two), the test handler's
+// buffer; the handler runs on the server's reading goroutine), budget 5. The race detector makes sync.Pool drop items, so the
 // test runs without -race only (make test runs it so).
 func TestUnaryExchangeAllocs(t *testing.T) {
 	if raceEnabled {

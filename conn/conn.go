@@ -184,15 +184,10 @@ type Conn struct {
 	// Handlers run on the reading goroutine (inline.go, server):
 	// inlineNext is the new stream the background reader kept to run its
 	// Handler itself; inlineStream the stream whose Handler runs so, while
-	// the background reader's place is vacant; inlineSeq counts such runs,
-	// inlineWatch is the watchdog timer (armed while inlineArmed), which
-	// last saw run inlineWatchSeq; inlineIdle is leadIdle when the
-	// connection started. Guarded by mu.
-	inlineNext, inlineStream  *Stream
-	inlineSeq, inlineWatchSeq uint32
-	inlineArmed               bool
-	inlineWatch               *time.Timer
-	inlineIdle                time.Duration
+	// the background reader's place is vacant; inline the watchdog, made
+	// at the first such run. Guarded by mu.
+	inlineNext, inlineStream *Stream
+	inline                   *inlineWatch
 }
 
 // initialPeerMaxStreams is how many streams a client opens before the
@@ -294,7 +289,6 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	c.settingsTimer = time.AfterFunc(s.settingsAckTimeout, c.onSettingsTimeout)
 	c.readOn = c.readMoved
 	c.onLeaderDone = c.onLeaderContextDone
-	c.inlineIdle = leadIdle
 	c.reading.Add(1)
 	go c.readLoop()
 	c.mu.Lock()
@@ -575,8 +569,8 @@ func (c *Conn) failLocked(cause error) {
 	if c.deadlineTimer != nil {
 		c.deadlineTimer.Stop()
 	}
-	if c.inlineWatch != nil {
-		c.inlineWatch.Stop()
+	if c.inline != nil && c.inline.timer != nil {
+		c.inline.timer.Stop()
 	}
 	serr := c.closedErrLocked()
 	for _, s := range c.streams {

@@ -9,8 +9,9 @@
 // Conn.OpenStream opens streams (HEADERS and, in the same batch, the first
 // DATA), waiting for a slot under the peer's SETTINGS_MAX_CONCURRENT_STREAMS
 // (one stream only until the peer's first SETTINGS arrive). Server reads the
-// peer's preface on the reader goroutine and calls the Handler, on a
-// goroutine of its own, for every stream the peer opens: at most
+// peer's preface on the reader goroutine and calls the Handler for every
+// stream the peer opens, on a goroutine of its own or, for a whole request
+// with nothing else to read, on the reader's (below): at most
 // Config.MaxHandlers at a time, counting those of reset streams still
 // running; a stream opened past that waits for a handler to return, and is
 // dropped if it is reset first. Both roles are the same engine
@@ -41,10 +42,16 @@
 // writer, and either the goroutine that queued a request, a reply or the
 // WINDOW_UPDATEs its Read owes writes the batch itself, inline, or a
 // flusher goroutine, started when there is something to write and no one
-// writing, writes until the queues are empty and ends. The server runs Handlers on goroutines of their own (at most
-// MaxHandlers; one that ends serves the oldest waiting stream next); timers
-// (SETTINGS ACK, stream deadlines) and, on the client, a context watcher
-// per stream run as time.AfterFunc and context.AfterFunc callbacks.
+// writing, writes until the queues are empty and ends. The server runs
+// Handlers on goroutines of their own (at most MaxHandlers; one that ends
+// serves the oldest waiting stream next), except that when the reader has
+// applied a stream's whole request and has nothing else buffered, it runs
+// that Handler itself, and a new reader starts beside it if the Handler
+// waits on the connection or runs for long (inline.go); timers
+// (SETTINGS ACK, stream deadlines, the inline Handler's watchdog) and, on
+// the client, a context watcher per stream (for an Unwatched stream, only
+// while its goroutine reads as the leader) run as time.AfterFunc and
+// context.AfterFunc callbacks.
 //
 // Connection and stream state is guarded by one mutex, Conn.mu; each
 // guarded field says so in a comment. A server stream's lazily made context

@@ -113,5 +113,8 @@ func SpareGates(c *Conn) int {
 func InlineRuns(c *Conn) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return int(c.inlineSeq)
+	if c.inline == nil {
+		return 0
+	}
+	return int(c.inline.runs)
 }

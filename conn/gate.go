@@ -50,13 +50,19 @@ func (c *Conn) waitLocked(s *Stream, gate *chan struct{}) {
 		lead = c.readRole == roleFree
 	}
 	if lead {
-		stop := c.leadWatchLocked(s)
-		c.leadLocked(s, ch) // lead.go: read until ch is signalled
-		if stop != nil {
-			stop()
-			// The lead ended without our frames because the context
+		if s.leadStop == nil {
+			s.leadStop = c.leadWatchLocked(s)
+		}
+		switch {
+		case s.leadStop != nil && s.ctx.Err() != nil:
+			// The context ended before this wait (its watcher, firing
+			// while nobody led for s, did nothing): as for a follower.
+			ended = true
+		default:
+			c.leadLocked(s, ch) // lead.go: read until ch is signalled
+			// A lead that ended without our frames because the context
 			// ended: as for a follower below.
-			ended = len(ch) == 0 && s.ctx.Err() != nil
+			ended = s.leadStop != nil && len(ch) == 0 && s.ctx.Err() != nil
 		}
 	} else {
 		c.needReaderLocked()

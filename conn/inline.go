@@ -74,13 +74,18 @@ func (c *Conn) runInlineLocked() (ran, reader bool) {
 	}
 	c.inlineNext = nil
 	c.inlineStream, c.readRole, c.woken = s, roleFree, nil
-	c.inlineSeq++
-	if !c.inlineArmed {
-		c.inlineArmed, c.inlineWatchSeq = true, c.inlineSeq
-		if c.inlineWatch == nil {
-			c.inlineWatch = time.AfterFunc(c.inlineIdle, c.onInlineWatch)
+	w := c.inline
+	if w == nil {
+		w = &inlineWatch{idle: leadIdle}
+		c.inline = w
+	}
+	w.runs++
+	if !w.armed {
+		w.armed, w.seen = true, w.runs
+		if w.timer == nil {
+			w.timer = time.AfterFunc(w.idle, c.onInlineWatch)
 		} else {
-			c.inlineWatch.Reset(c.inlineIdle)
+			w.timer.Reset(w.idle)
 		}
 	}
 	c.mu.Unlock()
@@ -129,16 +134,29 @@ func (c *Conn) takeVacantLocked() bool {
 func (c *Conn) onInlineWatch() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	w := c.inline
 	if c.inlineStream == nil {
-		c.inlineArmed = false
+		w.armed = false
 		return
 	}
-	if c.inlineWatchSeq != c.inlineSeq {
+	if w.seen != w.runs {
 		// Another Handler runs inline now: check it in leadIdle.
-		c.inlineWatchSeq = c.inlineSeq
-		c.inlineWatch.Reset(c.inlineIdle)
+		w.seen = w.runs
+		w.timer.Reset(w.idle)
 		return
 	}
-	c.inlineArmed = false
+	w.armed = false
 	c.needReaderLocked()
+}
+
+// inlineWatch is the watchdog of the Handlers a connection runs on its
+// reading goroutine: timer fires idle after it was armed (at most once per
+// idle, by the first run while it is not armed); runs counts the runs, seen
+// is the run that was going on when the timer was last armed. Guarded by
+// Conn.mu.
+type inlineWatch struct {
+	timer      *time.Timer
+	idle       time.Duration
+	runs, seen uint32
+	armed      bool
 }

@@ -42,10 +42,11 @@ import (
 // partly read frame across the timeout, so no frame is lost or split, and
 // the deadline is cleared (or the idle deadline re-armed) before anyone
 // reads again. A client stream opened Unwatched has no watcher on its
-// context: while its goroutine leads, one is registered for the lead
-// (context.AfterFunc, onLeaderContextDone), which interrupts the leader
-// when the context ends; the goroutine then resets the stream as a
-// follower whose context ended would.
+// context: when its goroutine first leads, one is registered
+// (context.AfterFunc, onLeaderContextDone; kept until the stream is
+// removed, so a message read in many waits costs one), which interrupts
+// the leader if its context ended; the goroutine then resets the stream as
+// a follower whose context ended would. Between leads it does nothing.
 
 // leadIdle bounds how long the read role stays free while nobody leads
 // (tests lengthen it).
@@ -70,9 +71,10 @@ const (
 // aLongTimeAgo is a read deadline that interrupts a blocked Read at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// leadWatchLocked returns what a goroutine about to lead for s must stop
-// once it lets go: a watcher on s's context if nothing else watches it (a
-// client stream opened Unwatched whose context can end), or nil.
+// leadWatchLocked returns the watcher a goroutine about to lead for s
+// registers on s's context if nothing else watches it (a client stream
+// opened Unwatched whose context can end), or nil; s.leadStop keeps its
+// stop function until the stream is removed (stopLeadWatchLocked).
 func (c *Conn) leadWatchLocked(s *Stream) (stop func() bool) {
 	if c.role == roleServer || s.stopWatch != nil || s.ctx.Done() == nil {
 		return nil
@@ -289,4 +291,13 @@ func (c *Conn) applyFrame(f frame.Frame, err error) error {
 		return c.readErr(err, "")
 	}
 	return c.onFrame(f)
+}
+
+// stopLeadWatchLocked stops s's lead watcher, if it has one: s was removed,
+// so no goroutine will wait on it any more.
+func (s *Stream) stopLeadWatchLocked() {
+	if s.leadStop != nil {
+		s.leadStop()
+		s.leadStop = nil
+	}
 }

@@ -515,3 +515,43 @@ func TestUnwatchedLeaderContextEnds(t *testing.T) {
 		})
 	}
 }
+
+// An Unwatched caller's context that ends between two of its leads (its
+// watcher fires while nobody leads for it) still ends its next wait.
+func TestUnwatchedContextEndsBetweenLeads(t *testing.T) {
+	conn.SetLeadIdle(t, time.Minute)
+	c, p := startClient(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := c.OpenStream(ctx, request("/one"), nil, conn.Unwatched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.WantType("HEADERS", frame.TypeHeaders)
+	answerWhileWaiting(t, c, p, s)
+	got := make(chan error, 1)
+	go func() {
+		_, err := s.Read(make([]byte, 1))
+		got <- err
+	}()
+	waitLeading(t, c)
+	p.WriteData(1, false, []byte("a"))
+	if err := <-got; err != nil {
+		t.Fatalf("first Read: %v", err)
+	}
+	cancel()
+	go func() {
+		_, err := s.Read(make([]byte, 1))
+		got <- err
+	}()
+	var re *conn.ResetError
+	select {
+	case err := <-got:
+		if !errors.As(err, &re) || re.Code != frame.ErrCodeCancel {
+			t.Fatalf("Read after the context ended: %v, want a *ResetError CANCEL", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Read still waiting 10 s after its context ended")
+	}
+	p.WantRST("stream 1 cancelled", 1, frame.ErrCodeCancel)
+}

@@ -187,6 +187,7 @@ func (c *Conn) closeStreamLocked(s *Stream) {
 		return
 	}
 	s.removed = true
+	s.stopLeadWatchLocked()
 	delete(c.streams, s.id)
 	c.closed.add(s.id, s.state)
 	if c.isLocal(s.id) {
@@ -233,6 +234,7 @@ func (c *Conn) abortStreamLocked(s *Stream, err error) {
 		s.err = err
 	}
 	s.removed = true
+	s.stopLeadWatchLocked()
 	c.w.dropLocked(s)
 	if !s.endRecv {
 		c.unread -= int64(s.buf.Reset()) // incomplete: the reader gets err

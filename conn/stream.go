@@ -37,6 +37,10 @@ type Stream struct {
 	// Each is set only while a call waits on it (see waitLocked), nil
 	// otherwise.
 	readWake, writeWake chan struct{}
+	// leadStop stops the watcher registered on the context of an
+	// Unwatched client stream when its goroutine first led (lead.go); nil
+	// if none. Guarded by mu.
+	leadStop func() bool
 	// readWoken says that the gate of the goroutine waiting on readWake,
 	// which may take the read role (lead.go), was signalled since its wait
 	// began. Guarded by mu.
