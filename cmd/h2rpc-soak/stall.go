@@ -17,6 +17,7 @@ package main
 import (
 	"context"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,21 +25,75 @@ import (
 	"github.com/h2rpc/h2rpc/rpc"
 )
 
-// stallConn is a net.Conn whose reads, once stalled is set, block until it
-// is closed.
+// stallConn is a net.Conn whose reads, once stalled is set, find nothing
+// to read until it is closed: they block, as a socket's read does when no
+// data comes, and like one they end at the read deadline (a caller that
+// reads its own response is interrupted by a deadline in the past).
 type stallConn struct {
 	net.Conn
 	stalled *atomic.Bool
 	closed  chan struct{}
 	once    sync.Once
+
+	mu       sync.Mutex
+	deadline time.Time     // guarded by mu
+	changed  chan struct{} // guarded by mu; closed when the deadline changes
 }
 
 func (c *stallConn) Read(p []byte) (int, error) {
-	if c.stalled.Load() {
-		<-c.closed
-		return 0, net.ErrClosed
+	if !c.stalled.Load() {
+		return c.Conn.Read(p)
 	}
-	return c.Conn.Read(p)
+	for {
+		c.mu.Lock()
+		if c.changed == nil {
+			c.changed = make(chan struct{})
+		}
+		deadline, changed := c.deadline, c.changed
+		c.mu.Unlock()
+		var timer *time.Timer
+		var expired <-chan time.Time
+		if !deadline.IsZero() {
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				return 0, os.ErrDeadlineExceeded
+			}
+			timer = time.NewTimer(wait)
+			expired = timer.C
+		}
+		var err error
+		select {
+		case <-c.closed:
+			err = net.ErrClosed
+		case <-expired:
+			err = os.ErrDeadlineExceeded
+		case <-changed:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+func (c *stallConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	if c.changed != nil {
+		close(c.changed)
+		c.changed = nil
+	}
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *stallConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(t)
 }
 
 func (c *stallConn) Close() error {
