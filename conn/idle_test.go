@@ -175,8 +175,11 @@ func (d deadlineCounter) SetReadDeadline(t time.Time) error {
 
 // Calls that come less than IdleMoveDelay apart cost no read deadline
 // each: the idle deadline stays set across them, and when it passes on a
-// spell that calls broke it is re-armed, so the reader moves only a whole
-// IdleMoveDelay after the last call, and then does.
+// spell that calls broke it is re-armed, so the reader moves no sooner
+// than a whole IdleMoveDelay after the last call, and no later than twice
+// that (the bound the package documents). The scripted peer writes on the
+// test's goroutine, so a call may take a parked reader's leadIdle of fake
+// time while nobody reads its response; only the bounds are asserted.
 func TestIdleDeadlineSpansCalls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nc, p := newClientPipe(t)
@@ -224,10 +227,10 @@ func TestIdleDeadlineSpansCalls(t *testing.T) {
 		if _, moved := readers(); !slices.Equal(moved, before2) {
 			t.Fatalf("readers moved %q less than IdleMoveDelay after the last call, want still %q", moved, before2)
 		}
-		time.Sleep(conn.IdleMoveDelay)
+		time.Sleep(conn.IdleMoveDelay*5/4 + time.Millisecond)
 		synctest.Wait()
 		if first, moved := readers(); len(first) != 0 || len(moved) != 1 || slices.Equal(moved, before2) {
-			t.Fatalf("readers %q, %q a whole IdleMoveDelay after the last call, want one moved", first, moved)
+			t.Fatalf("readers %q, %q twice IdleMoveDelay after the last call, want one moved", first, moved)
 		}
 		c.Close()
 		p.WantGoAway("GOAWAY on Close", frame.ErrCodeNo)
