@@ -84,6 +84,17 @@ func SetLeadIdle(t testing.TB, d time.Duration) {
 	t.Cleanup(func() { leadIdle = old })
 }
 
+// SetInlineIdle sets the period of the watchdog of Handlers run inline
+// on connections started from now on, until t ends.
+func SetInlineIdle(t testing.TB, d time.Duration) {
+	old := inlineIdle
+	inlineIdle = d
+	t.Cleanup(func() { inlineIdle = old })
+}
+
+// InlineIdle is the watchdog's period.
+func InlineIdle() time.Duration { return inlineIdle }
+
 // BDPStartWindow is the connection receive window a measured one starts at.
 const BDPStartWindow = bdpStartWindow
 

@@ -3,6 +3,7 @@ package conn_test
 import (
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/h2rpc/h2rpc/conn"
@@ -57,6 +58,7 @@ func TestInlineSlowHandlerDoesNotStallReading(t *testing.T) {
 // on serving requests, inline again.
 func TestInlineHandlerWaitingForCreditGetsAReader(t *testing.T) {
 	conn.SetLeadIdle(t, time.Minute)
+	conn.SetInlineIdle(t, time.Minute)
 	body := []byte("0123456789abcdefghij")
 	var done atomic.Int32
 	c, p := startServer(t, nil, func(s *conn.Stream) {
@@ -86,4 +88,38 @@ func TestInlineHandlerWaitingForCreditGetsAReader(t *testing.T) {
 	if n := conn.InlineRuns(c) - before; n == 0 {
 		t.Fatal("no handler ran inline after the first")
 	}
+}
+
+// A request that arrives while another's Handler blocks inline waits for
+// the watchdog, which bounds that wait to twice its period (in fake time:
+// here nothing but the watchdog can make the server read).
+func TestInlineWatchdogBoundsTheStall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		started := make(chan struct{}, 1)
+		c, p := startServer(t, nil, func(s *conn.Stream) {
+			if pathOf(s) == "/slow" {
+				started <- struct{}{}
+				<-release
+			}
+			s.WriteAll(status200, []byte(pathOf(s)), trailerOK)
+		})
+		p.WriteHeaders(1, true, request("/slow")...)
+		<-started
+		if n := conn.InlineRuns(c); n != 1 {
+			t.Fatalf("%d handlers ran inline, want 1: the test needs the slow one to", n)
+		}
+		start := time.Now()
+		p.WriteHeaders(3, true, request("/fast")...)
+		p.WantHeaders("stream 3's response while stream 1's handler blocks", 3, false, status200)
+		if d, max := time.Since(start), 2*conn.InlineIdle(); d > max {
+			t.Errorf("stream 3 was answered %v after it was sent while a handler blocked inline, want at most %v", d, max)
+		}
+		p.WantData("stream 3's body", 3, false, []byte("/fast"))
+		p.WantHeaders("stream 3's trailers", 3, true, trailerOK)
+		close(release)
+		p.WantHeaders("stream 1's response", 1, false, status200)
+		p.WantData("stream 1's body", 1, false, []byte("/slow"))
+		p.WantHeaders("stream 1's trailers", 1, true, trailerOK)
+	})
 }
