@@ -75,6 +75,14 @@ func Waiters(c *Conn) int {
 	return int(c.waiters)
 }
 
+// ReadRoleFree reports whether nobody holds c's read role (the background
+// reader parked and no goroutine leads).
+func ReadRoleFree(c *Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readRole == roleFree
+}
+
 // SetLeadIdle sets how long the read role of connections started from now
 // on may stay free, until t ends: tests that need a parked reader to stay
 // parked lengthen it.

@@ -423,18 +423,28 @@ func TestLeaderConnectionEnds(t *testing.T) {
 func TestLeaderServerDeadline(t *testing.T) {
 	conn.SetLeadIdle(t, time.Minute)
 	readErr := make(chan error, 1)
+	read := make(chan struct{})
+	again := make(chan struct{})
 	c, p := startServer(t, nil, func(s *conn.Stream) {
 		if _, err := s.Read(make([]byte, 1)); err != nil { // woken by the reader, which parks
 			readErr <- err
 			return
 		}
-		s.SetDeadline(time.Now().Add(50 * time.Millisecond))
-		_, err := s.Read(make([]byte, 10)) // leads until the deadline passes
+		close(read)
+		<-again
+		s.SetDeadline(time.Now().Add(300 * time.Millisecond)) // room for the test to see it lead
+		_, err := s.Read(make([]byte, 10))                    // leads until the deadline passes
 		readErr <- err
 	})
 	p.WriteHeaders(1, false, request("/slow")...)
 	waitFor(t, "the handler to wait", func() bool { return conn.Waiters(c) == 1 })
 	p.WriteData(1, false, []byte("a"))
+	<-read
+	// The reader parks once the handler it woke returned from Read (if it
+	// looked before the handler's next wait began, it reads on instead);
+	// only then is the handler's next Read sure to lead.
+	waitFor(t, "the reader to park", func() bool { return conn.ReadRoleFree(c) })
+	close(again)
 	waitLeading(t, c)
 	var re *conn.ResetError
 	if err := <-readErr; !errors.As(err, &re) || re.Code != frame.ErrCodeCancel {

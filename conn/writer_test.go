@@ -179,12 +179,24 @@ func TestLargeWriteInline(t *testing.T) {
 	cs, ss := &stackConn{Conn: cn}, &stackConn{Conn: sn}
 	const size = 100 << 10 // over fastWriteLimit, under maxTurn and the windows
 	cfg := &conn.Config{ConnWindowSize: 4 << 20}
+	var server *conn.Conn
+	ready := make(chan struct{})
 	server, err := conn.Server(ss, cfg, func(s *conn.Stream) {
 		if _, err := io.Copy(io.Discard, s); err != nil {
 			return
 		}
+		// A handler that ran beside the reader (the request was not
+		// whole when the reader looked) may find the WINDOW_UPDATEs of
+		// its last Read still being written by a flusher that Read handed
+		// the right to: the reply would join that flusher's run, rightly.
+		// Here the reply must find the writer idle.
+		<-ready
+		for conn.Writing(server) {
+			runtime.Gosched()
+		}
 		s.WriteAll(status200, make([]byte, size), trailerOK)
 	})
+	close(ready)
 	if err != nil {
 		t.Fatal(err)
 	}
