@@ -8,6 +8,7 @@ import (
 
 	"github.com/h2rpc/h2rpc/conn"
 	"github.com/h2rpc/h2rpc/frame"
+	"github.com/h2rpc/h2rpc/internal/h2test"
 )
 
 // pathOf returns a server stream's :path.
@@ -20,12 +21,12 @@ func pathOf(s *conn.Stream) string {
 	return ""
 }
 
-// A whole request's Handler runs on the reading goroutine; one that blocks
-// outside the connection (here on a channel) does not stall reading for
-// long: a PING is answered and another stream's request is served while it
-// blocks, and it answers once released.
-func TestInlineSlowHandlerDoesNotStallReading(t *testing.T) {
-	release := make(chan struct{})
+// startSlowInline starts a server whose Handlers answer with their path,
+// the one of "/slow" only once release is closed, and sends it stream 1's
+// "/slow" request, whose Handler it checks runs inline and blocks.
+func startSlowInline(t *testing.T) (p *h2test.Peer, release chan struct{}) {
+	t.Helper()
+	release = make(chan struct{})
 	started := make(chan struct{}, 1)
 	c, p := startServer(t, nil, func(s *conn.Stream) {
 		if pathOf(s) == "/slow" {
@@ -39,6 +40,15 @@ func TestInlineSlowHandlerDoesNotStallReading(t *testing.T) {
 	if n := conn.InlineRuns(c); n != 1 {
 		t.Fatalf("%d handlers ran inline, want 1: the test needs the slow one to", n)
 	}
+	return p, release
+}
+
+// A whole request's Handler runs on the reading goroutine; one that blocks
+// outside the connection (here on a channel) does not stall reading for
+// long: a PING is answered and another stream's request is served while it
+// blocks, and it answers once released.
+func TestInlineSlowHandlerDoesNotStallReading(t *testing.T) {
+	p, release := startSlowInline(t)
 	ping := [8]byte{8, 7, 6, 5, 4, 3, 2, 1}
 	p.WriteFrames(&frame.PingFrame{Header: frame.Header{Type: frame.TypePing, Length: 8}, Data: ping})
 	p.WantFrame("PING ACK while a handler blocks", &frame.PingFrame{Header: frame.Header{Type: frame.TypePing, Flags: frame.FlagAck, Length: 8}, Data: ping})
@@ -95,20 +105,7 @@ func TestInlineHandlerWaitingForCreditGetsAReader(t *testing.T) {
 // here nothing but the watchdog can make the server read).
 func TestInlineWatchdogBoundsTheStall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		release := make(chan struct{})
-		started := make(chan struct{}, 1)
-		c, p := startServer(t, nil, func(s *conn.Stream) {
-			if pathOf(s) == "/slow" {
-				started <- struct{}{}
-				<-release
-			}
-			s.WriteAll(status200, []byte(pathOf(s)), trailerOK)
-		})
-		p.WriteHeaders(1, true, request("/slow")...)
-		<-started
-		if n := conn.InlineRuns(c); n != 1 {
-			t.Fatalf("%d handlers ran inline, want 1: the test needs the slow one to", n)
-		}
+		p, release := startSlowInline(t)
 		start := time.Now()
 		p.WriteHeaders(3, true, request("/fast")...)
 		p.WantHeaders("stream 3's response while stream 1's handler blocks", 3, false, status200)
