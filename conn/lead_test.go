@@ -82,6 +82,23 @@ func answerWhileWaiting(t *testing.T, c *conn.Conn, p *h2test.Peer, s *conn.Stre
 
 // waitLeading waits until a goroutine holds c's read role, or fails after a
 // generous bound.
+// openOneAndThree opens streams 1 (under ctx, with flags) and 3 on c and
+// sees the peer p receive their HEADERS.
+func openOneAndThree(t *testing.T, c *conn.Conn, p *h2test.Peer, ctx context.Context, flags conn.OpenFlags) (s1, s3 *conn.Stream) {
+	t.Helper()
+	s1, err := c.OpenStream(ctx, request("/one"), nil, flags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.WantType("HEADERS of stream 1", frame.TypeHeaders)
+	s3, err = c.OpenStream(context.Background(), request("/three"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.WantType("HEADERS of stream 3", frame.TypeHeaders)
+	return s1, s3
+}
+
 func waitLeading(t *testing.T, c *conn.Conn) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
@@ -136,16 +153,7 @@ func TestLeaderCancelledMidFrame(t *testing.T) {
 	c, p := startClient(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s1, err := c.OpenStream(ctx, request("/one"), nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.WantType("HEADERS of stream 1", frame.TypeHeaders)
-	s3, err := c.OpenStream(context.Background(), request("/three"), nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.WantType("HEADERS of stream 3", frame.TypeHeaders)
+	s1, s3 := openOneAndThree(t, c, p, ctx, 0)
 	p.WriteHeaders(3, false, status200...)
 	if _, err := s3.ReadHeaders(); err != nil {
 		t.Fatal(err)
@@ -197,16 +205,7 @@ func TestLeaderCancelledMidFrame(t *testing.T) {
 func TestLeaderAppliesControlFrames(t *testing.T) {
 	conn.SetLeadIdle(t, time.Minute)
 	c, p := startClient(t, nil)
-	s1, err := c.OpenStream(context.Background(), request("/one"), nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.WantType("HEADERS of stream 1", frame.TypeHeaders)
-	s3, err := c.OpenStream(context.Background(), request("/three"), nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.WantType("HEADERS of stream 3", frame.TypeHeaders)
+	s1, s3 := openOneAndThree(t, c, p, context.Background(), 0)
 	answerWhileWaiting(t, c, p, s3)
 	readErr := make(chan error, 1)
 	go func() {
@@ -468,16 +467,7 @@ func TestUnwatchedLeaderContextEnds(t *testing.T) {
 				ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
 			}
 			defer cancel()
-			s1, err := c.OpenStream(ctx, request("/one"), nil, conn.Unwatched)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p.WantType("HEADERS of stream 1", frame.TypeHeaders)
-			s3, err := c.OpenStream(context.Background(), request("/three"), nil, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p.WantType("HEADERS of stream 3", frame.TypeHeaders)
+			s1, s3 := openOneAndThree(t, c, p, ctx, conn.Unwatched)
 			p.WriteHeaders(3, false, status200...)
 			if _, err := s3.ReadHeaders(); err != nil {
 				t.Fatal(err)
