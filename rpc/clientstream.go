@@ -381,6 +381,9 @@ func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compres
 		} else if c, b, err = cc.pick(ctx, ci); err != nil {
 			return nil, nil, err
 		}
+		if testHookPicked != nil {
+			testHookPicked(c)
+		}
 		if hasDeadline {
 			// The time left is measured after dialing, so the server
 			// never gets more time than the client has.
@@ -409,15 +412,21 @@ func (cc *ClientConn) newAttempt(ctx context.Context, ci *callInfo, comp Compres
 			return st, b, nil
 		}
 		b.release()
-		// A stream refused because the connection drains was never sent:
-		// retry it transparently, on whichever backend the balancer
-		// picks now.
-		if errors.Is(err, conn.ErrNotAvailable) && attempt < 3 && ctx.Err() == nil {
+		// A stream refused because the connection drains, or because it
+		// ended after the pick (a GOAWAY drained it with no stream left),
+		// was never sent: retry it transparently, on whichever backend the
+		// balancer picks now (a pinned call has no other connection).
+		unsent := errors.Is(err, conn.ErrNotAvailable) || errors.Is(err, conn.ErrClosed) && ci.pinned == nil
+		if unsent && attempt < 3 && ctx.Err() == nil {
 			continue
 		}
 		return nil, nil, clientErr(ctx, err)
 	}
 }
+
+// testHookPicked, set by tests only, runs between a call's pick of a
+// connection and the opening of its stream there.
+var testHookPicked func(*conn.Conn)
 
 // write sends one message, pre followed by p (END_STREAM after it if end),
 // on the call's stream, keeping a copy for a retry until the call commits.
