@@ -121,3 +121,15 @@ func ExampleMessage() {
 	// 08 07 12 04 0a 02 68 69
 	// hi
 }
+
+// A generated AppendWire tests its string fields for ASCII first and checks
+// one rune by rune only when that test fails.
+func ExampleASCII() {
+	for _, s := range []string{"ada@example.com", "Zoë", "\xff"} {
+		fmt.Println(wire.ASCII(s), wire.ValidUTF8(s))
+	}
+	// Output:
+	// true true
+	// false true
+	// false false
+}

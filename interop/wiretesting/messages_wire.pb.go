@@ -465,6 +465,11 @@ func (m *EchoStatus) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
+	if !wire.ASCII(m.Message) {
+		if !wire.ValidUTF8(m.Message) {
+			return b, wire.FieldError("grpc.testing.EchoStatus", 2, wire.ErrInvalidUTF8)
+		}
+	}
 	if m.Code != 0 {
 		if x := uint64(m.Code); x < 0x80 {
 			b = append(b, 0x08, byte(x))
@@ -474,9 +479,6 @@ func (m *EchoStatus) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.Message) != 0 {
-		if !wire.ValidUTF8(m.Message) {
-			return b[:orig], wire.FieldError("grpc.testing.EchoStatus", 2, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.Message); l < 0x80 {
 			b = append(b, 0x12, byte(l))
 		} else {
@@ -554,7 +556,7 @@ func (m *EchoStatus) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.EchoStatus", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1276,6 +1278,20 @@ func (m *SimpleResponse) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
+	if !wire.ASCII(m.Username) || !wire.ASCII(m.OauthScope) || !wire.ASCII(m.ServerId) || !wire.ASCII(m.Hostname) {
+		if !wire.ValidUTF8(m.Username) {
+			return b, wire.FieldError("grpc.testing.SimpleResponse", 2, wire.ErrInvalidUTF8)
+		}
+		if !wire.ValidUTF8(m.OauthScope) {
+			return b, wire.FieldError("grpc.testing.SimpleResponse", 3, wire.ErrInvalidUTF8)
+		}
+		if !wire.ValidUTF8(m.ServerId) {
+			return b, wire.FieldError("grpc.testing.SimpleResponse", 4, wire.ErrInvalidUTF8)
+		}
+		if !wire.ValidUTF8(m.Hostname) {
+			return b, wire.FieldError("grpc.testing.SimpleResponse", 6, wire.ErrInvalidUTF8)
+		}
+	}
 	if m.Payload != nil {
 		b = append(b, 0x0a)
 		at := len(b)
@@ -1286,9 +1302,6 @@ func (m *SimpleResponse) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.FinishLen(b, at)
 	}
 	if len(m.Username) != 0 {
-		if !wire.ValidUTF8(m.Username) {
-			return b[:orig], wire.FieldError("grpc.testing.SimpleResponse", 2, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.Username); l < 0x80 {
 			b = append(b, 0x12, byte(l))
 		} else {
@@ -1298,9 +1311,6 @@ func (m *SimpleResponse) AppendWire(b []byte) (_ []byte, err error) {
 		b = append(b, m.Username...)
 	}
 	if len(m.OauthScope) != 0 {
-		if !wire.ValidUTF8(m.OauthScope) {
-			return b[:orig], wire.FieldError("grpc.testing.SimpleResponse", 3, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.OauthScope); l < 0x80 {
 			b = append(b, 0x1a, byte(l))
 		} else {
@@ -1310,9 +1320,6 @@ func (m *SimpleResponse) AppendWire(b []byte) (_ []byte, err error) {
 		b = append(b, m.OauthScope...)
 	}
 	if len(m.ServerId) != 0 {
-		if !wire.ValidUTF8(m.ServerId) {
-			return b[:orig], wire.FieldError("grpc.testing.SimpleResponse", 4, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.ServerId); l < 0x80 {
 			b = append(b, 0x22, byte(l))
 		} else {
@@ -1330,9 +1337,6 @@ func (m *SimpleResponse) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.Hostname) != 0 {
-		if !wire.ValidUTF8(m.Hostname) {
-			return b[:orig], wire.FieldError("grpc.testing.SimpleResponse", 6, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.Hostname); l < 0x80 {
 			b = append(b, 0x32, byte(l))
 		} else {
@@ -1417,7 +1421,7 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.SimpleResponse", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1439,7 +1443,7 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.SimpleResponse", 3, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1461,7 +1465,7 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.SimpleResponse", 4, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1500,7 +1504,7 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.SimpleResponse", 6, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -2588,6 +2592,11 @@ func (m *StreamingOutputCallResponse) AppendWire(b []byte) (_ []byte, err error)
 	}
 	orig := len(b)
 	_, _ = orig, err
+	if !wire.ASCII(m.PeerSocketAddress) {
+		if !wire.ValidUTF8(m.PeerSocketAddress) {
+			return b, wire.FieldError("grpc.testing.StreamingOutputCallResponse", 2, wire.ErrInvalidUTF8)
+		}
+	}
 	if m.Payload != nil {
 		b = append(b, 0x0a)
 		at := len(b)
@@ -2598,9 +2607,6 @@ func (m *StreamingOutputCallResponse) AppendWire(b []byte) (_ []byte, err error)
 		b = wire.FinishLen(b, at)
 	}
 	if len(m.PeerSocketAddress) != 0 {
-		if !wire.ValidUTF8(m.PeerSocketAddress) {
-			return b[:orig], wire.FieldError("grpc.testing.StreamingOutputCallResponse", 2, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.PeerSocketAddress); l < 0x80 {
 			b = append(b, 0x12, byte(l))
 		} else {
@@ -2685,7 +2691,7 @@ func (m *StreamingOutputCallResponse) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.StreamingOutputCallResponse", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -3192,7 +3198,7 @@ func (m *LoadBalancerStatsRequest) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	for _, v := range m.MetadataKeys {
-		if !wire.ValidUTF8(v) {
+		if !wire.ASCII(v) && !wire.ValidUTF8(v) {
 			return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsRequest", 3, wire.ErrInvalidUTF8)
 		}
 		if l := len(v); l < 0x80 {
@@ -3289,7 +3295,7 @@ func (m *LoadBalancerStatsRequest) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsRequest", 3, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -3467,7 +3473,7 @@ func (m *LoadBalancerStatsResponse) AppendWire(b []byte) (_ []byte, err error) {
 			v := e.v
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
-			if !wire.ValidUTF8(e.k) {
+			if !wire.ASCII(e.k) && !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			if l := len(e.k); l < 0x80 {
@@ -3525,7 +3531,7 @@ func (m *LoadBalancerStatsResponse) AppendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x1a)
 			entry := len(b)
 			b = append(b, 0)
-			if !wire.ValidUTF8(e.k) {
+			if !wire.ASCII(e.k) && !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			if l := len(e.k); l < 0x80 {
@@ -3577,7 +3583,7 @@ func (m *LoadBalancerStatsResponse) AppendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x22)
 			entry := len(b)
 			b = append(b, 0)
-			if !wire.ValidUTF8(e.k) {
+			if !wire.ASCII(e.k) && !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			if l := len(e.k); l < 0x80 {
@@ -3674,7 +3680,7 @@ func (m *LoadBalancerStatsResponse) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -3768,7 +3774,7 @@ func (m *LoadBalancerStatsResponse) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 3, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -3855,7 +3861,7 @@ func (m *LoadBalancerStatsResponse) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 4, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -4088,10 +4094,15 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) AppendWire(b []byte) (_ []byte
 	}
 	orig := len(b)
 	_, _ = orig, err
-	if len(m.Key) != 0 {
+	if !wire.ASCII(m.Key) || !wire.ASCII(m.Value) {
 		if !wire.ValidUTF8(m.Key) {
-			return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
+			return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
 		}
+		if !wire.ValidUTF8(m.Value) {
+			return b, wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
+		}
+	}
+	if len(m.Key) != 0 {
 		if l := len(m.Key); l < 0x80 {
 			b = append(b, 0x0a, byte(l))
 		} else {
@@ -4101,9 +4112,6 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) AppendWire(b []byte) (_ []byte
 		b = append(b, m.Key...)
 	}
 	if len(m.Value) != 0 {
-		if !wire.ValidUTF8(m.Value) {
-			return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.Value); l < 0x80 {
 			b = append(b, 0x12, byte(l))
 		} else {
@@ -4174,7 +4182,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
 			}
 			str1 = x
@@ -4195,7 +4203,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
 			}
 			str2 = x
@@ -4700,7 +4708,7 @@ func (m *LoadBalancerStatsResponse_RpcsByPeer) AppendWire(b []byte) (_ []byte, e
 			v := e.v
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
-			if !wire.ValidUTF8(e.k) {
+			if !wire.ASCII(e.k) && !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", 1, wire.ErrInvalidUTF8)
 			}
 			if l := len(e.k); l < 0x80 {
@@ -4795,7 +4803,7 @@ func (m *LoadBalancerStatsResponse_RpcsByPeer) MergeWire(b []byte, depth int) er
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", 1, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -5110,7 +5118,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) AppendWire(b []byte) (_ []byte, e
 			v := e.v
 			b = append(b, 0x0a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
-			if !wire.ValidUTF8(e.k) {
+			if !wire.ASCII(e.k) && !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			if l := len(e.k); l < 0x80 {
@@ -5159,7 +5167,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) AppendWire(b []byte) (_ []byte, e
 			v := e.v
 			b = append(b, 0x12)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
-			if !wire.ValidUTF8(e.k) {
+			if !wire.ASCII(e.k) && !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			if l := len(e.k); l < 0x80 {
@@ -5208,7 +5216,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) AppendWire(b []byte) (_ []byte, e
 			v := e.v
 			b = append(b, 0x1a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeVarint(uint64(v))))
-			if !wire.ValidUTF8(e.k) {
+			if !wire.ASCII(e.k) && !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			if l := len(e.k); l < 0x80 {
@@ -5258,7 +5266,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) AppendWire(b []byte) (_ []byte, e
 			b = append(b, 0x22)
 			entry := len(b)
 			b = append(b, 0)
-			if !wire.ValidUTF8(e.k) {
+			if !wire.ASCII(e.k) && !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 			}
 			if l := len(e.k); l < 0x80 {
@@ -5355,7 +5363,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -5432,7 +5440,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 2, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -5509,7 +5517,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 3, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -5586,7 +5594,7 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 4, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -6419,6 +6427,14 @@ func (m *ClientConfigureRequest_Metadata) AppendWire(b []byte) (_ []byte, err er
 	}
 	orig := len(b)
 	_, _ = orig, err
+	if !wire.ASCII(m.Key) || !wire.ASCII(m.Value) {
+		if !wire.ValidUTF8(m.Key) {
+			return b, wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
+		}
+		if !wire.ValidUTF8(m.Value) {
+			return b, wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
+		}
+	}
 	if m.Type != 0 {
 		if x := uint64(m.Type); x < 0x80 {
 			b = append(b, 0x08, byte(x))
@@ -6428,9 +6444,6 @@ func (m *ClientConfigureRequest_Metadata) AppendWire(b []byte) (_ []byte, err er
 		}
 	}
 	if len(m.Key) != 0 {
-		if !wire.ValidUTF8(m.Key) {
-			return b[:orig], wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.Key); l < 0x80 {
 			b = append(b, 0x12, byte(l))
 		} else {
@@ -6440,9 +6453,6 @@ func (m *ClientConfigureRequest_Metadata) AppendWire(b []byte) (_ []byte, err er
 		b = append(b, m.Key...)
 	}
 	if len(m.Value) != 0 {
-		if !wire.ValidUTF8(m.Value) {
-			return b[:orig], wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.Value); l < 0x80 {
 			b = append(b, 0x1a, byte(l))
 		} else {
@@ -6522,7 +6532,7 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
 			}
 			str2 = x
@@ -6543,7 +6553,7 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
 			}
 			str3 = x
@@ -6973,7 +6983,7 @@ func (m *TestOrcaReport) AppendWire(b []byte) (_ []byte, err error) {
 			v := e.v
 			b = append(b, 0x1a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+8))
-			if !wire.ValidUTF8(e.k) {
+			if !wire.ASCII(e.k) && !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.TestOrcaReport", 1, wire.ErrInvalidUTF8)
 			}
 			if l := len(e.k); l < 0x80 {
@@ -7018,7 +7028,7 @@ func (m *TestOrcaReport) AppendWire(b []byte) (_ []byte, err error) {
 			v := e.v
 			b = append(b, 0x22)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+8))
-			if !wire.ValidUTF8(e.k) {
+			if !wire.ASCII(e.k) && !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("grpc.testing.TestOrcaReport", 1, wire.ErrInvalidUTF8)
 			}
 			if l := len(e.k); l < 0x80 {
@@ -7133,7 +7143,7 @@ func (m *TestOrcaReport) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.TestOrcaReport", 3, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -7205,7 +7215,7 @@ func (m *TestOrcaReport) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("grpc.testing.TestOrcaReport", 4, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -7361,6 +7371,11 @@ func (m *SetReturnStatusRequest) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
+	if !wire.ASCII(m.GrpcStatusDescription) {
+		if !wire.ValidUTF8(m.GrpcStatusDescription) {
+			return b, wire.FieldError("grpc.testing.SetReturnStatusRequest", 2, wire.ErrInvalidUTF8)
+		}
+	}
 	if m.GrpcCodeToReturn != 0 {
 		if x := uint64(m.GrpcCodeToReturn); x < 0x80 {
 			b = append(b, 0x08, byte(x))
@@ -7370,9 +7385,6 @@ func (m *SetReturnStatusRequest) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.GrpcStatusDescription) != 0 {
-		if !wire.ValidUTF8(m.GrpcStatusDescription) {
-			return b[:orig], wire.FieldError("grpc.testing.SetReturnStatusRequest", 2, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.GrpcStatusDescription); l < 0x80 {
 			b = append(b, 0x12, byte(l))
 		} else {
@@ -7450,7 +7462,7 @@ func (m *SetReturnStatusRequest) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.SetReturnStatusRequest", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -7573,6 +7585,11 @@ func (m *HookRequest) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
+	if !wire.ASCII(m.GrpcStatusDescription) {
+		if !wire.ValidUTF8(m.GrpcStatusDescription) {
+			return b, wire.FieldError("grpc.testing.HookRequest", 3, wire.ErrInvalidUTF8)
+		}
+	}
 	if m.Command != 0 {
 		if x := uint64(m.Command); x < 0x80 {
 			b = append(b, 0x08, byte(x))
@@ -7590,9 +7607,6 @@ func (m *HookRequest) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.GrpcStatusDescription) != 0 {
-		if !wire.ValidUTF8(m.GrpcStatusDescription) {
-			return b[:orig], wire.FieldError("grpc.testing.HookRequest", 3, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.GrpcStatusDescription); l < 0x80 {
 			b = append(b, 0x1a, byte(l))
 		} else {
@@ -7695,7 +7709,7 @@ func (m *HookRequest) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.HookRequest", 3, wire.ErrInvalidUTF8)
 			}
 			v := string(x)

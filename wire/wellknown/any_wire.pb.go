@@ -69,10 +69,12 @@ func (m *Any) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
-	if len(m.TypeUrl) != 0 {
+	if !wire.ASCII(m.TypeUrl) {
 		if !wire.ValidUTF8(m.TypeUrl) {
-			return b[:orig], wire.FieldError("google.protobuf.Any", 1, wire.ErrInvalidUTF8)
+			return b, wire.FieldError("google.protobuf.Any", 1, wire.ErrInvalidUTF8)
 		}
+	}
+	if len(m.TypeUrl) != 0 {
 		if l := len(m.TypeUrl); l < 0x80 {
 			b = append(b, 0x0a, byte(l))
 		} else {
@@ -142,7 +144,7 @@ func (m *Any) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("google.protobuf.Any", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)

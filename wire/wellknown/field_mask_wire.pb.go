@@ -61,7 +61,7 @@ func (m *FieldMask) AppendWire(b []byte) (_ []byte, err error) {
 	orig := len(b)
 	_, _ = orig, err
 	for _, v := range m.Paths {
-		if !wire.ValidUTF8(v) {
+		if !wire.ASCII(v) && !wire.ValidUTF8(v) {
 			return b[:orig], wire.FieldError("google.protobuf.FieldMask", 1, wire.ErrInvalidUTF8)
 		}
 		if l := len(v); l < 0x80 {
@@ -124,7 +124,7 @@ func (m *FieldMask) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("google.protobuf.FieldMask", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)

@@ -126,7 +126,7 @@ func (m *Struct) AppendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x0a)
 			entry := len(b)
 			b = append(b, 0)
-			if !wire.ValidUTF8(e.k) {
+			if !wire.ASCII(e.k) && !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("google.protobuf.Struct", 1, wire.ErrInvalidUTF8)
 			}
 			if l := len(e.k); l < 0x80 {
@@ -223,7 +223,7 @@ func (m *Struct) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("google.protobuf.Struct", 1, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -484,7 +484,7 @@ func (m *Value) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendFixed64(b, math.Float64bits(x.NumberValue))
 	}
 	if x, ok := m.Kind.(*Value_StringValue); ok {
-		if !wire.ValidUTF8(x.StringValue) {
+		if !wire.ASCII(x.StringValue) && !wire.ValidUTF8(x.StringValue) {
 			return b[:orig], wire.FieldError("google.protobuf.Value", 3, wire.ErrInvalidUTF8)
 		}
 		if l := len(x.StringValue); l < 0x80 {
@@ -602,7 +602,7 @@ func (m *Value) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("google.protobuf.Value", 3, wire.ErrInvalidUTF8)
 			}
 			v := string(x)

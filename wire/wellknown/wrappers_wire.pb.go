@@ -1034,10 +1034,12 @@ func (m *StringValue) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
-	if len(m.Value) != 0 {
+	if !wire.ASCII(m.Value) {
 		if !wire.ValidUTF8(m.Value) {
-			return b[:orig], wire.FieldError("google.protobuf.StringValue", 1, wire.ErrInvalidUTF8)
+			return b, wire.FieldError("google.protobuf.StringValue", 1, wire.ErrInvalidUTF8)
 		}
+	}
+	if len(m.Value) != 0 {
 		if l := len(m.Value); l < 0x80 {
 			b = append(b, 0x0a, byte(l))
 		} else {
@@ -1098,7 +1100,7 @@ func (m *StringValue) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("google.protobuf.StringValue", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)

@@ -119,10 +119,15 @@ func (m *Small) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
-	if len(m.Content) != 0 {
+	if !wire.ASCII(m.Content) || !wire.ASCII(m.Timestamp) {
 		if !wire.ValidUTF8(m.Content) {
-			return b[:orig], wire.FieldError("h2rpc.bench.Small", 1, wire.ErrInvalidUTF8)
+			return b, wire.FieldError("h2rpc.bench.Small", 1, wire.ErrInvalidUTF8)
 		}
+		if !wire.ValidUTF8(m.Timestamp) {
+			return b, wire.FieldError("h2rpc.bench.Small", 3, wire.ErrInvalidUTF8)
+		}
+	}
+	if len(m.Content) != 0 {
 		if l := len(m.Content); l < 0x80 {
 			b = append(b, 0x0a, byte(l))
 		} else {
@@ -140,9 +145,6 @@ func (m *Small) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.Timestamp) != 0 {
-		if !wire.ValidUTF8(m.Timestamp) {
-			return b[:orig], wire.FieldError("h2rpc.bench.Small", 3, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.Timestamp); l < 0x80 {
 			b = append(b, 0x1a, byte(l))
 		} else {
@@ -205,7 +207,7 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Small", 1, wire.ErrInvalidUTF8)
 			}
 			str1 = x
@@ -243,7 +245,7 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Small", 3, wire.ErrInvalidUTF8)
 			}
 			str3 = x
@@ -369,6 +371,11 @@ func (m *Point) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
+	if !wire.ASCII(m.Label) {
+		if !wire.ValidUTF8(m.Label) {
+			return b, wire.FieldError("h2rpc.bench.Point", 3, wire.ErrInvalidUTF8)
+		}
+	}
 	if math.Float64bits(m.X) != 0 {
 		b = append(b, 0x09)
 		b = wire.AppendFixed64(b, math.Float64bits(m.X))
@@ -378,9 +385,6 @@ func (m *Point) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendFixed64(b, math.Float64bits(m.Y))
 	}
 	if len(m.Label) != 0 {
-		if !wire.ValidUTF8(m.Label) {
-			return b[:orig], wire.FieldError("h2rpc.bench.Point", 3, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.Label); l < 0x80 {
 			b = append(b, 0x1a, byte(l))
 		} else {
@@ -465,7 +469,7 @@ func (m *Point) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Point", 3, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -715,6 +719,14 @@ func (m *Medium) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
+	if !wire.ASCII(m.Name) || !wire.ASCII(m.Email) {
+		if !wire.ValidUTF8(m.Name) {
+			return b, wire.FieldError("h2rpc.bench.Medium", 2, wire.ErrInvalidUTF8)
+		}
+		if !wire.ValidUTF8(m.Email) {
+			return b, wire.FieldError("h2rpc.bench.Medium", 3, wire.ErrInvalidUTF8)
+		}
+	}
 	if m.Id != 0 {
 		if x := uint64(m.Id); x < 0x80 {
 			b = append(b, 0x08, byte(x))
@@ -724,9 +736,6 @@ func (m *Medium) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.Name) != 0 {
-		if !wire.ValidUTF8(m.Name) {
-			return b[:orig], wire.FieldError("h2rpc.bench.Medium", 2, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.Name); l < 0x80 {
 			b = append(b, 0x12, byte(l))
 		} else {
@@ -736,9 +745,6 @@ func (m *Medium) AppendWire(b []byte) (_ []byte, err error) {
 		b = append(b, m.Name...)
 	}
 	if len(m.Email) != 0 {
-		if !wire.ValidUTF8(m.Email) {
-			return b[:orig], wire.FieldError("h2rpc.bench.Medium", 3, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.Email); l < 0x80 {
 			b = append(b, 0x1a, byte(l))
 		} else {
@@ -788,7 +794,7 @@ func (m *Medium) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	for _, v := range m.Tags {
-		if !wire.ValidUTF8(v) {
+		if !wire.ASCII(v) && !wire.ValidUTF8(v) {
 			return b[:orig], wire.FieldError("h2rpc.bench.Medium", 10, wire.ErrInvalidUTF8)
 		}
 		if l := len(v); l < 0x80 {
@@ -850,7 +856,7 @@ func (m *Medium) AppendWire(b []byte) (_ []byte, err error) {
 			v := e.v
 			b = append(b, 0x6a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeBytes(len(v))))
-			if !wire.ValidUTF8(e.k) {
+			if !wire.ASCII(e.k) && !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("h2rpc.bench.Medium", 1, wire.ErrInvalidUTF8)
 			}
 			if l := len(e.k); l < 0x80 {
@@ -860,7 +866,7 @@ func (m *Medium) AppendWire(b []byte) (_ []byte, err error) {
 				b = wire.AppendVarint(b, uint64(l))
 			}
 			b = append(b, e.k...)
-			if !wire.ValidUTF8(v) {
+			if !wire.ASCII(v) && !wire.ValidUTF8(v) {
 				return b[:orig], wire.FieldError("h2rpc.bench.Medium", 2, wire.ErrInvalidUTF8)
 			}
 			if l := len(v); l < 0x80 {
@@ -950,7 +956,7 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Medium", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -972,7 +978,7 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Medium", 3, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1086,7 +1092,7 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Medium", 10, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1211,7 +1217,7 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.bench.Medium", 13, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -1230,7 +1236,7 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.bench.Medium", 13, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -1454,10 +1460,12 @@ func (m *Large) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
-	if len(m.Name) != 0 {
+	if !wire.ASCII(m.Name) {
 		if !wire.ValidUTF8(m.Name) {
-			return b[:orig], wire.FieldError("h2rpc.bench.Large", 1, wire.ErrInvalidUTF8)
+			return b, wire.FieldError("h2rpc.bench.Large", 1, wire.ErrInvalidUTF8)
 		}
+	}
+	if len(m.Name) != 0 {
 		if l := len(m.Name); l < 0x80 {
 			b = append(b, 0x0a, byte(l))
 		} else {
@@ -1543,7 +1551,7 @@ func (m *Large) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Large", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)

@@ -57,10 +57,12 @@ func (m *HelloRequest) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
-	if len(m.Name) != 0 {
+	if !wire.ASCII(m.Name) {
 		if !wire.ValidUTF8(m.Name) {
-			return b[:orig], wire.FieldError("helloworld.HelloRequest", 1, wire.ErrInvalidUTF8)
+			return b, wire.FieldError("helloworld.HelloRequest", 1, wire.ErrInvalidUTF8)
 		}
+	}
+	if len(m.Name) != 0 {
 		if l := len(m.Name); l < 0x80 {
 			b = append(b, 0x0a, byte(l))
 		} else {
@@ -121,7 +123,7 @@ func (m *HelloRequest) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("helloworld.HelloRequest", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -208,10 +210,12 @@ func (m *HelloReply) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
-	if len(m.Message) != 0 {
+	if !wire.ASCII(m.Message) {
 		if !wire.ValidUTF8(m.Message) {
-			return b[:orig], wire.FieldError("helloworld.HelloReply", 1, wire.ErrInvalidUTF8)
+			return b, wire.FieldError("helloworld.HelloReply", 1, wire.ErrInvalidUTF8)
 		}
+	}
+	if len(m.Message) != 0 {
 		if l := len(m.Message); l < 0x80 {
 			b = append(b, 0x0a, byte(l))
 		} else {
@@ -272,7 +276,7 @@ func (m *HelloReply) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("helloworld.HelloReply", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)

@@ -58,10 +58,12 @@ func (m *StatusRequest) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
-	if len(m.UserId) != 0 {
+	if !wire.ASCII(m.UserId) {
 		if !wire.ValidUTF8(m.UserId) {
-			return b[:orig], wire.FieldError("messenger.StatusRequest", 1, wire.ErrInvalidUTF8)
+			return b, wire.FieldError("messenger.StatusRequest", 1, wire.ErrInvalidUTF8)
 		}
+	}
+	if len(m.UserId) != 0 {
 		if l := len(m.UserId); l < 0x80 {
 			b = append(b, 0x0a, byte(l))
 		} else {
@@ -122,7 +124,7 @@ func (m *StatusRequest) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.StatusRequest", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -220,10 +222,12 @@ func (m *StatusResponse) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
-	if len(m.Message) != 0 {
+	if !wire.ASCII(m.Message) {
 		if !wire.ValidUTF8(m.Message) {
-			return b[:orig], wire.FieldError("messenger.StatusResponse", 1, wire.ErrInvalidUTF8)
+			return b, wire.FieldError("messenger.StatusResponse", 1, wire.ErrInvalidUTF8)
 		}
+	}
+	if len(m.Message) != 0 {
 		if l := len(m.Message); l < 0x80 {
 			b = append(b, 0x0a, byte(l))
 		} else {
@@ -292,7 +296,7 @@ func (m *StatusResponse) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.StatusResponse", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -399,10 +403,12 @@ func (m *TopicRequest) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
-	if len(m.Topic) != 0 {
+	if !wire.ASCII(m.Topic) {
 		if !wire.ValidUTF8(m.Topic) {
-			return b[:orig], wire.FieldError("messenger.TopicRequest", 1, wire.ErrInvalidUTF8)
+			return b, wire.FieldError("messenger.TopicRequest", 1, wire.ErrInvalidUTF8)
 		}
+	}
+	if len(m.Topic) != 0 {
 		if l := len(m.Topic); l < 0x80 {
 			b = append(b, 0x0a, byte(l))
 		} else {
@@ -463,7 +469,7 @@ func (m *TopicRequest) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.TopicRequest", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -572,10 +578,15 @@ func (m *LearningUpdate) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
-	if len(m.Content) != 0 {
+	if !wire.ASCII(m.Content) || !wire.ASCII(m.Timestamp) {
 		if !wire.ValidUTF8(m.Content) {
-			return b[:orig], wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
+			return b, wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
 		}
+		if !wire.ValidUTF8(m.Timestamp) {
+			return b, wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
+		}
+	}
+	if len(m.Content) != 0 {
 		if l := len(m.Content); l < 0x80 {
 			b = append(b, 0x0a, byte(l))
 		} else {
@@ -593,9 +604,6 @@ func (m *LearningUpdate) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.Timestamp) != 0 {
-		if !wire.ValidUTF8(m.Timestamp) {
-			return b[:orig], wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.Timestamp); l < 0x80 {
 			b = append(b, 0x1a, byte(l))
 		} else {
@@ -658,7 +666,7 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
 			}
 			str1 = x
@@ -696,7 +704,7 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
 			}
 			str3 = x
@@ -800,10 +808,12 @@ func (m *ResearchNote) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
-	if len(m.Text) != 0 {
+	if !wire.ASCII(m.Text) {
 		if !wire.ValidUTF8(m.Text) {
-			return b[:orig], wire.FieldError("messenger.ResearchNote", 1, wire.ErrInvalidUTF8)
+			return b, wire.FieldError("messenger.ResearchNote", 1, wire.ErrInvalidUTF8)
 		}
+	}
+	if len(m.Text) != 0 {
 		if l := len(m.Text); l < 0x80 {
 			b = append(b, 0x0a, byte(l))
 		} else {
@@ -864,7 +874,7 @@ func (m *ResearchNote) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.ResearchNote", 1, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -962,6 +972,11 @@ func (m *SummaryResponse) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
+	if !wire.ASCII(m.FinalSummary) {
+		if !wire.ValidUTF8(m.FinalSummary) {
+			return b, wire.FieldError("messenger.SummaryResponse", 2, wire.ErrInvalidUTF8)
+		}
+	}
 	if m.Count != 0 {
 		if x := uint64(m.Count); x < 0x80 {
 			b = append(b, 0x08, byte(x))
@@ -971,9 +986,6 @@ func (m *SummaryResponse) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.FinalSummary) != 0 {
-		if !wire.ValidUTF8(m.FinalSummary) {
-			return b[:orig], wire.FieldError("messenger.SummaryResponse", 2, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.FinalSummary); l < 0x80 {
 			b = append(b, 0x12, byte(l))
 		} else {
@@ -1051,7 +1063,7 @@ func (m *SummaryResponse) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.SummaryResponse", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1152,10 +1164,15 @@ func (m *FeedUpdate) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
-	if len(m.User) != 0 {
+	if !wire.ASCII(m.User) || !wire.ASCII(m.Message) {
 		if !wire.ValidUTF8(m.User) {
-			return b[:orig], wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
+			return b, wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
 		}
+		if !wire.ValidUTF8(m.Message) {
+			return b, wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
+		}
+	}
+	if len(m.User) != 0 {
 		if l := len(m.User); l < 0x80 {
 			b = append(b, 0x0a, byte(l))
 		} else {
@@ -1165,9 +1182,6 @@ func (m *FeedUpdate) AppendWire(b []byte) (_ []byte, err error) {
 		b = append(b, m.User...)
 	}
 	if len(m.Message) != 0 {
-		if !wire.ValidUTF8(m.Message) {
-			return b[:orig], wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.Message); l < 0x80 {
 			b = append(b, 0x12, byte(l))
 		} else {
@@ -1230,7 +1244,7 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
 			}
 			str1 = x
@@ -1251,7 +1265,7 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
 			}
 			str2 = x

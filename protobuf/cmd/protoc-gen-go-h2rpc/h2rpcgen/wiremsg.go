@@ -86,6 +86,9 @@ type msgGen struct {
 	g *protogen.GeneratedFile
 	// checks memoizes needsCheck.
 	checks map[*protogen.Message]bool
+	// flagged holds, while one AppendWire is generated, the string fields
+	// checked up front (plainUTF8), not where they are written.
+	flagged map[protoreflect.FieldDescriptor]bool
 }
 
 func (w *msgGen) wire(name string) string { return w.g.QualifiedGoIdent(wirePackage.Ident(name)) }
@@ -249,6 +252,18 @@ func isOneof(f *protogen.Field) bool {
 // as a pointer.
 func isPointerScalar(f *protogen.Field) bool {
 	return !f.Desc.IsList() && !f.Desc.IsMap() && f.Message == nil && !isOneof(f) && f.Desc.HasPresence()
+}
+
+// plainUTF8 returns m's singular string fields held as a plain string (not
+// in a oneof, no presence pointer) that are checked for UTF-8.
+func plainUTF8(m *protogen.Message) []*protogen.Field {
+	var fs []*protogen.Field
+	for _, f := range sortedFields(m) {
+		if enforceUTF8(f.Desc) && !f.Desc.IsList() && !f.Desc.IsMap() && !isOneof(f) && !f.Desc.HasPresence() {
+			fs = append(fs, f)
+		}
+	}
+	return fs
 }
 
 func enforceUTF8(f protoreflect.FieldDescriptor) bool {
@@ -447,7 +462,7 @@ func (w *msgGen) decodeValue(f protoreflect.FieldDescriptor, msg, goType, ret st
 		s += "v := " + w.math("Float64frombits") + "(x)"
 	case protoreflect.StringKind:
 		if enforceUTF8(f) {
-			s += "if !" + w.wire("ValidUTF8") + "(x) { return " + ret + w.wire("FieldError") + "(" + strconv.Quote(msg) + ", " + num + ", " + w.wire("ErrInvalidUTF8") + ") }\n"
+			s += "if !" + w.wire("ASCII") + "(x) && !" + w.wire("ValidUTF8") + "(x) { return " + ret + w.wire("FieldError") + "(" + strconv.Quote(msg) + ", " + num + ", " + w.wire("ErrInvalidUTF8") + ") }\n"
 		}
 		s += "v := string(x)"
 	case protoreflect.BytesKind:
@@ -773,7 +788,10 @@ func (w *msgGen) appendField(f protoreflect.FieldDescriptor, msg, v string) stri
 			"}\n" +
 			"b = append(b, " + v + "...)"
 		if enforceUTF8(f) {
-			s = "if !" + w.wire("ValidUTF8") + "(" + v + ") { return b[:orig], " + w.wire("FieldError") + "(" + strconv.Quote(msg) + ", " + strconv.Itoa(int(f.Number())) + ", " + w.wire("ErrInvalidUTF8") + ") }\n" + s
+			if w.flagged[f] {
+				return s
+			}
+			s = "if !" + w.wire("ASCII") + "(" + v + ") && !" + w.wire("ValidUTF8") + "(" + v + ") { return b[:orig], " + w.wire("FieldError") + "(" + strconv.Quote(msg) + ", " + strconv.Itoa(int(f.Number())) + ", " + w.wire("ErrInvalidUTF8") + ") }\n" + s
 		}
 		return s
 	}
@@ -792,6 +810,23 @@ func (w *msgGen) marshal(m *protogen.Message) {
 	g.P("if m == nil { return b, nil }")
 	g.P("orig := len(b)")
 	g.P("_, _ = orig, err")
+	// The plain string fields are checked together, before any is written:
+	// one ASCII test each, with little live around the calls, and each
+	// checked rune by rune only if one of them is not ASCII.
+	w.flagged = nil
+	if plain := plainUTF8(m); len(plain) > 0 {
+		w.flagged = make(map[protoreflect.FieldDescriptor]bool)
+		tests := make([]string, len(plain))
+		for i, f := range plain {
+			w.flagged[f.Desc] = true
+			tests[i] = "!" + w.wire("ASCII") + "(m." + f.GoName + ")"
+		}
+		g.P("if ", strings.Join(tests, " || "), " {")
+		for _, f := range plain {
+			g.P("if !", w.wire("ValidUTF8"), "(m.", f.GoName, ") { return b, ", w.wire("FieldError"), "(", strconv.Quote(full), ", ", f.Desc.Number(), ", ", w.wire("ErrInvalidUTF8"), ") }")
+		}
+		g.P("}")
+	}
 	for _, f := range sortedFields(m) {
 		fv := "m." + f.GoName
 		switch {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p2"
@@ -114,6 +115,40 @@ func TestCompatibleEdges(t *testing.T) {
 	same[p3.Maps](t, &p3go.Maps{MUint64: map[uint64]*p3go.Scalars{0: {}, 7: {FBool: true}}, MBool: map[bool]string{true: "t", false: ""}})
 	same[p3.Repeated](t, &p3go.Repeated{RBytes: [][]byte{{}, nil, {1}}, RString: []string{""}})
 	same[p2.Proto2](t, &p2go.Proto2{S: proto.String("\xff not UTF-8 in proto2"), Defaults: &p2go.Defaults{}})
+}
+
+// A message's plain string fields are checked together before any is
+// written: non-ASCII UTF-8 passes, and an invalid one fails naming its own
+// field, whichever of them it is, with b returned as it was.
+func TestUTF8PlainFields(t *testing.T) {
+	good, bad := "Zoë ✓", "\xff"
+	prefix := []byte("kept")
+	ok := &p3.Flat{A: good, N: 1, B: "ascii", C: &good, O: &p3.Flat_D{D: good}, Last: good}
+	b, err := ok.AppendWire(slices.Clone(prefix))
+	if err != nil {
+		t.Fatalf("AppendWire of valid non-ASCII strings: %v", err)
+	}
+	want, _ := proto.MarshalOptions{Deterministic: true}.Marshal(&p3go.Flat{A: good, N: 1, B: "ascii", C: &good, O: &p3go.Flat_D{D: good}, Last: good})
+	if !bytes.Equal(b[len(prefix):], want) {
+		t.Errorf("AppendWire = %x, protobuf-go %x", b[len(prefix):], want)
+	}
+	for _, c := range []struct {
+		m   *p3.Flat
+		num string
+	}{
+		{&p3.Flat{A: bad, B: good, Last: good}, "field 1:"},
+		{&p3.Flat{A: good, B: bad, Last: "x"}, "field 3:"},
+		{&p3.Flat{A: "x", B: good, Last: bad}, "field 63:"},
+		{&p3.Flat{A: good, B: bad, Last: bad}, "field 3:"},
+	} {
+		got, err := c.m.AppendWire(slices.Clone(prefix))
+		if !errors.Is(err, wire.ErrInvalidUTF8) || !strings.Contains(err.Error(), c.num) {
+			t.Errorf("AppendWire(%+v) = %v, want ErrInvalidUTF8 on %s", c.m, err, c.num)
+		}
+		if !bytes.Equal(got, prefix) {
+			t.Errorf("AppendWire(%+v) returned %q, want b as it was", c.m, got)
+		}
+	}
 }
 
 // A proto3 string must be valid UTF-8 both ways; a proto2 one need not.

@@ -267,6 +267,11 @@ func (m *Scalars) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
+	if !wire.ASCII(m.FString) {
+		if !wire.ValidUTF8(m.FString) {
+			return b, wire.FieldError("h2rpc.test.wiremsg3.Scalars", 14, wire.ErrInvalidUTF8)
+		}
+	}
 	if math.Float64bits(m.FDouble) != 0 {
 		b = append(b, 0x09)
 		b = wire.AppendFixed64(b, math.Float64bits(m.FDouble))
@@ -348,9 +353,6 @@ func (m *Scalars) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.FString) != 0 {
-		if !wire.ValidUTF8(m.FString) {
-			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Scalars", 14, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.FString); l < 0x80 {
 			b = append(b, 0x72, byte(l))
 		} else {
@@ -619,7 +621,7 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 14, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -1045,7 +1047,7 @@ func (m *Optionals) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if m.OString != nil {
-		if !wire.ValidUTF8(*m.OString) {
+		if !wire.ASCII(*m.OString) && !wire.ValidUTF8(*m.OString) {
 			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Optionals", 14, wire.ErrInvalidUTF8)
 		}
 		if l := len(*m.OString); l < 0x80 {
@@ -1325,7 +1327,7 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 14, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -2004,7 +2006,7 @@ func (m *Repeated) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	for _, v := range m.RString {
-		if !wire.ValidUTF8(v) {
+		if !wire.ASCII(v) && !wire.ValidUTF8(v) {
 			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Repeated", 14, wire.ErrInvalidUTF8)
 		}
 		if l := len(v); l < 0x80 {
@@ -2752,7 +2754,7 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 14, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -3629,7 +3631,7 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 				b = append(b, 0x08)
 				b = wire.AppendVarint(b, x)
 			}
-			if !wire.ValidUTF8(v) {
+			if !wire.ASCII(v) && !wire.ValidUTF8(v) {
 				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ErrInvalidUTF8)
 			}
 			if l := len(v); l < 0x80 {
@@ -4040,7 +4042,7 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 			} else {
 				b = append(b, 0)
 			}
-			if !wire.ValidUTF8(v) {
+			if !wire.ASCII(v) && !wire.ValidUTF8(v) {
 				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ErrInvalidUTF8)
 			}
 			if l := len(v); l < 0x80 {
@@ -4084,7 +4086,7 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x62)
 			entry := len(b)
 			b = append(b, 0)
-			if !wire.ValidUTF8(e.k) {
+			if !wire.ASCII(e.k) && !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ErrInvalidUTF8)
 			}
 			if l := len(e.k); l < 0x80 {
@@ -4135,7 +4137,7 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 			v := e.v
 			b = append(b, 0x6a)
 			b = wire.AppendVarint(b, uint64(1+wire.SizeBytes(len(e.k))+1+wire.SizeBytes(len(v))))
-			if !wire.ValidUTF8(e.k) {
+			if !wire.ASCII(e.k) && !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ErrInvalidUTF8)
 			}
 			if l := len(e.k); l < 0x80 {
@@ -4145,7 +4147,7 @@ func (m *Maps) AppendWire(b []byte) (_ []byte, err error) {
 				b = wire.AppendVarint(b, uint64(l))
 			}
 			b = append(b, e.k...)
-			if !wire.ValidUTF8(v) {
+			if !wire.ASCII(v) && !wire.ValidUTF8(v) {
 				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ErrInvalidUTF8)
 			}
 			if l := len(v); l < 0x80 {
@@ -4248,7 +4250,7 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -4953,7 +4955,7 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 11, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -5016,7 +5018,7 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 12, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -5103,7 +5105,7 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 13, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -5122,7 +5124,7 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.test.wiremsg3.Maps", 13, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
@@ -5603,10 +5605,12 @@ func (m *Oneofs) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
-	if len(m.After) != 0 {
+	if !wire.ASCII(m.After) {
 		if !wire.ValidUTF8(m.After) {
-			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 8, wire.ErrInvalidUTF8)
+			return b, wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 8, wire.ErrInvalidUTF8)
 		}
+	}
+	if len(m.After) != 0 {
 		if l := len(m.After); l < 0x80 {
 			b = append(b, 0x42, byte(l))
 		} else {
@@ -5624,7 +5628,7 @@ func (m *Oneofs) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if x, ok := m.Kind.(*Oneofs_KString); ok {
-		if !wire.ValidUTF8(x.KString) {
+		if !wire.ASCII(x.KString) && !wire.ValidUTF8(x.KString) {
 			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 2, wire.ErrInvalidUTF8)
 		}
 		if l := len(x.KString); l < 0x80 {
@@ -5737,7 +5741,7 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 8, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -5776,7 +5780,7 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 2, wire.ErrInvalidUTF8)
 			}
 			v := string(x)
@@ -7023,10 +7027,18 @@ func (m *Flat) AppendWire(b []byte) (_ []byte, err error) {
 	}
 	orig := len(b)
 	_, _ = orig, err
-	if len(m.A) != 0 {
+	if !wire.ASCII(m.A) || !wire.ASCII(m.B) || !wire.ASCII(m.Last) {
 		if !wire.ValidUTF8(m.A) {
-			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Flat", 1, wire.ErrInvalidUTF8)
+			return b, wire.FieldError("h2rpc.test.wiremsg3.Flat", 1, wire.ErrInvalidUTF8)
 		}
+		if !wire.ValidUTF8(m.B) {
+			return b, wire.FieldError("h2rpc.test.wiremsg3.Flat", 3, wire.ErrInvalidUTF8)
+		}
+		if !wire.ValidUTF8(m.Last) {
+			return b, wire.FieldError("h2rpc.test.wiremsg3.Flat", 63, wire.ErrInvalidUTF8)
+		}
+	}
+	if len(m.A) != 0 {
 		if l := len(m.A); l < 0x80 {
 			b = append(b, 0x0a, byte(l))
 		} else {
@@ -7044,9 +7056,6 @@ func (m *Flat) AppendWire(b []byte) (_ []byte, err error) {
 		}
 	}
 	if len(m.B) != 0 {
-		if !wire.ValidUTF8(m.B) {
-			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Flat", 3, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.B); l < 0x80 {
 			b = append(b, 0x1a, byte(l))
 		} else {
@@ -7056,7 +7065,7 @@ func (m *Flat) AppendWire(b []byte) (_ []byte, err error) {
 		b = append(b, m.B...)
 	}
 	if m.C != nil {
-		if !wire.ValidUTF8(*m.C) {
+		if !wire.ASCII(*m.C) && !wire.ValidUTF8(*m.C) {
 			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Flat", 4, wire.ErrInvalidUTF8)
 		}
 		if l := len(*m.C); l < 0x80 {
@@ -7072,9 +7081,6 @@ func (m *Flat) AppendWire(b []byte) (_ []byte, err error) {
 		b = wire.AppendFixed64(b, uint64(m.G))
 	}
 	if len(m.Last) != 0 {
-		if !wire.ValidUTF8(m.Last) {
-			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Flat", 63, wire.ErrInvalidUTF8)
-		}
 		if l := len(m.Last); l < 0x80 {
 			b = append(b, 0xfa, 0x03, byte(l))
 		} else {
@@ -7084,7 +7090,7 @@ func (m *Flat) AppendWire(b []byte) (_ []byte, err error) {
 		b = append(b, m.Last...)
 	}
 	if x, ok := m.O.(*Flat_D); ok {
-		if !wire.ValidUTF8(x.D) {
+		if !wire.ASCII(x.D) && !wire.ValidUTF8(x.D) {
 			return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ErrInvalidUTF8)
 		}
 		if l := len(x.D); l < 0x80 {
@@ -7157,7 +7163,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 1, wire.ErrInvalidUTF8)
 			}
 			str1 = x
@@ -7195,7 +7201,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 3, wire.ErrInvalidUTF8)
 			}
 			str3 = x
@@ -7216,7 +7222,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 4, wire.ErrInvalidUTF8)
 			}
 			str4 = x
@@ -7249,7 +7255,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 63, wire.ErrInvalidUTF8)
 			}
 			str63 = x
@@ -7270,7 +7276,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ValidUTF8(x) {
+			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ErrInvalidUTF8)
 			}
 			str5 = x
@@ -7696,7 +7702,7 @@ func (m *WellKnown) AppendWire(b []byte) (_ []byte, err error) {
 			b = append(b, 0x52)
 			entry := len(b)
 			b = append(b, 0)
-			if !wire.ValidUTF8(e.k) {
+			if !wire.ASCII(e.k) && !wire.ValidUTF8(e.k) {
 				return b[:orig], wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 1, wire.ErrInvalidUTF8)
 			}
 			if l := len(e.k); l < 0x80 {
@@ -8046,7 +8052,7 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 							}
 						}
 						b = b[n:]
-						if !wire.ValidUTF8(x) {
+						if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 							return false, wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 10, wire.ErrInvalidUTF8)
 						}
 						v := string(x)
