@@ -144,7 +144,7 @@ func ServerHandshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (net.Con
 	tc := tls.Server(raw, cfg)
 	err := tc.HandshakeContext(ctx)
 	if err == nil {
-		return checked(newTLSConn(tc, raw, false))
+		return checked(&tlsConn{Conn: tc, raw: raw, client: false})
 	}
 	var rhe tls.RecordHeaderError
 	if errors.As(err, &rhe) && rhe.Conn != nil && string(rhe.RecordHeader[:]) == string(frame.ClientPreface[:5]) {
@@ -203,7 +203,7 @@ func ClientHandshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (net.Con
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("h2tls: TLS handshake with %s: %w", nc.RemoteAddr(), explainTLS(err, true))
 	}
-	return checked(newTLSConn(tc, raw, true))
+	return checked(&tlsConn{Conn: tc, raw: raw, client: true})
 }
 
 // explainTLS adds to a handshake error, or a first read's after it, the

@@ -135,23 +135,14 @@ type tlsConn struct {
 	raw    *coalescer
 	client bool        // the client's side
 	spoke  atomic.Bool // a Read has returned data: the handshake is well over
-	ra     readAhead   // tlsread.go
 }
 
-// newTLSConn returns tc with its coalescer raw.
-func newTLSConn(tc *tls.Conn, raw *coalescer, client bool) *tlsConn {
-	t := &tlsConn{Conn: tc, raw: raw, client: client}
-	t.ra.cond.L = &t.ra.mu
-	return t
-}
-
-// Read is the tls.Conn's, read ahead during bursts (tlsread.go). Until
-// one has returned data, a failure may be
+// Read is the tls.Conn's. Until one has returned data, a failure may be
 // the end of the handshake (TLS 1.3 ends the client's side before the
 // server checks the client's certificate, and the refusal comes with the
 // first read): it says so, as the handshake's errors do.
 func (t *tlsConn) Read(b []byte) (int, error) {
-	n, err := t.read(b)
+	n, err := t.Conn.Read(b)
 	if n > 0 {
 		t.spoke.Store(true)
 	} else if err != nil && !t.spoke.Load() {
