@@ -2,6 +2,7 @@ package hpack
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"testing"
 
@@ -39,8 +40,9 @@ func TestBlockCache(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for run := range 200 {
 		e := NewEncoder()
-		var got []Field
+		var got, ours []Field
 		dec := xhpack.NewDecoder(DefaultTableSize, func(f xhpack.HeaderField) { got = append(got, f) })
+		our := NewDecoder(Limits{}) // with its own cache of decoded blocks
 		blocks := [][]Field{request, request[:3], {{Name: "grpc-status", Value: "0"}}}
 		for step := range 60 {
 			var fields []Field
@@ -49,7 +51,7 @@ func TestBlockCache(t *testing.T) {
 				fields = blocks[rng.IntN(len(blocks))]
 			case r < 9:
 				// a new value: inserts, shifting every dynamic index
-				fields = append(append([]Field(nil), request[:2]...), Field{Name: "x-n", Value: string(rune('a' + rng.IntN(26)))})
+				fields = append(append([]Field(nil), request[:3]...), Field{Name: "x-n", Value: string(rune('a' + rng.IntN(26)))})
 			default:
 				// One size change per block: x/net's decoder refuses a
 				// second update in a block once its table holds entries.
@@ -67,7 +69,76 @@ func TestBlockCache(t *testing.T) {
 			if diff := cmp.Diff(fields, got); diff != "" {
 				t.Fatalf("run %d step %d: block %x decodes differently (-sent +decoded):\n%s", run, step, block, diff)
 			}
+			kind := Request
+			if fields[0].Name[0] != ':' {
+				kind = Trailers
+			}
+			var err error
+			if ours, err = our.Decode(block, kind, ours[:0]); err != nil {
+				t.Fatalf("run %d step %d: Decoder: %v", run, step, err)
+			}
+			if diff := cmp.Diff(fields, ours); diff != "" {
+				t.Fatalf("run %d step %d: block %x decodes differently in Decoder (-sent +decoded):\n%s", run, step, block, diff)
+			}
 		}
+	}
+}
+
+// TestDecodedBlockCache: a repeated all-indexed block is taken from the
+// Decoder's cache, only for the kind it was checked as and only while the
+// dynamic table stands.
+func TestDecodedBlockCache(t *testing.T) {
+	e, d := NewEncoder(), NewDecoder(Limits{})
+	first := e.AppendBlock(nil, grpcRequest...)
+	if _, err := d.Decode(first, Request, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d.cache != nil {
+		t.Fatal("a block with literals was cached")
+	}
+	warm := e.AppendBlock(nil, grpcRequest...)
+	got, err := d.Decode(warm, Request, nil)
+	if err != nil || !cmp.Equal(got, grpcRequest) {
+		t.Fatalf("Decode(warm) = %v, %v; want %v", got, err, grpcRequest)
+	}
+	// White box: a hit returns the cached fields.
+	cb := &d.cache[(d.next+decodedCacheSize-1)%decodedCacheSize]
+	if !bytes.Equal(cb.b, warm) {
+		t.Fatalf("cached block %x, want %x", cb.b, warm)
+	}
+	cb.fields[0].Value = "MARK"
+	if got, _ := d.Decode(warm, Request, []Field{{Name: "x", Value: "y"}}); len(got) != len(grpcRequest)+1 || got[1].Value != "MARK" || got[0].Name != "x" {
+		t.Fatalf("second Decode(warm) = %v: not appended from the cache", got)
+	}
+	cb.fields[0].Value = grpcRequest[0].Value
+
+	// The same bytes as trailers: pseudo-header fields are malformed there,
+	// cached or not.
+	if _, err := d.Decode(warm, Trailers, nil); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("Decode(warm, Trailers) error = %v, want ErrMalformed", err)
+	}
+	// A block that inserts into the table invalidates the cache: the warm
+	// bytes now name other entries (every dynamic index shifted by one).
+	other := e.AppendBlock(nil, Field{Name: "x-new", Value: "1"})
+	if _, err := d.Decode(other, Trailers, nil); err != nil {
+		t.Fatal(err)
+	}
+	cb.fields[0].Value = "STALE"
+	got, err = d.Decode(warm, Request, nil)
+	if err == nil || len(got) > 0 && got[0].Value == "STALE" {
+		// The shifted indices name x-new in place of :path: malformed.
+		t.Fatalf("Decode(warm) after a table change = %v, %v: served from a stale cache", got, err)
+	}
+	// So does a size change.
+	again := e.AppendBlock(nil, grpcRequest...)
+	if _, err := d.Decode(again, Request, nil); err != nil {
+		t.Fatal(err)
+	}
+	d.SetMaxTableSize(DefaultTableSize)
+	last := &d.cache[(d.next+decodedCacheSize-1)%decodedCacheSize]
+	last.fields[0].Value = "STALE"
+	if got, err := d.Decode(again, Request, nil); err != nil || got[0].Value == "STALE" {
+		t.Fatalf("Decode after SetMaxTableSize = %v, %v: served from a stale cache", got, err)
 	}
 }
 

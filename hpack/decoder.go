@@ -1,6 +1,7 @@
 package hpack
 
 import (
+	"bytes"
 	"errors"
 
 	"golang.org/x/net/http2/hpack"
@@ -89,11 +90,37 @@ type Decoder struct {
 	tableSize  uint32 // the table size the peer's encoder last declared
 	needUpdate bool   // the next block must open with a size update (RFC 9113 §4.3.1)
 
+	// gen counts the changes the dynamic table may have seen: a block
+	// that was not all indexed representations, a size change. A decoded
+	// block is valid while gen is what it was when the block was decoded.
+	gen   uint64
+	cache *[decodedCacheSize]decodedBlock // made when a block first qualifies
+	next  int                             // the cache slot to replace next
+
 	// State of the block being decoded, set by Decode, used by onField.
 	dst      []Field
 	listSize uint64
 	err      error // first stream-level error of the block; fields are no longer stored
 	check    checker
+}
+
+// decodedCacheSize is how many recent blocks a Decoder remembers: a
+// server's request headers for a few methods, a client's response headers
+// and trailers.
+const decodedCacheSize = 4
+
+// maxCachedBlock bounds the blocks a Decoder remembers, so the cache holds
+// at most decodedCacheSize of them whatever the peer sends.
+const maxCachedBlock = 256
+
+// decodedBlock is a block of indexed representations only (RFC 7541 §6.1)
+// that decoded without error as kind: while the dynamic table stands, the
+// same bytes decode to the same fields and pass the same checks.
+type decodedBlock struct {
+	gen    uint64
+	kind   Kind
+	b      []byte
+	fields []Field
 }
 
 // NewDecoder returns a Decoder that enforces l (zero fields take defaults).
@@ -136,6 +163,7 @@ func (d *Decoder) Limits() Limits { return d.limits }
 func (d *Decoder) SetMaxTableSize(n uint32) {
 	d.limits.MaxTableSize = n
 	d.allowed = n
+	d.gen++
 	d.hd.SetAllowedMaxDynamicTableSize(n)
 	if n < d.tableSize {
 		d.needUpdate = true
@@ -175,9 +203,24 @@ func (d *Decoder) setMaxStringLength() {
 // so memory stays bounded whatever the block expands to. On any error the
 // returned slice holds dst plus the fields stored before the error: reuse
 // its capacity, but do not act on its contents.
+//
+// Decoding a block again that is all indexed representations, while the
+// dynamic table has not changed, is a copy of the fields decoded last time:
+// the Decoder remembers the last few such blocks.
 func (d *Decoder) Decode(block []byte, kind Kind, dst []Field) ([]Field, error) {
 	if uint64(len(block)) > uint64(d.limits.MaxBlockSize) {
 		return dst, ErrBlockTooLarge
+	}
+	if d.cache != nil && !d.needUpdate {
+		for i := range d.cache {
+			if cb := &d.cache[i]; cb.gen == d.gen && cb.kind == kind && cb.b != nil && bytes.Equal(cb.b, block) {
+				return append(dst, cb.fields...), nil
+			}
+		}
+	}
+	indexed := allIndexed(block)
+	if !indexed {
+		d.gen++ // it may change the table, whatever comes of it
 	}
 	updates, declared := leadingSizeUpdates(block)
 	if d.needUpdate && updates == 0 {
@@ -208,7 +251,22 @@ func (d *Decoder) Decode(block []byte, kind Kind, dst []Field) ([]Field, error) 
 	if err := d.check.finish(); err != nil {
 		return out, err
 	}
+	if indexed && len(block) <= maxCachedBlock {
+		d.remember(block, kind, out[len(dst):])
+	}
 	return out, nil
+}
+
+// remember caches block, of kind, all indexed, which decoded to fields.
+func (d *Decoder) remember(block []byte, kind Kind, fields []Field) {
+	if d.cache == nil {
+		d.cache = new([decodedCacheSize]decodedBlock)
+	}
+	cb := &d.cache[d.next]
+	d.next = (d.next + 1) % decodedCacheSize
+	cb.gen, cb.kind = d.gen, kind
+	cb.b = append(cb.b[:0], block...)
+	cb.fields = append(cb.fields[:0], fields...)
 }
 
 // onField receives each field from x/net's decoder, in order, while emitting

@@ -11,7 +11,9 @@
 //     SETTINGS_HEADER_TABLE_SIZE, emitting the RFC 7541 §4.2 size update at the
 //     start of the next block, even an empty one.
 //   - Encoding the same fields again once they are all in the dynamic table
-//     is a copy of the block made last time.
+//     is a copy of the block made last time; decoding the same all-indexed
+//     block again, while the table has not changed, is a copy of the
+//     fields decoded last time.
 //   - Decoder.Decode enforces SETTINGS_MAX_HEADER_LIST_SIZE while decoding and
 //     keeps the dynamic table in sync even when it rejects a block, so a
 //     stream error never becomes a desynchronised connection.
