@@ -411,7 +411,7 @@ func mapBlockErr(err error) error {
 // returns: a stream keeps them with keepFields.
 func (c *Conn) decodeLocked(block []byte, kind hpack.Kind) (fields []hpack.Field, streamErr error, connError error) {
 	fields, err := c.dec.Decode(block, kind, c.fields[:0])
-	c.fields = fields[:0]
+	c.fields = fields // its length is what clearFieldsLocked clears
 	switch {
 	case err == nil:
 		return fields, nil, nil
@@ -466,7 +466,8 @@ func (c *Conn) clearFieldsLocked() {
 		c.fields = nil
 		return
 	}
-	clear(c.fields[:cap(c.fields)])
+	clear(c.fields) // past its length it is already clear
+	c.fields = c.fields[:0]
 }
 
 // onNewStreamLocked opens a stream the peer started with HEADERS (server).
