@@ -32,9 +32,10 @@ import (
 //     lets go while others wait or the connection ended, and when a server
 //     handler returns (the reader does not park at all for a handler that
 //     has its whole request: it will not wait to read again);
-//   - otherwise after leadIdle without a leader (its park timer), so PINGs,
-//     SETTINGS, GOAWAY, new streams and the connection's end are seen
-//     within leadIdle even when nobody waits.
+//   - otherwise after leadIdle to twice that without a leader (its park
+//     timer, which fires every leadIdle and looks whether anyone led
+//     since), so PINGs, SETTINGS, GOAWAY, new streams and the connection's
+//     end are seen within 2 leadIdle even when nobody waits.
 //
 // A leader blocked in Read whose gate is signalled by another goroutine
 // (its context ended, the server deadline passed, Reset, Close) is
@@ -54,11 +55,15 @@ var leadIdle = time.Millisecond
 
 // readerPark is where the background reader waits while it does not hold
 // the read role: wake is signalled when the role is given back to it, and
-// timer fires idle after the role was last let go.
+// timer fires every idle while it waits; leads is Conn.leads when the
+// timer was last armed, so a fire after leads moved re-arms it instead of
+// taking the role (a timer reset per lead cost a unary call at one in
+// flight more than the fires do).
 type readerPark struct {
 	wake  chan struct{}
 	timer *time.Timer
 	idle  time.Duration
+	leads uint32
 }
 
 // Who holds the read role (Conn.readRole).
@@ -159,8 +164,7 @@ func (c *Conn) leadLocked(s *Stream, ch chan struct{}) {
 		}
 		return
 	}
-	c.readRole = roleFree
-	c.park.timer.Reset(c.park.idle)
+	c.readRole = roleFree // the parked reader's timer counts from the last lead
 }
 
 // interruptLeaderLocked stops a leader blocked in Read: another goroutine
@@ -243,20 +247,30 @@ func (c *Conn) waitRoleLocked() {
 		}
 		p.timer.Reset(p.idle)
 	}
+	p.leads = c.leads
 	for c.readRole != roleReader {
 		c.mu.Unlock()
+		fired := false
 		select {
 		case <-p.wake:
 		case <-p.timer.C:
+			fired = true
 		}
 		c.mu.Lock()
-		if c.readRole == roleFree {
+		if !fired {
+			continue
+		}
+		if c.readRole == roleFree && c.leads == p.leads {
 			// Nobody led for leadIdle: the reader reads on, and drops its
 			// park (an idle connection keeps none).
 			c.readRole = roleReader
 			c.park = nil
 			return
 		}
+		// A goroutine leads, or led since the timer was armed: look again
+		// in leadIdle.
+		p.leads = c.leads
+		p.timer.Reset(p.idle)
 	}
 	p.timer.Stop()
 }
