@@ -140,6 +140,20 @@ func TestDecodedBlockCache(t *testing.T) {
 	if got, err := d.Decode(again, Request, nil); err != nil || got[0].Value == "STALE" {
 		t.Fatalf("Decode after SetMaxTableSize = %v, %v: served from a stale cache", got, err)
 	}
+
+	// A block of more than maxCachedFields indexed fields is not kept.
+	d = NewDecoder(Limits{})
+	long := bytes.Repeat([]byte{0x82}, maxCachedFields+1) // :method GET, static
+	if _, err := d.Decode(long, Trailers, nil); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("pseudo-headers in trailers: error %v, want ErrMalformed", err)
+	}
+	long = bytes.Repeat([]byte{0x90}, maxCachedFields+1) // accept-encoding, static
+	if got, err := d.Decode(long, Trailers, nil); err != nil || len(got) != maxCachedFields+1 {
+		t.Fatalf("Decode(%x) = %d fields, %v", long, len(got), err)
+	}
+	if d.cache != nil {
+		t.Fatalf("a block of %d fields was cached", maxCachedFields+1)
+	}
 }
 
 func TestAllIndexed(t *testing.T) {

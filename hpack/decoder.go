@@ -109,9 +109,13 @@ type Decoder struct {
 // and trailers.
 const decodedCacheSize = 4
 
-// maxCachedBlock bounds the blocks a Decoder remembers, so the cache holds
-// at most decodedCacheSize of them whatever the peer sends.
-const maxCachedBlock = 256
+// maxCachedBlock and maxCachedFields bound the blocks a Decoder
+// remembers, so that its cache holds a few KiB at most whatever the peer
+// sends (a gRPC request block is about ten fields).
+const (
+	maxCachedBlock  = 256
+	maxCachedFields = 16
+)
 
 // decodedBlock is a block of indexed representations only (RFC 7541 §6.1)
 // that decoded without error as kind: while the dynamic table stands, the
@@ -251,7 +255,7 @@ func (d *Decoder) Decode(block []byte, kind Kind, dst []Field) ([]Field, error) 
 	if err := d.check.finish(); err != nil {
 		return out, err
 	}
-	if indexed && len(block) <= maxCachedBlock {
+	if indexed && len(block) <= maxCachedBlock && len(out)-len(dst) <= maxCachedFields {
 		d.remember(block, kind, out[len(dst):])
 	}
 	return out, nil
