@@ -555,3 +555,47 @@ func TestUnwatchedContextEndsBetweenLeads(t *testing.T) {
 	}
 	p.WantRST("stream 1 cancelled", 1, frame.ErrCodeCancel)
 }
+
+// The parked reader takes the read role back once nobody led for a while,
+// also when a goroutine led after it parked (its timer, armed when it
+// parked, then fires with leads moved and re-arms): a PING that arrives
+// after the last lead is answered with nobody waiting.
+func TestParkedReaderComesBackAfterLastLead(t *testing.T) {
+	conn.SetLeadIdle(t, 20*time.Millisecond)
+	read := make(chan struct{})
+	again := make(chan struct{})
+	done := make(chan error, 1)
+	c, p := startServer(t, nil, func(s *conn.Stream) {
+		if _, err := s.Read(make([]byte, 1)); err != nil { // woken by the reader, which parks
+			done <- err
+			return
+		}
+		close(read)
+		<-again
+		_, err := s.Read(make([]byte, 1)) // leads
+		done <- err
+		<-again
+	})
+	p.WriteHeaders(1, false, request("/lead")...)
+	waitFor(t, "the handler to wait", func() bool { return conn.Waiters(c) == 1 })
+	p.WriteData(1, false, []byte("a"))
+	<-read
+	waitFor(t, "the reader to park", func() bool { return conn.ReadRoleFree(c) })
+	leads, _ := conn.Leads(c)
+	again <- struct{}{}
+	waitLeading(t, c)
+	p.WriteData(1, false, []byte("b"))
+	if err := <-done; err != nil {
+		t.Fatalf("the leader's Read: %v", err)
+	}
+	if n, _ := conn.Leads(c); n <= leads {
+		t.Fatalf("leads %d, want more than %d: the second Read did not lead", n, leads)
+	}
+	// Nobody waits now; the reader must come back by itself.
+	waitFor(t, "the reader to take the role back", func() bool { return !conn.ReadRoleFree(c) })
+	p.WriteRaw(frame.AppendPing(nil, false, [8]byte{4, 2}))
+	if ack := p.WantType("PING ACK with nobody waiting", frame.TypePing).(*frame.PingFrame); !ack.IsAck() || ack.Data != [8]byte{4, 2} {
+		t.Fatalf("got PING %+v, want the ACK of ours", ack)
+	}
+	close(again)
+}
