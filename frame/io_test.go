@@ -478,3 +478,39 @@ func TestReady(t *testing.T) {
 		t.Fatal("not Ready with a whole PING buffered")
 	}
 }
+
+// Next tells the header of a frame ReadFrame would return without reading,
+// and nothing for a frame still partly unread or after an error.
+func TestNext(t *testing.T) {
+	ping := AppendPing(nil, false, [8]byte{1})
+	data := AppendData(nil, 3, true, []byte("hello"))
+	r := &scriptReader{
+		{data: append(append([]byte{}, ping...), data[:HeaderLen+2]...)},
+		{data: data[HeaderLen+2:]},
+	}
+	fr := NewReader(r)
+	if _, ok := fr.Next(); ok {
+		t.Fatal("Next before any read")
+	}
+	if _, err := fr.ReadFrame(); err != nil {
+		t.Fatal(err)
+	}
+	if h, ok := fr.Next(); ok {
+		t.Fatalf("Next = %+v with only part of the DATA frame buffered", h)
+	}
+	fr = NewReader(bytes.NewReader(append(append([]byte{}, ping...), data...)))
+	if _, err := fr.ReadFrame(); err != nil {
+		t.Fatal(err)
+	}
+	h, ok := fr.Next()
+	want := Header{Length: 5, Type: TypeData, Flags: FlagEndStream, StreamID: 3}
+	if !ok || h != want {
+		t.Fatalf("Next = %+v, %v; want %+v", h, ok, want)
+	}
+	if f, err := fr.ReadFrame(); err != nil || f.FrameHeader() != want {
+		t.Fatalf("ReadFrame after Next: %v, %v", f, err)
+	}
+	if _, ok := fr.Next(); ok {
+		t.Fatal("Next with nothing buffered")
+	}
+}

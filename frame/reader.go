@@ -135,6 +135,16 @@ func (fr *Reader) Ready() bool {
 	return n >= HeaderLen && n >= HeaderLen+int(parseHeader(fr.buf[fr.start:fr.start+HeaderLen]).Length)
 }
 
+// Next returns the header of the frame the next ReadFrame returns, if it
+// is whole in the buffer and no error is pending (ok false otherwise), so a
+// caller can decide whether to read it now.
+func (fr *Reader) Next() (h Header, ok bool) {
+	if fr.err != nil || !fr.Ready() {
+		return Header{}, false
+	}
+	return parseHeader(fr.buf[fr.start : fr.start+HeaderLen]), true
+}
+
 // Release returns the Reader's pooled buffer, if it holds one, to the pool.
 // Frames returned earlier become invalid; the Reader may still be used.
 // A connection calls it when it ends.
