@@ -137,3 +137,11 @@ func InlineRuns(c *Conn) int {
 	}
 	return int(c.inline.runs)
 }
+
+// StreamBuffered reports how many received bytes wait in s's buffer, not
+// counting those copied straight into a waiting ReadFull's.
+func StreamBuffered(s *Stream) int {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	return s.buf.Len()
+}

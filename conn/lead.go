@@ -132,7 +132,7 @@ func (c *Conn) leadLocked(s *Stream, ch chan struct{}) {
 		// response's DATA and trailers), and nobody would read them before
 		// the next leader.
 		got := len(ch) > 0 // waitLocked takes the token
-		if got && !c.fr.Ready() {
+		if got && (!c.fr.Ready() || c.keepForDirectLocked(s)) {
 			break
 		}
 		c.inRead = !got
@@ -165,6 +165,20 @@ func (c *Conn) leadLocked(s *Stream, ch chan struct{}) {
 		return
 	}
 	c.readRole = roleFree // the parked reader's timer counts from the last lead
+}
+
+// keepForDirectLocked reports whether a leader whose ReadFull is satisfied
+// should leave the next buffered frame unread: it is DATA for the same
+// stream, which the caller is likely to ask for with its next ReadFull (a
+// message's body after its prefix) and lead again for, so it goes straight
+// into that call's buffer instead of through the stream's. If the caller
+// does not come back, the background reader applies it within leadIdle.
+func (c *Conn) keepForDirectLocked(s *Stream) bool {
+	if s.direct == nil {
+		return false
+	}
+	h, ok := c.fr.Next()
+	return ok && h.Type == frame.TypeData && h.StreamID == s.id
 }
 
 // interruptLeaderLocked stops a leader blocked in Read: another goroutine

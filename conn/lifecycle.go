@@ -147,6 +147,30 @@ func (c *Conn) consumedLocked(s *Stream, n int) (queued bool) {
 	return queued
 }
 
+// needCreditLocked reports whether a ReadFull on s that still needs room
+// bytes must return the credit of what it read so far before it waits:
+// the stream or the connection window lets the peer send less than room.
+// Otherwise the credit waits for ReadFull to return, which writes the
+// WINDOW_UPDATEs itself, so that a message within the windows costs no
+// flusher.
+func (c *Conn) needCreditLocked(s *Stream, room int) bool {
+	return int64(room) > min(s.recvWin.Advertised(), c.recvWin.Advertised())
+}
+
+// creditDirectLocked returns the credit of the bytes copied into the
+// buffer of a waiting ReadFull (s.direct) when the peer needs it to fill
+// the buffer (needCreditLocked).
+func (c *Conn) creditDirectLocked(s *Stream) {
+	if !c.needCreditLocked(s, len(s.direct)-s.directN) {
+		return
+	}
+	k := s.directN - s.directCredited
+	s.directCredited = s.directN
+	if c.consumedLocked(s, k) {
+		c.w.kickLocked()
+	}
+}
+
 // releaseConnLocked returns the connection credit of n bytes the
 // application will never read (padding, data of closed or reset streams),
 // or whose credit returns on arrival. It is batched like consumed data: the

@@ -351,13 +351,26 @@ func (c *Conn) onData(f *frame.DataFrame) error {
 		c.releaseConnLocked(uint32(len(f.Data)))
 		return c.streamErrorLocked(id, frame.ErrCodeProtocol, "more DATA than content-length")
 	}
-	if len(f.Data) > 0 {
-		if err := s.buf.Write(f.Data); err != nil {
+	data := f.Data
+	if s.direct != nil && len(data) > 0 {
+		// A ReadFull waits: the data goes straight into its buffer.
+		k := copy(s.direct[s.directN:], data)
+		s.directN += k
+		data = data[k:]
+		c.bufferedLocked(k)
+		if s.directN == len(s.direct) {
+			s.wakeRead()
+		} else {
+			c.creditDirectLocked(s)
+		}
+	}
+	if len(data) > 0 {
+		if err := s.buf.Write(data); err != nil {
 			// Cannot happen while the window check above holds.
-			c.releaseConnLocked(uint32(len(f.Data)))
+			c.releaseConnLocked(uint32(len(data)))
 			return c.streamErrorLocked(id, frame.ErrCodeFlowControl, err.Error())
 		}
-		c.bufferedLocked(len(f.Data))
+		c.bufferedLocked(len(data))
 		s.wakeRead()
 	}
 	if end {

@@ -52,6 +52,14 @@ type Stream struct {
 	recvWin flowcontrol.RecvWindow
 	// buf holds received DATA the application has not read yet.
 	buf stream.RecvBuffer
+	// direct is the rest of the buffer of a ReadFull waiting for DATA
+	// (buf is then empty): arriving DATA is copied straight into it, not
+	// through buf, and the reader is woken only once it is full. directN
+	// counts the bytes copied into it; directCredited those of them whose
+	// credit was already returned because the peer needed it to fill direct
+	// (see onData). nil while no ReadFull waits.
+	direct                  []byte
+	directN, directCredited int
 	// reqHeaders (server) is the request block; respHeaders (client) the
 	// final response block; trailers the trailer block.
 	// They live in fieldStore while it has room (see keepFields).
@@ -368,20 +376,83 @@ func (s *Stream) readLocked(p []byte) (int, error) {
 			}
 			return s.buf.Read(p), nil
 		}
-		if s.dropped {
-			return 0, fmt.Errorf("conn: stream %d: unread data dropped: %w", s.id, context.Cause(s.ctx))
-		}
-		if s.recvEnded() {
-			if s.removed && s.stopWatch != nil {
-				s.stopWatch()
-			}
-			return 0, io.EOF
-		}
-		if s.err != nil {
-			return 0, s.err
+		if err := s.readEndLocked(); err != nil {
+			return 0, err
 		}
 		c.waitLocked(s, &s.readWake)
 	}
+}
+
+// readEndLocked says why a stream with nothing buffered will give no more
+// DATA (io.EOF, the stream's error), or nil while more may come.
+func (s *Stream) readEndLocked() error {
+	if s.dropped {
+		return fmt.Errorf("conn: stream %d: unread data dropped: %w", s.id, context.Cause(s.ctx))
+	}
+	if s.recvEnded() {
+		if s.removed && s.stopWatch != nil {
+			s.stopWatch()
+		}
+		return io.EOF
+	}
+	return s.err
+}
+
+// ReadFull reads exactly len(p) bytes into p, as io.ReadFull(s, p) would:
+// it returns io.EOF if the stream's DATA ended before the first byte,
+// io.ErrUnexpectedEOF if it ended part way, or the error that failed the
+// stream (with the count read before it). It is for a caller that knows
+// how much it needs (a length-prefixed message): while it waits, arriving
+// DATA is copied straight into p rather than through the stream's buffer,
+// and it is woken once, when p is full or the stream ends, not per frame.
+// Credit for the bytes goes back to the peer as Read's does, and earlier
+// when p is larger than what the peer may still send. p must not be used by
+// others until ReadFull returns.
+func (s *Stream) ReadFull(p []byte) (int, error) {
+	c := s.c
+	c.mu.Lock()
+	n, credited, err := s.readFullLocked(p)
+	if n > credited && c.consumedLocked(s, n-credited) && c.w.claimLocked() {
+		c.mu.Unlock()
+		c.w.flushInline() // as Read does
+		return n, err
+	}
+	c.mu.Unlock()
+	return n, err
+}
+
+// readFullLocked is ReadFull without the credit it returns: it reports how
+// many of the n bytes read had their credit returned already. It waits,
+// releasing c.mu, with the rest of p published in s.direct.
+func (s *Stream) readFullLocked(p []byte) (n, credited int, err error) {
+	c := s.c
+	s.writeRun = 0
+	for n < len(p) {
+		if s.buf.Len() > 0 {
+			n += s.buf.Read(p[n:])
+			continue
+		}
+		if err = s.readEndLocked(); err != nil {
+			break
+		}
+		if n > credited && c.needCreditLocked(s, len(p)-n) {
+			// The peer cannot send the rest without the credit of what
+			// was read so far.
+			if c.consumedLocked(s, n-credited) {
+				c.w.kickLocked()
+			}
+			credited = n
+		}
+		s.direct, s.directN, s.directCredited = p[n:], 0, 0
+		c.waitLocked(s, &s.readWake)
+		n += s.directN
+		credited += s.directCredited
+		s.direct, s.directN, s.directCredited = nil, 0, 0
+	}
+	if err == io.EOF && n > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, credited, err
 }
 
 // Trailers returns the trailer block, valid after Read returned io.EOF (nil
