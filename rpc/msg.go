@@ -162,7 +162,7 @@ func (m *msgReader) next() ([]byte, error) {
 // that it did so, and then *into holds the message. On an error *into keeps
 // its length, though its array may have been written.
 func (m *msgReader) nextInto(into *[]byte) (b []byte, direct bool, err error) {
-	if n, err := io.ReadFull(m.r, m.hdr[:]); err != nil {
+	if n, err := readFull(m.r, m.hdr[:]); err != nil {
 		if err == io.ErrUnexpectedEOF || (err == io.EOF && n > 0) {
 			return nil, false, &Status{Code: Internal, Message: "grpc: " + errTruncatedMsg.Error(), cause: errTruncatedMsg}
 		}
@@ -191,7 +191,7 @@ func (m *msgReader) nextInto(into *[]byte) (b []byte, direct bool, err error) {
 			d = make([]byte, length)
 		}
 		d = d[:length]
-		if _, err := io.ReadFull(m.r, d); err != nil {
+		if _, err := readFull(m.r, d); err != nil {
 			return nil, false, truncated(err)
 		}
 		*into = d
@@ -206,7 +206,7 @@ func (m *msgReader) nextInto(into *[]byte) (b []byte, direct bool, err error) {
 	}
 	b = b[:length]
 	*m.buf = b
-	if _, err := io.ReadFull(m.r, b); err != nil {
+	if _, err := readFull(m.r, b); err != nil {
 		return nil, false, truncated(err)
 	}
 	if flag == 0 {
@@ -231,6 +231,21 @@ func (m *msgReader) nextInto(into *[]byte) (b []byte, direct bool, err error) {
 // included) and whether it was compressed.
 func (m *msgReader) wire() (length int, compressed bool) {
 	return msgHeaderLen + int(binary.BigEndian.Uint32(m.hdr[1:])), m.hdr[0] == 1
+}
+
+// fullReader is a reader that fills a buffer of known size in one call,
+// as *conn.Stream does: the bytes go straight into the buffer and the
+// caller wakes once, not per DATA frame.
+type fullReader interface {
+	ReadFull(p []byte) (int, error)
+}
+
+// readFull is io.ReadFull, through r's own ReadFull when it has one.
+func readFull(r io.Reader, p []byte) (int, error) {
+	if fr, ok := r.(fullReader); ok {
+		return fr.ReadFull(p)
+	}
+	return io.ReadFull(r, p)
 }
 
 // truncated maps an error reading a message's body: the stream ending
