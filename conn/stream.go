@@ -599,7 +599,7 @@ func (s *Stream) writePartsLocked(pre, p []byte, endStream bool) error {
 	if !c.w.dataLocked(s, pre, p, endStream) {
 		return nil
 	}
-	if s.writeRun == 0 && c.w.claimLocked() {
+	if (s.writeRun == 0 || c.w.refersLocked(p)) && c.w.claimLocked() {
 		c.mu.Unlock()
 		c.w.flushInline()
 		c.mu.Lock()

@@ -285,6 +285,14 @@ func (w *writer) appendDataRef(b []byte, s *Stream, end bool, pre, p []byte, n i
 	return b, pre[k:], p[n-k:]
 }
 
+// refersLocked reports whether a pending write of p would be written from
+// p itself (see Vectored writes), so that its caller waits for the batch to
+// be written, not only framed: a flusher would then only add a goroutine
+// hand-off, since the caller cannot go on producing meanwhile.
+func (w *writer) refersLocked(p []byte) bool {
+	return w.vec && len(p) >= vecMin
+}
+
 // unpinLocked runs once the batch was written (or failed): the streams
 // whose data it referred to may reuse their buffers, and a write whose
 // last frame it held returns.

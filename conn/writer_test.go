@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -241,4 +242,64 @@ func TestLargeWriteInline(t *testing.T) {
 			t.Errorf("%s: %d large writes by a flusher and %d by the caller, want 0 and %d", side.name, flusher, caller, calls)
 		}
 	}
+}
+
+// goroutinesCreated reads the runtime's count of goroutines created.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestRunOfLargeWritesInline: the later writes of a run (a stream of
+// messages) go to a flusher so that the caller goes on producing while
+// they are written, except those written from the caller's own buffer
+// (Vectored writes): their caller waits for the write anyway, so it makes
+// it itself rather than start a flusher per message and wait to be woken.
+// Windows far above what the run carries keep the writes from waiting for
+// credit, which would hand them to a flusher rightly.
+func TestRunOfLargeWritesInline(t *testing.T) {
+	const (
+		msgs = 40
+		size = 64 << 10
+	)
+	cfg := &conn.Config{InitialWindowSize: 16 << 20, ConnWindowSize: 16 << 20}
+	got := make(chan int64, 1)
+	client, _ := pair(t, cfg, cfg, func(s *conn.Stream) {
+		n, _ := io.Copy(io.Discard, s)
+		got <- n
+		s.WriteAll(status200, nil, trailerOK)
+	})
+	for range 2 {
+		if err := client.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := client.OpenStream(context.Background(), request("/run"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix, msg := []byte{0, 0, 1, 0, 0}, make([]byte, size)
+	if err := s.WriteData(prefix, msg, false); err != nil { // the first of the run, inline anyway
+		t.Fatal(err)
+	}
+	before := goroutinesCreated()
+	for range msgs - 1 {
+		if err := s.WriteData(prefix, msg, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	started := goroutinesCreated() - before
+	if err := s.WriteData(nil, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-got; n != msgs*(size+5) {
+		t.Fatalf("the handler read %d bytes, want %d", n, msgs*(size+5))
+	}
+	// A few goroutines may start for other reasons (a stream WINDOW_UPDATE
+	// handed to a flusher); one per message would be msgs-1.
+	if started > msgs/4 {
+		t.Fatalf("%d goroutines started during a run of %d large writes, want few", started, msgs-1)
+	}
+	t.Logf("%d goroutines started during a run of %d large writes", started, msgs-1)
 }
