@@ -323,8 +323,10 @@ func TestReadFullLeaderCancelledMidPayload(t *testing.T) {
 
 // A leader whose ReadFull is satisfied leaves the next DATA frame of its
 // stream in the frame reader for its next ReadFull, which gets it straight
-// into its buffer. If the goroutine does not come back, the background
-// reader applies the frame within leadIdle: nothing waits behind it.
+// into its buffer, if the frame is large (small ones are applied: another
+// lead per small frame costs more than the copy). If the goroutine does not
+// come back, the background reader applies the frame within leadIdle:
+// nothing waits behind it.
 func TestReadFullLeavesNextFrameForCaller(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := startClient(t, nil)
@@ -336,15 +338,19 @@ func TestReadFullLeavesNextFrameForCaller(t *testing.T) {
 		if _, leading := conn.Leads(c); !leading {
 			t.Fatal("the waiting ReadFull does not lead")
 		}
-		// A 5-byte "prefix" and 100 bytes in one frame, 100 more in a
-		// second, written at once so the leader reads both in one read.
-		body := pattern(205)
-		p.WriteRaw(append(frame.AppendData(nil, 1, false, body[:105]), frame.AppendData(nil, 1, false, body[105:])...))
+		// A 5-byte "prefix" and 10000 bytes in one frame, 10000 more in
+		// a second, written at once so the leader has both whole.
+		const part = 10000
+		body := pattern(5 + 2*part)
+		twoFrames := func(end bool) []byte {
+			return append(frame.AppendData(nil, 1, false, body[:5+part]), frame.AppendData(nil, 1, end, body[5+part:])...)
+		}
+		p.WriteRaw(twoFrames(false))
 		if r := <-done; r.n != 5 || r.err != nil || !bytes.Equal(hdr, body[:5]) {
 			t.Fatalf("ReadFull = (%d, %v)", r.n, r.err)
 		}
-		if n := conn.StreamBuffered(s); n != 100 {
-			t.Fatalf("%d bytes buffered, want the first frame's other 100: the second frame waits for the next ReadFull", n)
+		if n := conn.StreamBuffered(s); n != part {
+			t.Fatalf("%d bytes buffered, want the first frame's other %d: the second frame waits for the next ReadFull", n, part)
 		}
 		// The caller does not come back for a while: a PING is still
 		// answered, and the second frame is applied.
@@ -352,28 +358,52 @@ func TestReadFullLeavesNextFrameForCaller(t *testing.T) {
 		p.WantType("PING ACK while the caller is away", frame.TypePing)
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if n := conn.StreamBuffered(s); n != 200 {
-			t.Fatalf("%d bytes buffered after the caller stayed away, want 200", n)
+		if n := conn.StreamBuffered(s); n != 2*part {
+			t.Fatalf("%d bytes buffered after the caller stayed away, want %d", n, 2*part)
 		}
-		rest := make([]byte, 200)
-		if n, err := s.ReadFull(rest); n != 200 || err != nil || !bytes.Equal(rest, body[5:]) {
+		rest := make([]byte, 2*part)
+		if n, err := s.ReadFull(rest); n != 2*part || err != nil || !bytes.Equal(rest, body[5:]) {
 			t.Fatalf("ReadFull of the rest = (%d, %v), or bytes out of order", n, err)
 		}
 
-		// Now the caller comes back at once: the next frame goes straight
-		// into its buffer.
+		// Small frames are all applied. (A first exchange hands the read
+		// role back to the waiting goroutine, so the next ReadFull leads.)
 		done = startReadFull(s, hdr)
 		synctest.Wait()
-		p.WriteRaw(append(frame.AppendData(nil, 1, false, body[:105]), frame.AppendData(nil, 1, true, body[105:])...))
+		p.WriteData(1, false, body[:5])
 		if r := <-done; r.n != 5 || r.err != nil {
 			t.Fatalf("ReadFull = (%d, %v)", r.n, r.err)
 		}
-		rest = rest[:100]
-		if n, err := s.ReadFull(rest); n != 100 || err != nil || !bytes.Equal(rest, body[5:105]) {
+		done = startReadFull(s, hdr)
+		synctest.Wait()
+		if _, leading := conn.Leads(c); !leading {
+			t.Fatal("the waiting ReadFull does not lead")
+		}
+		p.WriteRaw(append(frame.AppendData(nil, 1, false, body[:105]), frame.AppendData(nil, 1, false, body[105:205])...))
+		if r := <-done; r.n != 5 || r.err != nil {
+			t.Fatalf("ReadFull = (%d, %v)", r.n, r.err)
+		}
+		if n := conn.StreamBuffered(s); n != 200 {
+			t.Fatalf("%d bytes buffered after two small frames, want 200: small frames are not left for the caller", n)
+		}
+		if n, err := s.ReadFull(rest[:200]); n != 200 || err != nil || !bytes.Equal(rest[:200], body[5:205]) {
+			t.Fatalf("ReadFull of the small frames = (%d, %v)", n, err)
+		}
+
+		// Now the caller comes back at once: the large frame goes
+		// straight into its buffer.
+		done = startReadFull(s, hdr)
+		synctest.Wait()
+		p.WriteRaw(twoFrames(true))
+		if r := <-done; r.n != 5 || r.err != nil {
+			t.Fatalf("ReadFull = (%d, %v)", r.n, r.err)
+		}
+		rest = rest[:part]
+		if n, err := s.ReadFull(rest); n != part || err != nil || !bytes.Equal(rest, body[5:5+part]) {
 			t.Fatalf("ReadFull of the first frame's rest = (%d, %v)", n, err)
 		}
 		done = startReadFull(s, rest)
-		if r := <-done; r.n != 100 || r.err != nil || !bytes.Equal(rest, body[105:]) {
+		if r := <-done; r.n != part || r.err != nil || !bytes.Equal(rest, body[5+part:]) {
 			t.Fatalf("ReadFull of the second frame = (%d, %v)", r.n, r.err)
 		}
 		if n, err := s.ReadFull(rest); n != 0 || err != io.EOF {

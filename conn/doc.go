@@ -39,8 +39,9 @@
 // itself until its own arrive, then lets go (lead.go): its message reaches
 // it without a hand-off between goroutines. Nothing writes on a goroutine
 // of its own while nothing is queued: frames are queued on the connection's
-// writer, and either the goroutine that queued a request, a reply or the
-// WINDOW_UPDATEs its Read owes writes the batch itself, inline, or a
+// writer, and either the goroutine that queued a request, a reply, a
+// large write sent from its own buffer or the WINDOW_UPDATEs its Read owes
+// writes the batch itself, inline, or a
 // flusher goroutine, started when there is something to write and no one
 // writing, writes until the queues are empty and ends. The server runs
 // Handlers on goroutines of their own (at most MaxHandlers; one that ends
@@ -59,14 +60,14 @@
 // before; a TLS connection's write coalescer has its own, taken only inside
 // the net.Conn's calls, which are made without Conn.mu. The writer's queues, its batch buffer and the right to write
 // belong to one type (writer.go); the rest of the package only queues
-// frames through it. Blocking calls (Read, WriteData, ReadHeaders,
+// frames through it. Blocking calls (Read, ReadFull, WriteData, ReadHeaders,
 // OpenStream, Ping) never hold Conn.mu while they wait: they wait on
 // channels, woken by their context, a stream reset or the connection's end.
 //
 // # Streams
 //
 // A Stream is used by at most one reading goroutine (ReadHeaders, Read,
-// Trailers) and one writing goroutine (WriteData, WriteAll) at a time; ID,
+// ReadFull, Trailers) and one writing goroutine (WriteData, WriteAll) at a time; ID,
 // Context, Err and Reset may be called from anywhere.
 //
 // On the client, the Stream lives under the context given to OpenStream: if

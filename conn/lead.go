@@ -173,13 +173,20 @@ func (c *Conn) leadLocked(s *Stream, ch chan struct{}) {
 // message's body after its prefix) and lead again for, so it goes straight
 // into that call's buffer instead of through the stream's. If the caller
 // does not come back, the background reader applies it within leadIdle.
+// Only a frame of minDirectFrame bytes or more is left: for smaller ones
+// (a run of small streamed messages) another lead per frame costs more than
+// the copy it saves.
 func (c *Conn) keepForDirectLocked(s *Stream) bool {
 	if s.direct == nil {
 		return false
 	}
 	h, ok := c.fr.Next()
-	return ok && h.Type == frame.TypeData && h.StreamID == s.id
+	return ok && h.Type == frame.TypeData && h.StreamID == s.id && h.Length >= minDirectFrame
 }
+
+// minDirectFrame is the smallest DATA frame a leader leaves for its next
+// ReadFull (keepForDirectLocked).
+const minDirectFrame = 8 << 10
 
 // interruptLeaderLocked stops a leader blocked in Read: another goroutine
 // signalled its gate.

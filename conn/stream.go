@@ -16,7 +16,7 @@ import (
 // Stream is one HTTP/2 stream of a Conn.
 //
 // A Stream is used by at most one reading goroutine (ReadHeaders, Read,
-// Trailers) and one writing goroutine (WriteData, WriteAll) at a time;
+// ReadFull, Trailers) and one writing goroutine (WriteData, WriteAll) at a time;
 // ID, Context, Err and Reset may be called from anywhere.
 type Stream struct {
 	c   *Conn
