@@ -185,26 +185,7 @@ func TestTooManyPings(t *testing.T) {
 // that about once in 200 runs, the retry starved for as long; 1 s is far
 // from it.)
 func TestMaxConnectionAgeRotates(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, served := startServer(t, lis, &echoServer{unary: echoBack},
-		ServerKeepalive(ServerKeepaliveParams{MaxConnectionAge: time.Second, MaxConnectionAgeGrace: 5 * time.Second}))
-	defer func() {
-		srv.Stop()
-		<-served
-	}()
-	var dials atomic.Int32
-	cc, err := Dial(lis.Addr().String(), WithInsecure(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-		dials.Add(1)
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", addr)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	cc, dials := echoCountingDials(t, ServerKeepalive(ServerKeepaliveParams{MaxConnectionAge: time.Second, MaxConnectionAgeGrace: 5 * time.Second}))
 	var wg sync.WaitGroup
 	var failed atomic.Int32
 	var firstErr atomic.Value
@@ -303,25 +284,7 @@ func TestKeepaliveSparesBusyConnection(t *testing.T) {
 // stream (a GOAWAY drained it with no stream left) never sent the call:
 // the call goes on a new connection instead of failing.
 func TestConnEndsAfterPick(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, served := startServer(t, lis, &echoServer{unary: echoBack})
-	defer func() {
-		srv.Stop()
-		<-served
-	}()
-	var dials atomic.Int32
-	cc, err := Dial(lis.Addr().String(), WithInsecure(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-		dials.Add(1)
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", addr)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	cc, dials := echoCountingDials(t)
 	var reply []byte
 	if err := cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("warm"), &reply); err != nil {
 		t.Fatal(err)
@@ -339,4 +302,30 @@ func TestConnEndsAfterPick(t *testing.T) {
 	if string(reply) != "x" || closed.Load() != 2 || dials.Load() != 2 {
 		t.Errorf("reply %q after %d picks and %d dials, want \"x\" after 2 picks and 2 dials", reply, closed.Load(), dials.Load())
 	}
+}
+
+// echoCountingDials starts an echo server with opts and returns a client of
+// it that counts the connections it dials; both end with the test.
+func echoCountingDials(t *testing.T, opts ...ServerOption) (*ClientConn, *atomic.Int32) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, served := startServer(t, lis, &echoServer{unary: echoBack}, opts...)
+	t.Cleanup(func() {
+		srv.Stop()
+		<-served
+	})
+	dials := new(atomic.Int32)
+	cc, err := Dial(lis.Addr().String(), WithInsecure(), WithDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+		dials.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return cc, dials
 }
