@@ -283,12 +283,7 @@ func TestReadFullLeaderCancelledMidPayload(t *testing.T) {
 	c, p := startClient(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s1, s3 := openOneAndThree(t, c, p, ctx, conn.Unwatched)
-	p.WriteHeaders(3, false, status200...)
-	if _, err := s3.ReadHeaders(); err != nil {
-		t.Fatal(err)
-	}
-	answerWhileWaiting(t, c, p, s1)
+	s1, s3 := unwatchedOneAnswered(t, c, p, ctx)
 
 	got := make([]byte, 10000)
 	done := startReadFull(s1, got)

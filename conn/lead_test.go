@@ -80,8 +80,6 @@ func answerWhileWaiting(t *testing.T, c *conn.Conn, p *h2test.Peer, s *conn.Stre
 	}
 }
 
-// waitLeading waits until a goroutine holds c's read role, or fails after a
-// generous bound.
 // openOneAndThree opens streams 1 (under ctx, with flags) and 3 on c and
 // sees the peer p receive their HEADERS.
 func openOneAndThree(t *testing.T, c *conn.Conn, p *h2test.Peer, ctx context.Context, flags conn.OpenFlags) (s1, s3 *conn.Stream) {
@@ -99,6 +97,22 @@ func openOneAndThree(t *testing.T, c *conn.Conn, p *h2test.Peer, ctx context.Con
 	return s1, s3
 }
 
+// unwatchedOneAnswered opens streams 1 (Unwatched, under ctx) and 3 on c
+// and answers both with response headers, stream 1's while its caller
+// waits for them: stream 1's next wait leads.
+func unwatchedOneAnswered(t *testing.T, c *conn.Conn, p *h2test.Peer, ctx context.Context) (s1, s3 *conn.Stream) {
+	t.Helper()
+	s1, s3 = openOneAndThree(t, c, p, ctx, conn.Unwatched)
+	p.WriteHeaders(3, false, status200...)
+	if _, err := s3.ReadHeaders(); err != nil {
+		t.Fatal(err)
+	}
+	answerWhileWaiting(t, c, p, s1)
+	return s1, s3
+}
+
+// waitLeading waits until a goroutine holds c's read role, or fails after a
+// generous bound.
 func waitLeading(t *testing.T, c *conn.Conn) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
@@ -467,12 +481,7 @@ func TestUnwatchedLeaderContextEnds(t *testing.T) {
 				ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
 			}
 			defer cancel()
-			s1, s3 := openOneAndThree(t, c, p, ctx, conn.Unwatched)
-			p.WriteHeaders(3, false, status200...)
-			if _, err := s3.ReadHeaders(); err != nil {
-				t.Fatal(err)
-			}
-			answerWhileWaiting(t, c, p, s1)
+			s1, s3 := unwatchedOneAnswered(t, c, p, ctx)
 			leadsBefore, _ := conn.Leads(c)
 
 			readErr := make(chan error, 1)
