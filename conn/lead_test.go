@@ -99,7 +99,9 @@ func openOneAndThree(t *testing.T, c *conn.Conn, p *h2test.Peer, ctx context.Con
 
 // unwatchedOneAnswered opens streams 1 (Unwatched, under ctx) and 3 on c
 // and answers both with response headers, stream 1's while its caller
-// waits for them: stream 1's next wait leads.
+// waits for them, and waits for the background reader to park: stream 1's
+// next wait leads. (A wait that began before the reader looked would find
+// the reader reading on for it, and not lead.)
 func unwatchedOneAnswered(t *testing.T, c *conn.Conn, p *h2test.Peer, ctx context.Context) (s1, s3 *conn.Stream) {
 	t.Helper()
 	s1, s3 = openOneAndThree(t, c, p, ctx, conn.Unwatched)
@@ -108,6 +110,7 @@ func unwatchedOneAnswered(t *testing.T, c *conn.Conn, p *h2test.Peer, ctx contex
 		t.Fatal(err)
 	}
 	answerWhileWaiting(t, c, p, s1)
+	waitFor(t, "the reader to park", func() bool { return conn.ReadRoleFree(c) })
 	return s1, s3
 }
 
