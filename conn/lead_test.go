@@ -65,7 +65,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // answerWhileWaiting writes stream id's response headers while a goroutine
 // waits for them in ReadHeaders, so the background reader hands it the
-// headers and parks: its next wait leads.
+// headers and parks, and waits for the park: its next wait leads. (A wait
+// that began before the reader looked would find the reader reading on for
+// it, and not lead.)
 func answerWhileWaiting(t *testing.T, c *conn.Conn, p *h2test.Peer, s *conn.Stream) {
 	t.Helper()
 	got := make(chan error, 1)
@@ -78,6 +80,7 @@ func answerWhileWaiting(t *testing.T, c *conn.Conn, p *h2test.Peer, s *conn.Stre
 	if err := <-got; err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the reader to park", func() bool { return conn.ReadRoleFree(c) })
 }
 
 // openOneAndThree opens streams 1 (under ctx, with flags) and 3 on c and
@@ -99,9 +102,7 @@ func openOneAndThree(t *testing.T, c *conn.Conn, p *h2test.Peer, ctx context.Con
 
 // unwatchedOneAnswered opens streams 1 (Unwatched, under ctx) and 3 on c
 // and answers both with response headers, stream 1's while its caller
-// waits for them, and waits for the background reader to park: stream 1's
-// next wait leads. (A wait that began before the reader looked would find
-// the reader reading on for it, and not lead.)
+// waits for them (answerWhileWaiting): stream 1's next wait leads.
 func unwatchedOneAnswered(t *testing.T, c *conn.Conn, p *h2test.Peer, ctx context.Context) (s1, s3 *conn.Stream) {
 	t.Helper()
 	s1, s3 = openOneAndThree(t, c, p, ctx, conn.Unwatched)
@@ -110,7 +111,6 @@ func unwatchedOneAnswered(t *testing.T, c *conn.Conn, p *h2test.Peer, ctx contex
 		t.Fatal(err)
 	}
 	answerWhileWaiting(t, c, p, s1)
-	waitFor(t, "the reader to park", func() bool { return conn.ReadRoleFree(c) })
 	return s1, s3
 }
 
