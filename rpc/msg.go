@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"sync"
-
-	"github.com/h2rpc/h2rpc/conn"
 )
 
 // Length-prefixed messages (PROTOCOL-HTTP2.md, Requests):
@@ -242,13 +240,8 @@ type fullReader interface {
 	ReadFull(p []byte) (int, error)
 }
 
-// readFull is io.ReadFull, through r's own ReadFull when it has one. A
-// *conn.Stream, what every call reads, is tried first by its type: that
-// costs a comparison where the interface's takes a lookup, twice a message.
+// readFull is io.ReadFull, through r's own ReadFull when it has one.
 func readFull(r io.Reader, p []byte) (int, error) {
-	if st, ok := r.(*conn.Stream); ok {
-		return st.ReadFull(p)
-	}
 	if fr, ok := r.(fullReader); ok {
 		return fr.ReadFull(p)
 	}
