@@ -26,15 +26,15 @@ func TestBlockCache(t *testing.T) {
 	if !allIndexed(second) || allIndexed(first) {
 		t.Fatalf("blocks %x then %x: want literals first, then all indexed", first, second)
 	}
-	if e.cache == nil || !bytes.Equal(e.cache[(e.next+blockCacheSize-1)%blockCacheSize].b, second) {
+	if e.cache.entries == nil || !bytes.Equal(e.cache.last().b, second) {
 		t.Fatal("the all-indexed block was not cached")
 	}
 	// White box: a cache hit copies the cached bytes.
-	e.cache[(e.next+blockCacheSize-1)%blockCacheSize].b[0] ^= 0x01
+	e.cache.last().b[0] ^= 0x01
 	if third := e.AppendBlock(nil, request...); bytes.Equal(third, second) {
 		t.Fatal("the third identical block was encoded again, not taken from the cache")
 	}
-	e.cache[(e.next+blockCacheSize-1)%blockCacheSize].b[0] ^= 0x01
+	e.cache.last().b[0] ^= 0x01
 
 	// Random sequences, decoded as they go.
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -93,7 +93,7 @@ func TestDecodedBlockCache(t *testing.T) {
 	if _, err := d.Decode(first, Request, nil); err != nil {
 		t.Fatal(err)
 	}
-	if d.cache != nil {
+	if d.cache.entries != nil {
 		t.Fatal("a block with literals was cached")
 	}
 	warm := e.AppendBlock(nil, grpcRequest...)
@@ -102,7 +102,7 @@ func TestDecodedBlockCache(t *testing.T) {
 		t.Fatalf("Decode(warm) = %v, %v; want %v", got, err, grpcRequest)
 	}
 	// White box: a hit returns the cached fields.
-	cb := &d.cache[(d.next+decodedCacheSize-1)%decodedCacheSize]
+	cb := d.cache.last()
 	if !bytes.Equal(cb.b, warm) {
 		t.Fatalf("cached block %x, want %x", cb.b, warm)
 	}
@@ -135,7 +135,7 @@ func TestDecodedBlockCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.SetMaxTableSize(DefaultTableSize)
-	last := &d.cache[(d.next+decodedCacheSize-1)%decodedCacheSize]
+	last := d.cache.last()
 	last.fields[0].Value = "STALE"
 	if got, err := d.Decode(again, Request, nil); err != nil || got[0].Value == "STALE" {
 		t.Fatalf("Decode after SetMaxTableSize = %v, %v: served from a stale cache", got, err)
@@ -151,7 +151,7 @@ func TestDecodedBlockCache(t *testing.T) {
 	if got, err := d.Decode(long, Trailers, nil); err != nil || len(got) != maxCachedFields+1 {
 		t.Fatalf("Decode(%x) = %d fields, %v", long, len(got), err)
 	}
-	if d.cache != nil {
+	if d.cache.entries != nil {
 		t.Fatalf("a block of %d fields was cached", maxCachedFields+1)
 	}
 }
@@ -183,4 +183,9 @@ func TestWarmRequestBlockSize(t *testing.T) {
 	if n := len(enc.AppendBlock(nil, grpcRequest...)); n != len(grpcRequest) {
 		t.Fatalf("warm request block is %d bytes, want %d (one per field)", n, len(grpcRequest))
 	}
+}
+
+// last is the entry put last (white-box tests).
+func (c *blockCache) last() *cachedBlock {
+	return &c.entries[(c.next+len(c.entries)-1)%len(c.entries)]
 }

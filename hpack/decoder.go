@@ -1,7 +1,6 @@
 package hpack
 
 import (
-	"bytes"
 	"errors"
 
 	"golang.org/x/net/http2/hpack"
@@ -90,12 +89,7 @@ type Decoder struct {
 	tableSize  uint32 // the table size the peer's encoder last declared
 	needUpdate bool   // the next block must open with a size update (RFC 9113 §4.3.1)
 
-	// gen counts the changes the dynamic table may have seen: a block
-	// that was not all indexed representations, a size change. A decoded
-	// block is valid while gen is what it was when the block was decoded.
-	gen   uint64
-	cache *[decodedCacheSize]decodedBlock // made when a block first qualifies
-	next  int                             // the cache slot to replace next
+	cache blockCache // the last blocks of indexed fields only, decoded
 
 	// State of the block being decoded, set by Decode, used by onField.
 	dst      []Field
@@ -116,16 +110,6 @@ const (
 	maxCachedBlock  = 256
 	maxCachedFields = 16
 )
-
-// decodedBlock is a block of indexed representations only (RFC 7541 §6.1)
-// that decoded without error as kind: while the dynamic table stands, the
-// same bytes decode to the same fields and pass the same checks.
-type decodedBlock struct {
-	gen    uint64
-	kind   Kind
-	b      []byte
-	fields []Field
-}
 
 // NewDecoder returns a Decoder that enforces l (zero fields take defaults).
 //
@@ -167,7 +151,7 @@ func (d *Decoder) Limits() Limits { return d.limits }
 func (d *Decoder) SetMaxTableSize(n uint32) {
 	d.limits.MaxTableSize = n
 	d.allowed = n
-	d.gen++
+	d.cache.gen++
 	d.hd.SetAllowedMaxDynamicTableSize(n)
 	if n < d.tableSize {
 		d.needUpdate = true
@@ -215,16 +199,16 @@ func (d *Decoder) Decode(block []byte, kind Kind, dst []Field) ([]Field, error) 
 	if uint64(len(block)) > uint64(d.limits.MaxBlockSize) {
 		return dst, ErrBlockTooLarge
 	}
-	if d.cache != nil && !d.needUpdate {
-		for i := range d.cache {
-			if cb := &d.cache[i]; cb.gen == d.gen && cb.kind == kind && cb.b != nil && bytes.Equal(cb.b, block) {
-				return append(dst, cb.fields...), nil
-			}
+	if !d.needUpdate {
+		// A block that decoded without error as kind decodes the same
+		// and passes the same checks while the table stands.
+		if fields, ok := d.cache.byBlock(block, kind); ok {
+			return append(dst, fields...), nil
 		}
 	}
 	indexed := allIndexed(block)
 	if !indexed {
-		d.gen++ // it may change the table, whatever comes of it
+		d.cache.gen++ // it may change the table, whatever comes of it
 	}
 	updates, declared := leadingSizeUpdates(block)
 	if d.needUpdate && updates == 0 {
@@ -256,21 +240,9 @@ func (d *Decoder) Decode(block []byte, kind Kind, dst []Field) ([]Field, error) 
 		return out, err
 	}
 	if indexed && len(block) <= maxCachedBlock && len(out)-len(dst) <= maxCachedFields {
-		d.remember(block, kind, out[len(dst):])
+		d.cache.put(decodedCacheSize, kind, out[len(dst):], block)
 	}
 	return out, nil
-}
-
-// remember caches block, of kind, all indexed, which decoded to fields.
-func (d *Decoder) remember(block []byte, kind Kind, fields []Field) {
-	if d.cache == nil {
-		d.cache = new([decodedCacheSize]decodedBlock)
-	}
-	cb := &d.cache[d.next]
-	d.next = (d.next + 1) % decodedCacheSize
-	cb.gen, cb.kind = d.gen, kind
-	cb.b = append(cb.b[:0], block...)
-	cb.fields = append(cb.fields[:0], fields...)
 }
 
 // onField receives each field from x/net's decoder, in order, while emitting

@@ -1,10 +1,6 @@
 package hpack
 
-import (
-	"slices"
-
-	"golang.org/x/net/http2/hpack"
-)
+import "golang.org/x/net/http2/hpack"
 
 // Field is one header field: Name, Value and Sensitive (encode as "never
 // indexed", RFC 7541 §6.2.3). It is x/net's type, so fields pass between
@@ -26,26 +22,12 @@ type Encoder struct {
 	tableSize uint32 // the dynamic table size in force (≤ DefaultTableSize)
 	pending   bool   // a size update must open the next block
 
-	// gen counts the changes the dynamic table may have seen: a block that
-	// was not all indexed representations, a size change. A cached block
-	// is valid while gen is what it was when the block was encoded.
-	gen   uint64
-	cache *[blockCacheSize]cachedBlock // made when a block first qualifies
-	next  int                          // the cache slot to replace next
+	cache blockCache // the last blocks of indexed fields only
 }
 
 // blockCacheSize is how many recent blocks an Encoder remembers: a client's
 // request headers, a server's response headers and trailers.
 const blockCacheSize = 2
-
-// cachedBlock is a block that consists only of indexed representations
-// (RFC 7541 §6.1): it neither reads literals nor changes the dynamic table,
-// so the same fields encode to the same bytes until the table changes.
-type cachedBlock struct {
-	gen    uint64
-	fields []Field
-	b      []byte
-}
 
 // appendWriter lets x/net's encoder write into the caller's buffer.
 type appendWriter struct{ b []byte }
@@ -84,7 +66,7 @@ func (e *Encoder) SetMaxTableSize(n uint32) {
 	e.he.SetMaxDynamicTableSize(n)
 	e.tableSize = n
 	e.pending = true
-	e.gen++
+	e.cache.gen++
 }
 
 // TableSize reports the dynamic table size the Encoder uses.
@@ -105,27 +87,18 @@ var flushField = Field{Name: ":method", Value: "GET"}
 // copy: the Encoder remembers the last blocks made only of indexed
 // representations, which stay valid until the table changes.
 func (e *Encoder) AppendBlock(dst []byte, fields ...Field) []byte {
-	if !e.pending && e.cache != nil {
-		for i := range e.cache {
-			if cb := &e.cache[i]; cb.gen == e.gen && cb.b != nil && slices.Equal(cb.fields, fields) {
-				return append(dst, cb.b...)
-			}
+	if !e.pending {
+		if b, ok := e.cache.byFields(fields); ok {
+			return append(dst, b...)
 		}
 	}
 	start := len(dst)
 	dst = e.writeFields(e.startBlock(dst), fields)
 	if !allIndexed(dst[start:]) {
-		e.gen++ // it may have added to the table
+		e.cache.gen++ // it may have added to the table
 		return dst
 	}
-	if e.cache == nil {
-		e.cache = new([blockCacheSize]cachedBlock)
-	}
-	cb := &e.cache[e.next]
-	e.next = (e.next + 1) % blockCacheSize
-	cb.gen = e.gen
-	cb.fields = append(cb.fields[:0], fields...)
-	cb.b = append(cb.b[:0], dst[start:]...)
+	e.cache.put(blockCacheSize, 0, fields, dst[start:])
 	return dst
 }
 
