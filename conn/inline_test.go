@@ -21,6 +21,17 @@ func pathOf(s *conn.Stream) string {
 	return ""
 }
 
+// finishFastThenSlow expects the rest of stream 3's "/fast" answer, then
+// releases stream 1's blocked Handler and expects its whole answer.
+func finishFastThenSlow(p *h2test.Peer, release chan struct{}) {
+	p.WantData("stream 3's body", 3, false, []byte("/fast"))
+	p.WantHeaders("stream 3's trailers", 3, true, trailerOK)
+	close(release)
+	p.WantHeaders("stream 1's response", 1, false, status200)
+	p.WantData("stream 1's body", 1, false, []byte("/slow"))
+	p.WantHeaders("stream 1's trailers", 1, true, trailerOK)
+}
+
 // startSlowInline starts a server whose Handlers answer with their path,
 // the one of "/slow" only once release is closed, and sends it stream 1's
 // "/slow" request, whose Handler it checks runs inline and blocks.
@@ -54,12 +65,7 @@ func TestInlineSlowHandlerDoesNotStallReading(t *testing.T) {
 	p.WantFrame("PING ACK while a handler blocks", &frame.PingFrame{Header: frame.Header{Type: frame.TypePing, Flags: frame.FlagAck, Length: 8}, Data: ping})
 	p.WriteHeaders(3, true, request("/fast")...)
 	p.WantHeaders("stream 3's response while stream 1's handler blocks", 3, false, status200)
-	p.WantData("stream 3's body", 3, false, []byte("/fast"))
-	p.WantHeaders("stream 3's trailers", 3, true, trailerOK)
-	close(release)
-	p.WantHeaders("stream 1's response", 1, false, status200)
-	p.WantData("stream 1's body", 1, false, []byte("/slow"))
-	p.WantHeaders("stream 1's trailers", 1, true, trailerOK)
+	finishFastThenSlow(p, release)
 }
 
 // A Handler run inline whose write waits for credit gets a reader beside
@@ -112,11 +118,6 @@ func TestInlineWatchdogBoundsTheStall(t *testing.T) {
 		if d, max := time.Since(start), 2*conn.InlineIdle(); d > max {
 			t.Errorf("stream 3 was answered %v after it was sent while a handler blocked inline, want at most %v", d, max)
 		}
-		p.WantData("stream 3's body", 3, false, []byte("/fast"))
-		p.WantHeaders("stream 3's trailers", 3, true, trailerOK)
-		close(release)
-		p.WantHeaders("stream 1's response", 1, false, status200)
-		p.WantData("stream 1's body", 1, false, []byte("/slow"))
-		p.WantHeaders("stream 1's trailers", 1, true, trailerOK)
+		finishFastThenSlow(p, release)
 	})
 }
