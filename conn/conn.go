@@ -181,6 +181,10 @@ type Conn struct {
 	leads               uint32
 	leader, woken       *Stream
 	park                *readerPark
+	// keep holds a lead watcher between streams whose contexts end
+	// together (lead.go, leadKeep), made when the first is stopped.
+	// Guarded by mu.
+	keep *leadKeep
 	// Handlers run on the reading goroutine (inline.go, server):
 	// inlineNext is the new stream the background reader kept to run its
 	// Handler itself; inlineStream the stream whose Handler runs so, while
@@ -577,6 +581,7 @@ func (c *Conn) failLocked(cause error) {
 		c.abortStreamLocked(s, serr)
 	}
 	clear(c.streams)
+	c.dropKeptLeadLocked() // lead.go
 	// Bound the final flush: a peer that does not read must not hold us.
 	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.closeTimeout))
 	c.w.failedLocked()

@@ -145,3 +145,11 @@ func StreamBuffered(s *Stream) int {
 	defer s.c.mu.Unlock()
 	return s.buf.Len()
 }
+
+// KeptLeadWatch reports whether c keeps a lead watcher for its next
+// stream (lead.go, leadKeep), and whether it remembers a context at all.
+func KeptLeadWatch(c *Conn) (kept, remembers bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.keep != nil && c.keep.stop != nil, c.keep != nil
+}

@@ -81,10 +81,37 @@ var aLongTimeAgo = time.Unix(1, 0)
 // opened Unwatched whose context can end), or nil; s.leadStop keeps its
 // stop function until the stream is removed (stopLeadWatchLocked).
 func (c *Conn) leadWatchLocked(s *Stream) (stop func() bool) {
-	if c.role == roleServer || s.stopWatch != nil || s.ctx.Done() == nil {
+	if c.role == roleServer || s.stopWatch != nil {
 		return nil
 	}
+	done := s.ctx.Done()
+	if done == nil {
+		return nil
+	}
+	if k := c.keep; k != nil && k.stop != nil && k.done == done {
+		stop, k.stop, k.done = k.stop, nil, nil
+		return stop
+	}
 	return context.AfterFunc(s.ctx, c.onLeaderDone)
+}
+
+// leadKeep keeps a lead watcher for the next stream. A caller that makes
+// its calls under one context (or under contexts that end together, as
+// values derived from one: the same Done channel) would otherwise register
+// and stop a watcher per call (context.AfterFunc: two allocations, and its
+// parent's lock and map of children twice). When a stream whose watcher is
+// stopped has the same Done channel as the stream stopped before it, the
+// watcher is kept for the next stream with that channel instead (it
+// watches the channel, not the stream: onLeaderContextDone looks at
+// whoever leads). Calls with a context each, ended when they return, never
+// keep one: a kept watcher would fire for each, a goroutine per call. One
+// is kept at most, stopped when another replaces it or the connection ends
+// (dropKeptLeadLocked), so a connection references a caller's context at
+// most that long.
+type leadKeep struct {
+	done     <-chan struct{} // the Done channel stop's watcher watches; nil for none
+	stop     func() bool
+	lastDone <-chan struct{} // the Done channel of the stream whose watcher was stopped last
 }
 
 // onLeaderContextDone runs (on its own goroutine) when the context of a
@@ -331,8 +358,41 @@ func (c *Conn) applyFrame(f frame.Frame, err error) error {
 // stopLeadWatchLocked stops s's lead watcher, if it has one: s was removed,
 // so no goroutine will wait on it any more.
 func (s *Stream) stopLeadWatchLocked() {
-	if s.leadStop != nil {
-		s.leadStop()
-		s.leadStop = nil
+	stop := s.leadStop
+	if stop == nil {
+		return
+	}
+	s.leadStop = nil
+	c := s.c
+	if c.err != nil {
+		stop() // the connection ended: keep nothing (dropKeptLeadLocked)
+		return
+	}
+	k := c.keep
+	if k == nil {
+		k = &leadKeep{}
+		c.keep = k
+	}
+	done := s.ctx.Done()
+	same := done == k.lastDone
+	k.lastDone = done
+	if !same || s.ctx.Err() != nil {
+		stop()
+		return
+	}
+	if k.stop != nil {
+		k.stop()
+	}
+	k.done, k.stop = done, stop
+}
+
+// dropKeptLeadLocked stops the kept lead watcher, if any, and forgets the
+// contexts: the connection ended.
+func (c *Conn) dropKeptLeadLocked() {
+	if k := c.keep; k != nil {
+		if k.stop != nil {
+			k.stop()
+		}
+		c.keep = nil
 	}
 }
