@@ -21,7 +21,7 @@ func (s *Stream) SetDeadline(t time.Time) error {
 	if c.role != roleServer {
 		return errors.New("conn: SetDeadline on a client stream (its context carries the deadline)")
 	}
-	x := &s.sctx
+	x := s.sctx
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	x.mu.Lock()

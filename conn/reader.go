@@ -539,9 +539,7 @@ func (c *Conn) onNewStreamLocked(id uint32, end bool, block []byte, se *frame.St
 		return c.streamErrorLocked(id, frame.ErrCodeProtocol, "bad content-length")
 	}
 	s := c.newStreamLocked(id, nil)
-	s.sctx.c = c
-	s.ctx = &s.sctx
-	s.reqHeaders = s.keepFields(fields)
+	s.headers = s.keepFields(fields)
 	s.contentLength = cl
 	s.state, _ = stream.Idle.Recv(frame.TypeHeaders, end)
 	s.endRecv = end
@@ -594,11 +592,11 @@ func (c *Conn) onStreamHeadersLocked(s *Stream, end bool, block []byte, se *fram
 			return c.streamErrorLocked(s.id, frame.ErrCodeProtocol, "bad content-length")
 		}
 		s.contentLength = cl
-		s.respHeaders = s.keepFields(fields)
+		s.headers = s.keepFields(fields)
 		s.gotHeaders = true
 		if end {
 			s.trailersOnly = true
-			s.trailers = s.respHeaders
+			s.trailers = s.headers
 		}
 	} else {
 		if !end {

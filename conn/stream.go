@@ -21,9 +21,9 @@ import (
 type Stream struct {
 	c   *Conn
 	ctx context.Context // immutable
-	// sctx is a server stream's context (ctx points to it); unused on the
-	// client.
-	sctx serverContext
+	// sctx is a server stream's context (ctx points to it), allocated with
+	// the stream (serverStreamMem); nil on the client. Immutable.
+	sctx *serverContext
 	// stopWatch stops the client's context watcher; nil on the server.
 	// Set before the stream is published, then immutable.
 	stopWatch func() bool
@@ -41,10 +41,6 @@ type Stream struct {
 	// Unwatched client stream when its goroutine first led (lead.go); nil
 	// if none. Guarded by mu.
 	leadStop func() bool
-	// readWoken says that the gate of the goroutine waiting on readWake,
-	// which may take the read role (lead.go), was signalled since its wait
-	// began. Guarded by mu.
-	readWoken bool
 
 	// sendWin is the credit the peer gave this stream; recvWin the credit we
 	// gave it.
@@ -60,11 +56,13 @@ type Stream struct {
 	// (see onData). nil while no ReadFull waits.
 	direct                  []byte
 	directN, directCredited int
-	// reqHeaders (server) is the request block; respHeaders (client) the
-	// final response block; trailers the trailer block.
-	// They live in fieldStore while it has room (see keepFields).
-	reqHeaders, respHeaders, trailers []hpack.Field
-	fieldStore                        [storedFields]hpack.Field
+	// headers is the request block (server) or the final response block
+	// (client); trailers the trailer block. They live in fieldStore while
+	// it has room (see keepFields): an array allocated with the stream, of
+	// a size for its role (clientFields, serverFields). fieldStore is
+	// immutable.
+	headers, trailers []hpack.Field
+	fieldStore        []hpack.Field
 	// err fails reads and writes: a *ResetError, a *GoAwayError or ErrClosed.
 	err error
 	// pending is the rest of a blocked write's data, framed by the writer;
@@ -93,6 +91,10 @@ type Stream struct {
 	inReady      bool // in c.ready
 	removed      bool // no longer in c.streams
 	dropped      bool // client: the context ended with received data unread, and the data was dropped
+	// readWoken says that the gate of the goroutine waiting on readWake,
+	// which may take the read role (lead.go), was signalled since its wait
+	// began.
+	readWoken bool
 	// headMethod: the client sent a HEAD request, so the response carries
 	// no content whatever its content-length says.
 	headMethod  bool
@@ -106,10 +108,29 @@ type Stream struct {
 	writeRun uint8
 }
 
-// storedFields is how many decoded header fields a stream holds without
-// allocating: a gRPC request's block (eight or nine fields), or a
-// response's headers and trailers (two and one or two).
-const storedFields = 9
+// How many decoded header fields a stream holds without allocating more:
+// on the server a gRPC request's block (eight or nine fields), on the
+// client a response's headers and trailers (two, and one or two). A
+// client stream is the smaller: it falls in the 640-byte size class, a
+// server stream with its context in the 896-byte one
+// (TestStreamSizeClasses).
+const (
+	serverFields = 9
+	clientFields = 4
+)
+
+// serverStreamMem and clientStreamMem are what a stream is allocated in:
+// the Stream, with its context on the server, and its field store.
+type serverStreamMem struct {
+	s      Stream
+	ctx    serverContext
+	fields [serverFields]hpack.Field
+}
+
+type clientStreamMem struct {
+	s      Stream
+	fields [clientFields]hpack.Field
+}
 
 // keepFields returns a copy of fields that s owns (fields are the decoding
 // scratch space): in s.fieldStore while it has room, else on the heap. The
@@ -134,15 +155,24 @@ func (s *Stream) sentEnd() bool { return !s.state.CanSendData() }
 // reset that follows does not take the received data back).
 func (s *Stream) recvEnded() bool { return s.endRecv }
 
+// newStreamLocked makes stream id: on the server with its own context
+// (ctx is ignored), on the client under ctx.
 func (c *Conn) newStreamLocked(id uint32, ctx context.Context) *Stream {
 	c.noteBusyLocked()
-	s := &Stream{
-		c:             c,
-		id:            id,
-		ctx:           ctx,
-		contentLength: -1,
+	var s *Stream
+	if c.role == roleServer {
+		m := &serverStreamMem{}
+		s = &m.s
+		m.ctx.c, m.ctx.dlIndex = c, -1
+		s.sctx, s.ctx = &m.ctx, &m.ctx
+		s.fieldStore = m.fields[:]
+	} else {
+		m := &clientStreamMem{}
+		s = &m.s
+		s.ctx = ctx
+		s.fieldStore = m.fields[:]
 	}
-	s.sctx.dlIndex = -1
+	s.c, s.id, s.contentLength = c, id, -1
 	s.sendWin.Init(int32(c.peer.initialWindowSize))
 	s.recvWin.Init(int32(c.cfg.initialWindowSize))
 	s.buf.SetLimit(int(c.cfg.initialWindowSize))
@@ -160,7 +190,12 @@ func (s *Stream) Context() context.Context { return s.ctx }
 
 // RequestHeaders returns the decoded request header block (server; nil on
 // the client). The slice must not be modified.
-func (s *Stream) RequestHeaders() []hpack.Field { return s.reqHeaders }
+func (s *Stream) RequestHeaders() []hpack.Field {
+	if s.c.role != roleServer {
+		return nil
+	}
+	return s.headers
+}
 
 // wakeRead and wakeWrite signal a waiting reader or writer; c.mu is held.
 func (s *Stream) wakeRead() {
@@ -327,7 +362,7 @@ func (s *Stream) ReadHeaders() ([]hpack.Field, error) {
 	s.writeRun = 0
 	for {
 		if s.gotHeaders {
-			return s.respHeaders, nil
+			return s.headers, nil
 		}
 		if s.err != nil {
 			return nil, s.err
