@@ -131,33 +131,38 @@ type serverStream struct {
 	codec     Codec
 	ct        string // the request's content-type, echoed in the response
 	accept    string // the client's grpc-accept-encoding
-	advertise bool   // answer with our grpc-accept-encoding (an unsupported grpc-encoding came)
 	maxSend   int
-	// oneRequest: the method takes exactly one request (unary or server
-	// streaming); recvDone: it was read, with the outcome recvErr. recvDone
-	// and recvErr are used by the receiving goroutine only.
-	oneRequest bool
-	recvDone   bool
-	recvErr    error
+	// recvErr is the outcome of reading the one request (recvDone); used
+	// by the receiving goroutine only.
+	recvErr error
 	// violation, once set, is the status of a call whose client sent a
 	// wrong number of requests: it ends the call whatever the handler says.
 	violation atomic.Pointer[Status]
-	rd        msgReader          // used by the receiving goroutine only
-	sendHdr   [msgHeaderLen]byte // the prefix of a message sent by rawMsg; used by the sending goroutine only
+	rd        msgReader // used by the receiving goroutine only
 
-	mu         sync.Mutex
-	sendComp   Compressor // guarded by mu until the headers are sent
-	headerSent bool       // guarded by mu
-	header     MD         // guarded by mu
-	trailer    MD         // guarded by mu
-	done       bool       // guarded by mu: the status was written
-	incoming   MD         // guarded by mu: the custom request metadata
-	mdReady    bool       // guarded by mu: incoming holds user-agent too
-	sendBuf    *[]byte    // used by the sending goroutine only
+	mu       sync.Mutex
+	sendComp Compressor // guarded by mu until the headers are sent
+	header   MD         // guarded by mu
+	trailer  MD         // guarded by mu
+	incoming MD         // guarded by mu: the custom request metadata
+	sendBuf  *[]byte    // used by the sending goroutine only
 	// peer is the connection's peer; caller the identity of the call's
 	// original caller (peer.go). Set before the handler runs.
 	peer   *Peer
 	caller string
+
+	// The small fields, together so that the struct packs into a
+	// 320-byte size class (one is allocated per call).
+	sendHdr   [msgHeaderLen]byte // the prefix of a message sent by rawMsg; used by the sending goroutine only
+	advertise bool               // answer with our grpc-accept-encoding (an unsupported grpc-encoding came)
+	// oneRequest: the method takes exactly one request (unary or server
+	// streaming); recvDone: it was read, with the outcome recvErr. recvDone
+	// is used by the receiving goroutine only.
+	oneRequest bool
+	recvDone   bool
+	headerSent bool // guarded by mu
+	done       bool // guarded by mu: the status was written
+	mdReady    bool // guarded by mu: incoming holds user-agent too
 }
 
 type streamKey struct{}
