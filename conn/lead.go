@@ -45,7 +45,8 @@ import (
 // reads again. A client stream opened Unwatched has no watcher on its
 // context: when its goroutine first leads, one is registered
 // (context.AfterFunc, onLeaderContextDone; kept until the stream is
-// removed, so a message read in many waits costs one), which interrupts
+// removed, so a message read in many waits costs one, and then for the
+// next stream if their contexts end together: leadKeep), which interrupts
 // the leader if its context ended; the goroutine then resets the stream as
 // a follower whose context ended would. Between leads it does nothing.
 
