@@ -198,6 +198,7 @@ func TestGRPCInterop(t *testing.T) {
 // if it does not exit 0. It returns the combined output.
 func runProcess(t *testing.T, bin string, args ...string) string {
 	t.Helper()
+	args = append(args, soakLimits(args)...)
 	ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -207,6 +208,25 @@ func runProcess(t *testing.T, bin string, args ...string) string {
 		t.Errorf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// soakLimits returns, for an interop client's soak case (rpc_soak,
+// channel_soak), limits that only a hang can reach: the clients' defaults
+// fail an iteration that takes over a second (a 300 KB call each way) and
+// a case over ten seconds, which a loaded machine running the suite under
+// the race detector can take without anything being wrong. The suite
+// checks that every iteration succeeds, not how fast: speed is the
+// benchmarks' to measure.
+func soakLimits(args []string) []string {
+	for _, a := range args {
+		if a == "--test_case=rpc_soak" || a == "--test_case=channel_soak" {
+			return []string{
+				fmt.Sprintf("--soak_per_iteration_max_acceptable_latency_ms=%d", (caseTimeout / 2).Milliseconds()),
+				fmt.Sprintf("--soak_overall_timeout_seconds=%d", int((caseTimeout / 2).Seconds())),
+			}
+		}
+	}
+	return nil
 }
 
 // startOurServerBinary runs interop/cmd/server on a free port and returns
