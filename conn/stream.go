@@ -634,7 +634,7 @@ func (s *Stream) writePartsLocked(pre, p []byte, endStream bool) error {
 	if !c.w.dataLocked(s, pre, p, endStream) {
 		return nil
 	}
-	if (s.writeRun == 0 || c.w.refersLocked(p)) && c.w.claimLocked() {
+	if (s.writeRun == 0 || c.w.inlineRunLocked(p)) && c.w.claimLocked() {
 		c.mu.Unlock()
 		c.w.flushInline()
 		c.mu.Lock()

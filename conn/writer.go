@@ -62,6 +62,9 @@ type writer struct {
 	// vec is set when DATA payloads may be written straight from the
 	// application's buffers (see Vectored writes). Immutable.
 	vec bool
+	// behind is the size from which the net.Conn's writes return before
+	// they are written (see writesBehind; 0: none do). Immutable.
+	behind int
 	// segs are the payloads the batch being built or written refers to
 	// instead of copying them, each with its place in wbuf; segBytes is
 	// their total length; pinned are the streams whose data they are; iov
@@ -112,6 +115,19 @@ func (w *writer) init(c *Conn) {
 	w.flusher = w.flushAll
 	w.done = make(chan struct{})
 	w.vec = c.cfg.tracer == nil && vectorConn(c.nc)
+	w.behind = writesBehind(c.nc)
+}
+
+// writesBehind returns the size from which nc's Write returns before the
+// bytes are written, 0 if it never does. A net.Conn says so with a method
+// WritesBehind() int: h2tls's connections, whose Write seals a batch of
+// TLS records and leaves a large one to a goroutine of theirs to write,
+// so that the caller can frame and seal the next batch meanwhile.
+func writesBehind(nc net.Conn) int {
+	if wb, ok := nc.(interface{ WritesBehind() int }); ok {
+		return max(wb.WritesBehind(), 0)
+	}
+	return 0
 }
 
 // vectorConn reports whether nc writes a net.Buffers with one writev.
@@ -285,12 +301,18 @@ func (w *writer) appendDataRef(b []byte, s *Stream, end bool, pre, p []byte, n i
 	return b, pre[k:], p[n-k:]
 }
 
-// refersLocked reports whether a pending write of p would be written from
-// p itself (see Vectored writes), so that its caller waits for the batch to
-// be written, not only framed: a flusher would then only add a goroutine
-// hand-off, since the caller cannot go on producing meanwhile.
-func (w *writer) refersLocked(p []byte) bool {
-	return w.vec && len(p) >= vecMin
+// inlineRunLocked reports whether a pending write of p in a run (a stream's
+// later messages) is better written by its caller than by a flusher. So it
+// is when the batch would be written from p itself (see Vectored writes):
+// the caller waits for the batch to be written, not only framed, so a
+// flusher would only add a goroutine hand-off, since the caller cannot go
+// on producing meanwhile. And so it is when the net.Conn writes a batch
+// that large behind (writesBehind: TLS): the caller's write returns once
+// the batch is sealed, while a flusher would seal it with the caller,
+// woken as soon as its data is framed, waiting for the flusher's
+// processor; the stages would take turns instead of overlapping.
+func (w *writer) inlineRunLocked(p []byte) bool {
+	return w.vec && len(p) >= vecMin || w.behind > 0 && len(p) >= w.behind
 }
 
 // unpinLocked runs once the batch was written (or failed): the streams

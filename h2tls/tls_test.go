@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -292,11 +293,47 @@ func TestTLSWriteIsOneSyscall(t *testing.T) {
 	if n, err := tc.Write(want); err != nil || n != len(want) {
 		t.Fatalf("Write: %d, %v", n, err)
 	}
+	// A Write this large returns once sealed, and is written behind it:
+	// count once it has arrived.
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Errorf("the server read %d bytes, not what was written", len(b))
+	}
 	if w := counted.writes.Load() - before; w != 1 {
 		t.Errorf("%d writes on the raw connection for one Write of %d bytes, want 1", w, len(want))
 	}
-	if b := <-got; !bytes.Equal(b, want) {
-		t.Errorf("the server read %d bytes, not what was written", len(b))
+}
+
+// TestTLSCloseAfterLargeWrites: Close right after Writes that return
+// before their records are written (large ones) loses none of them: the
+// peer reads every byte, then the end of the stream.
+func TestTLSCloseAfterLargeWrites(t *testing.T) {
+	scfg, ccfg := tlsConfigs(t)
+	for i := range 20 {
+		client, server, cerr, serr := handshake(t, scfg, ccfg)
+		if cerr != nil || serr != nil {
+			t.Fatalf("handshake: client %v, server %v", cerr, serr)
+		}
+		want := body(i, 1<<20)
+		got := make(chan error, 1)
+		go func() {
+			b, err := io.ReadAll(client)
+			if err == nil && !bytes.Equal(b, want) {
+				err = fmt.Errorf("read %d bytes, not the %d written", len(b), len(want))
+			}
+			got <- err
+		}()
+		for p := want; len(p) > 0; p = p[64<<10:] {
+			if _, err := server.Write(p[:64<<10]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := server.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-got; err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		client.Close()
 	}
 }
 

@@ -19,44 +19,75 @@ import (
 // Write's records, and those its read side sends (an alert, the answer to
 // a TLS 1.3 KeyUpdate). So the order of those calls is the order of the
 // sequence numbers, and the peer must receive the records in it. The
-// coalescer keeps that order with one rule: whoever owns the raw
-// connection (own) is the only one writing on it, and writes what others
-// hand down meanwhile (gathered in buf) before it lets go.
+// coalescer keeps that order with two rules: whoever owns the coalescer
+// (own) is the only one handing gathered records on, and the raw
+// connection is written by one goroutine at a time, in the order the
+// records were handed on.
 //
-//   - A batch (tlsConn.Write) waits to own the raw connection, then has its
-//     records sealed (they are gathered), then writes what was gathered, in
-//     one write, and again while more was gathered meanwhile, and lets go.
-//   - A record handed down while nobody owns the raw connection (the
+//   - A batch (tlsConn.Write) waits to own the coalescer, then has its
+//     records sealed (they are gathered), then hands what was gathered on,
+//     again while more was gathered meanwhile, and lets go.
+//   - A record handed down while nobody owns the coalescer (the
 //     handshake's flights, or the read side's records between batches)
 //     is written through by the goroutine that hands it down, which owns
-//     the connection for that write.
+//     the coalescer until it is written.
 //   - A record handed down while someone owns it is gathered, and its
 //     Write returns at once.
 //
+// Handing on is a write on the raw connection made by the owner, except
+// for large batches: a batch of at least asyncWrite bytes of records is
+// handed to a writer goroutine, and the batch returns while the writer
+// makes the write, so the caller can frame and seal the next batch
+// meanwhile (the write of a large batch is long: on loopback it does the
+// receiver's TCP work too). The writer holds one batch at a time: what is
+// handed on while it writes (a next batch, records written through) waits
+// for it to finish, then the writer takes it (a batch returns once the
+// writer took its records; a record written through, once it is written,
+// since crypto/tls may set a deadline right after it, as for close_notify).
+// The writer ends when nothing is waiting for it. A failed write fails
+// every later one: the next Write returns its error. Close closes the raw
+// connection and waits for the writer to end; tls.Conn.Close sends its
+// close_notify first, written through after what the writer holds.
+//
 // The read side never waits for a batch: it holds tls's output lock, which
-// the batch needs to seal, so it must not. A batch waits only for a record
-// written through, which needs no other lock to finish.
+// the batch needs to seal, so it must not. A batch and a record written
+// through wait only for a write on the raw connection, by their owner or
+// by the writer, which needs no other lock to finish.
 
 // coalescer is the net.Conn under the tls.Conn.
 type coalescer struct {
 	net.Conn
-	// own holds a token while someone owns the raw connection: a batch,
-	// from before it seals to after it wrote what was gathered, or a
+	// own holds a token while someone owns the coalescer: a batch, from
+	// before it seals to after it handed on what was gathered, or a
 	// record written through.
 	own chan struct{}
-	// mu guards buf and err. A record is gathered only while own is held,
-	// and own is let go only when buf is empty, both under mu: nothing
-	// gathered is left behind.
+	// async is the smallest batch of records (sealed bytes) handed to the
+	// writer goroutine: asyncWrite, or another size in tests. Immutable.
+	async int
+	// mu guards the fields below. A record is gathered only while own is
+	// held, and own is let go only when buf is empty, both under mu:
+	// nothing gathered is left behind.
 	mu  sync.Mutex
 	buf []byte
 	// err is the first failed write on the raw connection: records were
 	// sealed (their sequence numbers used) but not sent, so nothing may be
 	// written after them.
 	err error
+
+	// The writer goroutine, while writing: it writes out, then takes buf
+	// if the owner asked it to (take), else ends.
+	writing bool
+	out     []byte
+	take    bool
+	taken   uint64 // buffers the writer took, for the owner to wait on
+	spare   []byte // a written buffer, for buf to reuse
+	done    sync.Cond
 }
 
 func newCoalescer(nc net.Conn) *coalescer {
-	return &coalescer{Conn: nc, own: make(chan struct{}, 1)}
+	c := &coalescer{Conn: nc, own: make(chan struct{}, 1), async: asyncWrite}
+	c.done.L = &c.mu
+	return c
 }
 
 // Write is what crypto/tls calls, under its output lock, for every record
@@ -71,26 +102,36 @@ func (c *coalescer) Write(b []byte) (int, error) {
 	select {
 	case c.own <- struct{}{}:
 	default:
-		// Someone owns the raw connection: it writes b after what it
-		// has, before it lets go.
+		// Someone owns the coalescer: it hands b on after what it has,
+		// before it lets go.
 		c.buf = append(c.buf, b...)
 		c.mu.Unlock()
 		return len(b), nil
 	}
+	if c.writing {
+		// After what the writer holds, and written before Write
+		// returns.
+		c.buf = append(c.buf, b...)
+		c.mu.Unlock()
+		if err := c.release(nil, false); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	}
 	c.mu.Unlock()
 	n, err := c.Conn.Write(b)
-	if ferr := c.release(err); err == nil && ferr != nil {
+	if ferr := c.release(err, false); err == nil && ferr != nil {
 		return n, ferr
 	}
 	return n, err
 }
 
-// batch has tc seal b into records while it owns the raw connection, and
+// batch has tc seal b into records while it owns the coalescer, and
 // writes them in one write (tc is the tls.Conn above it).
 func (c *coalescer) batch(tc io.Writer, b []byte) (int, error) {
 	c.own <- struct{}{} // a record written through is finishing
 	n, err := tc.Write(b)
-	if ferr := c.release(nil); ferr != nil {
+	if ferr := c.release(nil, true); ferr != nil {
 		// The records were sealed (the sequence numbers moved on)
 		// but not sent: the connection cannot go on.
 		return 0, ferr
@@ -98,32 +139,102 @@ func (c *coalescer) batch(tc io.Writer, b []byte) (int, error) {
 	return n, err
 }
 
-// release writes what was gathered while the caller owned the raw
-// connection, until nothing is left, and lets go. failed is the caller's
-// own failed write, if any: nothing more is written after it. It returns
+// asyncWrite is the smallest batch of records (sealed bytes) handed to the
+// writer goroutine rather than written by the batch's caller.
+const asyncWrite = 32 << 10
+
+// release hands on what was gathered while the caller owned the
+// coalescer, until nothing is left, and lets go. failed is the caller's
+// own failed write, if any: nothing more is written after it. batch says
+// the caller is a batch, which may leave its records to the writer
+// goroutine; otherwise release returns once they are written. It returns
 // the first write error.
-func (c *coalescer) release(failed error) error {
+func (c *coalescer) release(failed error, batch bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	err := failed
-	for err == nil && c.err == nil && len(c.buf) > 0 {
-		out := c.buf
-		c.buf = nil // what is handed down during the write goes after out
-		c.mu.Unlock()
-		_, err = c.Conn.Write(out)
-		c.mu.Lock()
-		if len(c.buf) == 0 && cap(out) <= maxCoalesceBuf {
-			c.buf = out[:0] // a burst's buffer is not kept for an idle connection
+	if failed != nil && c.err == nil {
+		c.err = failed
+	}
+	for c.err == nil && len(c.buf) > 0 {
+		switch {
+		case c.writing:
+			// The writer takes buf after what it writes now. What is
+			// gathered meanwhile (the read side's records) goes with
+			// it, or after it.
+			c.take = true
+			for t := c.taken; c.taken == t && c.err == nil; {
+				c.done.Wait()
+			}
+		case batch && len(c.buf) >= c.async:
+			c.writing, c.out, c.buf, c.spare = true, c.buf, c.spare, nil
+			go c.writeLoop()
+		default:
+			out := c.buf
+			c.buf = nil // what is handed down during the write goes after out
+			c.mu.Unlock()
+			_, err := c.Conn.Write(out)
+			c.mu.Lock()
+			if len(c.buf) == 0 && cap(out) <= maxCoalesceBuf {
+				c.buf = out[:0] // a burst's buffer is not kept for an idle connection
+			}
+			if err != nil && c.err == nil {
+				c.err = err
+			}
 		}
 	}
-	if err != nil && c.err == nil {
-		c.err = err
+	if !batch {
+		// Written, not only handed on: crypto/tls may set a write
+		// deadline in the past as soon as Write returns.
+		for c.writing {
+			c.done.Wait()
+		}
 	}
 	if c.err != nil {
 		c.buf = nil
-		err = c.err
 	}
 	<-c.own
+	return c.err
+}
+
+// writeLoop is the writer goroutine: it writes out, and what it is asked
+// to take after it, then ends. Its owner is the coalescer; it ends when
+// nothing waits for it, and Close waits for it to end.
+func (c *coalescer) writeLoop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		out := c.out
+		c.mu.Unlock()
+		_, err := c.Conn.Write(out)
+		c.mu.Lock()
+		if err != nil && c.err == nil {
+			c.err = err
+		}
+		if cap(out) <= maxCoalesceBuf && c.spare == nil {
+			c.spare = out[:0]
+		}
+		if c.err == nil && c.take && len(c.buf) > 0 {
+			c.out, c.buf, c.spare = c.buf, c.spare, nil
+			c.take = false
+			c.taken++
+			c.done.Broadcast()
+			continue
+		}
+		c.writing, c.out, c.take = false, nil, false
+		c.done.Broadcast()
+		return
+	}
+}
+
+// Close closes the raw connection and waits for the writer goroutine to
+// end (its write fails at once, if it has not finished).
+func (c *coalescer) Close() error {
+	err := c.Conn.Close()
+	c.mu.Lock()
+	for c.writing {
+		c.done.Wait()
+	}
+	c.mu.Unlock()
 	return err
 }
 
@@ -158,3 +269,7 @@ func (t *tlsConn) Write(b []byte) (int, error) { return t.raw.batch(t.Conn, b) }
 
 // maxCoalesceBuf is the largest gathering buffer kept between writes.
 const maxCoalesceBuf = 256 << 10
+
+// WritesBehind tells conn that a Write of at least this many bytes returns
+// once sealed, before it is written.
+func (t *tlsConn) WritesBehind() int { return asyncWrite }

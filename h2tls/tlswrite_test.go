@@ -2,11 +2,13 @@ package h2tls
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -19,7 +21,8 @@ import (
 // their order.
 type fakeTLS struct {
 	out       sync.Mutex
-	seq       uint32 // guarded by out
+	seq       uint32        // guarded by out
+	sealed    atomic.Uint32 // seq, for a test to wait on without out
 	below     *coalescer
 	maxRecord int
 }
@@ -54,6 +57,7 @@ func (f *fakeTLS) send(payload []byte) error {
 
 func (f *fakeTLS) recordLocked(batch uint32, p []byte) error {
 	f.seq++
+	f.sealed.Store(f.seq)
 	rec := binary.BigEndian.AppendUint32(nil, f.seq)
 	rec = binary.BigEndian.AppendUint32(rec, batch)
 	rec = binary.BigEndian.AppendUint32(rec, uint32(len(p)))
@@ -72,26 +76,46 @@ type batchWriter struct {
 func (w batchWriter) Write(b []byte) (int, error) { return w.f.write(w.batch, b) }
 
 // rawRecorder is the raw connection: it keeps each Write's bytes, and calls
-// hook (if set) first, with the number of the write, from 1.
+// hook (if set) first, with the number of the write, from 1; a write whose
+// hook returns an error fails with it and writes nothing. Close makes
+// closed (for a hook blocked in a write to see) and fails later writes.
 type rawRecorder struct {
-	net.Conn // nil: only Write is used
+	net.Conn // nil: only Write and Close are used
 	mu       sync.Mutex
 	writes   [][]byte
-	hook     func(n int)
+	hook     func(n int) error
+	closed   chan struct{}
+	once     sync.Once
 }
+
+func newRawRecorder() *rawRecorder { return &rawRecorder{closed: make(chan struct{})} }
+
+var errRawClosed = errors.New("raw connection closed")
 
 func (r *rawRecorder) Write(b []byte) (int, error) {
 	r.mu.Lock()
 	n := len(r.writes) + 1
 	r.writes = append(r.writes, nil)
 	r.mu.Unlock()
+	select {
+	case <-r.closed:
+		return 0, errRawClosed
+	default:
+	}
 	if r.hook != nil {
-		r.hook(n)
+		if err := r.hook(n); err != nil {
+			return 0, err
+		}
 	}
 	r.mu.Lock()
 	r.writes[n-1] = append([]byte(nil), b...)
 	r.mu.Unlock()
 	return len(b), nil
+}
+
+func (r *rawRecorder) Close() error {
+	r.once.Do(func() { close(r.closed) })
+	return nil
 }
 
 // check parses the raw writes: every record sealed arrives once, in the
@@ -154,15 +178,16 @@ func waitAll(t *testing.T, what string, done <-chan error, n int) {
 // to its next batch at once, which needs tls's output lock, which the read
 // side holds while it hands its record down.
 func TestCoalescerRecordDuringFlush(t *testing.T) {
-	raw := &rawRecorder{}
+	raw := newRawRecorder()
 	c := newCoalescer(raw)
 	f := &fakeTLS{below: c, maxRecord: 100}
 	flushing, gate := make(chan struct{}), make(chan struct{})
-	raw.hook = func(n int) {
+	raw.hook = func(n int) error {
 		if n == 1 {
 			close(flushing)
 			<-gate
 		}
+		return nil
 	}
 	done := make(chan error, 2)
 	go func() {
@@ -197,14 +222,26 @@ func TestCoalescerRecordDuringFlush(t *testing.T) {
 // a read side sending records of its own (a peer that keeps asking for
 // TLS 1.3 key updates), over a raw connection whose writes yield.
 func TestCoalescerReadSideStress(t *testing.T) {
+	for _, async := range []int{asyncWrite, 256} {
+		t.Run(fmt.Sprintf("async=%d", async), func(t *testing.T) { readSideStress(t, async) })
+	}
+}
+
+// readSideStress is TestCoalescerReadSideStress with batches of async
+// sealed bytes or more handed to the writer goroutine (256: about half of
+// them, so that batches written inline, batches left to the writer and
+// records written through meet).
+func readSideStress(t *testing.T, async int) {
 	const batches, sends = 3000, 3000
-	raw := &rawRecorder{}
-	raw.hook = func(n int) {
+	raw := newRawRecorder()
+	raw.hook = func(n int) error {
 		if n%3 == 0 {
 			runtime.Gosched()
 		}
+		return nil
 	}
 	c := newCoalescer(raw)
+	c.async = async
 	f := &fakeTLS{below: c, maxRecord: 64}
 	done := make(chan error, 2)
 	go func() {
@@ -234,6 +271,212 @@ func TestCoalescerReadSideStress(t *testing.T) {
 	f.out.Lock()
 	sealed := f.seq
 	f.out.Unlock()
+	c.idle()
 	raw.check(t, sealed)
 	t.Logf("%d records in %d raw writes for %d batches", sealed, len(raw.writes), batches)
+	c.Close()
+	if c.writingNow() {
+		t.Error("the writer goroutine outlived Close")
+	}
+}
+
+// idle waits until the writer goroutine, if any, has written all it took.
+func (c *coalescer) idle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.writing {
+		c.done.Wait()
+	}
+}
+
+// writingNow reports whether the writer goroutine runs.
+func (c *coalescer) writingNow() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writing
+}
+
+// asyncBatch is a batch of sealed records over the writer goroutine's
+// threshold (asyncWrite) with fakeTLS's 16 KiB records.
+const asyncBatch = 3 * 16 << 10
+
+// waitSealed waits until f has sealed n records (handed down or not).
+func waitSealed(f *fakeTLS, n uint32) {
+	for f.sealed.Load() < n {
+		runtime.Gosched()
+	}
+}
+
+// A large batch returns once its records are handed to the writer
+// goroutine, before they are written; the next batch is sealed while they
+// are, and returns once the writer took it. The read side's records sent
+// meanwhile keep their place.
+func TestCoalescerAsyncWriteOverlaps(t *testing.T) {
+	raw := newRawRecorder()
+	c := newCoalescer(raw)
+	f := &fakeTLS{below: c, maxRecord: 16 << 10}
+	writing, gate := make(chan struct{}), make(chan struct{})
+	raw.hook = func(n int) error {
+		if n == 1 {
+			close(writing)
+			<-gate
+		}
+		return nil
+	}
+	if _, err := c.batch(batchWriter{f, 1}, make([]byte, asyncBatch)); err != nil {
+		t.Fatal(err)
+	}
+	<-writing // batch 1 returned while its write had not even begun, or has not ended
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.batch(batchWriter{f, 2}, make([]byte, asyncBatch))
+		done <- err
+	}()
+	waitSealed(f, 6) // batch 2 is sealed while batch 1 is being written
+	// The read side's record, sent while batch 2 waits for the writer,
+	// is gathered behind it and returns at once.
+	if err := f.send([]byte("key update")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("batch 2 returned (%v) before the writer took it", err)
+	default:
+	}
+	close(gate)
+	waitAll(t, "the second batch", done, 1)
+	if _, err := c.batch(batchWriter{f, 3}, make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw.check(t, 8)
+	if c.writingNow() {
+		t.Error("the writer goroutine outlived Close")
+	}
+}
+
+// A failed write of the writer goroutine fails the next batch and every
+// record after it, and nothing is written after it.
+func TestCoalescerAsyncWriteError(t *testing.T) {
+	raw := newRawRecorder()
+	c := newCoalescer(raw)
+	f := &fakeTLS{below: c, maxRecord: 16 << 10}
+	boom := errors.New("boom")
+	failing := make(chan struct{})
+	raw.hook = func(n int) error {
+		if n == 1 {
+			<-failing
+			return boom
+		}
+		return nil
+	}
+	if _, err := c.batch(batchWriter{f, 1}, make([]byte, asyncBatch)); err != nil {
+		t.Fatalf("batch 1: %v, want it handed to the writer", err)
+	}
+	close(failing)
+	if _, err := c.batch(batchWriter{f, 2}, make([]byte, asyncBatch)); !errors.Is(err, boom) {
+		t.Fatalf("batch 2: %v, want %v", err, boom)
+	}
+	if err := f.send([]byte("alert")); !errors.Is(err, boom) {
+		t.Fatalf("a record after the failure: %v, want %v", err, boom)
+	}
+	if _, err := c.batch(batchWriter{f, 3}, make([]byte, 10)); !errors.Is(err, boom) {
+		t.Fatalf("batch 3: %v, want %v", err, boom)
+	}
+	c.Close()
+	raw.mu.Lock()
+	defer raw.mu.Unlock()
+	for i, w := range raw.writes {
+		if len(w) > 0 {
+			t.Errorf("write %d carried %d bytes after the failed write", i+1, len(w))
+		}
+	}
+	if len(raw.writes) != 1 {
+		t.Errorf("%d writes on the raw connection, want only the one that failed", len(raw.writes))
+	}
+}
+
+// Close with records queued behind a write that does not end (a peer
+// that does not read) does not hang: the write fails, the writer goroutine
+// ends, the batch waiting behind it fails, and Close returns after the
+// writer ended. A record written through after a queued batch (crypto/tls's
+// close_notify) is written after it, before it returns.
+func TestCoalescerCloseWithQueuedBytes(t *testing.T) {
+	t.Run("stuck", func(t *testing.T) {
+		raw := newRawRecorder()
+		c := newCoalescer(raw)
+		f := &fakeTLS{below: c, maxRecord: 16 << 10}
+		writing := make(chan struct{})
+		raw.hook = func(n int) error {
+			if n == 1 {
+				close(writing)
+				<-raw.closed // the peer never reads
+				return errRawClosed
+			}
+			return nil
+		}
+		if _, err := c.batch(batchWriter{f, 1}, make([]byte, asyncBatch)); err != nil {
+			t.Fatal(err)
+		}
+		<-writing
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.batch(batchWriter{f, 2}, make([]byte, asyncBatch))
+			if err == nil {
+				err = errors.New("batch 2 behind a write that failed: no error")
+			} else {
+				err = nil
+			}
+			done <- err
+		}()
+		waitSealed(f, 6)
+		closed := make(chan error, 1)
+		go func() { closed <- c.Close() }()
+		waitAll(t, "Close and the batch behind the stuck write", done, 1)
+		waitAll(t, "Close", closed, 1)
+		if c.writingNow() {
+			t.Error("the writer goroutine outlived Close")
+		}
+	})
+	t.Run("close_notify", func(t *testing.T) {
+		raw := newRawRecorder()
+		c := newCoalescer(raw)
+		f := &fakeTLS{below: c, maxRecord: 16 << 10}
+		writing, gate := make(chan struct{}), make(chan struct{})
+		second, gate2 := make(chan struct{}), make(chan struct{})
+		raw.hook = func(n int) error {
+			switch n {
+			case 1:
+				close(writing)
+				<-gate
+			case 2:
+				close(second)
+				<-gate2
+			}
+			return nil
+		}
+		if _, err := c.batch(batchWriter{f, 1}, make([]byte, asyncBatch)); err != nil {
+			t.Fatal(err)
+		}
+		<-writing
+		sent := make(chan error, 1)
+		go func() { sent <- f.send([]byte("close_notify")) }()
+		waitSealed(f, 4)
+		close(gate)
+		<-second // the writer took close_notify and writes it
+		for range 100 {
+			runtime.Gosched() // time for a send that does not wait to return
+		}
+		select {
+		case err := <-sent:
+			t.Fatalf("close_notify returned (%v) before it was written", err)
+		default:
+		}
+		close(gate2)
+		waitAll(t, "close_notify", sent, 1)
+		c.Close()
+		raw.check(t, 4)
+	})
 }
