@@ -259,17 +259,53 @@ func goroutinesCreated() uint64 {
 // Windows far above what the run carries keep the writes from waiting for
 // credit, which would hand them to a flusher rightly.
 func TestRunOfLargeWritesInline(t *testing.T) {
+	runOfLargeWritesInline(t, false)
+}
+
+// behindConn is a net.Conn whose large writes say they return before they
+// are written (as h2tls's connections' do): not a *net.TCPConn, so its
+// batches are copied, not written with writev.
+type behindConn struct{ net.Conn }
+
+func (behindConn) WritesBehind() int { return 32 << 10 }
+
+// TestRunOfLargeWritesInlineBehind: over a connection that writes large
+// writes behind (TLS), a run's large writes are framed and written (over
+// TLS: sealed) by their caller too, not by a flusher goroutine each.
+func TestRunOfLargeWritesInlineBehind(t *testing.T) {
+	runOfLargeWritesInline(t, true)
+}
+
+func runOfLargeWritesInline(t *testing.T, behind bool) {
 	const (
 		msgs = 40
 		size = 64 << 10
 	)
 	cfg := &conn.Config{InitialWindowSize: 16 << 20, ConnWindowSize: 16 << 20}
 	got := make(chan int64, 1)
-	client, _ := pair(t, cfg, cfg, func(s *conn.Stream) {
+	h := func(s *conn.Stream) {
 		n, _ := io.Copy(io.Discard, s)
 		got <- n
 		s.WriteAll(status200, nil, trailerOK)
-	})
+	}
+	var client *conn.Conn
+	if behind {
+		cn, sn := loopback(t)
+		server, err := conn.Server(sn, cfg, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, err = conn.Client(behindConn{cn}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			client.Close()
+			server.Close()
+		})
+	} else {
+		client, _ = pair(t, cfg, cfg, h)
+	}
 	for range 2 {
 		if err := client.Ping(context.Background()); err != nil {
 			t.Fatal(err)

@@ -82,11 +82,15 @@ type coalescer struct {
 	taken   uint64 // buffers the writer took, for the owner to wait on
 	spare   []byte // a written buffer, for buf to reuse
 	done    sync.Cond
+	// loop is c.writeLoop, made once: "go c.writeLoop()" allocates a
+	// closure per start. Immutable.
+	loop func()
 }
 
 func newCoalescer(nc net.Conn) *coalescer {
 	c := &coalescer{Conn: nc, own: make(chan struct{}, 1), async: asyncWrite}
 	c.done.L = &c.mu
+	c.loop = c.writeLoop
 	return c
 }
 
@@ -167,7 +171,7 @@ func (c *coalescer) release(failed error, batch bool) error {
 			}
 		case batch && len(c.buf) >= c.async:
 			c.writing, c.out, c.buf, c.spare = true, c.buf, c.spare, nil
-			go c.writeLoop()
+			go c.loop()
 		default:
 			out := c.buf
 			c.buf = nil // what is handed down during the write goes after out
@@ -262,14 +266,19 @@ func (t *tlsConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// Write seals b into records and writes them at once (coalescer.batch).
-// A record the read side sends meanwhile goes in its sealing order: in the
-// same write, or in the next.
+// Write seals b into records and writes them in one write
+// (coalescer.batch); from asyncWrite bytes of records on it returns once
+// they are sealed and handed to the coalescer's writer goroutine, and an
+// error of that write is the next Write's. A record the read side sends
+// meanwhile goes in its sealing order: in the same write, or in the next.
 func (t *tlsConn) Write(b []byte) (int, error) { return t.raw.batch(t.Conn, b) }
 
 // maxCoalesceBuf is the largest gathering buffer kept between writes.
 const maxCoalesceBuf = 256 << 10
 
 // WritesBehind tells conn that a Write of at least this many bytes returns
-// once sealed, before it is written.
+// once sealed, before it is written: conn then has a stream's later writes
+// that large sealed by their caller rather than by a flusher goroutine.
+// (The records of a Write outweigh its bytes, so such a Write is always
+// written behind.)
 func (t *tlsConn) WritesBehind() int { return asyncWrite }
