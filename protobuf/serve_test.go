@@ -71,11 +71,21 @@ func startServe(t *testing.T) (addr string, stop func()) {
 	return addr, stop
 }
 
-// goTool runs a Go tool dependency of this module; it returns the output
+// goTool runs a Go tool dependency of this module; it returns its standard output
 // and the exit code.
 func goTool(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	out, err := exec.Command("go", append([]string{"tool"}, args...)...).CombinedOutput()
+	// Only the tool's standard output is returned: on a cold module cache
+	// the go command writes "go: downloading …" lines to standard error,
+	// which tests comparing the output must not see. Standard error goes
+	// to the test's log.
+	var stderr strings.Builder
+	cmd := exec.Command("go", append([]string{"tool"}, args...)...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if stderr.Len() > 0 {
+		t.Logf("go tool %v, standard error:\n%s", args, stderr.String())
+	}
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
@@ -83,7 +93,7 @@ func goTool(t *testing.T, args ...string) (string, int) {
 	case errors.As(err, &exit):
 		return string(out), exit.ExitCode()
 	}
-	t.Fatalf("go tool %v: %v\n%s", args, err, out)
+	t.Fatalf("go tool %v: %v\n%s%s", args, err, out, stderr.String())
 	return "", -1
 }
 

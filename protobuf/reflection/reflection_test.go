@@ -214,9 +214,14 @@ func TestGRPCurl(t *testing.T) {
 	grpcurl := func(args ...string) string {
 		t.Helper()
 		args = append([]string{"tool", "grpcurl", "-plaintext", "-connect-timeout=30", "-max-time=60"}, args...)
-		out, err := exec.Command("go", args...).CombinedOutput()
+		// Standard output only: on a cold module cache the go command
+		// writes "go: downloading …" lines to standard error.
+		var stderr strings.Builder
+		cmd := exec.Command("go", args...)
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("grpcurl %v: %v\n%s", args[2:], err, out)
+			t.Fatalf("grpcurl %v: %v\n%s%s", args[2:], err, out, stderr.String())
 		}
 		return string(out)
 	}
