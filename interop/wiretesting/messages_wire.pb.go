@@ -13,7 +13,7 @@ import (
 	math "math"
 	slices "slices"
 	strconv "strconv"
-	strings "strings"
+	unsafe "unsafe"
 )
 
 // PayloadType is the enum grpc.testing.PayloadType.
@@ -4182,7 +4182,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 				}
 			}
 			b = b[n:]
-			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
+			if str1 != nil && !wire.ValidUTF8(str1) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
 			}
 			str1 = x
@@ -4203,7 +4203,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 				}
 			}
 			b = b[n:]
-			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
+			if str2 != nil && !wire.ValidUTF8(str2) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
 			}
 			str2 = x
@@ -4234,11 +4234,21 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
 		b = b[n:]
 	}
-	var arena strings.Builder
-	arena.Grow(len(str1) + len(str2))
-	arena.Write(str1)
-	arena.Write(str2)
-	all := arena.String()
+	// The strings' bytes, copied into one allocation that they share
+	// (never written again once it is a string).
+	buf := make([]byte, len(str1)+len(str2))
+	n := copy(buf, str1)
+	copy(buf[n:], str2)
+	// Checked for UTF-8 together: one test of the copy when it is all ASCII.
+	if !wire.ASCII(buf) {
+		if !wire.ValidUTF8(str1) {
+			return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
+		}
+		if !wire.ValidUTF8(str2) {
+			return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
+		}
+	}
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
 	if str1 != nil {
 		m.Key = all[:len(str1)]
 	}
@@ -6532,7 +6542,7 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
+			if str2 != nil && !wire.ValidUTF8(str2) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
 			}
 			str2 = x
@@ -6553,7 +6563,7 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
+			if str3 != nil && !wire.ValidUTF8(str3) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
 			}
 			str3 = x
@@ -6567,11 +6577,21 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
 		b = b[n:]
 	}
-	var arena strings.Builder
-	arena.Grow(len(str2) + len(str3))
-	arena.Write(str2)
-	arena.Write(str3)
-	all := arena.String()
+	// The strings' bytes, copied into one allocation that they share
+	// (never written again once it is a string).
+	buf := make([]byte, len(str2)+len(str3))
+	n := copy(buf, str2)
+	copy(buf[n:], str3)
+	// Checked for UTF-8 together: one test of the copy when it is all ASCII.
+	if !wire.ASCII(buf) {
+		if !wire.ValidUTF8(str2) {
+			return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
+		}
+		if !wire.ValidUTF8(str3) {
+			return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
+		}
+	}
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
 	if str2 != nil {
 		m.Key = all[:len(str2)]
 	}

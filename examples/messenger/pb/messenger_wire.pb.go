@@ -9,7 +9,7 @@ package pb
 import (
 	bytes "bytes"
 	wire "github.com/h2rpc/h2rpc/wire"
-	strings "strings"
+	unsafe "unsafe"
 )
 
 // StatusRequest is the message messenger.StatusRequest.
@@ -666,7 +666,7 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
+			if str1 != nil && !wire.ValidUTF8(str1) {
 				return wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
 			}
 			str1 = x
@@ -704,7 +704,7 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
+			if str3 != nil && !wire.ValidUTF8(str3) {
 				return wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
 			}
 			str3 = x
@@ -718,11 +718,21 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
 		b = b[n:]
 	}
-	var arena strings.Builder
-	arena.Grow(len(str1) + len(str3))
-	arena.Write(str1)
-	arena.Write(str3)
-	all := arena.String()
+	// The strings' bytes, copied into one allocation that they share
+	// (never written again once it is a string).
+	buf := make([]byte, len(str1)+len(str3))
+	n := copy(buf, str1)
+	copy(buf[n:], str3)
+	// Checked for UTF-8 together: one test of the copy when it is all ASCII.
+	if !wire.ASCII(buf) {
+		if !wire.ValidUTF8(str1) {
+			return wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
+		}
+		if !wire.ValidUTF8(str3) {
+			return wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
+		}
+	}
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
 	if str1 != nil {
 		m.Content = all[:len(str1)]
 	}
@@ -1244,7 +1254,7 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
+			if str1 != nil && !wire.ValidUTF8(str1) {
 				return wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
 			}
 			str1 = x
@@ -1265,7 +1275,7 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
+			if str2 != nil && !wire.ValidUTF8(str2) {
 				return wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
 			}
 			str2 = x
@@ -1279,11 +1289,21 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
 		b = b[n:]
 	}
-	var arena strings.Builder
-	arena.Grow(len(str1) + len(str2))
-	arena.Write(str1)
-	arena.Write(str2)
-	all := arena.String()
+	// The strings' bytes, copied into one allocation that they share
+	// (never written again once it is a string).
+	buf := make([]byte, len(str1)+len(str2))
+	n := copy(buf, str1)
+	copy(buf[n:], str2)
+	// Checked for UTF-8 together: one test of the copy when it is all ASCII.
+	if !wire.ASCII(buf) {
+		if !wire.ValidUTF8(str1) {
+			return wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
+		}
+		if !wire.ValidUTF8(str2) {
+			return wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
+		}
+	}
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
 	if str1 != nil {
 		m.User = all[:len(str1)]
 	}

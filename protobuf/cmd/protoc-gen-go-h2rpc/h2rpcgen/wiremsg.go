@@ -18,11 +18,11 @@ import (
 // format directly, with no reflection and no protobuf-go runtime.
 
 const (
-	wirePackage    = protogen.GoImportPath("github.com/h2rpc/h2rpc/wire")
-	mathPackage    = protogen.GoImportPath("math")
-	bytesPackage   = protogen.GoImportPath("bytes")
-	slicesPkg      = protogen.GoImportPath("slices")
-	stringsPackage = protogen.GoImportPath("strings")
+	wirePackage   = protogen.GoImportPath("github.com/h2rpc/h2rpc/wire")
+	mathPackage   = protogen.GoImportPath("math")
+	bytesPackage  = protogen.GoImportPath("bytes")
+	slicesPkg     = protogen.GoImportPath("slices")
+	unsafePackage = protogen.GoImportPath("unsafe")
 )
 
 // WellKnownPackage is where the generated messages of the well-known types
@@ -1148,9 +1148,13 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 				g.P(fv, " = v")
 			}
 			if isOneof(f) {
-				// The last member read wins: forget a string member read before.
+				// The last member read wins: forget a string member read
+				// before, once checked.
 				for _, d := range deferred {
 					if d != f && d.Oneof == f.Oneof {
+						if c := w.checkReplaced(d, q); c != "" {
+							g.P(c)
+						}
 						g.P(deferredName(d), " = nil")
 					}
 				}
@@ -1170,12 +1174,36 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 		for _, f := range deferred {
 			lens = append(lens, "len("+deferredName(f)+")")
 		}
-		g.P("var arena ", w.g.QualifiedGoIdent(stringsPackage.Ident("Builder")))
-		g.P("arena.Grow(", strings.Join(lens, " + "), ")")
-		for _, f := range deferred {
-			g.P("arena.Write(", deferredName(f), ")")
+		g.P("// The strings' bytes, copied into one allocation that they share")
+		g.P("// (never written again once it is a string).")
+		g.P("buf := make([]byte, ", strings.Join(lens, " + "), ")")
+		for i, f := range deferred {
+			switch {
+			case len(deferred) == 1:
+				g.P("copy(buf, ", deferredName(f), ")")
+			case i == 0:
+				g.P("n := copy(buf, ", deferredName(f), ")")
+			case i < len(deferred)-1:
+				g.P("n += copy(buf[n:], ", deferredName(f), ")")
+			default:
+				g.P("copy(buf[n:], ", deferredName(f), ")")
+			}
 		}
-		g.P("all := arena.String()")
+		var checked []*protogen.Field
+		for _, f := range deferred {
+			if enforceUTF8(f.Desc) {
+				checked = append(checked, f)
+			}
+		}
+		if len(checked) > 0 {
+			g.P("// Checked for UTF-8 together: one test of the copy when it is all ASCII.")
+			g.P("if !", w.wire("ASCII"), "(buf) {")
+			for _, f := range checked {
+				g.P("if !", w.wire("ValidUTF8"), "(", deferredName(f), ") { return ", w.wire("FieldError"), "(", q, ", ", f.Desc.Number(), ", ", w.wire("ErrInvalidUTF8"), ") }")
+			}
+			g.P("}")
+		}
+		g.P("all := ", w.g.QualifiedGoIdent(unsafePackage.Ident("String")), "(", w.g.QualifiedGoIdent(unsafePackage.Ident("SliceData")), "(buf), len(buf))")
 		for i, f := range deferred {
 			x := deferredName(f)
 			g.P("if ", x, " != nil {")
@@ -1231,18 +1259,32 @@ func deferredName(f *protogen.Field) string {
 }
 
 // decodeOwn is decodeValue for a field of the message itself (not a map's
-// key or value); a string of deferredStrings keeps its bytes in its local
-// instead of becoming a string.
+// key or value). A string of deferredStrings keeps its bytes in its local
+// instead of becoming a string, and is checked for UTF-8 with the others
+// once they are copied; an occurrence it replaces is checked here.
 func (w *msgGen) decodeOwn(f *protogen.Field, msg string) string {
-	s := w.decodeValue(f.Desc, msg, w.goType(f), "")
 	if f.Desc.Kind() != protoreflect.StringKind || !slices.Contains(deferredStrings(f.Parent), f) {
-		return s
+		return w.decodeValue(f.Desc, msg, w.goType(f), "")
 	}
-	const plain = "v := string(x)"
-	if !strings.HasSuffix(s, plain) {
-		panic("decodeOwn: decodeValue of a string ends otherwise")
+	q := strconv.Quote(msg)
+	check := w.checkReplaced(f, q)
+	if check != "" {
+		check += "\n"
 	}
-	return strings.TrimSuffix(s, plain) + deferredName(f) + " = x"
+	return w.consumeBytes("if n < 0 { return "+w.wire("FieldError")+"("+q+", "+strconv.Itoa(int(f.Desc.Number()))+", "+w.wire("ParseError")+"(n)) }\n") +
+		"b = b[n:]\n" + check + deferredName(f) + " = x"
+}
+
+// checkReplaced returns the statement that checks for UTF-8 the bytes of
+// deferred string field f before they are forgotten (another occurrence
+// or oneof member read), or "" if f is not checked. q is the quoted name of
+// the message.
+func (w *msgGen) checkReplaced(f *protogen.Field, q string) string {
+	if !enforceUTF8(f.Desc) {
+		return ""
+	}
+	x := deferredName(f)
+	return "if " + x + " != nil && !" + w.wire("ValidUTF8") + "(" + x + ") { return " + w.wire("FieldError") + "(" + q + ", " + strconv.Itoa(int(f.Desc.Number())) + ", " + w.wire("ErrInvalidUTF8") + ") }"
 }
 
 // needsCheck reports whether m, or a message it holds, has required fields:

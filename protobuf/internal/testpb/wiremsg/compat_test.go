@@ -3,6 +3,7 @@ package wiremsg_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -382,6 +383,33 @@ func TestFlatStrings(t *testing.T) {
 		t.Errorf("UnmarshalWire of an invalid string then a valid one = %v, want ErrInvalidUTF8", err)
 	}
 	differ[p3.Flat](t, b, new(p3go.Flat))
+	// So is a oneof string member that another member replaces.
+	b = protowire.AppendString(protowire.AppendTag(nil, 5, protowire.BytesType), "\xff")
+	b = protowire.AppendVarint(protowire.AppendTag(b, 6, protowire.VarintType), 3)
+	if err := m.UnmarshalWire(b); !errors.Is(err, wire.ErrInvalidUTF8) {
+		t.Errorf("UnmarshalWire of an invalid oneof string then another member = %v, want ErrInvalidUTF8", err)
+	}
+	differ[p3.Flat](t, b, new(p3go.Flat))
+	// The kept strings are checked together once copied: each one invalid
+	// among valid ones (ASCII or not) fails, naming its field.
+	for _, num := range []protowire.Number{1, 3, 4, 5, 63} {
+		b = nil
+		for _, f := range []protowire.Number{1, 3, 4, 5, 63} {
+			s := "wörld"
+			if f == num {
+				s = "ab\xc3"
+			}
+			b = protowire.AppendString(protowire.AppendTag(b, f, protowire.BytesType), s)
+		}
+		err := m.UnmarshalWire(b)
+		if !errors.Is(err, wire.ErrInvalidUTF8) || !strings.Contains(err.Error(), fmt.Sprintf("field %d:", num)) {
+			t.Errorf("UnmarshalWire with field %d not UTF-8 = %v, want ErrInvalidUTF8 on it", num, err)
+		}
+		if m.A != "" || m.C != nil || m.O != nil {
+			t.Errorf("UnmarshalWire failed but left %+v", &m)
+		}
+		differ[p3.Flat](t, b, new(p3go.Flat))
+	}
 }
 
 // protobuf-go sets the quiet bit of a signaling NaN held as a map's float

@@ -14,7 +14,7 @@ import (
 	math "math"
 	slices "slices"
 	strconv "strconv"
-	strings "strings"
+	unsafe "unsafe"
 )
 
 // Color is the enum h2rpc.test.wiremsg3.Color.
@@ -7163,7 +7163,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
+			if str1 != nil && !wire.ValidUTF8(str1) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 1, wire.ErrInvalidUTF8)
 			}
 			str1 = x
@@ -7201,7 +7201,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
+			if str3 != nil && !wire.ValidUTF8(str3) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 3, wire.ErrInvalidUTF8)
 			}
 			str3 = x
@@ -7222,7 +7222,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
+			if str4 != nil && !wire.ValidUTF8(str4) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 4, wire.ErrInvalidUTF8)
 			}
 			str4 = x
@@ -7255,7 +7255,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
+			if str63 != nil && !wire.ValidUTF8(str63) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 63, wire.ErrInvalidUTF8)
 			}
 			str63 = x
@@ -7276,7 +7276,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
+			if str5 != nil && !wire.ValidUTF8(str5) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ErrInvalidUTF8)
 			}
 			str5 = x
@@ -7297,6 +7297,9 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			b = b[n:]
 			v := wire.DecodeZigZag(x)
 			m.O = &Flat_E{E: v}
+			if str5 != nil && !wire.ValidUTF8(str5) {
+				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ErrInvalidUTF8)
+			}
 			str5 = nil
 			continue
 		}
@@ -7308,14 +7311,33 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
 		b = b[n:]
 	}
-	var arena strings.Builder
-	arena.Grow(len(str1) + len(str3) + len(str4) + len(str5) + len(str63))
-	arena.Write(str1)
-	arena.Write(str3)
-	arena.Write(str4)
-	arena.Write(str5)
-	arena.Write(str63)
-	all := arena.String()
+	// The strings' bytes, copied into one allocation that they share
+	// (never written again once it is a string).
+	buf := make([]byte, len(str1)+len(str3)+len(str4)+len(str5)+len(str63))
+	n := copy(buf, str1)
+	n += copy(buf[n:], str3)
+	n += copy(buf[n:], str4)
+	n += copy(buf[n:], str5)
+	copy(buf[n:], str63)
+	// Checked for UTF-8 together: one test of the copy when it is all ASCII.
+	if !wire.ASCII(buf) {
+		if !wire.ValidUTF8(str1) {
+			return wire.FieldError("h2rpc.test.wiremsg3.Flat", 1, wire.ErrInvalidUTF8)
+		}
+		if !wire.ValidUTF8(str3) {
+			return wire.FieldError("h2rpc.test.wiremsg3.Flat", 3, wire.ErrInvalidUTF8)
+		}
+		if !wire.ValidUTF8(str4) {
+			return wire.FieldError("h2rpc.test.wiremsg3.Flat", 4, wire.ErrInvalidUTF8)
+		}
+		if !wire.ValidUTF8(str5) {
+			return wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ErrInvalidUTF8)
+		}
+		if !wire.ValidUTF8(str63) {
+			return wire.FieldError("h2rpc.test.wiremsg3.Flat", 63, wire.ErrInvalidUTF8)
+		}
+	}
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
 	if str1 != nil {
 		m.A = all[:len(str1)]
 	}
