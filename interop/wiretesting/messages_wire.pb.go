@@ -4155,8 +4155,9 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", wire.ErrMessageDepth)
 	}
-	// The strings' bytes in b, copied into one allocation at the end.
-	var str1, str2 []byte
+	// The bytes in b of the strings Key (str[0]), Value (str[1]), copied
+	// into one allocation at the end.
+	var str [2][]byte
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -4182,10 +4183,10 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 				}
 			}
 			b = b[n:]
-			if str1 != nil && !wire.ValidUTF8(str1) {
+			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
 			}
-			str1 = x
+			str[0] = x
 			continue
 		case 2:
 			if typ != wire.TypeLen {
@@ -4203,10 +4204,10 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 				}
 			}
 			b = b[n:]
-			if str2 != nil && !wire.ValidUTF8(str2) {
+			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
 			}
-			str2 = x
+			str[1] = x
 			continue
 		case 3:
 			if typ != wire.TypeVarint {
@@ -4236,25 +4237,25 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 	}
 	// The strings' bytes, copied into one allocation that they share
 	// (never written again once it is a string).
-	buf := make([]byte, len(str1)+len(str2))
-	n := copy(buf, str1)
-	copy(buf[n:], str2)
+	buf := make([]byte, len(str[0])+len(str[1]))
+	n := copy(buf, str[0])
+	copy(buf[n:], str[1])
 	// Checked for UTF-8 together: one test of the copy when it is all ASCII.
 	if !wire.ASCII(buf) {
-		if !wire.ValidUTF8(str1) {
+		if !wire.ValidUTF8(str[0]) {
 			return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
 		}
-		if !wire.ValidUTF8(str2) {
+		if !wire.ValidUTF8(str[1]) {
 			return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
 		}
 	}
 	all := unsafe.String(unsafe.SliceData(buf), len(buf))
-	if str1 != nil {
-		m.Key = all[:len(str1)]
+	if str[0] != nil {
+		m.Key = all[:len(str[0])]
 	}
-	all = all[len(str1):]
-	if str2 != nil {
-		m.Value = all[:len(str2)]
+	all = all[len(str[0]):]
+	if str[1] != nil {
+		m.Value = all[:len(str[1])]
 	}
 	return nil
 }
@@ -6498,8 +6499,9 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.ClientConfigureRequest.Metadata", wire.ErrMessageDepth)
 	}
-	// The strings' bytes in b, copied into one allocation at the end.
-	var str2, str3 []byte
+	// The bytes in b of the strings Key (str[0]), Value (str[1]), copied
+	// into one allocation at the end.
+	var str [2][]byte
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -6542,10 +6544,10 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if str2 != nil && !wire.ValidUTF8(str2) {
+			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
 			}
-			str2 = x
+			str[0] = x
 			continue
 		case 3:
 			if typ != wire.TypeLen {
@@ -6563,10 +6565,10 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if str3 != nil && !wire.ValidUTF8(str3) {
+			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
 			}
-			str3 = x
+			str[1] = x
 			continue
 		}
 		n = wire.ConsumeFieldValue(num, typ, b)
@@ -6579,25 +6581,25 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 	}
 	// The strings' bytes, copied into one allocation that they share
 	// (never written again once it is a string).
-	buf := make([]byte, len(str2)+len(str3))
-	n := copy(buf, str2)
-	copy(buf[n:], str3)
+	buf := make([]byte, len(str[0])+len(str[1]))
+	n := copy(buf, str[0])
+	copy(buf[n:], str[1])
 	// Checked for UTF-8 together: one test of the copy when it is all ASCII.
 	if !wire.ASCII(buf) {
-		if !wire.ValidUTF8(str2) {
+		if !wire.ValidUTF8(str[0]) {
 			return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
 		}
-		if !wire.ValidUTF8(str3) {
+		if !wire.ValidUTF8(str[1]) {
 			return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
 		}
 	}
 	all := unsafe.String(unsafe.SliceData(buf), len(buf))
-	if str2 != nil {
-		m.Key = all[:len(str2)]
+	if str[0] != nil {
+		m.Key = all[:len(str[0])]
 	}
-	all = all[len(str2):]
-	if str3 != nil {
-		m.Value = all[:len(str3)]
+	all = all[len(str[0]):]
+	if str[1] != nil {
+		m.Value = all[:len(str[1])]
 	}
 	return nil
 }

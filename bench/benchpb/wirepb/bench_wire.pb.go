@@ -180,8 +180,9 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.bench.Small", wire.ErrMessageDepth)
 	}
-	// The strings' bytes in b, copied into one allocation at the end.
-	var str1, str3 []byte
+	// The bytes in b of the strings Content (str[0]), Timestamp (str[1]), copied
+	// into one allocation at the end.
+	var str [2][]byte
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -207,10 +208,10 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if str1 != nil && !wire.ValidUTF8(str1) {
+			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("h2rpc.bench.Small", 1, wire.ErrInvalidUTF8)
 			}
-			str1 = x
+			str[0] = x
 			continue
 		case 2:
 			if typ != wire.TypeVarint {
@@ -245,10 +246,10 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if str3 != nil && !wire.ValidUTF8(str3) {
+			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("h2rpc.bench.Small", 3, wire.ErrInvalidUTF8)
 			}
-			str3 = x
+			str[1] = x
 			continue
 		}
 		n = wire.ConsumeFieldValue(num, typ, b)
@@ -261,25 +262,25 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 	}
 	// The strings' bytes, copied into one allocation that they share
 	// (never written again once it is a string).
-	buf := make([]byte, len(str1)+len(str3))
-	n := copy(buf, str1)
-	copy(buf[n:], str3)
+	buf := make([]byte, len(str[0])+len(str[1]))
+	n := copy(buf, str[0])
+	copy(buf[n:], str[1])
 	// Checked for UTF-8 together: one test of the copy when it is all ASCII.
 	if !wire.ASCII(buf) {
-		if !wire.ValidUTF8(str1) {
+		if !wire.ValidUTF8(str[0]) {
 			return wire.FieldError("h2rpc.bench.Small", 1, wire.ErrInvalidUTF8)
 		}
-		if !wire.ValidUTF8(str3) {
+		if !wire.ValidUTF8(str[1]) {
 			return wire.FieldError("h2rpc.bench.Small", 3, wire.ErrInvalidUTF8)
 		}
 	}
 	all := unsafe.String(unsafe.SliceData(buf), len(buf))
-	if str1 != nil {
-		m.Content = all[:len(str1)]
+	if str[0] != nil {
+		m.Content = all[:len(str[0])]
 	}
-	all = all[len(str1):]
-	if str3 != nil {
-		m.Timestamp = all[:len(str3)]
+	all = all[len(str[0]):]
+	if str[1] != nil {
+		m.Timestamp = all[:len(str[1])]
 	}
 	return nil
 }

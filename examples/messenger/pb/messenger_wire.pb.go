@@ -639,8 +639,9 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("messenger.LearningUpdate", wire.ErrMessageDepth)
 	}
-	// The strings' bytes in b, copied into one allocation at the end.
-	var str1, str3 []byte
+	// The bytes in b of the strings Content (str[0]), Timestamp (str[1]), copied
+	// into one allocation at the end.
+	var str [2][]byte
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -666,10 +667,10 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if str1 != nil && !wire.ValidUTF8(str1) {
+			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
 			}
-			str1 = x
+			str[0] = x
 			continue
 		case 2:
 			if typ != wire.TypeVarint {
@@ -704,10 +705,10 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if str3 != nil && !wire.ValidUTF8(str3) {
+			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
 			}
-			str3 = x
+			str[1] = x
 			continue
 		}
 		n = wire.ConsumeFieldValue(num, typ, b)
@@ -720,25 +721,25 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 	}
 	// The strings' bytes, copied into one allocation that they share
 	// (never written again once it is a string).
-	buf := make([]byte, len(str1)+len(str3))
-	n := copy(buf, str1)
-	copy(buf[n:], str3)
+	buf := make([]byte, len(str[0])+len(str[1]))
+	n := copy(buf, str[0])
+	copy(buf[n:], str[1])
 	// Checked for UTF-8 together: one test of the copy when it is all ASCII.
 	if !wire.ASCII(buf) {
-		if !wire.ValidUTF8(str1) {
+		if !wire.ValidUTF8(str[0]) {
 			return wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
 		}
-		if !wire.ValidUTF8(str3) {
+		if !wire.ValidUTF8(str[1]) {
 			return wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
 		}
 	}
 	all := unsafe.String(unsafe.SliceData(buf), len(buf))
-	if str1 != nil {
-		m.Content = all[:len(str1)]
+	if str[0] != nil {
+		m.Content = all[:len(str[0])]
 	}
-	all = all[len(str1):]
-	if str3 != nil {
-		m.Timestamp = all[:len(str3)]
+	all = all[len(str[0]):]
+	if str[1] != nil {
+		m.Timestamp = all[:len(str[1])]
 	}
 	return nil
 }
@@ -1227,8 +1228,9 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("messenger.FeedUpdate", wire.ErrMessageDepth)
 	}
-	// The strings' bytes in b, copied into one allocation at the end.
-	var str1, str2 []byte
+	// The bytes in b of the strings User (str[0]), Message (str[1]), copied
+	// into one allocation at the end.
+	var str [2][]byte
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -1254,10 +1256,10 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if str1 != nil && !wire.ValidUTF8(str1) {
+			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
 			}
-			str1 = x
+			str[0] = x
 			continue
 		case 2:
 			if typ != wire.TypeLen {
@@ -1275,10 +1277,10 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if str2 != nil && !wire.ValidUTF8(str2) {
+			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
 			}
-			str2 = x
+			str[1] = x
 			continue
 		}
 		n = wire.ConsumeFieldValue(num, typ, b)
@@ -1291,25 +1293,25 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 	}
 	// The strings' bytes, copied into one allocation that they share
 	// (never written again once it is a string).
-	buf := make([]byte, len(str1)+len(str2))
-	n := copy(buf, str1)
-	copy(buf[n:], str2)
+	buf := make([]byte, len(str[0])+len(str[1]))
+	n := copy(buf, str[0])
+	copy(buf[n:], str[1])
 	// Checked for UTF-8 together: one test of the copy when it is all ASCII.
 	if !wire.ASCII(buf) {
-		if !wire.ValidUTF8(str1) {
+		if !wire.ValidUTF8(str[0]) {
 			return wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
 		}
-		if !wire.ValidUTF8(str2) {
+		if !wire.ValidUTF8(str[1]) {
 			return wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
 		}
 	}
 	all := unsafe.String(unsafe.SliceData(buf), len(buf))
-	if str1 != nil {
-		m.User = all[:len(str1)]
+	if str[0] != nil {
+		m.User = all[:len(str[0])]
 	}
-	all = all[len(str1):]
-	if str2 != nil {
-		m.Message = all[:len(str2)]
+	all = all[len(str[0]):]
+	if str[1] != nil {
+		m.Message = all[:len(str[1])]
 	}
 	return nil
 }

@@ -986,12 +986,27 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 	g.P("if depth > ", w.wire("MaxMessageDepth"), " { return ", w.wire("MessageError"), "(", q, ", ", w.wire("ErrMessageDepth"), ") }")
 	deferred := deferredStrings(m)
 	if len(deferred) > 0 {
-		g.P("// The strings' bytes in b, copied into one allocation at the end.")
+		// An array, not one variable per field: it stays in memory, where
+		// a string read stores its bytes, rather than being carried in
+		// registers (and spilled) around every turn of the loop.
 		var names []string
 		for _, f := range deferred {
-			names = append(names, deferredName(f))
+			names = append(names, f.GoName+" ("+deferredName(f)+")")
 		}
-		g.P("var ", strings.Join(names, ", "), " []byte")
+		line := "// The bytes in b of the strings"
+		for i, n := range names {
+			if i < len(names)-1 {
+				n += ","
+			}
+			if len(line)+1+len(n) > 76 {
+				g.P(line)
+				line = "//"
+			}
+			line += " " + n
+		}
+		g.P(line, ", copied")
+		g.P("// into one allocation at the end.")
+		g.P("var str [", len(deferred), "][]byte")
 	}
 	g.P("for len(b) > 0 {")
 	g.P("num, typ, n := ", w.wire("Number"), "(b[0]>>3), ", w.wire("Type"), "(b[0]&7), 1")
@@ -1252,10 +1267,10 @@ func deferredStrings(m *protogen.Message) []*protogen.Field {
 	return fs
 }
 
-// deferredName is the local variable that holds the bytes of a deferred
-// string field while its message is decoded.
+// deferredName is the element of the local array str that holds the
+// bytes of a deferred string field while its message is decoded.
 func deferredName(f *protogen.Field) string {
-	return "str" + strconv.Itoa(int(f.Desc.Number()))
+	return "str[" + strconv.Itoa(slices.Index(deferredStrings(f.Parent), f)) + "]"
 }
 
 // decodeOwn is decodeValue for a field of the message itself (not a map's

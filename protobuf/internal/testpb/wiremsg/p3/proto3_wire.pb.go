@@ -7136,8 +7136,10 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.test.wiremsg3.Flat", wire.ErrMessageDepth)
 	}
-	// The strings' bytes in b, copied into one allocation at the end.
-	var str1, str3, str4, str5, str63 []byte
+	// The bytes in b of the strings A (str[0]), B (str[1]), C (str[2]),
+	// D (str[3]), Last (str[4]), copied
+	// into one allocation at the end.
+	var str [5][]byte
 	for len(b) > 0 {
 		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
 		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
@@ -7163,10 +7165,10 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if str1 != nil && !wire.ValidUTF8(str1) {
+			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 1, wire.ErrInvalidUTF8)
 			}
-			str1 = x
+			str[0] = x
 			continue
 		case 2:
 			if typ != wire.TypeVarint {
@@ -7201,10 +7203,10 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if str3 != nil && !wire.ValidUTF8(str3) {
+			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 3, wire.ErrInvalidUTF8)
 			}
-			str3 = x
+			str[1] = x
 			continue
 		case 4:
 			if typ != wire.TypeLen {
@@ -7222,10 +7224,10 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if str4 != nil && !wire.ValidUTF8(str4) {
+			if str[2] != nil && !wire.ValidUTF8(str[2]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 4, wire.ErrInvalidUTF8)
 			}
-			str4 = x
+			str[2] = x
 			continue
 		case 7:
 			if typ != wire.TypeI64 {
@@ -7255,10 +7257,10 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if str63 != nil && !wire.ValidUTF8(str63) {
+			if str[4] != nil && !wire.ValidUTF8(str[4]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 63, wire.ErrInvalidUTF8)
 			}
-			str63 = x
+			str[4] = x
 			continue
 		case 5:
 			if typ != wire.TypeLen {
@@ -7276,10 +7278,10 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
-			if str5 != nil && !wire.ValidUTF8(str5) {
+			if str[3] != nil && !wire.ValidUTF8(str[3]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ErrInvalidUTF8)
 			}
-			str5 = x
+			str[3] = x
 			continue
 		case 6:
 			if typ != wire.TypeVarint {
@@ -7297,10 +7299,10 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			b = b[n:]
 			v := wire.DecodeZigZag(x)
 			m.O = &Flat_E{E: v}
-			if str5 != nil && !wire.ValidUTF8(str5) {
+			if str[3] != nil && !wire.ValidUTF8(str[3]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ErrInvalidUTF8)
 			}
-			str5 = nil
+			str[3] = nil
 			continue
 		}
 		n = wire.ConsumeFieldValue(num, typ, b)
@@ -7313,50 +7315,50 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 	}
 	// The strings' bytes, copied into one allocation that they share
 	// (never written again once it is a string).
-	buf := make([]byte, len(str1)+len(str3)+len(str4)+len(str5)+len(str63))
-	n := copy(buf, str1)
-	n += copy(buf[n:], str3)
-	n += copy(buf[n:], str4)
-	n += copy(buf[n:], str5)
-	copy(buf[n:], str63)
+	buf := make([]byte, len(str[0])+len(str[1])+len(str[2])+len(str[3])+len(str[4]))
+	n := copy(buf, str[0])
+	n += copy(buf[n:], str[1])
+	n += copy(buf[n:], str[2])
+	n += copy(buf[n:], str[3])
+	copy(buf[n:], str[4])
 	// Checked for UTF-8 together: one test of the copy when it is all ASCII.
 	if !wire.ASCII(buf) {
-		if !wire.ValidUTF8(str1) {
+		if !wire.ValidUTF8(str[0]) {
 			return wire.FieldError("h2rpc.test.wiremsg3.Flat", 1, wire.ErrInvalidUTF8)
 		}
-		if !wire.ValidUTF8(str3) {
+		if !wire.ValidUTF8(str[1]) {
 			return wire.FieldError("h2rpc.test.wiremsg3.Flat", 3, wire.ErrInvalidUTF8)
 		}
-		if !wire.ValidUTF8(str4) {
+		if !wire.ValidUTF8(str[2]) {
 			return wire.FieldError("h2rpc.test.wiremsg3.Flat", 4, wire.ErrInvalidUTF8)
 		}
-		if !wire.ValidUTF8(str5) {
+		if !wire.ValidUTF8(str[3]) {
 			return wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ErrInvalidUTF8)
 		}
-		if !wire.ValidUTF8(str63) {
+		if !wire.ValidUTF8(str[4]) {
 			return wire.FieldError("h2rpc.test.wiremsg3.Flat", 63, wire.ErrInvalidUTF8)
 		}
 	}
 	all := unsafe.String(unsafe.SliceData(buf), len(buf))
-	if str1 != nil {
-		m.A = all[:len(str1)]
+	if str[0] != nil {
+		m.A = all[:len(str[0])]
 	}
-	all = all[len(str1):]
-	if str3 != nil {
-		m.B = all[:len(str3)]
+	all = all[len(str[0]):]
+	if str[1] != nil {
+		m.B = all[:len(str[1])]
 	}
-	all = all[len(str3):]
-	if str4 != nil {
-		v := all[:len(str4)]
+	all = all[len(str[1]):]
+	if str[2] != nil {
+		v := all[:len(str[2])]
 		m.C = &v
 	}
-	all = all[len(str4):]
-	if str5 != nil {
-		m.O = &Flat_D{D: all[:len(str5)]}
+	all = all[len(str[2]):]
+	if str[3] != nil {
+		m.O = &Flat_D{D: all[:len(str[3])]}
 	}
-	all = all[len(str5):]
-	if str63 != nil {
-		m.Last = all[:len(str63)]
+	all = all[len(str[3]):]
+	if str[4] != nil {
+		m.Last = all[:len(str[4])]
 	}
 	return nil
 }
