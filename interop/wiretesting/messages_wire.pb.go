@@ -162,13 +162,17 @@ func (m *BoolValue) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.BoolValue", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.BoolValue", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -188,7 +192,10 @@ func (m *BoolValue) MergeWire(b []byte, depth int) error {
 			m.Value = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.BoolValue", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.BoolValue", num, wire.ParseError(n))
 		}
@@ -325,13 +332,17 @@ func (m *Payload) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.Payload", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.Payload", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -370,7 +381,10 @@ func (m *Payload) MergeWire(b []byte, depth int) error {
 			m.Body = append(m.Body[:0], v...)
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.Payload", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.Payload", num, wire.ParseError(n))
 		}
@@ -515,13 +529,17 @@ func (m *EchoStatus) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.EchoStatus", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.EchoStatus", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -563,7 +581,10 @@ func (m *EchoStatus) MergeWire(b []byte, depth int) error {
 			m.Message = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.EchoStatus", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.EchoStatus", num, wire.ParseError(n))
 		}
@@ -877,13 +898,17 @@ func (m *SimpleRequest) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.SimpleRequest", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.SimpleRequest", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -1108,7 +1133,10 @@ func (m *SimpleRequest) MergeWire(b []byte, depth int) error {
 			}
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.SimpleRequest", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.SimpleRequest", num, wire.ParseError(n))
 		}
@@ -1373,13 +1401,17 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.SimpleResponse", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.SimpleResponse", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -1511,7 +1543,10 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 			m.Hostname = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.SimpleResponse", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.SimpleResponse", num, wire.ParseError(n))
 		}
@@ -1664,13 +1699,17 @@ func (m *StreamingInputCallRequest) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.StreamingInputCallRequest", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.StreamingInputCallRequest", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -1721,7 +1760,10 @@ func (m *StreamingInputCallRequest) MergeWire(b []byte, depth int) error {
 			}
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.StreamingInputCallRequest", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.StreamingInputCallRequest", num, wire.ParseError(n))
 		}
@@ -1842,13 +1884,17 @@ func (m *StreamingInputCallResponse) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.StreamingInputCallResponse", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.StreamingInputCallResponse", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -1868,7 +1914,10 @@ func (m *StreamingInputCallResponse) MergeWire(b []byte, depth int) error {
 			m.AggregatedPayloadSize = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.StreamingInputCallResponse", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.StreamingInputCallResponse", num, wire.ParseError(n))
 		}
@@ -2043,13 +2092,17 @@ func (m *ResponseParameters) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.ResponseParameters", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.ResponseParameters", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -2134,7 +2187,10 @@ func (m *ResponseParameters) MergeWire(b []byte, depth int) error {
 			}
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.ResponseParameters", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.ResponseParameters", num, wire.ParseError(n))
 		}
@@ -2343,13 +2399,17 @@ func (m *StreamingOutputCallRequest) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.StreamingOutputCallRequest", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.StreamingOutputCallRequest", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -2475,7 +2535,10 @@ func (m *StreamingOutputCallRequest) MergeWire(b []byte, depth int) error {
 			}
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.StreamingOutputCallRequest", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.StreamingOutputCallRequest", num, wire.ParseError(n))
 		}
@@ -2643,13 +2706,17 @@ func (m *StreamingOutputCallResponse) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.StreamingOutputCallResponse", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.StreamingOutputCallResponse", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -2698,7 +2765,10 @@ func (m *StreamingOutputCallResponse) MergeWire(b []byte, depth int) error {
 			m.PeerSocketAddress = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.StreamingOutputCallResponse", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.StreamingOutputCallResponse", num, wire.ParseError(n))
 		}
@@ -2818,13 +2888,17 @@ func (m *ReconnectParams) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.ReconnectParams", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.ReconnectParams", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -2844,7 +2918,10 @@ func (m *ReconnectParams) MergeWire(b []byte, depth int) error {
 			m.MaxReconnectBackoffMs = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.ReconnectParams", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.ReconnectParams", num, wire.ParseError(n))
 		}
@@ -2988,13 +3065,17 @@ func (m *ReconnectInfo) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.ReconnectInfo", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.ReconnectInfo", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -3068,7 +3149,10 @@ func (m *ReconnectInfo) MergeWire(b []byte, depth int) error {
 			m.BackoffMs = append(m.BackoffMs, v)
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.ReconnectInfo", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.ReconnectInfo", num, wire.ParseError(n))
 		}
@@ -3237,13 +3321,17 @@ func (m *LoadBalancerStatsRequest) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.LoadBalancerStatsRequest", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerStatsRequest", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -3302,7 +3390,10 @@ func (m *LoadBalancerStatsRequest) MergeWire(b []byte, depth int) error {
 			m.MetadataKeys = append(m.MetadataKeys, v)
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.LoadBalancerStatsRequest", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerStatsRequest", num, wire.ParseError(n))
 		}
@@ -3631,13 +3722,17 @@ func (m *LoadBalancerStatsResponse) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.LoadBalancerStatsResponse", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerStatsResponse", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -3908,7 +4003,10 @@ func (m *LoadBalancerStatsResponse) MergeWire(b []byte, depth int) error {
 			m.MetadatasByPeer[mk] = mv
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.LoadBalancerStatsResponse", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerStatsResponse", num, wire.ParseError(n))
 		}
@@ -4159,13 +4257,17 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 	// into one allocation at the end.
 	var str [2][]byte
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -4227,7 +4329,10 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 			m.Type = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", num, wire.ParseError(n))
 		}
@@ -4374,13 +4479,17 @@ func (m *LoadBalancerStatsResponse_RpcMetadata) MergeWire(b []byte, depth int) e
 		return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.RpcMetadata", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.RpcMetadata", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -4417,7 +4526,10 @@ func (m *LoadBalancerStatsResponse_RpcMetadata) MergeWire(b []byte, depth int) e
 			}
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.RpcMetadata", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.RpcMetadata", num, wire.ParseError(n))
 		}
@@ -4549,13 +4661,17 @@ func (m *LoadBalancerStatsResponse_MetadataByPeer) MergeWire(b []byte, depth int
 		return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.MetadataByPeer", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.MetadataByPeer", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -4592,7 +4708,10 @@ func (m *LoadBalancerStatsResponse_MetadataByPeer) MergeWire(b []byte, depth int
 			}
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.MetadataByPeer", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataByPeer", num, wire.ParseError(n))
 		}
@@ -4765,13 +4884,17 @@ func (m *LoadBalancerStatsResponse_RpcsByPeer) MergeWire(b []byte, depth int) er
 		return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -4851,7 +4974,10 @@ func (m *LoadBalancerStatsResponse_RpcsByPeer) MergeWire(b []byte, depth int) er
 			m.RpcsByPeer[mk] = mv
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", num, wire.ParseError(n))
 		}
@@ -4959,16 +5085,23 @@ func (m *LoadBalancerAccumulatedStatsRequest) MergeWire(b []byte, depth int) err
 		return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsRequest", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsRequest", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsRequest", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsRequest", num, wire.ParseError(n))
 		}
@@ -5325,13 +5458,17 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 		return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsResponse", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsResponse", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -5652,7 +5789,10 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 			m.StatsPerMethod[mk] = mv
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsResponse", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", num, wire.ParseError(n))
 		}
@@ -5888,13 +6028,17 @@ func (m *LoadBalancerAccumulatedStatsResponse_MethodStats) MergeWire(b []byte, d
 		return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -5986,7 +6130,10 @@ func (m *LoadBalancerAccumulatedStatsResponse_MethodStats) MergeWire(b []byte, d
 			m.Result[mk] = mv
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats", num, wire.ParseError(n))
 		}
@@ -6167,13 +6314,17 @@ func (m *ClientConfigureRequest) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.ClientConfigureRequest", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.ClientConfigureRequest", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ == wire.TypeLen {
@@ -6281,7 +6432,10 @@ func (m *ClientConfigureRequest) MergeWire(b []byte, depth int) error {
 			m.TimeoutSec = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.ClientConfigureRequest", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.ClientConfigureRequest", num, wire.ParseError(n))
 		}
@@ -6503,13 +6657,17 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 	// into one allocation at the end.
 	var str [2][]byte
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.ClientConfigureRequest.Metadata", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -6571,7 +6729,10 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 			str[1] = x
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.ClientConfigureRequest.Metadata", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", num, wire.ParseError(n))
 		}
@@ -6695,16 +6856,23 @@ func (m *ClientConfigureResponse) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.ClientConfigureResponse", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.ClientConfigureResponse", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.ClientConfigureResponse", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.ClientConfigureResponse", num, wire.ParseError(n))
 		}
@@ -6817,13 +6985,17 @@ func (m *MemorySize) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.MemorySize", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.MemorySize", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -6843,7 +7015,10 @@ func (m *MemorySize) MergeWire(b []byte, depth int) error {
 			m.Rss = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.MemorySize", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.MemorySize", num, wire.ParseError(n))
 		}
@@ -7092,13 +7267,17 @@ func (m *TestOrcaReport) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.TestOrcaReport", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.TestOrcaReport", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeI64 {
@@ -7269,7 +7448,10 @@ func (m *TestOrcaReport) MergeWire(b []byte, depth int) error {
 			m.Utilization[mk] = mv
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.TestOrcaReport", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.TestOrcaReport", num, wire.ParseError(n))
 		}
@@ -7443,13 +7625,17 @@ func (m *SetReturnStatusRequest) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.SetReturnStatusRequest", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.SetReturnStatusRequest", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -7491,7 +7677,10 @@ func (m *SetReturnStatusRequest) MergeWire(b []byte, depth int) error {
 			m.GrpcStatusDescription = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.SetReturnStatusRequest", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.SetReturnStatusRequest", num, wire.ParseError(n))
 		}
@@ -7673,13 +7862,17 @@ func (m *HookRequest) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.HookRequest", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.HookRequest", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -7755,7 +7948,10 @@ func (m *HookRequest) MergeWire(b []byte, depth int) error {
 			m.ServerPort = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.HookRequest", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.HookRequest", num, wire.ParseError(n))
 		}
@@ -7898,16 +8094,23 @@ func (m *HookResponse) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("grpc.testing.HookResponse", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("grpc.testing.HookResponse", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("grpc.testing.HookResponse", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.HookResponse", num, wire.ParseError(n))
 		}

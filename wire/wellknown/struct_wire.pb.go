@@ -174,13 +174,17 @@ func (m *Struct) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("google.protobuf.Struct", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("google.protobuf.Struct", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -270,7 +274,10 @@ func (m *Struct) MergeWire(b []byte, depth int) error {
 			m.Fields[mk] = mv
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("google.protobuf.Struct", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.Struct", num, wire.ParseError(n))
 		}
@@ -549,13 +556,17 @@ func (m *Value) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("google.protobuf.Value", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("google.protobuf.Value", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -678,7 +689,10 @@ func (m *Value) MergeWire(b []byte, depth int) error {
 			}
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("google.protobuf.Value", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.Value", num, wire.ParseError(n))
 		}
@@ -844,13 +858,17 @@ func (m *ListValue) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("google.protobuf.ListValue", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("google.protobuf.ListValue", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -887,7 +905,10 @@ func (m *ListValue) MergeWire(b []byte, depth int) error {
 			}
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("google.protobuf.ListValue", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.ListValue", num, wire.ParseError(n))
 		}

@@ -90,13 +90,17 @@ func (m *DoubleValue) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("google.protobuf.DoubleValue", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("google.protobuf.DoubleValue", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeI64 {
@@ -111,7 +115,10 @@ func (m *DoubleValue) MergeWire(b []byte, depth int) error {
 			m.Value = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("google.protobuf.DoubleValue", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.DoubleValue", num, wire.ParseError(n))
 		}
@@ -223,13 +230,17 @@ func (m *FloatValue) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("google.protobuf.FloatValue", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("google.protobuf.FloatValue", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeI32 {
@@ -244,7 +255,10 @@ func (m *FloatValue) MergeWire(b []byte, depth int) error {
 			m.Value = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("google.protobuf.FloatValue", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.FloatValue", num, wire.ParseError(n))
 		}
@@ -360,13 +374,17 @@ func (m *Int64Value) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("google.protobuf.Int64Value", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("google.protobuf.Int64Value", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -386,7 +404,10 @@ func (m *Int64Value) MergeWire(b []byte, depth int) error {
 			m.Value = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("google.protobuf.Int64Value", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.Int64Value", num, wire.ParseError(n))
 		}
@@ -502,13 +523,17 @@ func (m *UInt64Value) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("google.protobuf.UInt64Value", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("google.protobuf.UInt64Value", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -528,7 +553,10 @@ func (m *UInt64Value) MergeWire(b []byte, depth int) error {
 			m.Value = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("google.protobuf.UInt64Value", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.UInt64Value", num, wire.ParseError(n))
 		}
@@ -644,13 +672,17 @@ func (m *Int32Value) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("google.protobuf.Int32Value", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("google.protobuf.Int32Value", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -670,7 +702,10 @@ func (m *Int32Value) MergeWire(b []byte, depth int) error {
 			m.Value = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("google.protobuf.Int32Value", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.Int32Value", num, wire.ParseError(n))
 		}
@@ -786,13 +821,17 @@ func (m *UInt32Value) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("google.protobuf.UInt32Value", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("google.protobuf.UInt32Value", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -812,7 +851,10 @@ func (m *UInt32Value) MergeWire(b []byte, depth int) error {
 			m.Value = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("google.protobuf.UInt32Value", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.UInt32Value", num, wire.ParseError(n))
 		}
@@ -928,13 +970,17 @@ func (m *BoolValue) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("google.protobuf.BoolValue", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("google.protobuf.BoolValue", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -954,7 +1000,10 @@ func (m *BoolValue) MergeWire(b []byte, depth int) error {
 			m.Value = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("google.protobuf.BoolValue", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.BoolValue", num, wire.ParseError(n))
 		}
@@ -1076,13 +1125,17 @@ func (m *StringValue) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("google.protobuf.StringValue", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("google.protobuf.StringValue", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -1107,7 +1160,10 @@ func (m *StringValue) MergeWire(b []byte, depth int) error {
 			m.Value = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("google.protobuf.StringValue", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.StringValue", num, wire.ParseError(n))
 		}
@@ -1225,13 +1281,17 @@ func (m *BytesValue) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("google.protobuf.BytesValue", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("google.protobuf.BytesValue", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -1253,7 +1313,10 @@ func (m *BytesValue) MergeWire(b []byte, depth int) error {
 			m.Value = append(m.Value[:0], v...)
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("google.protobuf.BytesValue", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.BytesValue", num, wire.ParseError(n))
 		}

@@ -184,13 +184,17 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 	// into one allocation at the end.
 	var str [2][]byte
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.bench.Small", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -252,7 +256,10 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 			str[1] = x
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.bench.Small", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.bench.Small", num, wire.ParseError(n))
 		}
@@ -432,13 +439,17 @@ func (m *Point) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.bench.Point", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.bench.Point", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeI64 {
@@ -487,7 +498,10 @@ func (m *Point) MergeWire(b []byte, depth int) error {
 			m.Label = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.bench.Point", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.bench.Point", num, wire.ParseError(n))
 		}
@@ -926,13 +940,17 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.bench.Medium", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.bench.Medium", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -1289,7 +1307,10 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 			m.Token = append(m.Token[:0], v...)
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.bench.Medium", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.bench.Medium", num, wire.ParseError(n))
 		}
@@ -1538,13 +1559,17 @@ func (m *Large) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.bench.Large", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.bench.Large", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -1663,7 +1688,10 @@ func (m *Large) MergeWire(b []byte, depth int) error {
 			m.Samples = append(m.Samples, v)
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.bench.Large", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.bench.Large", num, wire.ParseError(n))
 		}

@@ -100,13 +100,17 @@ func (m *StatusRequest) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("messenger.StatusRequest", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("messenger.StatusRequest", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -131,7 +135,10 @@ func (m *StatusRequest) MergeWire(b []byte, depth int) error {
 			m.UserId = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("messenger.StatusRequest", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("messenger.StatusRequest", num, wire.ParseError(n))
 		}
@@ -272,13 +279,17 @@ func (m *StatusResponse) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("messenger.StatusResponse", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("messenger.StatusResponse", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -320,7 +331,10 @@ func (m *StatusResponse) MergeWire(b []byte, depth int) error {
 			m.Active = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("messenger.StatusResponse", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("messenger.StatusResponse", num, wire.ParseError(n))
 		}
@@ -445,13 +459,17 @@ func (m *TopicRequest) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("messenger.TopicRequest", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("messenger.TopicRequest", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -476,7 +494,10 @@ func (m *TopicRequest) MergeWire(b []byte, depth int) error {
 			m.Topic = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("messenger.TopicRequest", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("messenger.TopicRequest", num, wire.ParseError(n))
 		}
@@ -643,13 +664,17 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 	// into one allocation at the end.
 	var str [2][]byte
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("messenger.LearningUpdate", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -711,7 +736,10 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 			str[1] = x
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("messenger.LearningUpdate", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("messenger.LearningUpdate", num, wire.ParseError(n))
 		}
@@ -861,13 +889,17 @@ func (m *ResearchNote) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("messenger.ResearchNote", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("messenger.ResearchNote", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -892,7 +924,10 @@ func (m *ResearchNote) MergeWire(b []byte, depth int) error {
 			m.Text = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("messenger.ResearchNote", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("messenger.ResearchNote", num, wire.ParseError(n))
 		}
@@ -1033,13 +1068,17 @@ func (m *SummaryResponse) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("messenger.SummaryResponse", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("messenger.SummaryResponse", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -1081,7 +1120,10 @@ func (m *SummaryResponse) MergeWire(b []byte, depth int) error {
 			m.FinalSummary = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("messenger.SummaryResponse", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("messenger.SummaryResponse", num, wire.ParseError(n))
 		}
@@ -1232,13 +1274,17 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 	// into one allocation at the end.
 	var str [2][]byte
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("messenger.FeedUpdate", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -1283,7 +1329,10 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 			str[1] = x
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("messenger.FeedUpdate", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("messenger.FeedUpdate", num, wire.ParseError(n))
 		}

@@ -1009,11 +1009,18 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 		g.P("var str [", len(deferred), "][]byte")
 	}
 	g.P("for len(b) > 0 {")
-	g.P("num, typ, n := ", w.wire("Number"), "(b[0]>>3), ", w.wire("Type"), "(b[0]&7), 1")
-	g.P("if b[0] >= 0x80 || num == 0 || typ > ", w.wire("TypeI32"), " {")
+	// A one-byte tag is taken as it is: a case below checks the type of a
+	// field it knows, and the number 0 and the invalid types are refused
+	// with the unknown fields.
+	g.P("num, typ := ", w.wire("Number"), "(b[0]>>3), ", w.wire("Type"), "(b[0]&7)")
+	g.P("if b[0] < 0x80 {")
+	g.P("// Its number and type are checked below, by a field's case or with the unknown fields.")
+	g.P("b = b[1:]")
+	g.P("} else {")
+	g.P("var n int")
 	g.P("if num, typ, n = ", w.wire("ConsumeTag"), "(b); n < 0 { return ", w.wire("MessageError"), "(", q, ", ", w.wire("ParseError"), "(n)) }")
-	g.P("}")
 	g.P("b = b[n:]")
+	g.P("}")
 	g.P("switch num {")
 	for _, f := range sortedFields(m) {
 		num := strconv.Itoa(int(f.Desc.Number()))
@@ -1178,7 +1185,8 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 		}
 	}
 	g.P("}")
-	g.P("n = ", w.wire("ConsumeFieldValue"), "(num, typ, b)")
+	g.P("if num == 0 { return ", w.wire("MessageError"), "(", q, ", ", w.wire("ErrFieldNumber"), ") }")
+	g.P("n := ", w.wire("ConsumeFieldValue"), "(num, typ, b) // refuses the types 4, 6 and 7")
 	g.P("if n < 0 { return ", w.wire("FieldError"), "(", q, ", num, ", w.wire("ParseError"), "(n)) }")
 	g.P("// Kept with its tag re-encoded minimally, as protobuf-go keeps it.")
 	g.P("m.", unknownField, " = append(", w.wire("AppendTag"), "(m.", unknownField, ", num, typ), b[:n]...)")

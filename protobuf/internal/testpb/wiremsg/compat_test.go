@@ -118,6 +118,23 @@ func TestCompatibleEdges(t *testing.T) {
 	same[p2.Proto2](t, &p2go.Proto2{S: proto.String("\xff not UTF-8 in proto2"), Defaults: &p2go.Defaults{}})
 }
 
+// A one-byte tag is taken without checking its number and type, which a
+// field's case or the unknown-field path checks: every one of them, before
+// values of each wire type, decodes as in protobuf-go or fails as there
+// (field number 0, wire types 4, 6 and 7, a type a known field does not
+// have).
+func TestOneByteTags(t *testing.T) {
+	values := [][]byte{nil, {0}, {1, 'A'}, {8, 0, 0, 0, 0, 0, 0, 0, 0}, {0x0c}}
+	for tag := range 0x80 {
+		for _, v := range values {
+			data := append([]byte{byte(tag)}, v...)
+			differ[p3.All](t, data, new(p3go.All))
+			differ[p3.Flat](t, data, new(p3go.Flat))
+			differ[p2.Proto2](t, data, new(p2go.Proto2))
+		}
+	}
+}
+
 // A message's plain string fields are checked together before any is
 // written: non-ASCII UTF-8 passes, and an invalid one fails naming its own
 // field, whichever of them it is, with b returned as it was.

@@ -293,13 +293,17 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg2.Defaults", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg2.Defaults", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -461,7 +465,10 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 			m.DNan = &v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.test.wiremsg2.Defaults", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg2.Defaults", num, wire.ParseError(n))
 		}
@@ -817,13 +824,17 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg2.Closeds", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg2.Closeds", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -1061,7 +1072,10 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 			m.O = &Closeds_OString{OString: v}
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.test.wiremsg2.Closeds", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg2.Closeds", num, wire.ParseError(n))
 		}
@@ -1461,13 +1475,17 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg2.Proto2", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg2.Proto2", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -1751,7 +1769,10 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			}
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.test.wiremsg2.Proto2", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg2.Proto2", num, wire.ParseError(n))
 		}
@@ -2159,13 +2180,17 @@ func (m *Req) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg2.Req", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg2.Req", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -2387,7 +2412,10 @@ func (m *Req) MergeWire(b []byte, depth int) error {
 			m.O = &Req_Other{Other: v}
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.test.wiremsg2.Req", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg2.Req", num, wire.ParseError(n))
 		}

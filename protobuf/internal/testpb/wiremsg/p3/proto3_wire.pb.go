@@ -406,13 +406,17 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.Scalars", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.Scalars", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeI64 {
@@ -664,7 +668,10 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			m.FColor = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.test.wiremsg3.Scalars", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.Scalars", num, wire.ParseError(n))
 		}
@@ -1112,13 +1119,17 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.Optionals", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.Optionals", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeI64 {
@@ -1394,7 +1405,10 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			}
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.test.wiremsg3.Optionals", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.Optionals", num, wire.ParseError(n))
 		}
@@ -2106,13 +2120,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.Repeated", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.Repeated", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ == wire.TypeLen {
@@ -3112,7 +3130,10 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			m.UColor = append(m.UColor, v)
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.test.wiremsg3.Repeated", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.Repeated", num, wire.ParseError(n))
 		}
@@ -4187,13 +4208,17 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.Maps", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.Maps", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -5147,7 +5172,10 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			m.MStringString[mk] = mv
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.test.wiremsg3.Maps", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.Maps", num, wire.ParseError(n))
 		}
@@ -5717,13 +5745,17 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.Oneofs", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.Oneofs", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 8:
 			if typ != wire.TypeLen {
@@ -5907,7 +5939,10 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 			m.Other = &Oneofs_OFixed64{OFixed64: v}
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.test.wiremsg3.Oneofs", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", num, wire.ParseError(n))
 		}
@@ -6284,13 +6319,17 @@ func (m *All) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.All", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.All", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -6536,7 +6575,10 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			m.HighNumber = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.test.wiremsg3.All", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.All", num, wire.ParseError(n))
 		}
@@ -6737,13 +6779,17 @@ func (m *All_Inner) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.All.Inner", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.All.Inner", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeVarint {
@@ -6804,7 +6850,10 @@ func (m *All_Inner) MergeWire(b []byte, depth int) error {
 			m.Mood = v
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.test.wiremsg3.All.Inner", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.All.Inner", num, wire.ParseError(n))
 		}
@@ -7141,13 +7190,17 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 	// into one allocation at the end.
 	var str [5][]byte
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.Flat", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -7305,7 +7358,10 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			str[3] = nil
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.test.wiremsg3.Flat", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.Flat", num, wire.ParseError(n))
 		}
@@ -7801,13 +7857,17 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.WellKnown", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.WellKnown", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		case 1:
 			if typ != wire.TypeLen {
@@ -8195,7 +8255,10 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 			}
 			continue
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.test.wiremsg3.WellKnown", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", num, wire.ParseError(n))
 		}
@@ -8361,16 +8424,23 @@ func (m *Empty) MergeWire(b []byte, depth int) error {
 		return wire.MessageError("h2rpc.test.wiremsg3.Empty", wire.ErrMessageDepth)
 	}
 	for len(b) > 0 {
-		num, typ, n := wire.Number(b[0]>>3), wire.Type(b[0]&7), 1
-		if b[0] >= 0x80 || num == 0 || typ > wire.TypeI32 {
+		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
+		if b[0] < 0x80 {
+			// Its number and type are checked below, by a field's case or with the unknown fields.
+			b = b[1:]
+		} else {
+			var n int
 			if num, typ, n = wire.ConsumeTag(b); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.Empty", wire.ParseError(n))
 			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch num {
 		}
-		n = wire.ConsumeFieldValue(num, typ, b)
+		if num == 0 {
+			return wire.MessageError("h2rpc.test.wiremsg3.Empty", wire.ErrFieldNumber)
+		}
+		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.Empty", num, wire.ParseError(n))
 		}
