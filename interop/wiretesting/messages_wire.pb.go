@@ -4285,6 +4285,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 				}
 			}
 			b = b[n:]
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
 			}
@@ -4306,6 +4307,7 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 				}
 			}
 			b = b[n:]
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
 			}
@@ -6702,6 +6704,7 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
 			}
@@ -6723,6 +6726,7 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
 			}

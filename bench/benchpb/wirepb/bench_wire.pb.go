@@ -212,6 +212,7 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("h2rpc.bench.Small", 1, wire.ErrInvalidUTF8)
 			}
@@ -250,6 +251,7 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("h2rpc.bench.Small", 3, wire.ErrInvalidUTF8)
 			}

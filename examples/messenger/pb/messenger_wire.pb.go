@@ -692,6 +692,7 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
 			}
@@ -730,6 +731,7 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
 			}
@@ -1302,6 +1304,7 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
 			}
@@ -1323,6 +1326,7 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
 			}

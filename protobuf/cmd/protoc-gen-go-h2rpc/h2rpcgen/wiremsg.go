@@ -1307,7 +1307,8 @@ func (w *msgGen) checkReplaced(f *protogen.Field, q string) string {
 		return ""
 	}
 	x := deferredName(f)
-	return "if " + x + " != nil && !" + w.wire("ValidUTF8") + "(" + x + ") { return " + w.wire("FieldError") + "(" + q + ", " + strconv.Itoa(int(f.Desc.Number())) + ", " + w.wire("ErrInvalidUTF8") + ") }"
+	return "// Bytes about to be forgotten are checked now; the kept ones at the end.\n" +
+		"if " + x + " != nil && !" + w.wire("ValidUTF8") + "(" + x + ") { return " + w.wire("FieldError") + "(" + q + ", " + strconv.Itoa(int(f.Desc.Number())) + ", " + w.wire("ErrInvalidUTF8") + ") }"
 }
 
 // needsCheck reports whether m, or a message it holds, has required fields:

@@ -7218,6 +7218,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 1, wire.ErrInvalidUTF8)
 			}
@@ -7256,6 +7257,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 3, wire.ErrInvalidUTF8)
 			}
@@ -7277,6 +7279,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[2] != nil && !wire.ValidUTF8(str[2]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 4, wire.ErrInvalidUTF8)
 			}
@@ -7310,6 +7313,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[4] != nil && !wire.ValidUTF8(str[4]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 63, wire.ErrInvalidUTF8)
 			}
@@ -7331,6 +7335,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				}
 			}
 			b = b[n:]
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[3] != nil && !wire.ValidUTF8(str[3]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ErrInvalidUTF8)
 			}
@@ -7352,6 +7357,7 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			b = b[n:]
 			v := wire.DecodeZigZag(x)
 			m.O = &Flat_E{E: v}
+			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[3] != nil && !wire.ValidUTF8(str[3]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ErrInvalidUTF8)
 			}
