@@ -161,17 +161,18 @@ func (m *BoolValue) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.BoolValue", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.BoolValue", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -179,15 +180,15 @@ func (m *BoolValue) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.BoolValue", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x != 0
 			m.Value = v
 			continue
@@ -195,13 +196,13 @@ func (m *BoolValue) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.BoolValue", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.BoolValue", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -331,17 +332,18 @@ func (m *Payload) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.Payload", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.Payload", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -349,15 +351,15 @@ func (m *Payload) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.Payload", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := PayloadType(int32(x))
 			m.Type = v
 			continue
@@ -367,16 +369,16 @@ func (m *Payload) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.Payload", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.Body = append(m.Body[:0], v...)
 			continue
@@ -384,13 +386,13 @@ func (m *Payload) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.Payload", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.Payload", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -528,17 +530,18 @@ func (m *EchoStatus) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.EchoStatus", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.EchoStatus", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -546,15 +549,15 @@ func (m *EchoStatus) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.EchoStatus", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.Code = v
 			continue
@@ -564,16 +567,16 @@ func (m *EchoStatus) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.EchoStatus", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.EchoStatus", 2, wire.ErrInvalidUTF8)
 			}
@@ -584,13 +587,13 @@ func (m *EchoStatus) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.EchoStatus", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.EchoStatus", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -897,17 +900,18 @@ func (m *SimpleRequest) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.SimpleRequest", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.SimpleRequest", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -915,15 +919,15 @@ func (m *SimpleRequest) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleRequest", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := PayloadType(int32(x))
 			m.ResponseType = v
 			continue
@@ -932,15 +936,15 @@ func (m *SimpleRequest) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleRequest", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.ResponseSize = v
 			continue
@@ -950,17 +954,17 @@ func (m *SimpleRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleRequest", 3, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Payload == nil {
 				m.Payload = new(Payload)
 			}
@@ -973,15 +977,15 @@ func (m *SimpleRequest) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleRequest", 4, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x != 0
 			m.FillUsername = v
 			continue
@@ -990,15 +994,15 @@ func (m *SimpleRequest) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleRequest", 5, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x != 0
 			m.FillOauthScope = v
 			continue
@@ -1008,17 +1012,17 @@ func (m *SimpleRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleRequest", 6, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.ResponseCompressed == nil {
 				m.ResponseCompressed = new(BoolValue)
 			}
@@ -1032,17 +1036,17 @@ func (m *SimpleRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleRequest", 7, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.ResponseStatus == nil {
 				m.ResponseStatus = new(EchoStatus)
 			}
@@ -1056,17 +1060,17 @@ func (m *SimpleRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleRequest", 8, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.ExpectCompressed == nil {
 				m.ExpectCompressed = new(BoolValue)
 			}
@@ -1079,15 +1083,15 @@ func (m *SimpleRequest) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleRequest", 9, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x != 0
 			m.FillServerId = v
 			continue
@@ -1096,15 +1100,15 @@ func (m *SimpleRequest) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleRequest", 10, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x != 0
 			m.FillGrpclbRouteType = v
 			continue
@@ -1114,17 +1118,17 @@ func (m *SimpleRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleRequest", 11, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.OrcaPerQueryReport == nil {
 				m.OrcaPerQueryReport = new(TestOrcaReport)
 			}
@@ -1136,13 +1140,13 @@ func (m *SimpleRequest) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.SimpleRequest", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.SimpleRequest", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -1400,17 +1404,18 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.SimpleResponse", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.SimpleResponse", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -1419,17 +1424,17 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleResponse", 1, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Payload == nil {
 				m.Payload = new(Payload)
 			}
@@ -1443,16 +1448,16 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleResponse", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.SimpleResponse", 2, wire.ErrInvalidUTF8)
 			}
@@ -1465,16 +1470,16 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleResponse", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.SimpleResponse", 3, wire.ErrInvalidUTF8)
 			}
@@ -1487,16 +1492,16 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleResponse", 4, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.SimpleResponse", 4, wire.ErrInvalidUTF8)
 			}
@@ -1508,15 +1513,15 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleResponse", 5, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := GrpclbRouteType(int32(x))
 			m.GrpclbRouteType = v
 			continue
@@ -1526,16 +1531,16 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SimpleResponse", 6, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.SimpleResponse", 6, wire.ErrInvalidUTF8)
 			}
@@ -1546,13 +1551,13 @@ func (m *SimpleResponse) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.SimpleResponse", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.SimpleResponse", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -1698,17 +1703,18 @@ func (m *StreamingInputCallRequest) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.StreamingInputCallRequest", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.StreamingInputCallRequest", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -1717,17 +1723,17 @@ func (m *StreamingInputCallRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.StreamingInputCallRequest", 1, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Payload == nil {
 				m.Payload = new(Payload)
 			}
@@ -1741,17 +1747,17 @@ func (m *StreamingInputCallRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.StreamingInputCallRequest", 2, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.ExpectCompressed == nil {
 				m.ExpectCompressed = new(BoolValue)
 			}
@@ -1763,13 +1769,13 @@ func (m *StreamingInputCallRequest) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.StreamingInputCallRequest", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.StreamingInputCallRequest", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -1883,17 +1889,18 @@ func (m *StreamingInputCallResponse) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.StreamingInputCallResponse", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.StreamingInputCallResponse", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -1901,15 +1908,15 @@ func (m *StreamingInputCallResponse) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.StreamingInputCallResponse", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.AggregatedPayloadSize = v
 			continue
@@ -1917,13 +1924,13 @@ func (m *StreamingInputCallResponse) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.StreamingInputCallResponse", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.StreamingInputCallResponse", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -2091,17 +2098,18 @@ func (m *ResponseParameters) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.ResponseParameters", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.ResponseParameters", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -2109,15 +2117,15 @@ func (m *ResponseParameters) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.ResponseParameters", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.Size = v
 			continue
@@ -2126,15 +2134,15 @@ func (m *ResponseParameters) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.ResponseParameters", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.IntervalUs = v
 			continue
@@ -2144,17 +2152,17 @@ func (m *ResponseParameters) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.ResponseParameters", 3, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Compressed == nil {
 				m.Compressed = new(BoolValue)
 			}
@@ -2168,17 +2176,17 @@ func (m *ResponseParameters) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.ResponseParameters", 4, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.FillPeerSocketAddress == nil {
 				m.FillPeerSocketAddress = new(BoolValue)
 			}
@@ -2190,13 +2198,13 @@ func (m *ResponseParameters) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.ResponseParameters", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.ResponseParameters", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -2398,17 +2406,18 @@ func (m *StreamingOutputCallRequest) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.StreamingOutputCallRequest", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.StreamingOutputCallRequest", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -2416,15 +2425,15 @@ func (m *StreamingOutputCallRequest) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.StreamingOutputCallRequest", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := PayloadType(int32(x))
 			m.ResponseType = v
 			continue
@@ -2434,17 +2443,17 @@ func (m *StreamingOutputCallRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.StreamingOutputCallRequest", 2, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			var e *ResponseParameters
 			if l := len(m.ResponseParameters); l < cap(m.ResponseParameters) {
 				m.ResponseParameters = m.ResponseParameters[:l+1]
@@ -2468,17 +2477,17 @@ func (m *StreamingOutputCallRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.StreamingOutputCallRequest", 3, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Payload == nil {
 				m.Payload = new(Payload)
 			}
@@ -2492,17 +2501,17 @@ func (m *StreamingOutputCallRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.StreamingOutputCallRequest", 7, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.ResponseStatus == nil {
 				m.ResponseStatus = new(EchoStatus)
 			}
@@ -2516,17 +2525,17 @@ func (m *StreamingOutputCallRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.StreamingOutputCallRequest", 8, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.OrcaOobReport == nil {
 				m.OrcaOobReport = new(TestOrcaReport)
 			}
@@ -2538,13 +2547,13 @@ func (m *StreamingOutputCallRequest) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.StreamingOutputCallRequest", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.StreamingOutputCallRequest", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -2705,17 +2714,18 @@ func (m *StreamingOutputCallResponse) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.StreamingOutputCallResponse", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.StreamingOutputCallResponse", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -2724,17 +2734,17 @@ func (m *StreamingOutputCallResponse) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.StreamingOutputCallResponse", 1, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Payload == nil {
 				m.Payload = new(Payload)
 			}
@@ -2748,16 +2758,16 @@ func (m *StreamingOutputCallResponse) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.StreamingOutputCallResponse", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.StreamingOutputCallResponse", 2, wire.ErrInvalidUTF8)
 			}
@@ -2768,13 +2778,13 @@ func (m *StreamingOutputCallResponse) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.StreamingOutputCallResponse", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.StreamingOutputCallResponse", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -2887,17 +2897,18 @@ func (m *ReconnectParams) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.ReconnectParams", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.ReconnectParams", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -2905,15 +2916,15 @@ func (m *ReconnectParams) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.ReconnectParams", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.MaxReconnectBackoffMs = v
 			continue
@@ -2921,13 +2932,13 @@ func (m *ReconnectParams) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.ReconnectParams", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.ReconnectParams", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -3064,17 +3075,18 @@ func (m *ReconnectInfo) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.ReconnectInfo", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.ReconnectInfo", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -3082,15 +3094,15 @@ func (m *ReconnectInfo) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.ReconnectInfo", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x != 0
 			m.Passed = v
 			continue
@@ -3098,17 +3110,17 @@ func (m *ReconnectInfo) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("grpc.testing.ReconnectInfo", 2, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -3136,15 +3148,15 @@ func (m *ReconnectInfo) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.ReconnectInfo", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.BackoffMs = append(m.BackoffMs, v)
 			continue
@@ -3152,13 +3164,13 @@ func (m *ReconnectInfo) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.ReconnectInfo", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.ReconnectInfo", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -3320,17 +3332,18 @@ func (m *LoadBalancerStatsRequest) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.LoadBalancerStatsRequest", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerStatsRequest", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -3338,15 +3351,15 @@ func (m *LoadBalancerStatsRequest) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerStatsRequest", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.NumRpcs = v
 			continue
@@ -3355,15 +3368,15 @@ func (m *LoadBalancerStatsRequest) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerStatsRequest", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.TimeoutSec = v
 			continue
@@ -3373,16 +3386,16 @@ func (m *LoadBalancerStatsRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerStatsRequest", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsRequest", 3, wire.ErrInvalidUTF8)
 			}
@@ -3393,13 +3406,13 @@ func (m *LoadBalancerStatsRequest) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.LoadBalancerStatsRequest", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerStatsRequest", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -3721,17 +3734,18 @@ func (m *LoadBalancerStatsResponse) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.LoadBalancerStatsResponse", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerStatsResponse", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -3740,18 +3754,18 @@ func (m *LoadBalancerStatsResponse) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 1, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv int32
 			if _, err := func(b []byte) (bool, error) {
@@ -3816,15 +3830,15 @@ func (m *LoadBalancerStatsResponse) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.NumFailures = v
 			continue
@@ -3834,18 +3848,18 @@ func (m *LoadBalancerStatsResponse) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 3, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv *LoadBalancerStatsResponse_RpcsByPeer
 			if _, err := func(b []byte) (bool, error) {
@@ -3921,18 +3935,18 @@ func (m *LoadBalancerStatsResponse) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerStatsResponse", 4, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv *LoadBalancerStatsResponse_MetadataByPeer
 			if _, err := func(b []byte) (bool, error) {
@@ -4006,13 +4020,13 @@ func (m *LoadBalancerStatsResponse) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.LoadBalancerStatsResponse", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerStatsResponse", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -4256,17 +4270,18 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 	// The bytes in b of the strings Key (str[0]), Value (str[1]), copied
 	// into one allocation at the end.
 	var str [2][]byte
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -4275,16 +4290,16 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 1, wire.ErrInvalidUTF8)
@@ -4297,16 +4312,16 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 2, wire.ErrInvalidUTF8)
@@ -4318,15 +4333,15 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := LoadBalancerStatsResponse_MetadataType(int32(x))
 			m.Type = v
 			continue
@@ -4334,13 +4349,13 @@ func (m *LoadBalancerStatsResponse_MetadataEntry) MergeWire(b []byte, depth int)
 		if num == 0 {
 			return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataEntry", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	// The strings' bytes, copied into one allocation that they share
 	// (never written again once it is a string).
@@ -4480,17 +4495,18 @@ func (m *LoadBalancerStatsResponse_RpcMetadata) MergeWire(b []byte, depth int) e
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.RpcMetadata", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.RpcMetadata", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -4499,17 +4515,17 @@ func (m *LoadBalancerStatsResponse_RpcMetadata) MergeWire(b []byte, depth int) e
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.RpcMetadata", 1, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			var e *LoadBalancerStatsResponse_MetadataEntry
 			if l := len(m.Metadata); l < cap(m.Metadata) {
 				m.Metadata = m.Metadata[:l+1]
@@ -4531,13 +4547,13 @@ func (m *LoadBalancerStatsResponse_RpcMetadata) MergeWire(b []byte, depth int) e
 		if num == 0 {
 			return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.RpcMetadata", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.RpcMetadata", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -4662,17 +4678,18 @@ func (m *LoadBalancerStatsResponse_MetadataByPeer) MergeWire(b []byte, depth int
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.MetadataByPeer", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.MetadataByPeer", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -4681,17 +4698,17 @@ func (m *LoadBalancerStatsResponse_MetadataByPeer) MergeWire(b []byte, depth int
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataByPeer", 1, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			var e *LoadBalancerStatsResponse_RpcMetadata
 			if l := len(m.RpcMetadata); l < cap(m.RpcMetadata) {
 				m.RpcMetadata = m.RpcMetadata[:l+1]
@@ -4713,13 +4730,13 @@ func (m *LoadBalancerStatsResponse_MetadataByPeer) MergeWire(b []byte, depth int
 		if num == 0 {
 			return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.MetadataByPeer", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.MetadataByPeer", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -4885,17 +4902,18 @@ func (m *LoadBalancerStatsResponse_RpcsByPeer) MergeWire(b []byte, depth int) er
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -4904,18 +4922,18 @@ func (m *LoadBalancerStatsResponse_RpcsByPeer) MergeWire(b []byte, depth int) er
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", 1, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv int32
 			if _, err := func(b []byte) (bool, error) {
@@ -4979,13 +4997,13 @@ func (m *LoadBalancerStatsResponse_RpcsByPeer) MergeWire(b []byte, depth int) er
 		if num == 0 {
 			return wire.MessageError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerStatsResponse.RpcsByPeer", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -5086,30 +5104,31 @@ func (m *LoadBalancerAccumulatedStatsRequest) MergeWire(b []byte, depth int) err
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsRequest", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsRequest", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		}
 		if num == 0 {
 			return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsRequest", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsRequest", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -5459,17 +5478,18 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsResponse", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsResponse", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -5478,18 +5498,18 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 1, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv int32
 			if _, err := func(b []byte) (bool, error) {
@@ -5555,18 +5575,18 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 2, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv int32
 			if _, err := func(b []byte) (bool, error) {
@@ -5632,18 +5652,18 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 3, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv int32
 			if _, err := func(b []byte) (bool, error) {
@@ -5709,18 +5729,18 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", 4, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv *LoadBalancerAccumulatedStatsResponse_MethodStats
 			if _, err := func(b []byte) (bool, error) {
@@ -5794,13 +5814,13 @@ func (m *LoadBalancerAccumulatedStatsResponse) MergeWire(b []byte, depth int) er
 		if num == 0 {
 			return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsResponse", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -6029,17 +6049,18 @@ func (m *LoadBalancerAccumulatedStatsResponse_MethodStats) MergeWire(b []byte, d
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -6047,15 +6068,15 @@ func (m *LoadBalancerAccumulatedStatsResponse_MethodStats) MergeWire(b []byte, d
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.RpcsStarted = v
 			continue
@@ -6065,18 +6086,18 @@ func (m *LoadBalancerAccumulatedStatsResponse_MethodStats) MergeWire(b []byte, d
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats", 2, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk int32
 			var mv int32
 			if _, err := func(b []byte) (bool, error) {
@@ -6135,13 +6156,13 @@ func (m *LoadBalancerAccumulatedStatsResponse_MethodStats) MergeWire(b []byte, d
 		if num == 0 {
 			return wire.MessageError("grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -6315,34 +6336,35 @@ func (m *ClientConfigureRequest) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.ClientConfigureRequest", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.ClientConfigureRequest", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("grpc.testing.ClientConfigureRequest", 1, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -6370,15 +6392,15 @@ func (m *ClientConfigureRequest) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.ClientConfigureRequest", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := ClientConfigureRequest_RpcType(int32(x))
 			m.Types = append(m.Types, v)
 			continue
@@ -6388,17 +6410,17 @@ func (m *ClientConfigureRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.ClientConfigureRequest", 2, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			var e *ClientConfigureRequest_Metadata
 			if l := len(m.Metadata); l < cap(m.Metadata) {
 				m.Metadata = m.Metadata[:l+1]
@@ -6421,15 +6443,15 @@ func (m *ClientConfigureRequest) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.ClientConfigureRequest", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.TimeoutSec = v
 			continue
@@ -6437,13 +6459,13 @@ func (m *ClientConfigureRequest) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.ClientConfigureRequest", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.ClientConfigureRequest", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -6658,17 +6680,18 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 	// The bytes in b of the strings Key (str[0]), Value (str[1]), copied
 	// into one allocation at the end.
 	var str [2][]byte
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.ClientConfigureRequest.Metadata", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -6676,15 +6699,15 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := ClientConfigureRequest_RpcType(int32(x))
 			m.Type = v
 			continue
@@ -6694,16 +6717,16 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 2, wire.ErrInvalidUTF8)
@@ -6716,16 +6739,16 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", 3, wire.ErrInvalidUTF8)
@@ -6736,13 +6759,13 @@ func (m *ClientConfigureRequest_Metadata) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.ClientConfigureRequest.Metadata", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.ClientConfigureRequest.Metadata", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	// The strings' bytes, copied into one allocation that they share
 	// (never written again once it is a string).
@@ -6859,30 +6882,31 @@ func (m *ClientConfigureResponse) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.ClientConfigureResponse", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.ClientConfigureResponse", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		}
 		if num == 0 {
 			return wire.MessageError("grpc.testing.ClientConfigureResponse", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.ClientConfigureResponse", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -6988,17 +7012,18 @@ func (m *MemorySize) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.MemorySize", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.MemorySize", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -7006,15 +7031,15 @@ func (m *MemorySize) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.MemorySize", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int64(x)
 			m.Rss = v
 			continue
@@ -7022,13 +7047,13 @@ func (m *MemorySize) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.MemorySize", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.MemorySize", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -7270,28 +7295,29 @@ func (m *TestOrcaReport) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.TestOrcaReport", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.TestOrcaReport", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("grpc.testing.TestOrcaReport", 1, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float64frombits(x)
 			m.CpuUtilization = v
 			continue
@@ -7299,11 +7325,11 @@ func (m *TestOrcaReport) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("grpc.testing.TestOrcaReport", 2, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float64frombits(x)
 			m.MemoryUtilization = v
 			continue
@@ -7313,18 +7339,18 @@ func (m *TestOrcaReport) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.TestOrcaReport", 3, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv float64
 			if _, err := func(b []byte) (bool, error) {
@@ -7385,18 +7411,18 @@ func (m *TestOrcaReport) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.TestOrcaReport", 4, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv float64
 			if _, err := func(b []byte) (bool, error) {
@@ -7455,13 +7481,13 @@ func (m *TestOrcaReport) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.TestOrcaReport", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.TestOrcaReport", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -7628,17 +7654,18 @@ func (m *SetReturnStatusRequest) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.SetReturnStatusRequest", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.SetReturnStatusRequest", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -7646,15 +7673,15 @@ func (m *SetReturnStatusRequest) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SetReturnStatusRequest", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.GrpcCodeToReturn = v
 			continue
@@ -7664,16 +7691,16 @@ func (m *SetReturnStatusRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.SetReturnStatusRequest", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.SetReturnStatusRequest", 2, wire.ErrInvalidUTF8)
 			}
@@ -7684,13 +7711,13 @@ func (m *SetReturnStatusRequest) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.SetReturnStatusRequest", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.SetReturnStatusRequest", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -7865,17 +7892,18 @@ func (m *HookRequest) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.HookRequest", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.HookRequest", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -7883,15 +7911,15 @@ func (m *HookRequest) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.HookRequest", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := HookRequest_HookRequestCommand(int32(x))
 			m.Command = v
 			continue
@@ -7900,15 +7928,15 @@ func (m *HookRequest) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.HookRequest", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.GrpcCodeToReturn = v
 			continue
@@ -7918,16 +7946,16 @@ func (m *HookRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.HookRequest", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("grpc.testing.HookRequest", 3, wire.ErrInvalidUTF8)
 			}
@@ -7939,15 +7967,15 @@ func (m *HookRequest) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("grpc.testing.HookRequest", 4, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.ServerPort = v
 			continue
@@ -7955,13 +7983,13 @@ func (m *HookRequest) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("grpc.testing.HookRequest", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.HookRequest", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -8097,30 +8125,31 @@ func (m *HookResponse) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("grpc.testing.HookResponse", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("grpc.testing.HookResponse", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		}
 		if num == 0 {
 			return wire.MessageError("grpc.testing.HookResponse", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("grpc.testing.HookResponse", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }

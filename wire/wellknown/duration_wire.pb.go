@@ -111,17 +111,18 @@ func (m *Duration) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("google.protobuf.Duration", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("google.protobuf.Duration", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -129,15 +130,15 @@ func (m *Duration) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("google.protobuf.Duration", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int64(x)
 			m.Seconds = v
 			continue
@@ -146,15 +147,15 @@ func (m *Duration) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("google.protobuf.Duration", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.Nanos = v
 			continue
@@ -162,13 +163,13 @@ func (m *Duration) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("google.protobuf.Duration", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.Duration", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }

@@ -173,17 +173,18 @@ func (m *Struct) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("google.protobuf.Struct", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("google.protobuf.Struct", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -192,18 +193,18 @@ func (m *Struct) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("google.protobuf.Struct", 1, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv *Value
 			if _, err := func(b []byte) (bool, error) {
@@ -277,13 +278,13 @@ func (m *Struct) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("google.protobuf.Struct", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.Struct", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -555,17 +556,18 @@ func (m *Value) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("google.protobuf.Value", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("google.protobuf.Value", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -573,15 +575,15 @@ func (m *Value) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("google.protobuf.Value", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := NullValue(int32(x))
 			m.Kind = &Value_NullValue{NullValue: v}
 			continue
@@ -589,11 +591,11 @@ func (m *Value) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("google.protobuf.Value", 2, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float64frombits(x)
 			m.Kind = &Value_NumberValue{NumberValue: v}
 			continue
@@ -603,16 +605,16 @@ func (m *Value) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("google.protobuf.Value", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("google.protobuf.Value", 3, wire.ErrInvalidUTF8)
 			}
@@ -624,15 +626,15 @@ func (m *Value) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("google.protobuf.Value", 4, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x != 0
 			m.Kind = &Value_BoolValue{BoolValue: v}
 			continue
@@ -642,17 +644,17 @@ func (m *Value) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("google.protobuf.Value", 5, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			o, ok := m.Kind.(*Value_StructValue)
 			if !ok || o.StructValue == nil {
 				o = &Value_StructValue{StructValue: new(Struct)}
@@ -668,17 +670,17 @@ func (m *Value) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("google.protobuf.Value", 6, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			o, ok := m.Kind.(*Value_ListValue)
 			if !ok || o.ListValue == nil {
 				o = &Value_ListValue{ListValue: new(ListValue)}
@@ -692,13 +694,13 @@ func (m *Value) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("google.protobuf.Value", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.Value", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -857,17 +859,18 @@ func (m *ListValue) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("google.protobuf.ListValue", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("google.protobuf.ListValue", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -876,17 +879,17 @@ func (m *ListValue) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("google.protobuf.ListValue", 1, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			var e *Value
 			if l := len(m.Values); l < cap(m.Values) {
 				m.Values = m.Values[:l+1]
@@ -908,13 +911,13 @@ func (m *ListValue) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("google.protobuf.ListValue", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("google.protobuf.ListValue", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }

@@ -183,17 +183,18 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 	// The bytes in b of the strings Content (str[0]), Timestamp (str[1]), copied
 	// into one allocation at the end.
 	var str [2][]byte
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.bench.Small", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -202,16 +203,16 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Small", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("h2rpc.bench.Small", 1, wire.ErrInvalidUTF8)
@@ -223,15 +224,15 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Small", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.Progress = v
 			continue
@@ -241,16 +242,16 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Small", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("h2rpc.bench.Small", 3, wire.ErrInvalidUTF8)
@@ -261,13 +262,13 @@ func (m *Small) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.bench.Small", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.bench.Small", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	// The strings' bytes, copied into one allocation that they share
 	// (never written again once it is a string).
@@ -440,28 +441,29 @@ func (m *Point) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.bench.Point", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.bench.Point", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.bench.Point", 1, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float64frombits(x)
 			m.X = v
 			continue
@@ -469,11 +471,11 @@ func (m *Point) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.bench.Point", 2, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float64frombits(x)
 			m.Y = v
 			continue
@@ -483,16 +485,16 @@ func (m *Point) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Point", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Point", 3, wire.ErrInvalidUTF8)
 			}
@@ -503,13 +505,13 @@ func (m *Point) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.bench.Point", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.bench.Point", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -941,17 +943,18 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.bench.Medium", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.bench.Medium", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -959,15 +962,15 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Medium", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.Id = v
 			continue
@@ -977,16 +980,16 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Medium", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Medium", 2, wire.ErrInvalidUTF8)
 			}
@@ -999,16 +1002,16 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Medium", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Medium", 3, wire.ErrInvalidUTF8)
 			}
@@ -1020,15 +1023,15 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Medium", 4, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.Age = v
 			continue
@@ -1037,15 +1040,15 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Medium", 5, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x != 0
 			m.Active = v
 			continue
@@ -1053,11 +1056,11 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.bench.Medium", 6, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float64frombits(x)
 			m.Score = v
 			continue
@@ -1065,11 +1068,11 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.bench.Medium", 7, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.CreatedUnix = v
 			continue
@@ -1078,15 +1081,15 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Medium", 8, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := wire.DecodeZigZag(x)
 			m.Balance = v
 			continue
@@ -1095,15 +1098,15 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Medium", 9, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := Kind(int32(x))
 			m.Kind = v
 			continue
@@ -1113,16 +1116,16 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Medium", 10, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Medium", 10, wire.ErrInvalidUTF8)
 			}
@@ -1133,17 +1136,17 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.bench.Medium", 11, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -1171,15 +1174,15 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Medium", 11, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.Counts = append(m.Counts, v)
 			continue
@@ -1189,17 +1192,17 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Medium", 12, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Location == nil {
 				m.Location = new(Point)
 			}
@@ -1213,18 +1216,18 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Medium", 13, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv string
 			if _, err := func(b []byte) (bool, error) {
@@ -1295,16 +1298,16 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Medium", 14, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.Token = append(m.Token[:0], v...)
 			continue
@@ -1312,13 +1315,13 @@ func (m *Medium) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.bench.Medium", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.bench.Medium", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -1560,17 +1563,18 @@ func (m *Large) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.bench.Large", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.bench.Large", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -1579,16 +1583,16 @@ func (m *Large) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Large", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.bench.Large", 1, wire.ErrInvalidUTF8)
 			}
@@ -1601,17 +1605,17 @@ func (m *Large) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Large", 2, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			var e *Medium
 			if l := len(m.Items); l < cap(m.Items) {
 				m.Items = m.Items[:l+1]
@@ -1635,16 +1639,16 @@ func (m *Large) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.bench.Large", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.Blob = append(m.Blob[:0], v...)
 			continue
@@ -1652,17 +1656,17 @@ func (m *Large) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.bench.Large", 4, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				if len(x)%8 != 0 {
 					return wire.FieldError("h2rpc.bench.Large", 4, wire.ErrTruncated)
 				}
@@ -1681,11 +1685,11 @@ func (m *Large) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.bench.Large", 4, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float64frombits(x)
 			m.Samples = append(m.Samples, v)
 			continue
@@ -1693,13 +1697,13 @@ func (m *Large) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.bench.Large", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.bench.Large", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }

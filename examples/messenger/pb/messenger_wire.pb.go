@@ -99,17 +99,18 @@ func (m *StatusRequest) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("messenger.StatusRequest", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("messenger.StatusRequest", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -118,16 +119,16 @@ func (m *StatusRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("messenger.StatusRequest", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.StatusRequest", 1, wire.ErrInvalidUTF8)
 			}
@@ -138,13 +139,13 @@ func (m *StatusRequest) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("messenger.StatusRequest", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("messenger.StatusRequest", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -278,17 +279,18 @@ func (m *StatusResponse) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("messenger.StatusResponse", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("messenger.StatusResponse", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -297,16 +299,16 @@ func (m *StatusResponse) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("messenger.StatusResponse", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.StatusResponse", 1, wire.ErrInvalidUTF8)
 			}
@@ -318,15 +320,15 @@ func (m *StatusResponse) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("messenger.StatusResponse", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x != 0
 			m.Active = v
 			continue
@@ -334,13 +336,13 @@ func (m *StatusResponse) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("messenger.StatusResponse", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("messenger.StatusResponse", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -458,17 +460,18 @@ func (m *TopicRequest) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("messenger.TopicRequest", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("messenger.TopicRequest", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -477,16 +480,16 @@ func (m *TopicRequest) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("messenger.TopicRequest", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.TopicRequest", 1, wire.ErrInvalidUTF8)
 			}
@@ -497,13 +500,13 @@ func (m *TopicRequest) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("messenger.TopicRequest", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("messenger.TopicRequest", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -663,17 +666,18 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 	// The bytes in b of the strings Content (str[0]), Timestamp (str[1]), copied
 	// into one allocation at the end.
 	var str [2][]byte
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("messenger.LearningUpdate", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -682,16 +686,16 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("messenger.LearningUpdate", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("messenger.LearningUpdate", 1, wire.ErrInvalidUTF8)
@@ -703,15 +707,15 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("messenger.LearningUpdate", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.Progress = v
 			continue
@@ -721,16 +725,16 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("messenger.LearningUpdate", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("messenger.LearningUpdate", 3, wire.ErrInvalidUTF8)
@@ -741,13 +745,13 @@ func (m *LearningUpdate) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("messenger.LearningUpdate", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("messenger.LearningUpdate", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	// The strings' bytes, copied into one allocation that they share
 	// (never written again once it is a string).
@@ -890,17 +894,18 @@ func (m *ResearchNote) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("messenger.ResearchNote", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("messenger.ResearchNote", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -909,16 +914,16 @@ func (m *ResearchNote) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("messenger.ResearchNote", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.ResearchNote", 1, wire.ErrInvalidUTF8)
 			}
@@ -929,13 +934,13 @@ func (m *ResearchNote) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("messenger.ResearchNote", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("messenger.ResearchNote", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -1069,17 +1074,18 @@ func (m *SummaryResponse) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("messenger.SummaryResponse", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("messenger.SummaryResponse", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -1087,15 +1093,15 @@ func (m *SummaryResponse) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("messenger.SummaryResponse", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.Count = v
 			continue
@@ -1105,16 +1111,16 @@ func (m *SummaryResponse) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("messenger.SummaryResponse", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("messenger.SummaryResponse", 2, wire.ErrInvalidUTF8)
 			}
@@ -1125,13 +1131,13 @@ func (m *SummaryResponse) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("messenger.SummaryResponse", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("messenger.SummaryResponse", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -1275,17 +1281,18 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 	// The bytes in b of the strings User (str[0]), Message (str[1]), copied
 	// into one allocation at the end.
 	var str [2][]byte
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("messenger.FeedUpdate", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -1294,16 +1301,16 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("messenger.FeedUpdate", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("messenger.FeedUpdate", 1, wire.ErrInvalidUTF8)
@@ -1316,16 +1323,16 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("messenger.FeedUpdate", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("messenger.FeedUpdate", 2, wire.ErrInvalidUTF8)
@@ -1336,13 +1343,13 @@ func (m *FeedUpdate) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("messenger.FeedUpdate", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("messenger.FeedUpdate", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	// The strings' bytes, copied into one allocation that they share
 	// (never written again once it is a string).

@@ -421,24 +421,48 @@ func (w *msgGen) nonZero(f protoreflect.FieldDescriptor, v string) string {
 	return v + " != 0"
 }
 
+// A decoder reads its input b in one of two ways. Re-slicing (idx false)
+// consumes a value by b = b[n:]; the loop over a message's own fields
+// (idx true) keeps b whole and advances an index i into it instead, so
+// that a field costs an add and a compare rather than a slice's three
+// words updated (and spilled around the loop) and the checks they bring.
+// The loops over a map entry and a packed list re-slice their own b.
+
+// rest is the unread input: b, or b[i:].
+func rest(idx bool) string {
+	if idx {
+		return "b[i:]"
+	}
+	return "b"
+}
+
+// advance consumes n bytes of the input.
+func advance(idx bool) string {
+	if idx {
+		return "i += n\n"
+	}
+	return "b = b[n:]\n"
+}
+
 // decodeValue returns statements that consume one value of f's kind,
-// encoded with wire type wt, from b into a new variable v, advancing b.
-// msg is the message's full name, for errors. Messages are not handled.
-func (w *msgGen) decodeValue(f protoreflect.FieldDescriptor, msg, goType, ret string) string {
+// encoded with wire type wt, from the input into a new variable v,
+// advancing it. msg is the message's full name, for errors. Messages are
+// not handled.
+func (w *msgGen) decodeValue(f protoreflect.FieldDescriptor, msg, goType, ret string, idx bool) string {
 	num := strconv.Itoa(int(f.Number()))
 	fail := "if n < 0 { return " + ret + w.wire("FieldError") + "(" + strconv.Quote(msg) + ", " + num + ", " + w.wire("ParseError") + "(n)) }\n"
 	var s string
 	switch wireType(f.Kind()) {
 	case protowire.VarintType:
-		s = w.consumeVarint(fail)
+		s = w.consumeVarint(fail, idx)
 	case protowire.Fixed32Type:
-		s = "x, n := " + w.wire("ConsumeFixed32") + "(b)\n" + fail
+		s = "x, n := " + w.wire("ConsumeFixed32") + "(" + rest(idx) + ")\n" + fail
 	case protowire.Fixed64Type:
-		s = "x, n := " + w.wire("ConsumeFixed64") + "(b)\n" + fail
+		s = "x, n := " + w.wire("ConsumeFixed64") + "(" + rest(idx) + ")\n" + fail
 	default:
-		s = w.consumeBytes(fail)
+		s = w.consumeBytes(fail, idx)
 	}
-	s += "b = b[n:]\n"
+	s += advance(idx)
 	switch f.Kind() {
 	case protoreflect.BoolKind:
 		s += "v := x != 0"
@@ -473,17 +497,27 @@ func (w *msgGen) decodeValue(f protoreflect.FieldDescriptor, msg, goType, ret st
 	return s
 }
 
-// consumeVarint declares x and n, a varint of b and its length, inline
-// for one byte; fail is the statement run when n < 0.
-func (w *msgGen) consumeVarint(fail string) string {
+// consumeVarint declares x and n, a varint of the input and its length,
+// inline for one byte; fail is the statement run when n < 0.
+func (w *msgGen) consumeVarint(fail string, idx bool) string {
+	if idx {
+		return "x, n := uint64(0), 1\n" +
+			"if i < len(b) && b[i] < 0x80 { x = uint64(b[i]) } else {\n" +
+			"x, n = " + w.wire("ConsumeVarint") + "(b[i:])\n" + fail + "}\n"
+	}
 	return "x, n := uint64(0), 1\n" +
 		"if len(b) > 0 && b[0] < 0x80 { x = uint64(b[0]) } else {\n" +
 		"x, n = " + w.wire("ConsumeVarint") + "(b)\n" + fail + "}\n"
 }
 
-// consumeBytes declares x and n, a length-delimited value of b and its
-// encoded length, inline for a one-byte length.
-func (w *msgGen) consumeBytes(fail string) string {
+// consumeBytes declares x and n, a length-delimited value of the input
+// and its encoded length, inline for a one-byte length.
+func (w *msgGen) consumeBytes(fail string, idx bool) string {
+	if idx {
+		return "var x []byte\nn := 0\n" +
+			"if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i { n = 1 + int(b[i]); x = b[i+1 : i+n : i+n] } else {\n" +
+			"x, n = " + w.wire("ConsumeBytes") + "(b[i:])\n" + fail + "}\n"
+	}
 	return "var x []byte\nn := 0\n" +
 		"if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) { n = 1 + int(b[0]); x = b[1:n:n] } else {\n" +
 		"x, n = " + w.wire("ConsumeBytes") + "(b)\n" + fail + "}\n"
@@ -1008,18 +1042,21 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 		g.P("// into one allocation at the end.")
 		g.P("var str [", len(deferred), "][]byte")
 	}
-	g.P("for len(b) > 0 {")
+	// b is read at index i, never re-sliced: each field adds its length
+	// to i (see advance).
+	g.P("// b[i:] is still to read.")
+	g.P("for i := 0; i < len(b); {")
 	// A one-byte tag is taken as it is: a case below checks the type of a
 	// field it knows, and the number 0 and the invalid types are refused
 	// with the unknown fields.
-	g.P("num, typ := ", w.wire("Number"), "(b[0]>>3), ", w.wire("Type"), "(b[0]&7)")
-	g.P("if b[0] < 0x80 {")
+	g.P("num, typ := ", w.wire("Number"), "(b[i]>>3), ", w.wire("Type"), "(b[i]&7)")
+	g.P("if b[i] < 0x80 {")
 	g.P("// Its number and type are checked below, by a field's case or with the unknown fields.")
-	g.P("b = b[1:]")
+	g.P("i++")
 	g.P("} else {")
 	g.P("var n int")
-	g.P("if num, typ, n = ", w.wire("ConsumeTag"), "(b); n < 0 { return ", w.wire("MessageError"), "(", q, ", ", w.wire("ParseError"), "(n)) }")
-	g.P("b = b[n:]")
+	g.P("if num, typ, n = ", w.wire("ConsumeTag"), "(b[i:]); n < 0 { return ", w.wire("MessageError"), "(", q, ", ", w.wire("ParseError"), "(n)) }")
+	g.P("i += n")
 	g.P("}")
 	g.P("switch num {")
 	for _, f := range sortedFields(m) {
@@ -1031,9 +1068,9 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 		case f.Desc.IsMap():
 			k, v := f.Message.Fields[0], f.Message.Fields[1]
 			g.P("if typ != ", w.wire("TypeLen"), " { break }")
-			g.P(w.consumeBytes("if n < 0 { return " + w.wire("FieldError") + "(" + q + ", " + num + ", " + w.wire("ParseError") + "(n)) }\n"))
+			g.P(w.consumeBytes("if n < 0 { return "+w.wire("FieldError")+"("+q+", "+num+", "+w.wire("ParseError")+"(n)) }\n", true))
 			g.P("e := x")
-			g.P("b = b[n:]")
+			g.P("i += n")
 			g.P("var mk ", w.goType(k))
 			if v.Desc.Kind() == protoreflect.MessageKind {
 				g.P("var mv ", w.goType(v))
@@ -1047,17 +1084,17 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 			g.P("b = b[n:]")
 			g.P("switch {")
 			g.P("case num == 1 && typ == ", w.wire(wireTypeName(wireType(k.Desc.Kind()))), ":")
-			g.P(w.decodeValue(withNumber(k.Desc, f.Desc), full, w.goType(k), "false, "))
+			g.P(w.decodeValue(withNumber(k.Desc, f.Desc), full, w.goType(k), "false, ", false))
 			g.P("mk = v")
 			g.P("continue")
 			g.P("case num == 2 && typ == ", w.wire(wireTypeName(wireType(v.Desc.Kind()))), ":")
 			if v.Desc.Kind() == protoreflect.MessageKind {
-				g.P(w.consumeBytes("if n < 0 { return false, " + w.wire("FieldError") + "(" + q + ", " + num + ", " + w.wire("ParseError") + "(n)) }\n"))
+				g.P(w.consumeBytes("if n < 0 { return false, "+w.wire("FieldError")+"("+q+", "+num+", "+w.wire("ParseError")+"(n)) }\n", false))
 				g.P("b = b[n:]")
 				g.P("if mv == nil { mv = new(", w.g.QualifiedGoIdent(v.Message.GoIdent), ") }")
 				g.P("if err := mv.MergeWire(x, depth+1); err != nil { return false, err }")
 			} else {
-				g.P(w.decodeValue(withNumber(v.Desc, f.Desc), full, w.goType(v), "false, "))
+				g.P(w.decodeValue(withNumber(v.Desc, f.Desc), full, w.goType(v), "false, ", false))
 				if v.Desc.Kind() == protoreflect.BytesKind {
 					g.P("mv = append([]byte{}, v...)")
 				} else {
@@ -1084,8 +1121,8 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 			g.P("continue")
 		case f.Desc.IsList() && f.Desc.Kind() == protoreflect.MessageKind:
 			g.P("if typ != ", w.wire("TypeLen"), " { break }")
-			g.P(w.consumeBytes("if n < 0 { return " + w.wire("FieldError") + "(" + q + ", " + num + ", " + w.wire("ParseError") + "(n)) }\n"))
-			g.P("b = b[n:]")
+			g.P(w.consumeBytes("if n < 0 { return "+w.wire("FieldError")+"("+q+", "+num+", "+w.wire("ParseError")+"(n)) }\n", true))
+			g.P("i += n")
 			g.P("var e ", w.goType(f))
 			g.P("if l := len(", fv, "); l < cap(", fv, ") {")
 			g.P(fv, " = ", fv, "[:l+1]")
@@ -1108,8 +1145,8 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 			if wt := wireType(f.Desc.Kind()); wt != protowire.BytesType {
 				// Packed or not, whatever the .proto says.
 				g.P("if typ == ", w.wire("TypeLen"), " {")
-				g.P(w.consumeBytes("if n < 0 { return " + w.wire("FieldError") + "(" + q + ", " + num + ", " + w.wire("ParseError") + "(n)) }\n"))
-				g.P("b = b[n:]")
+				g.P(w.consumeBytes("if n < 0 { return "+w.wire("FieldError")+"("+q+", "+num+", "+w.wire("ParseError")+"(n)) }\n", true))
+				g.P("i += n")
 				switch wt {
 				case protowire.Fixed32Type:
 					g.P("if len(x)%4 != 0 { return ", w.wire("FieldError"), "(", q, ", ", num, ", ", w.wire("ErrTruncated"), ") }")
@@ -1123,20 +1160,20 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 					g.P(fv, " = ", w.slices("Grow"), "(", fv, ", c)")
 				}
 				g.P("for b := x; len(b) > 0; {")
-				g.P(w.decodeOwn(f, full))
+				g.P(w.decodeOwn(f, full, false))
 				g.P(store)
 				g.P("}")
 				g.P("continue")
 				g.P("}")
 			}
 			g.P("if typ != ", wt, " { break }")
-			g.P(w.decodeOwn(f, full))
+			g.P(w.decodeOwn(f, full, true))
 			g.P(store)
 			g.P("continue")
 		case f.Desc.Kind() == protoreflect.MessageKind:
 			g.P("if typ != ", w.wire("TypeLen"), " { break }")
-			g.P(w.consumeBytes("if n < 0 { return " + w.wire("FieldError") + "(" + q + ", " + num + ", " + w.wire("ParseError") + "(n)) }\n"))
-			g.P("b = b[n:]")
+			g.P(w.consumeBytes("if n < 0 { return "+w.wire("FieldError")+"("+q+", "+num+", "+w.wire("ParseError")+"(n)) }\n", true))
+			g.P("i += n")
 			if isOneof(f) {
 				g.P("o, ok := m.", f.Oneof.GoName, ".(*", f.GoIdent.GoName, ")")
 				g.P("if !ok || o.", f.GoName, " == nil {")
@@ -1151,7 +1188,7 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 			g.P("continue")
 		default:
 			g.P("if typ != ", wt, " { break }")
-			g.P(w.decodeOwn(f, full))
+			g.P(w.decodeOwn(f, full, true))
 			kind := f.Desc.Kind()
 			switch {
 			case slices.Contains(deferred, f):
@@ -1186,11 +1223,11 @@ func (w *msgGen) unmarshal(m *protogen.Message) {
 	}
 	g.P("}")
 	g.P("if num == 0 { return ", w.wire("MessageError"), "(", q, ", ", w.wire("ErrFieldNumber"), ") }")
-	g.P("n := ", w.wire("ConsumeFieldValue"), "(num, typ, b) // refuses the types 4, 6 and 7")
+	g.P("n := ", w.wire("ConsumeFieldValue"), "(num, typ, b[i:]) // refuses the types 4, 6 and 7")
 	g.P("if n < 0 { return ", w.wire("FieldError"), "(", q, ", num, ", w.wire("ParseError"), "(n)) }")
 	g.P("// Kept with its tag re-encoded minimally, as protobuf-go keeps it.")
-	g.P("m.", unknownField, " = append(", w.wire("AppendTag"), "(m.", unknownField, ", num, typ), b[:n]...)")
-	g.P("b = b[n:]")
+	g.P("m.", unknownField, " = append(", w.wire("AppendTag"), "(m.", unknownField, ", num, typ), b[i:i+n]...)")
+	g.P("i += n")
 	g.P("}")
 	if len(deferred) > 0 {
 		var lens []string
@@ -1285,17 +1322,17 @@ func deferredName(f *protogen.Field) string {
 // key or value). A string of deferredStrings keeps its bytes in its local
 // instead of becoming a string, and is checked for UTF-8 with the others
 // once they are copied; an occurrence it replaces is checked here.
-func (w *msgGen) decodeOwn(f *protogen.Field, msg string) string {
+func (w *msgGen) decodeOwn(f *protogen.Field, msg string, idx bool) string {
 	if f.Desc.Kind() != protoreflect.StringKind || !slices.Contains(deferredStrings(f.Parent), f) {
-		return w.decodeValue(f.Desc, msg, w.goType(f), "")
+		return w.decodeValue(f.Desc, msg, w.goType(f), "", idx)
 	}
 	q := strconv.Quote(msg)
 	check := w.checkReplaced(f, q)
 	if check != "" {
 		check += "\n"
 	}
-	return w.consumeBytes("if n < 0 { return "+w.wire("FieldError")+"("+q+", "+strconv.Itoa(int(f.Desc.Number()))+", "+w.wire("ParseError")+"(n)) }\n") +
-		"b = b[n:]\n" + check + deferredName(f) + " = x"
+	return w.consumeBytes("if n < 0 { return "+w.wire("FieldError")+"("+q+", "+strconv.Itoa(int(f.Desc.Number()))+", "+w.wire("ParseError")+"(n)) }\n", idx) +
+		advance(idx) + check + deferredName(f) + " = x"
 }
 
 // checkReplaced returns the statement that checks for UTF-8 the bytes of

@@ -11,6 +11,7 @@ import (
 	"github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p3"
 	"github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p3go"
 	"github.com/h2rpc/h2rpc/wire"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -112,4 +113,32 @@ func FuzzDifferentialProto2(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		differ[p2.Proto2](t, data, new(p2go.Proto2))
 	})
+}
+
+// TestTruncated decodes every prefix of encoded values: a prefix that ends
+// inside a tag, a length, a value or a nested message fails as in
+// protobuf-go (an error, never a panic or a read past the end), and one
+// that ends between fields decodes as there. The values have fields of
+// every wire type, multi-byte tags, varints and lengths, unknown fields,
+// and (Flat) strings decoded into one allocation.
+func TestTruncated(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	unknown := protowire.AppendVarint(protowire.AppendTag(nil, 1000, protowire.VarintType), 300)
+	unknown = protowire.AppendBytes(protowire.AppendTag(unknown, 7, protowire.BytesType), []byte("unknown bytes"))
+	prefixes := func(newMsg func() proto.Message, check func([]byte, proto.Message)) {
+		for i := range 20 {
+			m := newMsg()
+			populate(r, m.ProtoReflect(), 2)
+			if i%2 == 0 {
+				m.ProtoReflect().SetUnknown(unknown)
+			}
+			b := mustMarshal(t, m)
+			for k := range len(b) {
+				check(b[:k], newMsg())
+			}
+		}
+	}
+	prefixes(func() proto.Message { return new(p3go.All) }, func(b []byte, pm proto.Message) { differ[p3.All](t, b, pm) })
+	prefixes(func() proto.Message { return new(p2go.Proto2) }, func(b []byte, pm proto.Message) { differ[p2.Proto2](t, b, pm) })
+	prefixes(func() proto.Message { return new(p3go.Flat) }, func(b []byte, pm proto.Message) { differ[p3.Flat](t, b, pm) })
 }

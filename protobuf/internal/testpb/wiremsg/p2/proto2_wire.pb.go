@@ -292,17 +292,18 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.test.wiremsg2.Defaults", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg2.Defaults", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -310,15 +311,15 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.DInt32 = &v
 			continue
@@ -327,15 +328,15 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.DUint64 = &v
 			continue
@@ -343,11 +344,11 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 3, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float64frombits(x)
 			m.DDouble = &v
 			continue
@@ -355,11 +356,11 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI32 {
 				break
 			}
-			x, n := wire.ConsumeFixed32(b)
+			x, n := wire.ConsumeFixed32(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 4, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float32frombits(x)
 			m.DFloat = &v
 			continue
@@ -368,15 +369,15 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 5, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x != 0
 			m.DBool = &v
 			continue
@@ -386,16 +387,16 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 6, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := string(x)
 			m.DString = &v
 			continue
@@ -405,16 +406,16 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 7, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.DBytes = append([]byte{}, v...)
 			continue
@@ -423,15 +424,15 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 8, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := Closed(int32(x))
 			m.DEnum = &v
 			continue
@@ -440,15 +441,15 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 9, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(wire.DecodeZigZag(x & math.MaxUint32))
 			m.DSint32 = &v
 			continue
@@ -456,11 +457,11 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg2.Defaults", 10, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float64frombits(x)
 			m.DNan = &v
 			continue
@@ -468,13 +469,13 @@ func (m *Defaults) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.test.wiremsg2.Defaults", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg2.Defaults", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -823,17 +824,18 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.test.wiremsg2.Closeds", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg2.Closeds", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -841,15 +843,15 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := Closed(int32(x))
 			m.CSingle = &v
 			continue
@@ -857,17 +859,17 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 2, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -895,15 +897,15 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := Closed(int32(x))
 			m.CUnpacked = append(m.CUnpacked, v)
 			continue
@@ -911,17 +913,17 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 3, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -949,15 +951,15 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := Closed(int32(x))
 			m.CPacked = append(m.CPacked, v)
 			continue
@@ -967,18 +969,18 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 4, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv Closed
 			if _, err := func(b []byte) (bool, error) {
@@ -1040,15 +1042,15 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 5, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := Closed(int32(x))
 			m.O = &Closeds_COneof{COneof: v}
 			continue
@@ -1058,16 +1060,16 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Closeds", 6, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := string(x)
 			m.O = &Closeds_OString{OString: v}
 			continue
@@ -1075,13 +1077,13 @@ func (m *Closeds) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.test.wiremsg2.Closeds", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg2.Closeds", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -1474,17 +1476,18 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.test.wiremsg2.Proto2", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg2.Proto2", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -1493,16 +1496,16 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := string(x)
 			m.S = &v
 			continue
@@ -1512,16 +1515,16 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.B = append([]byte{}, v...)
 			continue
@@ -1531,16 +1534,16 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := string(x)
 			m.Rs = append(m.Rs, v)
 			continue
@@ -1550,17 +1553,17 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 4, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Child == nil {
 				m.Child = new(Proto2)
 			}
@@ -1572,17 +1575,17 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 5, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -1610,15 +1613,15 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 5, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.Unpacked = append(m.Unpacked, v)
 			continue
@@ -1628,18 +1631,18 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 6, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk int32
 			var mv string
 			if _, err := func(b []byte) (bool, error) {
@@ -1702,17 +1705,17 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 7, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Defaults == nil {
 				m.Defaults = new(Defaults)
 			}
@@ -1726,17 +1729,17 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 8, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Closeds == nil {
 				m.Closeds = new(Closeds)
 			}
@@ -1750,17 +1753,17 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Proto2", 9, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Req == nil {
 				m.Req = new(Req)
 			}
@@ -1772,13 +1775,13 @@ func (m *Proto2) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.test.wiremsg2.Proto2", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg2.Proto2", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -2179,17 +2182,18 @@ func (m *Req) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.test.wiremsg2.Req", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg2.Req", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -2197,15 +2201,15 @@ func (m *Req) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Req", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.Id = &v
 			continue
@@ -2215,16 +2219,16 @@ func (m *Req) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Req", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := string(x)
 			m.Name = &v
 			continue
@@ -2234,17 +2238,17 @@ func (m *Req) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Req", 3, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Next == nil {
 				m.Next = new(Req)
 			}
@@ -2258,17 +2262,17 @@ func (m *Req) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Req", 4, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			var e *Req
 			if l := len(m.List); l < cap(m.List) {
 				m.List = m.List[:l+1]
@@ -2292,18 +2296,18 @@ func (m *Req) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Req", 5, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk int32
 			var mv *Req
 			if _, err := func(b []byte) (bool, error) {
@@ -2374,17 +2378,17 @@ func (m *Req) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Req", 6, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			o, ok := m.O.(*Req_InOneof)
 			if !ok || o.InOneof == nil {
 				o = &Req_InOneof{InOneof: new(Req)}
@@ -2399,15 +2403,15 @@ func (m *Req) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg2.Req", 7, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.O = &Req_Other{Other: v}
 			continue
@@ -2415,13 +2419,13 @@ func (m *Req) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.test.wiremsg2.Req", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg2.Req", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }

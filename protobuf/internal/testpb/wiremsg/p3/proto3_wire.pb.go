@@ -405,28 +405,29 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.test.wiremsg3.Scalars", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.Scalars", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 1, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float64frombits(x)
 			m.FDouble = v
 			continue
@@ -434,11 +435,11 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI32 {
 				break
 			}
-			x, n := wire.ConsumeFixed32(b)
+			x, n := wire.ConsumeFixed32(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 2, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float32frombits(x)
 			m.FFloat = v
 			continue
@@ -447,15 +448,15 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.FInt32 = v
 			continue
@@ -464,15 +465,15 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 4, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int64(x)
 			m.FInt64 = v
 			continue
@@ -481,15 +482,15 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 5, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := uint32(x)
 			m.FUint32 = v
 			continue
@@ -498,15 +499,15 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 6, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.FUint64 = v
 			continue
@@ -515,15 +516,15 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 7, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(wire.DecodeZigZag(x & math.MaxUint32))
 			m.FSint32 = v
 			continue
@@ -532,15 +533,15 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 8, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := wire.DecodeZigZag(x)
 			m.FSint64 = v
 			continue
@@ -548,11 +549,11 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI32 {
 				break
 			}
-			x, n := wire.ConsumeFixed32(b)
+			x, n := wire.ConsumeFixed32(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 9, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.FFixed32 = v
 			continue
@@ -560,11 +561,11 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 10, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.FFixed64 = v
 			continue
@@ -572,11 +573,11 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI32 {
 				break
 			}
-			x, n := wire.ConsumeFixed32(b)
+			x, n := wire.ConsumeFixed32(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 11, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.FSfixed32 = v
 			continue
@@ -584,11 +585,11 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 12, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := int64(x)
 			m.FSfixed64 = v
 			continue
@@ -597,15 +598,15 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 13, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x != 0
 			m.FBool = v
 			continue
@@ -615,16 +616,16 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 14, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 14, wire.ErrInvalidUTF8)
 			}
@@ -637,16 +638,16 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 15, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.FBytes = append(m.FBytes[:0], v...)
 			continue
@@ -655,15 +656,15 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Scalars", 16, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := Color(int32(x))
 			m.FColor = v
 			continue
@@ -671,13 +672,13 @@ func (m *Scalars) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.test.wiremsg3.Scalars", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.Scalars", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -1118,28 +1119,29 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.test.wiremsg3.Optionals", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.Optionals", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 1, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float64frombits(x)
 			m.ODouble = &v
 			continue
@@ -1147,11 +1149,11 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI32 {
 				break
 			}
-			x, n := wire.ConsumeFixed32(b)
+			x, n := wire.ConsumeFixed32(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 2, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float32frombits(x)
 			m.OFloat = &v
 			continue
@@ -1160,15 +1162,15 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.OInt32 = &v
 			continue
@@ -1177,15 +1179,15 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 4, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int64(x)
 			m.OInt64 = &v
 			continue
@@ -1194,15 +1196,15 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 5, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := uint32(x)
 			m.OUint32 = &v
 			continue
@@ -1211,15 +1213,15 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 6, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.OUint64 = &v
 			continue
@@ -1228,15 +1230,15 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 7, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(wire.DecodeZigZag(x & math.MaxUint32))
 			m.OSint32 = &v
 			continue
@@ -1245,15 +1247,15 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 8, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := wire.DecodeZigZag(x)
 			m.OSint64 = &v
 			continue
@@ -1261,11 +1263,11 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI32 {
 				break
 			}
-			x, n := wire.ConsumeFixed32(b)
+			x, n := wire.ConsumeFixed32(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 9, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.OFixed32 = &v
 			continue
@@ -1273,11 +1275,11 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 10, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.OFixed64 = &v
 			continue
@@ -1285,11 +1287,11 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI32 {
 				break
 			}
-			x, n := wire.ConsumeFixed32(b)
+			x, n := wire.ConsumeFixed32(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 11, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.OSfixed32 = &v
 			continue
@@ -1297,11 +1299,11 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 12, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := int64(x)
 			m.OSfixed64 = &v
 			continue
@@ -1310,15 +1312,15 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 13, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x != 0
 			m.OBool = &v
 			continue
@@ -1328,16 +1330,16 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 14, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 14, wire.ErrInvalidUTF8)
 			}
@@ -1350,16 +1352,16 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 15, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.OBytes = append([]byte{}, v...)
 			continue
@@ -1368,15 +1370,15 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 16, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := Color(int32(x))
 			m.OColor = &v
 			continue
@@ -1386,17 +1388,17 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Optionals", 17, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.OMessage == nil {
 				m.OMessage = new(Scalars)
 			}
@@ -1408,13 +1410,13 @@ func (m *Optionals) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.test.wiremsg3.Optionals", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.Optionals", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -2119,34 +2121,35 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.test.wiremsg3.Repeated", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.Repeated", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 1, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				if len(x)%8 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 1, wire.ErrTruncated)
 				}
@@ -2165,11 +2168,11 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 1, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float64frombits(x)
 			m.RDouble = append(m.RDouble, v)
 			continue
@@ -2177,17 +2180,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 2, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				if len(x)%4 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 2, wire.ErrTruncated)
 				}
@@ -2206,11 +2209,11 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI32 {
 				break
 			}
-			x, n := wire.ConsumeFixed32(b)
+			x, n := wire.ConsumeFixed32(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 2, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float32frombits(x)
 			m.RFloat = append(m.RFloat, v)
 			continue
@@ -2218,17 +2221,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 3, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -2256,15 +2259,15 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.RInt32 = append(m.RInt32, v)
 			continue
@@ -2272,17 +2275,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 4, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -2310,15 +2313,15 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 4, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int64(x)
 			m.RInt64 = append(m.RInt64, v)
 			continue
@@ -2326,17 +2329,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 5, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -2364,15 +2367,15 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 5, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := uint32(x)
 			m.RUint32 = append(m.RUint32, v)
 			continue
@@ -2380,17 +2383,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 6, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -2418,15 +2421,15 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 6, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.RUint64 = append(m.RUint64, v)
 			continue
@@ -2434,17 +2437,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 7, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -2472,15 +2475,15 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 7, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(wire.DecodeZigZag(x & math.MaxUint32))
 			m.RSint32 = append(m.RSint32, v)
 			continue
@@ -2488,17 +2491,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 8, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -2526,15 +2529,15 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 8, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := wire.DecodeZigZag(x)
 			m.RSint64 = append(m.RSint64, v)
 			continue
@@ -2542,17 +2545,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 9, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				if len(x)%4 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 9, wire.ErrTruncated)
 				}
@@ -2571,11 +2574,11 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI32 {
 				break
 			}
-			x, n := wire.ConsumeFixed32(b)
+			x, n := wire.ConsumeFixed32(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 9, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.RFixed32 = append(m.RFixed32, v)
 			continue
@@ -2583,17 +2586,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 10, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				if len(x)%8 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 10, wire.ErrTruncated)
 				}
@@ -2612,11 +2615,11 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 10, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.RFixed64 = append(m.RFixed64, v)
 			continue
@@ -2624,17 +2627,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 11, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				if len(x)%4 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 11, wire.ErrTruncated)
 				}
@@ -2653,11 +2656,11 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI32 {
 				break
 			}
-			x, n := wire.ConsumeFixed32(b)
+			x, n := wire.ConsumeFixed32(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 11, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.RSfixed32 = append(m.RSfixed32, v)
 			continue
@@ -2665,17 +2668,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 12, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				if len(x)%8 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 12, wire.ErrTruncated)
 				}
@@ -2694,11 +2697,11 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 12, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := int64(x)
 			m.RSfixed64 = append(m.RSfixed64, v)
 			continue
@@ -2706,17 +2709,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 13, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -2744,15 +2747,15 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 13, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x != 0
 			m.RBool = append(m.RBool, v)
 			continue
@@ -2762,16 +2765,16 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 14, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 14, wire.ErrInvalidUTF8)
 			}
@@ -2784,16 +2787,16 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 15, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.RBytes = append(m.RBytes, append([]byte{}, v...))
 			continue
@@ -2801,17 +2804,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 16, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -2839,15 +2842,15 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 16, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := Color(int32(x))
 			m.RColor = append(m.RColor, v)
 			continue
@@ -2857,17 +2860,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 17, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			var e *Scalars
 			if l := len(m.RMessage); l < cap(m.RMessage) {
 				m.RMessage = m.RMessage[:l+1]
@@ -2889,17 +2892,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 18, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -2927,15 +2930,15 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 18, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.UInt32 = append(m.UInt32, v)
 			continue
@@ -2943,17 +2946,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 19, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -2981,15 +2984,15 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 19, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := wire.DecodeZigZag(x)
 			m.USint64 = append(m.USint64, v)
 			continue
@@ -2997,17 +3000,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 20, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				if len(x)%4 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 20, wire.ErrTruncated)
 				}
@@ -3026,11 +3029,11 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI32 {
 				break
 			}
-			x, n := wire.ConsumeFixed32(b)
+			x, n := wire.ConsumeFixed32(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 20, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.UFixed32 = append(m.UFixed32, v)
 			continue
@@ -3038,17 +3041,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 21, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				if len(x)%8 != 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 21, wire.ErrTruncated)
 				}
@@ -3067,11 +3070,11 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 21, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float64frombits(x)
 			m.UDouble = append(m.UDouble, v)
 			continue
@@ -3079,17 +3082,17 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 			if typ == wire.TypeLen {
 				var x []byte
 				n := 0
-				if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-					n = 1 + int(b[0])
-					x = b[1:n:n]
+				if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+					n = 1 + int(b[i])
+					x = b[i+1 : i+n : i+n]
 				} else {
-					x, n = wire.ConsumeBytes(b)
+					x, n = wire.ConsumeBytes(b[i:])
 					if n < 0 {
 						return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 22, wire.ParseError(n))
 					}
 				}
 
-				b = b[n:]
+				i += n
 				c := 0
 				for _, x := range x {
 					if x < 0x80 {
@@ -3117,15 +3120,15 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Repeated", 22, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := Color(int32(x))
 			m.UColor = append(m.UColor, v)
 			continue
@@ -3133,13 +3136,13 @@ func (m *Repeated) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.test.wiremsg3.Repeated", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.Repeated", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -4207,17 +4210,18 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.test.wiremsg3.Maps", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.Maps", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -4226,18 +4230,18 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 1, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk int32
 			var mv string
 			if _, err := func(b []byte) (bool, error) {
@@ -4303,18 +4307,18 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 2, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk int64
 			var mv []byte
 			if _, err := func(b []byte) (bool, error) {
@@ -4380,18 +4384,18 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 3, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk uint32
 			var mv Color
 			if _, err := func(b []byte) (bool, error) {
@@ -4452,18 +4456,18 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 4, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk uint64
 			var mv *Scalars
 			if _, err := func(b []byte) (bool, error) {
@@ -4534,18 +4538,18 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 5, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk int32
 			var mv float64
 			if _, err := func(b []byte) (bool, error) {
@@ -4601,18 +4605,18 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 6, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk int64
 			var mv float32
 			if _, err := func(b []byte) (bool, error) {
@@ -4668,18 +4672,18 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 7, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk uint32
 			var mv bool
 			if _, err := func(b []byte) (bool, error) {
@@ -4735,18 +4739,18 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 8, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk uint64
 			var mv int64
 			if _, err := func(b []byte) (bool, error) {
@@ -4802,18 +4806,18 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 9, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk int32
 			var mv int32
 			if _, err := func(b []byte) (bool, error) {
@@ -4869,18 +4873,18 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 10, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk int64
 			var mv uint64
 			if _, err := func(b []byte) (bool, error) {
@@ -4931,18 +4935,18 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 11, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk bool
 			var mv string
 			if _, err := func(b []byte) (bool, error) {
@@ -5008,18 +5012,18 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 12, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv *Scalars
 			if _, err := func(b []byte) (bool, error) {
@@ -5095,18 +5099,18 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Maps", 13, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv string
 			if _, err := func(b []byte) (bool, error) {
@@ -5175,13 +5179,13 @@ func (m *Maps) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.test.wiremsg3.Maps", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.Maps", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -5744,17 +5748,18 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.test.wiremsg3.Oneofs", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.Oneofs", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 8:
@@ -5763,16 +5768,16 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 8, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 8, wire.ErrInvalidUTF8)
 			}
@@ -5784,15 +5789,15 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.Kind = &Oneofs_KInt32{KInt32: v}
 			continue
@@ -5802,16 +5807,16 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			if !wire.ASCII(x) && !wire.ValidUTF8(x) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 2, wire.ErrInvalidUTF8)
 			}
@@ -5824,16 +5829,16 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.Kind = &Oneofs_KBytes{KBytes: append([]byte{}, v...)}
 			continue
@@ -5842,15 +5847,15 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 4, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := Color(int32(x))
 			m.Kind = &Oneofs_KColor{KColor: v}
 			continue
@@ -5860,17 +5865,17 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 5, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			o, ok := m.Kind.(*Oneofs_KMessage)
 			if !ok || o.KMessage == nil {
 				o = &Oneofs_KMessage{KMessage: new(Scalars)}
@@ -5884,11 +5889,11 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 6, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := math.Float64frombits(x)
 			m.Kind = &Oneofs_KDouble{KDouble: v}
 			continue
@@ -5897,15 +5902,15 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 7, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := wire.DecodeZigZag(x)
 			m.Kind = &Oneofs_KSint64{KSint64: v}
 			continue
@@ -5914,15 +5919,15 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 9, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := x != 0
 			m.Other = &Oneofs_OBool{OBool: v}
 			continue
@@ -5930,11 +5935,11 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", 10, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.Other = &Oneofs_OFixed64{OFixed64: v}
 			continue
@@ -5942,13 +5947,13 @@ func (m *Oneofs) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.test.wiremsg3.Oneofs", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.Oneofs", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -6318,17 +6323,18 @@ func (m *All) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.test.wiremsg3.All", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.All", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -6337,17 +6343,17 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.All", 1, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Scalars == nil {
 				m.Scalars = new(Scalars)
 			}
@@ -6361,17 +6367,17 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.All", 2, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Optionals == nil {
 				m.Optionals = new(Optionals)
 			}
@@ -6385,17 +6391,17 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.All", 3, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Repeated == nil {
 				m.Repeated = new(Repeated)
 			}
@@ -6409,17 +6415,17 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.All", 4, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Maps == nil {
 				m.Maps = new(Maps)
 			}
@@ -6433,17 +6439,17 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.All", 5, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Oneofs == nil {
 				m.Oneofs = new(Oneofs)
 			}
@@ -6457,17 +6463,17 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.All", 6, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Inner == nil {
 				m.Inner = new(All_Inner)
 			}
@@ -6481,17 +6487,17 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.All", 7, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			var e *All_Inner
 			if l := len(m.Inners); l < cap(m.Inners) {
 				m.Inners = m.Inners[:l+1]
@@ -6515,17 +6521,17 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.All", 8, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.WellKnown == nil {
 				m.WellKnown = new(WellKnown)
 			}
@@ -6539,17 +6545,17 @@ func (m *All) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.All", 9, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Flat == nil {
 				m.Flat = new(Flat)
 			}
@@ -6562,15 +6568,15 @@ func (m *All) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.All", 536870911, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.HighNumber = v
 			continue
@@ -6578,13 +6584,13 @@ func (m *All) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.test.wiremsg3.All", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.All", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -6778,17 +6784,18 @@ func (m *All_Inner) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.test.wiremsg3.All.Inner", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.All.Inner", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -6796,15 +6803,15 @@ func (m *All_Inner) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.All.Inner", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.Depth = v
 			continue
@@ -6814,17 +6821,17 @@ func (m *All_Inner) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.All.Inner", 2, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Child == nil {
 				m.Child = new(All)
 			}
@@ -6837,15 +6844,15 @@ func (m *All_Inner) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.All.Inner", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := All_Inner_Mood(int32(x))
 			m.Mood = v
 			continue
@@ -6853,13 +6860,13 @@ func (m *All_Inner) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.test.wiremsg3.All.Inner", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.All.Inner", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -7189,17 +7196,18 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 	// D (str[3]), Last (str[4]), copied
 	// into one allocation at the end.
 	var str [5][]byte
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.Flat", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -7208,16 +7216,16 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Flat", 1, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[0] != nil && !wire.ValidUTF8(str[0]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 1, wire.ErrInvalidUTF8)
@@ -7229,15 +7237,15 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Flat", 2, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := int32(x)
 			m.N = v
 			continue
@@ -7247,16 +7255,16 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Flat", 3, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[1] != nil && !wire.ValidUTF8(str[1]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 3, wire.ErrInvalidUTF8)
@@ -7269,16 +7277,16 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Flat", 4, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[2] != nil && !wire.ValidUTF8(str[2]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 4, wire.ErrInvalidUTF8)
@@ -7289,11 +7297,11 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			if typ != wire.TypeI64 {
 				break
 			}
-			x, n := wire.ConsumeFixed64(b)
+			x, n := wire.ConsumeFixed64(b[i:])
 			if n < 0 {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 7, wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 			v := x
 			m.G = v
 			continue
@@ -7303,16 +7311,16 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Flat", 63, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[4] != nil && !wire.ValidUTF8(str[4]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 63, wire.ErrInvalidUTF8)
@@ -7325,16 +7333,16 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
 			if str[3] != nil && !wire.ValidUTF8(str[3]) {
 				return wire.FieldError("h2rpc.test.wiremsg3.Flat", 5, wire.ErrInvalidUTF8)
@@ -7346,15 +7354,15 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 				break
 			}
 			x, n := uint64(0), 1
-			if len(b) > 0 && b[0] < 0x80 {
-				x = uint64(b[0])
+			if i < len(b) && b[i] < 0x80 {
+				x = uint64(b[i])
 			} else {
-				x, n = wire.ConsumeVarint(b)
+				x, n = wire.ConsumeVarint(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.Flat", 6, wire.ParseError(n))
 				}
 			}
-			b = b[n:]
+			i += n
 			v := wire.DecodeZigZag(x)
 			m.O = &Flat_E{E: v}
 			// Bytes about to be forgotten are checked now; the kept ones at the end.
@@ -7367,13 +7375,13 @@ func (m *Flat) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.test.wiremsg3.Flat", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.Flat", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	// The strings' bytes, copied into one allocation that they share
 	// (never written again once it is a string).
@@ -7862,17 +7870,18 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.test.wiremsg3.WellKnown", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.WellKnown", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		case 1:
@@ -7881,17 +7890,17 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 1, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Ts == nil {
 				m.Ts = new(wellknown.Timestamp)
 			}
@@ -7905,17 +7914,17 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 2, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Dur == nil {
 				m.Dur = new(wellknown.Duration)
 			}
@@ -7929,17 +7938,17 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 3, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Empty == nil {
 				m.Empty = new(wellknown.Empty)
 			}
@@ -7953,17 +7962,17 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 4, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Any == nil {
 				m.Any = new(wellknown.Any)
 			}
@@ -7977,17 +7986,17 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 5, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Struct == nil {
 				m.Struct = new(wellknown.Struct)
 			}
@@ -8001,17 +8010,17 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 6, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Value == nil {
 				m.Value = new(wellknown.Value)
 			}
@@ -8025,17 +8034,17 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 7, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Mask == nil {
 				m.Mask = new(wellknown.FieldMask)
 			}
@@ -8049,17 +8058,17 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 8, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Name == nil {
 				m.Name = new(wellknown.StringValue)
 			}
@@ -8073,17 +8082,17 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 9, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			var e *wellknown.Int64Value
 			if l := len(m.Ids); l < cap(m.Ids) {
 				m.Ids = m.Ids[:l+1]
@@ -8107,18 +8116,18 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 10, wire.ParseError(n))
 				}
 			}
 
 			e := x
-			b = b[n:]
+			i += n
 			var mk string
 			var mv *wellknown.ListValue
 			if _, err := func(b []byte) (bool, error) {
@@ -8194,17 +8203,17 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 11, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Raw == nil {
 				m.Raw = new(wellknown.BytesValue)
 			}
@@ -8218,17 +8227,17 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 12, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Ratio == nil {
 				m.Ratio = new(wellknown.DoubleValue)
 			}
@@ -8242,17 +8251,17 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 			}
 			var x []byte
 			n := 0
-			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-				n = 1 + int(b[0])
-				x = b[1:n:n]
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
 			} else {
-				x, n = wire.ConsumeBytes(b)
+				x, n = wire.ConsumeBytes(b[i:])
 				if n < 0 {
 					return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", 13, wire.ParseError(n))
 				}
 			}
 
-			b = b[n:]
+			i += n
 			if m.Flag == nil {
 				m.Flag = new(wellknown.BoolValue)
 			}
@@ -8264,13 +8273,13 @@ func (m *WellKnown) MergeWire(b []byte, depth int) error {
 		if num == 0 {
 			return wire.MessageError("h2rpc.test.wiremsg3.WellKnown", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.WellKnown", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
@@ -8429,30 +8438,31 @@ func (m *Empty) MergeWire(b []byte, depth int) error {
 	if depth > wire.MaxMessageDepth {
 		return wire.MessageError("h2rpc.test.wiremsg3.Empty", wire.ErrMessageDepth)
 	}
-	for len(b) > 0 {
-		num, typ := wire.Number(b[0]>>3), wire.Type(b[0]&7)
-		if b[0] < 0x80 {
+	// b[i:] is still to read.
+	for i := 0; i < len(b); {
+		num, typ := wire.Number(b[i]>>3), wire.Type(b[i]&7)
+		if b[i] < 0x80 {
 			// Its number and type are checked below, by a field's case or with the unknown fields.
-			b = b[1:]
+			i++
 		} else {
 			var n int
-			if num, typ, n = wire.ConsumeTag(b); n < 0 {
+			if num, typ, n = wire.ConsumeTag(b[i:]); n < 0 {
 				return wire.MessageError("h2rpc.test.wiremsg3.Empty", wire.ParseError(n))
 			}
-			b = b[n:]
+			i += n
 		}
 		switch num {
 		}
 		if num == 0 {
 			return wire.MessageError("h2rpc.test.wiremsg3.Empty", wire.ErrFieldNumber)
 		}
-		n := wire.ConsumeFieldValue(num, typ, b) // refuses the types 4, 6 and 7
+		n := wire.ConsumeFieldValue(num, typ, b[i:]) // refuses the types 4, 6 and 7
 		if n < 0 {
 			return wire.FieldError("h2rpc.test.wiremsg3.Empty", num, wire.ParseError(n))
 		}
 		// Kept with its tag re-encoded minimally, as protobuf-go keeps it.
-		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[:n]...)
-		b = b[n:]
+		m.unknownFields = append(wire.AppendTag(m.unknownFields, num, typ), b[i:i+n]...)
+		i += n
 	}
 	return nil
 }
