@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -406,4 +408,89 @@ func TestReadFullLeavesNextFrameForCaller(t *testing.T) {
 		}
 		wantBuffered(t, c, 0)
 	})
+}
+
+// Many ReadFulls, each waiting for a message larger than its windows, on
+// one connection: the bytes they hold are the callers', not the
+// connection's, so their connection credit goes back as they arrive, even
+// while unread data elsewhere withholds credit. Were it held until each
+// buffer is full, the calls together could hold the whole connection
+// window and none would get the rest of its message.
+func TestManyReadFullsDoNotHoldConnectionCredit(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cfg   *conn.Config
+		calls int
+	}{
+		{"defaults", nil, 64},
+		{"512 KiB windows", &conn.Config{InitialWindowSize: 512 << 10, ConnWindowSize: 512 << 10}, 16},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const size = 1 << 20
+				body := pattern(size)
+				prefix := []byte{0, 0, 0x10, 0, 0} // a gRPC message prefix: 1 MiB follows
+				a, b := net.Pipe()
+				srv, err := conn.Server(b, tc.cfg, func(s *conn.Stream) {
+					if _, err := io.Copy(io.Discard, s); err != nil {
+						return
+					}
+					if err := s.WriteAll(status200, nil, nil); err != nil {
+						return
+					}
+					if err := s.WriteData(prefix, body, false); err != nil {
+						return
+					}
+					s.WriteAll(nil, nil, trailerOK)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				cli, err := conn.Client(a, tc.cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer func() {
+					cli.Close()
+					srv.Close()
+					<-cli.Done()
+					<-srv.Done()
+				}()
+				// A stall is all goroutines blocked: fake time then runs on
+				// to the deadline, and the calls fail.
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				var wg sync.WaitGroup
+				errs := make(chan error, tc.calls)
+				for range tc.calls {
+					wg.Go(func() {
+						st, err := cli.OpenStream(ctx, request("/"), nil, conn.EndStream)
+						if err != nil {
+							errs <- err
+							return
+						}
+						var pfx [5]byte
+						if _, err := st.ReadFull(pfx[:]); err != nil {
+							errs <- err
+							return
+						}
+						got := make([]byte, size)
+						if _, err := st.ReadFull(got); err != nil {
+							errs <- err
+							return
+						}
+						if !bytes.Equal(got, body) {
+							errs <- errors.New("ReadFull's bytes differ from those sent")
+						}
+					})
+				}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					t.Fatal(err)
+				}
+				wantBuffered(t, cli, 0)
+			})
+		})
+	}
 }

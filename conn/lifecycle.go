@@ -99,7 +99,13 @@ func (cs *closedStreams) get(id uint32) stream.State {
 // streams nobody reads fills at most arrivalCredit plus the connection
 // window (Config.MaxBufferedData). Each byte's credit goes back exactly
 // once: bufferedLocked returns the part not withheld, unbufferedLocked the
-// part no longer withheld.
+// part no longer withheld. Only the streams' buffers count: DATA copied
+// straight into a waiting ReadFull's buffer is the caller's and its credit
+// goes back on arrival (onData), and bytes ReadFull takes from a stream's
+// buffer leave c.unread as they are copied. Were they counted until its
+// buffer is full, ReadFulls waiting on many streams for the rest of their
+// messages could withhold the whole connection window, and none would get
+// its rest.
 
 // withheld is the connection credit held back while unread bytes wait in
 // the streams' buffers.
@@ -136,15 +142,27 @@ func (c *Conn) consumedLocked(s *Stream, n int) (queued bool) {
 	if c.err != nil {
 		return false
 	}
-	if inc := s.recvWin.Consume(uint32(n)); inc > 0 && s.state.CanRecvData() {
-		c.w.windowUpdateLocked(s.id, inc)
-		queued = true
-	}
+	queued = c.streamConsumedLocked(s, n)
 	if inc > 0 {
 		c.w.windowUpdateLocked(0, inc)
 		queued = true
 	}
 	return queued
+}
+
+// streamConsumedLocked returns the stream credit of n bytes the
+// application read from s, batched; of bytes a ReadFull holds, whose
+// connection credit went back as they arrived or left the stream's buffer
+// (readFullLocked). It reports whether it queued a WINDOW_UPDATE.
+func (c *Conn) streamConsumedLocked(s *Stream, n int) bool {
+	if c.err != nil {
+		return false
+	}
+	if inc := s.recvWin.Consume(uint32(n)); inc > 0 && s.state.CanRecvData() {
+		c.w.windowUpdateLocked(s.id, inc)
+		return true
+	}
+	return false
 }
 
 // needCreditLocked reports whether a ReadFull on s that still needs room
@@ -166,7 +184,7 @@ func (c *Conn) creditDirectLocked(s *Stream) {
 	}
 	k := s.directN - s.directCredited
 	s.directCredited = s.directN
-	if c.consumedLocked(s, k) {
+	if c.streamConsumedLocked(s, k) {
 		c.w.kickLocked()
 	}
 }

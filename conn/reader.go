@@ -357,7 +357,11 @@ func (c *Conn) onData(f *frame.DataFrame) error {
 		k := copy(s.direct[s.directN:], data)
 		s.directN += k
 		data = data[k:]
-		c.bufferedLocked(k)
+		// The bytes are the caller's, not in a buffer of ours: their
+		// connection credit goes back now, whatever is withheld, so a
+		// ReadFull waiting for the rest cannot hold back the credit the
+		// peer needs to send it (lifecycle.go).
+		c.releaseConnLocked(uint32(k))
 		if s.directN == len(s.direct) {
 			s.wakeRead()
 		} else {

@@ -440,14 +440,16 @@ func (s *Stream) readEndLocked() error {
 // how much it needs (a length-prefixed message): while it waits, arriving
 // DATA is copied straight into p rather than through the stream's buffer,
 // and it is woken once, when p is full or the stream ends, not per frame.
-// Credit for the bytes goes back to the peer as Read's does, and earlier
-// when p is larger than what the peer may still send. p must not be used by
+// Stream credit for the bytes goes back to the peer as Read's does, and
+// earlier when p is larger than what the peer may still send; connection
+// credit goes back as they arrive or leave the stream's buffer, so waiting
+// ReadFulls never hold back the connection window. p must not be used by
 // others until ReadFull returns.
 func (s *Stream) ReadFull(p []byte) (int, error) {
 	c := s.c
 	c.mu.Lock()
 	n, credited, err := s.readFullLocked(p)
-	if n > credited && c.consumedLocked(s, n-credited) && c.w.claimLocked() {
+	if n > credited && c.streamConsumedLocked(s, n-credited) && c.w.claimLocked() {
 		c.mu.Unlock()
 		c.w.flushInline() // as Read does
 		return n, err
@@ -464,7 +466,16 @@ func (s *Stream) readFullLocked(p []byte) (n, credited int, err error) {
 	s.writeRun = 0
 	for n < len(p) {
 		if s.buf.Len() > 0 {
-			n += s.buf.Read(p[n:])
+			k := s.buf.Read(p[n:])
+			n += k
+			// The bytes left the stream's buffer: the connection credit
+			// withheld for them goes back now, not when p is full, or
+			// ReadFulls waiting on many streams could hold back all of
+			// the connection's credit (lifecycle.go).
+			if inc := c.unbufferedLocked(k); inc > 0 {
+				c.w.windowUpdateLocked(0, inc)
+				c.w.kickLocked()
+			}
 			continue
 		}
 		if err = s.readEndLocked(); err != nil {
@@ -473,7 +484,7 @@ func (s *Stream) readFullLocked(p []byte) (n, credited int, err error) {
 		if n > credited && c.needCreditLocked(s, len(p)-n) {
 			// The peer cannot send the rest without the credit of what
 			// was read so far.
-			if c.consumedLocked(s, n-credited) {
+			if c.streamConsumedLocked(s, n-credited) {
 				c.w.kickLocked()
 			}
 			credited = n
