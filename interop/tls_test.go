@@ -127,7 +127,7 @@ func TestGRPCInteropTLS(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cc.Close()
-		cfg := testservice.Config{Dial: dial}
+		cfg := soakLenient(testservice.Config{Dial: dial})
 		for _, name := range standardCases {
 			ty.run(t, name, func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)

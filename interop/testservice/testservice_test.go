@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/h2rpc/h2rpc/interop/testservice"
 	"github.com/h2rpc/h2rpc/rpc"
@@ -39,9 +40,13 @@ func TestEveryCaseAgainstOurServer(t *testing.T) {
 	}
 	defer cc.Close()
 	cfg := testservice.Config{
-		Dial:                    func() (*rpc.ClientConn, error) { return testservice.Dial(addr) },
-		SoakIterations:          3,
-		LenientCompressionProbe: true, // Server does not implement CompressedRequest
+		Dial:           func() (*rpc.ClientConn, error) { return testservice.Dial(addr) },
+		SoakIterations: 3,
+		// Limits only a hang reaches: the suite checks that the calls
+		// succeed, not how fast (a loaded machine under -race is slow).
+		SoakPerIterationMaxLatency: time.Minute,
+		SoakOverallTimeout:         time.Minute,
+		LenientCompressionProbe:    true, // Server does not implement CompressedRequest
 	}
 	for _, name := range testservice.Cases() {
 		t.Run(name, func(t *testing.T) {
