@@ -136,7 +136,7 @@ func TestPickFirstPinsOneBackend(t *testing.T) {
 // see TestLeastRequestUnweighted.)
 func TestLeastRequestAvoidsSlowBackend(t *testing.T) {
 	const (
-		fast = 200 * time.Millisecond // far above a loaded machine's scheduling noise, so a p99 3× under round_robin's leaves 460 ms of it
+		fast = 200 * time.Millisecond // far above a loaded machine's scheduling noise, so a p95 3× under round_robin's leaves 460 ms of it
 		conc = 10
 	)
 	c := newCluster(t, 5)
@@ -148,7 +148,7 @@ func TestLeastRequestAvoidsSlowBackend(t *testing.T) {
 	slow.SetDelay(10 * fast)
 	slow.SetLoad(0.8)
 
-	measure := func(b rpc.Balancer, calls int) (p99 time.Duration, slowShare float64) {
+	measure := func(b rpc.Balancer, calls int) (p95 time.Duration, slowShare float64) {
 		cc := dial(t, c.Target(), rpc.WithBalancer(b))
 		waitReady(t, cc, 5)
 		// Warm up: the first calls carry the load reports the weighted
@@ -163,19 +163,24 @@ func TestLeastRequestAvoidsSlowBackend(t *testing.T) {
 		if len(errs) > 0 {
 			t.Fatalf("%s: %d calls failed, first: %v", b.Name(), len(errs), errs[0])
 		}
-		return percentile(lat, 0.99), c.Spread()[4]
+		return percentile(lat, 0.95), c.Spread()[4]
 	}
-	// round_robin sends a fifth of the calls to the slow backend: its p99
+	// round_robin sends a fifth of the calls to the slow backend: its p95
 	// is the slow backend's latency with 100 calls as with more.
-	rrP99, rrShare := measure(rpc.RoundRobin(), 100)
-	lrP99, lrShare := measure(rpc.LeastRequest(true), 200)
-	t.Logf("round_robin: p99 %v, slow backend %.1f%%; least_request weighted: p99 %v, slow backend %.1f%%",
-		rrP99, 100*rrShare, lrP99, 100*lrShare)
+	// least_request's tail is read at the same p95, the percentile that the
+	// share bound below leaves fast: under 5 % of 200 calls slow is at most
+	// 9, and the 10th slowest call is the p95. (A p99 of 200 calls would be
+	// slow with two calls to the slow backend, which a loaded machine's
+	// late load reports can cause.)
+	rrP95, rrShare := measure(rpc.RoundRobin(), 100)
+	lrP95, lrShare := measure(rpc.LeastRequest(true), 200)
+	t.Logf("round_robin: p95 %v, slow backend %.1f%%; least_request weighted: p95 %v, slow backend %.1f%%",
+		rrP95, 100*rrShare, lrP95, 100*lrShare)
 	if lrShare >= 0.05 {
 		t.Errorf("least_request sent %.1f%% of the calls to the slow backend, want under 5%%", 100*lrShare)
 	}
-	if 3*lrP99 > rrP99 {
-		t.Errorf("least_request p99 %v is not 3× better than round_robin's %v", lrP99, rrP99)
+	if 3*lrP95 > rrP95 {
+		t.Errorf("least_request p95 %v is not 3× better than round_robin's %v", lrP95, rrP95)
 	}
 }
 
