@@ -8,7 +8,9 @@
 // and describes the files registered with RegisterFile: serialized
 // google.protobuf.FileDescriptorProto messages, which protoc-gen-go-h2rpc's
 // messages=wire stubs register from init. The descriptors of the health
-// and reflection services are registered already. RegisterSource serves
+// and reflection services, and of the well-known types
+// (google/protobuf/timestamp.proto and the others of package
+// wire/wellknown), are registered already. RegisterSource serves
 // descriptors from elsewhere too: the protobuf module's reflection package
 // feeds it protobuf-go's registry.
 //

@@ -252,6 +252,14 @@ func TestRequests(t *testing.T) {
 			if r := ask(t, st, str(4, "grpc.health.v1.Health.Watch")); !slices.Equal(r.files, []string{"grpc/health/v1/health.proto"}) {
 				t.Errorf("file_containing_symbol(health) = %v", r.files)
 			}
+			// The well-known types' files are built in: generated wire
+			// messages import them.
+			if r := ask(t, st, str(3, "google/protobuf/timestamp.proto")); !slices.Equal(r.files, []string{"google/protobuf/timestamp.proto"}) {
+				t.Errorf("file_by_filename(timestamp) = %v", r.files)
+			}
+			if r := ask(t, st, str(4, "google.protobuf.Value.struct_value")); !slices.Equal(r.files, []string{"google/protobuf/struct.proto"}) {
+				t.Errorf("file_containing_symbol(google.protobuf.Value.struct_value) = %v", r.files)
+			}
 			ext := append(str(1, "test.base.Base"), wire.AppendInt32Field(nil, 2, 150)...)
 			if r := ask(t, st, sub(5, ext)); !slices.Equal(r.files, []string{"test/svc.proto"}) {
 				t.Errorf("file_containing_extension = %v", r.files)

@@ -43,7 +43,7 @@ func RegisterFile(rawDescriptor []byte) error {
 }
 
 // registered holds the files of RegisterFile, and the health and reflection
-// services' own.
+// services' own and the well-known types'.
 var registered = func() *registry {
 	r := &registry{files: map[string]*file{}, symbols: map[string]string{}, extensions: map[string]map[int32]string{}}
 	for _, b := range wellknown.Files {

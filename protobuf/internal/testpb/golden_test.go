@@ -76,8 +76,12 @@ var runs = []run{
 		gentest.Go, "module=github.com/h2rpc/h2rpc/protobuf/examples/routeguide,Mrouteguide.proto=github.com/h2rpc/h2rpc/protobuf/examples/routeguide/h2rpc/pb", "../../examples/routeguide"},
 	{"routeguide-h2rpc-stubs", "../../examples/routeguide", []string{"routeguide.proto"},
 		gentest.H2RPC, "module=github.com/h2rpc/h2rpc/protobuf/examples/routeguide,Mrouteguide.proto=github.com/h2rpc/h2rpc/protobuf/examples/routeguide/h2rpc/pb", "../../examples/routeguide"},
-	// The descriptors the reflection service falls back on.
-	{"wellknown", "../../../reflection/internal/wellknown/proto", []string{"grpc/health/v1/health.proto", "grpc/reflection/v1/reflection.proto", "grpc/reflection/v1alpha/reflection.proto"},
+	// The descriptors the reflection service falls back on: its own, the
+	// health service's, and the well-known types' (package wire/wellknown
+	// cannot register them: wire imports nothing of ours).
+	{"wellknown", "../../../reflection/internal/wellknown/proto", []string{"grpc/health/v1/health.proto", "grpc/reflection/v1/reflection.proto", "grpc/reflection/v1alpha/reflection.proto",
+		"google/protobuf/any.proto", "google/protobuf/duration.proto", "google/protobuf/empty.proto", "google/protobuf/field_mask.proto",
+		"google/protobuf/struct.proto", "google/protobuf/timestamp.proto", "google/protobuf/wrappers.proto"},
 		gentest.Descriptors("descriptors.go", "wellknown"), "", "../../../reflection/internal/wellknown"},
 }
 
