@@ -19,7 +19,7 @@ type Config struct {
 	MaxConcurrentStreams uint32
 	// InitialWindowSize is the per-stream receive window we advertise
 	// (SETTINGS_INITIAL_WINDOW_SIZE): at most this much unread DATA is
-	// buffered per stream. Default 256 KiB; at most 2^31-1.
+	// buffered per stream. Default 512 KiB; at most 2^31-1.
 	InitialWindowSize uint32
 	// ConnWindowSize is the connection's receive window, announced with a
 	// WINDOW_UPDATE on stream 0 after the preface: how much DATA the peer
@@ -128,7 +128,7 @@ type Config struct {
 // Defaults of the zero Config fields.
 const (
 	DefaultMaxConcurrentStreams = 250
-	DefaultInitialWindowSize    = 256 << 10
+	DefaultInitialWindowSize    = 512 << 10
 	DefaultConnWindowSize       = 1 << 20                   // the most a measured connection window grows to
 	DefaultMaxBufferedData      = 4 * DefaultConnWindowSize // with the default ConnWindowSize
 	DefaultMaxFrameSize         = frame.DefaultMaxFrameSize

@@ -15,8 +15,8 @@ import (
 
 // unreadStreams is how many streams the starvation tests leave unread: more
 // than the default connection window holds in default stream windows
-// (1 MiB / 256 KiB = 4), well under what MaxBufferedData holds (16).
-const unreadStreams = 6
+// (1 MiB / 512 KiB = 2), well under what MaxBufferedData holds (8).
+const unreadStreams = 4
 
 // A client that does not read some responses still gets the others: the
 // unread responses fill their stream windows, and their connection credit
@@ -24,7 +24,7 @@ const unreadStreams = 6
 // the rest.
 func TestUnreadResponsesDoNotStarveOtherStreams(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		const bigSize = 1 << 20 // four stream windows: the writes block
+		const bigSize = 1 << 20 // two stream windows: the writes block
 		small := bytes.Repeat([]byte("s"), 100000)
 		_, client := pipePair(t, nil, func(s *conn.Stream) {
 			io.Copy(io.Discard, s)
