@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p2"
@@ -23,6 +24,10 @@ import (
 // which only a group in an unknown field can show, since protobuf-go checks
 // both outside groups: a field number above 2^29-1 inside the group, and
 // groups nested more than wire.MaxGroupDepth deep.
+//
+// The bytes are also decoded into a message that held another value
+// before (a random one of its type, with every field set that the random
+// values set): reusing its memory, the decoder must give the same result.
 func differ[T any, P wireMsg[T]](t *testing.T, data []byte, pm proto.Message) {
 	var wm T
 	werr := P(&wm).UnmarshalWire(data)
@@ -33,13 +38,26 @@ func differ[T any, P wireMsg[T]](t *testing.T, data []byte, pm proto.Message) {
 	if (werr == nil) != (perr == nil) {
 		t.Fatalf("UnmarshalWire: %v; protobuf-go: %v", werr, perr)
 	}
+	var rm T
+	if err := P(&rm).UnmarshalWire(earlierValue(t, pm)); err != nil {
+		t.Fatal(err)
+	}
+	if err := P(&rm).UnmarshalWire(data); (err == nil) != (werr == nil) {
+		t.Fatalf("UnmarshalWire into a new message: %v; into a reused one: %v", werr, err)
+	}
 	if werr != nil {
 		if n := P(&wm).SizeWire(); n != 0 {
 			t.Fatalf("a message that failed to decode is not empty (%d bytes)", n)
 		}
+		if n := P(&rm).SizeWire(); n != 0 {
+			t.Fatalf("a reused message that failed to decode is not empty (%d bytes)", n)
+		}
 		return
 	}
 	got, werr := P(&wm).AppendWire(nil)
+	if b, _ := P(&rm).AppendWire(nil); !bytes.Equal(b, got) {
+		t.Fatalf("decoding into a reused message gives another encoding than into a new one")
+	}
 	want, perr := deterministic.Marshal(pm)
 	if (werr == nil) != (perr == nil) {
 		t.Fatalf("AppendWire: %v; protobuf-go: %v", werr, perr)
@@ -71,6 +89,22 @@ func differ[T any, P wireMsg[T]](t *testing.T, data []byte, pm proto.Message) {
 	if b, _ := P(c).AppendWire(nil); !bytes.Equal(b, want) {
 		t.Fatalf("the clone encodes differently")
 	}
+}
+
+// earlier holds, by message name, the encoding of a random value that
+// differ decodes into a message before reusing it.
+var earlier sync.Map
+
+func earlierValue(t *testing.T, pm proto.Message) []byte {
+	name := pm.ProtoReflect().Descriptor().FullName()
+	if b, ok := earlier.Load(name); ok {
+		return b.([]byte)
+	}
+	m := pm.ProtoReflect().New()
+	populate(rand.New(rand.NewPCG(7, 8)), m, 3)
+	b := mustMarshal(t, m.Interface())
+	earlier.Store(name, b)
+	return b
 }
 
 func mustMarshal(t *testing.T, m proto.Message) []byte {

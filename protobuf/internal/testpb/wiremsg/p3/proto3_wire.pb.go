@@ -6072,6 +6072,7 @@ type All struct {
 	HighNumber int32
 	WellKnown  *WellKnown
 	Flat       *Flat
+	Flats      []*Flat
 
 	unknownFields []byte
 }
@@ -6148,12 +6149,20 @@ func (m *All) GetFlat() *Flat {
 	return nil
 }
 
+func (m *All) GetFlats() []*Flat {
+	if m != nil {
+		return m.Flats
+	}
+	return nil
+}
+
 // Reset sets every field of m to its zero value.
 func (m *All) Reset() { *m = All{} }
 
 func (m *All) reuse() {
 	*m = All{
 		Inners:        m.Inners[:0],
+		Flats:         m.Flats[:0],
 		unknownFields: m.unknownFields[:0],
 	}
 }
@@ -6190,6 +6199,10 @@ func (m *All) SizeWire() (n int) {
 	}
 	if m.Flat != nil {
 		n += 1 + wire.SizeBytes(m.Flat.SizeWire())
+	}
+	for _, v := range m.Flats {
+		_ = v
+		n += 1 + wire.SizeBytes(v.SizeWire())
 	}
 	if m.HighNumber != 0 {
 		n += 5 + wire.SizeVarint(uint64(m.HighNumber))
@@ -6284,6 +6297,15 @@ func (m *All) AppendWire(b []byte) (_ []byte, err error) {
 		at := len(b)
 		b = append(b, 0)
 		if b, err = m.Flat.AppendWire(b); err != nil {
+			return b[:orig], err
+		}
+		b = wire.FinishLen(b, at)
+	}
+	for _, v := range m.Flats {
+		b = append(b, 0x52)
+		at := len(b)
+		b = append(b, 0)
+		if b, err = v.AppendWire(b); err != nil {
 			return b[:orig], err
 		}
 		b = wire.FinishLen(b, at)
@@ -6563,6 +6585,40 @@ func (m *All) MergeWire(b []byte, depth int) error {
 				return err
 			}
 			continue
+		case 10:
+			if typ != wire.TypeLen {
+				break
+			}
+			var x []byte
+			n := 0
+			if i < len(b) && b[i] < 0x80 && int(b[i]) < len(b)-i {
+				n = 1 + int(b[i])
+				x = b[i+1 : i+n : i+n]
+			} else {
+				x, n = wire.ConsumeBytes(b[i:])
+				if n < 0 {
+					return wire.FieldError("h2rpc.test.wiremsg3.All", 10, wire.ParseError(n))
+				}
+			}
+
+			i += n
+			var e *Flat
+			if l := len(m.Flats); l < cap(m.Flats) {
+				m.Flats = m.Flats[:l+1]
+				if e = m.Flats[l]; e == nil {
+					e = new(Flat)
+					m.Flats[l] = e
+				} else {
+					e.reuse()
+				}
+			} else {
+				e = new(Flat)
+				m.Flats = append(m.Flats, e)
+			}
+			if err := e.MergeWire(x, depth+1); err != nil {
+				return err
+			}
+			continue
 		case 536870911:
 			if typ != wire.TypeVarint {
 				break
@@ -6637,6 +6693,14 @@ func (m *All) Equal(o *All) bool {
 	if !(m.Flat.Equal(o.Flat)) {
 		return false
 	}
+	if len(m.Flats) != len(o.Flats) {
+		return false
+	}
+	for i, v := range m.Flats {
+		if !(v.Equal(o.Flats[i])) {
+			return false
+		}
+	}
 	return bytes.Equal(m.unknownFields, o.unknownFields)
 }
 
@@ -6660,6 +6724,12 @@ func (m *All) Clone() *All {
 	}
 	c.WellKnown = m.WellKnown.Clone()
 	c.Flat = m.Flat.Clone()
+	if m.Flats != nil {
+		c.Flats = make([]*Flat, len(m.Flats))
+		for i, v := range m.Flats {
+			c.Flats[i] = v.Clone()
+		}
+	}
 	c.unknownFields = bytes.Clone(m.unknownFields)
 	return &c
 }
@@ -8488,7 +8558,7 @@ func (m *Empty) Clone() *Empty {
 }
 
 // file_wiremsg_proto3_proto_descriptor is the serialized FileDescriptorProto of wiremsg/proto3.proto, for the reflection service.
-const file_wiremsg_proto3_proto_descriptor = "\n\x14wiremsg/proto3.proto\x12\x13h2rpc.test.wiremsg3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xd3\x03\n\aScalars\x12\x19\n\bf_double\x18\x01 \x01(\x01R\afDouble\x12\x17\n\af_float\x18\x02 \x01(\x02R\x06fFloat\x12\x17\n\af_int32\x18\x03 \x01(\x05R\x06fInt32\x12\x17\n\af_int64\x18\x04 \x01(\x03R\x06fInt64\x12\x19\n\bf_uint32\x18\x05 \x01(\rR\afUint32\x12\x19\n\bf_uint64\x18\x06 \x01(\x04R\afUint64\x12\x19\n\bf_sint32\x18\a \x01(\x11R\afSint32\x12\x19\n\bf_sint64\x18\b \x01(\x12R\afSint64\x12\x1b\n\tf_fixed32\x18\t \x01(\aR\bfFixed32\x12\x1b\n\tf_fixed64\x18\n \x01(\x06R\bfFixed64\x12\x1d\n\nf_sfixed32\x18\v \x01(\x0fR\tfSfixed32\x12\x1d\n\nf_sfixed64\x18\f \x01(\x10R\tfSfixed64\x12\x15\n\x06f_bool\x18\r \x01(\bR\x05fBool\x12\x19\n\bf_string\x18\x0e \x01(\tR\afString\x12\x17\n\af_bytes\x18\x0f \x01(\fR\x06fBytes\x123\n\af_color\x18\x10 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorR\x06fColor\"\xc2\x06\n\tOptionals\x12\x1e\n\bo_double\x18\x01 \x01(\x01H\x00R\aoDouble\x88\x01\x01\x12\x1c\n\ao_float\x18\x02 \x01(\x02H\x01R\x06oFloat\x88\x01\x01\x12\x1c\n\ao_int32\x18\x03 \x01(\x05H\x02R\x06oInt32\x88\x01\x01\x12\x1c\n\ao_int64\x18\x04 \x01(\x03H\x03R\x06oInt64\x88\x01\x01\x12\x1e\n\bo_uint32\x18\x05 \x01(\rH\x04R\aoUint32\x88\x01\x01\x12\x1e\n\bo_uint64\x18\x06 \x01(\x04H\x05R\aoUint64\x88\x01\x01\x12\x1e\n\bo_sint32\x18\a \x01(\x11H\x06R\aoSint32\x88\x01\x01\x12\x1e\n\bo_sint64\x18\b \x01(\x12H\aR\aoSint64\x88\x01\x01\x12 \n\to_fixed32\x18\t \x01(\aH\bR\boFixed32\x88\x01\x01\x12 \n\to_fixed64\x18\n \x01(\x06H\tR\boFixed64\x88\x01\x01\x12\"\n\no_sfixed32\x18\v \x01(\x0fH\nR\toSfixed32\x88\x01\x01\x12\"\n\no_sfixed64\x18\f \x01(\x10H\vR\toSfixed64\x88\x01\x01\x12\x1a\n\x06o_bool\x18\r \x01(\bH\fR\x05oBool\x88\x01\x01\x12\x1e\n\bo_string\x18\x0e \x01(\tH\rR\aoString\x88\x01\x01\x12\x1c\n\ao_bytes\x18\x0f \x01(\fH\x0eR\x06oBytes\x88\x01\x01\x128\n\ao_color\x18\x10 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorH\x0fR\x06oColor\x88\x01\x01\x12>\n\to_message\x18\x11 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsH\x10R\boMessage\x88\x01\x01B\v\n\t_o_doubleB\n\n\b_o_floatB\n\n\b_o_int32B\n\n\b_o_int64B\v\n\t_o_uint32B\v\n\t_o_uint64B\v\n\t_o_sint32B\v\n\t_o_sint64B\f\n\n_o_fixed32B\f\n\n_o_fixed64B\r\n\v_o_sfixed32B\r\n\v_o_sfixed64B\t\n\a_o_boolB\v\n\t_o_stringB\n\n\b_o_bytesB\n\n\b_o_colorB\f\n\n_o_message\"\xc4\x05\n\bRepeated\x12\x19\n\br_double\x18\x01 \x03(\x01R\arDouble\x12\x17\n\ar_float\x18\x02 \x03(\x02R\x06rFloat\x12\x17\n\ar_int32\x18\x03 \x03(\x05R\x06rInt32\x12\x17\n\ar_int64\x18\x04 \x03(\x03R\x06rInt64\x12\x19\n\br_uint32\x18\x05 \x03(\rR\arUint32\x12\x19\n\br_uint64\x18\x06 \x03(\x04R\arUint64\x12\x19\n\br_sint32\x18\a \x03(\x11R\arSint32\x12\x19\n\br_sint64\x18\b \x03(\x12R\arSint64\x12\x1b\n\tr_fixed32\x18\t \x03(\aR\brFixed32\x12\x1b\n\tr_fixed64\x18\n \x03(\x06R\brFixed64\x12\x1d\n\nr_sfixed32\x18\v \x03(\x0fR\trSfixed32\x12\x1d\n\nr_sfixed64\x18\f \x03(\x10R\trSfixed64\x12\x15\n\x06r_bool\x18\r \x03(\bR\x05rBool\x12\x19\n\br_string\x18\x0e \x03(\tR\arString\x12\x17\n\ar_bytes\x18\x0f \x03(\fR\x06rBytes\x123\n\ar_color\x18\x10 \x03(\x0e2\x1a.h2rpc.test.wiremsg3.ColorR\x06rColor\x129\n\tr_message\x18\x11 \x03(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\brMessage\x12\x1b\n\au_int32\x18\x12 \x03(\x05B\x02\x10\x00R\x06uInt32\x12\x1d\n\bu_sint64\x18\x13 \x03(\x12B\x02\x10\x00R\auSint64\x12\x1f\n\tu_fixed32\x18\x14 \x03(\aB\x02\x10\x00R\buFixed32\x12\x1d\n\bu_double\x18\x15 \x03(\x01B\x02\x10\x00R\auDouble\x127\n\au_color\x18\x16 \x03(\x0e2\x1a.h2rpc.test.wiremsg3.ColorB\x02\x10\x00R\x06uColor\"\xf2\r\n\x04Maps\x12>\n\am_int32\x18\x01 \x03(\v2%.h2rpc.test.wiremsg3.Maps.MInt32EntryR\x06mInt32\x12>\n\am_int64\x18\x02 \x03(\v2%.h2rpc.test.wiremsg3.Maps.MInt64EntryR\x06mInt64\x12A\n\bm_uint32\x18\x03 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MUint32EntryR\amUint32\x12A\n\bm_uint64\x18\x04 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MUint64EntryR\amUint64\x12A\n\bm_sint32\x18\x05 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MSint32EntryR\amSint32\x12A\n\bm_sint64\x18\x06 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MSint64EntryR\amSint64\x12D\n\tm_fixed32\x18\a \x03(\v2'.h2rpc.test.wiremsg3.Maps.MFixed32EntryR\bmFixed32\x12D\n\tm_fixed64\x18\b \x03(\v2'.h2rpc.test.wiremsg3.Maps.MFixed64EntryR\bmFixed64\x12G\n\nm_sfixed32\x18\t \x03(\v2(.h2rpc.test.wiremsg3.Maps.MSfixed32EntryR\tmSfixed32\x12G\n\nm_sfixed64\x18\n \x03(\v2(.h2rpc.test.wiremsg3.Maps.MSfixed64EntryR\tmSfixed64\x12;\n\x06m_bool\x18\v \x03(\v2$.h2rpc.test.wiremsg3.Maps.MBoolEntryR\x05mBool\x12A\n\bm_string\x18\f \x03(\v2&.h2rpc.test.wiremsg3.Maps.MStringEntryR\amString\x12T\n\x0fm_string_string\x18\r \x03(\v2,.h2rpc.test.wiremsg3.Maps.MStringStringEntryR\rmStringString\x1a9\n\vMInt32Entry\x12\x10\n\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n\vMInt64Entry\x12\x10\n\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1aV\n\fMUint32Entry\x12\x10\n\x03key\x18\x01 \x01(\rR\x03key\x120\n\x05value\x18\x02 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorR\x05value:\x028\x01\x1aX\n\fMUint64Entry\x12\x10\n\x03key\x18\x01 \x01(\x04R\x03key\x122\n\x05value\x18\x02 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\x05value:\x028\x01\x1a:\n\fMSint32Entry\x12\x10\n\x03key\x18\x01 \x01(\x11R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a:\n\fMSint64Entry\x12\x10\n\x03key\x18\x01 \x01(\x12R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x02R\x05value:\x028\x01\x1a;\n\rMFixed32Entry\x12\x10\n\x03key\x18\x01 \x01(\aR\x03key\x12\x14\n\x05value\x18\x02 \x01(\bR\x05value:\x028\x01\x1a;\n\rMFixed64Entry\x12\x10\n\x03key\x18\x01 \x01(\x06R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a<\n\x0eMSfixed32Entry\x12\x10\n\x03key\x18\x01 \x01(\x0fR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x11R\x05value:\x028\x01\x1a<\n\x0eMSfixed64Entry\x12\x10\n\x03key\x18\x01 \x01(\x10R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x06R\x05value:\x028\x01\x1a8\n\nMBoolEntry\x12\x10\n\x03key\x18\x01 \x01(\bR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aX\n\fMStringEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x122\n\x05value\x18\x02 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\x05value:\x028\x01\x1a@\n\x12MStringStringEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe8\x02\n\x06Oneofs\x12\x19\n\ak_int32\x18\x01 \x01(\x05H\x00R\x06kInt32\x12\x1b\n\bk_string\x18\x02 \x01(\tH\x00R\akString\x12\x19\n\ak_bytes\x18\x03 \x01(\fH\x00R\x06kBytes\x125\n\ak_color\x18\x04 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorH\x00R\x06kColor\x12;\n\tk_message\x18\x05 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsH\x00R\bkMessage\x12\x1b\n\bk_double\x18\x06 \x01(\x01H\x00R\akDouble\x12\x1b\n\bk_sint64\x18\a \x01(\x12H\x00R\akSint64\x12\x14\n\x05after\x18\b \x01(\tR\x05after\x12\x17\n\x06o_bool\x18\t \x01(\bH\x01R\x05oBool\x12\x1d\n\to_fixed64\x18\n \x01(\x06H\x01R\boFixed64B\x06\n\x04kindB\a\n\x05other\"\xd2\x05\n\x03All\x126\n\ascalars\x18\x01 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\ascalars\x12<\n\toptionals\x18\x02 \x01(\v2\x1e.h2rpc.test.wiremsg3.OptionalsR\toptionals\x129\n\brepeated\x18\x03 \x01(\v2\x1d.h2rpc.test.wiremsg3.RepeatedR\brepeated\x12-\n\x04maps\x18\x04 \x01(\v2\x19.h2rpc.test.wiremsg3.MapsR\x04maps\x123\n\x06oneofs\x18\x05 \x01(\v2\x1b.h2rpc.test.wiremsg3.OneofsR\x06oneofs\x124\n\x05inner\x18\x06 \x01(\v2\x1e.h2rpc.test.wiremsg3.All.InnerR\x05inner\x126\n\x06inners\x18\a \x03(\v2\x1e.h2rpc.test.wiremsg3.All.InnerR\x06inners\x12#\n\vhigh_number\x18\xff\xff\xff\xff\x01 \x01(\x05R\nhighNumber\x12=\n\nwell_known\x18\b \x01(\v2\x1e.h2rpc.test.wiremsg3.WellKnownR\twellKnown\x12-\n\x04flat\x18\t \x01(\v2\x19.h2rpc.test.wiremsg3.FlatR\x04flat\x1a\xb4\x01\n\x05Inner\x12\x14\n\x05depth\x18\x01 \x01(\x05R\x05depth\x12.\n\x05child\x18\x02 \x01(\v2\x18.h2rpc.test.wiremsg3.AllR\x05child\x127\n\x04mood\x18\x03 \x01(\x0e2#.h2rpc.test.wiremsg3.All.Inner.MoodR\x04mood\",\n\x04Mood\x12\x14\n\x10MOOD_UNSPECIFIED\x10\x00\x12\x0e\n\nMOOD_HAPPY\x10\x01\"\x90\x01\n\x04Flat\x12\f\n\x01a\x18\x01 \x01(\tR\x01a\x12\f\n\x01n\x18\x02 \x01(\x05R\x01n\x12\f\n\x01b\x18\x03 \x01(\tR\x01b\x12\x11\n\x01c\x18\x04 \x01(\tH\x01R\x01c\x88\x01\x01\x12\x0e\n\x01d\x18\x05 \x01(\tH\x00R\x01d\x12\x0e\n\x01e\x18\x06 \x01(\x12H\x00R\x01e\x12\f\n\x01g\x18\a \x01(\x06R\x01g\x12\x12\n\x04last\x18? \x01(\tR\x04lastB\x03\n\x01oB\x04\n\x02_c\"\xd4\x05\n\tWellKnown\x12*\n\x02ts\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02ts\x12+\n\x03dur\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03dur\x12,\n\x05empty\x18\x03 \x01(\v2\x16.google.protobuf.EmptyR\x05empty\x12&\n\x03any\x18\x04 \x01(\v2\x14.google.protobuf.AnyR\x03any\x12/\n\x06struct\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x06struct\x12,\n\x05value\x18\x06 \x01(\v2\x16.google.protobuf.ValueR\x05value\x12.\n\x04mask\x18\a \x01(\v2\x1a.google.protobuf.FieldMaskR\x04mask\x120\n\x04name\x18\b \x01(\v2\x1c.google.protobuf.StringValueR\x04name\x12-\n\x03ids\x18\t \x03(\v2\x1b.google.protobuf.Int64ValueR\x03ids\x12?\n\x05lists\x18\n \x03(\v2).h2rpc.test.wiremsg3.WellKnown.ListsEntryR\x05lists\x12-\n\x03raw\x18\v \x01(\v2\x1b.google.protobuf.BytesValueR\x03raw\x122\n\x05ratio\x18\f \x01(\v2\x1c.google.protobuf.DoubleValueR\x05ratio\x12.\n\x04flag\x18\r \x01(\v2\x1a.google.protobuf.BoolValueR\x04flag\x1aT\n\nListsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x120\n\x05value\x18\x02 \x01(\v2\x1a.google.protobuf.ListValueR\x05value:\x028\x01\"\a\n\x05Empty*[\n\x05Color\x12\x15\n\x11COLOR_UNSPECIFIED\x10\x00\x12\r\n\tCOLOR_RED\x10\x01\x12\x0f\n\vCOLOR_GREEN\x10\x02\x12\x1b\n\x0eCOLOR_NEGATIVE\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01B<Z:github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p3b\x06proto3"
+const file_wiremsg_proto3_proto_descriptor = "\n\x14wiremsg/proto3.proto\x12\x13h2rpc.test.wiremsg3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xd3\x03\n\aScalars\x12\x19\n\bf_double\x18\x01 \x01(\x01R\afDouble\x12\x17\n\af_float\x18\x02 \x01(\x02R\x06fFloat\x12\x17\n\af_int32\x18\x03 \x01(\x05R\x06fInt32\x12\x17\n\af_int64\x18\x04 \x01(\x03R\x06fInt64\x12\x19\n\bf_uint32\x18\x05 \x01(\rR\afUint32\x12\x19\n\bf_uint64\x18\x06 \x01(\x04R\afUint64\x12\x19\n\bf_sint32\x18\a \x01(\x11R\afSint32\x12\x19\n\bf_sint64\x18\b \x01(\x12R\afSint64\x12\x1b\n\tf_fixed32\x18\t \x01(\aR\bfFixed32\x12\x1b\n\tf_fixed64\x18\n \x01(\x06R\bfFixed64\x12\x1d\n\nf_sfixed32\x18\v \x01(\x0fR\tfSfixed32\x12\x1d\n\nf_sfixed64\x18\f \x01(\x10R\tfSfixed64\x12\x15\n\x06f_bool\x18\r \x01(\bR\x05fBool\x12\x19\n\bf_string\x18\x0e \x01(\tR\afString\x12\x17\n\af_bytes\x18\x0f \x01(\fR\x06fBytes\x123\n\af_color\x18\x10 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorR\x06fColor\"\xc2\x06\n\tOptionals\x12\x1e\n\bo_double\x18\x01 \x01(\x01H\x00R\aoDouble\x88\x01\x01\x12\x1c\n\ao_float\x18\x02 \x01(\x02H\x01R\x06oFloat\x88\x01\x01\x12\x1c\n\ao_int32\x18\x03 \x01(\x05H\x02R\x06oInt32\x88\x01\x01\x12\x1c\n\ao_int64\x18\x04 \x01(\x03H\x03R\x06oInt64\x88\x01\x01\x12\x1e\n\bo_uint32\x18\x05 \x01(\rH\x04R\aoUint32\x88\x01\x01\x12\x1e\n\bo_uint64\x18\x06 \x01(\x04H\x05R\aoUint64\x88\x01\x01\x12\x1e\n\bo_sint32\x18\a \x01(\x11H\x06R\aoSint32\x88\x01\x01\x12\x1e\n\bo_sint64\x18\b \x01(\x12H\aR\aoSint64\x88\x01\x01\x12 \n\to_fixed32\x18\t \x01(\aH\bR\boFixed32\x88\x01\x01\x12 \n\to_fixed64\x18\n \x01(\x06H\tR\boFixed64\x88\x01\x01\x12\"\n\no_sfixed32\x18\v \x01(\x0fH\nR\toSfixed32\x88\x01\x01\x12\"\n\no_sfixed64\x18\f \x01(\x10H\vR\toSfixed64\x88\x01\x01\x12\x1a\n\x06o_bool\x18\r \x01(\bH\fR\x05oBool\x88\x01\x01\x12\x1e\n\bo_string\x18\x0e \x01(\tH\rR\aoString\x88\x01\x01\x12\x1c\n\ao_bytes\x18\x0f \x01(\fH\x0eR\x06oBytes\x88\x01\x01\x128\n\ao_color\x18\x10 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorH\x0fR\x06oColor\x88\x01\x01\x12>\n\to_message\x18\x11 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsH\x10R\boMessage\x88\x01\x01B\v\n\t_o_doubleB\n\n\b_o_floatB\n\n\b_o_int32B\n\n\b_o_int64B\v\n\t_o_uint32B\v\n\t_o_uint64B\v\n\t_o_sint32B\v\n\t_o_sint64B\f\n\n_o_fixed32B\f\n\n_o_fixed64B\r\n\v_o_sfixed32B\r\n\v_o_sfixed64B\t\n\a_o_boolB\v\n\t_o_stringB\n\n\b_o_bytesB\n\n\b_o_colorB\f\n\n_o_message\"\xc4\x05\n\bRepeated\x12\x19\n\br_double\x18\x01 \x03(\x01R\arDouble\x12\x17\n\ar_float\x18\x02 \x03(\x02R\x06rFloat\x12\x17\n\ar_int32\x18\x03 \x03(\x05R\x06rInt32\x12\x17\n\ar_int64\x18\x04 \x03(\x03R\x06rInt64\x12\x19\n\br_uint32\x18\x05 \x03(\rR\arUint32\x12\x19\n\br_uint64\x18\x06 \x03(\x04R\arUint64\x12\x19\n\br_sint32\x18\a \x03(\x11R\arSint32\x12\x19\n\br_sint64\x18\b \x03(\x12R\arSint64\x12\x1b\n\tr_fixed32\x18\t \x03(\aR\brFixed32\x12\x1b\n\tr_fixed64\x18\n \x03(\x06R\brFixed64\x12\x1d\n\nr_sfixed32\x18\v \x03(\x0fR\trSfixed32\x12\x1d\n\nr_sfixed64\x18\f \x03(\x10R\trSfixed64\x12\x15\n\x06r_bool\x18\r \x03(\bR\x05rBool\x12\x19\n\br_string\x18\x0e \x03(\tR\arString\x12\x17\n\ar_bytes\x18\x0f \x03(\fR\x06rBytes\x123\n\ar_color\x18\x10 \x03(\x0e2\x1a.h2rpc.test.wiremsg3.ColorR\x06rColor\x129\n\tr_message\x18\x11 \x03(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\brMessage\x12\x1b\n\au_int32\x18\x12 \x03(\x05B\x02\x10\x00R\x06uInt32\x12\x1d\n\bu_sint64\x18\x13 \x03(\x12B\x02\x10\x00R\auSint64\x12\x1f\n\tu_fixed32\x18\x14 \x03(\aB\x02\x10\x00R\buFixed32\x12\x1d\n\bu_double\x18\x15 \x03(\x01B\x02\x10\x00R\auDouble\x127\n\au_color\x18\x16 \x03(\x0e2\x1a.h2rpc.test.wiremsg3.ColorB\x02\x10\x00R\x06uColor\"\xf2\r\n\x04Maps\x12>\n\am_int32\x18\x01 \x03(\v2%.h2rpc.test.wiremsg3.Maps.MInt32EntryR\x06mInt32\x12>\n\am_int64\x18\x02 \x03(\v2%.h2rpc.test.wiremsg3.Maps.MInt64EntryR\x06mInt64\x12A\n\bm_uint32\x18\x03 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MUint32EntryR\amUint32\x12A\n\bm_uint64\x18\x04 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MUint64EntryR\amUint64\x12A\n\bm_sint32\x18\x05 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MSint32EntryR\amSint32\x12A\n\bm_sint64\x18\x06 \x03(\v2&.h2rpc.test.wiremsg3.Maps.MSint64EntryR\amSint64\x12D\n\tm_fixed32\x18\a \x03(\v2'.h2rpc.test.wiremsg3.Maps.MFixed32EntryR\bmFixed32\x12D\n\tm_fixed64\x18\b \x03(\v2'.h2rpc.test.wiremsg3.Maps.MFixed64EntryR\bmFixed64\x12G\n\nm_sfixed32\x18\t \x03(\v2(.h2rpc.test.wiremsg3.Maps.MSfixed32EntryR\tmSfixed32\x12G\n\nm_sfixed64\x18\n \x03(\v2(.h2rpc.test.wiremsg3.Maps.MSfixed64EntryR\tmSfixed64\x12;\n\x06m_bool\x18\v \x03(\v2$.h2rpc.test.wiremsg3.Maps.MBoolEntryR\x05mBool\x12A\n\bm_string\x18\f \x03(\v2&.h2rpc.test.wiremsg3.Maps.MStringEntryR\amString\x12T\n\x0fm_string_string\x18\r \x03(\v2,.h2rpc.test.wiremsg3.Maps.MStringStringEntryR\rmStringString\x1a9\n\vMInt32Entry\x12\x10\n\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n\vMInt64Entry\x12\x10\n\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1aV\n\fMUint32Entry\x12\x10\n\x03key\x18\x01 \x01(\rR\x03key\x120\n\x05value\x18\x02 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorR\x05value:\x028\x01\x1aX\n\fMUint64Entry\x12\x10\n\x03key\x18\x01 \x01(\x04R\x03key\x122\n\x05value\x18\x02 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\x05value:\x028\x01\x1a:\n\fMSint32Entry\x12\x10\n\x03key\x18\x01 \x01(\x11R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a:\n\fMSint64Entry\x12\x10\n\x03key\x18\x01 \x01(\x12R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x02R\x05value:\x028\x01\x1a;\n\rMFixed32Entry\x12\x10\n\x03key\x18\x01 \x01(\aR\x03key\x12\x14\n\x05value\x18\x02 \x01(\bR\x05value:\x028\x01\x1a;\n\rMFixed64Entry\x12\x10\n\x03key\x18\x01 \x01(\x06R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a<\n\x0eMSfixed32Entry\x12\x10\n\x03key\x18\x01 \x01(\x0fR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x11R\x05value:\x028\x01\x1a<\n\x0eMSfixed64Entry\x12\x10\n\x03key\x18\x01 \x01(\x10R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x06R\x05value:\x028\x01\x1a8\n\nMBoolEntry\x12\x10\n\x03key\x18\x01 \x01(\bR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aX\n\fMStringEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x122\n\x05value\x18\x02 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\x05value:\x028\x01\x1a@\n\x12MStringStringEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe8\x02\n\x06Oneofs\x12\x19\n\ak_int32\x18\x01 \x01(\x05H\x00R\x06kInt32\x12\x1b\n\bk_string\x18\x02 \x01(\tH\x00R\akString\x12\x19\n\ak_bytes\x18\x03 \x01(\fH\x00R\x06kBytes\x125\n\ak_color\x18\x04 \x01(\x0e2\x1a.h2rpc.test.wiremsg3.ColorH\x00R\x06kColor\x12;\n\tk_message\x18\x05 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsH\x00R\bkMessage\x12\x1b\n\bk_double\x18\x06 \x01(\x01H\x00R\akDouble\x12\x1b\n\bk_sint64\x18\a \x01(\x12H\x00R\akSint64\x12\x14\n\x05after\x18\b \x01(\tR\x05after\x12\x17\n\x06o_bool\x18\t \x01(\bH\x01R\x05oBool\x12\x1d\n\to_fixed64\x18\n \x01(\x06H\x01R\boFixed64B\x06\n\x04kindB\a\n\x05other\"\x83\x06\n\x03All\x126\n\ascalars\x18\x01 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\ascalars\x12<\n\toptionals\x18\x02 \x01(\v2\x1e.h2rpc.test.wiremsg3.OptionalsR\toptionals\x129\n\brepeated\x18\x03 \x01(\v2\x1d.h2rpc.test.wiremsg3.RepeatedR\brepeated\x12-\n\x04maps\x18\x04 \x01(\v2\x19.h2rpc.test.wiremsg3.MapsR\x04maps\x123\n\x06oneofs\x18\x05 \x01(\v2\x1b.h2rpc.test.wiremsg3.OneofsR\x06oneofs\x124\n\x05inner\x18\x06 \x01(\v2\x1e.h2rpc.test.wiremsg3.All.InnerR\x05inner\x126\n\x06inners\x18\a \x03(\v2\x1e.h2rpc.test.wiremsg3.All.InnerR\x06inners\x12#\n\vhigh_number\x18\xff\xff\xff\xff\x01 \x01(\x05R\nhighNumber\x12=\n\nwell_known\x18\b \x01(\v2\x1e.h2rpc.test.wiremsg3.WellKnownR\twellKnown\x12-\n\x04flat\x18\t \x01(\v2\x19.h2rpc.test.wiremsg3.FlatR\x04flat\x12/\n\x05flats\x18\n \x03(\v2\x19.h2rpc.test.wiremsg3.FlatR\x05flats\x1a\xb4\x01\n\x05Inner\x12\x14\n\x05depth\x18\x01 \x01(\x05R\x05depth\x12.\n\x05child\x18\x02 \x01(\v2\x18.h2rpc.test.wiremsg3.AllR\x05child\x127\n\x04mood\x18\x03 \x01(\x0e2#.h2rpc.test.wiremsg3.All.Inner.MoodR\x04mood\",\n\x04Mood\x12\x14\n\x10MOOD_UNSPECIFIED\x10\x00\x12\x0e\n\nMOOD_HAPPY\x10\x01\"\x90\x01\n\x04Flat\x12\f\n\x01a\x18\x01 \x01(\tR\x01a\x12\f\n\x01n\x18\x02 \x01(\x05R\x01n\x12\f\n\x01b\x18\x03 \x01(\tR\x01b\x12\x11\n\x01c\x18\x04 \x01(\tH\x01R\x01c\x88\x01\x01\x12\x0e\n\x01d\x18\x05 \x01(\tH\x00R\x01d\x12\x0e\n\x01e\x18\x06 \x01(\x12H\x00R\x01e\x12\f\n\x01g\x18\a \x01(\x06R\x01g\x12\x12\n\x04last\x18? \x01(\tR\x04lastB\x03\n\x01oB\x04\n\x02_c\"\xd4\x05\n\tWellKnown\x12*\n\x02ts\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02ts\x12+\n\x03dur\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03dur\x12,\n\x05empty\x18\x03 \x01(\v2\x16.google.protobuf.EmptyR\x05empty\x12&\n\x03any\x18\x04 \x01(\v2\x14.google.protobuf.AnyR\x03any\x12/\n\x06struct\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x06struct\x12,\n\x05value\x18\x06 \x01(\v2\x16.google.protobuf.ValueR\x05value\x12.\n\x04mask\x18\a \x01(\v2\x1a.google.protobuf.FieldMaskR\x04mask\x120\n\x04name\x18\b \x01(\v2\x1c.google.protobuf.StringValueR\x04name\x12-\n\x03ids\x18\t \x03(\v2\x1b.google.protobuf.Int64ValueR\x03ids\x12?\n\x05lists\x18\n \x03(\v2).h2rpc.test.wiremsg3.WellKnown.ListsEntryR\x05lists\x12-\n\x03raw\x18\v \x01(\v2\x1b.google.protobuf.BytesValueR\x03raw\x122\n\x05ratio\x18\f \x01(\v2\x1c.google.protobuf.DoubleValueR\x05ratio\x12.\n\x04flag\x18\r \x01(\v2\x1a.google.protobuf.BoolValueR\x04flag\x1aT\n\nListsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x120\n\x05value\x18\x02 \x01(\v2\x1a.google.protobuf.ListValueR\x05value:\x028\x01\"\a\n\x05Empty*[\n\x05Color\x12\x15\n\x11COLOR_UNSPECIFIED\x10\x00\x12\r\n\tCOLOR_RED\x10\x01\x12\x0f\n\vCOLOR_GREEN\x10\x02\x12\x1b\n\x0eCOLOR_NEGATIVE\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01B<Z:github.com/h2rpc/h2rpc/protobuf/internal/testpb/wiremsg/p3b\x06proto3"
 
 func init() {
 	// A file registered already by other code keeps its first descriptor:

@@ -1045,6 +1045,7 @@ type All struct {
 	HighNumber    int32                  `protobuf:"varint,536870911,opt,name=high_number,json=highNumber,proto3" json:"high_number,omitempty"`
 	WellKnown     *WellKnown             `protobuf:"bytes,8,opt,name=well_known,json=wellKnown,proto3" json:"well_known,omitempty"`
 	Flat          *Flat                  `protobuf:"bytes,9,opt,name=flat,proto3" json:"flat,omitempty"`
+	Flats         []*Flat                `protobuf:"bytes,10,rep,name=flats,proto3" json:"flats,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1145,6 +1146,13 @@ func (x *All) GetWellKnown() *WellKnown {
 func (x *All) GetFlat() *Flat {
 	if x != nil {
 		return x.Flat
+	}
+	return nil
+}
+
+func (x *All) GetFlats() []*Flat {
+	if x != nil {
+		return x.Flats
 	}
 	return nil
 }
@@ -1687,7 +1695,7 @@ const file_wiremsg_proto3_proto_rawDesc = "" +
 	"\to_fixed64\x18\n" +
 	" \x01(\x06H\x01R\boFixed64B\x06\n" +
 	"\x04kindB\a\n" +
-	"\x05other\"\xd2\x05\n" +
+	"\x05other\"\x83\x06\n" +
 	"\x03All\x126\n" +
 	"\ascalars\x18\x01 \x01(\v2\x1c.h2rpc.test.wiremsg3.ScalarsR\ascalars\x12<\n" +
 	"\toptionals\x18\x02 \x01(\v2\x1e.h2rpc.test.wiremsg3.OptionalsR\toptionals\x129\n" +
@@ -1700,7 +1708,9 @@ const file_wiremsg_proto3_proto_rawDesc = "" +
 	"highNumber\x12=\n" +
 	"\n" +
 	"well_known\x18\b \x01(\v2\x1e.h2rpc.test.wiremsg3.WellKnownR\twellKnown\x12-\n" +
-	"\x04flat\x18\t \x01(\v2\x19.h2rpc.test.wiremsg3.FlatR\x04flat\x1a\xb4\x01\n" +
+	"\x04flat\x18\t \x01(\v2\x19.h2rpc.test.wiremsg3.FlatR\x04flat\x12/\n" +
+	"\x05flats\x18\n" +
+	" \x03(\v2\x19.h2rpc.test.wiremsg3.FlatR\x05flats\x1a\xb4\x01\n" +
 	"\x05Inner\x12\x14\n" +
 	"\x05depth\x18\x01 \x01(\x05R\x05depth\x12.\n" +
 	"\x05child\x18\x02 \x01(\v2\x18.h2rpc.test.wiremsg3.AllR\x05child\x127\n" +
@@ -1832,30 +1842,31 @@ var file_wiremsg_proto3_proto_depIdxs = []int32{
 	24, // 27: h2rpc.test.wiremsg3.All.inners:type_name -> h2rpc.test.wiremsg3.All.Inner
 	9,  // 28: h2rpc.test.wiremsg3.All.well_known:type_name -> h2rpc.test.wiremsg3.WellKnown
 	8,  // 29: h2rpc.test.wiremsg3.All.flat:type_name -> h2rpc.test.wiremsg3.Flat
-	26, // 30: h2rpc.test.wiremsg3.WellKnown.ts:type_name -> google.protobuf.Timestamp
-	27, // 31: h2rpc.test.wiremsg3.WellKnown.dur:type_name -> google.protobuf.Duration
-	28, // 32: h2rpc.test.wiremsg3.WellKnown.empty:type_name -> google.protobuf.Empty
-	29, // 33: h2rpc.test.wiremsg3.WellKnown.any:type_name -> google.protobuf.Any
-	30, // 34: h2rpc.test.wiremsg3.WellKnown.struct:type_name -> google.protobuf.Struct
-	31, // 35: h2rpc.test.wiremsg3.WellKnown.value:type_name -> google.protobuf.Value
-	32, // 36: h2rpc.test.wiremsg3.WellKnown.mask:type_name -> google.protobuf.FieldMask
-	33, // 37: h2rpc.test.wiremsg3.WellKnown.name:type_name -> google.protobuf.StringValue
-	34, // 38: h2rpc.test.wiremsg3.WellKnown.ids:type_name -> google.protobuf.Int64Value
-	25, // 39: h2rpc.test.wiremsg3.WellKnown.lists:type_name -> h2rpc.test.wiremsg3.WellKnown.ListsEntry
-	35, // 40: h2rpc.test.wiremsg3.WellKnown.raw:type_name -> google.protobuf.BytesValue
-	36, // 41: h2rpc.test.wiremsg3.WellKnown.ratio:type_name -> google.protobuf.DoubleValue
-	37, // 42: h2rpc.test.wiremsg3.WellKnown.flag:type_name -> google.protobuf.BoolValue
-	0,  // 43: h2rpc.test.wiremsg3.Maps.MUint32Entry.value:type_name -> h2rpc.test.wiremsg3.Color
-	2,  // 44: h2rpc.test.wiremsg3.Maps.MUint64Entry.value:type_name -> h2rpc.test.wiremsg3.Scalars
-	2,  // 45: h2rpc.test.wiremsg3.Maps.MStringEntry.value:type_name -> h2rpc.test.wiremsg3.Scalars
-	7,  // 46: h2rpc.test.wiremsg3.All.Inner.child:type_name -> h2rpc.test.wiremsg3.All
-	1,  // 47: h2rpc.test.wiremsg3.All.Inner.mood:type_name -> h2rpc.test.wiremsg3.All.Inner.Mood
-	38, // 48: h2rpc.test.wiremsg3.WellKnown.ListsEntry.value:type_name -> google.protobuf.ListValue
-	49, // [49:49] is the sub-list for method output_type
-	49, // [49:49] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	8,  // 30: h2rpc.test.wiremsg3.All.flats:type_name -> h2rpc.test.wiremsg3.Flat
+	26, // 31: h2rpc.test.wiremsg3.WellKnown.ts:type_name -> google.protobuf.Timestamp
+	27, // 32: h2rpc.test.wiremsg3.WellKnown.dur:type_name -> google.protobuf.Duration
+	28, // 33: h2rpc.test.wiremsg3.WellKnown.empty:type_name -> google.protobuf.Empty
+	29, // 34: h2rpc.test.wiremsg3.WellKnown.any:type_name -> google.protobuf.Any
+	30, // 35: h2rpc.test.wiremsg3.WellKnown.struct:type_name -> google.protobuf.Struct
+	31, // 36: h2rpc.test.wiremsg3.WellKnown.value:type_name -> google.protobuf.Value
+	32, // 37: h2rpc.test.wiremsg3.WellKnown.mask:type_name -> google.protobuf.FieldMask
+	33, // 38: h2rpc.test.wiremsg3.WellKnown.name:type_name -> google.protobuf.StringValue
+	34, // 39: h2rpc.test.wiremsg3.WellKnown.ids:type_name -> google.protobuf.Int64Value
+	25, // 40: h2rpc.test.wiremsg3.WellKnown.lists:type_name -> h2rpc.test.wiremsg3.WellKnown.ListsEntry
+	35, // 41: h2rpc.test.wiremsg3.WellKnown.raw:type_name -> google.protobuf.BytesValue
+	36, // 42: h2rpc.test.wiremsg3.WellKnown.ratio:type_name -> google.protobuf.DoubleValue
+	37, // 43: h2rpc.test.wiremsg3.WellKnown.flag:type_name -> google.protobuf.BoolValue
+	0,  // 44: h2rpc.test.wiremsg3.Maps.MUint32Entry.value:type_name -> h2rpc.test.wiremsg3.Color
+	2,  // 45: h2rpc.test.wiremsg3.Maps.MUint64Entry.value:type_name -> h2rpc.test.wiremsg3.Scalars
+	2,  // 46: h2rpc.test.wiremsg3.Maps.MStringEntry.value:type_name -> h2rpc.test.wiremsg3.Scalars
+	7,  // 47: h2rpc.test.wiremsg3.All.Inner.child:type_name -> h2rpc.test.wiremsg3.All
+	1,  // 48: h2rpc.test.wiremsg3.All.Inner.mood:type_name -> h2rpc.test.wiremsg3.All.Inner.Mood
+	38, // 49: h2rpc.test.wiremsg3.WellKnown.ListsEntry.value:type_name -> google.protobuf.ListValue
+	50, // [50:50] is the sub-list for method output_type
+	50, // [50:50] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_wiremsg_proto3_proto_init() }
