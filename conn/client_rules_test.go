@@ -353,3 +353,62 @@ func TestUnwatchedStreamCancel(t *testing.T) {
 		}
 	})
 }
+
+// A server may answer a stream the client reset long ago: its response
+// was on the wire or queued when the RST_STREAM arrived (RFC 9113 §5.1,
+// closed: "An endpoint MUST ignore frames that it receives on closed
+// streams after it has sent a RST_STREAM frame"). Once more than
+// closedMemory later streams closed, the client no longer remembers how
+// stream 1 ended; its late HEADERS and DATA are still ignored (the DATA's
+// connection credit returned), not taken for a new stream with an old id,
+// which would end the connection under a storm of cancelled calls.
+func TestClientIgnoresLateFramesOnForgottenStream(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		if _, err := c.OpenStream(ctx, request("/"), nil, conn.EndStream); err != nil {
+			t.Fatal(err)
+		}
+		p.WantHeaders("request", 1, true, request("/"))
+		cancel()
+		p.WantRST("cancelled", 1, frame.ErrCodeCancel)
+		// 1100 more streams complete: stream 1 is forgotten.
+		for id := uint32(3); id < 3+2*1100; id += 2 {
+			s, err := c.OpenStream(context.Background(), request("/"), nil, conn.EndStream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.WantHeaders("request", id, true, request("/"))
+			p.WriteHeaders(id, true, append(status200[:1:1], trailerOK...)...)
+			if _, err := s.ReadHeaders(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Stream 1's answer comes at last, with more DATA than the
+		// connection window: only credit returned for it lets it all in.
+		p.WriteHeaders(1, false, status200...)
+		for range 20 {
+			p.WriteData(1, false, make([]byte, 16000))
+		}
+		p.WriteHeaders(1, true, trailerOK...)
+		synctest.Wait()
+		if err := c.Err(); err != nil {
+			t.Fatalf("the connection ended: %v", err)
+		}
+		if _, err := c.OpenStream(context.Background(), request("/"), nil, conn.EndStream); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			fr := p.ReadFrame()
+			if h, ok := fr.(*frame.HeadersFrame); ok {
+				if h.StreamID != 3+2*1100 {
+					t.Fatalf("HEADERS on stream %d, want %d", h.StreamID, 3+2*1100)
+				}
+				break
+			}
+			if g, ok := fr.(*frame.GoAwayFrame); ok {
+				t.Fatalf("GOAWAY %v", g.Code)
+			}
+		}
+	})
+}

@@ -11,7 +11,8 @@ import (
 // ClosedResetSent or ClosedResetRecv) of the last closedMemory streams that
 // closed, so frames arriving late on them get the §5.1 answer for the way
 // they closed. A stream it no longer knows reads as stream.Idle, which the
-// caller takes for the strictest answer. The ring grows as streams close,
+// caller takes for the strictest answer if the peer opened it, and for
+// ClosedResetSent (ignored) if we did. The ring grows as streams close,
 // so a connection that carried few streams holds little: up to closedFew a
 // lookup scans the ring; past that an index finds an id's place in it.
 //
@@ -21,7 +22,9 @@ import (
 // stream, so the last closedMemory streams of a peer that uses its ids in
 // order have slots of their own; a stream whose slot a later one took
 // (ids skipped, or a stream that outlived 2 closedMemory newer ones) is
-// forgotten early, which costs nothing but the stricter answer. Unlike a
+// forgotten early, which costs nothing but the stricter answer to a
+// stream the peer opened (late frames on one we opened are ignored,
+// unknownStreamLocked). Unlike a
 // map, adding and forgetting are a store each (a map's insert and delete
 // were 1.75 % of the CPU of a unary call at one in flight).
 type closedStreams struct {

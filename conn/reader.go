@@ -245,7 +245,8 @@ func (c *Conn) isIdleLocked(id uint32) bool {
 // unknownStreamLocked handles a frame of type t (DATA or HEADERS) for a
 // stream that is not open: idle, or closed (RFC 9113 §5.1). The closed
 // stream's remembered state gives the answer; a forgotten or skipped one
-// counts as closed by END_STREAM, the strictest.
+// counts as closed by END_STREAM, the strictest, if the peer opened it, and
+// as reset by us (its frames ignored) if we did.
 func (c *Conn) unknownStreamLocked(id uint32, t frame.Type, end bool) error {
 	if c.isIdleLocked(id) {
 		// §5.1 idle: "Receiving any frame other than HEADERS or PRIORITY on a
@@ -254,6 +255,17 @@ func (c *Conn) unknownStreamLocked(id uint32, t frame.Type, end bool) error {
 		return connErr(frame.ErrCodeProtocol, "%v frame on idle stream %d (RFC 9113 §5.1)", t, id)
 	}
 	st := c.closed.get(id)
+	if st == stream.Idle && c.isLocal(id) {
+		// A stream we opened and no longer remember: its peer's frames
+		// can only be late ones (§5.1 closed: "An endpoint MUST ignore
+		// frames that it receives on closed streams after it has sent a
+		// RST_STREAM frame"), such as the answers to calls cancelled in a
+		// storm, which may arrive after closedMemory later streams closed.
+		// §5.1 lets an endpoint limit how long it ignores them, but a
+		// connection error here would end every other stream for a late
+		// reply, so they are ignored for as long as the connection lives.
+		st = stream.ClosedResetSent
+	}
 	if st == stream.Idle {
 		if t == frame.TypeHeaders {
 			// Never opened (skipped, so implicitly closed) or long gone: a
