@@ -152,11 +152,13 @@ func TestWaitingStreamsDoNotStallTheConnection(t *testing.T) {
 			t.Fatal("stream 11 got a handler past MaxHandlers")
 		}
 		// Reset while waiting: its 20000 bytes of connection credit come
-		// back at once (more than a quarter of the 65535 window).
+		// back (more than a quarter of the 65535 window), with the next
+		// batch written, since the peer still has more than half the
+		// window.
 		p.WriteRaw(frame.AppendRSTStream(nil, 13, frame.ErrCodeCancel))
-		p.WantFrame("credit of the dropped stream", &frame.WindowUpdateFrame{Header: frame.Header{Type: frame.TypeWindowUpdate, Length: 4}, Increment: 20000})
 		// The running handler of stream 1 still gets its DATA.
 		p.WriteData(1, true, []byte("through"))
+		p.WantFrame("credit of the dropped stream", &frame.WindowUpdateFrame{Header: frame.Header{Type: frame.TypeWindowUpdate, Length: 4}, Increment: 20000})
 		p.WantData("stream 1's echo", 1, false, []byte("through"))
 		p.WantHeaders("stream 1's trailers", 1, true, trailerOK)
 		// Its goroutine took stream 11.

@@ -195,15 +195,23 @@ func (c *Conn) creditDirectLocked(s *Stream) {
 // releaseConnLocked returns the connection credit of n bytes the
 // application will never read (padding, data of closed or reset streams),
 // or whose credit returns on arrival. It is batched like consumed data: the
-// threshold is a quarter of the window, so the peer keeps at least three
-// quarters of it and cannot stall.
+// threshold is a quarter of the window. The WINDOW_UPDATE is queued, but a
+// flusher is started for it only once the peer would be left with half
+// the window or less without it: until then it goes out with the next
+// batch anyone writes (a reply, a request, a stream's credit), and the
+// peer, which still has more than half the window, cannot stall. On a
+// unary call of 64 KiB each way this was a flusher goroutine and a write
+// per call on each side.
 func (c *Conn) releaseConnLocked(n uint32) {
 	if n == 0 || c.err != nil {
 		return
 	}
 	if inc := c.recvWin.Consume(n); inc > 0 {
 		c.w.windowUpdateLocked(0, inc)
-		c.w.kickLocked()
+		c.w.connCredit += int64(inc)
+		if c.recvWin.Advertised()-c.w.connCredit <= c.recvWin.Size()/2 {
+			c.w.kickLocked()
+		}
 	}
 }
 

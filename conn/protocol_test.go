@@ -374,10 +374,13 @@ func TestFramesAfterOurResetIgnored(t *testing.T) {
 		p.WriteHeaders(1, true, f("x-trailer", "1"))
 		p.WantIdle("nothing in answer")
 		// The credit is returned in batches of a quarter of the 1 MiB
-		// connection window: 16 frames of 16384 bytes reach it.
-		for range 15 {
+		// connection window (16 frames of 16384 bytes), written at once
+		// when the peer would be left with half the window or less: 32
+		// frames bring both.
+		for range 31 {
 			p.WriteData(1, false, make([]byte, 16384))
 		}
+		p.WantFrame("connection credit returned", &frame.WindowUpdateFrame{Header: frame.Header{Type: frame.TypeWindowUpdate}, Increment: 16 * 16384})
 		p.WantFrame("connection credit returned", &frame.WindowUpdateFrame{Header: frame.Header{Type: frame.TypeWindowUpdate}, Increment: 16 * 16384})
 	})
 }

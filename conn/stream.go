@@ -102,6 +102,9 @@ type Stream struct {
 	// handlerWaits: server, the stream is in c.waiting, its handler not
 	// started (handlers.go).
 	handlerWaits bool
+	// tailQueued: the writer holds a trailer block to frame behind the
+	// pending write's data (writer.tailLocked).
+	tailQueued bool
 	// writeRun counts the application's writes since it last read
 	// (saturating): the first is written inline, the rest of a run go to
 	// a flusher, which batches a stream of messages.
@@ -296,7 +299,7 @@ func (c *Conn) OpenStreamPrefixed(ctx context.Context, fields []hpack.Field, pre
 	}
 	if !headersEnd {
 		// An error here ends the stream, which Read and ReadHeaders report.
-		_ = s.writePartsLocked(prefix, body, endStream)
+		_, _ = s.writePartsLocked(prefix, body, endStream, nil)
 	}
 	inline := c.w.claimLocked()
 	c.mu.Unlock()
@@ -528,7 +531,7 @@ func (s *Stream) WriteData(prefix, p []byte, endStream bool) error {
 		err = errors.New("conn: WriteData before the response headers")
 	}
 	if err == nil {
-		err = s.writePartsLocked(prefix, p, endStream)
+		_, err = s.writePartsLocked(prefix, p, endStream, nil)
 	}
 	s.unlockAfterWrite()
 	return err
@@ -613,10 +616,11 @@ func (s *Stream) writeAllLocked(headers []hpack.Field, prefix, data []byte, trai
 		s.headersSent = true
 		c.w.headersLocked(s.id, headers, false)
 	}
-	if err := s.writePartsLocked(prefix, data, false); err != nil {
+	tailSent, err := s.writePartsLocked(prefix, data, false, trailers)
+	if err != nil {
 		return err
 	}
-	if trailers != nil {
+	if trailers != nil && !tailSent {
 		if err := s.writableLocked(); err != nil {
 			return err // reset while data waited for credit
 		}
@@ -640,10 +644,18 @@ func (s *Stream) writeAllLocked(headers []hpack.Field, prefix, data []byte, trai
 // written when the caller gets mu back, and it returns without waiting for
 // a flusher goroutine to start, write and wake it. The later writes of a
 // run go to a flusher, as small ones do.
-func (s *Stream) writePartsLocked(pre, p []byte, endStream bool) error {
+//
+// trailers, if not nil, end the stream (the caller checked them): a write
+// that joins the round-robin has the writer frame them right behind its
+// data (writer.tailLocked), and tailSent says so; otherwise the caller
+// queues them.
+func (s *Stream) writePartsLocked(pre, p []byte, endStream bool, trailers []hpack.Field) (tailSent bool, err error) {
 	c := s.c
 	if !c.w.dataLocked(s, pre, p, endStream) {
-		return nil
+		return false, nil
+	}
+	if trailers != nil {
+		c.w.tailLocked(s, trailers)
 	}
 	if (s.writeRun == 0 || c.w.inlineRunLocked(p)) && c.w.claimLocked() {
 		c.mu.Unlock()
@@ -652,7 +664,6 @@ func (s *Stream) writePartsLocked(pre, p []byte, endStream bool) error {
 	} else {
 		c.w.kickLocked()
 	}
-	var err error
 	for {
 		if s.err != nil && s.writing {
 			c.w.dropLocked(s)
@@ -660,7 +671,10 @@ func (s *Stream) writePartsLocked(pre, p []byte, endStream bool) error {
 			err = s.err
 		}
 		if !s.writing && !s.inflight {
-			return err
+			if _, ok := c.w.takeTailLocked(s); ok {
+				return false, err // not framed: the stream failed
+			}
+			return trailers != nil && err == nil, err
 		}
 		c.waitLocked(s, &s.writeWake)
 	}

@@ -40,6 +40,10 @@ type writer struct {
 	// ctrl queues control frames (SETTINGS, their ACKs, PING, WINDOW_UPDATE,
 	// GOAWAY) that go before everything else. Guarded by c.mu.
 	ctrl []byte
+	// connCredit is the connection credit of the WINDOW_UPDATEs queued in
+	// ctrl that nobody was asked to write yet (releaseConnLocked): the
+	// peer does not have it until a batch takes ctrl. Guarded by c.mu.
+	connCredit int64
 	// ordered queues frames whose order matters within a stream: HEADERS
 	// and CONTINUATION, RST_STREAM, and DATA framed at once (dataLocked).
 	// Guarded by c.mu.
@@ -47,6 +51,10 @@ type writer struct {
 	// ready lists the streams whose blocked write has data and stream
 	// credit; batches serve them round-robin. Guarded by c.mu.
 	ready streamQueue
+	// tails are the trailers of writes waiting in the round-robin
+	// (WriteAll's), framed right behind the write's last DATA frame, in
+	// the same batch (tailLocked). Guarded by c.mu.
+	tails []tail
 	// busy is set while someone holds the right to write. Guarded by c.mu.
 	busy bool
 	// wbuf is the batch buffer, taken from writeBufPool when there is
@@ -73,6 +81,12 @@ type writer struct {
 	segBytes int
 	pinned   []*Stream
 	iov      net.Buffers
+}
+
+// tail is the trailer block that ends the pending write of s.
+type tail struct {
+	s      *Stream
+	fields []hpack.Field
 }
 
 // seg is a payload written from the application's buffer: p goes on the
@@ -182,29 +196,69 @@ func (w *writer) rstStreamLocked(id uint32, code frame.ErrCode) {
 // straight into the queue after room for the HEADERS frame header, which is
 // filled in once the length is known.
 func (w *writer) headersLocked(id uint32, fields []hpack.Field, endStream bool) {
+	w.ordered = w.appendHeadersLocked(w.ordered, id, fields, endStream)
+}
+
+// appendHeadersLocked is headersLocked into b: the ordered queue, or the
+// batch being built (a tail, see tailLocked), which goes on the wire
+// before anything encoded later.
+func (w *writer) appendHeadersLocked(b []byte, id uint32, fields []hpack.Field, endStream bool) []byte {
 	c := w.c
-	start := len(w.ordered)
-	w.ordered = append(w.ordered, make([]byte, frame.HeaderLen)...)
-	w.ordered = c.enc.AppendBlock(w.ordered, fields...)
-	n := len(w.ordered) - start - frame.HeaderLen
+	start := len(b)
+	b = append(b, make([]byte, frame.HeaderLen)...)
+	b = c.enc.AppendBlock(b, fields...)
+	n := len(b) - start - frame.HeaderLen
 	max := int(c.peer.maxFrameSize)
 	flags := frame.Flags(0)
 	if endStream {
 		flags |= frame.FlagEndStream
 	}
 	if n <= max {
-		frame.AppendFrameHeader(w.ordered[start:start], frame.Header{Length: uint32(n), Type: frame.TypeHeaders, Flags: flags | frame.FlagEndHeaders, StreamID: id})
-		return
+		frame.AppendFrameHeader(b[start:start], frame.Header{Length: uint32(n), Type: frame.TypeHeaders, Flags: flags | frame.FlagEndHeaders, StreamID: id})
+		return b
 	}
 	// Rare: the block needs CONTINUATION frames; split a copy of it.
-	block := append([]byte(nil), w.ordered[start+frame.HeaderLen:]...)
-	w.ordered = frame.AppendHeaders(w.ordered[:start], id, endStream, false, block[:max])
+	block := append([]byte(nil), b[start+frame.HeaderLen:]...)
+	b = frame.AppendHeaders(b[:start], id, endStream, false, block[:max])
 	block = block[max:]
 	for len(block) > 0 {
 		n = min(len(block), max)
-		w.ordered = frame.AppendContinuation(w.ordered, id, n == len(block), block[:n])
+		b = frame.AppendContinuation(b, id, n == len(block), block[:n])
 		block = block[n:]
 	}
+	return b
+}
+
+// tailLocked has fields, a trailer block, framed (ending the stream) right
+// behind the last DATA frame of the pending write of s, in the same batch,
+// instead of being queued by the writing goroutine once its data is
+// framed: a large reply then goes out in one write, not a write for its
+// headers and data and another for its trailers, and its goroutine does
+// not queue anything after it was woken. The caller checked the block
+// against the peer's limit; fields must stay unchanged until the write
+// returns, which takes the tail back (takeTailLocked) if it was not
+// framed.
+func (w *writer) tailLocked(s *Stream, fields []hpack.Field) {
+	w.tails = append(w.tails, tail{s: s, fields: fields})
+	s.tailQueued = true
+}
+
+// takeTailLocked removes the trailer block queued for s and returns it.
+func (w *writer) takeTailLocked(s *Stream) (fields []hpack.Field, ok bool) {
+	if !s.tailQueued {
+		return nil, false
+	}
+	s.tailQueued = false
+	for i, t := range w.tails {
+		if t.s == s {
+			last := len(w.tails) - 1
+			w.tails[i] = w.tails[last]
+			w.tails[last] = tail{}
+			w.tails = w.tails[:last]
+			return t.fields, true
+		}
+	}
+	return nil, false
 }
 
 // dataLocked queues pre followed by p as DATA on s, END_STREAM on the last
@@ -525,6 +579,7 @@ func (w *writer) batchLocked(b []byte) []byte {
 	c := w.c
 	b = append(b, w.ctrl...)
 	w.ctrl = w.ctrl[:0]
+	w.connCredit = 0
 	if cap(w.ctrl) > c.cfg.maxControlBytes {
 		w.ctrl = nil
 	}
@@ -553,6 +608,12 @@ func (w *writer) batchLocked(b []byte) []byte {
 			continue
 		}
 		s.pendingPre, s.pending, s.writing = nil, nil, false
+		if s.tailQueued && s.err == nil && s.state.CanSendData() {
+			fields, _ := w.takeTailLocked(s)
+			b = w.appendHeadersLocked(b, s.id, fields, true)
+			s.headersSent = true
+			c.sentEndLocked(s, frame.TypeHeaders)
+		}
 		if !s.inflight { // else unpinLocked wakes it once the batch is written
 			s.wakeWrite()
 		}

@@ -339,3 +339,128 @@ func runOfLargeWritesInline(t *testing.T, behind bool) {
 	}
 	t.Logf("%d goroutines started during a run of %d large writes", started, msgs-1)
 }
+
+// settle waits until the handshake's frames are written and read on both
+// sides (a PING each way) and neither side writes.
+func settle(t *testing.T, conns ...*conn.Conn) {
+	t.Helper()
+	for _, c := range conns {
+		if err := c.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range conns {
+		for conn.Writing(c) {
+			runtime.Gosched()
+		}
+	}
+}
+
+// TestLargeReplyOneWrite: a reply whose data goes through the round-robin
+// (over fastWriteLimit) goes out with its headers and its trailers in one
+// write: the writer frames the trailers right behind the data, rather
+// than the handler queueing them, once woken, for a write of their own.
+func TestLargeReplyOneWrite(t *testing.T) {
+	cn, sn := loopback(t)
+	var cw, cr, sw, sr atomic.Int64
+	const size = 100 << 10 // over fastWriteLimit, under maxTurn and the windows
+	cfg := &conn.Config{ConnWindowSize: 4 << 20}
+	var server *conn.Conn
+	ready := make(chan struct{})
+	replyWrites := make(chan int64, 1)
+	server, err := conn.Server(countingConn{sn, &sw, &sr}, cfg, func(s *conn.Stream) {
+		if _, err := io.Copy(io.Discard, s); err != nil {
+			return
+		}
+		<-ready
+		for conn.Writing(server) { // the WINDOW_UPDATEs of its reads
+			runtime.Gosched()
+		}
+		before := sw.Load()
+		err := s.WriteAll(status200, make([]byte, size), trailerOK)
+		if err != nil {
+			t.Error(err)
+		}
+		replyWrites <- sw.Load() - before
+	})
+	close(ready)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := conn.Client(countingConn{cn, &cw, &cr}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	defer client.Close()
+	settle(t, client, server)
+	s, err := client.OpenStream(context.Background(), request("/big"), []byte("request"), conn.EndStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReadHeaders(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, s)
+	if err != nil || n != size {
+		t.Fatalf("read %d bytes (%v), want %d", n, err, size)
+	}
+	if tr := s.Trailers(); len(tr) != 1 || tr[0] != trailerOK[0] {
+		t.Fatalf("trailers %v, want %v", tr, trailerOK)
+	}
+	if w := <-replyWrites; w != 1 {
+		t.Errorf("the reply took %d writes, want 1", w)
+	}
+}
+
+// TestConnCreditRidesWithReply: connection credit returned on arrival goes
+// out with the next batch while the peer has more than half the window
+// left, not in a write of its own: each call of a run of unary calls whose
+// requests cross a quarter of the connection window costs the server one
+// write, its reply, and the calls go on (their requests need the credit:
+// together they are over twice the window).
+func TestConnCreditRidesWithReply(t *testing.T) {
+	cn, sn := loopback(t)
+	var cw, cr, sw, sr atomic.Int64
+	// A fixed window (a measured one would time the DATA with PINGs); each
+	// request takes more than a quarter of it, and leaves the client more
+	// than half. Under a quarter of the stream window, so the handler's
+	// reads owe the client no stream credit.
+	const window, size = 100000, 30000
+	cfg := &conn.Config{ConnWindowSize: window}
+	server, err := conn.Server(countingConn{sn, &sw, &sr}, cfg, unaryHandler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := conn.Client(countingConn{cn, &cw, &cr}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	defer client.Close()
+	settle(t, client, server)
+	const calls = 8
+	before := sw.Load()
+	var buf [64]byte
+	for range calls {
+		s, err := client.OpenStream(context.Background(), request("/"), make([]byte, size), conn.EndStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ReadHeaders(); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			_, err := s.Read(buf[:])
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if w := sw.Load() - before; w != calls {
+		t.Errorf("%d calls took %d server writes, want %d", calls, w, calls)
+	}
+}
