@@ -201,7 +201,12 @@ func (c *Conn) creditDirectLocked(s *Stream) {
 // batch anyone writes (a reply, a request, a stream's credit), and the
 // peer, which still has more than half the window, cannot stall. On a
 // unary call of 64 KiB each way this was a flusher goroutine and a write
-// per call on each side.
+// per call on each side. While a bandwidth sample is out (flowcontrol.BDP),
+// and once a sample grew the window (a link whose round trip the window
+// limits), the credit goes at once: held back, it would keep the peer
+// from filling the window, during a sample the window from growing, and
+// after it the link from carrying what the window allows
+// (TestBDPGrowsOnDelayedLink).
 func (c *Conn) releaseConnLocked(n uint32) {
 	if n == 0 || c.err != nil {
 		return
@@ -209,7 +214,8 @@ func (c *Conn) releaseConnLocked(n uint32) {
 	if inc := c.recvWin.Consume(n); inc > 0 {
 		c.w.windowUpdateLocked(0, inc)
 		c.w.connCredit += int64(inc)
-		if c.recvWin.Advertised()-c.w.connCredit <= c.recvWin.Size()/2 {
+		if c.bdp.Pinging() || c.recvWin.Size() > int64(c.cfg.connWindowSize) ||
+			c.recvWin.Advertised()-c.w.connCredit <= c.recvWin.Size()/2 {
 			c.w.kickLocked()
 		}
 	}
