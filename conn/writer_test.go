@@ -415,52 +415,48 @@ func TestLargeReplyOneWrite(t *testing.T) {
 
 // TestConnCreditRidesWithReply: connection credit returned on arrival goes
 // out with the next batch while the peer has more than half the window
-// left, not in a write of its own: each call of a run of unary calls whose
-// requests cross a quarter of the connection window costs the server one
-// write, its reply, and the calls go on (their requests need the credit:
-// together they are over twice the window).
+// left, not in a write of its own (nothing is written while the handler
+// has not replied; the credit comes with the reply), and at once when the
+// peer would be left with half or less.
 func TestConnCreditRidesWithReply(t *testing.T) {
-	cn, sn := loopback(t)
-	var cw, cr, sw, sr atomic.Int64
-	// A fixed window (a measured one would time the DATA with PINGs); each
-	// request takes more than a quarter of it, and leaves the client more
-	// than half. Under a quarter of the stream window, so the handler's
-	// reads owe the client no stream credit.
-	const window, size = 100000, 30000
-	cfg := &conn.Config{ConnWindowSize: window}
-	server, err := conn.Server(countingConn{sn, &sw, &sr}, cfg, unaryHandler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := conn.Client(countingConn{cn, &cw, &cr}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
-	defer client.Close()
-	settle(t, client, server)
-	const calls = 8
-	before := sw.Load()
-	var buf [64]byte
-	for range calls {
-		s, err := client.OpenStream(context.Background(), request("/"), make([]byte, size), conn.EndStream)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.ReadHeaders(); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			_, err := s.Read(buf[:])
-			if err == io.EOF {
-				break
+	synctest.Test(t, func(t *testing.T) {
+		reply := make(chan struct{})
+		h := func(s *conn.Stream) {
+			if _, err := io.Copy(io.Discard, s); err != nil {
+				return
 			}
-			if err != nil {
-				t.Fatal(err)
+			<-reply
+			s.WriteAll(status200, []byte("ok"), trailerOK)
+		}
+		// A fixed window (a measured one would time the DATA with a PING
+		// and return credit at once while it does); each request takes
+		// more than a quarter of it.
+		const window, size = 100000, 30000
+		_, p := startServer(t, &conn.Config{ConnWindowSize: window}, h)
+		p.WriteHeaders(1, false, request("/")...)
+		p.WriteData(1, false, make([]byte, 16384))
+		p.WriteData(1, true, make([]byte, size-16384))
+		p.WantIdle("credit held back: the peer has 70000 of 100000 left")
+		reply <- struct{}{}
+		p.WantFrame("the credit, with the reply", &frame.WindowUpdateFrame{Header: frame.Header{Type: frame.TypeWindowUpdate, Length: 4}, Increment: size})
+		p.WantHeaders("reply", 1, false, status200)
+		p.WantData("reply", 1, false, []byte("ok"))
+		p.WantHeaders("trailers", 1, true, trailerOK)
+		// Two requests before any reply: the second leaves the peer
+		// 40000, under half, and the credit of both goes at once.
+		for _, id := range []uint32{3, 5} {
+			p.WriteHeaders(id, false, request("/")...)
+			p.WriteData(id, false, make([]byte, 16384))
+			p.WriteData(id, true, make([]byte, size-16384))
+			if id == 3 {
+				p.WantIdle("credit held back again")
 			}
 		}
-	}
-	if w := sw.Load() - before; w != calls {
-		t.Errorf("%d calls took %d server writes, want %d", calls, w, calls)
-	}
+		p.WantFrame("the first request's credit", &frame.WindowUpdateFrame{Header: frame.Header{Type: frame.TypeWindowUpdate, Length: 4}, Increment: size})
+		p.WantFrame("the second request's credit", &frame.WindowUpdateFrame{Header: frame.Header{Type: frame.TypeWindowUpdate, Length: 4}, Increment: size})
+		close(reply)
+		for range 2 {
+			p.Drain()
+		}
+	})
 }
