@@ -20,7 +20,9 @@ import (
 // connection is idle again, or cleared if not. So a connection moves
 // between idleMoveDelay and twice that after its last stream closed; a
 // busy one pays one timeout wake-up per idleMoveDelay, an idle one one
-// wake-up and one goroutine start. Moves are rationed: two in quick succession (after the
+// wake-up and one goroutine start. At the move the connection also asks
+// its net.Conn to let go of buffers kept for bursts, if it has a method
+// ReleaseIdle() (h2tls's connections do). Moves are rationed: two in quick succession (after the
 // handshake and after the first calls), then one per idleMoveEvery, so a
 // connection whose calls come a little further apart than idleMoveDelay
 // does not pay for a move per call, and still moves within idleMoveEvery

@@ -162,6 +162,55 @@ func TestIdleMoveDropsGates(t *testing.T) {
 	})
 }
 
+// releaseCounter counts the ReleaseIdle calls a connection gets.
+type releaseCounter struct {
+	net.Conn
+	n *atomic.Int32
+}
+
+func (r releaseCounter) ReleaseIdle() { r.n.Add(1) }
+
+// A net.Conn that keeps buffers for bursts (h2tls's) is asked to let them
+// go when the reader moves, once the connection has had no stream for
+// IdleMoveDelay, and not while a stream is open.
+func TestIdleMoveReleasesConnBuffers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nc, p := newClientPipe(t)
+		var released atomic.Int32
+		c, err := conn.Client(releaseCounter{nc, &released}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		p.ServerHandshake()
+		synctest.Wait()
+		s, err := c.OpenStream(context.Background(), request("/unary"), nil, conn.EndStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.WantHeaders("request headers", 1, true, request("/unary"))
+		start := released.Load() // the move after the handshake may have come first
+		time.Sleep(10 * conn.IdleMoveDelay)
+		synctest.Wait()
+		if n := released.Load() - start; n != 0 {
+			t.Errorf("%d ReleaseIdle calls with a stream open, want none", n)
+		}
+		p.WriteHeaders(1, false, status200...)
+		p.WriteHeaders(1, true, trailerOK...)
+		if _, err := s.ReadHeaders(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadAll(s); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * conn.IdleMoveDelay)
+		synctest.Wait()
+		if n := released.Load() - start; n != 1 {
+			t.Errorf("%d ReleaseIdle calls after an idle spell, want 1", n)
+		}
+	})
+}
+
 // deadlineCounter counts the read deadlines set on a connection.
 type deadlineCounter struct {
 	net.Conn

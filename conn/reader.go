@@ -100,6 +100,9 @@ func (c *Conn) readFrames() error {
 		f, err := c.readFrame()
 		if err != nil && isTimeout(err) {
 			if move, ours := c.idleTimeout(); move {
+				if c.w.releaseIdle != nil {
+					c.w.releaseIdle()
+				}
 				return errMoved
 			} else if ours {
 				continue

@@ -73,6 +73,12 @@ type writer struct {
 	// behind is the size from which the net.Conn's writes return before
 	// they are written (see writesBehind; 0: none do). Immutable.
 	behind int
+	// releaseIdle is the net.Conn's ReleaseIdle method, if it has one: the
+	// reader calls it when the connection has had no stream for a while
+	// (its idle move, idle.go), so that a layer below that keeps buffers
+	// for bursts (h2tls's gathering buffers, up to 256 KiB each) lets
+	// them go. Immutable.
+	releaseIdle func()
 	// segs are the payloads the batch being built or written refers to
 	// instead of copying them, each with its place in wbuf; segBytes is
 	// their total length; pinned are the streams whose data they are; iov
@@ -130,6 +136,9 @@ func (w *writer) init(c *Conn) {
 	w.done = make(chan struct{})
 	w.vec = c.cfg.tracer == nil && vectorConn(c.nc)
 	w.behind = writesBehind(c.nc)
+	if r, ok := c.nc.(interface{ ReleaseIdle() }); ok {
+		w.releaseIdle = r.ReleaseIdle
+	}
 }
 
 // writesBehind returns the size from which nc's Write returns before the

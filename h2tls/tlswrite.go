@@ -276,6 +276,26 @@ func (t *tlsConn) Write(b []byte) (int, error) { return t.raw.batch(t.Conn, b) }
 // maxCoalesceBuf is the largest gathering buffer kept between writes.
 const maxCoalesceBuf = 256 << 10
 
+// releaseIdle lets go of the buffers kept for the next burst: the
+// gathering buffer, if empty, and the spare one. Up to maxCoalesceBuf each,
+// they are worth keeping while a stream's messages follow each other, and
+// not on a connection that has carried nothing for a while. What is in use
+// (bytes gathered, the batch being written) stays; the next burst
+// allocates anew.
+func (c *coalescer) releaseIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.buf) == 0 {
+		c.buf = nil
+	}
+	c.spare = nil
+}
+
+// ReleaseIdle is what conn calls once the connection has had no stream for
+// a while (its reader's idle move): the coalescer lets go of the buffers it
+// keeps between bursts.
+func (t *tlsConn) ReleaseIdle() { t.raw.releaseIdle() }
+
 // WritesBehind tells conn that a Write of at least this many bytes returns
 // once sealed, before it is written: conn then has a stream's later writes
 // that large sealed by their caller rather than by a flusher goroutine.

@@ -480,3 +480,46 @@ func TestCoalescerCloseWithQueuedBytes(t *testing.T) {
 		raw.check(t, 4)
 	})
 }
+
+// kept is the capacity of the buffers the coalescer keeps between writes.
+func (c *coalescer) kept() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return cap(c.buf) + cap(c.spare)
+}
+
+// After a burst of large batches the coalescer keeps a gathering buffer
+// and a spare one for the next burst; releaseIdle lets both go, and the
+// connection works as before after it.
+func TestCoalescerReleaseIdle(t *testing.T) {
+	raw := newRawRecorder()
+	c := newCoalescer(raw)
+	f := &fakeTLS{below: c, maxRecord: 16 << 10}
+	for i := range uint32(4) {
+		if _, err := c.batch(batchWriter{f, i + 1}, make([]byte, asyncBatch)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.idle()
+	if n := c.kept(); n < asyncBatch {
+		t.Fatalf("%d bytes of buffers kept after a burst, want at least a batch (%d)", n, asyncBatch)
+	}
+	c.releaseIdle()
+	if n := c.kept(); n != 0 {
+		t.Errorf("%d bytes of buffers kept after releaseIdle, want 0", n)
+	}
+	if _, err := c.batch(batchWriter{f, 5}, make([]byte, asyncBatch)); err != nil {
+		t.Fatal(err)
+	}
+	c.idle()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw.check(t, 15)
+}
+
+// conn finds the two methods it looks for on a net.Conn.
+var _ interface {
+	WritesBehind() int
+	ReleaseIdle()
+} = (*tlsConn)(nil)
