@@ -89,7 +89,10 @@ type writer struct {
 	iov      net.Buffers
 }
 
-// tail is the trailer block that ends the pending write of s.
+// tail is the trailer block that ends the pending write of s. It is kept
+// in the writer, not on Stream: a slice there would take a server stream
+// past its 896-byte size class (TestStreamSizeClasses), and few streams
+// have one at a time.
 type tail struct {
 	s      *Stream
 	fields []hpack.Field
