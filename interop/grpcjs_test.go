@@ -1,0 +1,94 @@
+package interop
+
+// gRPC interoperability against grpc-js, the Node gRPC stack (its own
+// HTTP/2 is Node's, built on nghttp2), both ways:
+//
+//	ClientJS_ServerH2RPC: testdata/peers/js/client.js runs the standard
+//	  cases, and two gzip cases on a channel that compresses every request,
+//	  against our TestService;
+//	ClientH2RPC_ServerJS: our client runs the standard and compression cases
+//	  against testdata/peers/js/server.js (grpc-js neither compresses
+//	  responses nor implements CompressedRequest: the probe is lenient).
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/h2rpc/h2rpc/interop/testservice"
+	"github.com/h2rpc/h2rpc/rpc"
+)
+
+// jsStandardCases are the standard cases of interop-test-descriptions.md
+// that both directions run against grpc-js.
+var jsStandardCases = []string{
+	"empty_unary", "large_unary", "client_streaming", "server_streaming",
+	"ping_pong", "empty_stream", "cancel_after_begin",
+	"cancel_after_first_response", "timeout_on_sleeping_server",
+	"custom_metadata", "status_code_and_message", "special_status_message",
+	"unimplemented_method", "unimplemented_service",
+}
+
+// grpcJS returns node and the directory of the grpc-js programs, with their
+// packages installed, or skips (fails) the test.
+func grpcJS(t *testing.T) (node, dir string) {
+	t.Helper()
+	node = lookPeer(t, "node")
+	dir = peersDir(t, "js")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@grpc", "grpc-js", "package.json")); err != nil {
+		missingPeer(t, "grpc-js is not installed in "+dir)
+	}
+	return node, dir
+}
+
+func TestGRPCJS(t *testing.T) {
+	node, dir := grpcJS(t)
+	desc := testingDescriptors(t)
+	var summaries []*tally
+	t.Cleanup(func() {
+		for _, s := range summaries {
+			t.Log(s.summary())
+		}
+	})
+
+	t.Run("ClientJS_ServerH2RPC", func(t *testing.T) {
+		ty := &tally{name: "grpc-js client -> h2rpc server"}
+		summaries = append(summaries, ty)
+		addr := startH2RPCTestService(t)
+		for _, name := range append(jsStandardCases, "large_unary_gzip", "streaming_gzip") {
+			ty.run(t, name, func(t *testing.T) {
+				out, err := runPeer(dir, node, "client.js", "--addr="+addr, "--descriptors="+desc, "--test_case="+name)
+				if err != nil || !strings.Contains(out, "PASS "+name) {
+					t.Errorf("client.js --test_case=%s: %v\n%s", name, err, out)
+				}
+			})
+		}
+	})
+
+	t.Run("ClientH2RPC_ServerJS", func(t *testing.T) {
+		ty := &tally{name: "h2rpc client -> grpc-js server"}
+		summaries = append(summaries, ty)
+		p, first := startPeer(t, dir, node, []string{"server.js", "--port=0", "--descriptors=" + desc}, nil)
+		addr := p.waitAddress(t, first)
+		cc, err := testservice.Dial(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		cfg := testservice.Config{
+			Dial:                    func() (*rpc.ClientConn, error) { return testservice.Dial(addr) },
+			LenientCompressionProbe: true,
+		}
+		for _, name := range append(jsStandardCases, compressionCases...) {
+			ty.run(t, name, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+				defer cancel()
+				if err := testservice.RunCase(ctx, cc, name, cfg); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	})
+}
