@@ -21,16 +21,6 @@ import (
 	"github.com/h2rpc/h2rpc/rpc"
 )
 
-// jsStandardCases are the standard cases of interop-test-descriptions.md
-// that both directions run against grpc-js.
-var jsStandardCases = []string{
-	"empty_unary", "large_unary", "client_streaming", "server_streaming",
-	"ping_pong", "empty_stream", "cancel_after_begin",
-	"cancel_after_first_response", "timeout_on_sleeping_server",
-	"custom_metadata", "status_code_and_message", "special_status_message",
-	"unimplemented_method", "unimplemented_service",
-}
-
 // grpcJS returns node and the directory of the grpc-js programs, with their
 // packages installed, or skips (fails) the test.
 func grpcJS(t *testing.T) (node, dir string) {
@@ -57,7 +47,7 @@ func TestGRPCJS(t *testing.T) {
 		ty := &tally{name: "grpc-js client -> h2rpc server"}
 		summaries = append(summaries, ty)
 		addr := startH2RPCTestService(t)
-		for _, name := range append(jsStandardCases, "large_unary_gzip", "streaming_gzip") {
+		for _, name := range append(peerCases, "large_unary_gzip", "streaming_gzip") {
 			ty.run(t, name, func(t *testing.T) {
 				out, err := runPeer(dir, node, "client.js", "--addr="+addr, "--descriptors="+desc, "--test_case="+name)
 				if err != nil || !strings.Contains(out, "PASS "+name) {
@@ -81,7 +71,7 @@ func TestGRPCJS(t *testing.T) {
 			Dial:                    func() (*rpc.ClientConn, error) { return testservice.Dial(addr) },
 			LenientCompressionProbe: true,
 		}
-		for _, name := range append(jsStandardCases, compressionCases...) {
+		for _, name := range append(peerCases, compressionCases...) {
 			ty.run(t, name, func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 				defer cancel()

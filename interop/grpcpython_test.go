@@ -48,7 +48,7 @@ func TestGRPCPython(t *testing.T) {
 		ty := &tally{name: "grpcio client -> h2rpc server"}
 		summaries = append(summaries, ty)
 		addr := startH2RPCTestService(t)
-		for _, name := range append(jsStandardCases, "large_unary_gzip", "streaming_gzip") {
+		for _, name := range append(peerCases, "large_unary_gzip", "streaming_gzip") {
 			ty.run(t, name, func(t *testing.T) {
 				out, err := runPeer(dir, python, "client.py", "--addr="+addr, "--descriptors="+desc, "--test_case="+name)
 				if err != nil || !strings.Contains(out, "PASS "+name) {
@@ -72,7 +72,7 @@ func TestGRPCPython(t *testing.T) {
 			Dial:                    func() (*rpc.ClientConn, error) { return testservice.Dial(addr) },
 			LenientCompressionProbe: true,
 		}
-		for _, name := range append(jsStandardCases, compressionCases...) {
+		for _, name := range append(peerCases, compressionCases...) {
 			ty.run(t, name, func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 				defer cancel()

@@ -33,6 +33,17 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
+// peerCases are the standard cases of interop-test-descriptions.md the
+// independent peers run, both ways: standardCases less the soak cases,
+// which time many large calls and belong to the grpc-go judge.
+var peerCases = []string{
+	"empty_unary", "large_unary", "client_streaming", "server_streaming",
+	"ping_pong", "empty_stream", "cancel_after_begin",
+	"cancel_after_first_response", "timeout_on_sleeping_server",
+	"custom_metadata", "status_code_and_message", "special_status_message",
+	"unimplemented_method", "unimplemented_service",
+}
+
 // peersRequired reports whether a missing peer fails the test (make test)
 // rather than skipping it.
 func peersRequired() bool { return os.Getenv("H2RPC_PEERS") == "required" }
@@ -248,4 +259,23 @@ func hostPort(t *testing.T, addr string) (string, string) {
 		t.Fatal(err)
 	}
 	return host, port
+}
+
+var (
+	sharedMu    sync.Mutex
+	sharedBuilt = map[string]string{}
+)
+
+// sharedBuild builds pkg (run in the interop module) once per test run into
+// the run's binary directory, for the peer tests that share a binary.
+func sharedBuild(t *testing.T, name, pkg string) string {
+	t.Helper()
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if bin, ok := sharedBuilt[name]; ok {
+		return bin
+	}
+	bin := goBuild(t, binDir, name, pkg)
+	sharedBuilt[name] = bin
+	return bin
 }

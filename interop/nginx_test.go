@@ -1,0 +1,131 @@
+package interop
+
+// nginx (Debian's package) as a gRPC reverse proxy in front of h2rpc and in
+// front of grpc-go, over h2c both sides (listen ... http2; grpc_pass
+// grpc://):
+//
+//	OurClient_Nginx_OurServer: our client, in process, runs the standard
+//	  and compression cases through nginx against our TestService;
+//	GRPCGoClient_Nginx_OurServer: grpc-go's interop client does the same;
+//	OurClient_Nginx_GRPCGoServer: our client through nginx against
+//	  grpc-go's interop server, the standard cases only: that binary has
+//	  no gzip decompressor installed.
+//
+// nginx runs in the foreground (daemon off) as a child of the test, with a
+// generated configuration in the test's temporary directory.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/h2rpc/h2rpc/interop/testservice"
+	"github.com/h2rpc/h2rpc/rpc"
+)
+
+// nginxCases are the cases run through the proxies: the standard ones and
+// our compression cases.
+var nginxCases = append(append([]string(nil), peerCases...), compressionCases...)
+
+// startNginx runs nginx as a gRPC proxy to upstream and returns the address
+// it listens on.
+func startNginx(t *testing.T, upstream string) string {
+	t.Helper()
+	nginx := lookPeer(t, "nginx")
+	dir := t.TempDir()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;" // the workers would otherwise be nobody, without access to dir
+	}
+	conf := fmt.Sprintf(`%[1]s
+daemon off;
+master_process on;
+worker_processes 1;
+pid %[2]s/nginx.pid;
+error_log stderr notice;
+events { worker_connections 512; }
+http {
+	access_log off;
+	client_body_temp_path %[2]s/body;
+	proxy_temp_path %[2]s/proxy;
+	fastcgi_temp_path %[2]s/fastcgi;
+	uwsgi_temp_path %[2]s/uwsgi;
+	scgi_temp_path %[2]s/scgi;
+	server {
+		listen %[3]s http2;
+		location / {
+			grpc_pass grpc://%[4]s;
+		}
+	}
+}
+`, user, dir, addr, upstream)
+	file := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := startPeer(t, dir, nginx, []string{"-p", dir, "-c", file, "-e", "stderr"}, nil)
+	p.waitListening(t, addr)
+	return addr
+}
+
+// runOurCases runs our client's cases, in process, against addr.
+func runOurCases(t *testing.T, ty *tally, addr string, cases []string, cfg testservice.Config) {
+	t.Helper()
+	cc, err := testservice.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	cfg.Dial = func() (*rpc.ClientConn, error) { return testservice.Dial(addr) }
+	for _, name := range cases {
+		ty.run(t, name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+			defer cancel()
+			if err := testservice.RunCase(ctx, cc, name, cfg); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestNginxGRPCProxy(t *testing.T) {
+	lookPeer(t, "nginx")
+	var summaries []*tally
+	t.Cleanup(func() {
+		for _, s := range summaries {
+			t.Log(s.summary())
+		}
+	})
+
+	t.Run("OurClient_Nginx_OurServer", func(t *testing.T) {
+		ty := &tally{name: "h2rpc client -> nginx -> h2rpc server"}
+		summaries = append(summaries, ty)
+		proxy := startNginx(t, startH2RPCTestService(t))
+		runOurCases(t, ty, proxy, nginxCases, testservice.Config{LenientCompressionProbe: true})
+	})
+
+	t.Run("GRPCGoClient_Nginx_OurServer", func(t *testing.T) {
+		ty := &tally{name: "grpc-go client -> nginx -> h2rpc server"}
+		summaries = append(summaries, ty)
+		grpcClient := sharedBuild(t, "grpc-go-interop-client", "google.golang.org/grpc/interop/client")
+		host, port := hostPort(t, startNginx(t, startH2RPCTestService(t)))
+		for _, name := range peerCases {
+			ty.run(t, name, func(t *testing.T) {
+				runProcess(t, grpcClient, "--server_host="+host, "--server_port="+port, "--test_case="+name, "--use_tls=false")
+			})
+		}
+	})
+
+	t.Run("OurClient_Nginx_GRPCGoServer", func(t *testing.T) {
+		ty := &tally{name: "h2rpc client -> nginx -> grpc-go server"}
+		summaries = append(summaries, ty)
+		grpcServer := sharedBuild(t, "grpc-go-interop-server", "google.golang.org/grpc/interop/server")
+		proxy := startNginx(t, startProcessServer(t, grpcServer))
+		runOurCases(t, ty, proxy, peerCases, testservice.Config{})
+	})
+}
