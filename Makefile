@@ -12,7 +12,7 @@ STATICCHECK = $(GO) tool -modfile=$(CURDIR)/tools/go.mod staticcheck
 
 .DEFAULT_GOAL := test
 
-.PHONY: help test fmt vet staticcheck gotest fuzz fuzz-long bench demo soak generate
+.PHONY: help test fmt vet staticcheck peers gotest fuzz fuzz-long bench demo soak generate
 
 # `make help` lists every target with the text after its "##"; a target
 # without one is listed too, so none goes missing.
@@ -22,7 +22,7 @@ help: ## list the targets
 		text = ""; if (index($$0, "##")) { text = substr($$0, index($$0, "##") + 2); sub(/^ +/, "", text) } \
 		name = $$0; sub(/:.*/, "", name); printf "  make %-12s %s\n", name, text }' $(MAKEFILE_LIST)
 
-test: fmt vet staticcheck gotest ## everything CI runs: gofmt, go vet, staticcheck, go test -race in every module
+test: fmt vet staticcheck gotest ## everything CI runs: gofmt, go vet, staticcheck, go test -race in every module (against the installed peers)
 
 fmt: ## check that gofmt would change nothing
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -35,11 +35,19 @@ vet: ## go vet every module
 staticcheck: ## staticcheck every module
 	@set -e; for m in $(MODULES); do echo "staticcheck ($$m)"; (cd $$m && $(STATICCHECK) ./...); done
 
+# The interop module's independent peers (grpc-js, grpcio, nginx, haproxy,
+# h2load): tools/peers.sh installs what is missing and does nothing when all
+# are there.
+peers: ## install the independent peers the interop tests run (apt and npm), if missing
+	@sh tools/peers.sh
+
 # -race everywhere; fuzz targets run their seed corpora as ordinary tests.
+# H2RPC_PEERS=required makes a missing peer fail its interop test instead of
+# skipping it, as it does under a plain go test.
 # The allocation budgets (tests named *Alloc*) skip themselves under -race,
 # whose sync.Pool drops items at random, so they run once more without it.
-gotest: ## go test -race every module (fuzz seed corpora included), then the allocation budgets
-	@set -e; for m in $(MODULES); do echo "go test -race ($$m)"; (cd $$m && $(GO) test -race -count=1 ./...); done
+gotest: peers ## go test -race every module (fuzz seed corpora included), then the allocation budgets
+	@set -e; for m in $(MODULES); do echo "go test -race ($$m)"; (cd $$m && H2RPC_PEERS=required $(GO) test -race -count=1 ./...); done
 	@echo "go test -run Alloc (allocation budgets, without -race)"; $(GO) test -count=1 -run Alloc ./...
 
 # Fuzz targets are found in every package of every module (tools/fuzz.sh
