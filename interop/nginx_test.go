@@ -4,10 +4,10 @@ package interop
 // front of grpc-go, over h2c both sides (listen ... http2; grpc_pass
 // grpc://):
 //
-//	OurClient_Nginx_OurServer: our client, in process, runs the standard
+//	OurClient_Proxy_OurServer: our client, in process, runs the standard
 //	  and compression cases through nginx against our TestService;
-//	GRPCGoClient_Nginx_OurServer: grpc-go's interop client does the same;
-//	OurClient_Nginx_GRPCGoServer: our client through nginx against
+//	GRPCGoClient_Proxy_OurServer: grpc-go's interop client does the same;
+//	OurClient_Proxy_GRPCGoServer: our client through nginx against
 //	  grpc-go's interop server, the standard cases only: that binary has
 //	  no gzip decompressor installed.
 //
@@ -27,9 +27,9 @@ import (
 	"github.com/h2rpc/h2rpc/rpc"
 )
 
-// nginxCases are the cases run through the proxies: the standard ones and
+// proxyCases are the cases run through the proxies: the standard ones and
 // our compression cases.
-var nginxCases = append(append([]string(nil), peerCases...), compressionCases...)
+var proxyCases = append(append([]string(nil), peerCases...), compressionCases...)
 
 // startNginx runs nginx as a gRPC proxy to upstream and returns the address
 // it listens on.
@@ -95,6 +95,12 @@ func runOurCases(t *testing.T, ty *tally, addr string, cases []string, cfg tests
 
 func TestNginxGRPCProxy(t *testing.T) {
 	lookPeer(t, "nginx")
+	testGRPCProxy(t, "nginx", startNginx)
+}
+
+// testGRPCProxy runs the cases through the proxy that start runs in front of
+// an upstream: our client and grpc-go's to our server, ours to grpc-go's.
+func testGRPCProxy(t *testing.T, proxyName string, start func(t *testing.T, upstream string) string) {
 	var summaries []*tally
 	t.Cleanup(func() {
 		for _, s := range summaries {
@@ -102,18 +108,18 @@ func TestNginxGRPCProxy(t *testing.T) {
 		}
 	})
 
-	t.Run("OurClient_Nginx_OurServer", func(t *testing.T) {
-		ty := &tally{name: "h2rpc client -> nginx -> h2rpc server"}
+	t.Run("OurClient_Proxy_OurServer", func(t *testing.T) {
+		ty := &tally{name: "h2rpc client -> " + proxyName + " -> h2rpc server"}
 		summaries = append(summaries, ty)
-		proxy := startNginx(t, startH2RPCTestService(t))
-		runOurCases(t, ty, proxy, nginxCases, testservice.Config{LenientCompressionProbe: true})
+		proxy := start(t, startH2RPCTestService(t))
+		runOurCases(t, ty, proxy, proxyCases, testservice.Config{LenientCompressionProbe: true})
 	})
 
-	t.Run("GRPCGoClient_Nginx_OurServer", func(t *testing.T) {
-		ty := &tally{name: "grpc-go client -> nginx -> h2rpc server"}
+	t.Run("GRPCGoClient_Proxy_OurServer", func(t *testing.T) {
+		ty := &tally{name: "grpc-go client -> " + proxyName + " -> h2rpc server"}
 		summaries = append(summaries, ty)
 		grpcClient := sharedBuild(t, "grpc-go-interop-client", "google.golang.org/grpc/interop/client")
-		host, port := hostPort(t, startNginx(t, startH2RPCTestService(t)))
+		host, port := hostPort(t, start(t, startH2RPCTestService(t)))
 		for _, name := range peerCases {
 			ty.run(t, name, func(t *testing.T) {
 				runProcess(t, grpcClient, "--server_host="+host, "--server_port="+port, "--test_case="+name, "--use_tls=false")
@@ -121,11 +127,11 @@ func TestNginxGRPCProxy(t *testing.T) {
 		}
 	})
 
-	t.Run("OurClient_Nginx_GRPCGoServer", func(t *testing.T) {
-		ty := &tally{name: "h2rpc client -> nginx -> grpc-go server"}
+	t.Run("OurClient_Proxy_GRPCGoServer", func(t *testing.T) {
+		ty := &tally{name: "h2rpc client -> " + proxyName + " -> grpc-go server"}
 		summaries = append(summaries, ty)
 		grpcServer := sharedBuild(t, "grpc-go-interop-server", "google.golang.org/grpc/interop/server")
-		proxy := startNginx(t, startProcessServer(t, grpcServer))
+		proxy := start(t, startProcessServer(t, grpcServer))
 		runOurCases(t, ty, proxy, peerCases, testservice.Config{})
 	})
 }
