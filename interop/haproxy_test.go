@@ -8,10 +8,8 @@ package interop
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 )
 
@@ -21,9 +19,9 @@ func startHAProxy(t *testing.T, upstream string) string {
 	t.Helper()
 	haproxy := lookPeer(t, "haproxy")
 	dir := t.TempDir()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	conf := fmt.Sprintf(`global
-	maxconn 512
+	return startOnFreePort(t, func(addr string) *peerProcess {
+		conf := fmt.Sprintf(`global
+	maxconn 4096
 	log stderr format raw local0 notice
 defaults
 	mode http
@@ -37,13 +35,13 @@ frontend grpc
 backend upstream
 	server h2rpc %s proto h2
 `, addr, upstream)
-	file := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, _ := startPeer(t, dir, haproxy, []string{"-db", "-f", file}, nil)
-	p.waitListening(t, addr)
-	return addr
+		file := filepath.Join(dir, "haproxy.cfg")
+		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, _ := startPeer(t, dir, haproxy, []string{"-db", "-f", file}, nil)
+		return p
+	})
 }
 
 func TestHAProxyGRPCProxy(t *testing.T) {

@@ -155,23 +155,44 @@ func (p *peerProcess) running() bool {
 }
 
 // waitListening waits until addr accepts TCP connections, failing the test
-// if p exits first or 30 s pass.
-func (p *peerProcess) waitListening(t *testing.T, addr string) {
+// if p exits first or 30 s pass. It returns false, without failing, if p
+// exited because the port was taken in the meantime (freePort can only
+// say which port was free a moment ago): the caller tries another.
+func (p *peerProcess) waitListening(t *testing.T, addr string) bool {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			return
+			return true
 		}
 		if !p.running() {
+			if strings.Contains(p.out.String(), "in use") {
+				t.Logf("%s could not listen on %s, taken meanwhile: trying another port", filepath.Base(p.cmd.Path), addr)
+				return false
+			}
 			t.Fatalf("%s exited (%v) before accepting on %s:\n%s", filepath.Base(p.cmd.Path), p.err, addr, p.out.String())
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s not accepting on %s after 30s: %v\n%s", filepath.Base(p.cmd.Path), addr, err, p.out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startOnFreePort calls start with a free loopback address until the peer
+// it starts listens there (three tries), and returns the address.
+func startOnFreePort(t *testing.T, start func(addr string) *peerProcess) string {
+	t.Helper()
+	for try := 0; ; try++ {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+		if start(addr).waitListening(t, addr) {
+			return addr
+		}
+		if try == 2 {
+			t.Fatal("three free ports were taken before the peer could listen")
+		}
 	}
 }
 
