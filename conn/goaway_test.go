@@ -63,6 +63,34 @@ func TestClientReceivesGoAwayWithError(t *testing.T) {
 	})
 }
 
+// A GOAWAY with an error code reports a connection error, after which the
+// sender "MUST close the TCP connection" (RFC 9113 §5.4.1): nothing more
+// will come for the streams it covers. Node's HTTP/2 (grpc-js) sends GOAWAY
+// COMPRESSION_ERROR for a header block its HPACK decoder refuses and keeps
+// the socket open; a stream at or below the last id must fail then, not
+// wait for frames that never come.
+func TestClientReceivesGoAwayWithErrorCoveringStream(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := startClient(t, nil)
+		s, err := c.OpenStream(context.Background(), request("/big"), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.WantHeaders("request", 1, false, request("/big"))
+		p.WriteRaw(frame.AppendGoAway(nil, 1, frame.ErrCodeCompression, nil))
+		// The peer keeps the connection open: the stream fails all the same.
+		var ge *conn.GoAwayError
+		if _, err := s.ReadHeaders(); !errors.As(err, &ge) || ge.Code != frame.ErrCodeCompression || ge.LastStreamID != 1 {
+			t.Fatalf("ReadHeaders after GOAWAY(1, COMPRESSION_ERROR) = %v, want the peer's *GoAwayError", err)
+		}
+		<-c.Done()
+		if err := c.Err(); !errors.As(err, &ge) || ge.Code != frame.ErrCodeCompression {
+			t.Errorf("Err() = %v, want the peer's *GoAwayError", err)
+		}
+		p.Drain()
+	})
+}
+
 func TestServerShutdownDrains(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})

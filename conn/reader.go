@@ -847,6 +847,16 @@ func (c *Conn) onGoAway(f *frame.GoAwayFrame) error {
 	}
 	g := &GoAwayError{LastStreamID: last, Code: f.Code, Debug: string(debug)}
 	c.goAwayRecv = g
+	if f.Code != frame.ErrCodeNo {
+		// An error code reports a connection error, after which the peer
+		// "MUST close the TCP connection" (§5.4.1): nothing more will
+		// come, for any stream. Not every peer closes at once (Node's
+		// HTTP/2 keeps the socket open), so the connection ends here
+		// rather than wait for the streams at or below the last id; each
+		// fails with g, whose id tells the RPC layer which were processed.
+		c.failLocked(g)
+		return nil
+	}
 	c.startDrainLocked()
 	// §6.8: streams above the last id were not processed: fail them so the
 	// caller can retry them elsewhere; those up to it go on.
