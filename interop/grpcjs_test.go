@@ -8,7 +8,11 @@ package interop
 //	  against our TestService;
 //	ClientH2RPC_ServerJS: our client runs the standard and compression cases
 //	  against testdata/peers/js/server.js (grpc-js neither compresses
-//	  responses nor implements CompressedRequest: the probe is lenient).
+//	  responses nor implements CompressedRequest: the probe is lenient);
+//	  then a call with 100 KB of metadata, which Node's HPACK decoder
+//	  refuses with GOAWAY COMPRESSION_ERROR while keeping the socket open:
+//	  the call must fail at once (not at its deadline), and the next call
+//	  succeed on a new connection.
 
 import (
 	"context"
@@ -16,6 +20,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	testpb "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/h2rpc/h2rpc/interop/testservice"
 	"github.com/h2rpc/h2rpc/rpc"
@@ -80,5 +86,20 @@ func TestGRPCJS(t *testing.T) {
 				}
 			})
 		}
+		t.Run("oversized_metadata", func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+			defer cancel()
+			big := rpc.AppendToOutgoingContext(ctx, "x-big", strings.Repeat("v", 100_000))
+			err := cc.Invoke(big, testservice.EmptyCallMethod, &testpb.Empty{}, new(testpb.Empty))
+			// The peer's GOAWAY is the cause, not a deadline or a timeout
+			// of ours (our SETTINGS left unacknowledged by the peer that
+			// stopped reading ended the call after 10 s when we waited).
+			if rpc.CodeOf(err) != rpc.Unavailable || !strings.Contains(err.Error(), "GOAWAY") {
+				t.Errorf("call with 100 KB of metadata: %v; want Unavailable for the peer's GOAWAY", err)
+			}
+			if err := testservice.RunCase(ctx, cc, "large_unary", cfg); err != nil {
+				t.Errorf("the next call: %v", err)
+			}
+		})
 	})
 }
