@@ -317,6 +317,34 @@ async function streamingGzip(c) {
   await pingPong(c);
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// drain is not a standard case: with the server's pid in --server_pid, it
+// stops the server (SIGTERM, a graceful stop) after the first response of a
+// FullDuplexCall and checks that the call goes on to its end: the server's
+// GOAWAY lets the streams it has finish.
+async function drain(c) {
+  const pid = Number(args.server_pid);
+  if (!pid) {
+    fail('drain needs --server_pid');
+  }
+  const s = stream(c.FullDuplexCall());
+  for (let i = 0; i < 3; i++) {
+    s.call.write({ response_type: 'COMPRESSABLE', response_parameters: [{ size: 1000 }], payload: zeros(100) });
+    checkPayload((await s.recv()).payload, 1000, `response ${i + 1}`);
+    if (i === 0) {
+      process.kill(pid, 'SIGTERM');
+    }
+    await sleep(200);
+  }
+  s.call.end();
+  const { status, responses } = await s.done;
+  wantOK(status, 'FullDuplexCall across the drain');
+  if (responses.length !== 3) {
+    fail(`${responses.length} responses, want 3`);
+  }
+}
+
 const gzipOptions = { 'grpc.default_compression_algorithm': 2 }; // gzip
 
 const cases = {
@@ -336,6 +364,7 @@ const cases = {
   unimplemented_service: [unimplementedService],
   large_unary_gzip: [largeUnaryGzip, gzipOptions],
   streaming_gzip: [streamingGzip, gzipOptions],
+  drain: [drain],
 };
 
 async function main() {

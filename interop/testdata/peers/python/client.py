@@ -8,8 +8,11 @@ The *_gzip cases compress every request with gzip and ask the server to
 compress its responses. The RPCs are generic (method path and serializers),
 so no generated stubs are needed."""
 
+import os
 import queue
+import signal
 import sys
+import time
 
 import grpc
 
@@ -238,6 +241,32 @@ def unimplemented_service():
     want_code(lambda: UnimplementedServiceCall(pb.Empty()), grpc.StatusCode.UNIMPLEMENTED.value[0], "UnimplementedService/UnimplementedCall")
 
 
+def drain():
+    """Not a standard case: with the server's pid in --server_pid, it stops
+    the server (SIGTERM, a graceful stop) after the first response of a
+    FullDuplexCall and checks that the call goes on to its end: the
+    server's GOAWAY lets the streams it has finish."""
+    pid = int(args.get("server_pid", "0"))
+    if not pid:
+        raise Failure("drain needs --server_pid")
+    reqs = Requests()
+    it = FullDuplexCall(iter(reqs))
+    try:
+        for i in range(3):
+            m = pb.StreamingOutputCallRequest(response_type=0, payload=zeros(100))
+            m.response_parameters.add(size=1000)
+            reqs.send(m)
+            check_payload(next(it).payload, 1000, f"response {i + 1}")
+            if i == 0:
+                os.kill(pid, signal.SIGTERM)
+            time.sleep(0.2)
+    finally:
+        reqs.close()
+    rest = list(it)
+    if rest:
+        raise Failure(f"{len(rest)} responses more than asked for")
+
+
 GZIP = {"compression": grpc.Compression.Gzip}
 
 
@@ -270,6 +299,7 @@ CASES = {
     "unimplemented_service": unimplemented_service,
     "large_unary_gzip": large_unary_gzip,
     "streaming_gzip": streaming_gzip,
+    "drain": drain,
 }
 
 
