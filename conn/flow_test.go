@@ -127,6 +127,67 @@ func TestPeerExceedsWindows(t *testing.T) {
 	})
 }
 
+// A client may send DATA as soon as its preface is out, before it has our
+// SETTINGS: up to the default 65535 bytes a stream (RFC 9113 §6.9.2, whose
+// example has the client "recalculate the available flow-control window to
+// be -44 KB on receipt of the SETTINGS frame"). A smaller
+// SETTINGS_INITIAL_WINDOW_SIZE of ours holds from its ACK on, not before:
+// h2load, which sends its request bodies at once, had streams reset with
+// FLOW_CONTROL_ERROR by a server with a 100-byte stream window.
+func TestSmallerWindowHoldsFromTheAck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nc, p := h2test.NewPipe(t)
+		got := make(chan int, 2)
+		c, err := conn.Server(nc, &conn.Config{InitialWindowSize: 100}, func(s *conn.Stream) {
+			b, err := io.ReadAll(s)
+			if s.ID() != 1 {
+				return // stream 3 is reset
+			}
+			if err != nil {
+				t.Errorf("stream 1: %v", err)
+			}
+			got <- len(b)
+			s.WriteAll(nil, nil, status200)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		// Preface, SETTINGS and a request with 60000 bytes of body, all
+		// before the server's SETTINGS is read.
+		p.WritePreface()
+		p.WriteSettings()
+		p.WriteHeaders(1, false, request("/")...)
+		for range 3 {
+			p.WriteData(1, false, make([]byte, 16000))
+		}
+		p.WriteData(1, true, make([]byte, 12000))
+		if n := <-got; n != 60000 {
+			t.Fatalf("the handler read %d bytes, want 60000", n)
+		}
+		// Now the handshake ends; the window is 100 bytes from the ACK on.
+		for acked, answered := false, false; !acked || !answered; {
+			switch f := p.ReadFrame().(type) {
+			case *frame.SettingsFrame:
+				if f.IsAck() {
+					acked = true
+				} else {
+					p.WriteSettingsAck()
+				}
+			case *frame.HeadersFrame:
+				answered = true
+			case *frame.WindowUpdateFrame:
+			default:
+				t.Fatalf("got %v %+v; want SETTINGS, WINDOW_UPDATE and the response", f.FrameHeader().Type, f)
+			}
+		}
+		synctest.Wait()
+		p.WriteHeaders(3, false, request("/")...)
+		p.WriteData(3, false, make([]byte, 101))
+		p.WantRST("past the 100-byte window after the ACK", 3, frame.ErrCodeFlowControl)
+	})
+}
+
 // A reader that stops reading stops the writer after one window per stream
 // and MaxBufferedData per connection; the writer resumes as the reader
 // drains. Both ends are ours, over an in-memory pipe. The assertions are on

@@ -707,6 +707,7 @@ func (c *Conn) onSettings(f *frame.SettingsFrame) error {
 		if first {
 			c.settingsTimer.Stop()
 			c.settingsTimer = nil
+			c.shrinkPreAckWindowsLocked()
 		}
 		c.mu.Unlock()
 		if first {

@@ -177,9 +177,40 @@ func (c *Conn) newStreamLocked(id uint32, ctx context.Context) *Stream {
 	}
 	s.c, s.id, s.contentLength = c, id, -1
 	s.sendWin.Init(int32(c.peer.initialWindowSize))
-	s.recvWin.Init(int32(c.cfg.initialWindowSize))
-	s.buf.SetLimit(int(c.cfg.initialWindowSize))
+	win := c.recvStreamWindowLocked()
+	s.recvWin.Init(int32(win))
+	s.buf.SetLimit(int(win))
 	return s
+}
+
+// recvStreamWindowLocked is the receive window a new stream starts with:
+// our SETTINGS_INITIAL_WINDOW_SIZE, or, while the peer has not acknowledged
+// our SETTINGS and ours is smaller, the default 65535 the peer may still be
+// using (RFC 9113 §6.9.2: it may send that much before our SETTINGS reach
+// it). The ACK shrinks such windows (shrinkPreAckWindowsLocked).
+func (c *Conn) recvStreamWindowLocked() uint32 {
+	if c.settingsTimer != nil && c.cfg.initialWindowSize < flowcontrol.DefaultWindow {
+		return flowcontrol.DefaultWindow
+	}
+	return c.cfg.initialWindowSize
+}
+
+// shrinkPreAckWindowsLocked applies our smaller SETTINGS_INITIAL_WINDOW_SIZE,
+// now acknowledged, to the streams opened before the ACK with the default
+// window: the peer adjusted its send windows by the difference when it
+// applied our SETTINGS (§6.9.2), so ours move by the same, possibly below
+// zero, to be paid back by reading.
+func (c *Conn) shrinkPreAckWindowsLocked() {
+	if c.cfg.initialWindowSize >= flowcontrol.DefaultWindow {
+		return
+	}
+	want := int64(c.cfg.initialWindowSize)
+	for _, s := range c.streams {
+		if size := s.recvWin.Size(); size > want {
+			// Cannot fail: the size stays within 0..2^31-1.
+			_ = s.recvWin.Adjust(want - size)
+		}
+	}
 }
 
 // ID returns the stream identifier, for logs; a *ResetError names the
