@@ -8,12 +8,18 @@ package interop
 //	ClientH2RPC_ServerPython: our client runs the standard and compression
 //	  cases against testdata/peers/python/server.py, which compresses
 //	  responses as asked (grpcio does not show a handler whether a request
-//	  arrived compressed: the probe is lenient).
+//	  arrived compressed: the probe is lenient);
+//	ClientH2RPC_ServerPython_4Streams: 300 concurrent calls from our client
+//	  to a grpcio server that allows 4 streams at a time
+//	  (MAX_CONCURRENT_STREAMS): every call waits its turn and succeeds.
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	testpb "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/h2rpc/h2rpc/interop/testservice"
 	"github.com/h2rpc/h2rpc/rpc"
@@ -80,6 +86,40 @@ func TestGRPCPython(t *testing.T) {
 					t.Error(err)
 				}
 			})
+		}
+	})
+
+	t.Run("ClientH2RPC_ServerPython_4Streams", func(t *testing.T) {
+		p, first := startPeer(t, dir, python, []string{"server.py", "--port=0", "--max_concurrent_streams=4", "--descriptors=" + desc}, nil)
+		cc, err := testservice.Dial(p.waitAddress(t, first))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+		defer cancel()
+		req := &testpb.SimpleRequest{ResponseSize: 10000, Payload: &testpb.Payload{Body: make([]byte, 10000)}}
+		errs := make(chan error, 300)
+		for range cap(errs) {
+			go func() {
+				var resp testpb.SimpleResponse
+				err := cc.Invoke(ctx, testservice.UnaryCallMethod, req, &resp)
+				if err == nil && len(resp.GetPayload().GetBody()) != 10000 {
+					err = fmt.Errorf("response of %d bytes, want 10000", len(resp.GetPayload().GetBody()))
+				}
+				errs <- err
+			}()
+		}
+		failed := 0
+		for range cap(errs) {
+			if err := <-errs; err != nil {
+				if failed++; failed <= 3 {
+					t.Error(err)
+				}
+			}
+		}
+		if failed > 0 {
+			t.Errorf("%d of %d calls failed", failed, cap(errs))
 		}
 	})
 }

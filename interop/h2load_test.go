@@ -86,6 +86,21 @@ func TestH2loadH2serve(t *testing.T) {
 	}
 }
 
+// h2load sends each request's body as soon as its preface is out, before
+// it has the server's SETTINGS: on the default 65535-byte stream window,
+// more than a server advertising 100 bytes allows once its SETTINGS are
+// acknowledged, and not before (RFC 9113 §6.9.2). Fresh connections, so
+// that bodies race the SETTINGS.
+func TestH2loadBeforeSmallWindowAck(t *testing.T) {
+	h2load := lookPeer(t, "h2load")
+	addr := startH2serve(t, "--initial-window-size", "100", "--conn-window-size", "65535")
+	body, _ := randomBody(t, 20_000)
+	file := writeFile(t, "body", body)
+	for range 3 {
+		h2loadRun(t, h2load, 400, len(body), "http://"+addr+"/echo", "-c", "4", "-m", "50", "-d", file)
+	}
+}
+
 // grpcFrame returns m as a gRPC length-prefixed message, uncompressed.
 func grpcFrame(t *testing.T, m proto.Message) []byte {
 	t.Helper()

@@ -5,7 +5,7 @@ CompressedResponse (gzip when asked, per call and per message). grpcio does
 not tell a handler whether a request arrived compressed, so
 CompressedRequest is not implemented.
 
-    python3 server.py --port=0 --descriptors=testing.pb
+    python3 server.py --port=0 --descriptors=testing.pb [--max_concurrent_streams=N]
 
 Once listening it prints "listening on 127.0.0.1:PORT"; SIGTERM stops it."""
 
@@ -94,7 +94,8 @@ def handler(kind, f, request):
 
 
 def main():
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    options = [("grpc.max_concurrent_streams", int(args["max_concurrent_streams"]))] if "max_concurrent_streams" in args else []
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=options)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(TEST_SERVICE, {
         "EmptyCall": handler("unary_unary", empty_call, pb.Empty),
         "UnaryCall": handler("unary_unary", unary_call, pb.SimpleRequest),
