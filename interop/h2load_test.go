@@ -71,11 +71,12 @@ func TestH2loadH2serve(t *testing.T) {
 	h2loadRun(t, h2load, 1000, len(body), "http://"+addr+"/echo", "-c", "8", "-m", "50", "-w", "10", "-W", "12", "-d", writeFile(t, "body", body))
 
 	// h2serve still answers.
+	client := &http.Client{Transport: h2cTransport(t)}
 	req, err := http.NewRequestWithContext(t.Context(), "GET", "http://"+addr+"/after", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := h2cTransport(t).RoundTrip(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("GET after the load: %v", err)
 	}
