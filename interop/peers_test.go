@@ -58,11 +58,16 @@ func missingPeer(t *testing.T, what string) {
 	t.Skip(msg)
 }
 
-// lookPeer returns the path of the peer's command, or skips (fails) the test.
+// lookPeer returns the path of the peer's command, or skips (fails) the
+// test. Debian puts nginx and haproxy in /usr/sbin, which a user's PATH may
+// lack: it is looked in too.
 func lookPeer(t *testing.T, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
+		if path, err = exec.LookPath(filepath.Join("/usr/sbin", name)); err == nil {
+			return path
+		}
 		missingPeer(t, name+" is not on PATH")
 	}
 	return path

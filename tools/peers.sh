@@ -23,13 +23,16 @@ fi
 
 missing=""
 need() { missing="$missing $1"; }
+# have NAME: the command is on PATH, or in /usr/sbin (where Debian puts
+# nginx and haproxy, and which a user's PATH may lack).
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 
-command -v nginx >/dev/null 2>&1 || need nginx
-command -v haproxy >/dev/null 2>&1 || need haproxy
-command -v h2load >/dev/null 2>&1 || need nghttp2-client
+have nginx || need nginx
+have haproxy || need haproxy
+have h2load || need nghttp2-client
 /usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || need python3-grpcio
-command -v node >/dev/null 2>&1 || need nodejs
-command -v npm >/dev/null 2>&1 || need npm
+have node || need nodejs
+have npm || need npm
 
 if [ -n "$missing" ]; then
 	echo "peers.sh: apt-get install$missing"
