@@ -344,8 +344,8 @@ func TestUnwatchedStreamCancel(t *testing.T) {
 		writeErr := make(chan error, 1)
 		go func() { writeErr <- s.WriteData(nil, make([]byte, 100<<10), true) }()
 		p.WantData("the window's worth", 3, false, make([]byte, 16384))
+		synctest.Wait() // the rest of the window reaches the peer
 		p.Drain()
-		synctest.Wait()
 		cancel()
 		p.WantRST("cancelled during a blocked write", 3, frame.ErrCodeCancel)
 		if err := <-writeErr; !errors.As(err, &re) || re.Code != frame.ErrCodeCancel {

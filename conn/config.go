@@ -41,7 +41,11 @@ type Config struct {
 	// only as the application reads.
 	MaxBufferedData int
 	// MaxFrameSize is the SETTINGS_MAX_FRAME_SIZE we advertise: the largest
-	// frame payload we accept. Default 16384; 16384..16777215.
+	// frame payload we accept. Default 128 KiB (a 64 KiB message and its
+	// prefix in one DATA frame); 16384..16777215. A large DATA frame is
+	// read as its bytes arrive, through a buffer of at most 64 KiB, or
+	// straight into a waiting ReadFull's buffer; other frames are buffered
+	// whole, so a peer can make the reader hold up to this much for one.
 	MaxFrameSize uint32
 	// MaxHeaderListSize is the SETTINGS_MAX_HEADER_LIST_SIZE we advertise
 	// and enforce while decoding (name+value+32 per field). A list over it,
@@ -131,7 +135,7 @@ const (
 	DefaultInitialWindowSize    = 512 << 10
 	DefaultConnWindowSize       = 1 << 20                   // the most a measured connection window grows to
 	DefaultMaxBufferedData      = 4 * DefaultConnWindowSize // with the default ConnWindowSize
-	DefaultMaxFrameSize         = frame.DefaultMaxFrameSize
+	DefaultMaxFrameSize         = 128 << 10
 	DefaultMaxHeaderListSize    = 16 << 10
 	DefaultHeaderTableSize      = 4096
 	DefaultSettingsAckTimeout   = 10 * time.Second

@@ -67,6 +67,7 @@ type Conn struct {
 	blockEnd     bool               // the open block's HEADERS had END_STREAM
 	blockErr     *frame.StreamError // the open block's HEADERS had a stream error
 	emptyData    int                // consecutive empty DATA frames without END_STREAM
+	part         dataPart           // the DATA frame whose data arrives in parts (reader.go)
 	fields       []hpack.Field      // scratch space for a decoded block (decodeLocked)
 	readOn       func()             // c.readMoved, made once so that moving allocates nothing (idle.go)
 	onLeaderDone func()             // c.onLeaderContextDone, made once (lead.go)
@@ -267,6 +268,9 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	c.w.init(c)
 	c.fr = frame.NewReader(nc)
 	c.fr.SetMaxFrameSize(s.maxFrameSize)
+	// Large DATA frames in parts, as their bytes arrive, unless a Tracer
+	// must see each frame whole.
+	c.fr.SetSplitData(s.tracer == nil)
 	// Until the peer acknowledges our SETTINGS it may use the default
 	// 4096-byte table; the advertised size applies from the ACK on.
 	c.dec = hpack.NewDecoder(hpack.Limits{

@@ -318,9 +318,10 @@ func TestReadFullLeaderCancelledMidPayload(t *testing.T) {
 	})
 }
 
-// A leader whose ReadFull is satisfied leaves the next DATA frame of its
-// stream in the frame reader for its next ReadFull, which gets it straight
-// into its buffer, if the frame is large (small ones are applied: another
+// A leader whose ReadFull is satisfied leaves the rest of the DATA frame
+// that filled it, and the next DATA frame of its stream, in the frame
+// reader for its next ReadFull, which gets them straight into its buffer,
+// if they are large (small ones are applied: another
 // lead per small frame costs more than the copy). If the goroutine does not
 // come back, the background reader applies the frame within leadIdle:
 // nothing waits behind it.
@@ -346,8 +347,8 @@ func TestReadFullLeavesNextFrameForCaller(t *testing.T) {
 		if r := <-done; r.n != 5 || r.err != nil || !bytes.Equal(hdr, body[:5]) {
 			t.Fatalf("ReadFull = (%d, %v)", r.n, r.err)
 		}
-		if n := conn.StreamBuffered(s); n != part {
-			t.Fatalf("%d bytes buffered, want the first frame's other %d: the second frame waits for the next ReadFull", n, part)
+		if n := conn.StreamBuffered(s); n != 0 {
+			t.Fatalf("%d bytes buffered, want none: the rest of the first frame and the second wait for the next ReadFull", n)
 		}
 		// The caller does not come back for a while: a PING is still
 		// answered, and the second frame is applied.

@@ -163,6 +163,28 @@ func (c *Conn) leadLocked(s *Stream, ch chan struct{}) {
 		if got && (!c.fr.Ready() || c.keepForDirectLocked(s)) {
 			break
 		}
+		if !got {
+			// The rest of a large DATA frame for our own ReadFull: read
+			// straight into its buffer.
+			ok, rerr, err := c.readDirectLocked(s)
+			if ok {
+				if err == nil && rerr != nil {
+					if isTimeout(rerr) && c.readTimeoutLocked() {
+						continue
+					}
+					c.mu.Unlock()
+					err = c.readErr(rerr, "")
+					c.mu.Lock()
+				}
+				if err != nil {
+					if err != errEnded {
+						c.failLocked(err)
+					}
+					break
+				}
+				continue
+			}
+		}
 		c.inRead = !got
 		c.mu.Unlock()
 		f, err := c.readFrame()
@@ -207,6 +229,10 @@ func (c *Conn) leadLocked(s *Stream, ch chan struct{}) {
 func (c *Conn) keepForDirectLocked(s *Stream) bool {
 	if s.direct == nil {
 		return false
+	}
+	if c.fr.DataLeft() > 0 {
+		// deliverLocked left the rest of a frame of ours.
+		return c.part.live && c.part.id == s.id && c.fr.DataLeft() >= minDirectFrame
 	}
 	h, ok := c.fr.Next()
 	return ok && h.Type == frame.TypeData && h.StreamID == s.id && h.Length >= minDirectFrame
@@ -334,6 +360,9 @@ func (c *Conn) othersWaitLocked() bool {
 // the read role.
 func (c *Conn) readFrame() (frame.Frame, error) {
 	f, err := c.fr.ReadFrame()
+	if d, ok := f.(*frame.DataFrame); ok && d.Cont {
+		return f, err // a later part of a frame counted and traced whole
+	}
 	if f != nil {
 		c.counters.read(f.FrameHeader())
 		if c.cfg.tracer != nil {

@@ -297,8 +297,16 @@ func (c *Conn) unknownStreamLocked(id uint32, t frame.Type, end bool) error {
 }
 
 func (c *Conn) onData(f *frame.DataFrame) error {
+	if f.Cont {
+		return c.onDataPart(f.Data, !f.More)
+	}
 	id, n, end := f.StreamID, f.Length, f.StreamEnded()
-	if len(f.Data) == 0 && !end {
+	// The frame's data: Data, unless the frame comes in parts.
+	dlen := int(n) - int(f.PadLen)
+	if f.Flags.Has(frame.FlagPadded) {
+		dlen--
+	}
+	if dlen == 0 && !end {
 		// Empty DATA frames cost us work and the peer nothing.
 		c.emptyData++
 		if c.emptyData > c.cfg.maxEmptyDataFrames {
@@ -350,7 +358,7 @@ func (c *Conn) onData(f *frame.DataFrame) error {
 		c.releaseConnLocked(n)
 		return c.streamErrorLocked(id, frame.ErrCodeFlowControl, err.Error())
 	}
-	if pad := n - uint32(len(f.Data)); pad > 0 {
+	if pad := n - uint32(dlen); pad > 0 {
 		// Padding is flow-controlled but never read: count it as consumed.
 		if inc := s.recvWin.Consume(pad); inc > 0 && !end {
 			c.w.windowUpdateLocked(id, inc)
@@ -358,15 +366,82 @@ func (c *Conn) onData(f *frame.DataFrame) error {
 		}
 		c.releaseConnLocked(pad)
 	}
-	s.dataLen += int64(len(f.Data))
+	s.dataLen += int64(dlen)
 	if s.contentLength >= 0 && s.dataLen > s.contentLength && !s.headMethod {
 		// §8.1.1: "A request or response is also malformed if the value of
 		// a content-length header field does not equal the sum of the DATA
 		// frame payload lengths that form the content".
-		c.releaseConnLocked(uint32(len(f.Data)))
+		c.releaseConnLocked(uint32(dlen))
 		return c.streamErrorLocked(id, frame.ErrCodeProtocol, "more DATA than content-length")
 	}
-	data := f.Data
+	c.part = dataPart{id: id, end: end, live: true}
+	if !c.deliverLocked(s, f.Data) || f.More {
+		return nil // the rest of the frame comes later (onDataPart, readDirectLocked)
+	}
+	return c.dataEndLocked(s)
+}
+
+// dataPart is the DATA frame whose data arrives in parts (the frame reader
+// returns a large one as its bytes come, and a leader may leave part of
+// one for its next ReadFull): its first part was charged to the windows
+// for the whole frame and checked; live reports that the rest goes to the
+// stream (otherwise its credit went back with the first part). Owned by
+// the read role.
+type dataPart struct {
+	id   uint32
+	end  bool
+	live bool
+}
+
+// onDataPart applies a later part of a DATA frame (dataPart); last
+// reports that it ends the frame's data.
+func (c *Conn) onDataPart(data []byte, last bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return errEnded
+	}
+	if !c.part.live {
+		return nil
+	}
+	s := c.streams[c.part.id]
+	if s == nil {
+		// Reset by us since the first part: nobody reads the rest, whose
+		// connection credit was charged with the first part.
+		c.part.live = false
+		c.releaseConnLocked(uint32(len(data)))
+		return nil
+	}
+	if !c.deliverLocked(s, data) || !last {
+		return nil
+	}
+	return c.dataEndLocked(s)
+}
+
+// dataEndLocked applies the END_STREAM of the DATA frame whose data s just
+// got whole, if it has it.
+func (c *Conn) dataEndLocked(s *Stream) error {
+	if !c.part.end {
+		return nil
+	}
+	c.part.end = false
+	if s.contentLength >= 0 && s.dataLen != s.contentLength && !s.headMethod {
+		return c.streamErrorLocked(s.id, frame.ErrCodeProtocol, "DATA shorter than content-length")
+	}
+	if ok, err := c.recvLocked(s, frame.TypeData, true); !ok {
+		return err
+	}
+	c.recvEndedLocked(s)
+	return nil
+}
+
+// deliverLocked hands data, a DATA frame's or a part of one, to s: into
+// the buffer of a waiting ReadFull first, then into the stream's buffer.
+// What a leader reading for its own ReadFull cannot take it leaves in the
+// frame reader (at least minDirectFrame octets of the frame left), for
+// its next ReadFull to take straight into that call's buffer; then it
+// reports false: the frame is not applied whole.
+func (c *Conn) deliverLocked(s *Stream, data []byte) (whole bool) {
 	if s.direct != nil && len(data) > 0 {
 		// A ReadFull waits: the data goes straight into its buffer.
 		k := copy(s.direct[s.directN:], data)
@@ -382,26 +457,55 @@ func (c *Conn) onData(f *frame.DataFrame) error {
 		} else {
 			c.creditDirectLocked(s)
 		}
+		if len(data) > 0 && c.leader == s && len(data)+c.fr.DataLeft() >= minDirectFrame {
+			c.fr.UnreadData(len(data))
+			return false
+		}
 	}
 	if len(data) > 0 {
 		if err := s.buf.Write(data); err != nil {
-			// Cannot happen while the window check above holds.
+			// Cannot happen while the window check holds.
 			c.releaseConnLocked(uint32(len(data)))
-			return c.streamErrorLocked(id, frame.ErrCodeFlowControl, err.Error())
+			c.part.live = false
+			c.streamErrorLocked(s.id, frame.ErrCodeFlowControl, err.Error())
+			return false
 		}
 		c.bufferedLocked(len(data))
 		s.wakeRead()
 	}
-	if end {
-		if s.contentLength >= 0 && s.dataLen != s.contentLength && !s.headMethod {
-			return c.streamErrorLocked(id, frame.ErrCodeProtocol, "DATA shorter than content-length")
-		}
-		if ok, err := c.recvLocked(s, frame.TypeData, true); !ok {
-			return err
-		}
-		c.recvEndedLocked(s)
+	return true
+}
+
+// readDirectLocked reads the rest of the DATA frame in parts, for s, from
+// the connection straight into the buffer of s's waiting ReadFull, as its
+// leader (leadLocked); ok false says that is not the next thing to read.
+// It is called and returns with c.mu held, releasing it while it reads;
+// the buffer is the leader's own, so nobody else touches it meanwhile.
+// readErr is the read's error, err an error applying the frame's end.
+func (c *Conn) readDirectLocked(s *Stream) (ok bool, readErr, err error) {
+	if s.direct == nil || s.directN == len(s.direct) || c.fr.DataLeft() == 0 ||
+		!c.part.live || c.part.id != s.id || c.streams[s.id] != s {
+		return false, nil, nil
 	}
-	return nil
+	c.inRead = true
+	c.mu.Unlock()
+	k, readErr := c.fr.ReadData(s.direct[s.directN:])
+	c.mu.Lock()
+	c.inRead = false
+	if k == 0 || c.err != nil {
+		return true, readErr, nil
+	}
+	s.directN += k
+	c.releaseConnLocked(uint32(k)) // as in deliverLocked
+	if s.directN == len(s.direct) {
+		s.wakeRead()
+	} else {
+		c.creditDirectLocked(s)
+	}
+	if c.fr.DataLeft() == 0 && c.streams[s.id] == s {
+		err = c.dataEndLocked(s)
+	}
+	return true, readErr, err
 }
 
 func (c *Conn) onHeaders(f *frame.HeadersFrame, se *frame.StreamError) error {

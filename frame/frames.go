@@ -24,6 +24,12 @@ type DataFrame struct {
 	// PadLen is the Pad Length field when Flags has FlagPadded. The padding
 	// counts against flow control: use Header.Length for window accounting.
 	PadLen uint8
+	// Cont and More describe a frame whose data is returned in parts
+	// (Reader.SetSplitData, Reader.UnreadData, Reader.ReadData): Cont is
+	// set on every part but the first, More on every part but the last.
+	// Header and PadLen are the whole frame's in every part; Data holds
+	// the part's octets. A frame returned whole has neither.
+	Cont, More bool
 }
 
 // StreamEnded reports whether the END_STREAM flag is set.

@@ -86,6 +86,17 @@ type Reader struct {
 	maxFrameSize uint32
 	scribble     bool
 
+	// A DATA frame returned in parts (SetSplitData, UnreadData): dataLeft
+	// octets of its data are still to be returned, then padLeft octets of
+	// padding are skipped. lastPad is the padding consumed with the DATA
+	// frame the last ReadFrame returned whole, and unreadable how many
+	// octets of that call's Data UnreadData may give back.
+	split      bool
+	dataLeft   int
+	padLeft    int
+	lastPad    int
+	unreadable int
+
 	// contStream is the stream of an open field block (§6.10): after
 	// HEADERS or PUSH_PROMISE without END_HEADERS the next frame must be a
 	// CONTINUATION on this stream. Zero when no block is open.
@@ -131,18 +142,111 @@ func (fr *Reader) Ready() bool {
 	if fr.err != nil || fr.rerr != nil {
 		return true
 	}
-	n := fr.end - fr.start
-	return n >= HeaderLen && n >= HeaderLen+int(parseHeader(fr.buf[fr.start:fr.start+HeaderLen]).Length)
+	if fr.dataLeft > 0 {
+		return fr.end > fr.start // the next part
+	}
+	n := fr.end - fr.start - fr.padLeft
+	at := fr.start + fr.padLeft
+	return n >= HeaderLen && n >= HeaderLen+int(parseHeader(fr.buf[at:at+HeaderLen]).Length)
 }
 
 // Next returns the header of the frame the next ReadFrame returns, if it
 // is whole in the buffer and no error is pending (ok false otherwise), so a
-// caller can decide whether to read it now.
+// caller can decide whether to read it now. It reports nothing while a
+// frame is being returned in parts (DataLeft).
 func (fr *Reader) Next() (h Header, ok bool) {
-	if fr.err != nil || !fr.Ready() {
+	if fr.err != nil || fr.dataLeft > 0 || !fr.Ready() {
 		return Header{}, false
 	}
-	return parseHeader(fr.buf[fr.start : fr.start+HeaderLen]), true
+	at := fr.start + fr.padLeft
+	return parseHeader(fr.buf[at : at+HeaderLen]), true
+}
+
+// SetSplitData turns on returning large DATA frames in parts: a DATA frame
+// with a payload over DefaultMaxFrameSize whose octets are not all
+// buffered is returned at once with the data buffered so far (its first
+// part, More set), and the rest by later ReadFrame calls as it arrives
+// (Cont set), or by ReadData straight into the caller's buffer. The
+// Reader's buffer then never grows for a DATA frame: a frame up to the
+// largest SETTINGS_MAX_FRAME_SIZE is read through a buffer of 64 KiB or
+// less. Other frames are returned whole, as without it.
+func (fr *Reader) SetSplitData(on bool) { fr.split = on }
+
+// DataLeft reports how many octets of the data of the DATA frame being
+// returned in parts are still to come (0 when none is).
+func (fr *Reader) DataLeft() int { return fr.dataLeft }
+
+// UnreadData gives back the last k octets of the Data of the DATA frame
+// (or part of one) the last ReadFrame or ReadData returned: the next
+// ReadFrame or ReadData returns them again, as a part of that frame (Cont
+// set). It must be called before any other method; k is clamped to what
+// that call returned.
+func (fr *Reader) UnreadData(k int) {
+	k = min(max(k, 0), fr.unreadable)
+	if k == 0 {
+		return
+	}
+	fr.unreadable -= k
+	fr.start -= k + fr.lastPad
+	fr.padLeft += fr.lastPad
+	fr.lastPad = 0
+	fr.dataLeft += k
+}
+
+// ReadData reads into p octets of the data of the DATA frame being
+// returned in parts (DataLeft), never past its end: what is buffered
+// first, else with one Read of the underlying reader straight into p, so
+// that a large payload reaches its destination without passing through
+// the Reader's buffer. It returns 0, nil if no frame is being returned in
+// parts. Errors are ReadFrame's I/O errors; after a timeout the Reader
+// stays consistent and reading may go on.
+func (fr *Reader) ReadData(p []byte) (int, error) {
+	fr.unreadable, fr.lastPad = 0, 0
+	if fr.err != nil {
+		return 0, fr.err
+	}
+	p = p[:min(len(p), fr.dataLeft)]
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if fr.end > fr.start {
+		k := copy(p, fr.buf[fr.start:fr.end])
+		fr.start += k
+		fr.dataLeft -= k
+		fr.unreadable = k
+		return k, nil
+	}
+	if fr.rerr != nil {
+		err := fr.rerr
+		fr.rerr = nil
+		return 0, midFrame(err)
+	}
+	for range maxEmptyReads {
+		m, err := fr.r.Read(p)
+		if m < 0 || m > len(p) {
+			return 0, fmt.Errorf("frame: invalid Read count %d from the underlying reader", m)
+		}
+		fr.dataLeft -= m
+		if err != nil {
+			if m > 0 {
+				fr.rerr = err
+				return m, nil
+			}
+			return 0, midFrame(err)
+		}
+		if m > 0 {
+			return m, nil
+		}
+	}
+	return 0, io.ErrNoProgress
+}
+
+// midFrame maps io.EOF inside a frame to io.ErrUnexpectedEOF.
+func midFrame(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // Release returns the Reader's pooled buffer, if it holds one, to the pool.
@@ -247,6 +351,13 @@ func (fr *Reader) ReadFrame() (Frame, error) {
 		overwrite(fr.buf[fr.prevStart:fr.start])
 	}
 	fr.prevStart = fr.start
+	fr.unreadable, fr.lastPad = 0, 0
+	if fr.dataLeft > 0 {
+		return fr.nextPart()
+	}
+	if err := fr.skipPadding(); err != nil {
+		return nil, err
+	}
 	if err := fr.fill(HeaderLen); err != nil {
 		return nil, err
 	}
@@ -266,6 +377,9 @@ func (fr *Reader) ReadFrame() (Frame, error) {
 		return nil, err
 	}
 	total := HeaderLen + int(h.Length)
+	if fr.split && h.Type == TypeData && h.Length > DefaultMaxFrameSize && fr.end-fr.start < total {
+		return fr.firstPart(h)
+	}
 	if err := fr.fill(total); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
@@ -287,7 +401,86 @@ func (fr *Reader) ReadFrame() (Frame, error) {
 		fr.err = err
 		return nil, err
 	}
+	if d, ok := f.(*DataFrame); ok && err == nil {
+		fr.unreadable, fr.lastPad = len(d.Data), int(d.PadLen)
+	}
 	return f, err
+}
+
+// partRead is how much room a read for the next part of a DATA frame asks
+// for in the buffer.
+const partRead = 32 << 10
+
+// firstPart returns the first part of a DATA frame not all buffered
+// (SetSplitData): its header is validated as parseData would, and the
+// data buffered so far returned.
+func (fr *Reader) firstPart(h Header) (Frame, error) {
+	// RFC 9113 §6.1: "If a DATA frame is received whose Stream Identifier
+	// field is 0x00, the recipient MUST respond with a connection error
+	// (Section 5.4.1) of type PROTOCOL_ERROR."
+	if h.StreamID == 0 {
+		fr.err = errNeedStream(h, "§6.1")
+		return nil, fr.err
+	}
+	hl := HeaderLen
+	var padLen uint8
+	if h.Flags.Has(FlagPadded) {
+		if err := fr.fill(HeaderLen + 1); err != nil {
+			return nil, midFrame(err)
+		}
+		padLen = fr.buf[fr.start+HeaderLen]
+		hl++
+		if int(padLen) > int(h.Length)-1 {
+			fr.err = errPadding(h, padLen, "§6.1")
+			return nil, fr.err
+		}
+	}
+	fr.start += hl
+	fr.dataLeft = int(h.Length) - (hl - HeaderLen) - int(padLen)
+	fr.padLeft = int(padLen)
+	f := &fr.data
+	*f = DataFrame{Header: h, PadLen: padLen}
+	fr.takePart(f)
+	return f, nil
+}
+
+// nextPart returns the next part of a DATA frame being returned in parts,
+// reading if nothing of it is buffered.
+func (fr *Reader) nextPart() (Frame, error) {
+	if fr.end == fr.start {
+		if err := fr.readMore(min(fr.dataLeft, partRead)); err != nil {
+			return nil, midFrame(err)
+		}
+	}
+	f := &fr.data
+	f.Cont = true
+	fr.takePart(f)
+	return f, nil
+}
+
+// takePart puts what is buffered of the data of a frame in parts into f.
+func (fr *Reader) takePart(f *DataFrame) {
+	k := min(fr.end-fr.start, fr.dataLeft)
+	f.Data = fr.buf[fr.start : fr.start+k : fr.start+k]
+	fr.start += k
+	fr.dataLeft -= k
+	f.More = fr.dataLeft > 0
+	fr.unreadable = k
+}
+
+// skipPadding consumes the padding of a DATA frame returned in parts.
+func (fr *Reader) skipPadding() error {
+	for fr.padLeft > 0 {
+		if fr.end == fr.start {
+			if err := fr.readMore(fr.padLeft); err != nil {
+				return midFrame(err)
+			}
+		}
+		k := min(fr.padLeft, fr.end-fr.start)
+		fr.start += k
+		fr.padLeft -= k
+	}
+	return nil
 }
 
 // checkSequence enforces the CONTINUATION rules of §6.10 on the header of
