@@ -317,6 +317,9 @@ func (c *Conn) onData(f *frame.DataFrame) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Until the frame is accepted below, the rest of it, if it comes in
+	// parts, goes nowhere: a rejected frame's credit goes back whole.
+	c.part = dataPart{id: id}
 	if c.err != nil {
 		return errEnded
 	}
@@ -402,13 +405,12 @@ func (c *Conn) onDataPart(data []byte, last bool) error {
 		return errEnded
 	}
 	if !c.part.live {
-		return nil
+		return nil // rejected: its credit went back with the first part
 	}
 	s := c.streams[c.part.id]
 	if s == nil {
 		// Reset by us since the first part: nobody reads the rest, whose
 		// connection credit was charged with the first part.
-		c.part.live = false
 		c.releaseConnLocked(uint32(len(data)))
 		return nil
 	}
@@ -466,7 +468,6 @@ func (c *Conn) deliverLocked(s *Stream, data []byte) (whole bool) {
 		if err := s.buf.Write(data); err != nil {
 			// Cannot happen while the window check holds.
 			c.releaseConnLocked(uint32(len(data)))
-			c.part.live = false
 			c.streamErrorLocked(s.id, frame.ErrCodeFlowControl, err.Error())
 			return false
 		}
