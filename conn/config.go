@@ -41,11 +41,13 @@ type Config struct {
 	// only as the application reads.
 	MaxBufferedData int
 	// MaxFrameSize is the SETTINGS_MAX_FRAME_SIZE we advertise: the largest
-	// frame payload we accept. Default 128 KiB (a 64 KiB message and its
-	// prefix in one DATA frame); 16384..16777215. A large DATA frame is
-	// read as its bytes arrive, through a buffer of at most 64 KiB, or
-	// straight into a waiting ReadFull's buffer; other frames are buffered
-	// whole, so a peer can make the reader hold up to this much for one.
+	// frame payload we accept; 16384..16777215. Default 128 KiB for a
+	// client (a 64 KiB message and its prefix in one DATA frame), 16384
+	// for a server. A DATA frame over 16 KiB is read as its bytes arrive,
+	// through a buffer of at most 64 KiB, or straight into a waiting
+	// ReadFull's buffer; other frames are buffered whole, so any peer can
+	// make the reader hold up to this much per connection: a server,
+	// which takes connections from anyone, keeps the protocol's default.
 	MaxFrameSize uint32
 	// MaxHeaderListSize is the SETTINGS_MAX_HEADER_LIST_SIZE we advertise
 	// and enforce while decoding (name+value+32 per field). A list over it,
@@ -135,7 +137,8 @@ const (
 	DefaultInitialWindowSize    = 512 << 10
 	DefaultConnWindowSize       = 1 << 20                   // the most a measured connection window grows to
 	DefaultMaxBufferedData      = 4 * DefaultConnWindowSize // with the default ConnWindowSize
-	DefaultMaxFrameSize         = 128 << 10
+	DefaultMaxFrameSize         = frame.DefaultMaxFrameSize // a server's
+	DefaultClientMaxFrameSize   = 128 << 10
 	DefaultMaxHeaderListSize    = 16 << 10
 	DefaultHeaderTableSize      = 4096
 	DefaultSettingsAckTimeout   = 10 * time.Second
@@ -197,15 +200,19 @@ func defaultHeaderBlockSize(listSize uint32) uint32 {
 	return uint32(min(max(n, DefaultMaxHeaderBlockSize), math.MaxUint32))
 }
 
-func (cfg *Config) resolve() settings {
+func (cfg *Config) resolve(r role) settings {
 	if cfg == nil {
 		cfg = &Config{}
+	}
+	defFrame := uint32(DefaultMaxFrameSize)
+	if r == roleClient {
+		defFrame = DefaultClientMaxFrameSize
 	}
 	s := settings{
 		maxConcurrentStreams: orDefault(cfg.MaxConcurrentStreams, DefaultMaxConcurrentStreams),
 		initialWindowSize:    min(orDefault(cfg.InitialWindowSize, DefaultInitialWindowSize), frame.MaxWindowSize),
 		connWindowSize:       min(max(orDefault(cfg.ConnWindowSize, DefaultConnWindowSize), 65535), frame.MaxWindowSize),
-		maxFrameSize:         min(max(orDefault(cfg.MaxFrameSize, DefaultMaxFrameSize), frame.DefaultMaxFrameSize), frame.MaxAllowedFrameSize),
+		maxFrameSize:         min(max(orDefault(cfg.MaxFrameSize, defFrame), frame.DefaultMaxFrameSize), frame.MaxAllowedFrameSize),
 		maxHeaderListSize:    orDefault(cfg.MaxHeaderListSize, DefaultMaxHeaderListSize),
 		headerTableSize:      orDefault(cfg.HeaderTableSize, DefaultHeaderTableSize),
 		settingsAckTimeout:   orDefault(cfg.SettingsAckTimeout, DefaultSettingsAckTimeout),

@@ -245,7 +245,7 @@ func start(nc net.Conn, cfg *Config, r role, h Handler) (*Conn, error) {
 	if nc == nil {
 		return nil, errors.New("conn: nil net.Conn")
 	}
-	s := cfg.resolve()
+	s := cfg.resolve(r)
 	s.tracer = s.newTracer(r == roleClient, nc)
 	c := &Conn{
 		nc:      nc,
