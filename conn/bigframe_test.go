@@ -314,3 +314,87 @@ func TestRefusedLargeFrameGoesNowhere(t *testing.T) {
 		wantBuffered(t, c, 0)
 	})
 }
+
+// Over loopback TCP, server streams of length-prefixed messages of many
+// sizes, read the way the RPC layer reads them (ReadFull of the 5-byte
+// prefix, then of the body), arrive intact in 128 KiB frames, several
+// streams at once, while other streams are cancelled part way through
+// their messages; the connection's credit stays whole.
+func TestLargeFramesEndToEnd(t *testing.T) {
+	sizes := []int{70000, 5, 131067, 20000, 65536, 1 << 20, 0, 100000}
+	h := func(s *conn.Stream) {
+		if err := s.WriteAll(status200, nil, nil); err != nil {
+			return
+		}
+		for i, n := range sizes {
+			prefix := []byte{0, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+			if err := s.WriteData(prefix, body(i, n), false); err != nil {
+				return
+			}
+		}
+		s.WriteAll(nil, nil, trailerOK)
+	}
+	client, _ := pair(t, nil, nil, h)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 8 {
+		wg.Go(func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			s, err := client.OpenStream(ctx, request("/stream"), nil, conn.EndStream)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if _, err := s.ReadHeaders(); err != nil {
+				errs <- err
+				return
+			}
+			for i, n := range sizes {
+				var prefix [5]byte
+				if _, err := s.ReadFull(prefix[:]); err != nil {
+					errs <- err
+					return
+				}
+				got := int(prefix[1])<<24 | int(prefix[2])<<16 | int(prefix[3])<<8 | int(prefix[4])
+				if got != n {
+					errs <- errors.New("message length out of step")
+					return
+				}
+				msg := make([]byte, n)
+				if w%4 == 3 && i == 5 {
+					cancel() // part way through the 1 MiB message
+				}
+				k, err := s.ReadFull(msg)
+				if w%4 == 3 && i == 5 {
+					if err == nil && k == n {
+						continue // it had all arrived already
+					}
+					if !bytes.Equal(msg[:k], body(i, n)[:k]) {
+						errs <- errors.New("cancelled stream: other bytes")
+					}
+					return
+				}
+				if err != nil || !bytes.Equal(msg, body(i, n)) {
+					errs <- errors.Join(errors.New("message differs"), err)
+					return
+				}
+			}
+			if n, err := s.ReadFull(make([]byte, 1)); n != 0 || err != io.EOF {
+				errs <- errors.New("no io.EOF after the last message")
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := client.Err(); err != nil {
+		t.Fatalf("connection failed: %v", err)
+	}
+	waitFor(t, "the client's credit whole", func() bool {
+		n, err := conn.BufferedData(client)
+		return n == 0 && err == nil
+	})
+}
