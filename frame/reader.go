@@ -180,17 +180,20 @@ func (fr *Reader) DataLeft() int { return fr.dataLeft }
 // (or part of one) the last ReadFrame or ReadData returned: the next
 // ReadFrame or ReadData returns them again, as a part of that frame (Cont
 // set). It must be called before any other method; k is clamped to what
-// that call returned.
-func (fr *Reader) UnreadData(k int) {
+// that call returned from the buffer (octets ReadData read straight into
+// the caller's slice cannot be given back). It returns the octets given
+// back.
+func (fr *Reader) UnreadData(k int) int {
 	k = min(max(k, 0), fr.unreadable)
 	if k == 0 {
-		return
+		return 0
 	}
 	fr.unreadable -= k
 	fr.start -= k + fr.lastPad
 	fr.padLeft += fr.lastPad
 	fr.lastPad = 0
 	fr.dataLeft += k
+	return k
 }
 
 // ReadData reads into p octets of the data of the DATA frame being

@@ -278,3 +278,121 @@ func appendDataPadded(b []byte, id uint32, end bool, data []byte, pad uint8) []b
 	}
 	return (&DataFrame{Header: Header{StreamID: id, Flags: flags}, Data: data, PadLen: pad}).AppendTo(b)
 }
+
+// record is one frame as a caller sees it: its header and, for DATA, all
+// of its data.
+type record struct {
+	h    Header
+	data []byte
+}
+
+// FuzzSplitData reads the same bytes whole and in split mode, the latter
+// in small reads and taking DATA through ReadFrame, ReadData and
+// UnreadData as the input bytes choose: every frame the split reader
+// completes is the frame the whole reader returned, in order, with the
+// same data.
+func FuzzSplitData(f *testing.F) {
+	for _, u := range units() {
+		f.Add(u.data, []byte{1, 2, 0, 3})
+	}
+	f.Add(cat(AppendData(nil, 1, false, pattern(40000)), AppendPing(nil, false, [8]byte{})), []byte{0, 1, 2, 1, 1})
+	f.Add(cat(appendDataPadded(nil, 3, true, pattern(20000), 9), AppendData(nil, 3, true, []byte("x"))), []byte{1, 1, 2, 0, 2, 1})
+	f.Add(cat(AppendData(nil, 1, false, pattern(17000)), AppendData(nil, 0, false, pattern(17000))), []byte{2, 2, 1})
+	f.Fuzz(func(t *testing.T, in, ops []byte) {
+		if len(ops) == 0 {
+			ops = []byte{0}
+		}
+		var whole []record
+		wr := NewReader(bytes.NewReader(in))
+		wr.SetMaxFrameSize(1 << 16)
+		for range len(in)/HeaderLen + 1 {
+			f, err := wr.ReadFrame()
+			if err != nil {
+				var se *StreamError
+				if errors.As(err, &se) {
+					whole = append(whole, record{h: f.FrameHeader()})
+					continue
+				}
+				break
+			}
+			r := record{h: f.FrameHeader()}
+			if d, ok := f.(*DataFrame); ok {
+				r.data = bytes.Clone(d.Data)
+			}
+			whole = append(whole, r)
+		}
+
+		var split []record
+		var cur *record // a DATA frame still coming
+		sr := NewReader(&chunkReader{data: in, size: 1 + int(ops[0])*97})
+		sr.SetMaxFrameSize(1 << 16)
+		sr.SetSplitData(true)
+		flush := func() {
+			if cur != nil && sr.DataLeft() == 0 {
+				split = append(split, *cur)
+				cur = nil
+			}
+		}
+		last := 0 // octets the last call returned that UnreadData may give back
+		buf := make([]byte, 1<<16)
+		for i := 0; i < 4*len(in)+16; i++ {
+			op := ops[i%len(ops)]
+			switch {
+			case op%3 == 1 && sr.DataLeft() > 0:
+				n, err := sr.ReadData(buf[:1+int(op)*131])
+				cur.data = append(cur.data, buf[:n]...)
+				last = n
+				if err != nil {
+					i = 1 << 30
+				}
+				continue
+			case op%3 == 2 && cur != nil && last > 0:
+				k := sr.UnreadData(1 + int(op)%last)
+				cur.data = cur.data[:len(cur.data)-k]
+				last = 0
+				continue
+			}
+			flush()
+			f, err := sr.ReadFrame()
+			last = 0
+			if err != nil {
+				var se *StreamError
+				if errors.As(err, &se) {
+					split = append(split, record{h: f.FrameHeader()})
+					continue
+				}
+				break
+			}
+			d, ok := f.(*DataFrame)
+			switch {
+			case ok && d.Cont:
+				if cur == nil {
+					t.Fatal("a later part with no frame begun")
+				}
+				cur.data = append(cur.data, d.Data...)
+				last = len(d.Data)
+			case ok:
+				if cur != nil {
+					t.Fatal("a new DATA frame before the last one's data ended")
+				}
+				cur = &record{h: d.Header, data: bytes.Clone(d.Data)}
+				last = len(d.Data)
+			default:
+				if cur != nil {
+					t.Fatalf("%v before the DATA frame's data ended", f.FrameHeader().Type)
+				}
+				split = append(split, record{h: f.FrameHeader()})
+			}
+		}
+		flush()
+		if len(split) > len(whole) {
+			t.Fatalf("split reader completed %d frames, whole reader %d", len(split), len(whole))
+		}
+		for i, r := range split {
+			w := whole[i]
+			if r.h != w.h || !bytes.Equal(r.data, w.data) {
+				t.Fatalf("frame %d: split %v with %d octets of data, whole %v with %d", i, r.h, len(r.data), w.h, len(w.data))
+			}
+		}
+	})
+}
