@@ -107,6 +107,22 @@ func (ty *tally) run(t *testing.T, name string, f func(t *testing.T)) {
 	}
 }
 
+// tallies returns a maker of tallies whose summaries are printed when t
+// ends (on stdout, so that go test shows them with or without -v).
+func tallies(t *testing.T) func(name string) *tally {
+	var all []*tally
+	t.Cleanup(func() {
+		for _, ty := range all {
+			fmt.Println(ty.summary())
+		}
+	})
+	return func(name string) *tally {
+		ty := &tally{name: name}
+		all = append(all, ty)
+		return ty
+	}
+}
+
 func (ty *tally) summary() string {
 	return fmt.Sprintf("grpc interop %s: %d passed, %d failed", ty.name, ty.passed.Load(), ty.failed.Load())
 }
@@ -129,17 +145,10 @@ func TestGRPCInterop(t *testing.T) {
 	ourClient := goBuild(t, bins, "h2rpc-interop-client", "./cmd/client")
 	ourServer := goBuild(t, bins, "h2rpc-interop-server", "./cmd/server")
 
-	var summaries []*tally
-	t.Cleanup(func() {
-		for _, s := range summaries {
-			t.Log(s.summary())
-			fmt.Println(s.summary())
-		}
-	})
+	newTally := tallies(t)
 
 	t.Run("ClientGRPCGo_ServerH2RPC", func(t *testing.T) {
-		ty := &tally{name: "grpc-go client -> h2rpc server"}
-		summaries = append(summaries, ty)
+		ty := newTally("grpc-go client -> h2rpc server")
 		host, port, _ := net.SplitHostPort(startH2RPCTestService(t))
 		for _, name := range standardCases {
 			ty.run(t, name, func(t *testing.T) {
@@ -156,8 +165,7 @@ func TestGRPCInterop(t *testing.T) {
 	})
 
 	t.Run("ClientH2RPC_ServerGRPCGo", func(t *testing.T) {
-		ty := &tally{name: "h2rpc client -> grpc-go server"}
-		summaries = append(summaries, ty)
+		ty := newTally("h2rpc client -> grpc-go server")
 		addr := startProcessServer(t, grpcServer)
 		cc, err := testservice.Dial(addr)
 		if err != nil {
@@ -187,8 +195,7 @@ func TestGRPCInterop(t *testing.T) {
 	})
 
 	t.Run("Compression", func(t *testing.T) {
-		ty := &tally{name: "compression, both ways"}
-		summaries = append(summaries, ty)
+		ty := newTally("compression, both ways")
 		testCompressionOurClient(t, ty)
 		testCompressionGRPCGoClient(t, ty)
 	})

@@ -42,53 +42,29 @@ func grpcJS(t *testing.T) (node, dir string) {
 func TestGRPCJS(t *testing.T) {
 	node, dir := grpcJS(t)
 	desc := testingDescriptors(t)
-	var summaries []*tally
-	t.Cleanup(func() {
-		for _, s := range summaries {
-			t.Log(s.summary())
-		}
-	})
+	newTally := tallies(t)
 
 	t.Run("ClientJS_ServerH2RPC", func(t *testing.T) {
-		ty := &tally{name: "grpc-js client -> h2rpc server"}
-		summaries = append(summaries, ty)
-		addr := startH2RPCTestService(t)
-		for _, name := range append(peerCases, "large_unary_gzip", "streaming_gzip") {
-			ty.run(t, name, func(t *testing.T) {
-				out, err := runPeer(dir, node, "client.js", "--addr="+addr, "--descriptors="+desc, "--test_case="+name)
-				if err != nil || !strings.Contains(out, "PASS "+name) {
-					t.Errorf("client.js --test_case=%s: %v\n%s", name, err, out)
-				}
-			})
-		}
+		runScriptCases(t, newTally("grpc-js client -> h2rpc server"), dir, node, "client.js", startH2RPCTestService(t), desc)
 	})
 
 	t.Run("ClientH2RPC_ServerJS", func(t *testing.T) {
-		ty := &tally{name: "h2rpc client -> grpc-js server"}
-		summaries = append(summaries, ty)
 		p, first := startPeer(t, dir, node, []string{"server.js", "--port=0", "--descriptors=" + desc}, nil)
 		addr := p.waitAddress(t, first)
+		runOurCases(t, newTally("h2rpc client -> grpc-js server"), addr, append(peerCases, compressionCases...),
+			testservice.Config{LenientCompressionProbe: true})
 		cc, err := testservice.Dial(addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer cc.Close()
-		cfg := testservice.Config{
-			Dial:                    func() (*rpc.ClientConn, error) { return testservice.Dial(addr) },
-			LenientCompressionProbe: true,
-		}
-		for _, name := range append(peerCases, compressionCases...) {
-			ty.run(t, name, func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
-				defer cancel()
-				if err := testservice.RunCase(ctx, cc, name, cfg); err != nil {
-					t.Error(err)
-				}
-			})
-		}
 		t.Run("oversized_metadata", func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 			defer cancel()
+			// On a connection in use, as after the cases above.
+			if err := cc.Invoke(ctx, testservice.EmptyCallMethod, &testpb.Empty{}, new(testpb.Empty)); err != nil {
+				t.Fatal(err)
+			}
 			big := rpc.AppendToOutgoingContext(ctx, "x-big", strings.Repeat("v", 100_000))
 			err := cc.Invoke(big, testservice.EmptyCallMethod, &testpb.Empty{}, new(testpb.Empty))
 			// The peer's GOAWAY is the cause, not a deadline or a timeout
@@ -97,6 +73,7 @@ func TestGRPCJS(t *testing.T) {
 			if rpc.CodeOf(err) != rpc.Unavailable || !strings.Contains(err.Error(), "GOAWAY") {
 				t.Errorf("call with 100 KB of metadata: %v; want Unavailable for the peer's GOAWAY", err)
 			}
+			cfg := testservice.Config{Dial: func() (*rpc.ClientConn, error) { return testservice.Dial(addr) }}
 			if err := testservice.RunCase(ctx, cc, "large_unary", cfg); err != nil {
 				t.Errorf("the next call: %v", err)
 			}

@@ -22,7 +22,6 @@ import (
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/h2rpc/h2rpc/interop/testservice"
-	"github.com/h2rpc/h2rpc/rpc"
 )
 
 // debianPython is the interpreter Debian's python3-grpcio installs into; a
@@ -43,50 +42,16 @@ func grpcPython(t *testing.T) (python, dir string) {
 func TestGRPCPython(t *testing.T) {
 	python, dir := grpcPython(t)
 	desc := testingDescriptors(t)
-	var summaries []*tally
-	t.Cleanup(func() {
-		for _, s := range summaries {
-			t.Log(s.summary())
-		}
-	})
+	newTally := tallies(t)
 
 	t.Run("ClientPython_ServerH2RPC", func(t *testing.T) {
-		ty := &tally{name: "grpcio client -> h2rpc server"}
-		summaries = append(summaries, ty)
-		addr := startH2RPCTestService(t)
-		for _, name := range append(peerCases, "large_unary_gzip", "streaming_gzip") {
-			ty.run(t, name, func(t *testing.T) {
-				out, err := runPeer(dir, python, "client.py", "--addr="+addr, "--descriptors="+desc, "--test_case="+name)
-				if err != nil || !strings.Contains(out, "PASS "+name) {
-					t.Errorf("client.py --test_case=%s: %v\n%s", name, err, out)
-				}
-			})
-		}
+		runScriptCases(t, newTally("grpcio client -> h2rpc server"), dir, python, "client.py", startH2RPCTestService(t), desc)
 	})
 
 	t.Run("ClientH2RPC_ServerPython", func(t *testing.T) {
-		ty := &tally{name: "h2rpc client -> grpcio server"}
-		summaries = append(summaries, ty)
 		p, first := startPeer(t, dir, python, []string{"server.py", "--port=0", "--descriptors=" + desc}, nil)
-		addr := p.waitAddress(t, first)
-		cc, err := testservice.Dial(addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cc.Close()
-		cfg := testservice.Config{
-			Dial:                    func() (*rpc.ClientConn, error) { return testservice.Dial(addr) },
-			LenientCompressionProbe: true,
-		}
-		for _, name := range append(peerCases, compressionCases...) {
-			ty.run(t, name, func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
-				defer cancel()
-				if err := testservice.RunCase(ctx, cc, name, cfg); err != nil {
-					t.Error(err)
-				}
-			})
-		}
+		runOurCases(t, newTally("h2rpc client -> grpcio server"), p.waitAddress(t, first), append(peerCases, compressionCases...),
+			testservice.Config{LenientCompressionProbe: true})
 	})
 
 	t.Run("ClientH2RPC_ServerPython_4Streams", func(t *testing.T) {

@@ -115,23 +115,16 @@ func TestNginxGRPCProxy(t *testing.T) {
 // testGRPCProxy runs the cases through the proxy that start runs in front of
 // an upstream: our client and grpc-go's to our server, ours to grpc-go's.
 func testGRPCProxy(t *testing.T, proxyName string, start func(t *testing.T, upstream string) string) {
-	var summaries []*tally
-	t.Cleanup(func() {
-		for _, s := range summaries {
-			t.Log(s.summary())
-		}
-	})
+	newTally := tallies(t)
 
 	t.Run("OurClient_Proxy_OurServer", func(t *testing.T) {
-		ty := &tally{name: "h2rpc client -> " + proxyName + " -> h2rpc server"}
-		summaries = append(summaries, ty)
+		ty := newTally("h2rpc client -> " + proxyName + " -> h2rpc server")
 		proxy := start(t, startH2RPCTestService(t))
 		runOurCases(t, ty, proxy, proxyCases, testservice.Config{LenientCompressionProbe: true})
 	})
 
 	t.Run("GRPCGoClient_Proxy_OurServer", func(t *testing.T) {
-		ty := &tally{name: "grpc-go client -> " + proxyName + " -> h2rpc server"}
-		summaries = append(summaries, ty)
+		ty := newTally("grpc-go client -> " + proxyName + " -> h2rpc server")
 		grpcClient := sharedBuild(t, "grpc-go-interop-client", "google.golang.org/grpc/interop/client")
 		host, port := hostPort(t, start(t, startH2RPCTestService(t)))
 		for _, name := range peerCases {
@@ -142,8 +135,7 @@ func testGRPCProxy(t *testing.T, proxyName string, start func(t *testing.T, upst
 	})
 
 	t.Run("OurClient_Proxy_GRPCGoServer", func(t *testing.T) {
-		ty := &tally{name: "h2rpc client -> " + proxyName + " -> grpc-go server"}
-		summaries = append(summaries, ty)
+		ty := newTally("h2rpc client -> " + proxyName + " -> grpc-go server")
 		grpcServer := sharedBuild(t, "grpc-go-interop-server", "google.golang.org/grpc/interop/server")
 		proxy := start(t, startProcessServer(t, grpcServer))
 		runOurCases(t, ty, proxy, peerCases, testservice.Config{})

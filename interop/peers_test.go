@@ -305,3 +305,18 @@ func sharedBuild(t *testing.T, name, pkg string) string {
 	sharedBuilt[name] = bin
 	return bin
 }
+
+// runScriptCases runs a peer's interop client script (bin script) against
+// our TestService at addr: once per standard case, then two gzip cases on a
+// channel that compresses every request. Each run must print "PASS case".
+func runScriptCases(t *testing.T, ty *tally, dir, bin, script, addr, desc string) {
+	t.Helper()
+	for _, name := range append(peerCases, "large_unary_gzip", "streaming_gzip") {
+		ty.run(t, name, func(t *testing.T) {
+			out, err := runPeer(dir, bin, script, "--addr="+addr, "--descriptors="+desc, "--test_case="+name)
+			if err != nil || !strings.Contains(out, "PASS "+name) {
+				t.Errorf("%s --test_case=%s: %v\n%s", script, name, err, out)
+			}
+		})
+	}
+}

@@ -79,16 +79,10 @@ func TestGRPCInteropTLS(t *testing.T) {
 	ourClient := goBuild(t, bins, "h2rpc-interop-client", "./cmd/client")
 	ourServer := goBuild(t, bins, "h2rpc-interop-server", "./cmd/server")
 
-	var summaries []*tally
-	t.Cleanup(func() {
-		for _, s := range summaries {
-			t.Log(s.summary())
-		}
-	})
+	newTally := tallies(t)
 
 	t.Run("ClientGRPCGo_ServerH2RPC", func(t *testing.T) {
-		ty := &tally{name: "over TLS, grpc-go client -> h2rpc server"}
-		summaries = append(summaries, ty)
+		ty := newTally("over TLS, grpc-go client -> h2rpc server")
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -116,8 +110,7 @@ func TestGRPCInteropTLS(t *testing.T) {
 	})
 
 	t.Run("ClientH2RPC_ServerGRPCGo", func(t *testing.T) {
-		ty := &tally{name: "over TLS, h2rpc client -> grpc-go server"}
-		summaries = append(summaries, ty)
+		ty := newTally("over TLS, h2rpc client -> grpc-go server")
 		addr := startProcessServer(t, grpcServer, "--use_tls=true", "--tls_cert_file="+p.certFile, "--tls_key_file="+p.keyFile)
 		dial := func() (*rpc.ClientConn, error) {
 			return testservice.Dial(addr, h2tls.Client(&tls.Config{RootCAs: p.ca.Pool(), ServerName: tlsServerName}))
