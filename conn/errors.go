@@ -26,6 +26,10 @@ type ResetError struct {
 	StreamID uint32
 	Code     frame.ErrCode
 	Remote   bool
+	// Reason says what the peer sent that made us reset the stream (a
+	// malformed or oversized header list, ...): a stream error we
+	// detected. It stays with us: RST_STREAM carries no text.
+	Reason string
 }
 
 func (e *ResetError) Error() string {
@@ -33,7 +37,11 @@ func (e *ResetError) Error() string {
 	if e.Remote {
 		who = "by the peer"
 	}
-	return fmt.Sprintf("conn: stream %d reset %s with %v", e.StreamID, who, e.Code)
+	s := fmt.Sprintf("conn: stream %d reset %s with %v", e.StreamID, who, e.Code)
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
 }
 
 // GoAwayError reports that the peer sent GOAWAY and did not process the

@@ -95,6 +95,10 @@ func TestClientOversizedResponseHeadersIsStreamLevel(t *testing.T) {
 				if _, err := s3.ReadHeaders(); !errors.As(err, &re) || re.Remote {
 					t.Fatalf("ReadHeaders of the oversized response = %v, want a local *conn.ResetError", err)
 				}
+				// The error says why, with the limit to raise.
+				if !strings.Contains(re.Error(), "SETTINGS_MAX_HEADER_LIST_SIZE of 16384") {
+					t.Fatalf("ReadHeaders of the oversized response = %q, want it to name the limit", re)
+				}
 				p.WriteHeaders(1, false, status200...)
 				p.WriteData(1, false, []byte("fine"))
 				p.WriteHeaders(1, true, trailerOK...)

@@ -208,12 +208,11 @@ func (c *Conn) onStreamErrorFrame(f frame.Frame, se *frame.StreamError) error {
 // against the reset budget with the peer's own resets.
 func (c *Conn) streamErrorLocked(id uint32, code frame.ErrCode, reason string) error {
 	if s := c.streams[id]; s != nil {
-		c.resetLocked(s, code, &ResetError{StreamID: id, Code: code})
+		c.resetLocked(s, code, &ResetError{StreamID: id, Code: code, Reason: reason})
 	} else {
 		c.w.rstStreamLocked(id, code)
 		c.w.kickLocked()
 	}
-	_ = reason // the reason is not sent on the wire with RST_STREAM
 	return c.countResetLocked()
 }
 
@@ -694,7 +693,11 @@ func (c *Conn) onStreamHeadersLocked(s *Stream, end bool, block []byte, se *fram
 		return err
 	}
 	if serr != nil {
-		return c.streamErrorLocked(s.id, frame.ErrCodeProtocol, serr.Error())
+		reason := serr.Error()
+		if errors.Is(serr, hpack.ErrHeaderListTooLarge) {
+			reason = fmt.Sprintf("the peer's header list is over our SETTINGS_MAX_HEADER_LIST_SIZE of %d octets (Config.MaxHeaderListSize)", c.cfg.maxHeaderListSize)
+		}
+		return c.streamErrorLocked(s.id, frame.ErrCodeProtocol, reason)
 	}
 	if kind == hpack.Response {
 		status := ""
