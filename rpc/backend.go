@@ -99,13 +99,13 @@ func (b *Backend) startDialLocked() {
 		b.state = Connecting
 	}
 	b.cc.goroutines.Add(1)
-	go b.dial()
+	go b.dial(b.addr) // read here: an update may rewrite b.addr meanwhile
 }
 
-func (b *Backend) dial() {
+func (b *Backend) dial(addr Address) {
 	cc := b.cc
 	defer cc.goroutines.Done()
-	c, rc, err := cc.dialAddr(b.addr)
+	c, rc, err := cc.dialAddr(addr)
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	b.dialing--

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -241,5 +242,58 @@ func TestFixedSchemesStayFixed(t *testing.T) {
 	var reply []byte
 	if err := cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("x"), &reply); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A resolver update that lists a backend again, with new attributes, while
+// that backend is being dialled: the dial uses the address it started
+// with, read under the ClientConn's lock (go test -race caught the dial
+// reading it unlocked while an update rewrote it), and the ClientConn ends
+// with the last list. Whether the updates meet the dial's goroutine
+// depends on the scheduling: each round gives them a chance.
+func TestUpdateDuringDial(t *testing.T) {
+	addr, _ := listenEcho(t)
+	for range 10 {
+		updateDuringDial(t, addr)
+	}
+}
+
+func updateDuringDial(t *testing.T, addr string) {
+	release := make(chan struct{})
+	dialer := func(ctx context.Context, a string) (net.Conn, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", a)
+	}
+	m := NewManualResolver(addr)
+	cc, err := Dial("manual:///", WithInsecure(), WithResolver(m), WithDialer(dialer), WithBalancer(RoundRobin()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	connected := make(chan error, 1)
+	go func() { connected <- cc.Connect(ctx) }()
+	if !cc.WaitForStateChange(ctx, Idle) {
+		t.Fatal("the ClientConn stayed idle")
+	}
+	for i := range 20 {
+		m.Update(Address{Addr: addr, Attributes: map[string]string{"round": strconv.Itoa(i)}})
+	}
+	close(release)
+	if err := <-connected; err != nil {
+		t.Fatal(err)
+	}
+	var reply []byte
+	if err := cc.Invoke(context.Background(), "/test.Echo/Unary", []byte("x"), &reply); err != nil {
+		t.Fatal(err)
+	}
+	if got := cc.Backends(); len(got) != 1 || got[0].Address().Attributes["round"] != "19" {
+		t.Fatalf("backends after the updates: %v", got)
 	}
 }

@@ -167,6 +167,9 @@ func (staticScheme) Watch(_ context.Context, t Target, r *Resolution) {
 // ManualResolver is a resolver a test drives: every ClientConn watching it
 // gets each list given to Update, and the last one when it starts watching.
 type ManualResolver struct {
+	// deliver orders the deliveries: a watcher that starts while an Update
+	// runs gets the lists in the order they were given, the last one last.
+	deliver  sync.Mutex
 	mu       sync.Mutex
 	addrs    []Address                // the last Update
 	watchers map[*Resolution]struct{} // the ClientConns watching
@@ -184,6 +187,8 @@ func NewManualResolver(addrs ...string) *ManualResolver {
 
 // Update reports addrs to every watching ClientConn.
 func (m *ManualResolver) Update(addrs ...Address) {
+	m.deliver.Lock()
+	defer m.deliver.Unlock()
 	m.mu.Lock()
 	m.addrs = slices.Clone(addrs)
 	ws := make([]*Resolution, 0, len(m.watchers))
@@ -198,6 +203,7 @@ func (m *ManualResolver) Update(addrs ...Address) {
 
 // Watch implements Resolver.
 func (m *ManualResolver) Watch(ctx context.Context, _ Target, r *Resolution) {
+	m.deliver.Lock()
 	m.mu.Lock()
 	m.watchers[r] = struct{}{}
 	addrs := m.addrs
@@ -205,6 +211,7 @@ func (m *ManualResolver) Watch(ctx context.Context, _ Target, r *Resolution) {
 	if len(addrs) > 0 {
 		r.Update(addrs)
 	}
+	m.deliver.Unlock()
 	defer func() {
 		m.mu.Lock()
 		delete(m.watchers, r)
