@@ -17,7 +17,7 @@ import (
 // those it has is taken. Balancers read it; the ClientConn owns it.
 type Backend struct {
 	cc   *ClientConn
-	addr Address
+	addr atomic.Pointer[Address] // replaced, under cc.mu, by a resolver update
 
 	outstanding atomic.Int64  // calls picked and not finished
 	load        atomic.Uint64 // math.Float64bits of the last reported utilization, or noLoad
@@ -47,7 +47,10 @@ type Backend struct {
 }
 
 // Address returns the backend's address.
-func (b *Backend) Address() Address { return b.addr }
+//
+// It is safe to call at any time, in a Balancer's Pick too: a resolver
+// update that lists the backend again may change its Attributes.
+func (b *Backend) Address() Address { return *b.addr.Load() }
 
 // Outstanding returns how many calls picked this backend and have not
 // finished.
@@ -64,7 +67,8 @@ func (b *Backend) Load() (float64, bool) {
 }
 
 func newBackend(cc *ClientConn, a Address) *Backend {
-	b := &Backend{cc: cc, addr: a}
+	b := &Backend{cc: cc}
+	b.addr.Store(&a)
 	b.load.Store(noLoad)
 	return b
 }
@@ -99,7 +103,7 @@ func (b *Backend) startDialLocked() {
 		b.state = Connecting
 	}
 	b.cc.goroutines.Add(1)
-	go b.dial(b.addr) // read here: an update may rewrite b.addr meanwhile
+	go b.dial(b.Address())
 }
 
 func (b *Backend) dial(addr Address) {

@@ -489,7 +489,7 @@ func (cc *ClientConn) updateAddresses(addrs []Address) {
 	}
 	old := make(map[string]*Backend, len(cc.backends))
 	for _, b := range cc.backends {
-		old[b.addr.key()] = b
+		old[b.Address().key()] = b
 	}
 	var cur *Backend
 	if cc.pickFirst() && cc.pfIndex < len(cc.backends) {
@@ -500,11 +500,11 @@ func (cc *ClientConn) updateAddresses(addrs []Address) {
 		k := a.key()
 		if b, ok := old[k]; ok {
 			delete(old, k)
-			b.addr = a
+			b.addr.Store(&a)
 			backends = append(backends, b)
 			continue
 		}
-		if slices.ContainsFunc(backends, func(b *Backend) bool { return b.addr.key() == k }) {
+		if slices.ContainsFunc(backends, func(b *Backend) bool { return b.Address().key() == k }) {
 			continue // listed twice
 		}
 		backends = append(backends, newBackend(cc, a))
