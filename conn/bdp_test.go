@@ -162,9 +162,16 @@ func TestBDPGrowsOnDelayedLink(t *testing.T) {
 		t.Errorf("measured window ended at %d, want %d..%d", grownWin, 2*conn.BDPStartWindow, conn.DefaultConnWindowSize)
 	}
 	// 16 MiB at 256 KiB per 50 ms round trip is at least 64 round trips;
-	// four 256 KiB stream windows per round trip need 16.
-	if grownTime*2 > fixedTime {
-		t.Errorf("measured window took %v, fixed %v: want under half", grownTime, fixedTime)
+	// four 256 KiB stream windows per round trip need 16. The measured
+	// window usually reaches its 1 MiB cap in the first samples and takes
+	// about a third of the fixed window's time; but what a sample counts
+	// depends on the order in which the goroutines run at one instant of
+	// the fake clock (whole 64 KiB frames arrive at once), and under heavy
+	// load a sample that counted little held the growth back: once, 786 KB
+	// and 2.1 s against 3.25 s. Three quarters still fails a window that
+	// does not grow, or grows too late to matter.
+	if grownTime*4 > fixedTime*3 {
+		t.Errorf("measured window took %v, fixed %v: want under three quarters", grownTime, fixedTime)
 	}
 }
 
