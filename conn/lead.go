@@ -166,16 +166,7 @@ func (c *Conn) leadLocked(s *Stream, ch chan struct{}) {
 		if !got {
 			// The rest of a large DATA frame for our own ReadFull: read
 			// straight into its buffer.
-			ok, rerr, err := c.readDirectLocked(s)
-			if ok {
-				if err == nil && rerr != nil {
-					if isTimeout(rerr) && c.readTimeoutLocked() {
-						continue
-					}
-					c.mu.Unlock()
-					err = c.readErr(rerr, "")
-					c.mu.Lock()
-				}
+			if ok, err := c.readDirectLocked(s); ok {
 				if err != nil {
 					if err != errEnded {
 						c.failLocked(err)

@@ -481,11 +481,12 @@ func (c *Conn) deliverLocked(s *Stream, data []byte) (whole bool) {
 // leader (leadLocked); ok false says that is not the next thing to read.
 // It is called and returns with c.mu held, releasing it while it reads;
 // the buffer is the leader's own, so nobody else touches it meanwhile.
-// readErr is the read's error, err an error applying the frame's end.
-func (c *Conn) readDirectLocked(s *Stream) (ok bool, readErr, err error) {
+// err is what ends the connection, as applyFrame's: the read's error (a
+// timeout the read role absorbs is none) or one applying the frame's end.
+func (c *Conn) readDirectLocked(s *Stream) (ok bool, err error) {
 	if s.direct == nil || s.directN == len(s.direct) || c.fr.DataLeft() == 0 ||
 		!c.part.live || c.part.id != s.id || c.streams[s.id] != s {
-		return false, nil, nil
+		return false, nil
 	}
 	c.inRead = true
 	c.mu.Unlock()
@@ -493,7 +494,14 @@ func (c *Conn) readDirectLocked(s *Stream) (ok bool, readErr, err error) {
 	c.mu.Lock()
 	c.inRead = false
 	if k == 0 || c.err != nil {
-		return true, readErr, nil
+		// ReadData reports an error only with nothing read.
+		if readErr == nil || isTimeout(readErr) && c.readTimeoutLocked() {
+			return true, nil
+		}
+		c.mu.Unlock()
+		err = c.applyFrame(nil, readErr)
+		c.mu.Lock()
+		return true, err
 	}
 	s.directN += k
 	c.releaseConnLocked(uint32(k)) // as in deliverLocked
@@ -505,7 +513,7 @@ func (c *Conn) readDirectLocked(s *Stream) (ok bool, readErr, err error) {
 	if c.fr.DataLeft() == 0 && c.streams[s.id] == s {
 		err = c.dataEndLocked(s)
 	}
-	return true, readErr, err
+	return true, err
 }
 
 func (c *Conn) onHeaders(f *frame.HeadersFrame, se *frame.StreamError) error {

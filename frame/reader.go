@@ -384,10 +384,7 @@ func (fr *Reader) ReadFrame() (Frame, error) {
 		return fr.firstPart(h)
 	}
 	if err := fr.fill(total); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
+		return nil, midFrame(err)
 	}
 	// The frame is whole: from here on it is consumed, whatever the parser
 	// says of it, and it opens or closes a field block.

@@ -169,6 +169,8 @@ func (staticScheme) Watch(_ context.Context, t Target, r *Resolution) {
 type ManualResolver struct {
 	// deliver orders the deliveries: a watcher that starts while an Update
 	// runs gets the lists in the order they were given, the last one last.
+	// mu guards the fields and is never held while delivering, so a watch
+	// ends (its ClientConn closes) even while an Update delivers.
 	deliver  sync.Mutex
 	mu       sync.Mutex
 	addrs    []Address                // the last Update
